@@ -1,0 +1,238 @@
+"""Robot-like rosbag2 recordings of synthetic scenes (written with ``rosbags``, no ROS needed).
+
+A recording is one static scene on a table, seen by a camera that moves along a smooth
+trajectory (:mod:`.trajectories`). Topics (names configurable through ``RecordingConfig.topics``):
+
+=================================  ==================================  ==========================
+topic                              type                                content
+=================================  ==================================  ==========================
+/camera/color/image_raw            sensor_msgs/msg/Image               rgb8
+/camera/color/camera_info          sensor_msgs/msg/CameraInfo          ideal pinhole, K = P[:3]
+/camera/aligned_depth/image_raw    sensor_msgs/msg/Image               16UC1 (mm) or 32FC1 (m)
+/detections                        vision_msgs/msg/Detection2DArray    visible boxes, class names
+/tf, /tf_static                    tf2_msgs/msg/TFMessage              the robot's kinematics
+/ground_truth/objects              vision_msgs/msg/Detection3DArray    object poses (camera frame)
+=================================  ==================================  ==========================
+
+The ground truth is also written to ``ground_truth.json`` inside the bag folder. Training code
+never reads either; evaluation does.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from offline_training.synthetic import messages as msgs
+from offline_training.synthetic.trajectories import OPTICAL_FRAME, TRAJECTORIES
+
+DEFAULT_TOPICS = {
+    "rgb": "/camera/color/image_raw",
+    "camera_info": "/camera/color/camera_info",
+    "depth": "/camera/aligned_depth/image_raw",
+    "depth_info": "/camera/aligned_depth/camera_info",
+    "detections": "/detections",
+    "tf": "/tf",
+    "tf_static": "/tf_static",
+    "ground_truth": "/ground_truth/objects",
+}
+
+_TYPES = {
+    "rgb": "sensor_msgs/msg/Image",
+    "camera_info": "sensor_msgs/msg/CameraInfo",
+    "depth": "sensor_msgs/msg/Image",
+    "depth_info": "sensor_msgs/msg/CameraInfo",
+    "detections": "vision_msgs/msg/Detection2DArray",
+    "tf": "tf2_msgs/msg/TFMessage",
+    "tf_static": "tf2_msgs/msg/TFMessage",
+    "ground_truth": "vision_msgs/msg/Detection3DArray",
+}
+
+
+@dataclass
+class RecordingConfig:
+    """What to record. Lengths in metres, times in seconds, angles in degrees."""
+
+    categories: list[str] = field(default_factory=lambda: ["mug", "bottle", "box"])
+    n_objects: int = 3
+    trajectory: str = "arm_sweep"
+    duration: float = 10.0
+    rate: float = 10.0
+    tf_rate: float = 30.0
+    width: int = 320
+    height: int = 240
+    hfov_deg: float = 60.0
+    depth_encoding: str = "16UC1"
+    storage: str = "sqlite3"
+    compress: bool = True
+    noise: bool = True
+    min_visib_fract: float = 0.15
+    seed: int = 0
+    topics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
+
+    def validate(self) -> None:
+        if self.trajectory not in TRAJECTORIES:
+            raise ValueError(f"trajectory must be one of {sorted(TRAJECTORIES)}")
+        if self.depth_encoding not in ("16UC1", "32FC1"):
+            raise ValueError("depth_encoding must be '16UC1' (mm) or '32FC1' (m)")
+        if self.storage not in ("sqlite3", "mcap"):
+            raise ValueError("storage must be 'sqlite3' or 'mcap'")
+        if self.rate <= 0 or self.tf_rate <= 0 or self.duration <= 0:
+            raise ValueError("duration, rate and tf_rate must be positive")
+        if self.n_objects < 1:
+            raise ValueError("n_objects must be at least 1")
+
+    def intrinsics_matrix(self) -> np.ndarray:
+        """``[3 x 3]`` K with square pixels and the principal point at the image centre."""
+        f = 0.5 * self.width / np.tan(np.deg2rad(self.hfov_deg) / 2)
+        return np.array([[f, 0, (self.width - 1) / 2], [0, f, (self.height - 1) / 2], [0, 0, 1]])
+
+
+@dataclass
+class RecordingSummary:
+    path: str
+    frames: int
+    tf_messages: int
+    detections: int
+    objects: list[dict]
+    bytes: int
+    seconds: float
+
+
+def _open_writer(path: Path, cfg: RecordingConfig):
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+
+    plugin = StoragePlugin.MCAP if cfg.storage == "mcap" else StoragePlugin.SQLITE3
+    writer = Writer(path, version=9, storage_plugin=plugin)
+    if cfg.compress:
+        writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+    return writer
+
+
+def write_recording(
+    cfg: RecordingConfig, out: str | Path, progress: bool = True
+) -> RecordingSummary:
+    """Render ``cfg`` and write it as a rosbag2 folder at ``out`` (must not exist yet)."""
+    from offline_training.synthetic.render import render
+    from offline_training.synthetic.scene import sample_scene
+    from offline_training.synthetic.sensor_noise import SensorNoise
+    from ros_pose_estimation.core.camera import Intrinsics
+
+    cfg.validate()
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists; rosbag2 writes a new folder, choose another path")
+    start = time.perf_counter()
+    rng = np.random.default_rng(cfg.seed)
+    scene = sample_scene(cfg.categories, rng, n_objects=cfg.n_objects)
+    center = scene.center
+    traj = TRAJECTORIES[cfg.trajectory](center, duration=cfg.duration, rate=cfg.tf_rate, rng=rng)
+    k = cfg.intrinsics_matrix()
+    noise = SensorNoise() if cfg.noise else None
+    intr = Intrinsics.from_K(k, cfg.width, cfg.height)
+    image_times = np.arange(int(round(cfg.duration * cfg.rate))) / cfg.rate
+    t0 = 1_700_000_000 * 1_000_000_000  # a fixed, realistic epoch so bags are reproducible
+    objects = [
+        {
+            "index": i,
+            "category": obj.category,
+            "obj_id": int(obj.obj_id),
+            "T_world_obj": np.asarray(obj.T_world_obj).tolist(),
+            "size": np.asarray(obj.mesh.extents).tolist(),
+        }
+        for i, obj in enumerate(scene.objects)
+    ]
+    frames: list[dict] = []
+    n_det = 0
+    writer = _open_writer(out, cfg)
+    with writer:
+        store = msgs.typestore()
+        conns = {
+            key: writer.add_connection(topic, _TYPES[key], typestore=store)
+            for key, topic in cfg.topics.items()
+        }
+        ns = lambda t: t0 + int(round(t * 1e9))  # noqa: E731
+        static = [(ln.parent, ln.child, ln.transforms) for ln in traj.links if ln.static]
+        writer.write(conns["tf_static"], t0, msgs.serialize(msgs.tf_message(static, t0)))
+        n_tf = 0
+        for t in traj.times:
+            moving = [
+                (ln.parent, ln.child, traj.link_at(ln, t)) for ln in traj.links if not ln.static
+            ]
+            writer.write(conns["tf"], ns(t), msgs.serialize(msgs.tf_message(moving, ns(t))))
+            n_tf += 1
+        iterator = image_times
+        if progress:
+            from tqdm import tqdm
+
+            iterator = tqdm(image_times, desc=f"rendering {out.name}", unit="frame")
+        for t in iterator:
+            stamp = ns(t)
+            T_world_cam = traj.camera_pose_at(t)
+            result = render(scene, T_world_cam, intr, noise=noise, rng=rng)
+            depth = result.depth.astype(np.float32)
+            if cfg.depth_encoding == "16UC1":
+                depth = np.round(np.nan_to_num(depth, nan=0.0) * 1000.0)
+                depth = np.clip(depth, 0, 65535).astype(np.uint16)
+            for key, msg in (
+                ("rgb", msgs.image(result.rgb, "rgb8", stamp, OPTICAL_FRAME)),
+                ("camera_info", msgs.camera_info(k, cfg.width, cfg.height, stamp, OPTICAL_FRAME)),
+                ("depth", msgs.image(depth, cfg.depth_encoding, stamp, OPTICAL_FRAME)),
+                ("depth_info", msgs.camera_info(k, cfg.width, cfg.height, stamp, OPTICAL_FRAME)),
+            ):
+                writer.write(conns[key], stamp, msgs.serialize(msg))
+            visible = [
+                i
+                for i in range(len(scene.objects))
+                if result.visib_fract[i] >= cfg.min_visib_fract and result.px_count_visib[i] > 0
+            ]
+            det = msgs.detection2d_array(
+                [result.bbox_visib[i] for i in visible],
+                [scene.objects[i].category for i in visible],
+                ["" for _ in visible],  # a plain detector gives no track ids
+                stamp,
+                OPTICAL_FRAME,
+            )
+            writer.write(conns["detections"], stamp, msgs.serialize(det))
+            n_det += len(visible)
+            poses = [np.asarray(result.T_cam_obj[i]) for i in range(len(scene.objects))]
+            gt = msgs.detection3d_array(
+                poses,
+                [o["size"] for o in objects],
+                [o["category"] for o in objects],
+                [str(i) for i in range(len(objects))],
+                stamp,
+                OPTICAL_FRAME,
+            )
+            writer.write(conns["ground_truth"], stamp, msgs.serialize(gt))
+            frames.append(
+                {
+                    "stamp_ns": stamp,
+                    "T_world_cam": T_world_cam.tolist(),
+                    "visib_fract": [float(v) for v in result.visib_fract],
+                    "bbox_visib": [list(map(int, b)) for b in result.bbox_visib],
+                }
+            )
+    meta = {
+        "config": asdict(cfg),
+        "K": k.tolist(),
+        "frame_id": OPTICAL_FRAME,
+        "world_frame": "world",
+        "objects": objects,
+        "frames": frames,
+    }
+    (out / "ground_truth.json").write_text(json.dumps(meta, indent=1))
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    return RecordingSummary(
+        path=str(out),
+        frames=len(image_times),
+        tf_messages=n_tf + 1,
+        detections=n_det,
+        objects=objects,
+        bytes=size,
+        seconds=time.perf_counter() - start,
+    )

@@ -1,0 +1,1 @@
+"""Pure geometry, metrics and shared data types. Never imports rclpy."""

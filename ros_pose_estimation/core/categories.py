@@ -1,0 +1,143 @@
+"""Object categories: names, class ids and symmetry groups.
+
+This module is the code form of ``shared/notes/categories.md`` and the single place the rest of
+the project asks "what is a mug?". Every canonical frame is right-handed, in metres, with the
+origin at the centre of the object's axis-aligned bounding box and +z up in the natural resting
+pose (x forward, y left, z up).
+
+Symmetries are described as
+
+* ``continuous_axes``: unit axes (in the canonical frame, through the origin) about which the
+  object is rotationally symmetric by *any* angle (bottle, bowl, can: +z);
+* ``discrete``: the finite group of proper rotations ``[K x 3 x 3]`` that map the object onto
+  itself, always including the identity (box: identity and 180 deg about x, y and z).
+
+Users can register custom categories with :func:`register_category`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def _rot_pi(axis: str) -> np.ndarray:
+    """Rotation by 180 deg about a principal axis, ``[3 x 3]``."""
+    diag = {"x": (1.0, -1.0, -1.0), "y": (-1.0, 1.0, -1.0), "z": (-1.0, -1.0, 1.0)}[axis]
+    return np.diag(diag)
+
+
+@dataclass(frozen=True, eq=False)
+class Category:
+    """A category of objects sharing a canonical frame.
+
+    Attributes:
+        name: lower-case identifier used in configs, messages (``class_id``) and file names.
+        class_id: small positive integer, the default detector class id / BOP ``obj_id`` group.
+        continuous_axes: ``[A x 3]`` unit axes of continuous rotational symmetry (A = 0 or 1).
+        discrete: ``[K x 3 x 3]`` finite rotation symmetry group including the identity.
+        description: one line for humans.
+    """
+
+    name: str
+    class_id: int
+    continuous_axes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    discrete: np.ndarray = field(default_factory=lambda: np.eye(3)[None])
+    description: str = ""
+
+    @property
+    def has_continuous_symmetry(self) -> bool:
+        return len(self.continuous_axes) > 0
+
+    @property
+    def is_symmetric(self) -> bool:
+        return self.has_continuous_symmetry or len(self.discrete) > 1
+
+
+_Z = np.array([[0.0, 0.0, 1.0]])
+
+_BUILTIN = (
+    Category("bottle", 1, _Z, np.eye(3)[None], "body of revolution: body, shoulder, neck"),
+    Category("bowl", 2, _Z, np.eye(3)[None], "open body of revolution, wider than tall"),
+    Category("camera", 3, description="body box + cylindrical lens along +x"),
+    Category("can", 4, _Z, np.eye(3)[None], "closed cylinder"),
+    Category("laptop", 5, description="base + screen hinged along y at the back, x to the front"),
+    Category("mug", 6, description="open cylinder with one handle on +x"),
+    Category(
+        "box",
+        7,
+        discrete=np.stack([np.eye(3), _rot_pi("x"), _rot_pi("y"), _rot_pi("z")]),
+        description="cuboid, longest horizontal edge along x",
+    ),
+)
+
+_REGISTRY: dict[str, Category] = {c.name: c for c in _BUILTIN}
+
+#: The built-in category names, in class-id order.
+BUILTIN_CATEGORIES: tuple[str, ...] = tuple(c.name for c in _BUILTIN)
+
+
+class UnknownCategoryError(KeyError):
+    """Raised when a category name is not registered."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return str(self.args[0]) if self.args else "unknown category"
+
+
+def get_category(name: str) -> Category:
+    """Return the registered category called ``name`` (case-insensitive)."""
+    key = name.strip().lower()
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise UnknownCategoryError(
+            f"unknown category {name!r}; registered: {', '.join(sorted(_REGISTRY))}"
+        ) from None
+
+
+def list_categories() -> list[str]:
+    """Names of all registered categories, built-in first."""
+    return list(_REGISTRY)
+
+
+def register_category(
+    name: str,
+    class_id: int,
+    continuous_axes: np.ndarray | None = None,
+    discrete: np.ndarray | None = None,
+    description: str = "",
+    overwrite: bool = False,
+) -> Category:
+    """Register a user category (defined by a template mesh in the canonical convention).
+
+    Args:
+        name: identifier, lower case.
+        class_id: positive integer, unique among registered categories.
+        continuous_axes: ``[A x 3]`` symmetry axes (normalised here), or None.
+        discrete: ``[K x 3 x 3]`` rotation group; the identity is added when missing.
+        overwrite: replace an existing category of the same name.
+    """
+    key = name.strip().lower()
+    if not key:
+        raise ValueError("category name must not be empty")
+    if key in _REGISTRY and not overwrite:
+        raise ValueError(f"category {key!r} is already registered (pass overwrite=True)")
+    if class_id <= 0:
+        raise ValueError(f"class_id must be positive, got {class_id}")
+    for other in _REGISTRY.values():
+        if other.class_id == class_id and other.name != key:
+            raise ValueError(f"class_id {class_id} is already used by {other.name!r}")
+    axes = np.zeros((0, 3)) if continuous_axes is None else np.asarray(continuous_axes, float)
+    axes = axes.reshape(-1, 3)
+    if len(axes):
+        axes = axes / np.linalg.norm(axes, axis=1, keepdims=True)
+    group = np.eye(3)[None] if discrete is None else np.asarray(discrete, float).reshape(-1, 3, 3)
+    for rot in group:
+        if not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6) or np.linalg.det(rot) < 0:
+            raise ValueError("discrete symmetries must be proper rotations (R R^T = I, det +1)")
+    if not any(np.allclose(rot, np.eye(3), atol=1e-9) for rot in group):
+        group = np.concatenate([np.eye(3)[None], group])
+    cat = Category(key, class_id, axes, group, description)
+    _REGISTRY[key] = cat
+    return cat

@@ -1,0 +1,50 @@
+"""ament_python package definition (also installs with pip into a plain virtualenv)."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "ros_pose_estimation"
+
+# The node's runtime stays light: torch, numpy, opencv, scipy (+ ROS from the system or the
+# ros-* wheels). install_requires lists only what ROS users also get from rosdep with Python
+# metadata, so console scripts never refuse to start over an apt-installed dependency.
+RUNTIME = ["torch>=2.1", "opencv-python-headless>=4.8"]
+DATA = [
+    "open3d-cpu>=0.18; platform_machine == 'x86_64'",
+    "open3d>=0.18; platform_machine != 'x86_64'",
+    "rosbags>=0.10",
+    "tqdm>=4.60",
+    "pillow>=10",
+]
+DEV = ["pytest>=8", "ruff>=0.6"]
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*"]),
+    package_data={"": ["*.msg", "*.json", "*.yaml"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+    ],
+    python_requires=">=3.10",
+    install_requires=["setuptools", "numpy>=1.23", "scipy>=1.9"],
+    extras_require={"runtime": RUNTIME, "data": DATA, "train": RUNTIME + DATA, "dev": DEV},
+    zip_safe=True,
+    maintainer="ros_pose_estimation maintainers",
+    maintainer_email="maintainers@ros-pose-estimation.dev",
+    description="Category-level 6D object pose estimation for ROS 2, trained from unlabeled bags.",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "generate_dataset = offline_training.synthetic.cli:dataset_main",
+            "generate-dataset = offline_training.synthetic.cli:dataset_main",
+            "generate_bag = offline_training.synthetic.recording_cli:main",
+            "generate-bag = offline_training.synthetic.recording_cli:main",
+        ],
+    },
+)
