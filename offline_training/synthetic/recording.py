@@ -68,8 +68,8 @@ class RecordingConfig:
     hfov_deg: float = 60.0
     depth_encoding: str = "16UC1"
     storage: str = "sqlite3"
-    compress: bool = True
-    noise: bool = True
+    compress: str = "message"
+    noise: str = "full"
     min_visib_fract: float = 0.15
     seed: int = 0
     topics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
@@ -83,6 +83,12 @@ class RecordingConfig:
             raise ValueError("storage must be 'sqlite3' or 'mcap'")
         if self.rate <= 0 or self.tf_rate <= 0 or self.duration <= 0:
             raise ValueError("duration, rate and tf_rate must be positive")
+        if self.compress not in ("none", "message", "file"):
+            raise ValueError("compress must be 'none', 'message' or 'file' (zstd)")
+        if self.noise not in ("full", "depth", "none"):
+            raise ValueError(
+                "noise must be 'full', 'depth' (depth noise and holes only) or 'none'"
+            )
         if self.n_objects < 1:
             raise ValueError("n_objects must be at least 1")
 
@@ -108,8 +114,9 @@ def _open_writer(path: Path, cfg: RecordingConfig):
 
     plugin = StoragePlugin.MCAP if cfg.storage == "mcap" else StoragePlugin.SQLITE3
     writer = Writer(path, version=9, storage_plugin=plugin)
-    if cfg.compress:
-        writer.set_compression(CompressionMode.MESSAGE, CompressionFormat.ZSTD)
+    if cfg.compress != "none":
+        mode = CompressionMode.FILE if cfg.compress == "file" else CompressionMode.MESSAGE
+        writer.set_compression(mode, CompressionFormat.ZSTD)
     return writer
 
 
@@ -120,6 +127,7 @@ def write_recording(
     from offline_training.synthetic.render import render
     from offline_training.synthetic.scene import sample_scene
     from offline_training.synthetic.sensor_noise import SensorNoise
+    from offline_training.synthetic.views import fit_distance
     from ros_pose_estimation.core.camera import Intrinsics
 
     cfg.validate()
@@ -128,11 +136,24 @@ def write_recording(
         raise FileExistsError(f"{out} exists; rosbag2 writes a new folder, choose another path")
     start = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
-    scene = sample_scene(cfg.categories, rng, n_objects=cfg.n_objects)
-    center = scene.center
-    traj = TRAJECTORIES[cfg.trajectory](center, duration=cfg.duration, rate=cfg.tf_rate, rng=rng)
+    scene = sample_scene(cfg.categories, rng, n_objects=cfg.n_objects, cycle_categories=True)
+    # keep the whole scene in view: camera distance from the scene's bounding sphere
+    center, radius = scene.center_and_radius()
     k = cfg.intrinsics_matrix()
-    noise = SensorNoise() if cfg.noise else None
+    dist = max(fit_distance(radius, k[0, 0], k[1, 1], cfg.width, cfg.height, fill=0.8), 0.35)
+    if cfg.trajectory == "arm_sweep":
+        shape = {"radius": dist}
+    else:  # base_pass: mast camera looking 35 deg down at the scene from ``dist``
+        el = np.deg2rad(35.0)
+        shape = {"distance": dist * np.cos(el), "mast_height": center[2] + dist * np.sin(el)}
+    traj = TRAJECTORIES[cfg.trajectory](
+        center, duration=cfg.duration, rate=cfg.tf_rate, rng=rng, **shape
+    )
+    noise = {
+        "full": SensorNoise(),
+        "depth": SensorNoise(rgb_sigma=0.0, rgb_blur_sigma=0.0),
+        "none": None,
+    }[cfg.noise]
     intr = Intrinsics.from_K(k, cfg.width, cfg.height)
     image_times = np.arange(int(round(cfg.duration * cfg.rate))) / cfg.rate
     t0 = 1_700_000_000 * 1_000_000_000  # a fixed, realistic epoch so bags are reproducible

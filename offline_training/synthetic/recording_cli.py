@@ -37,8 +37,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hfov", type=float, default=d.hfov_deg, help="horizontal field of view (deg)")
     p.add_argument("--depth-encoding", choices=["16UC1", "32FC1"], default=d.depth_encoding)
     p.add_argument("--storage", choices=["sqlite3", "mcap"], default=d.storage)
-    p.add_argument("--no-compress", action="store_true", help="do not zstd-compress messages")
-    p.add_argument("--no-noise", action="store_true", help="no sensor noise or depth holes")
+    p.add_argument(
+        "--compress",
+        choices=["none", "message", "file"],
+        default=d.compress,
+        help="zstd compression per message, of the whole file, or none",
+    )
+    p.add_argument(
+        "--noise",
+        choices=["full", "depth", "none"],
+        default=d.noise,
+        help="sensor noise: RGB and depth, depth only (noise and holes), or none",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -67,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         hfov_deg=args.hfov,
         depth_encoding=args.depth_encoding,
         storage=args.storage,
-        compress=not args.no_compress,
-        noise=not args.no_noise,
+        compress=args.compress,
+        noise=args.noise,
         seed=args.seed,
     )
     try:

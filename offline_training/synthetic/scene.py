@@ -184,6 +184,7 @@ def sample_scene(
     background_paths: Sequence[str] = (),
     gap: float = 0.005,
     spread: float = 1.0,
+    cycle_categories: bool = False,
 ) -> Scene:
     """Random scene of ``n_objects`` instances standing on a table.
 
@@ -199,14 +200,19 @@ def sample_scene(
         background_paths: optional photos to draw backgrounds from (see ``sample_background``).
         gap: minimum clearance (m) between footprints.
         spread: > 1 spreads the objects further apart, < 1 packs them (more occlusion).
+        cycle_categories: object k takes ``categories[k % len(categories)]`` instead of a random
+            one (e.g. exactly one object of each category).
     """
     if n_objects < 1:
         raise ValueError(f"n_objects must be >= 1, got {n_objects}")
     if not categories:
         raise ValueError("sample_scene needs at least one category")
     chosen: list[ObjectModel] = []
-    for _ in range(n_objects):
-        cat = get_category(str(rng.choice(list(categories)))).name
+    for k in range(n_objects):
+        pick = (
+            categories[k % len(categories)] if cycle_categories else rng.choice(list(categories))
+        )
+        cat = get_category(str(pick)).name
         if models is not None and models.get(cat):
             pool = models[cat]
             chosen.append(pool[int(rng.integers(len(pool)))])

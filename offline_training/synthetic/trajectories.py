@@ -179,9 +179,9 @@ def base_pass(
     center: np.ndarray,
     duration: float = 10.0,
     rate: float = 15.0,
-    distance: float = 0.9,
-    length: float = 1.2,
-    mast_height: float = 1.0,
+    distance: float = 0.75,
+    length: float = 0.8,
+    mast_height: float = 0.85,
     rng: np.random.Generator | None = None,
 ) -> Trajectory:
     """Mobile base driving along world +x past a table at ``center`` (``[3]`` m).
