@@ -23,7 +23,9 @@ setup(
     name=PACKAGE,
     version="0.1.0",
     packages=find_packages(exclude=["test", "test.*"]),
-    package_data={"": ["*.msg", "*.json", "*.yaml"]},
+    package_data={
+        "ros_pose_estimation.interfaces": ["*/msg/*.msg", "*/srv/*.srv", "*/action/*.action"],
+    },
     data_files=[
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
@@ -43,6 +45,10 @@ setup(
         "console_scripts": [
             "generate_dataset = offline_training.synthetic.cli:dataset_main",
             "generate-dataset = offline_training.synthetic.cli:dataset_main",
+            "train_nemo = offline_training.nemo.train_cli:main",
+            "train-nemo = offline_training.nemo.train_cli:main",
+            "evaluate_nemo = offline_training.nemo.evaluate:main",
+            "evaluate-nemo = offline_training.nemo.evaluate:main",
             "generate_bag = offline_training.synthetic.recording_cli:main",
             "generate-bag = offline_training.synthetic.recording_cli:main",
         ],

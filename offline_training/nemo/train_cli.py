@@ -1,0 +1,123 @@
+"""``train-nemo``: train a category's NeMo model on a BOP dataset (see :mod:`.train`)::
+
+    train-nemo --data data/synth --category mug --out runs/mug --steps 3000 --batch-size 16 \\
+        --backbone resnet18 --crop-size 128 --seed 0 [--resume] [--backbone-weights PATH] \\
+        [--device cpu|cuda] [--num-workers N]
+
+Exit codes: 0 success, 1 runtime failure, 2 bad arguments (unknown category, missing data
+folder or split, no training objects of the category in the dataset, an output folder that
+already holds a run without ``--resume``, settings that do not match the run being resumed,
+unreadable backbone weights or resume file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def parser() -> argparse.ArgumentParser:
+    from offline_training.nemo.train import TrainConfig
+
+    d = TrainConfig(data="", category="", out="")
+    p = argparse.ArgumentParser(
+        prog="train-nemo",
+        description="Train a NeMo feature extractor + neural mesh for one category on "
+        "BOP-format labelled images (e.g. from generate-dataset).",
+    )
+    p.add_argument("--data", required=True, help="BOP dataset root (models/ and SPLIT/)")
+    p.add_argument("--split", default=d.split, help=f"split folder (default {d.split})")
+    p.add_argument("--category", required=True, help="category to train, e.g. mug")
+    p.add_argument("--out", required=True, help="run folder: log.jsonl, last.pt, CATEGORY.pt")
+    p.add_argument("--steps", type=int, default=d.steps, help=f"default {d.steps}")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
+    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--backbone", default=d.backbone, help="resnet18 (default), resnet34, "
+                   "resnet50 (published), small (half-width, CPU) or tiny (tests)")  # fmt: skip
+    p.add_argument(
+        "--backbone-weights",
+        default=None,
+        metavar="PATH",
+        help="torchvision ImageNet checkpoint of the backbone (default: random init)",
+    )
+    p.add_argument("--crop-size", type=int, default=d.crop_size, help=f"default {d.crop_size}")
+    p.add_argument("--dim", type=int, default=d.dim, help=f"feature channels (default {d.dim})")
+    p.add_argument("--fuse-channels", type=int, default=None,
+                   help="width of the fused stride-8 map (default 2 x dim)")
+    p.add_argument(
+        "--mesh",
+        dest="mesh_kind",
+        choices=("cuboid", "geodesic"),
+        default=d.mesh_kind,
+        help=f"neural mesh geometry (default {d.mesh_kind})",
+    )
+    p.add_argument(
+        "--n-vertices",
+        type=int,
+        default=d.n_vertices,
+        help=f"cuboid vertex count (default {d.n_vertices})",
+    )
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--resume", action="store_true", help="continue OUT/resume.pt")
+    p.add_argument("--device", default=d.device, help="cpu (default), cuda, cuda:1, ...")
+    p.add_argument(
+        "--num-workers",
+        type=int,
+        default=d.num_workers,
+        help=f"data loading processes (default {d.num_workers})",
+    )
+    p.add_argument(
+        "--num-threads", type=int, default=None, help="torch CPU threads (default: all cores)"
+    )
+    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--no-augment", action="store_true", help="plain crops, no augmentation")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def _error(message: str) -> int:
+    print(f"train-nemo: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``train-nemo``; returns the exit code."""
+    args = parser().parse_args(argv)
+    import torch
+
+    from offline_training.nemo.data import NoSamplesError
+    from offline_training.nemo.train import TrainConfig, train
+    from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
+    from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+
+    try:
+        category = get_category(args.category).name
+    except UnknownCategoryError as exc:
+        return _error(str(exc))
+    split_dir = Path(args.data) / args.split
+    if not Path(args.data).is_dir():
+        return _error(f"data folder {args.data} does not exist")
+    if not split_dir.is_dir():
+        return _error(f"data folder {args.data} has no split {args.split!r} ({split_dir})")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        return _error(f"--device {args.device}: CUDA is not available (use --device cpu)")
+    if args.backbone_weights and not Path(args.backbone_weights).is_file():
+        return _error(f"--backbone-weights {args.backbone_weights} does not exist")
+    options = {k: v for k, v in vars(args).items() if k not in ("no_augment", "no_progress")}
+    try:
+        cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)
+        if args.no_augment:
+            cfg.augment = None
+        train(cfg)
+    except (NoSamplesError, ConfigError, CheckpointError) as exc:
+        return _error(str(exc))
+    except KeyboardInterrupt:
+        print("train-nemo: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

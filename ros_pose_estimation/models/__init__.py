@@ -1,0 +1,25 @@
+"""Network building blocks shared by the estimators (plain torch, no torchvision).
+
+* :mod:`.resnet`: ResNet-18/34/50 with torchvision's parameter names and a strict loader for
+  ImageNet checkpoints from a local file.
+* :mod:`.feature_net`: :class:`FeatureNet`, L2-normalised per-pixel features at stride 8.
+"""
+
+from ros_pose_estimation.models.feature_net import BACKBONES, FeatureNet
+from ros_pose_estimation.models.resnet import (
+    BasicBlock,
+    Bottleneck,
+    ResNet,
+    build_resnet,
+    load_backbone_weights,
+)
+
+__all__ = [
+    "BACKBONES",
+    "BasicBlock",
+    "Bottleneck",
+    "FeatureNet",
+    "ResNet",
+    "build_resnet",
+    "load_backbone_weights",
+]

@@ -1,0 +1,124 @@
+"""One-file checkpoints of :class:`~ros_pose_estimation.nemo.model.NemoModel`.
+
+Layout (a plain dict of tensors, strings and numbers, so ``torch.load(weights_only=True)``
+reads it and nothing in it can execute code)::
+
+    {
+      "format": "ros_pose_estimation/nemo",
+      "format_version": 1,
+      "category": "mug",
+      "config": {...NemoConfig fields...},
+      "feature_net": {state dict},
+      "neural_mesh": {"vertices", "faces", "features", "clutter", "clutter_ptr"},
+      "meta": {free-form JSON-like training information: steps, data, seed, time, ...},
+    }
+
+Loading is strict: unknown formats, newer versions, another category than the one asked for,
+and missing or unexpected weights raise :class:`CheckpointError` saying what was expected.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
+
+FORMAT = "ros_pose_estimation/nemo"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path: str | os.PathLike, model: NemoModel, meta: dict | None = None) -> Path:
+    """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "category": model.category,
+        "config": model.config.to_dict(),
+        "feature_net": {k: v.detach().cpu() for k, v in model.feature_net.state_dict().items()},
+        "neural_mesh": {k: v.detach().cpu() for k, v in model.mesh.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load and validate the raw payload (``weights_only=True``) without building a model."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint {path} does not exist (train one with pose-train or "
+            f"set the model path parameter to an existing .pt file)"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt/foreign files
+        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(
+            f"{path} is not a NeMo checkpoint of this project "
+            f"(expected format {FORMAT!r}, found {found!r})"
+        )
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format_version {version!r}; this version of "
+            f"ros_pose_estimation reads versions <= {FORMAT_VERSION}"
+        )
+    missing = {"category", "config", "feature_net", "neural_mesh"} - set(payload)
+    if missing:
+        raise CheckpointError(f"{path} lacks {sorted(missing)}")
+    return payload
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    category: str | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[NemoModel, dict]:
+    """Build the model stored at ``path``; returns ``(model in eval mode, meta)``.
+
+    Args:
+        path: checkpoint file written by :func:`save_checkpoint`.
+        category: when given, the checkpoint must be of this category.
+        device: where to put the model.
+    """
+    payload = read_checkpoint(path)
+    if category is not None and payload["category"] != category:
+        raise CheckpointError(
+            f"{path} is a model of category {payload['category']!r}, but "
+            f"category {category!r} was asked for"
+        )
+    try:
+        config = NemoConfig.from_dict(dict(payload["config"]))
+        model = NemoModel(config)
+        mesh = NeuralMesh.from_state_dict(payload["neural_mesh"])
+    except (ConfigError, TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: invalid model description: {exc}") from exc
+    if mesh.dim != config.dim:
+        raise CheckpointError(
+            f"{path}: neural mesh features have {mesh.dim} channels but the "
+            f"config says dim={config.dim}"
+        )
+    model.mesh = mesh
+    try:
+        result = model.feature_net.load_state_dict(payload["feature_net"], strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise CheckpointError(f"{path}: feature network weights do not fit: {exc}") from exc
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"{path}: feature network weights do not match its config "
+            f"(missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]})"
+        )
+    model.to(device).eval()
+    return model, dict(payload.get("meta", {}))

@@ -1,0 +1,122 @@
+"""A category's RGB model: feature extractor + neural mesh + the settings they were trained with.
+
+One :class:`NemoModel` per category. It is what the trainer produces, what a checkpoint holds
+(:mod:`.checkpoint`) and what the estimator consumes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+import torch
+from torch import nn
+
+from ros_pose_estimation.core.categories import get_category
+from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.models.feature_net import FeatureNet
+from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
+
+
+@dataclass
+class NemoConfig:
+    """Everything needed to rebuild a model and to prepare its inputs the way it was trained.
+
+    Attributes:
+        category: registered category name (``core.categories``).
+        backbone: ``resnet50`` (published), ``resnet18``, ``small`` (half-width ResNet-18 for
+            CPU training) or ``tiny`` (tests).
+        dim: feature channels D.
+        fuse_channels: width of the fused stride-8 map (None: 2 x dim).
+        stride: feature stride (px of the crop per feature cell).
+        crop_size: side (px) of the square, object-centred crop fed to the network.
+        crop_scale: crop side = ``crop_scale`` x the longer side of the object's 2D box.
+        mesh_kind: ``cuboid`` (published) or ``geodesic``.
+        n_vertices: target vertex count of a cuboid mesh.
+        geodesic_level: subdivision level of a geodesic mesh.
+        mesh_margin: relative margin of the mesh around the category template's bounding box.
+        n_clutter: size of the clutter (background) feature queue.
+    """
+
+    category: str
+    backbone: str = "resnet18"
+    dim: int = 128
+    fuse_channels: int | None = None
+    stride: int = 8
+    crop_size: int = 128
+    crop_scale: float = 1.2
+    mesh_kind: str = "cuboid"
+    n_vertices: int = 1000
+    geodesic_level: int = 3
+    mesh_margin: float = 0.05
+    n_clutter: int = 2560
+
+    def __post_init__(self) -> None:
+        self.category = get_category(self.category).name
+        if self.crop_size % self.stride:
+            raise ConfigError(
+                f"crop_size must be a multiple of stride {self.stride}, got {self.crop_size}"
+            )
+        if self.crop_scale < 1.0:
+            raise ConfigError(
+                f"crop_scale must be >= 1 (crop around the box), got {self.crop_scale}"
+            )
+        if self.mesh_kind not in ("cuboid", "geodesic"):
+            raise ConfigError(f"mesh_kind must be 'cuboid' or 'geodesic', got {self.mesh_kind!r}")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NemoConfig:
+        """Inverse of :func:`dataclasses.asdict`; unknown keys raise :class:`ConfigError`."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(
+                f"unknown NemoConfig fields {sorted(unknown)}; known: {sorted(names)}"
+            )
+        return cls(**data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def feature_size(self) -> int:
+        """Side of the feature map (cells)."""
+        return self.crop_size // self.stride
+
+
+class NemoModel(nn.Module):
+    """Feature extractor and neural mesh of one category.
+
+    Args:
+        config: the model's settings.
+        backbone_weights: optional local torchvision ImageNet checkpoint for the backbone.
+        seed: seed of the random vertex/clutter features (the network uses torch's global RNG).
+    """
+
+    def __init__(self, config: NemoConfig, backbone_weights: str | None = None, seed: int = 0):
+        super().__init__()
+        self.config = config
+        self.feature_net = FeatureNet(
+            backbone=config.backbone,
+            dim=config.dim,
+            stride=config.stride,
+            weights=backbone_weights,
+            fuse_channels=config.fuse_channels,
+        )
+        self.mesh = NeuralMesh.for_category(
+            config.category,
+            kind=config.mesh_kind,
+            dim=config.dim,
+            n_vertices=config.n_vertices,
+            level=config.geodesic_level,
+            margin=config.mesh_margin,
+            n_clutter=config.n_clutter,
+            seed=seed,
+        )
+
+    @property
+    def category(self) -> str:
+        return self.config.category
+
+    def features(self, crops: torch.Tensor) -> torch.Tensor:
+        """``[B x 3 x S x S]`` float RGB crops in [0, 1] -> ``[B x D x S/stride x S/stride]``."""
+        return self.feature_net(crops)

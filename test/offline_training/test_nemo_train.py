@@ -1,0 +1,136 @@
+"""NeMo trainer: the loss falls, checkpoints load, resume is exact, CLI errors exit 2."""
+
+import json
+import re
+
+import pytest
+import torch
+
+import offline_training.nemo.train as train_mod
+from offline_training.nemo.train import TrainConfig, train, visible_vertices
+from offline_training.nemo.train_cli import main
+from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
+from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.core.rotations import axis_rotation
+from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+from ros_pose_estimation.nemo.neural_mesh import NeuralMesh, cuboid_mesh
+
+TINY = {"backbone": "tiny", "dim": 16, "crop_size": 64, "n_vertices": 200, "n_clutter": 64,
+        "batch_size": 4, "num_workers": 0, "num_threads": 1, "progress": False}  # fmt: skip
+TINY_CLI = "--backbone tiny --dim 16 --crop-size 64 --n-vertices 200 --batch-size 2 \
+--num-workers 0 --num-threads 1 --no-progress".split()
+
+
+@pytest.fixture(scope="session")
+def bop_root(tmp_path_factory):
+    """6 images (96 x 72) of mugs and bottles, 2 instances each (shared by the NeMo tests)."""
+    root = tmp_path_factory.getbasetemp() / "nemo_bop"
+    if not (root / "train").exists():
+        cfg = DatasetConfig(["mug", "bottle"], root, images=6, width=96, height=72, instances=2)
+        generate_dataset(cfg, progress=False)
+    return root
+
+
+def _cfg(root, out, **kw) -> TrainConfig:
+    return TrainConfig(data=str(root), category="mug", out=str(out), **{**TINY, **kw})
+
+
+def _log(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def trained(bop_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "mug"
+    path = train(_cfg(bop_root, out, steps=30, lr=1e-3, log_every=1, checkpoint_every=10))
+    return out, path
+
+
+def test_loss_falls_on_a_tiny_model(trained):
+    log = _log(trained[0])
+    assert [r["step"] for r in log] == list(range(1, 31))
+    assert {"loss", "loss_fg", "loss_bg", "accuracy", "lr", "seconds"} <= set(log[0])
+    first = sum(r["loss"] for r in log[:5]) / 5
+    last = sum(r["loss"] for r in log[-5:]) / 5
+    assert last < 0.7 * first, (first, last)
+    assert sum(r["accuracy"] for r in log[-5:]) > sum(r["accuracy"] for r in log[:5])
+
+
+def test_checkpoints_load(trained, bop_root):
+    out, path = trained
+    assert path == out / "mug.pt" and (out / "last.pt").exists()
+    model, meta = load_checkpoint(path, "mug")
+    assert meta["step"] == 30 and meta["images_seen"] == 120 and meta["train_config"]["seed"] == 0
+    assert model.config.dim == 16 and model.mesh.n_vertices == len(model.mesh.features)
+    state = torch.load(out / "resume.pt", weights_only=True)
+    assert state["step"] == 30 and "optimizer" in state and "numpy" in state["rng"]
+    with pytest.raises(ConfigError, match="already holds"):
+        train(_cfg(bop_root, out, steps=31))
+    with pytest.raises(ConfigError, match="dim"):
+        train(_cfg(bop_root, out, steps=31, dim=8, resume=True))
+
+
+def test_resume_reproduces_the_uninterrupted_run(bop_root, tmp_path, monkeypatch, capsys):
+    kw = {"steps": 6, "log_every": 1, "checkpoint_every": 3, "seed": 5}
+    whole = train(_cfg(bop_root, tmp_path / "a", **kw))
+
+    calls, step = {"n": 0}, train_mod.train_step
+
+    def interrupted(*args):
+        calls["n"] += 1
+        if calls["n"] == 5:  # dies during step 5: resume.pt holds step 3, the log step 4
+            raise KeyboardInterrupt
+        return step(*args)
+
+    monkeypatch.setattr(train_mod, "train_step", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(bop_root, tmp_path / "b", **kw))
+    monkeypatch.setattr(train_mod, "train_step", step)
+    assert [r["step"] for r in _log(tmp_path / "b")] == [1, 2, 3, 4]
+    resumed = train(_cfg(bop_root, tmp_path / "b", resume=True, **kw))
+    assert "resuming" in capsys.readouterr().out
+    a, b = _log(tmp_path / "a"), _log(tmp_path / "b")
+    assert [r["step"] for r in b] == list(range(1, 7))
+    for ra, rb in zip(a, b, strict=True):
+        assert (ra["loss"], ra["accuracy"], ra["loss_bg"]) == (rb["loss"], rb["accuracy"],
+                                                                rb["loss_bg"])  # fmt: skip
+    sa, sb = torch.load(whole, weights_only=True), torch.load(resumed, weights_only=True)
+    for part in ("feature_net", "neural_mesh"):
+        for k, v in sa[part].items():
+            assert torch.equal(v, sb[part][k]), k
+
+
+def test_visibility_needs_facing_inside_and_on_mask():
+    mesh = NeuralMesh(cuboid_mesh([0.1, 0.1, 0.1], 100), dim=4, n_clutter=0)
+    K = torch.tensor([[[64.0, 0, 31.5], [0, 64.0, 31.5], [0, 0, 1]]])
+    R, t = axis_rotation("y", torch.tensor([0.3])).float(), torch.tensor([[0.0, 0.0, 0.5]])
+    full = torch.ones(1, 64, 64, dtype=torch.bool)
+    uv, vis = visible_vertices(mesh, R, t, K, full)
+    assert torch.equal(vis, mesh.facing_camera(R, t)) and 0 < vis.sum() < mesh.n_vertices
+    left = full.clone()
+    left[:, :, 32:] = False  # right half occluded
+    _, vis_left = visible_vertices(mesh, R, t, K, left)
+    assert torch.equal(vis_left, vis & (uv[..., 0] < 31.5))
+    _, vis_margin = visible_vertices(mesh, R, t, K, left, margin_px=4)
+    assert torch.equal(vis_margin, vis & (uv[..., 0] < 35.5))
+    _, none = visible_vertices(mesh, R, t, K, torch.zeros_like(full))
+    assert not none.any()
+
+
+def test_cli_trains_and_reports_errors_with_exit_code_2(bop_root, tmp_path, capsys):
+    args = ["--data", str(bop_root), "--steps", "2", *TINY_CLI]
+    fresh = [*args, "--out", str(tmp_path / "fresh")]
+    assert main([*args, "--out", str(tmp_path / "cli"), "--category", "mug"]) == 0
+    assert (tmp_path / "cli/mug.pt").exists() and "trained mug" in capsys.readouterr().out
+    cases = {
+        "unknown category 'teapot'; registered: ": [*fresh, "--category", "teapot"],
+        "does not exist": ["--data", str(tmp_path / "nope"), "--category", "mug", "--out", "x"],
+        "no split 'val'": [*fresh, "--category", "mug", "--split", "val"],
+        "the split has bottle: \\d+, mug: \\d+": [*fresh, "--category", "laptop"],
+        "already holds a training run": [*args, "--out", f"{tmp_path}/cli", "--category", "mug"],
+    }
+    for message, argv in cases.items():
+        assert main(argv) == 2, message
+        err = capsys.readouterr().err
+        assert err.startswith("train-nemo: error: ")
+        assert re.search(message, err), err
