@@ -53,7 +53,9 @@ class TrainConfig:
 
     Model fields (:data:`MODEL_FIELDS`) go to :class:`NemoConfig`. ``num_threads`` None uses
     every core this process may run on. ``mask_margin_px`` dilates the visible mask (crop px)
-    so vertices just outside the silhouette still count. ``bg_samples`` background features per
+    so vertices just outside the silhouette still count. ``max_points`` caps the vertex
+    observations entering the loss per step (a random subset; None = all; the momentum update of
+    the vertex features always uses all of them). ``bg_samples`` background features per
     image; ``neighbour_fraction`` of the mesh scale is the 3D neighbour exclusion radius.
     """
 
@@ -71,6 +73,7 @@ class TrainConfig:
     bg_samples: int = 5
     bg_weight: float = 1.0
     mask_margin_px: int = 4
+    max_points: int | None = None
     min_visib_fract: float = 0.3
     checkpoint_every: int = 500
     log_every: int = 10
@@ -141,8 +144,12 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator)
     feats, vertex_ids, _ = sample_vertex_features(fmap, image_to_feature_uv(uv, stride), visible)
     bg = sample_background_features(fmap, downsample_mask(mask, stride), cfg.bg_samples,
                                     generator)  # fmt: skip
+    sub_feats, sub_ids = feats, vertex_ids
+    if cfg.max_points and len(feats) > cfg.max_points:  # random subset for the loss only
+        keep = torch.randperm(len(feats), generator=generator)[: cfg.max_points].to(device)
+        sub_feats, sub_ids = feats[keep], vertex_ids[keep]
     loss, stats = contrastive_loss(
-        feats, vertex_ids, model.mesh.features, model.mesh.clutter, neighbours,
+        sub_feats, sub_ids, model.mesh.features, model.mesh.clutter, neighbours,
         temperature=cfg.temperature, bg_feats=bg if len(bg) else None, bg_weight=cfg.bg_weight,
     )  # fmt: skip
     optimizer.zero_grad(set_to_none=True)

@@ -43,6 +43,8 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--crop-size", type=int, default=d.crop_size, help=f"default {d.crop_size}")
     p.add_argument("--dim", type=int, default=d.dim, help=f"feature channels (default {d.dim})")
+    p.add_argument("--max-points", type=int, default=None,
+                   help="cap on vertex observations in the loss per step (default: all)")
     p.add_argument("--fuse-channels", type=int, default=None,
                    help="width of the fused stride-8 map (default 2 x dim)")
     p.add_argument(

@@ -1,0 +1,50 @@
+"""Differentiable mesh rendering in plain torch (no pytorch3d / nvdiffrast), CPU or CUDA.
+
+* :mod:`.rasterizer`: hard z-buffered rasterisation -> :class:`Fragments` (face index,
+  perspective-correct barycentrics, depth), differentiable through the barycentrics.
+* :mod:`.feature_renderer`: per-vertex features -> ``[B x D x H x W]`` feature maps and
+  render-and-compare similarities (neural mesh models, CSE).
+* :mod:`.visibility`: per-vertex visibility by a depth test (paper 000, Eq. 4).
+* :mod:`.silhouette`: soft silhouette (sigmoid of the signed distance to the contour).
+
+Conventions: ``x_cam = R @ x_model + t`` (m), OpenCV optical camera, pixel centres at integer
+coordinates (:mod:`ros_pose_estimation.core.conventions`).
+"""
+
+from .feature_renderer import (
+    FeatureRenderer,
+    RenderedFeatures,
+    feature_similarity,
+    interpolate,
+    interpolate_sparse,
+    render_features,
+)
+from .rasterizer import (
+    Fragments,
+    project_points,
+    project_vertices,
+    rasterize,
+    rasterize_projected,
+    transform_vertices,
+)
+from .silhouette import mesh_edges, soft_silhouette
+from .visibility import vertex_normals, vertex_visibility
+
+__all__ = [
+    "FeatureRenderer",
+    "Fragments",
+    "RenderedFeatures",
+    "feature_similarity",
+    "interpolate",
+    "interpolate_sparse",
+    "mesh_edges",
+    "project_points",
+    "project_vertices",
+    "rasterize",
+    "rasterize_projected",
+    "render_features",
+    "soft_silhouette",
+    "transform_vertices",
+    "vertex_normals",
+    "vertex_visibility",
+]
