@@ -1,0 +1,248 @@
+"""NemoEstimator end to end, with a stub network that returns oracle feature maps.
+
+The stub replaces the feature network: for each crop it returns what a perfect network would,
+the neural mesh's own features rendered at the true pose in the crop's feature camera with a
+clutter feature elsewhere (``scoring.oracle_features``). Both presets must then find the pose
+from the detection box alone. The vertex features are a smooth random field over the surface
+(like trained ones: neighbouring vertices look alike), not independent random vectors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.errors import ConfigError, InputError
+from ros_pose_estimation.core.metrics import rotation_error_deg
+from ros_pose_estimation.core.rotations import viewpoint_to_matrix
+from ros_pose_estimation.nemo.checkpoint import save_checkpoint
+from ros_pose_estimation.nemo.estimator import (
+    STAGES,
+    Detection,
+    NemoEstimator,
+    PoseEstimate,
+    detection_crop,
+    feature_camera,
+)
+from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+from ros_pose_estimation.nemo.presets import InferenceConfig
+from ros_pose_estimation.nemo.scoring import oracle_features
+from ros_pose_estimation.shapes import template_mesh
+
+CATEGORY = "camera"  # no symmetry
+INTR = Intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
+IMAGE = np.zeros((480, 640, 3), np.uint8)
+
+
+class OracleNet(nn.Module):
+    """Feature network stand-in: returns the maps set in ``maps``, one per crop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maps: torch.Tensor | None = None
+        self.calls = 0
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        assert self.maps is not None and crops.shape[0] == len(self.maps)
+        self.calls += 1
+        return self.maps.to(crops.device)
+
+
+def smooth_features(vertices: torch.Tensor, dim: int, seed: int = 0) -> torch.Tensor:
+    """``[V x dim]`` unit features varying smoothly with the position (random Fourier
+    features, wavelength half the mesh size)."""
+    gen = torch.Generator().manual_seed(seed)
+    size = float((vertices.amax(0) - vertices.amin(0)).max())
+    freq = torch.randn(64, 3, generator=gen) * (2 * math.pi / (0.5 * size))
+    phase = torch.rand(64, generator=gen) * 2 * math.pi
+    mix = torch.randn(dim, 64, generator=gen)
+    return F.normalize(torch.sin(vertices @ freq.T + phase) @ mix.T, dim=1)
+
+
+@pytest.fixture(scope="module")
+def model() -> NemoModel:
+    torch.manual_seed(0)
+    cfg = NemoConfig(CATEGORY, backbone="tiny", dim=16, crop_size=128, n_vertices=200)
+    m = NemoModel(cfg)
+    m.mesh.features.copy_(smooth_features(m.mesh.vertices, cfg.dim))
+    m.feature_net = OracleNet()
+    return m
+
+
+def _scene(seed: int, n: int):
+    """``n`` true poses in the image and their tight template boxes (with 1 px noise)."""
+    rng = np.random.default_rng(seed)
+    template = template_mesh(CATEGORY).vertices
+    poses, dets = [], []
+    for i in range(n):
+        R = viewpoint_to_matrix(
+            rng.uniform(0, 2 * math.pi), math.radians(rng.uniform(5, 40)),
+            math.radians(rng.uniform(-15, 15)),
+        )  # fmt: skip
+        t = np.array([0.25 * (i - (n - 1) / 2), rng.uniform(-0.05, 0.05), rng.uniform(0.6, 0.8)])
+        uv = INTR.project(template @ R.T + t)
+        box = np.concatenate([uv.min(0), uv.max(0)]) + rng.normal(0, 1.0, 4)
+        poses.append((R, t))
+        dets.append(Detection(CATEGORY, box))
+    return poses, dets
+
+
+def _set_oracle(model: NemoModel, poses, dets) -> None:
+    cfg = model.config
+    Ks, Rs, ts = [], [], []
+    for (R, t), det in zip(poses, dets, strict=True):
+        Ks.append(feature_camera(detection_crop(det.box_xyxy, INTR, cfg), cfg))
+        Rs.append(R)
+        ts.append(t)
+    size = (cfg.feature_size, cfg.feature_size)
+    as_t = lambda a: torch.tensor(np.stack(a), dtype=torch.float32)  # noqa: E731
+    model.feature_net.maps = oracle_features(model.mesh, as_t(Rs), as_t(ts), as_t(Ks), size)
+
+
+def _errors(estimates: list[PoseEstimate], poses):
+    pairs = list(zip(estimates, poses, strict=True))
+    rot = [float(rotation_error_deg(e.R, R, CATEGORY)) for e, (R, _) in pairs]
+    trans = [float(np.linalg.norm(e.t - t)) for e, (_, t) in pairs]
+    return np.array(rot), np.array(trans)
+
+
+@pytest.fixture(scope="module")
+def default_run(model):
+    poses, dets = _scene(0, 3)
+    _set_oracle(model, poses, dets)
+    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig.default())
+    calls = model.feature_net.calls
+    out = estimator.estimate(IMAGE, dets, INTR)
+    assert model.feature_net.calls == calls + 1  # one batched forward for the three crops
+    return estimator, poses, dets, out
+
+
+def test_default_preset_recovers_every_pose_of_a_frame(default_run):
+    _, poses, _, out = default_run
+    rot, trans = _errors(out, poses)
+    assert rot.max() < 6.0, rot
+    assert trans.max() < 0.02, trans
+    for est in out:
+        assert est.category == CATEGORY
+        assert est.R.shape == (3, 3) and est.t.shape == (3,)
+        assert np.allclose(est.R @ est.R.T, np.eye(3), atol=1e-5)
+        assert 0.9 < est.score <= 1.0
+        assert 0 < est.steps <= 50
+        assert est.batch == 3
+        extents = template_mesh(CATEGORY).extents
+        assert np.allclose(est.size, extents, rtol=0.02)
+
+
+def test_batch_gives_the_same_result_as_one_at_a_time(model, default_run):
+    estimator, poses, dets, together = default_run
+    for i in range(3):
+        _set_oracle(model, poses[i : i + 1], dets[i : i + 1])
+        (alone,) = estimator.estimate(IMAGE, dets[i : i + 1], INTR)
+        assert rotation_error_deg(alone.R, together[i].R) < 0.5
+        assert np.linalg.norm(alone.t - together[i].t) < 0.002
+        assert alone.batch == 1
+
+
+def test_timings_are_reported(default_run):
+    _, _, _, out = default_run
+    timings = out[0].timings
+    assert set(timings) == set(STAGES)
+    assert all(v >= 0 for v in timings.values())
+    parts = sum(timings[k] for k in STAGES if k != "total")
+    assert parts <= timings["total"] * 1.01 + 0.1
+    assert timings["refine"] > 0 and timings["init"] > 0
+    assert all(e.timings == timings for e in out)
+
+
+def test_reference_preset_is_the_published_schedule():
+    ref = InferenceConfig.reference()
+    assert (ref.init, ref.n_hypotheses, ref.top_k, ref.coarse, ref.loss) == (
+        "render",
+        144,
+        1,
+        None,
+        "nemo",
+    )
+    assert ref.elevations_deg == (-30.0, 0.0, 30.0, 60.0) and ref.thetas_deg == (-30, 0, 30)
+    fine = ref.fine
+    assert (fine.steps, fine.lr, fine.betas, fine.schedule, fine.decay, fine.decay_every) == (
+        300,
+        0.05,
+        (0.4, 0.6),
+        "step",
+        0.2,
+        100,
+    )
+    assert not fine.early_stop and fine.prune_after == 0
+
+
+def test_reference_preset_recovers_the_pose(model):
+    """The reference preset's search (144 rendered poses, Adam (0.4, 0.6) at lr 0.05), cut to
+    its first 80 steps to keep the test fast (the full 300 run in the benchmark)."""
+    poses, dets = _scene(1, 1)
+    _set_oracle(model, poses, dets)
+    ref = InferenceConfig.reference()
+    config = ref.replace(fine=dataclasses.replace(ref.fine, steps=80))
+    (est,) = NemoEstimator({CATEGORY: model}, config).estimate(IMAGE, dets, INTR)
+    rot, trans = _errors([est], poses)
+    assert rot[0] < 6.0 and trans[0] < 0.02
+    assert est.steps == 80 and est.score > 0.9
+
+
+def test_detection_mask_limits_the_evidence(model):
+    poses, dets = _scene(3, 1)
+    _set_oracle(model, poses, dets)
+    mask = np.zeros(IMAGE.shape[:2], bool)
+    x0, y0, x1, y1 = np.round(dets[0].box_xyxy).astype(int)
+    mask[y0 - 5 : y1 + 6, x0 - 5 : x1 + 6] = True
+    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig.default())
+    (est,) = estimator.estimate(IMAGE, [Detection(CATEGORY, dets[0].box_xyxy, mask)], INTR)
+    assert rotation_error_deg(est.R, poses[0][0], CATEGORY) < 6.0 and est.score > 0.9
+    far = np.zeros_like(mask)
+    far[:20, :20] = True  # nothing of the crop is kept: no evidence, confidence 0
+    (blind,) = estimator.estimate(IMAGE, [Detection(CATEGORY, dets[0].box_xyxy, far)], INTR)
+    assert blind.score == 0.0
+
+
+def test_empty_detections_give_no_estimates(model):
+    assert NemoEstimator({CATEGORY: model}).estimate(IMAGE, [], INTR) == []
+
+
+@pytest.mark.parametrize(
+    ("image", "det", "match"),
+    [
+        (IMAGE.astype(np.float32), Detection(CATEGORY, [10, 10, 50, 50]), "uint8"),
+        (IMAGE[..., 0], Detection(CATEGORY, [10, 10, 50, 50]), r"\[H x W x 3\]"),
+        (IMAGE[:100], Detection(CATEGORY, [10, 10, 50, 50]), "expected 480 x 640"),
+        (IMAGE, Detection("giraffe", [10, 10, 50, 50]), "unknown category"),
+        (IMAGE, Detection("mug", [10, 10, 50, 50]), "no model for category 'mug'"),
+        (IMAGE, Detection(CATEGORY, [10, 10, 10, 50]), "non-zero area"),
+        (IMAGE, Detection(CATEGORY, [10, 10, np.nan, 50]), "finite"),
+        (IMAGE, Detection(CATEGORY, [700, 10, 750, 50]), "outside"),
+        (IMAGE, Detection(CATEGORY, [10, 10, 50]), r"expected \[\.\.\. x 4\]|expected \[4\]"),
+        (IMAGE, Detection(CATEGORY, [10, 10, 50, 50], np.ones((5, 5), bool)), "mask"),
+    ],
+)
+def test_bad_inputs_raise_input_error(model, image, det, match):
+    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig.fast())
+    with pytest.raises(InputError, match=match):
+        estimator.estimate(image, [det], INTR)
+
+
+def test_from_checkpoints(tmp_path):
+    torch.manual_seed(0)
+    cfg = NemoConfig("mug", backbone="tiny", dim=16, crop_size=64, n_vertices=200)
+    path = save_checkpoint(tmp_path / "mug.pt", NemoModel(cfg))
+    estimator = NemoEstimator.from_checkpoints([path], InferenceConfig.fast())
+    assert estimator.categories == ["mug"]
+    (est,) = estimator.estimate(IMAGE, [Detection("Mug", [200, 150, 300, 260])], INTR)
+    assert est.category == "Mug" and 0.0 <= est.score <= 1.0 and np.isfinite(est.t).all()
+    with pytest.raises(ConfigError, match="two checkpoints of category 'mug'"):
+        NemoEstimator.from_checkpoints([path, path])
