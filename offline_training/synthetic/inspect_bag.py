@@ -61,7 +61,10 @@ def summarize_bag(path: str | Path) -> BagSummary:
     edges: set[tuple[str, str]] = set()
     static_edges: set[tuple[str, str]] = set()
     stamps_match = True
-    storage = "mcap" if list(path.glob("*.mcap")) else "sqlite3"
+    storage = _metadata_field(path, "storage_identifier") or "unknown"
+    compression = _metadata_field(path, "compression_mode")
+    if compression:
+        storage += f", {compression.lower()} compression"
     with AnyReader([path], default_typestore=store) as reader:
         for conn, bag_ns, raw in reader.messages():
             msg = reader.deserialize(raw, conn.msgtype)
@@ -80,6 +83,18 @@ def summarize_bag(path: str | Path) -> BagSummary:
                 for tr in msg.transforms:
                     target.add((tr.header.frame_id, tr.child_frame_id))
     return BagSummary(str(path), storage, topics, edges, static_edges, stamps_match)
+
+
+def _metadata_field(path: Path, key: str) -> str:
+    """A scalar field of the bag's metadata.yaml ('' when absent)."""
+    meta = path / "metadata.yaml"
+    if not meta.is_file():
+        return ""
+    for line in meta.read_text().splitlines():
+        name, _, value = line.strip().partition(":")
+        if name == key:
+            return value.strip().strip("'\"")
+    return ""
 
 
 def tf_children(summary: BagSummary) -> dict[str, list[str]]:

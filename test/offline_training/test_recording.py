@@ -47,7 +47,7 @@ def test_bag_reads_back_with_types_stamps_frames_and_tf(tmp_path, storage, encod
     )
     assert summary.frames == 5
     bag = summarize_bag(out)
-    assert bag.storage == storage
+    assert bag.storage == f"{storage}, message compression"
     expected_types = {
         DEFAULT_TOPICS["rgb"]: "sensor_msgs/msg/Image",
         DEFAULT_TOPICS["depth"]: "sensor_msgs/msg/Image",
