@@ -4,6 +4,9 @@
   features, clutter FIFO queue), :func:`cuboid_mesh`, :func:`geodesic_mesh`.
 * :mod:`.contrastive`: feature sampling at projected vertices and in the background, neighbour
   exclusion masks and :func:`contrastive_loss` (paper 000 Eq. 6).
+* :mod:`.model`, :mod:`.checkpoint`: a category's model and its one-file checkpoint.
+* :mod:`.estimator` (with :mod:`.presets`, :mod:`.hypotheses`, :mod:`.refine`,
+  :mod:`.scoring`, :mod:`.pose_param`, :mod:`.detection`): render-and-compare inference.
 """
 
 from ros_pose_estimation.nemo.contrastive import (
@@ -15,10 +18,20 @@ from ros_pose_estimation.nemo.contrastive import (
     sample_background_features,
     sample_vertex_features,
 )
+from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
+from ros_pose_estimation.nemo.estimator import NemoEstimator
+from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh, cuboid_mesh, geodesic_mesh
+from ros_pose_estimation.nemo.presets import InferenceConfig
 
 __all__ = [
+    "Detection",
+    "InferenceConfig",
+    "NemoConfig",
+    "NemoEstimator",
+    "NemoModel",
     "NeuralMesh",
+    "PoseEstimate",
     "contrastive_loss",
     "cuboid_mesh",
     "downsample_mask",
