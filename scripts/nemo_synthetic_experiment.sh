@@ -24,3 +24,9 @@ for c in "${categories[@]}"; do
     --seed 0 --checkpoint-every 100 --log-every 10 \
     --no-progress
 done
+# Default vs reference (published) preset on the held-out instances, interleaved in one run.
+for c in "${categories[@]}"; do
+  evaluate-nemo --data "out/data/${c}_test" --split test --checkpoint "out/runs/$c/$c.pt" \
+    --preset default --preset reference --max-objects 60 --threads 1 \
+    --json "out/eval/${c}.json" --quiet
+done
