@@ -157,6 +157,10 @@ def write_recording(
     intr = Intrinsics.from_K(k, cfg.width, cfg.height)
     image_times = np.arange(int(round(cfg.duration * cfg.rate))) / cfg.rate
     t0 = 1_700_000_000 * 1_000_000_000  # a fixed, realistic epoch so bags are reproducible
+
+    def ns(t: float) -> int:  # seconds since the start -> bag/header stamp (ns)
+        return t0 + int(round(t * 1e9))
+
     objects = [
         {
             "index": i,
@@ -176,7 +180,6 @@ def write_recording(
             key: writer.add_connection(topic, _TYPES[key], typestore=store)
             for key, topic in cfg.topics.items()
         }
-        ns = lambda t: t0 + int(round(t * 1e9))  # noqa: E731
         static = [(ln.parent, ln.child, ln.transforms) for ln in traj.links if ln.static]
         writer.write(conns["tf_static"], t0, msgs.serialize(msgs.tf_message(static, t0)))
         n_tf = 0
