@@ -10,7 +10,7 @@ from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 MODELS = Path(__file__).resolve().parents[1] / "models" / "nemo"
 
 
-@pytest.mark.parametrize("category", ["mug", "camera"])
+@pytest.mark.parametrize("category", ["mug", "camera", "bottle"])
 def test_bundled_model_loads_and_runs(category):
     model, meta = load_checkpoint(MODELS / f"{category}.pt", category=category)
     assert model.config.backbone == "small" and model.config.crop_size == 128
