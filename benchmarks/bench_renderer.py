@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.device_info import cpu_model
 from ros_pose_estimation.core.rotations import (
     axis_angle_to_matrix,
     random_rotations,
@@ -45,16 +45,6 @@ from ros_pose_estimation.render import (
 from ros_pose_estimation.shapes.primitives import box
 
 SIZE = (0.2, 0.1, 0.15)  # cuboid (m), ~NeMo's car-like aspect
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def device_info(device: torch.device) -> dict:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from offline_training.synthetic.views import look_at
+
 #: Rotation from a body frame (x forward, y left, z up) to its optical frame (REP 103).
 R_BODY_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
@@ -105,15 +107,11 @@ def _transform(rot: np.ndarray, trans: np.ndarray) -> np.ndarray:
 
 
 def _look_at_body(eye: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """``[3 x 3]`` rotation of a body frame (x forward) at ``eye`` looking at ``target``."""
-    fwd = target - eye
-    fwd = fwd / np.linalg.norm(fwd)
-    left = np.cross(np.array([0.0, 0.0, 1.0]), fwd)
-    if np.linalg.norm(left) < 1e-6:  # looking straight down: pick any horizontal left axis
-        left = np.array([0.0, 1.0, 0.0])
-    left = left / np.linalg.norm(left)
-    up = np.cross(fwd, left)
-    return np.stack([fwd, left, up], axis=1)
+    """``[3 x 3]`` rotation of a body frame (x forward) at ``eye`` looking at ``target``.
+
+    The optical camera of :func:`.views.look_at` rotated back into its body frame (REP 103).
+    """
+    return look_at(eye, target)[:3, :3] @ R_BODY_OPTICAL.T
 
 
 def _ease(s: np.ndarray) -> np.ndarray:
