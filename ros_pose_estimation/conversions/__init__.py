@@ -11,6 +11,15 @@ Errors are the core's (:mod:`ros_pose_estimation.core.errors`), so a node catche
 * :mod:`.detections`: ``vision_msgs/Detection2DArray`` -> NeMo ``Detection`` list. Its names
   are imported lazily here: :mod:`ros_pose_estimation.nemo.detection` pulls in torch, which
   the image and camera-info conversions do not need.
+
+Outputs (builders of rclpy messages; the message packages are imported when called, and the
+modules themselves lazily here):
+
+* :mod:`.poses`: ``R, t`` -> ``Pose`` / ``Transform`` (quaternion x, y, z, w), stamps, durations.
+* :mod:`.detection3d`: tracked poses -> ``vision_msgs/Detection3DArray`` (``~/detections``).
+* :mod:`.tf`: tracked poses -> ``tf2_msgs/TFMessage`` (``/tf``), child ``<prefix><class>_<id>``.
+* :mod:`.markers`: tracked poses -> ``visualization_msgs/MarkerArray`` (``~/markers``).
+* :mod:`.diagnostics`: node statistics -> ``diagnostic_msgs/DiagnosticArray``.
 """
 
 from importlib import import_module
@@ -28,21 +37,43 @@ from .image import (
 __all__ = [
     "IMAGE_ENCODINGS",
     "SKIP_REASONS",
+    "DiagnosticRules",
     "bbox_from_box",
     "box_from_bbox",
     "compressed_to_rgb",
     "depth_from_image",
+    "detection3d_array",
     "detections_from_msg",
+    "diagnostic_array",
     "image_to_numpy",
     "intrinsics_from_camera_info",
+    "marker_array",
     "numpy_to_image",
+    "object_frame_id",
+    "pose_from_Rt",
     "rgb_from_image",
+    "tf_message",
+    "transform_from_Rt",
 ]
 
-_LAZY = {"SKIP_REASONS", "bbox_from_box", "box_from_bbox", "detections_from_msg"}
+#: lazily imported name -> its module (relative to this package).
+_LAZY = {
+    "SKIP_REASONS": "detections",
+    "bbox_from_box": "detections",
+    "box_from_bbox": "detections",
+    "detections_from_msg": "detections",
+    "detection3d_array": "detection3d",
+    "DiagnosticRules": "diagnostics",
+    "diagnostic_array": "diagnostics",
+    "marker_array": "markers",
+    "object_frame_id": "tf",
+    "pose_from_Rt": "poses",
+    "tf_message": "tf",
+    "transform_from_Rt": "poses",
+}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(import_module(f"{__name__}.detections"), name)
+        return getattr(import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,348 @@
+"""One frame in, tracked poses out: the node's work without ROS.
+
+The node (:mod:`ros_pose_estimation.node.pose_node`) converts messages to arrays and calls
+:meth:`PosePipeline.process`; everything it does per frame that is not message plumbing lives
+here, so it is tested without a ROS graph.
+
+* :class:`ModelSpec`: one category model: checkpoint file, method (``"nemo"`` RGB
+  render-and-compare, ``"cse"`` RGB-D surface embedding) and the detector class ids mapped to it.
+* :func:`load_estimators`: build one estimator per method from the specs (checkpoints loaded
+  once, strictly, with ``weights_only=True``).
+* :class:`PosePipeline`: batch the frame's detections per estimator, isolate the detection that
+  breaks a batch, apply ``max_objects`` / ``min_score``, then the per-track filter.
+
+Errors: configuration problems raise :class:`ConfigError` / :class:`CheckpointError` (the
+node's configure step fails and says why); a bad detection is skipped and counted by reason in
+:attr:`FrameResult.skipped`, never raised, so one bad box does not cost the frame.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
+from ros_pose_estimation.core.errors import (
+    CheckpointError,
+    ConfigError,
+    DepthError,
+    InputError,
+    PoseEstimationError,
+)
+from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
+from ros_pose_estimation.tracking import TrackedPose, TrackFilter, TrackFilterConfig
+
+METHODS = ("nemo", "cse")
+
+#: Why the pipeline skipped a detection (on top of the conversion's reasons).
+PIPELINE_SKIPS = ("no_model", "over_max_objects", "bad_input", "no_depth", "failed", "low_score")
+
+
+@dataclass
+class ModelSpec:
+    """One category model of the node.
+
+    Attributes:
+        category: project category name (``core.categories``).
+        checkpoint: path of the model file.
+        method: ``"nemo"`` (RGB) or ``"cse"`` (RGB-D, needs depth).
+        class_ids: detector class ids mapped to this category (default: the category name).
+    """
+
+    category: str
+    checkpoint: str
+    method: str = "nemo"
+    class_ids: list[str] = field(default_factory=list)
+
+    def validate(self) -> None:
+        try:
+            self.category = get_category(self.category).name
+        except UnknownCategoryError as exc:
+            raise ConfigError(str(exc)) from None
+        if self.method not in METHODS:
+            raise ConfigError(
+                f"models.{self.category}.method: expected one of {METHODS}, got {self.method!r}"
+            )
+        if not self.checkpoint:
+            raise ConfigError(f"models.{self.category}.checkpoint: no checkpoint file given")
+        found = resolve_path(self.checkpoint)
+        if found is None:
+            raise CheckpointError(
+                f"models.{self.category}.checkpoint: no file at {self.checkpoint!r} (relative "
+                "paths are looked up in the working directory, the installed package's share "
+                "directory and the source checkout); train one with `train-nemo` or point the "
+                "parameter at an existing .pt file"
+            )
+        self.checkpoint = found
+        if not self.class_ids:
+            self.class_ids = [self.category]
+
+
+def resolve_path(path: str) -> str | None:
+    """An existing file for ``path``: absolute paths as given; relative ones in the working
+    directory, then ``share/ros_pose_estimation/`` of the installed package (where the bundled
+    models are installed), then the source checkout. None when none exists."""
+    path = os.path.expanduser(path)
+    if os.path.isabs(path):
+        return path if os.path.isfile(path) else None
+    roots = [os.getcwd()]
+    try:
+        from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    except ImportError:  # plain pip install without ament_index: cwd and checkout only
+        pass
+    else:
+        try:
+            roots.append(get_package_share_directory("ros_pose_estimation"))
+        except PackageNotFoundError:
+            pass  # not installed into an ament prefix
+    roots.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for root in roots:
+        candidate = os.path.join(root, path)
+        if os.path.isfile(candidate):
+            return os.path.abspath(candidate)
+    return None
+
+
+class Estimator(Protocol):
+    """What the pipeline needs from an estimator."""
+
+    needs_depth: bool
+
+    @property
+    def categories(self) -> list[str]: ...
+
+    def estimate(
+        self,
+        rgb: np.ndarray,
+        detections: Sequence[Detection],
+        intrinsics: Intrinsics,
+        depth: np.ndarray | None = None,
+    ) -> list[PoseEstimate]: ...
+
+
+class NemoAdapter:
+    """:class:`~ros_pose_estimation.nemo.NemoEstimator` behind the :class:`Estimator`
+    interface (depth is not used)."""
+
+    needs_depth = False
+
+    def __init__(self, estimator) -> None:
+        self.estimator = estimator
+
+    @property
+    def categories(self) -> list[str]:
+        return self.estimator.categories
+
+    def estimate(self, rgb, detections, intrinsics, depth=None) -> list[PoseEstimate]:
+        return self.estimator.estimate(rgb, detections, intrinsics)
+
+
+class CseAdapter:
+    """:class:`~ros_pose_estimation.cse.CseEstimator` behind the :class:`Estimator`
+    interface (needs depth in metres)."""
+
+    needs_depth = True
+
+    def __init__(self, estimator) -> None:
+        self.estimator = estimator
+
+    @property
+    def categories(self) -> list[str]:
+        return self.estimator.categories
+
+    def estimate(self, rgb, detections, intrinsics, depth=None) -> list[PoseEstimate]:
+        if depth is None:
+            raise DepthError("the RGB-D (cse) model needs an aligned depth image; none given")
+        return self.estimator.estimate(rgb, depth, detections, intrinsics)
+
+
+def load_estimators(
+    specs: Sequence[ModelSpec], device: str = "cpu", preset: str = "default"
+) -> dict[str, Estimator]:
+    """Load the models of ``specs``; returns category -> estimator (one estimator object per
+    method, shared by its categories).
+
+    Raises:
+        ConfigError: no specs, a category twice, unknown method or preset.
+        CheckpointError: a missing, corrupt or wrong-category checkpoint (message names it).
+    """
+    if not specs:
+        raise ConfigError("no category models configured (parameter `categories` is empty)")
+    seen: set[str] = set()
+    for spec in specs:
+        spec.validate()
+        if spec.category in seen:
+            raise ConfigError(f"category {spec.category!r} configured twice")
+        seen.add(spec.category)
+    by_category: dict[str, Estimator] = {}
+    nemo = [s for s in specs if s.method == "nemo"]
+    if nemo:
+        from ros_pose_estimation.nemo import InferenceConfig, NemoEstimator
+        from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+
+        models = {}
+        for spec in nemo:
+            model, _ = load_checkpoint(spec.checkpoint, device=device)
+            if model.category != spec.category:
+                raise CheckpointError(
+                    f"models.{spec.category}.checkpoint: {spec.checkpoint!r} holds a "
+                    f"{model.category!r} model, not {spec.category!r}"
+                )
+            models[spec.category] = model
+        adapter = NemoAdapter(NemoEstimator(models, InferenceConfig.named(preset), device))
+        by_category.update(dict.fromkeys(models, adapter))
+    cse = [s for s in specs if s.method == "cse"]
+    if cse:
+        try:
+            from ros_pose_estimation.cse.estimator import CseEstimator
+        except ImportError as exc:
+            raise ConfigError(f"method 'cse' is not available in this build: {exc}") from None
+        estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], device=device)
+        missing = {s.category for s in cse} - set(estimator.categories)
+        if missing:
+            raise CheckpointError(f"cse checkpoints do not hold categories {sorted(missing)}")
+        by_category.update(dict.fromkeys((s.category for s in cse), CseAdapter(estimator)))
+    return by_category
+
+
+@dataclass
+class FrameResult:
+    """What :meth:`PosePipeline.process` made of one frame.
+
+    Attributes:
+        poses: tracked poses of the published detections, in detection order.
+        estimates: the raw estimates behind ``poses`` (same order).
+        skipped: reason (:data:`PIPELINE_SKIPS`) -> detections skipped in this frame.
+        timings: stage -> milliseconds (``estimate``: all estimator calls, ``track``, ``total``),
+            plus the estimators' own per-stage figures summed over calls (``nemo.refine``...).
+        errors: one line per skipped detection that raised, for the node's throttled log.
+    """
+
+    poses: list[TrackedPose] = field(default_factory=list)
+    estimates: list[PoseEstimate] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PIPELINE_SKIPS, 0))
+    timings: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class PosePipeline:
+    """Estimate and track the poses of one frame's detections.
+
+    Args:
+        estimators: category -> estimator (:func:`load_estimators`).
+        max_objects: largest number of detections estimated per frame (the highest-priority
+            ones: input order, i.e. the detector's); the rest are skipped (``over_max_objects``)
+            so a crowded frame cannot blow up latency or memory.
+        min_score: estimates with a lower score (:class:`PoseEstimate`) are not published.
+        tracking: settings of the per-track filter (None: defaults).
+    """
+
+    def __init__(
+        self,
+        estimators: Mapping[str, Estimator],
+        max_objects: int = 20,
+        min_score: float = 0.0,
+        tracking: TrackFilterConfig | None = None,
+    ) -> None:
+        if int(max_objects) != max_objects or max_objects < 1:
+            raise ConfigError(f"max_objects: expected an integer >= 1, got {max_objects}")
+        if not 0.0 <= min_score <= 1.0:
+            raise ConfigError(f"min_score: expected a value in [0, 1], got {min_score}")
+        self.estimators = dict(estimators)
+        self.max_objects = int(max_objects)
+        self.min_score = float(min_score)
+        self.tracker = TrackFilter(tracking or TrackFilterConfig())
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted(self.estimators)
+
+    @property
+    def needs_depth(self) -> bool:
+        return any(e.needs_depth for e in self.estimators.values())
+
+    def reset(self) -> None:
+        """Forget the tracks (e.g. after time jumped backwards)."""
+        self.tracker.reset()
+
+    def process(
+        self,
+        rgb: np.ndarray,
+        detections: Sequence[Detection],
+        intrinsics: Intrinsics,
+        stamp_ns: int,
+        depth: np.ndarray | None = None,
+    ) -> FrameResult:
+        """Poses of ``detections`` in ``rgb`` (``[H x W x 3]`` uint8) at ``stamp_ns``.
+
+        ``depth``: ``[H x W]`` float32 metres (0 = invalid), needed by ``cse`` models only.
+        """
+        start = time.perf_counter()
+        result = FrameResult()
+        groups: dict[int, tuple[Estimator, list[int]]] = {}
+        accepted = 0
+        for i, det in enumerate(detections):
+            estimator = self.estimators.get(det.category)
+            if estimator is None:
+                result.skipped["no_model"] += 1
+                continue
+            if accepted >= self.max_objects:
+                result.skipped["over_max_objects"] += 1
+                continue
+            accepted += 1
+            groups.setdefault(id(estimator), (estimator, []))[1].append(i)
+        found: dict[int, PoseEstimate] = {}
+        for estimator, ids in groups.values():
+            for i, est in self._estimate(estimator, rgb, detections, ids, intrinsics, depth,
+                                         result):  # fmt: skip
+                if est.score < self.min_score:
+                    result.skipped["low_score"] += 1
+                    continue
+                found[i] = est
+        estimated = time.perf_counter()
+        result.estimates = [found[i] for i in sorted(found)]
+        result.poses = self.tracker.update(int(stamp_ns), result.estimates)
+        done = time.perf_counter()
+        result.timings.update(
+            estimate=1e3 * (estimated - start), track=1e3 * (done - estimated),
+            total=1e3 * (done - start),
+        )  # fmt: skip
+        return result
+
+    def _estimate(self, estimator, rgb, detections, ids, intrinsics, depth, result):
+        """``(index, estimate)`` for ``ids``: one batch; when the batch raises, one by one so
+        only the offending detection is lost."""
+        batch = [detections[i] for i in ids]
+        try:
+            estimates = estimator.estimate(rgb, batch, intrinsics, depth)
+        except PoseEstimationError as exc:
+            if len(ids) == 1:
+                self._skip(result, ids[0], batch[0], exc)
+                return []
+            pairs = []
+            for i in ids:
+                pairs.extend(self._estimate(estimator, rgb, detections, [i], intrinsics, depth,
+                                            result))  # fmt: skip
+            return pairs
+        for est in estimates:
+            for stage, ms in est.timings.items():
+                key = f"{type(estimator).__name__.removesuffix('Adapter').lower()}.{stage}"
+                result.timings[key] = result.timings.get(key, 0.0) + ms / max(len(estimates), 1)
+        return list(zip(ids, estimates, strict=True))
+
+    @staticmethod
+    def _skip(result: FrameResult, index: int, det: Detection, exc: PoseEstimationError):
+        if isinstance(exc, DepthError):
+            reason = "no_depth"
+        elif isinstance(exc, InputError):
+            reason = "bad_input"
+        else:
+            reason = "failed"
+        result.skipped[reason] += 1
+        result.errors.append(f"detection {index} ({det.category}): {reason}: {exc}")

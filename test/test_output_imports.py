@@ -1,0 +1,26 @@
+"""The node's building blocks import neither rclpy nor training dependencies, and the output
+builders import their message packages only when called."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_building_blocks_import_light():
+    code = (
+        "import sys\n"
+        "import ros_pose_estimation.tracking, ros_pose_estimation.stats\n"
+        "import ros_pose_estimation.overlay, ros_pose_estimation.colors\n"
+        "from ros_pose_estimation.conversions import detection3d, tf, markers\n"
+        "from ros_pose_estimation.conversions import diagnostics, poses\n"
+        "bad = [m for m in ('rclpy', 'open3d', 'rosbags', 'torch', 'offline_training',\n"
+        "                   'vision_msgs', 'tf2_msgs', 'visualization_msgs', 'diagnostic_msgs',\n"
+        "                   'geometry_msgs') if m in sys.modules]\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "", f"import pulled in: {out.stdout.strip()}"

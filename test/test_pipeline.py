@@ -1,0 +1,132 @@
+"""PosePipeline: batching per estimator, isolation of bad detections, limits, tracking.
+
+A fake estimator stands in for the models (the real ones are covered by the NeMo tests and the
+node's end-to-end test)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.errors import CheckpointError, ConfigError, DepthError, InputError
+from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
+from ros_pose_estimation.pipeline import ModelSpec, PosePipeline, load_estimators, resolve_path
+
+INTR = Intrinsics(100.0, 100.0, 31.5, 23.5, 64, 48)
+RGB = np.zeros((48, 64, 3), np.uint8)
+
+
+class FakeEstimator:
+    """Pose = box centre at 1 m; raises for boxes starting left of x = 0 (``bad_x``)."""
+
+    needs_depth = False
+
+    def __init__(self, categories, score=0.8, needs_depth=False):
+        self._categories = categories
+        self.score = score
+        self.needs_depth = needs_depth
+        self.calls: list[int] = []
+
+    @property
+    def categories(self):
+        return self._categories
+
+    def estimate(self, rgb, detections, intrinsics, depth=None):
+        self.calls.append(len(detections))
+        if self.needs_depth and (depth is None or not np.any(depth > 0)):
+            raise DepthError("no valid depth in the crop")
+        out = []
+        for det in detections:
+            if det.box_xyxy[0] < 0:
+                raise InputError("box outside the image")
+            x = (det.box_xyxy[0] + det.box_xyxy[2]) / 2
+            t = np.array([(x - intrinsics.cx) / intrinsics.fx, 0.0, 1.0])
+            out.append(PoseEstimate(det.category, np.eye(3), t, self.score, np.full(3, 0.1),
+                                    timings={"total": 4.0}))  # fmt: skip
+        return out
+
+
+def _det(category, x0):
+    return Detection(category, np.array([x0, 10.0, x0 + 10.0, 20.0]))
+
+
+def test_one_batch_per_estimator_and_results_in_detection_order():
+    nemo = FakeEstimator(["mug", "bottle"])
+    pipe = PosePipeline({"mug": nemo, "bottle": nemo})
+    result = pipe.process(RGB, [_det("mug", 5), _det("bottle", 30), _det("mug", 50)], INTR, 1)
+    assert nemo.calls == [3]
+    assert [p.category for p in result.poses] == ["mug", "bottle", "mug"]
+    assert len({p.track_id for p in result.poses}) == 3
+    assert result.timings["total"] >= result.timings["estimate"] >= 0
+    assert result.timings["fakeestimator.total"] == pytest.approx(4.0)
+
+
+def test_bad_detection_is_isolated_and_counted():
+    est = FakeEstimator(["mug"])
+    pipe = PosePipeline({"mug": est})
+    result = pipe.process(RGB, [_det("mug", 5), _det("mug", -3), _det("mug", 40)], INTR, 1)
+    assert [round(p.t[0], 3) for p in result.poses] == [round((10 - 31.5) / 100, 3),
+                                                       round((45 - 31.5) / 100, 3)]  # fmt: skip
+    assert result.skipped["bad_input"] == 1
+    assert "box outside the image" in result.errors[0]
+    assert est.calls[0] == 3  # the whole batch was tried first
+
+
+def test_unknown_category_max_objects_and_min_score():
+    pipe = PosePipeline({"mug": FakeEstimator(["mug"], score=0.3)}, max_objects=2, min_score=0.5)
+    result = pipe.process(RGB, [_det("can", 1), _det("mug", 5), _det("mug", 20), _det("mug", 40)],
+                          INTR, 1)  # fmt: skip
+    assert result.skipped["no_model"] == 1
+    assert result.skipped["over_max_objects"] == 1
+    assert result.skipped["low_score"] == 2
+    assert result.poses == []
+
+
+def test_depth_errors_are_counted_as_no_depth():
+    pipe = PosePipeline({"mug": FakeEstimator(["mug"], needs_depth=True)})
+    assert pipe.needs_depth
+    result = pipe.process(RGB, [_det("mug", 5)], INTR, 1, depth=np.zeros((48, 64), np.float32))
+    assert result.skipped["no_depth"] == 1 and not result.poses
+
+
+def test_tracks_keep_their_ids_across_frames_and_reset_forgets_them():
+    pipe = PosePipeline({"mug": FakeEstimator(["mug"])})
+    first = pipe.process(RGB, [_det("mug", 5), _det("mug", 40)], INTR, 1_000_000_000)
+    second = pipe.process(RGB, [_det("mug", 41), _det("mug", 6)], INTR, 1_100_000_000)
+    assert [p.track_id for p in second.poses] == [first.poses[1].track_id,
+                                                  first.poses[0].track_id]  # fmt: skip
+    pipe.reset()
+    third = pipe.process(RGB, [_det("mug", 5)], INTR, 1_200_000_000)
+    assert third.poses[0].track_id not in {p.track_id for p in first.poses}
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"max_objects": 0}, "max_objects"), ({"min_score": 1.5}, "min_score")])
+def test_bad_settings(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        PosePipeline({"mug": FakeEstimator(["mug"])}, **kwargs)
+
+
+def test_load_estimators_errors_say_what_to_fix(tmp_path):
+    with pytest.raises(ConfigError, match="no category models"):
+        load_estimators([])
+    with pytest.raises(CheckpointError, match="no file at"):
+        load_estimators([ModelSpec("mug", str(tmp_path / "missing.pt"))])
+    with pytest.raises(ConfigError, match="method"):
+        load_estimators([ModelSpec("mug", "x.pt", method="magic")])
+    with pytest.raises(ConfigError, match="unknown category"):
+        load_estimators([ModelSpec("teapot", "x.pt")])
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        load_estimators([ModelSpec("mug", str(corrupt))])
+
+
+def test_bundled_model_loads_and_wrong_category_is_refused():
+    mug = resolve_path("models/nemo/mug.pt")
+    assert mug is not None
+    estimators = load_estimators([ModelSpec("mug", "models/nemo/mug.pt")])
+    assert estimators["mug"].categories == ["mug"]
+    with pytest.raises(CheckpointError, match="holds a 'mug' model"):
+        load_estimators([ModelSpec("bottle", mug)])
