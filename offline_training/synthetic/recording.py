@@ -14,8 +14,9 @@ topic                              type                                content
 /ground_truth/objects              vision_msgs/msg/Detection3DArray    object poses (camera frame)
 =================================  ==================================  ==========================
 
-The ground truth is also written to ``ground_truth.json`` inside the bag folder. Training code
-never reads either; evaluation does.
+``RecordingConfig.detections=False`` omits ``/detections`` (a robot recording made without a
+detector running). The ground truth is also written to ``ground_truth.json`` inside the bag
+folder. Training code never reads either; evaluation does.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class RecordingConfig:
     compress: str = "message"
     noise: str = "full"
     min_visib_fract: float = 0.15
+    detections: bool = True  # write /detections (False: a bag as recorded without a detector)
     seed: int = 0
     topics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
 
@@ -179,6 +181,7 @@ def write_recording(
         conns = {
             key: writer.add_connection(topic, _TYPES[key], typestore=store)
             for key, topic in cfg.topics.items()
+            if key != "detections" or cfg.detections
         }
         static = [(ln.parent, ln.child, ln.transforms) for ln in traj.links if ln.static]
         writer.write(conns["tf_static"], t0, msgs.serialize(msgs.tf_message(static, t0)))
@@ -221,8 +224,9 @@ def write_recording(
                 stamp,
                 OPTICAL_FRAME,
             )
-            writer.write(conns["detections"], stamp, msgs.serialize(det))
-            n_det += len(visible)
+            if cfg.detections:
+                writer.write(conns["detections"], stamp, msgs.serialize(det))
+                n_det += len(visible)
             poses = [np.asarray(result.T_cam_obj[i]) for i in range(len(scene.objects))]
             gt = msgs.detection3d_array(
                 poses,

@@ -1,0 +1,19 @@
+"""Unlabeled robot recordings -> per-instance training data (issue #6, extraction part).
+
+Record a bag with the robot, extract it once, train from the cache. Modules, one idea each:
+
+* :mod:`.source`: a rosbag2 recording (sqlite3 or mcap) as a message stream; :mod:`.salvage`
+  reads truncated files up to the damage. ROS 1 bags: convert with ``rosbags-convert``.
+* :mod:`.topics`: which topic is the image, depth, camera info, detections, tf (auto +
+  overrides).
+* :mod:`.tf_buffer`: a pure TF buffer (interpolation, chain lookup) for camera poses.
+* :mod:`.frame_builder`: one synchronised set -> one frame (or a skip with a reason);
+  objects from detections, :mod:`.segment` (depth: plane RANSAC + DBSCAN) or
+  :mod:`.box_tracking` (a box given for the first frame, followed).
+* :mod:`.tracking`: per-instance tracks (3D in the fixed frame, else 2D IoU; Hungarian).
+* :mod:`.cache`: the content-hashed, chunked, resumable dataset on disk and its reader
+  :class:`~.cache.ExtractedRecording`; :mod:`.report`: what was extracted and skipped.
+* :mod:`.extract`: :func:`~.extract.extract_bag`, the whole pipeline; :mod:`.cli`: ``extract``.
+
+Needs the training extras (rosbags; open3d for depth segmentation). Never imported by the node.
+"""
