@@ -1,0 +1,195 @@
+"""pose_estimation_node over DDS: sustained rate, end-to-end latency, memory over a soak.
+
+    python -m benchmarks.bench_node [--objects 1 5] [--seconds 30] [--publish-hz 30]
+    python -m benchmarks.bench_node --soak 600 --objects 3 --publish-hz 10   # 10-minute soak
+
+The node runs as its own process (``python -m ros_pose_estimation.node.pose_node`` with
+``config/pose.yaml``: bundled mug / bottle / camera models, default preset). This process
+publishes a demo-bag frame (image, camera_info, Detection2DArray) at ``--publish-hz`` with a
+fresh stamp each time and ``N`` detections (the frame's 3 objects, repeated with a 2 px shift
+for 5), and listens to ``~/detections``.
+
+Figures, per object count:
+* sustained rate: results per second over the run (the node drops frames it cannot keep up
+  with: queue of one), and the share of published frames that got a result;
+* end-to-end latency: from publishing a frame to receiving its Detection3DArray (wall clock,
+  same machine; includes DDS transport both ways), median and p90;
+* with ``--soak S``: the node's resident memory (VmRSS, /proc) every 10 s for S seconds, and
+  its growth from the first minute to the end.
+
+Prints the device; ``--json`` writes everything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.device_info import describe
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_BAG = ROOT / "data" / "demo" / "demo_bag"
+
+
+def _frame():
+    from rclpy.serialization import deserialize_message
+    from sensor_msgs.msg import CameraInfo, Image
+    from vision_msgs.msg import Detection2DArray
+
+    from ros_pose_estimation.tools.bag_source import BagSource
+
+    wanted = {"/camera/color/image_raw": Image, "/camera/color/camera_info": CameraInfo,
+              "/detections": Detection2DArray}  # fmt: skip
+    got = {}
+    with BagSource(DEMO_BAG) as bag:
+        for topic, _, raw in bag.messages(list(wanted)):
+            got.setdefault(topic, deserialize_message(raw, wanted[topic]))
+            if len(got) == len(wanted):
+                break
+    return got["/camera/color/image_raw"], got["/camera/color/camera_info"], got["/detections"]
+
+
+def _with_objects(dets, n: int):
+    msg = copy.deepcopy(dets)
+    base = list(msg.detections)
+    out = []
+    for i in range(n):
+        d = copy.deepcopy(base[i % len(base)])
+        d.bbox.center.position.x += 2.0 * (i // len(base))
+        out.append(d)
+    msg.detections = out
+    return msg
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+def run(objects: int, seconds: float, publish_hz: float, soak: float, threads: int) -> dict:
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import CameraInfo, Image
+    from vision_msgs.msg import Detection2DArray, Detection3DArray
+
+    image, info, dets = _frame()
+    dets = _with_objects(dets, objects)
+    env = dict(os.environ)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ros_pose_estimation.node.pose_node", "--ros-args",
+         "--params-file", str(ROOT / "config" / "pose.yaml"), "-p", "device:=cpu",
+         "-p", f"num_threads:={threads}", "-p", "max_objects:=50",
+         "-r", "__ns:=/bench"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    rclpy.init()
+    node = rclpy.create_node("bench_node_client")
+    qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+    sent: dict[int, float] = {}
+    received: list[tuple[int, float, int]] = []
+
+    def on_result(msg) -> None:
+        stamp = msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec
+        received.append((stamp, time.monotonic(), len(msg.detections)))
+
+    node.create_subscription(Detection3DArray, "/bench/pose_estimation_node/detections",
+                             on_result, qos)  # fmt: skip
+    pub_image = node.create_publisher(Image, "/bench/image", qos)
+    pub_info = node.create_publisher(CameraInfo, "/bench/camera_info", qos)
+    pub_dets = node.create_publisher(Detection2DArray, "/bench/detections", qos)
+    try:
+        deadline = time.monotonic() + 120
+        while pub_image.get_subscription_count() == 0:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"node did not start: {proc.stderr.read()}")
+            rclpy.spin_once(node, timeout_sec=0.1)
+        for _ in range(20):
+            rclpy.spin_once(node, timeout_sec=0.05)
+        duration = soak or seconds
+        memory: list[tuple[float, float]] = []
+        start = time.monotonic()
+        next_pub, next_mem, k = start, start, 0
+        stamp0 = 1_800_000_000 * 10**9
+        while time.monotonic() - start < duration:
+            now = time.monotonic()
+            if now >= next_pub:
+                stamp = stamp0 + k * 10**9 // int(publish_hz)
+                k += 1
+                for msg in (image, info, dets):
+                    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 10**9)
+                pub_info.publish(info)
+                pub_dets.publish(dets)
+                pub_image.publish(image)
+                sent[stamp] = time.monotonic()
+                next_pub += 1.0 / publish_hz
+            if now >= next_mem:
+                memory.append((now - start, _rss_mb(proc.pid)))
+                next_mem += 10.0
+            rclpy.spin_once(node, timeout_sec=max(0.0, min(next_pub, next_mem) - time.monotonic()))
+        end = time.monotonic() + 10.0
+        while time.monotonic() < end and (not received or received[-1][0] != max(sent)):
+            rclpy.spin_once(node, timeout_sec=0.1)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    latency = np.array([1e3 * (t - sent[s]) for s, t, _ in received if s in sent])
+    span = received[-1][1] - received[0][1] if len(received) > 1 else float("nan")
+    result = {
+        "objects": objects, "publish_hz": publish_hz, "seconds": duration,
+        "frames_sent": len(sent), "results": len(received),
+        "objects_per_result": float(np.mean([n for *_, n in received])) if received else 0.0,
+        "sustained_hz": (len(received) - 1) / span if len(received) > 1 else 0.0,
+        "latency_median_ms": float(np.median(latency)) if latency.size else float("nan"),
+        "latency_p90_ms": float(np.percentile(latency, 90)) if latency.size else float("nan"),
+    }  # fmt: skip
+    if soak:
+        result["rss_mb"] = memory
+        early = [m for t, m in memory if t <= 60.0]
+        result["rss_growth_mb"] = memory[-1][1] - (early[-1] if early else memory[0][1])
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--objects", type=int, nargs="+", default=[1, 5])
+    p.add_argument("--seconds", type=float, default=30.0, help="run length per object count")
+    p.add_argument("--publish-hz", type=float, default=30.0)
+    p.add_argument("--soak", type=float, default=0.0, help="soak length (s); 0: no soak")
+    p.add_argument("--threads", type=int, default=0, help="node torch threads (0: default)")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args(argv)
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    print(f"device: {describe('cpu')}")
+    results = []
+    for n in args.objects:
+        r = run(n, args.seconds, args.publish_hz, args.soak, args.threads)
+        results.append(r)
+        print(f"{n} object(s): {r['sustained_hz']:.2f} Hz sustained ({r['results']} results for "
+              f"{r['frames_sent']} frames at {args.publish_hz:g} Hz), latency median "
+              f"{r['latency_median_ms']:.0f} ms, p90 {r['latency_p90_ms']:.0f} ms", flush=True)
+        if args.soak:
+            rss = r["rss_mb"]
+            print(f"  memory (VmRSS): {rss[0][1]:.0f} MB at start, {rss[-1][1]:.0f} MB after "
+                  f"{rss[-1][0]:.0f} s; growth after the first minute {r['rss_growth_mb']:+.1f} "
+                  "MB", flush=True)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"device": describe("cpu"), "results": results},
+                                        indent=2))  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,10 @@
+"""Command-line tools and their library APIs (each module documents its own tool).
+
+``play-bag`` (:mod:`.play_bag`) plays a rosbag2 recording (sqlite3 or MCAP) to ROS 2 topics with
+rclpy, for machines without ``ros2 bag`` (the PyPI ROS wheels have no rosbag2). Its layers:
+:mod:`.playback` (options, schedule, summary: pure Python), :mod:`.bag_source` (reads bags with
+``rosbags``, imported lazily: a data dependency) and :mod:`.bag_player` (publishes with rclpy;
+library API :class:`~.bag_player.BagPlayer`).
+
+Importing this package imports neither rosbags nor rclpy.
+"""

@@ -1,0 +1,59 @@
+"""Fixtures of the node tests: rclpy (or a skip/fail naming why not) and demo-bag frames."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_BAG = ROOT / "data" / "demo" / "demo_bag"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("ROS_POSE_ESTIMATION_REQUIRE_ROS") == "1":
+        pytest.fail(f"{reason} (ROS_POSE_ESTIMATION_REQUIRE_ROS=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def rclpy_ctx(ros_domain):
+    """An initialised rclpy (own DDS domain), shut down after the test."""
+    try:
+        import rclpy
+        import vision_msgs.msg  # noqa: F401
+    except ImportError as exc:
+        _unavailable(f"rclpy / vision_msgs not importable: {exc}")
+    rclpy.init()
+    yield rclpy
+    rclpy.try_shutdown()
+
+
+@pytest.fixture(scope="session")
+def demo_frames():
+    """The demo bag's first 12 frames as rclpy messages:
+    ``[(image, camera_info, detections, depth)]`` matched by stamp."""
+    try:
+        from rclpy.serialization import deserialize_message
+        from sensor_msgs.msg import CameraInfo, Image
+        from vision_msgs.msg import Detection2DArray
+
+        from ros_pose_estimation.tools.bag_source import BagSource
+    except ImportError as exc:
+        _unavailable(f"rclpy / rosbags not importable: {exc}")
+    types = {
+        "/camera/color/image_raw": ("image", Image),
+        "/camera/color/camera_info": ("camera_info", CameraInfo),
+        "/detections": ("detections", Detection2DArray),
+        "/camera/aligned_depth/image_raw": ("depth", Image),
+    }
+    by_stamp: dict[int, dict] = {}
+    with BagSource(DEMO_BAG) as bag:
+        for topic, _, raw in bag.messages(list(types)):
+            key, cls = types[topic]
+            msg = deserialize_message(raw, cls)
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            by_stamp.setdefault(stamp, {})[key] = msg
+    frames = [by_stamp[s] for s in sorted(by_stamp) if len(by_stamp[s]) == 4][:12]
+    return [(f["image"], f["camera_info"], f["detections"], f["depth"]) for f in frames]

@@ -1,0 +1,78 @@
+"""The node's parameter table: types, ranges, choices, and config/pose.yaml documents it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.node.params import MODEL_PARAMS, PARAMS, Param, find, model_param
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_parameter_has_a_description_and_a_valid_default():
+    names = [p.name for p in PARAMS]
+    assert len(names) == len(set(names))
+    for param in PARAMS + MODEL_PARAMS:
+        assert len(param.description) > 15, param.name
+        param.check(param.default)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("slop", -0.1, "outside the allowed range"),
+        ("slop", float("nan"), "finite"),
+        ("queue_size", 2.5, "integer"),
+        ("queue_size", 0, "outside the allowed range"),
+        ("mode", "rgbdx", "one of rgb, rgbd"),
+        ("publish_tf", 1, "true/false"),
+        ("categories", "mug", "list of strings"),
+        ("min_score", "high", "a number"),
+    ],
+)
+def test_bad_values_are_refused_with_the_reason(name, value, message):
+    with pytest.raises(ConfigError, match=message):
+        find(name).check(value)
+
+
+def test_numbers_are_converted_to_the_parameter_type():
+    assert find("slop").check(1) == 1.0 and isinstance(find("slop").check(1), float)
+    assert find("queue_size").check(3.0) == 3
+
+
+def test_model_params_are_namespaced_per_category():
+    param = model_param("mug", "checkpoint")
+    assert param.name == "models.mug.checkpoint" and param.read_only
+    with pytest.raises(KeyError):
+        model_param("mug", "nope")
+
+
+def test_config_yaml_documents_and_sets_valid_values():
+    from ros_pose_estimation.node.params import tracking_params
+
+    text = (ROOT / "config" / "pose.yaml").read_text()
+    params = yaml.safe_load(text)["/**"]["ros__parameters"]
+
+    def flat(tree, prefix=""):
+        for key, value in tree.items():
+            if isinstance(value, dict):
+                yield from flat(value, f"{prefix}{key}.")
+            else:
+                yield f"{prefix}{key}", value
+
+    values = dict(flat(params))
+    table: dict[str, Param] = {p.name: p for p in PARAMS + tracking_params()}
+    for category in values["categories"]:
+        for p in MODEL_PARAMS:
+            table[f"models.{category}.{p.name}"] = model_param(category, p.name)
+    assert set(values) == set(table), set(values) ^ set(table)
+    for name, value in values.items():
+        table[name].check(value)
+        leaf = name.rsplit(".", 1)[-1]
+        # every entry carries a comment on its line or the line above
+        assert re.search(rf"#[^\n]*\n\s*{leaf}:|{leaf}:[^\n]*#", text), name

@@ -1,0 +1,253 @@
+"""pose_estimation_node in-process: configure failures, every kind of bad input, outputs.
+
+The node is built in the test process; frames go straight to its worker function and its
+publishers are replaced by recorders, so each case checks exactly what would be published (the
+DDS round trip is covered by ``test/ros/test_pose_node_dds.py``). Frames come from the bundled
+demo bag, estimated with the bundled mug / bottle / camera models.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.ros
+
+MODELS = {c: f"models/nemo/{c}.pt" for c in ("mug", "bottle", "camera")}
+
+
+class Recorder:
+    """Stands in for a publisher; ``subscribers`` is what get_subscription_count reports."""
+
+    def __init__(self, subscribers: int = 1) -> None:
+        self.messages: list = []
+        self.subscribers = subscribers
+
+    def publish(self, msg) -> None:
+        self.messages.append(msg)
+
+    def get_subscription_count(self) -> int:
+        return self.subscribers
+
+
+def make_node(rclpy_ctx, **params):
+    from rclpy.parameter import Parameter
+
+    from ros_pose_estimation.node.pose_node import PoseEstimationNode
+
+    values = {"categories": list(MODELS), "autostart": False, "device": "cpu",
+              "num_threads": 1, "preset": "fast"}  # fmt: skip
+    for category, path in MODELS.items():
+        values[f"models.{category}.checkpoint"] = path
+    values.update(params)
+    overrides = [Parameter(k, value=v) for k, v in values.items()]
+    return PoseEstimationNode(parameter_overrides=overrides)
+
+
+@pytest.fixture
+def node(rclpy_ctx):
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    node = make_node(rclpy_ctx)
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    node._pubs = {name: Recorder() for name in node._pubs}
+    yield node
+    node.destroy_node()
+
+
+def frame(image, detections, depth=None):
+    from ros_pose_estimation.node.pose_node import Frame
+
+    return Frame(image, detections, depth, time.monotonic())
+
+
+def test_frame_in_poses_tf_markers_debug_out(node, demo_frames):
+    image, info, dets, _ = demo_frames[0]
+    node._on_camera_info(info)
+    node._process(frame(image, dets))
+    (out,) = node._pubs["detections"].messages
+    assert out.header == image.header  # stamp and optical frame of the image
+    assert out.header.frame_id == "camera_color_optical_frame"
+    assert len(out.detections) == len(dets.detections) == 3
+    classes = sorted(d.results[0].hypothesis.class_id for d in out.detections)
+    assert classes == ["bottle", "camera", "mug"]
+    for det in out.detections:
+        q = det.results[0].pose.pose.orientation
+        assert math.isclose(q.x**2 + q.y**2 + q.z**2 + q.w**2, 1.0, rel_tol=1e-6)
+        assert 0.0 <= det.results[0].hypothesis.score <= 1.0
+        assert det.bbox.size.x > 0 and det.id
+    (tf,) = node._pubs["tf"].messages
+    assert {t.child_frame_id for t in tf.transforms} == {
+        f"{d.results[0].hypothesis.class_id}_{d.id}" for d in out.detections}
+    assert all(t.header.stamp == image.header.stamp for t in tf.transforms)
+    assert all(t.header.frame_id == image.header.frame_id for t in tf.transforms)
+    (markers,) = node._pubs["markers"].messages
+    assert markers.markers[0].action == markers.markers[0].DELETEALL
+    (debug,) = node._pubs["debug"].messages
+    assert (debug.width, debug.height, debug.encoding) == (image.width, image.height, "rgb8")
+    assert node.processed == 0  # direct call, not through the worker
+
+
+def test_track_ids_are_stable_across_frames(node, demo_frames):
+    ids = []
+    for image, info, dets, _ in demo_frames[:3]:
+        node._on_camera_info(info)
+        node._process(frame(image, dets))
+        out = node._pubs["detections"].messages[-1]
+        ids.append({d.results[0].hypothesis.class_id: d.id for d in out.detections})
+    assert ids[0] == ids[1] == ids[2]
+
+
+def test_no_subscribers_means_no_markers_or_debug_image(node, demo_frames):
+    image, info, dets, _ = demo_frames[0]
+    node._pubs["markers"].subscribers = node._pubs["debug"].subscribers = 0
+    node._on_camera_info(info)
+    node._process(frame(image, dets))
+    assert not node._pubs["markers"].messages and not node._pubs["debug"].messages
+    assert node._pubs["detections"].messages
+
+
+def test_missing_camera_info_waits_then_works(node, demo_frames):
+    image, info, dets, _ = demo_frames[0]
+    node._process(frame(image, dets))
+    assert not node._pubs["detections"].messages
+    assert node._stats.dropped.get("no_camera_info") == 1
+    node._on_camera_info(info)
+    node._process(frame(demo_frames[1][0], demo_frames[1][2]))
+    assert len(node._pubs["detections"].messages) == 1
+
+
+def test_unsupported_encoding_is_dropped_and_next_frame_works(node, demo_frames):
+    image, info, dets, _ = demo_frames[0]
+    node._on_camera_info(info)
+    bad = copy.deepcopy(image)
+    bad.encoding = "yuv422_yuy2_weird"
+    node._process(frame(bad, dets))
+    depth_as_colour = copy.deepcopy(demo_frames[0][3])
+    node._process(frame(depth_as_colour, dets))
+    assert node._stats.dropped.get("bad_image") == 2
+    node._process(frame(demo_frames[1][0], demo_frames[1][2]))
+    assert len(node._pubs["detections"].messages) == 1
+
+
+def test_image_size_not_matching_camera_info(node, demo_frames):
+    image, info, dets, _ = demo_frames[0]
+    small = copy.deepcopy(info)
+    small.width, small.height = info.width // 2, info.height // 2
+    node._on_camera_info(small)
+    node._process(frame(image, dets))
+    assert node._stats.dropped.get("size_mismatch") == 1 and not node._pubs["detections"].messages
+
+
+def test_empty_detection_array_publishes_empty_outputs(node, demo_frames):
+    image, info, dets, _ = demo_frames[0]
+    node._on_camera_info(info)
+    empty = copy.deepcopy(dets)
+    empty.detections = []
+    node._process(frame(image, empty))
+    (out,) = node._pubs["detections"].messages
+    assert out.detections == [] and out.header == image.header
+    (markers,) = node._pubs["markers"].messages
+    assert [m.action for m in markers.markers] == [markers.markers[0].DELETEALL]
+
+
+def test_boxes_outside_zero_area_and_unknown_classes_are_skipped_and_counted(node, demo_frames):
+    image, info, dets, _ = demo_frames[0]
+    node._on_camera_info(info)
+    msg = copy.deepcopy(dets)
+    outside, zero, unknown, partly = (copy.deepcopy(msg.detections[0]) for _ in range(4))
+    outside.bbox.center.position.x = -500.0
+    zero.bbox.size_x = 0.0
+    unknown.results[0].hypothesis.class_id = "teapot"
+    partly.bbox.center.position.x = 2.0  # half outside the left border: clipped, estimated
+    msg.detections = [outside, zero, unknown, partly]
+    node._process(frame(image, msg))
+    (out,) = node._pubs["detections"].messages
+    assert len(out.detections) == 1
+    skipped = node._stats.skipped.as_dict()
+    assert skipped["outside_image"] == 1 and skipped["empty_box"] == 1
+    assert skipped["unknown_class"] == 1
+
+
+def test_out_of_order_and_time_jump(node, demo_frames):
+    node._on_camera_info(demo_frames[0][1])
+    node._process(frame(demo_frames[5][0], demo_frames[5][2]))
+    node._process(frame(demo_frames[4][0], demo_frames[4][2]))  # 0.1 s older: dropped
+    assert node._stats.dropped.get("out_of_order") == 1
+    assert len(node._pubs["detections"].messages) == 1
+    old = copy.deepcopy(demo_frames[0][0])
+    old.header.stamp.sec -= 100  # bag restarted: tracks reset, frame processed
+    old_dets = copy.deepcopy(demo_frames[0][2])
+    old_dets.header.stamp = old.header.stamp
+    node._process(frame(old, old_dets))
+    assert len(node._pubs["detections"].messages) == 2
+
+
+def test_rgbd_mode_with_bad_depth(rclpy_ctx, demo_frames):
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    node = make_node(rclpy_ctx, mode="rgbd")
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    node._pubs = {name: Recorder() for name in node._pubs}
+    image, info, dets, depth = demo_frames[0]
+    node._on_camera_info(info)
+    wrong = copy.deepcopy(depth)
+    wrong.encoding = "rgb8"
+    node._process(frame(image, dets, wrong))
+    cropped = copy.deepcopy(depth)
+    cropped.width, cropped.step = depth.width // 2, depth.step // 2
+    cropped.data = np.frombuffer(bytes(depth.data), np.uint8).reshape(depth.height, -1)[
+        :, : cropped.step].tobytes()
+    node._process(frame(image, dets, cropped))
+    dropped = node._stats.dropped
+    assert dropped.get("bad_depth") == 1 and dropped.get("size_mismatch") == 1
+    zero = copy.deepcopy(depth)
+    zero.data = bytes(len(depth.data))  # all-zero depth: nemo models do not need it
+    node._process(frame(image, dets, zero))
+    assert len(node._pubs["detections"].messages) == 1
+    node.destroy_node()
+
+
+@pytest.mark.parametrize("problem", ["missing", "corrupt", "wrong_category"])
+def test_configure_fails_and_says_why(rclpy_ctx, tmp_path, problem, caplog):
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    path = tmp_path / "model.pt"
+    if problem == "corrupt":
+        path.write_bytes(b"\x00garbage")
+    elif problem == "wrong_category":
+        path = MODELS["bottle"]
+    node = make_node(rclpy_ctx, categories=["mug"], **{"models.mug.checkpoint": str(path)})
+    assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+    assert node.pipeline is None
+    node.destroy_node()
+
+
+def test_read_only_parameters_are_refused_while_configured(node):
+    from rclpy.parameter import Parameter
+
+    (result,) = node.set_parameters([Parameter("device", value="cuda")])
+    assert not result.successful and "fixed while the node is configured" in result.reason
+    (result,) = node.set_parameters([Parameter("slop", value=-1.0)])
+    assert not result.successful
+    (result,) = node.set_parameters([Parameter("slop", value=0.02)])
+    assert result.successful
+
+
+def test_worker_errors_do_not_kill_the_node(node, demo_frames):
+    node.trigger_activate()
+    try:
+        node._worker.submit("not a frame")  # an unexpected error inside the worker
+        node._worker.wait_idle(10.0)
+        assert node._stats.dropped.get("error") == 1
+        image, info, dets, _ = demo_frames[0]
+        node._on_camera_info(info)
+        node._on_frame(image, dets)
+        node._worker.wait_idle(60.0)
+        assert node.processed == 1 and node._pubs["detections"].messages
+    finally:
+        node.trigger_deactivate()

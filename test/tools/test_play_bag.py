@@ -1,0 +1,607 @@
+"""play-bag: options, schedule and bag reading without ROS; playback over real DDS with rclpy.
+
+The DDS tests run the player as a second process (``python -m ...play_bag``, the console
+script's code) or in-process through the library API, and record what arrives with a raw
+(bytes) rclpy subscriber in the test process, on a random ``ROS_DOMAIN_ID`` (``ros_domain``).
+Bags are tiny and written here with rosbags, or by the project's ``write_recording``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.tools.playback import PlaybackSummary, PlayOptions, Schedule, parse_remap
+
+pytest.importorskip("rosbags", reason="rosbags (the [data] extra) reads and writes the bags")
+
+from ros_pose_estimation.tools.bag_source import BagError, BagSource, RosbagsMissingError
+from ros_pose_estimation.tools.play_bag import main as play_main
+
+ROOT = Path(__file__).resolve().parents[2]
+T0 = 1_700_000_000 * 1_000_000_000  # bag start (ns)
+NS = 1_000_000_000
+BLOB = "rpe_test_msgs/msg/Blob"  # a type no ROS install has
+
+
+# ----------------------------------------------------------------------------- bags
+
+
+def _store():
+    """A fresh rosbags store (Kilted) with the unknown test type registered."""
+    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+
+    store = get_typestore(Stores.ROS2_KILTED)
+    store.register(get_types_from_msg("uint8[] data\nstring note", BLOB))
+    return store
+
+
+def write_bag(
+    path: Path,
+    storage: str = "sqlite3",
+    seconds: float = 2.0,
+    ticks_hz: float = 10.0,
+    chatter_hz: float = 0.0,
+    blob: bool = False,
+    compress: str = "none",
+) -> list[tuple[str, int, bytes]]:
+    """Write a bag; returns its ``(topic, bag_ns, cdr)`` messages in bag order.
+
+    ``/ticks``: std_msgs/Header with stamp == bag time, frame_id ``tick<i>``;
+    ``/chatter``: std_msgs/String; ``/blob``: the unknown :data:`BLOB` type.
+    """
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+
+    store = _store()
+    t = store.types
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    writer = Writer(path, version=9, storage_plugin=plugin)
+    if compress != "none":
+        mode = CompressionMode.FILE if compress == "file" else CompressionMode.MESSAGE
+        writer.set_compression(mode, CompressionFormat.ZSTD)
+    messages = []
+    for i in range(int(round(seconds * ticks_hz)) + 1):
+        ns = T0 + round(i * NS / ticks_hz)
+        stamp = t["builtin_interfaces/msg/Time"](sec=ns // NS, nanosec=ns % NS)
+        msg = t["std_msgs/msg/Header"](stamp=stamp, frame_id=f"tick{i}")
+        messages.append(("/ticks", ns, store.serialize_cdr(msg, "std_msgs/msg/Header")))
+    for i in range(int(round(seconds * chatter_hz))):
+        ns = T0 + round((i + 0.5) * NS / chatter_hz)
+        msg = t["std_msgs/msg/String"](data=f"hello {i}")
+        messages.append(("/chatter", ns, store.serialize_cdr(msg, "std_msgs/msg/String")))
+    if blob:
+        for i in range(3):
+            import numpy as np
+
+            msg = t[BLOB](data=np.arange(i + 1, dtype=np.uint8), note=f"blob {i}")
+            messages.append(("/blob", T0 + i * NS // 4 + 1, store.serialize_cdr(msg, BLOB)))
+    messages.sort(key=lambda m: m[1])
+    types = {"/ticks": "std_msgs/msg/Header", "/chatter": "std_msgs/msg/String", "/blob": BLOB}
+    with writer:
+        conns = {}
+        for topic, ns, raw in messages:
+            if topic not in conns:
+                conns[topic] = writer.add_connection(topic, types[topic], typestore=store)
+            writer.write(conns[topic], ns, bytes(raw))
+    return [(topic, ns, bytes(raw)) for topic, ns, raw in messages]
+
+
+# ----------------------------------------------------------------------------- no ROS needed
+
+
+def test_options_validate_and_normalise():
+    opts = PlayOptions(topics=("ticks",), remap={"ticks": "/x/ticks"}, wait_topics=("a",))
+    assert opts.validate() is opts
+    assert opts.topics == ("/ticks",) and opts.remap == {"/ticks": "/x/ticks"}
+    assert opts.window_ns(T0) == (T0, None)
+    assert (opts.depth, PlayOptions(rate=0).depth, PlayOptions(rate=0, qos_depth=5).depth) == (
+        10,
+        1000,
+        5,
+    )
+    assert PlayOptions(start_offset=0.5, duration=0.25).window_ns(T0) == (
+        T0 + NS // 2,
+        T0 + 3 * NS // 4,
+    )
+    for bad, word in [
+        (PlayOptions(rate=-1), "rate"),
+        (PlayOptions(duration=0), "duration"),
+        (PlayOptions(qos_depth=0), "qos_depth"),
+        (PlayOptions(start_offset=-1), "start_offset"),
+        (PlayOptions(topics=("/has space",)), "topic name"),
+    ]:
+        with pytest.raises(ConfigError, match=word):
+            bad.validate()
+    assert parse_remap("/a:=b") == ("/a", "/b")
+    with pytest.raises(ConfigError, match="OLD:=NEW"):
+        parse_remap("/a=/b")
+
+
+def test_schedule_is_absolute_so_delays_do_not_accumulate():
+    s = Schedule(rate=2.0, wall0_ns=1_000, bag0_ns=T0)
+    # Message k is due at wall0 + k * 0.05 s whatever happened before: no accumulated drift.
+    assert [s.due_ns(T0 + k * NS // 10) - 1_000 for k in range(4)] == [0, 5e7, 1e8, 1.5e8]
+    assert s.bag_time_at(1_000 + NS // 2) == T0 + NS  # half a wall second = 1 s of bag
+    fast = Schedule(rate=0.0, wall0_ns=7, bag0_ns=T0)
+    assert fast.due_ns(T0 + 5 * NS) == 7
+
+
+def test_summary_format_lists_topics_rates_and_skips():
+    s = PlaybackSummary(
+        counts={"/a": 10, "/b": 5}, types={"/a": "std_msgs/msg/String"}, wall_s=2.0, bag_s=4.0
+    )
+    s.skipped_topics = {"/blob": "unknown type"}
+    s.skipped_messages = 3
+    text = s.format()
+    assert "15 messages on 2 topics" in text and "(x2.00)" in text
+    assert "/a" in text and "5.0 Hz" in text and "skipped 3 messages on 1 topic" in text
+
+
+@pytest.mark.parametrize(("storage", "compress"), [("sqlite3", "none"), ("mcap", "file")])
+def test_bag_source_reads_raw_messages_in_order_with_window(tmp_path, storage, compress):
+    bag = tmp_path / "bag"
+    written = write_bag(bag, storage=storage, chatter_hz=4.0, compress=compress)
+    with BagSource(bag) as src:
+        assert src.start_ns == T0 and src.end_ns == written[-1][1]
+        assert src.duration_s == pytest.approx(2.0)
+        assert {t.name: (t.msgtypes, t.count) for t in src.topics.values()} == {
+            "/ticks": (("std_msgs/msg/Header",), 21),
+            "/chatter": (("std_msgs/msg/String",), 8),
+        }
+        assert src.topics["/ticks"].type_hash.startswith("RIHS01_")
+        assert list(src.messages()) == written
+        window = list(src.messages(["/ticks"], T0 + NS // 2, T0 + NS))  # stop is inclusive
+        assert [ns for _, ns, _ in window] == [T0 + k * NS // 10 for k in range(5, 11)]
+
+
+def _truncate(path: Path, keep: float) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing", "no such file or folder"),
+        ("empty_dir", "not a rosbag2 folder"),
+        ("dir_with_mcap", "pass that file instead"),
+        ("text_file", "not a bag"),
+        ("ros1_bag", "rosbags-convert"),
+        ("truncated_sqlite3", "truncated or corrupt"),
+        ("truncated_mcap", "truncated or corrupt"),
+        ("truncated_zstd", "truncated or corrupt"),
+        ("bad_metadata", "truncated or corrupt"),
+    ],
+)
+def test_unusable_bags_raise_bag_error_saying_what_to_do(tmp_path, case, expected):
+    path = tmp_path / "bag"
+    if case == "empty_dir":
+        path.mkdir()
+    elif case == "dir_with_mcap":
+        path.mkdir()
+        (path / "x.mcap").write_bytes(b"")
+    elif case == "text_file":
+        path = tmp_path / "notes.txt"
+        path.write_text("not a bag")
+    elif case == "ros1_bag":
+        path = tmp_path / "old.bag"
+        path.write_bytes(b"#ROSBAG V2.0\n")
+    elif case.startswith("truncated"):
+        storage = "sqlite3" if case == "truncated_sqlite3" else "mcap"
+        compress = "file" if case == "truncated_zstd" else "none"
+        write_bag(path, storage=storage, compress=compress)
+        (data_file,) = [p for p in path.iterdir() if p.name != "metadata.yaml"]
+        _truncate(data_file, 0.5)
+    elif case == "bad_metadata":
+        write_bag(path)
+        (path / "metadata.yaml").write_text("rosbag2_bagfile_information: {version: 9}\n")
+    with pytest.raises(BagError, match=expected):
+        with BagSource(path) as src:
+            list(src.messages())
+
+
+@pytest.mark.parametrize(("fill", "where"), [(b"\xff", 0.5), (b"\x00", 0.3)])
+def test_damage_found_while_reading_is_a_bag_error(tmp_path, fill, where):
+    """Garbled MCAP data with an intact index: an error while reading (0xff: lengths overflow),
+    or rosbags ending early (0x00), which the player detects from the index's message counts."""
+    path = tmp_path / "bag"
+    write_bag(path, storage="mcap", compress="message", seconds=20.0)
+    data_file = next(path.glob("*.mcap"))
+    data = bytearray(data_file.read_bytes())
+    at = int(len(data) * where)
+    data[at : at + 64] = fill * 64
+    data_file.write_bytes(bytes(data))
+    with pytest.raises(BagError, match="truncated or corrupt"):
+        with BagSource(path) as src:
+            list(src.messages())
+
+
+def test_missing_rosbags_names_the_pip_package(tmp_path, monkeypatch):
+    write_bag(tmp_path / "bag")
+    monkeypatch.setitem(sys.modules, "rosbags", None)
+    with pytest.raises(RosbagsMissingError, match="pip install rosbags"):
+        BagSource(tmp_path / "bag")
+
+
+def test_importing_the_tool_pulls_in_neither_rosbags_nor_rclpy():
+    code = (
+        "import sys, ros_pose_estimation.tools.play_bag\n"
+        "print(','.join(m for m in ('rosbags', 'rclpy') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == ""
+
+
+def test_cli_rejects_bad_bags_and_options_with_exit_code_2(tmp_path, capsys):
+    assert play_main([str(tmp_path / "nope")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    bag = tmp_path / "bag"
+    write_bag(bag)
+    assert play_main([str(bag), "--rate", "-2"]) == 2
+    assert "rate must be >= 0" in capsys.readouterr().err
+    assert play_main([str(bag), "--remap", "/ticks=/x"]) == 2
+    assert "OLD:=NEW" in capsys.readouterr().err
+    _truncate(bag / "bag.db3", 0.3)
+    assert play_main([str(bag)]) == 2
+    err = capsys.readouterr().err
+    assert "truncated or corrupt" in err and "Traceback" not in err
+
+
+def test_cli_corrupt_bag_exit_code_in_a_real_process(tmp_path):
+    bag = tmp_path / "bag"
+    write_bag(bag, storage="mcap")
+    _truncate(bag / "bag.mcap", 0.4)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ros_pose_estimation.tools.play_bag", str(bag)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("play-bag: ") and "truncated or corrupt" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------- real ROS 2
+
+
+@pytest.fixture(scope="module")
+def rclpy_mod():
+    """rclpy, or a skip naming the import error (failure if ROS_POSE_ESTIMATION_REQUIRE_ROS=1)."""
+    try:
+        import rclpy
+        import std_msgs.msg  # noqa: F401
+    except Exception as exc:  # ImportError, or OSError from a missing RMW library
+        reason = f"rclpy not importable: {type(exc).__name__}: {exc}"
+        if os.environ.get("ROS_POSE_ESTIMATION_REQUIRE_ROS") == "1":
+            pytest.fail(f"{reason} (ROS_POSE_ESTIMATION_REQUIRE_ROS=1)")
+        pytest.skip(reason)
+    return rclpy
+
+
+class Recorder:
+    """Raw (bytes) subscriptions in their own rclpy context; arrival times per message."""
+
+    def __init__(self, rclpy, domain: int, topics: dict[str, type], latched=("/tf_static",)):
+        from rclpy.context import Context
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+        self.rclpy = rclpy
+        self.context = Context()
+        rclpy.init(context=self.context, domain_id=domain)
+        self.node = rclpy.create_node("rpe_play_bag_test", context=self.context)
+        self.received: dict[str, list[tuple[int, bytes]]] = {t: [] for t in topics}
+        for topic, cls in topics.items():
+            qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
+            if topic in latched:
+                qos.durability = DurabilityPolicy.TRANSIENT_LOCAL
+            self.node.create_subscription(cls, topic, partial(self._on, topic), qos, raw=True)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def _on(self, topic: str, raw: bytes) -> None:
+        self.received[topic].append((time.monotonic_ns(), bytes(raw)))
+
+    def count(self) -> int:
+        return sum(len(v) for v in self.received.values())
+
+    def spin_until(self, done, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not done() and time.monotonic() < deadline:
+            self.executor.spin_once(timeout_sec=0.02)
+
+    def spin_for(self, seconds: float) -> None:
+        self.spin_until(lambda: False, seconds)
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.rclpy.shutdown(context=self.context)
+
+
+@pytest.fixture
+def recorder(rclpy_mod, ros_domain):
+    made = []
+
+    def make(topics, **kw):
+        made.append(Recorder(rclpy_mod, ros_domain, topics, **kw))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def run_player(rec: Recorder, tmp_path: Path, args: list[str], expected: int, timeout=40.0):
+    """Run the CLI in a second process while ``rec`` spins; returns (exit code, out, err)."""
+    out, err = tmp_path / "player.out", tmp_path / "player.err"
+    with out.open("w") as fout, err.open("w") as ferr:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ros_pose_estimation.tools.play_bag", *args],
+            stdout=fout,
+            stderr=ferr,
+            cwd=ROOT,
+            env=dict(os.environ),  # carries the fixture's ROS_DOMAIN_ID
+        )
+        try:
+            rec.spin_until(lambda: proc.poll() is not None and rec.count() >= expected, timeout)
+            rec.spin_for(0.2)  # anything still in flight (and nothing unexpected) arrives
+            code = proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return code, out.read_text(), err.read_text()
+
+
+def _unpadded(raw: bytes, length: int) -> bytes:
+    """``raw`` without the zero padding DDS adds to a 4-byte boundary (``length``: the bag's)."""
+    pad = len(raw) - length
+    return raw[:length] if 0 <= pad < 4 and not any(raw[length:]) else raw
+
+
+def _payloads(arrivals, expected) -> list[bytes]:
+    """Received CDR, padding removed, for comparison with the bag's ``expected`` bytes (extra
+    arrivals are kept as they are, so a count mismatch still shows)."""
+    lengths = [len(want) for want in expected] + [-1] * max(len(arrivals) - len(expected), 0)
+    pairs = zip(arrivals, lengths[: len(arrivals)], strict=True)
+    return [_unpadded(raw, n) if n >= 0 else raw for (_, raw), n in pairs]
+
+
+def _by_topic(messages, topic):
+    return [(ns, raw) for t, ns, raw in messages if t == topic]
+
+
+@pytest.mark.ros
+@pytest.mark.slow  # write_recording renders the frames: ~10 s on 2 cores
+def test_generated_recording_arrives_complete_typed_and_in_order(recorder, tmp_path):
+    """Every message of a write_recording bag arrives byte-identical, per topic in bag order."""
+    from rclpy.serialization import deserialize_message
+
+    from offline_training.synthetic.recording import RecordingConfig, write_recording
+    from ros_pose_estimation.tools.bag_player import resolve_message_type
+
+    cfg = RecordingConfig(
+        categories=["mug"], n_objects=1, duration=0.6, rate=5.0, tf_rate=10.0, width=48,
+        height=36, storage="mcap", noise="none", seed=1,
+    )  # fmt: skip
+    bag = tmp_path / "rec"
+    write_recording(cfg, bag, progress=False)
+    with BagSource(bag) as src:
+        expected = list(src.messages())
+        types = {name: topic.msgtypes[0] for name, topic in src.topics.items()}
+    rec = recorder({topic: resolve_message_type(msgtype) for topic, msgtype in types.items()})
+    code, out, err = run_player(
+        rec, tmp_path, [str(bag), "--wait-subscribers", "1", "--rate", "2"], len(expected)
+    )
+    assert code == 0, err
+    for topic, msgtype in types.items():
+        want = _by_topic(expected, topic)
+        got = _payloads(rec.received[topic], [raw for _, raw in want])
+        assert len(got) == len(want), f"{topic}: {len(got)} of {len(want)} arrived\n{err}"
+        assert got == [raw for _, raw in want], f"{topic}: bytes or order differ"
+        cls = resolve_message_type(msgtype)
+        for (bag_ns, _), raw in zip(want, got, strict=True):
+            msg = deserialize_message(raw, cls)
+            header = msg.transforms[0].header if msgtype.startswith("tf2_msgs") else msg.header
+            assert header.stamp.sec * NS + header.stamp.nanosec == bag_ns  # stamps untouched
+    assert f"{len(expected)} messages on {len(types)} topics" in out
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize("rate", [0.0, 2.0])
+def test_rate_scales_playback_time_against_the_bag_duration(recorder, tmp_path, rate):
+    from std_msgs.msg import Header
+
+    bag = tmp_path / "bag"
+    written = write_bag(bag, seconds=2.0, ticks_hz=10.0)
+    bag_span = (written[-1][1] - written[0][1]) / NS
+    rec = recorder({"/ticks": Header})
+    args = [str(bag), "--rate", str(rate), "--wait-subscribers", "1"]
+    code, out, err = run_player(rec, tmp_path, args, len(written))
+    assert code == 0, err
+    arrivals = rec.received["/ticks"]
+    assert _payloads(arrivals, [raw for _, _, raw in written]) == [raw for _, _, raw in written]
+    span = (arrivals[-1][0] - arrivals[0][0]) / NS
+    if rate == 0:
+        assert span < 0.25 * bag_span, f"{span:.3f} s for a {bag_span} s bag at --rate 0"
+    else:
+        assert 0.35 * bag_span < span < 0.75 * bag_span, f"{span:.3f} s at --rate 2"
+    assert "21 messages on 1 topics" in out
+
+
+@pytest.mark.ros
+def test_loop_replays_the_window_max_loops_times(recorder, tmp_path):
+    from std_msgs.msg import Header
+
+    bag = tmp_path / "bag"
+    written = write_bag(bag, seconds=2.0, ticks_hz=10.0)
+    window = [raw for _, ns, raw in written if T0 + NS // 2 <= ns <= T0 + NS]
+    assert len(window) == 6
+    rec = recorder({"/ticks": Header})
+    args = [str(bag), "--loop", "--max-loops", "2", "--start-offset", "0.5", "--duration", "0.5"]
+    args += ["--rate", "4", "--wait-subscribers", "1"]
+    code, out, err = run_player(rec, tmp_path, args, 2 * len(window))
+    assert code == 0, err
+    assert _payloads(rec.received["/ticks"], window * 2) == window * 2
+    assert "2 full pass(es)" in out
+
+
+@pytest.mark.ros
+def test_topic_filter_and_remap(recorder, tmp_path):
+    from std_msgs.msg import Header, String
+
+    bag = tmp_path / "bag"
+    written = write_bag(bag, seconds=1.0, ticks_hz=10.0, chatter_hz=4.0)
+    rec = recorder({"/ticks": Header, "/chatter": String, "/replay/ticks": Header})
+    args = [str(bag), "--topics", "/ticks", "--remap", "/ticks:=/replay/ticks"]
+    args += ["--rate", "0", "--wait-subscribers", "1", "--qos-depth", "100"]
+    code, out, err = run_player(rec, tmp_path, args, 11)
+    assert code == 0, err
+    ticks = [raw for _, raw in _by_topic(written, "/ticks")]
+    assert _payloads(rec.received["/replay/ticks"], ticks) == ticks
+    assert rec.received["/ticks"] == [] and rec.received["/chatter"] == []
+    assert "/replay/ticks" in out and "/chatter" not in out
+
+
+@pytest.mark.ros
+def test_unknown_message_type_is_skipped_with_one_warning(recorder, tmp_path):
+    from std_msgs.msg import Header
+
+    bag = tmp_path / "bag"
+    written = write_bag(bag, seconds=1.0, ticks_hz=10.0, blob=True)
+    rec = recorder({"/ticks": Header})
+    args = [str(bag), "--rate", "0", "--wait-subscribers", "1", "--qos-depth", "100"]
+    code, out, err = run_player(rec, tmp_path, args, 11)
+    assert code == 0, err
+    assert len(rec.received["/ticks"]) == len(_by_topic(written, "/ticks")) == 11
+    assert err.count("skipping 1 topic(s)") == 1 and f"/blob ({BLOB}" in err
+    assert "skipped 3 messages on 1 topic(s)" in out
+
+
+@pytest.mark.ros
+@pytest.mark.parametrize(("sig", "code_expected"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_stops_cleanly_with_exit_code_130(recorder, tmp_path, sig, code_expected):
+    from std_msgs.msg import Header
+
+    bag = tmp_path / "bag"
+    write_bag(bag, seconds=2.0, ticks_hz=10.0)
+    rec = recorder({"/ticks": Header})
+    out = tmp_path / "player.out"
+    with out.open("w") as fout:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ros_pose_estimation.tools.play_bag", str(bag), "--loop"]
+            + ["--wait-subscribers", "1"],
+            stdout=fout,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=dict(os.environ),
+        )
+        try:
+            rec.spin_until(lambda: rec.count() >= 3 or proc.poll() is not None, 30)
+            assert proc.poll() is None, out.read_text()
+            proc.send_signal(sig)
+            code = proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = out.read_text()
+    assert code == code_expected, text
+    assert "play-bag interrupted" in text and "Traceback" not in text
+
+
+@pytest.mark.ros
+def test_library_player_in_process_with_callback_clock_and_stop(rclpy_mod, ros_domain, tmp_path):
+    """BagPlayer on a node of this process: callback per message, /clock, stop() from a thread."""
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from rosgraph_msgs.msg import Clock
+    from std_msgs.msg import Header
+
+    from ros_pose_estimation.tools.bag_player import BagPlayer
+
+    bag = tmp_path / "bag"
+    written = write_bag(bag, seconds=2.0, ticks_hz=10.0)
+    context = Context()
+    rclpy_mod.init(context=context, domain_id=ros_domain)
+    try:
+        node = rclpy_mod.create_node("rpe_play_bag_lib", context=context)
+        clocks, ticks, played = [], [], []
+        node.create_subscription(Clock, "/clock", lambda m: clocks.append(m.clock), 100)
+        node.create_subscription(Header, "/ticks", ticks.append, 100)
+        executor = SingleThreadedExecutor(context=context)
+        executor.add_node(node)
+        opts = PlayOptions(rate=4.0, loop=True, clock_hz=50.0, wait_subscribers=1)
+        player = BagPlayer(node, bag, opts, on_message=played.append)
+        assert player.topics == {"/ticks": "/ticks"}
+        player.start()
+        deadline = time.monotonic() + 30
+        while len(ticks) < 30 and time.monotonic() < deadline:  # more than one pass
+            executor.spin_once(timeout_sec=0.02)
+        player.stop()
+        summary = player.join(timeout=10)
+        player.close()
+        executor.shutdown()
+    finally:
+        rclpy_mod.shutdown(context=context)
+    assert summary is not None and summary.interrupted and summary.passes >= 1
+    assert summary.counts["/ticks"] == len(played) >= 30
+    assert [m.raw for m in played[:21]] == [raw for _, _, raw in written]
+    assert played[21].pass_index == 1 and played[21].bag_ns == T0
+    assert [(h.stamp.sec * NS + h.stamp.nanosec) for h in ticks[:21]] == [
+        ns for _, ns, _ in written
+    ]
+    bag_times = [c.sec * NS + c.nanosec for c in clocks]
+    assert len(bag_times) > 30 and all(T0 <= t <= T0 + 2 * NS for t in bag_times)
+
+
+@pytest.mark.ros
+def test_player_rejects_unknown_topics_and_mismatched_type_hashes(
+    rclpy_mod, ros_domain, tmp_path, capsys
+):
+    from rclpy.context import Context
+
+    from ros_pose_estimation.tools.bag_player import BagPlayer, SubscriberTimeout
+
+    bag = tmp_path / "bag"
+    write_bag(bag, seconds=0.5, ticks_hz=10.0, chatter_hz=4.0)
+    assert play_main([str(bag), "--topics", "/nope", "--quiet"]) == 2
+    assert "['/nope'] are not in the bag; it has: /chatter, /ticks" in capsys.readouterr().err
+    args = [str(bag), "--wait-subscribers", "1", "--wait-timeout", "0.3", "--quiet"]
+    assert play_main(args) == 1
+    assert "fewer than 1 subscriber(s) after 0.3 s" in capsys.readouterr().err
+
+    # A bag recorded with another definition of std_msgs/Header: its bytes would not decode.
+    meta = bag / "metadata.yaml"
+    text = meta.read_text()
+    with BagSource(bag) as src:
+        recorded = src.topics["/ticks"].type_hash
+    meta.write_text(text.replace(recorded, "RIHS01_" + "0" * 64))
+    context = Context()
+    rclpy_mod.init(context=context, domain_id=ros_domain)
+    try:
+        node = rclpy_mod.create_node("rpe_play_bag_hash", context=context)
+        player = BagPlayer(node, bag, PlayOptions(rate=0))
+        assert set(player.topics) == {"/chatter"} and "differs" in player.skipped["/ticks"]
+        player.close()
+        lax = BagPlayer(node, bag, PlayOptions(rate=0, check_type_hash=False))
+        assert set(lax.topics) == {"/chatter", "/ticks"}
+        with pytest.raises(SubscriberTimeout):
+            lax.options.wait_subscribers, lax.options.wait_timeout = 1, 0.2
+            lax.play()
+        lax.close()
+    finally:
+        rclpy_mod.shutdown(context=context)
