@@ -205,6 +205,33 @@ def describe_device(device: str) -> str:
     return f"{device} ({model}, {torch.get_num_threads()} torch threads)"
 
 
+def parse_variants(items: Iterable[str]) -> dict:
+    """``["NAME=JSON", ...]`` -> ``{NAME: InferenceConfig.default().replace(**JSON)}``.
+
+    Raises:
+        ConfigError: not ``NAME=JSON``, JSON not an object, unknown or invalid fields.
+    """
+    from ros_pose_estimation.core.errors import ConfigError
+    from ros_pose_estimation.nemo.presets import InferenceConfig
+
+    out = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or not name:
+            raise ConfigError(f"--variant: expected NAME=JSON, got {item!r}")
+        try:
+            changes = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"--variant {name}: invalid JSON ({exc})") from None
+        if not isinstance(changes, dict):
+            raise ConfigError(f"--variant {name}: expected a JSON object, got {text!r}")
+        try:
+            out[name] = InferenceConfig.default().replace(**changes)
+        except TypeError as exc:
+            raise ConfigError(f"--variant {name}: {exc}") from None
+    return out
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="evaluate-nemo",
@@ -224,6 +251,15 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         choices=PRESET_NAMES,
         help="inference preset; repeat to compare (default: default)",
+    )
+    p.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=JSON",
+        help="also evaluate the default preset with these InferenceConfig changes (a JSON "
+        "object of fields; a stage given as an object replaces the whole Schedule, unset "
+        "fields at their Schedule defaults); repeat",
     )
     p.add_argument("--max-objects", type=int, default=None, help="stop after N objects")
     p.add_argument(
@@ -258,11 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         dataset = BopDataset(args.data, args.split, load_masks=args.use_masks)
+        configs = {name: InferenceConfig.named(name) for name in presets}
+        configs.update(parse_variants(args.variant))
         estimators = {
-            name: NemoEstimator.from_checkpoints(
-                args.checkpoint, InferenceConfig.named(name), args.device
-            )
-            for name in presets
+            name: NemoEstimator.from_checkpoints(args.checkpoint, config, args.device)
+            for name, config in configs.items()
         }
     except (FileNotFoundError, PoseEstimationError) as exc:
         print(f"evaluate-nemo: error: {exc}", file=sys.stderr)
@@ -287,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
             "split": args.split,
             "checkpoints": [str(c) for c in args.checkpoint],
             "min_visib": args.min_visib,
-            "presets": {n: InferenceConfig.named(n).to_dict() for n in presets},
+            "presets": {n: c.to_dict() for n, c in configs.items()},
             "summary": summary,
             "objects": [asdict(r) for r in results],
         }

@@ -39,6 +39,7 @@ from ros_pose_estimation.nemo.detection import (
     detection_crop,
     feature_camera,
 )
+from ros_pose_estimation.nemo.fixed_compare import CachedRenderObjective
 from ros_pose_estimation.nemo.hypotheses import (
     HypothesisBank,
     ScoreMapObjective,
@@ -263,11 +264,16 @@ class NemoEstimator:
         scale = param_scale(config, x0)
         coarse_steps = torch.zeros(x0.shape[:2], dtype=torch.long, device=self.device)
         if config.coarse is not None and config.coarse.steps > 0:
-            objective = ScoreMapObjective(model.mesh, obs, maps)
+            objective = ScoreMapObjective(model.mesh, obs, maps, config.coarse_vertices)
             coarse = refine(objective, obs, x0, r0, config.coarse, scale, config.max_offset)
             coarse = coarse.take(self._survivors(model, coarse, obs))
             x0, r0, coarse_steps = coarse.x, coarse.base_rotation, coarse.steps
-        objective = RenderObjective(model.mesh, obs, config.loss)
+        if config.fine.raster_every > 1:
+            objective = CachedRenderObjective(
+                model.mesh, obs, config.loss, config.fine.raster_every
+            )
+        else:
+            objective = RenderObjective(model.mesh, obs, config.loss)
         fine = refine(objective, obs, x0, r0, config.fine, scale, config.max_offset)
         best = fine.best[:, None]
         chosen = fine.take(best)

@@ -83,19 +83,23 @@ class HypothesisBank:
         normals = mesh.vertex_normals().to(device=device, dtype=torch.float32)
         shape = verts if shape_points is None else shape_points.to(verts)
         self.extent = projected_extent(shape, self.rotations)
-        n_vertices = len(verts)
-        if 0 < max_vertices < n_vertices:
-            gen = torch.Generator().manual_seed(0)
-            subset = torch.randperm(n_vertices, generator=gen)[:max_vertices].sort().values
-        else:
-            subset = torch.arange(n_vertices)
-        self.subset = subset.to(device)
+        self.subset = vertex_subset(len(verts), max_vertices).to(device)
         self.rotated = torch.einsum("nij,vj->nvi", self.rotations, verts[self.subset])
         self.normals = torch.einsum("nij,vj->nvi", self.rotations, normals[self.subset])
         self.angles = rotation_angles_deg(self.rotations, self.rotations)
 
     def __len__(self) -> int:
         return int(self.rotations.shape[0])
+
+
+def vertex_subset(n_vertices: int, max_vertices: int) -> torch.Tensor:
+    """``[V']`` sorted int64 indices of a fixed (seed 0), evenly random subset of
+    ``max_vertices`` of ``n_vertices`` vertices; all of them when ``max_vertices`` is 0 or at
+    least ``n_vertices``."""
+    if 0 < max_vertices < n_vertices:
+        gen = torch.Generator().manual_seed(0)
+        return torch.randperm(n_vertices, generator=gen)[:max_vertices].sort().values
+    return torch.arange(n_vertices)
 
 
 def _gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -236,19 +240,27 @@ class ScoreMapObjective:
         mesh: the neural mesh (vertices, normals).
         obs: observations of the ``B`` detections (cameras).
         maps: their margin maps.
+        max_vertices: score on a fixed, evenly random subset of this many vertices
+            (:func:`vertex_subset`; 0 = all): cheaper steps, a noisier objective.
     """
 
-    def __init__(self, mesh, obs: Observation, maps: ScoreMaps) -> None:
+    def __init__(self, mesh, obs: Observation, maps: ScoreMaps, max_vertices: int = 0) -> None:
         self.K = obs.K.to(maps.padded)
-        self.vertices = mesh.vertices.to(maps.padded)
-        self.normals = mesh.vertex_normals().to(maps.padded)
+        subset = vertex_subset(len(mesh.vertices), max_vertices).to(maps.padded.device)
+        self.vertices = mesh.vertices.to(maps.padded)[subset]
+        self.normals = mesh.vertex_normals().to(maps.padded)[subset]
+        self.subset = subset
         self.maps = maps
 
-    def __call__(self, R: torch.Tensor, t: torch.Tensor, owner: torch.Tensor) -> CompareResult:
+    def __call__(
+        self, R: torch.Tensor, t: torch.Tensor, owner: torch.Tensor, rows=None
+    ) -> CompareResult:
+        """Loss of each pose (``rows`` unused: no state per row)."""
         cam = torch.einsum("nij,vj->nvi", R, self.vertices) + t[:, None]  # [N x V x 3]
         normals = torch.einsum("nij,vj->nvi", R, self.normals)
         facing, u, v = _facing_and_uv(cam, normals, self.K[owner])
-        score = _mean_over(self.maps.sample(self.maps.rows(owner), u, v), facing)
+        rows = self.maps.rows(owner, self.subset)
+        score = _mean_over(self.maps.sample(rows, u, v), facing)
         return CompareResult(1.0 - score, score.detach().clamp(0.0, 1.0), facing.sum(-1).long())
 
 

@@ -65,6 +65,14 @@ class Schedule:
         fixed_distance: keep ``log d`` at its start value in this stage (the box-derived
             prior): the score-map objective, a mean over vertices, hardly depends on the
             distance, which may then drift where features are ambiguous.
+        raster_every: render-and-compare stages only: rasterise every this many steps and
+            keep each pixel's face in between, recomputing only the barycentrics
+            (:class:`.fixed_compare.CachedRenderObjective`; 1 = every step, exact); only the
+            exact evaluations rank, stop and prune hypotheses (``patience`` then counts
+            them; make ``steps`` a multiple so that the last evaluation is exact). At
+            16 x 16 feature cells a ~1000-vertex mesh has faces smaller than a cell, so the
+            kept assignment goes stale within a step or two. An experimental option: no
+            preset uses it (evaluate a schedule with ``evaluate-nemo --variant``).
     """
 
     steps: int = 20
@@ -80,6 +88,7 @@ class Schedule:
     prune_after: int = 3
     prune_margin: float = 0.02
     fixed_distance: bool = False
+    raster_every: int = 1
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -98,6 +107,7 @@ class Schedule:
                 "min_steps >= 0": self.min_steps >= 0,
                 "prune_after >= 0": self.prune_after >= 0,
                 "prune_margin >= 0": self.prune_margin >= 0,
+                "raster_every >= 1": self.raster_every >= 1,
             },
         )
 
@@ -136,6 +146,8 @@ class InferenceConfig:
             ``"scoremap"`` mode (0 = all); the refinement always uses all of them.
 
     Refinement:
+        coarse_vertices: vertices (a fixed, evenly random subset) of the score-map objective
+            in ``coarse`` (0 = all): its cost per step is proportional to their number.
         coarse: stage on the score-map objective (vertex sampling, no rasterisation; several
             times cheaper per step than rendering), or None to skip it.
         fine_top_k: hypotheses per detection passed from ``coarse`` to ``fine``: those with
@@ -163,6 +175,7 @@ class InferenceConfig:
     min_separation_deg: float = 30.0
     init_blur: float = 0.0
     init_vertices: int = 128
+    coarse_vertices: int = 0
     coarse: Schedule | None = Schedule(
         steps=30,
         lr=0.1,
@@ -204,6 +217,7 @@ class InferenceConfig:
                 "1 <= top_k <= grid size": 1 <= self.top_k <= self.n_hypotheses,
                 "min_separation_deg >= 0": self.min_separation_deg >= 0,
                 "init_vertices >= 0": self.init_vertices >= 0,
+                "coarse_vertices >= 0": self.coarse_vertices >= 0,
                 "init_blur >= 0": self.init_blur >= 0,
                 "1 <= fine_top_k": self.fine_top_k >= 1,
                 "duplicate_deg >= 0": self.duplicate_deg >= 0,

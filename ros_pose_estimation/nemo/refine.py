@@ -13,7 +13,9 @@ on their own:
 * pruning (``schedule.prune_after``): after that many steps, rows whose best loss is worse
   than their detection's best by more than ``prune_margin`` stop;
 
-stopped rows are no longer evaluated, so the batch shrinks as the search settles. Each row keeps
+stopped rows are no longer evaluated, so the batch shrinks as the search settles. An objective
+may return approximate values (``CompareResult.exact`` False, a stale cached rasterisation):
+they give the step's gradient but are not used to rank, stop or prune. Each row keeps
 the best parameters it has seen (Adam is noisy, with betas (0.4, 0.6) especially); a
 detection's result is its row with the lowest loss. The learning rate follows
 :meth:`.presets.Schedule.learning_rate`, times a per-column multiplier ``param_scale``
@@ -35,8 +37,11 @@ from ros_pose_estimation.nemo.scoring import CompareResult, Observation
 
 _ADAM_EPS = 1e-8
 
-#: ``objective(R [N x 3 x 3], t [N x 3], owner [N]) -> CompareResult`` (differentiable loss).
-Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], CompareResult]
+#: ``objective(R [N x 3 x 3], t [N x 3], owner [N], rows [N]) -> CompareResult`` (differentiable
+#: loss); ``rows`` are the poses' indices in the batch (``B * k`` rows; the active ones are
+#: evaluated, in increasing order), for objectives that keep state per row
+#: (:class:`.fixed_compare.CachedRenderObjective`).
+Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], CompareResult]
 
 
 @dataclass
@@ -145,14 +150,16 @@ def refine(
         xa = x[idx].requires_grad_(not last)
         with torch.set_grad_enabled(not last):
             R, t = compose_pose(xa, r0[idx], K_all[idx], anchor_all[idx], unit_all[idx])
-            res = objective(R, t, owner[idx])
+            res = objective(R, t, owner[idx], idx)
         loss = res.loss.detach()
         history[step, idx] = loss
-        gain = best_loss[idx] - loss  # > 0: improvement (inf at the first evaluation)
-        calm[idx] = torch.where(gain > schedule.tol, torch.zeros_like(calm[idx]), calm[idx] + 1)
-        better = gain > 0
-        sel = idx[better]
-        best_loss[sel], best_x[sel], best_conf[sel] = loss[better], x[sel], res.confidence[better]
+        if res.exact:  # else an approximation: a gradient, nothing to rank or stop on
+            gain = best_loss[idx] - loss  # > 0: improvement (inf at the first evaluation)
+            calm[idx] = torch.where(gain > schedule.tol, 0, calm[idx] + 1)
+            better = gain > 0
+            sel = idx[better]
+            best_loss[sel], best_x[sel] = loss[better], x[sel]
+            best_conf[sel] = res.confidence[better]
         if last:
             break
         if res.loss.requires_grad:

@@ -2,6 +2,8 @@
 
 * :mod:`.rasterizer`: hard z-buffered rasterisation -> :class:`Fragments` (face index,
   perspective-correct barycentrics, depth), differentiable through the barycentrics.
+* :mod:`.assignment`: barycentrics recomputed for new poses with the pixel-to-face
+  assignment of an earlier rasterisation kept (cheap optimiser steps between rasterisations).
 * :mod:`.feature_renderer`: per-vertex features -> ``[B x D x H x W]`` feature maps and
   render-and-compare similarities (neural mesh models, CSE).
 * :mod:`.visibility`: per-vertex visibility by a depth test (paper 000, Eq. 4).
@@ -11,6 +13,7 @@ Conventions: ``x_cam = R @ x_model + t`` (m), OpenCV optical camera, pixel centr
 coordinates (:mod:`ros_pose_estimation.core.conventions`).
 """
 
+from .assignment import perspective_barycentrics, reinterpolate
 from .feature_renderer import (
     FeatureRenderer,
     RenderedFeatures,
@@ -38,10 +41,12 @@ __all__ = [
     "interpolate",
     "interpolate_sparse",
     "mesh_edges",
+    "perspective_barycentrics",
     "project_points",
     "project_vertices",
     "rasterize",
     "rasterize_projected",
+    "reinterpolate",
     "render_features",
     "soft_silhouette",
     "transform_vertices",

@@ -39,6 +39,7 @@ import torch
 
 from ros_pose_estimation.core.errors import InputError, check_shape
 
+from .assignment import barycentrics_at
 from .projection import (  # noqa: F401  (re-exported)
     _project,
     check_faces,
@@ -358,23 +359,9 @@ def _zbuffer(uv, z, faces, h, w, cull_backfaces, z_near, max_fragments) -> torch
 def _interpolate_winners(uv, z, faces, pix_to_face) -> Fragments:
     """Differentiable perspective-correct barycentrics and depth at the foreground pixels."""
     b, h, w = pix_to_face.shape
-    nv = uv.shape[1]
     flat = pix_to_face.view(-1)
     fg_index = torch.nonzero(flat >= 0).squeeze(1)  # [P]
     fg_vertex = faces.index_select(0, flat.index_select(0, fg_index))  # [P x 3]
-    batch = torch.div(fg_index, h * w, rounding_mode="floor")
-    pix = fg_index - batch * (h * w)
-    row = torch.div(pix, w, rounding_mode="floor")
-    gidx = (batch[:, None] * nv + fg_vertex).view(-1)  # [3P]
-    comp = torch.stack([uv[..., 0], uv[..., 1], z], 0).view(3, -1)
-    g = comp.index_select(1, gidx).view(3, -1, 3)  # [uvz x P x corner]
-    du = g[0] - (pix - row * w).to(uv.dtype)[:, None]  # corners relative to the pixel centre
-    dv = g[1] - row.to(uv.dtype)[:, None]
-    du1, du2, dv1, dv2 = du.roll(-1, 1), du.roll(-2, 1), dv.roll(-1, 1), dv.roll(-2, 1)
-    e = du1 * dv2 - du2 * dv1  # [P x 3] edge functions: barycentrics times twice the area
-    q = e / g[2]
-    s = q.sum(1)
-    fg_bary = q / s[:, None]
-    fg_depth = e.sum(1) / s  # 1 / sum_i(l_i / z_i)
+    fg_bary, fg_depth = barycentrics_at(uv, z, fg_index, fg_vertex, (h, w))
     depth = uv.new_zeros(b * h * w).index_put((fg_index,), fg_depth).view(b, h, w)
-    return Fragments(pix_to_face, depth, fg_index, fg_vertex, fg_bary, fg_depth, nv)
+    return Fragments(pix_to_face, depth, fg_index, fg_vertex, fg_bary, fg_depth, uv.shape[1])

@@ -87,3 +87,18 @@ def test_box_conversion_and_summary():
     assert m["median_rot_deg"] == 12.5 and m["median_trans_cm"] == pytest.approx(1.5)
     assert m["latency_ms_median"] == 25.0
     assert "default" in format_summary(summary, "cpu")
+
+
+def test_parse_variants_builds_validated_configs():
+    import pytest
+
+    from offline_training.nemo.evaluate import parse_variants
+    from ros_pose_estimation.core.errors import ConfigError
+
+    variants = parse_variants(['J={"fine": {"steps": 40, "raster_every": 8}}',
+                               'K={"coarse_vertices": 256}'])  # fmt: skip
+    assert variants["J"].fine.steps == 40 and variants["J"].fine.raster_every == 8
+    assert variants["K"].coarse_vertices == 256
+    for bad in ("J", "=1", 'J={"steps": 3', "J=[1]", 'J={"nope": 1}', 'J={"fine": {"steps": -1}}'):
+        with pytest.raises(ConfigError):
+            parse_variants([bad])
