@@ -13,6 +13,7 @@ Arguments (``ros2 launch ros_pose_estimation pose.launch.py --show-args``):
     camera_info_topic  its CameraInfo
     depth_topic        aligned depth (rgbd mode)
     detections_topic   vision_msgs/Detection2DArray from the detector
+    mask_topic         instance-label mask image (params file: mask_input: true)
     use_sim_time       true when playing a bag with --clock
     log_level          debug | info | warn | error
 """
@@ -37,6 +38,7 @@ ARGUMENTS = (
     ("camera_info_topic", "/camera/color/camera_info", "camera info of the colour image"),
     ("depth_topic", "/camera/aligned_depth/image_raw", "depth aligned to the colour image"),
     ("detections_topic", "/detections", "vision_msgs/Detection2DArray of the detector"),
+    ("mask_topic", "/segmentation/instances", "instance-label mask (with mask_input: true)"),
     ("use_sim_time", "false", "use /clock (bag playback with --clock)"),
     ("log_level", "info", "logger level of the node"),
 )
@@ -66,6 +68,7 @@ def generate_launch_description() -> LaunchDescription:
             ("camera_info", LaunchConfiguration("camera_info_topic")),
             ("depth", LaunchConfiguration("depth_topic")),
             ("detections", LaunchConfiguration("detections_topic")),
+            ("mask", LaunchConfiguration("mask_topic")),
         ],
         arguments=["--ros-args", "--log-level", LaunchConfiguration("log_level")],
     )

@@ -104,6 +104,13 @@ PARAMS: tuple[Param, ...] = (
        "for a lifecycle manager)", read_only=True),
     _p("use_compressed", False, "subscribe to <image>/compressed (sensor_msgs/CompressedImage) "
        "instead of the raw image", read_only=True),
+    _p("mask_input", False, "subscribe to `mask` (sensor_msgs/Image instance labels: 0 "
+       "background, k > 0 instance k; mono8/mono16/16UC1/32SC1, aligned to the image) instead "
+       "of `detections`; every instance is of `mask_category`", read_only=True),
+    _p("mask_category", "", "category of the instances of `mask` (one of `categories`); "
+       "needed with mask_input", read_only=True),
+    _p("min_mask_pixels", 20, "mask instances with fewer pixels are skipped (counted)", low=1,
+       high=10_000_000),
     _p("queue_size", 10, "messages kept per input by the time synchroniser", low=1, high=1000),
     _p("slop", 0.05, "largest stamp difference of a synchronised set (s)", low=0.0, high=10.0),
     _p("exact_sync", False, "require identical stamps (message_filters.TimeSynchronizer)"),

@@ -14,6 +14,8 @@ Topics (relative names: remap them, or push the node into the camera's namespace
 ``depth``                     sensor_msgs/Image 16UC1 mm / 32FC1 m,        in (rgbd)
                               aligned to ``image``
 ``detections``                vision_msgs/Detection2DArray                 in
+``mask``                      sensor_msgs/Image instance labels, instead   in
+                              of ``detections`` with ``mask_input``
 ``~/detections``              vision_msgs/Detection3DArray                 out
 ``~/markers``                 visualization_msgs/MarkerArray               out
 ``~/debug_image``             sensor_msgs/Image rgb8 (only computed when   out
@@ -75,8 +77,8 @@ from ros_pose_estimation.tracking import TrackFilterConfig
 NODE_NAME = "pose_estimation_node"
 #: Why a whole frame was dropped (diagnostics keys ``dropped.<reason>``).
 FRAME_DROPS = (
-    "no_camera_info", "bad_image", "bad_depth", "size_mismatch", "out_of_order", "stale",
-    "error",
+    "no_camera_info", "bad_image", "bad_depth", "bad_mask", "size_mismatch", "out_of_order",
+    "stale", "error",
 )  # fmt: skip
 _THROTTLE_S = 5.0
 
@@ -198,6 +200,14 @@ class PoseEstimationNode(LifecycleNode):
             self.pipeline = None
             return TransitionCallbackReturn.FAILURE
         self._class_map = {cid: s.category for s in specs for cid in s.class_ids}
+        if self._value("mask_input") and self._value("mask_category") not in self._value(
+            "categories"
+        ):
+            self.get_logger().error(
+                "configure failed: mask_input needs mask_category set to one of "
+                f"{self._value('categories')}, got {self._value('mask_category')!r}")
+            self.pipeline = None
+            return TransitionCallbackReturn.FAILURE
         self._meshes = self._load_meshes(specs)
         reliable = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
                               reliability=ReliabilityPolicy.RELIABLE)  # fmt: skip
@@ -227,10 +237,14 @@ class PoseEstimationNode(LifecycleNode):
                 CompressedImage, "image/compressed", lambda m: self._add(0, m), qos)
         else:
             image_sub = self.create_subscription(Image, "image", lambda m: self._add(0, m), qos)
+        if self._value("mask_input"):
+            objects_sub = self.create_subscription(Image, "mask", lambda m: self._add(1, m), qos)
+        else:
+            objects_sub = self.create_subscription(
+                Detection2DArray, "detections", lambda m: self._add(1, m), qos)
         self._subs = [
             image_sub,
-            self.create_subscription(Detection2DArray, "detections", lambda m: self._add(1, m),
-                                     qos),
+            objects_sub,
             self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos),
         ]  # fmt: skip
         if rgbd:
@@ -391,7 +405,27 @@ class PoseEstimationNode(LifecycleNode):
                 self._warn("size_mismatch", f"depth {depth.shape[1]}x{depth.shape[0]} vs image "
                            f"{rgb.shape[1]}x{rgb.shape[0]}: expected depth aligned to the image")
                 return
-        dets, skipped = conv.detections_from_msg(frame.detections, rgb.shape, self._class_map)
+        if self._value("mask_input"):
+            from ros_pose_estimation.conversions.masks import (
+                detections_from_labels,
+                labels_from_image,
+            )
+
+            try:
+                labels = labels_from_image(frame.detections)
+            except PoseEstimationError as exc:
+                self._warn("bad_mask", str(exc))
+                return
+            try:
+                dets, skipped = detections_from_labels(
+                    labels, self._value("mask_category"), rgb.shape,
+                    self._value("min_mask_pixels"))  # fmt: skip
+            except PoseEstimationError as exc:
+                self._warn("size_mismatch", str(exc))
+                return
+        else:
+            dets, skipped = conv.detections_from_msg(frame.detections, rgb.shape,
+                                                     self._class_map)  # fmt: skip
         converted = time.perf_counter()
         result = pipeline.process(rgb, dets, intrinsics, stamp_ns, depth)
         self._last_stamp_ns = stamp_ns
@@ -432,10 +466,11 @@ class PoseEstimationNode(LifecycleNode):
     # ------------------------------------------------------------------ diagnostics
     def _reset_stats(self) -> None:
         from ros_pose_estimation.conversions.detections import SKIP_REASONS
+        from ros_pose_estimation.conversions.masks import MASK_SKIP_REASONS
         from ros_pose_estimation.pipeline import PIPELINE_SKIPS
 
         self._stats = NodeStats(self.get_parameter("stats_window").value, 512, FRAME_DROPS,
-                                SKIP_REASONS + PIPELINE_SKIPS)  # fmt: skip
+                                SKIP_REASONS + MASK_SKIP_REASONS + PIPELINE_SKIPS)  # fmt: skip
 
     def stats(self):
         """The :class:`~ros_pose_estimation.stats.StatsSnapshot` /diagnostics reports (wall

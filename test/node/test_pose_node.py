@@ -251,3 +251,59 @@ def test_worker_errors_do_not_kill_the_node(node, demo_frames):
         assert node.processed == 1 and node._pubs["detections"].messages
     finally:
         node.trigger_deactivate()
+
+
+def test_mask_input_instead_of_detections(rclpy_ctx, demo_frames):
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    from ros_pose_estimation.conversions import numpy_to_image
+
+    node = make_node(rclpy_ctx, mask_input=True, mask_category="mug")
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    node._pubs = {name: Recorder() for name in node._pubs}
+    image, info, dets, _ = demo_frames[0]
+    node._on_camera_info(info)
+    mug = next(d for d in dets.detections if d.results[0].hypothesis.class_id == "mug")
+    cx, cy, w, h = (mug.bbox.center.position.x, mug.bbox.center.position.y, mug.bbox.size_x,
+                    mug.bbox.size_y)  # fmt: skip
+    labels = np.zeros((image.height, image.width), np.uint8)
+    labels[int(cy - h / 2 + 0.5): int(cy + h / 2 + 0.5), int(cx - w / 2 + 0.5):
+           int(cx + w / 2 + 0.5)] = 3  # fmt: skip
+    labels[0:2, 0:2] = 7  # 4 pixels: below min_mask_pixels
+    mask = numpy_to_image(labels, "mono8", image.header)
+    node._process(frame(image, mask))
+    (out,) = node._pubs["detections"].messages
+    assert [d.results[0].hypothesis.class_id for d in out.detections] == ["mug"]
+    assert node._stats.skipped.get("small_mask") == 1
+    wrong = copy.deepcopy(mask)
+    wrong.encoding = "rgb8"
+    node._process(frame(demo_frames[1][0], wrong))
+    assert node._stats.dropped.get("bad_mask") == 1
+    node.destroy_node()
+    bad = make_node(rclpy_ctx, mask_input=True, mask_category="can")
+    assert bad.trigger_configure() == TransitionCallbackReturn.FAILURE
+    bad.destroy_node()
+
+
+def test_compressed_image_input(rclpy_ctx, demo_frames):
+    import cv2
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from sensor_msgs.msg import CompressedImage
+
+    from ros_pose_estimation.conversions import rgb_from_image
+
+    node = make_node(rclpy_ctx, use_compressed=True)
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    node._pubs = {name: Recorder() for name in node._pubs}
+    image, info, dets, _ = demo_frames[0]
+    node._on_camera_info(info)
+    ok, png = cv2.imencode(".png", cv2.cvtColor(rgb_from_image(image), cv2.COLOR_RGB2BGR))
+    assert ok
+    msg = CompressedImage(header=image.header, format="png", data=png.tobytes())
+    node._process(frame(msg, dets))
+    (out,) = node._pubs["detections"].messages
+    assert len(out.detections) == 3 and out.header == image.header
+    broken = CompressedImage(header=demo_frames[1][0].header, format="png", data=b"not a png")
+    node._process(frame(broken, demo_frames[1][2]))
+    assert node._stats.dropped.get("bad_image") == 1
+    node.destroy_node()
