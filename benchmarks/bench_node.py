@@ -76,7 +76,8 @@ def _rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def run(objects: int, seconds: float, publish_hz: float, soak: float, threads: int) -> dict:
+def run(objects: int, seconds: float, publish_hz: float, soak: float, threads: int,
+        device: str = "cpu") -> dict:
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
@@ -87,7 +88,7 @@ def run(objects: int, seconds: float, publish_hz: float, soak: float, threads: i
     env = dict(os.environ)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ros_pose_estimation.node.pose_node", "--ros-args",
-         "--params-file", str(ROOT / "config" / "pose.yaml"), "-p", "device:=cpu",
+         "--params-file", str(ROOT / "config" / "pose.yaml"), "-p", f"device:={device}",
          "-p", f"num_threads:={threads}", "-p", "max_objects:=50",
          "-r", "__ns:=/bench"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -168,13 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--publish-hz", type=float, default=30.0)
     p.add_argument("--soak", type=float, default=0.0, help="soak length (s); 0: no soak")
     p.add_argument("--threads", type=int, default=0, help="node torch threads (0: default)")
+    p.add_argument("--device", default="cpu", help="node device: cpu, cuda")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
-    print(f"device: {describe('cpu')}")
+    print(f"device: {describe(args.device)}")
     results = []
     for n in args.objects:
-        r = run(n, args.seconds, args.publish_hz, args.soak, args.threads)
+        r = run(n, args.seconds, args.publish_hz, args.soak, args.threads, args.device)
         results.append(r)
         print(f"{n} object(s): {r['sustained_hz']:.2f} Hz sustained ({r['results']} results for "
               f"{r['frames_sent']} frames at {args.publish_hz:g} Hz), latency median "
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                   "MB", flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"device": describe("cpu"), "results": results},
+        args.json.write_text(json.dumps({"device": describe(args.device), "results": results},
                                         indent=2))  # fmt: skip
     return 0
 
