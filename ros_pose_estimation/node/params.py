@@ -111,6 +111,9 @@ PARAMS: tuple[Param, ...] = (
        "needed with mask_input", read_only=True),
     _p("min_mask_pixels", 20, "mask instances with fewer pixels are skipped (counted)", low=1,
        high=10_000_000),
+    _p("sync_backend", "auto", "time synchroniser: auto (message_filters when installed, else "
+       "the built-in one with the same semantics), message_filters, builtin",
+       choices=("auto", "message_filters", "builtin"), read_only=True),
     _p("queue_size", 10, "messages kept per input by the time synchroniser", low=1, high=1000),
     _p("slop", 0.05, "largest stamp difference of a synchronised set (s)", low=0.0, high=10.0),
     _p("exact_sync", False, "require identical stamps (message_filters.TimeSynchronizer)"),

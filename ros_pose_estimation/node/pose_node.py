@@ -136,6 +136,8 @@ class PoseEstimationNode(LifecycleNode):
         self._intrinsics_key = None
         self._first_image_time: float | None = None
         self._last_stamp_ns: int | None = None
+        self._last_input_ns: dict[int, int] = {}
+        self.sync_backend = ""
         self._meshes: dict = {}
         self._reset_stats()
 
@@ -227,10 +229,11 @@ class PoseEstimationNode(LifecycleNode):
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         rgbd = self._value("mode") == "rgbd"
-        self._sync = ApproximateTimeSync(
-            3 if rgbd else 2, self._value("queue_size"), self._value("slop"),
-            self._value("exact_sync"), callback=self._on_frame,
-        )  # fmt: skip
+        try:
+            self._make_sync(3 if rgbd else 2)
+        except PoseEstimationError as exc:
+            self.get_logger().error(f"activate failed: {exc}")
+            return TransitionCallbackReturn.FAILURE
         qos = qos_profile_sensor_data
         if self._value("use_compressed"):
             image_sub = self.create_subscription(
@@ -258,6 +261,39 @@ class PoseEstimationNode(LifecycleNode):
             + ", ".join(s.topic_name for s in self._subs)
         )
         return TransitionCallbackReturn.SUCCESS
+
+    def _make_sync(self, n_inputs: int) -> None:
+        """The time synchroniser: ``message_filters`` (Approximate)TimeSynchronizer fed through
+        ``SimpleFilter`` inputs where it is installed (``sync_backend`` auto or
+        message_filters), else the in-package :class:`ApproximateTimeSync` (same semantics)."""
+        backend = self._value("sync_backend")
+        queue, slop, exact = (self._value("queue_size"), self._value("slop"),
+                              self._value("exact_sync"))  # fmt: skip
+        self._sync_inputs = n_inputs
+        if backend != "builtin":
+            try:
+                import message_filters
+            except ImportError:
+                if backend == "message_filters":
+                    from ros_pose_estimation.core.errors import ConfigError
+
+                    raise ConfigError("sync_backend: message_filters is not installed; use "
+                                      "auto or builtin") from None  # fmt: skip
+            else:
+                inputs = [message_filters.SimpleFilter() for _ in range(n_inputs)]
+                if exact:
+                    sync = message_filters.TimeSynchronizer(inputs, queue)
+                else:
+                    sync = message_filters.ApproximateTimeSynchronizer(inputs, queue, slop)
+                sync.registerCallback(self._on_frame)
+                self._sync = sync
+                self._feed = lambda index, stamp_ns, msg: inputs[index].signalMessage(msg)
+                self.sync_backend = "message_filters"
+                return
+        builtin = ApproximateTimeSync(n_inputs, queue, slop, exact, callback=self._on_frame)
+        self._sync = builtin
+        self._feed = builtin.add
+        self.sync_backend = "builtin"
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_inputs()
@@ -325,11 +361,20 @@ class PoseEstimationNode(LifecycleNode):
     # ------------------------------------------------------------------ inputs
     def _add(self, index: int, msg) -> None:
         stamp = msg.header.stamp
+        stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
         if index == 0:
             self._stats.inputs.tick(time.monotonic())
             if self._first_image_time is None:
                 self._first_image_time = time.monotonic()
-        self._sync.add(index, stamp.sec * 1_000_000_000 + stamp.nanosec, msg)
+        last = self._last_input_ns.get(index)
+        if last is not None and last - stamp_ns > self._value("time_jump_reset") * 1e9:
+            # time jumped back (bag loop, simulation reset): the synchroniser would hold every
+            # older stamp back as out of order. Reset once: the other inputs start afresh too.
+            self.get_logger().info("input stamps jumped back: synchroniser reset")
+            self._make_sync(self._sync_inputs)
+            self._last_input_ns = {}
+        self._last_input_ns[index] = stamp_ns
+        self._feed(index, stamp_ns, msg)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._camera_info = msg
