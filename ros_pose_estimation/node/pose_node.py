@@ -22,6 +22,8 @@ Topics (relative names: remap them, or push the node into the camera's namespace
                               subscribed)
 ``/tf``                       tf2_msgs/TFMessage (``publish_tf``)          out
 ``/diagnostics``              diagnostic_msgs/DiagnosticArray              out
+``~/label_info``              vision_msgs/LabelInfo (transient local):     out
+                              the categories and the score threshold
 ============================  ==========================================  ===========
 
 Threading: subscription callbacks only feed the time synchroniser; a matched set goes to a
@@ -56,7 +58,7 @@ from rclpy.qos import (
 )
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from tf2_msgs.msg import TFMessage
-from vision_msgs.msg import Detection2DArray, Detection3DArray
+from vision_msgs.msg import Detection2DArray, Detection3DArray, LabelInfo, VisionClass
 from visualization_msgs.msg import MarkerArray
 
 from ros_pose_estimation import conversions as conv
@@ -202,6 +204,7 @@ class PoseEstimationNode(LifecycleNode):
             self.pipeline = None
             return TransitionCallbackReturn.FAILURE
         self._class_map = {cid: s.category for s in specs for cid in s.class_ids}
+        self._specs = specs
         if self._value("mask_input") and self._value("mask_category") not in self._value(
             "categories"
         ):
@@ -221,11 +224,26 @@ class PoseEstimationNode(LifecycleNode):
                 depth=100, durability=DurabilityPolicy.VOLATILE,
                 reliability=ReliabilityPolicy.RELIABLE)),
             "diagnostics": self.create_publisher(DiagnosticArray, "/diagnostics", reliable),
+            "label_info": self.create_publisher(LabelInfo, "~/label_info", QoSProfile(
+                depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                reliability=ReliabilityPolicy.RELIABLE)),
         }  # fmt: skip
+        self._pubs["label_info"].publish(self._label_info(specs))
         self._configured = True
         names = ", ".join(f"{s.category} ({s.method}, {s.checkpoint})" for s in specs)
         self.get_logger().info(f"configured on {device}: {names}")
         return TransitionCallbackReturn.SUCCESS
+
+    def _label_info(self, specs) -> LabelInfo:
+        """The categories this node reports (``class_id`` = the registry's id, ``class_name``
+        = the ``class_id`` string of ``~/detections``) and ``min_score`` as the threshold."""
+        from ros_pose_estimation.core.categories import get_category
+
+        msg = LabelInfo(threshold=float(self._value("min_score")))
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.class_map = [VisionClass(class_id=get_category(s.category).class_id,
+                                     class_name=s.category) for s in specs]  # fmt: skip
+        return msg
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         rgbd = self._value("mode") == "rgbd"

@@ -92,6 +92,12 @@ def test_frame_in_poses_tf_markers_debug_out(node, demo_frames):
     assert node.processed == 0  # direct call, not through the worker
 
 
+def test_label_info_lists_the_categories(node):
+    info = node._label_info(node._specs)  # published once at configure, transient local
+    assert sorted(c.class_name for c in info.class_map) == ["bottle", "camera", "mug"]
+    assert len({c.class_id for c in info.class_map}) == 3 and info.threshold == 0.0
+
+
 def test_track_ids_are_stable_across_frames(node, demo_frames):
     ids = []
     for image, info, dets, _ in demo_frames[:3]:
