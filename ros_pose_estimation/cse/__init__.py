@@ -1,6 +1,17 @@
-"""Categorical Surface Embedding (paper 003): the geometric back end of the RGB-D estimator.
+"""Categorical Surface Embedding (paper 003): the RGB-D category-level pose estimator.
 
-Pure numpy (no torch, no rclpy):
+Network and inference (torch; import the submodules, this package stays numpy-only):
+
+* :mod:`.model`: :class:`~.model.CseConfig`, :class:`~.model.CseModel` (ResNet encoder +
+  stride-4 decoder, pose/shape heads, template deformation, PointNet surface embedding);
+  :mod:`.pointnet`, :mod:`.template` (category shape prior simplified to ~600 vertices).
+* :mod:`.correspondence`: Eq. 1-2 correspondence matrices and mappings, Eq. 7 confidence.
+* :mod:`.checkpoint`: one-file checkpoints (``weights_only``, strict, versioned).
+* :mod:`.estimator`: :class:`~.estimator.CseEstimator` (crop, mask or box + depth pixels,
+  correspondences, RANSAC + Umeyama, ICP refinement, metric size) with :mod:`.pixels`
+  (depth units, object cells), :mod:`.refine` and :mod:`.symmetry` (canonical output rotation).
+
+Geometric back end, pure numpy (no torch, no rclpy):
 
 * :mod:`.umeyama`: weighted similarity transform :func:`umeyama` (Umeyama 1991, det R = +1) and
   :func:`umeyama_batched` (``B`` problems at once, for RANSAC hypotheses).

@@ -1,0 +1,183 @@
+"""Pairs of frames of one object from RGB-D sequences, for self-supervised CSE training.
+
+A *sequence* is a run of ``views_per_layout`` consecutive images of one static arrangement (the
+data engine's ``--views-per-layout``; a recorded bag is one sequence); an object track is the
+``k``-th object of those images (what a tracker or the detector's instance ids give). An item
+is two frames ``a`` and ``b`` of one track: for each, the object-centred crop (``crop_scale`` x
+its visible box, ``crop_size`` px) of the colour image, the depth (m, nearest neighbour), the
+visible mask and the crop intrinsics, plus ``n_pairs`` **cross-time 2D pairs**: feature cells
+of ``a`` on the object with depth, back-projected, moved by the *camera* motion
+``T_cam_b^-1 T_cam_a`` (``scene_camera.json``'s ``cam_R_w2c``/``cam_t_w2c``: what a robot knows
+from /tf) and projected into ``b``, kept when they land on ``b``'s mask with matching depth
+(not occluded). No object pose label is read unless ``with_labels`` (the supervised upper bound
+and evaluation).
+
+Item tensors (``F`` = 2 frames, ``S`` = crop size, ``k`` = ``n_pairs``): ``image [F x 3 x S x
+S]`` float in [0, 1], ``depth [F x S x S]`` (m, 0 invalid), ``mask [F x S x S]`` bool, ``K [F x
+3 x 3]``, ``pair_cell [k]`` int64 (cell index in ``a``, row-major at ``stride``), ``pair_uv
+[k x 2]`` (crop px in ``b``), ``pair_valid [k]`` bool; with labels also ``R [F x 3 x 3]``,
+``t [F x 3]`` (crop camera = camera frame, m).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from offline_training.nemo.data import NoSamplesError, scan_annotations
+from offline_training.synthetic.bop_reader import BopDataset
+from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.categories import get_category
+from ros_pose_estimation.core.crops import Crop, square_crop_box
+from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.cse.pixels import cell_mask_and_depth
+
+
+def cross_time_pairs(
+    cells: np.ndarray,
+    cell_depth: np.ndarray,
+    stride: int,
+    intr_a: Intrinsics,
+    intr_b: Intrinsics,
+    T_a_to_b: np.ndarray,
+    depth_b: np.ndarray,
+    mask_b: np.ndarray,
+    tol: float = 0.01,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Geometric 2D pairs from depth and camera motion.
+
+    Args:
+        cells: ``[n x n]`` bool object cells of crop ``a``; cell_depth: ``[n x n]`` depth (m).
+        stride: crop px per cell. intr_a, intr_b: crop intrinsics.
+        T_a_to_b: ``[4 x 4]`` maps camera-``a`` coordinates into camera ``b`` (m).
+        depth_b, mask_b: ``[S x S]`` crop depth (m) and mask of ``b``.
+        tol: depth agreement (m) for a point to count as visible in ``b``.
+
+    Returns:
+        ``cell index [N]`` (row-major in ``a``) and ``uv_b [N x 2]`` (crop px of ``b``).
+    """
+    n = cells.shape[0]
+    idx = np.flatnonzero(cells.reshape(-1) & (cell_depth.reshape(-1) > 0))
+    centre = (np.stack([idx % n, idx // n], 1) + 0.5) * stride - 0.5
+    pts = intr_a.backproject(centre, cell_depth.reshape(-1)[idx])
+    pts_b = pts @ T_a_to_b[:3, :3].T + T_a_to_b[:3, 3]
+    uv = intr_b.project(pts_b)
+    s = depth_b.shape[0]
+    pix = np.rint(np.nan_to_num(uv, nan=-1.0)).astype(np.int64)
+    inside = np.all((pix >= 0) & (pix < s), axis=1) & (pts_b[:, 2] > 0)
+    ok = np.zeros(len(idx), dtype=bool)
+    r, c = pix[inside, 1], pix[inside, 0]
+    z_obs = depth_b[r, c]
+    ok[inside] = mask_b[r, c] & (z_obs > 0) & (np.abs(z_obs - pts_b[inside, 2]) < tol)
+    return idx[ok], uv[ok]
+
+
+class CseSequenceSet(torch.utils.data.Dataset):
+    """Two-frame items of object tracks in a BOP split (see the module doc).
+
+    Args:
+        root, split: BOP dataset. category: the category to train.
+        views_per_layout: images per sequence (the data engine's setting).
+        crop_size, crop_scale, stride: as in :class:`~ros_pose_estimation.cse.model.CseConfig`.
+        min_visib_fract / min_box_px: skip frames where the object is less visible / smaller.
+        n_pairs: cross-time pairs per item (k = 200 published).
+        with_labels: also return the object poses (supervised upper bound only).
+        seed: seed of the frame and pair draws.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        category: str,
+        split: str = "train",
+        views_per_layout: int = 8,
+        crop_size: int = 128,
+        crop_scale: float = 1.2,
+        stride: int = 4,
+        min_visib_fract: float = 0.5,
+        min_box_px: int = 16,
+        n_pairs: int = 200,
+        with_labels: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if views_per_layout < 1 or n_pairs < 1 or crop_size % stride:
+            raise ConfigError(
+                f"need views_per_layout >= 1, n_pairs >= 1, crop_size % stride == 0; got "
+                f"{views_per_layout}, {n_pairs}, {crop_size} % {stride}"
+            )
+        self.category = get_category(category).name
+        self.bop = BopDataset(root, split, load_masks=True)
+        self.crop_size, self.crop_scale, self.stride = crop_size, crop_scale, stride
+        self.n_pairs, self.with_labels, self.seed = n_pairs, with_labels, seed
+        tracks: dict[tuple[int, int], list] = defaultdict(list)
+        for e in scan_annotations(self.bop):
+            big = e.bbox_visib[2] >= 0 and max(e.bbox_visib[2:]) + 1 >= min_box_px
+            if e.category == self.category and e.visib_fract >= min_visib_fract and big:
+                tracks[(e.pos // views_per_layout, e.k)].append(e)
+        self.tracks = [v for _, v in sorted(tracks.items()) if len(v) >= 2]
+        if not self.tracks:
+            raise NoSamplesError(
+                f"no track of {self.category} with >= 2 usable frames in {root}/{split} "
+                f"(views_per_layout={views_per_layout}, min_visib_fract={min_visib_fract})"
+            )
+
+    def __len__(self) -> int:
+        return len(self.tracks)
+
+    def _frame(self, e) -> dict:
+        sample = self.bop[e.pos]
+        obj = sample.objects[e.k]
+        h, w = sample.rgb.shape[:2]
+        x, y, bw, bh = e.bbox_visib
+        box = square_crop_box([x - 0.5, y - 0.5, x + bw + 0.5, y + bh + 0.5], self.crop_scale)
+        crop = Crop.from_box(box, self.crop_size, Intrinsics.from_K(sample.K, w, h))
+        if sample.depth is None or obj.mask_visib is None:
+            raise NoSamplesError(f"image {e.pos} of {self.bop.root} lacks depth or mask_visib")
+        if sample.T_world_cam is None:
+            raise NoSamplesError(f"image {e.pos} has no camera pose (cam_R_w2c) for pairs")
+        out = {
+            "image": crop.warp(sample.rgb, "linear"),
+            "depth": crop.warp_depth(sample.depth),
+            "mask": crop.warp_mask(obj.mask_visib),
+            "crop": crop,
+            "T_world_cam": sample.T_world_cam,
+        }
+        if self.with_labels:
+            out["R"], out["t"] = obj.R, obj.t
+        return out
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        index, draw = (int(key[0]), int(key[1])) if isinstance(key, tuple | list) else (key, 0)
+        rng = np.random.default_rng([self.seed, draw, index])
+        track = self.tracks[index]
+        ia, ib = rng.choice(len(track), 2, replace=False)
+        a, b = self._frame(track[ia]), self._frame(track[ib])
+        cells, cell_depth = cell_mask_and_depth(a["mask"], a["depth"], self.stride)
+        T = np.linalg.inv(b["T_world_cam"]) @ a["T_world_cam"]
+        idx, uv = cross_time_pairs(
+            cells, cell_depth, self.stride, a["crop"].intrinsics, b["crop"].intrinsics, T,
+            b["depth"], b["mask"],
+        )  # fmt: skip
+        k = self.n_pairs
+        pick = rng.permutation(len(idx))[:k]
+        pair_cell, pair_uv = np.zeros(k, np.int64), np.zeros((k, 2), np.float32)
+        pair_cell[: len(pick)], pair_uv[: len(pick)] = idx[pick], uv[pick]
+        frames = (a, b)
+        item = {
+            "image": torch.from_numpy(np.stack([f["image"] for f in frames])).permute(0, 3, 1, 2)
+            .float().div_(255.0),
+            "depth": torch.from_numpy(np.stack([f["depth"] for f in frames]).astype(np.float32)),
+            "mask": torch.from_numpy(np.stack([f["mask"] for f in frames])),
+            "K": torch.as_tensor(np.stack([f["crop"].intrinsics.K for f in frames]),
+                                 dtype=torch.float32),
+            "pair_cell": torch.from_numpy(pair_cell),
+            "pair_uv": torch.from_numpy(pair_uv),
+            "pair_valid": torch.arange(k) < len(pick),
+        }  # fmt: skip
+        if self.with_labels:
+            item["R"] = torch.as_tensor(np.stack([f["R"] for f in frames]), dtype=torch.float32)
+            item["t"] = torch.as_tensor(np.stack([f["t"] for f in frames]), dtype=torch.float32)
+        return item

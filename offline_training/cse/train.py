@@ -1,0 +1,352 @@
+"""Train a category's CSE model from unlabeled RGB-D sequences (paper 003), or with labels on.
+
+Per step: ``B`` two-frame items (:class:`~.data.CseSequenceSet`) -> ``2B`` crops through the
+model (plus ``B`` rotated copies of the first frames for the auxiliary cycle) -> Eq. 1
+correspondences on each crop's object cells -> the losses of :mod:`.losses` weighted by
+``weights`` (published where known) -> AdamW (cosine decay; the deformation MLP at
+``deform_lr_scale`` x the learning rate, as published). No pose label is read unless
+``supervised`` (the upper bound: the same losses plus :func:`~.losses.supervised_loss`).
+
+Outputs in ``out``: ``log.jsonl`` (means of every loss term over ``log_every`` steps),
+``last.pt`` + ``resume.pt`` every ``checkpoint_every`` steps and ``<category>.pt`` at the end.
+``resume=True`` continues ``resume.pt`` exactly (batches depend on the step only; RNG states
+restored).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from offline_training.cse import losses as L
+from offline_training.cse.data import CseSequenceSet
+from offline_training.nemo.data import StepBatchSampler
+from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from ros_pose_estimation.cse.checkpoint import save_checkpoint
+from ros_pose_estimation.cse.correspondence import (
+    Correspondence,
+    cell_centres,
+    correspondences,
+    pixel_embeddings,
+)
+from ros_pose_estimation.cse.model import CseConfig, CseModel
+from ros_pose_estimation.render import mesh_edges
+
+RESUME_FORMAT = "ros_pose_estimation/cse-train-resume"
+MODEL_FIELDS = ("backbone", "dim", "stride", "fuse_channels", "crop_size", "crop_scale",
+                "code_dim", "n_vertices", "tau")  # fmt: skip
+
+
+@dataclass
+class CseTrainConfig:
+    """Settings of :func:`train` (published: AdamW lr 1e-4 cosine, deformation lr 1e-5,
+    batch 64 = 16 videos x 4 frames, 20k steps; defaults here are sized for a CPU)."""
+
+    data: str
+    category: str
+    out: str
+    split: str = "train"
+    views_per_layout: int = 8
+    steps: int = 600
+    batch_size: int = 6  # items = frame pairs (2 crops each)
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    deform_lr_scale: float = 0.1
+    n_pairs: int = 200
+    aux_rotation: bool = True
+    supervised: bool = False
+    weights: dict = field(default_factory=lambda: dict(L.DEFAULT_WEIGHTS))
+    min_visib_fract: float = 0.5
+    checkpoint_every: int = 100
+    log_every: int = 10
+    seed: int = 0
+    num_workers: int = 1
+    num_threads: int | None = None
+    backbone: str = "small"
+    backbone_weights: str | None = None
+    dim: int = 64
+    stride: int = 4
+    fuse_channels: int | None = 64
+    crop_size: int = 128
+    crop_scale: float = 1.2
+    code_dim: int = 64
+    n_vertices: int = 600
+    tau: float = 0.1
+    resume: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "n_pairs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        unknown = set(self.weights) - set(L.DEFAULT_WEIGHTS)
+        if unknown:
+            raise ConfigError(f"unknown loss weights {sorted(unknown)}; known: "
+                              f"{sorted(L.DEFAULT_WEIGHTS)}")  # fmt: skip
+
+    def model_config(self) -> CseConfig:
+        return CseConfig(self.category, **{k: getattr(self, k) for k in MODEL_FIELDS})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class StepContext:
+    """Per-model constants of the loss (mesh edges, symmetry maps, cell grid)."""
+
+    def __init__(self, model: CseModel) -> None:
+        self.edges = mesh_edges(model.faces)
+        self.unique_edges = self.edges[0]
+        self.symmetry = L.symmetry_transforms(model.category)
+        n = model.config.feature_size
+        self.xy = cell_centres(n, n, model.config.stride, model.template.device)
+
+
+def gather_cells(cells: torch.Tensor):
+    """Object cells of each crop, padded: ``index [B x P']`` (row-major cell ids, padding
+    repeats a valid one), ``valid [B x P']`` bool and ``where [B x n*n]`` (position of a cell in
+    ``index``, -1 if absent). Training works on these only (about half the grid)."""
+    b, p = cells.shape
+    count = cells.sum(1)
+    width = int(count.max())
+    order = torch.argsort((~cells).to(torch.int8), dim=1, stable=True)[:, :width]
+    valid = torch.arange(width)[None] < count[:, None]
+    index = torch.where(valid, order, order[:, :1])
+    where = torch.full((b, p), -1, dtype=torch.long)
+    rows = torch.arange(b)[:, None].expand(b, width)
+    where[rows[valid], index[valid]] = torch.arange(width).expand(b, width)[valid]
+    return index, valid, where
+
+
+def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepContext, gen):
+    """All loss terms of one batch: ``(total, {term: float})``."""
+    mc = model.config
+    S, stride, n = mc.crop_size, mc.stride, mc.feature_size
+    b = batch["image"].shape[0]
+    image = batch["image"].flatten(0, 1)  # [2B x 3 x S x S]: a0, b0, a1, b1, ...
+    depth, mask, K = (batch[k].flatten(0, 1) for k in ("depth", "mask", "K"))
+    angles = None
+    if cfg.aux_rotation:
+        angles = (torch.rand(b, generator=gen) * 2 - 1) * math.pi
+        rot_img, rot_mask, rot_depth = L.rotate_crops(image[0::2], mask[0::2], depth[0::2], angles)
+        image, mask = torch.cat([image, rot_img]), torch.cat([mask, rot_mask])
+        depth, K = torch.cat([depth, rot_depth]), torch.cat([K, K[0::2]])
+    out = model(image, K)
+    frac, cell_depth, colours = L.cell_observations(mask, depth, image, stride)
+    cells = frac.flatten(1) >= 0.5
+    empty = ~cells.any(1)
+    cells = cells | empty[:, None]  # an empty crop keeps a valid softmax; its terms are masked
+    index, valid_px, where = gather_cells(cells)
+    feats = torch.gather(
+        pixel_embeddings(out.features), 1, index[..., None].expand(-1, -1, mc.dim)
+    )
+    corr = correspondences(feats, out.embeddings, valid_px, mc.tau)
+    xy = ctx.xy[index]  # [N x P' x 2] crop px of the gathered cells
+    Kf = L.feature_K(K, stride)
+    diam = model.diameter
+    terms = {}
+    terms["cycle_2d3d"] = L.cycle_2d3d(corr, out.vertices, out.R, out.t, K, xy, S)
+    visible = L.visible_vertices(out.vertices, model.faces, Kf, out.R, out.t, n)
+    terms["cycle_3d2d"] = L.cycle_3d2d(
+        corr, out.vertices, out.R, out.t, K, xy, cell_depth, visible, stride, diam
+    )
+    px_colours = torch.gather(
+        colours.flatten(2).transpose(1, 2), 1, index[..., None].expand(-1, -1, 3)
+    )
+    terms.update(L.reconstruction(
+        model.faces, out.vertices, out.R, out.t, Kf, frac, cell_depth, colours, px_colours,
+        corr, diam, ctx.edges,
+    ))  # fmt: skip
+    idx = torch.arange(2 * b)
+    src, tgt = _select(corr, idx[0::2]), _select(corr, idx[1::2])
+    src_pos = torch.gather(where[0::2][:b], 1, batch["pair_cell"])
+    valid = batch["pair_valid"] & (src_pos >= 0)
+    valid &= ~empty[0 : 2 * b : 2, None] & ~empty[1 : 2 * b : 2, None]
+    terms["time"] = L.transfer_cycle(
+        src, tgt, src_pos.clamp(min=0), batch["pair_uv"], valid, xy[1 : 2 * b : 2], S
+    )
+    if angles is not None:
+        k = cfg.n_pairs
+        pick = torch.multinomial(src.mask.float(), k, replacement=True, generator=gen)
+        uv = L.rotate_points(torch.gather(xy[0 : 2 * b : 2], 1, pick[..., None].expand(-1, -1, 2)),
+                             angles, S)  # fmt: skip
+        rot_ids = 2 * b + torch.arange(b)
+        rot = _select(corr, rot_ids)
+        inside = ((uv >= 0) & (uv <= S - 1)).all(-1) & ~empty[0 : 2 * b : 2, None]
+        terms["aux"] = L.transfer_cycle(src, rot, pick, uv, inside, xy[rot_ids], S)
+    terms["deform"] = L.deformation_loss(out.offsets, diam)
+    terms["laplacian"] = L.laplacian_loss(out.offsets, ctx.unique_edges, diam)
+    terms["symmetry"] = L.symmetry_loss(out.vertices, ctx.symmetry, diam)
+    if cfg.supervised:
+        R_gt, t_gt = batch["R"].flatten(0, 1), batch["t"].flatten(0, 1)
+        m = 2 * b
+        z = torch.gather(cell_depth.flatten(1)[:m], 1, index[:m])
+        terms["supervised"] = L.supervised_loss(
+            _select(corr, idx), out.vertices[:m], out.R[:m], out.t[:m], K[:m], xy[:m], z, R_gt,
+            t_gt, mc.category, diam,
+        )  # fmt: skip
+    total = sum(cfg.weights.get(k, 0.0) * v for k, v in terms.items())
+    stats = {k: float(v.detach()) for k, v in terms.items()}
+    stats["loss"] = float(total.detach())
+    return total, stats
+
+
+def _select(corr: Correspondence, index: torch.Tensor) -> Correspondence:
+    """The correspondences of crops ``index``."""
+    return Correspondence(corr.w2d3d[index], corr.w3d2d[index], corr.mask[index])
+
+
+def make_optimizer(model: CseModel, cfg: CseTrainConfig) -> torch.optim.Optimizer:
+    """AdamW; the deformation MLP at ``deform_lr_scale`` x ``lr`` (published 1e-5 vs 1e-4)."""
+    deform = list(model.deform.parameters())
+    ids = {id(p) for p in deform}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    groups = [{"params": rest, "lr": cfg.lr},
+              {"params": deform, "lr": cfg.lr * cfg.deform_lr_scale}]  # fmt: skip
+    return torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+
+
+def _cosine(optimizer, cfg: CseTrainConfig, step: int) -> None:
+    factor = 0.5 * (1.0 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+    for group, base in zip(optimizer.param_groups, (1.0, cfg.deform_lr_scale), strict=True):
+        group["lr"] = cfg.lr * base * factor
+
+
+def _save_resume(path: Path, model, optimizer, step, gen, cfg, seconds) -> None:
+    payload = {
+        "format": RESUME_FORMAT, "format_version": 1, "step": int(step),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
+        "generator": gen.get_state(), "config": cfg.to_dict(), "seconds": float(seconds),
+    }  # fmt: skip
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def _load_resume(path: Path, cfg: CseTrainConfig) -> dict:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # corrupt or foreign file
+        raise CheckpointError(f"{path} is not a readable resume file: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
+        raise CheckpointError(f"{path} is not a CSE trainer resume file")
+    old = state["config"]
+    keys = (*MODEL_FIELDS, "category", "seed", "batch_size", "supervised", "steps")
+    diff = {k: (old.get(k), getattr(cfg, k)) for k in keys if old.get(k) != getattr(cfg, k)}
+    if diff:
+        raise ConfigError(f"cannot resume {path}: settings differ (saved, now): {diff}")
+    return state
+
+
+def train(cfg: CseTrainConfig) -> Path:
+    """Train (or resume); returns ``OUT/<category>.pt``.
+
+    Raises:
+        ConfigError: bad settings, ``out`` holds a run without ``resume``, mismatching resume.
+        NoSamplesError: no usable track of the category in the data.
+    """
+    out = Path(cfg.out)
+    if not cfg.resume and ((out / "resume.pt").exists() or (out / "log.jsonl").exists()):
+        raise ConfigError(f"{out} already holds a training run; resume it (--resume) or "
+                          "choose another output folder")  # fmt: skip
+    config = cfg.model_config()
+    dataset = CseSequenceSet(
+        cfg.data, config.category, cfg.split, cfg.views_per_layout, cfg.crop_size,
+        cfg.crop_scale, cfg.stride, cfg.min_visib_fract, n_pairs=cfg.n_pairs,
+        with_labels=cfg.supervised, seed=cfg.seed,
+    )  # fmt: skip
+    before = torch.get_num_threads()
+    torch.set_num_threads(cfg.num_threads or before)
+    try:
+        return _run(cfg, config, dataset, out)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _worker_init(_: int) -> None:
+    import cv2
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: Path) -> Path:
+    from tqdm import tqdm
+
+    torch.manual_seed(cfg.seed)
+    model = CseModel(config, backbone_weights=cfg.backbone_weights)
+    model.train()
+    optimizer = make_optimizer(model, cfg)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    step, seconds_before = 0, 0.0
+    resume_path = out / "resume.pt"
+    if cfg.resume and resume_path.exists():
+        state = _load_resume(resume_path, cfg)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"])
+        gen.set_state(state["generator"])
+        step, seconds_before = int(state["step"]), float(state["seconds"])
+        if (out / "log.jsonl").exists():
+            lines = (out / "log.jsonl").read_text().splitlines()
+            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= step]
+            (out / "log.jsonl").write_text("".join(ln + "\n" for ln in kept))
+    out.mkdir(parents=True, exist_ok=True)
+    mode = "supervised (labels on)" if cfg.supervised else "self-supervised (no pose labels)"
+    tqdm.write(
+        f"{config.category}: {len(dataset)} tracks in {cfg.data}/{cfg.split}, {mode}, "
+        f"template {model.n_vertices} vertices, {model.feature_net.describe_init()}"
+    )
+    ctx = StepContext(model)
+    sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed, step)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_sampler=sampler, num_workers=cfg.num_workers, worker_init_fn=_worker_init
+    )
+    bar = tqdm(total=cfg.steps, initial=step, desc=f"train-cse {config.category}",
+               disable=not cfg.progress, dynamic_ncols=True)  # fmt: skip
+    t0 = time.perf_counter()
+    window: dict[str, list[float]] = {}
+
+    def meta() -> dict:
+        return {"trainer": __name__, "step": step, "supervised": cfg.supervised,
+                "seconds": seconds_before + time.perf_counter() - t0, "data": cfg.data,
+                "train_config": cfg.to_dict()}  # fmt: skip
+
+    with open(out / "log.jsonl", "a") as log:
+        for batch in loader:
+            _cosine(optimizer, cfg, step)
+            loss, stats = compute_losses(model, batch, cfg, ctx, gen)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            step += 1
+            for k, v in stats.items():
+                window.setdefault(k, []).append(v)
+            bar.update(1)
+            bar.set_postfix(loss=f"{stats['loss']:.4f}")
+            if step % cfg.log_every == 0 or step == cfg.steps:
+                record = {"step": step, **{k: sum(v) / len(v) for k, v in window.items()},
+                          "lr": optimizer.param_groups[0]["lr"],
+                          "seconds": seconds_before + time.perf_counter() - t0}  # fmt: skip
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                window = {}
+            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+                m = meta()
+                save_checkpoint(out / "last.pt", model, m)
+                _save_resume(resume_path, model, optimizer, step, gen, cfg, m["seconds"])
+    bar.close()
+    final = save_checkpoint(out / f"{config.category}.pt", model, meta())
+    tqdm.write(
+        f"trained {config.category} to step {step} in "
+        f"{seconds_before + time.perf_counter() - t0:.0f} s -> {final}"
+    )
+    return final

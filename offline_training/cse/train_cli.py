@@ -1,0 +1,88 @@
+"""``train-cse``: train a category's CSE model on BOP-format RGB-D sequences (see :mod:`.train`)::
+
+    train-cse --data out/data/cse_train --category mug --out out/runs/cse_mug --steps 300 \\
+        --batch-size 6 --views-per-layout 8 --backbone small --crop-size 96 --seed 0 \\
+        [--supervised] [--no-aux-rotation] [--resume] [--num-threads 1]
+
+Without ``--supervised`` no pose label is read (self-supervised); with it the labels add the
+upper bound's terms. Exit codes: 0 success, 1 runtime failure, 2 bad arguments (unknown
+category, missing data, no usable track, an output folder holding a run without ``--resume``,
+settings that do not match the run being resumed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def parser() -> argparse.ArgumentParser:
+    from offline_training.cse.train import CseTrainConfig
+
+    d = CseTrainConfig(data="", category="mug", out="")
+    p = argparse.ArgumentParser(prog="train-cse", description=__doc__.split("\n")[0])
+    p.add_argument("--data", required=True, help="BOP dataset root (models/ and SPLIT/)")
+    p.add_argument("--split", default=d.split)
+    p.add_argument("--category", required=True)
+    p.add_argument("--out", required=True, help="run folder: log.jsonl, last.pt, CATEGORY.pt")
+    p.add_argument(
+        "--views-per-layout",
+        type=int,
+        default=d.views_per_layout,
+        help=f"images per sequence in the data (default {d.views_per_layout})",
+    )
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help="frame pairs per step")
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--backbone", default=d.backbone, help="resnet18, small (default), tiny")
+    p.add_argument("--backbone-weights", default=None, metavar="PATH")
+    p.add_argument("--crop-size", type=int, default=d.crop_size)
+    p.add_argument("--n-vertices", type=int, default=d.n_vertices)
+    p.add_argument("--n-pairs", type=int, default=d.n_pairs)
+    p.add_argument("--supervised", action="store_true", help="labels on (the upper bound)")
+    p.add_argument("--no-aux-rotation", action="store_true", help="skip the rotated-copy cycle")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--num-workers", type=int, default=d.num_workers)
+    p.add_argument("--num-threads", type=int, default=None)
+    p.add_argument("--log-every", type=int, default=d.log_every)
+    p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
+    p.add_argument("--no-progress", action="store_true")
+    return p  # fmt: skip
+
+
+def _error(message: str) -> int:
+    print(f"train-cse: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``train-cse``; returns the exit code."""
+    args = parser().parse_args(argv)
+    from offline_training.cse.train import CseTrainConfig, train
+    from offline_training.nemo.data import NoSamplesError
+    from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
+    from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+
+    try:
+        category = get_category(args.category).name
+    except UnknownCategoryError as exc:
+        return _error(str(exc))
+    if not (Path(args.data) / args.split).is_dir():
+        return _error(f"no split {args.split!r} in data folder {args.data}")
+    options = {k: v for k, v in vars(args).items() if k not in ("no_progress", "no_aux_rotation")}
+    try:
+        cfg = CseTrainConfig(**{**options, "category": category}, progress=not args.no_progress,
+                             aux_rotation=not args.no_aux_rotation)  # fmt: skip
+        train(cfg)
+    except (NoSamplesError, ConfigError, CheckpointError) as exc:
+        return _error(str(exc))
+    except KeyboardInterrupt:
+        print("train-cse: interrupted; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""One-file checkpoints of :class:`~ros_pose_estimation.cse.model.CseModel`.
+
+Layout (plain dict of tensors, strings and numbers: ``torch.load(weights_only=True)`` reads it)::
+
+    {
+      "format": "ros_pose_estimation/cse",
+      "format_version": 1,
+      "category": "mug",
+      "config": {...CseConfig fields...},
+      "model": {state dict, incl. the template's "template" [V x 3], "faces" [F x 3]},
+      "meta": {free-form training information},
+    }
+
+The template mesh travels inside the state dict, so a model trained on a user's template is
+rebuilt with it. Loading is strict (format, version, category, every key and shape).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from ros_pose_estimation.core.mesh import TriMesh
+
+from .model import CseConfig, CseModel
+
+FORMAT = "ros_pose_estimation/cse"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path: str | os.PathLike, model: CseModel, meta: dict | None = None) -> Path:
+    """Write ``model`` to ``path`` atomically (temporary file renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "category": model.category,
+        "config": model.config.to_dict(),
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "meta": dict(meta or {}),
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict:
+    """Load and validate the raw payload (``weights_only=True``) without building a model."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"checkpoint {path} does not exist (train one with train-cse or set the model "
+            "path to an existing .pt file)"
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt/foreign files
+        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
+        raise CheckpointError(
+            f"{path} is not a CSE checkpoint of this project (expected format {FORMAT!r}, "
+            f"found {found!r})"
+        )
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format_version {version!r}; this version of ros_pose_estimation reads "
+            f"versions <= {FORMAT_VERSION}"
+        )
+    missing = {"category", "config", "model"} - set(payload)
+    if missing:
+        raise CheckpointError(f"{path} lacks {sorted(missing)}")
+    for key in ("template", "faces"):
+        if not torch.is_tensor(payload["model"].get(key)):
+            raise CheckpointError(f"{path}: the model state has no {key!r} tensor")
+    return payload
+
+
+def load_checkpoint(
+    path: str | os.PathLike, category: str | None = None, device: str | torch.device = "cpu"
+) -> tuple[CseModel, dict]:
+    """Build the model stored at ``path``: ``(model in eval mode, meta)``.
+
+    Args:
+        category: when given, the checkpoint must be of this category.
+    """
+    payload = read_checkpoint(path)
+    if category is not None and payload["category"] != category:
+        raise CheckpointError(
+            f"{path} is a model of category {payload['category']!r}, but category "
+            f"{category!r} was asked for"
+        )
+    state = payload["model"]
+    try:
+        config = CseConfig.from_dict(dict(payload["config"]))
+        template = TriMesh(state["template"].double().numpy(), state["faces"].numpy())
+        model = CseModel(config, template=template)
+    except (ConfigError, TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"{path}: invalid model description: {exc}") from exc
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:  # shape mismatches
+        raise CheckpointError(f"{path}: weights do not fit the config: {exc}") from exc
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f"{path}: weights do not match the config (missing {result.missing_keys[:5]}, "
+            f"unexpected {result.unexpected_keys[:5]})"
+        )
+    model.to(device).eval()
+    return model, dict(payload.get("meta", {}))

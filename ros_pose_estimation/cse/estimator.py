@@ -1,0 +1,326 @@
+"""RGB-D category-level pose by Categorical Surface Embedding + Umeyama (paper 003, inference).
+
+    estimator = CseEstimator.from_checkpoints(["mug_cse.pt"])
+    poses = estimator.estimate(rgb, depth, [Detection("mug", box, mask)], intrinsics)
+
+Per detection: a square crop (``crop_scale`` x the box's longer side, resized to
+``crop_size``; it carries its own intrinsics) of the colour image, the depth (nearest
+neighbour) and the object mask (the detection's, else the box's pixels at the object's depth,
+:func:`.pixels.box_depth_mask`); one batched forward per category gives pixel features and the
+deformed template's vertex embeddings; on the object's feature cells Eq. 1-2 give each cell's
+3D template point and Eq. 7 its confidence; cells with confidence above ``min_confidence`` and
+valid depth are back-projected with the crop intrinsics, and RANSAC + weighted Umeyama
+(:func:`.solve.pose_from_correspondences`) gives ``x_cam = s R x_model + t``; optionally a few
+ICP steps refine it (:mod:`.refine`). Output:
+:class:`~ros_pose_estimation.nemo.detection.PoseEstimate` (the RGB estimator's type) with the
+metric ``size`` = the deformed template's extents x ``s``,
+``t`` = the centre of that box, ``score`` = the confidence-weighted RANSAC inlier count over
+the object's cells (the inlier fraction without weighting), ``loss`` = the inliers' RMS
+residual (m), ``steps`` = 0 and ``converged`` = True (no iterative optimisation).
+
+Depth: ``16UC1`` (uint16 mm) or ``32FC1`` (float32 m), registered to the colour image (same
+size and intrinsics); zeros and NaNs are ignored. Pure core (no rclpy).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
+from ros_pose_estimation.core.crops import Crop, square_crop_box
+from ros_pose_estimation.core.errors import (
+    ConfigError,
+    DepthError,
+    EstimationError,
+    InputError,
+    PoseEstimationError,
+    check_shape,
+)
+from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
+
+from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
+from .model import CseModel
+from .pixels import box_depth_mask, cell_mask_and_depth, depth_metres
+from .refine import icp_similarity
+from .solve import pose_from_correspondences
+from .symmetry import canonical_rotation
+
+#: Stages timed per call (ms): crop, network forward, correspondences + confidence, RANSAC.
+STAGES = ("crop", "features", "correspondence", "solve", "total")
+
+
+@dataclass
+class CseInferenceConfig:
+    """Inference settings (published where stated, ``shared/notes/methods.md``).
+
+    Attributes:
+        min_confidence: keep cells with Eq. 7 confidence above this (published 0.5).
+        sigma_cells: width of the Eq. 7 confidence (feature cells).
+        min_mask_fraction: a feature cell is on the object when this fraction of its pixels is.
+        ransac_iterations: RANSAC hypotheses (published 100).
+        inlier_threshold: RANSAC inlier distance (m).
+        weight_by_confidence: weight RANSAC scores and refits by the confidence.
+        icp_steps: similarity-ICP refinement steps after RANSAC (0: off), :mod:`.refine`.
+        box_depth_band: object depth band without a mask (fraction of the box's metric size).
+        canonical_symmetry: output one representative rotation for symmetric categories.
+        min_points: fewer usable cells -> the detection fails (EstimationError).
+        seed: RANSAC seed (deterministic results).
+    """
+
+    min_confidence: float = 0.5
+    sigma_cells: float = 1.5
+    min_mask_fraction: float = 0.5
+    ransac_iterations: int = 100
+    inlier_threshold: float = 0.01
+    weight_by_confidence: bool = True
+    icp_steps: int = 3
+    box_depth_band: float = 0.6
+    canonical_symmetry: bool = True
+    min_points: int = 8
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.min_confidence < 1.0 or self.sigma_cells <= 0:
+            raise ConfigError(
+                f"need 0 <= min_confidence < 1 and sigma_cells > 0, got {self.min_confidence}, "
+                f"{self.sigma_cells}"
+            )
+        if self.inlier_threshold <= 0 or self.ransac_iterations < 1 or self.icp_steps < 0:
+            raise ConfigError("need inlier_threshold > 0, ransac_iterations >= 1, icp_steps >= 0")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class CseEstimator:
+    """RGB-D pose estimator for the categories of ``models`` (one :class:`CseModel` each)."""
+
+    def __init__(
+        self,
+        models: Mapping[str, CseModel],
+        config: CseInferenceConfig | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if not models:
+            raise ConfigError("CseEstimator needs at least one category model")
+        self.device = torch.device(device)
+        self.config = config or CseInferenceConfig()
+        self.models: dict[str, CseModel] = {}
+        for name, model in models.items():
+            key = get_category(name).name
+            if key != model.category:
+                raise ConfigError(f"model under key {name!r} is of category {model.category!r}")
+            self.models[key] = model.to(self.device).eval()
+
+    @classmethod
+    def from_checkpoints(
+        cls,
+        paths: Sequence[str | os.PathLike],
+        config: CseInferenceConfig | None = None,
+        device: str | torch.device = "cpu",
+    ) -> CseEstimator:
+        """One checkpoint per category (:func:`.checkpoint.load_checkpoint`)."""
+        from .checkpoint import load_checkpoint
+
+        models: dict[str, CseModel] = {}
+        for path in paths:
+            model, _ = load_checkpoint(path, device=device)
+            if model.category in models:
+                raise ConfigError(f"two checkpoints of category {model.category!r} ({path})")
+            models[model.category] = model
+        return cls(models, config, device)
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted(self.models)
+
+    # ------------------------------------------------------------------ inputs
+    def _check(self, image, detections, intrinsics) -> list[str]:
+        if not isinstance(image, np.ndarray):
+            raise InputError(f"image: expected a numpy array, got {type(image).__name__}")
+        check_shape("image", image, ("H", "W", 3), dtype=np.uint8)
+        if not isinstance(intrinsics, Intrinsics):
+            raise InputError(f"intrinsics: expected Intrinsics, got {type(intrinsics).__name__}")
+        intrinsics.check_image(image)
+        names = []
+        for i, det in enumerate(detections):
+            try:
+                name = get_category(det.category).name
+            except (UnknownCategoryError, AttributeError) as exc:
+                raise InputError(f"detection {i}: {exc}") from None
+            if name not in self.models:
+                raise InputError(
+                    f"detection {i}: no model for category {name!r}; loaded: "
+                    f"{', '.join(self.categories)}"
+                )
+            if det.mask is not None:
+                check_shape(f"detection {i} mask", det.mask, image.shape[:2])
+            names.append(name)
+        return names
+
+    def _prepare(self, image, depth_m, det: Detection, intrinsics, model: CseModel):
+        cfg = model.config
+        try:
+            box = square_crop_box(det.box_xyxy, cfg.crop_scale)
+            crop = Crop.from_box(box, cfg.crop_size, intrinsics)
+        except InputError as exc:
+            raise InputError(f"detection box {np.asarray(det.box_xyxy).tolist()}: {exc}") from None
+        if det.mask is not None:
+            mask = np.asarray(det.mask, dtype=bool)
+        else:
+            mask = box_depth_mask(depth_m, det.box_xyxy, intrinsics.fx, self.config.box_depth_band)
+        crop_mask = crop.warp_mask(mask)
+        crop_depth = crop.warp_depth(depth_m)
+        cells, cell_depth = cell_mask_and_depth(
+            crop_mask, crop_depth, cfg.stride, self.config.min_mask_fraction
+        )
+        return crop.warp(image), crop, cells, cell_depth
+
+    # ------------------------------------------------------------------ estimation
+    def estimate(
+        self,
+        image: np.ndarray,
+        depth: np.ndarray,
+        detections: Sequence[Detection],
+        intrinsics: Intrinsics,
+        depth_encoding: str | None = None,
+        errors: str = "raise",
+    ) -> list[PoseEstimate | None]:
+        """Poses of ``detections`` in ``image`` (``[H x W x 3]`` uint8 RGB) with registered
+        ``depth`` (``[H x W]`` uint16 mm / float32 m, see :func:`.pixels.depth_metres`).
+
+        Args:
+            errors: ``"raise"``: a detection that cannot be solved (too few confident cells
+                with depth) raises :class:`EstimationError` / :class:`DepthError` naming it;
+                ``"none"``: its entry is None and the others are still returned.
+
+        Raises:
+            InputError (incl. DepthError, EncodingError): bad image, depth (wrong size or
+                encoding, all zero/NaN), intrinsics, boxes, masks or categories.
+        """
+        if errors not in ("raise", "none"):
+            raise ConfigError(f"errors: expected 'raise' or 'none', got {errors!r}")
+        names = self._check(image, detections, intrinsics)
+        if not detections:
+            return []
+        depth_m = depth_metres(depth, depth_encoding)
+        intrinsics.check_image(depth_m, "depth")
+        times = dict.fromkeys(STAGES, 0.0)
+        _sync(self.device)
+        start = time.perf_counter()
+        groups: dict[str, list[int]] = {}
+        for i, name in enumerate(names):
+            groups.setdefault(name, []).append(i)
+        results: list[PoseEstimate | None] = [None] * len(detections)
+        for name, ids in groups.items():
+            model = self.models[name]
+            t0 = time.perf_counter()
+            prepared = []
+            for i in ids:
+                try:
+                    item = self._prepare(image, depth_m, detections[i], intrinsics, model)
+                    prepared.append(item)
+                except PoseEstimationError as exc:
+                    if errors == "raise" or not isinstance(exc, EstimationError | InputError):
+                        raise
+                    prepared.append(None)
+            times["crop"] += time.perf_counter() - t0
+            solved = self._estimate_group(model, prepared, times, errors)
+            for i, est in zip(ids, solved, strict=True):
+                if est is not None:
+                    est.category = detections[i].category
+                results[i] = est
+        _sync(self.device)
+        times["total"] = time.perf_counter() - start
+        ms = {key: 1e3 * value for key, value in times.items()}
+        for est in results:
+            if est is not None:
+                est.timings = dict(ms)
+                est.batch = len(detections)
+        return results
+
+    @torch.no_grad()
+    def _estimate_group(self, model: CseModel, prepared, times, errors) -> list:
+        cfg, icfg = model.config, self.config
+        live = [j for j, p in enumerate(prepared) if p is not None and p[2].any()]
+        out: list[PoseEstimate | None] = [None] * len(prepared)
+        for j, p in enumerate(prepared):
+            if p is not None and not p[2].any() and errors == "raise":
+                raise EstimationError(f"detection {j} of {model.category}: no object pixel")
+        if not live:
+            return out
+        t0 = time.perf_counter()
+        pixels = np.stack([prepared[j][0] for j in live])
+        crops = torch.from_numpy(pixels).to(self.device).permute(0, 3, 1, 2).float() / 255.0
+        K = torch.as_tensor(
+            np.stack([prepared[j][1].intrinsics.K for j in live]), dtype=torch.float32
+        ).to(self.device)
+        pred = model(crops, K)
+        _sync(self.device)
+        t1 = time.perf_counter()
+        n = cfg.feature_size
+        mask = torch.from_numpy(np.stack([prepared[j][2] for j in live]).reshape(len(live), -1))
+        mask = mask.to(self.device)
+        corr = correspondences(pixel_embeddings(pred.features), pred.embeddings, mask, cfg.tau)
+        xy = cell_centres(n, n, cfg.stride, self.device)
+        conf = cycle_confidence(corr, xy, float(cfg.stride), icfg.sigma_cells)
+        points = (corr.w2d3d @ pred.vertices).double().cpu().numpy()  # [B x P x 3] Eq. 2
+        conf = conf.double().cpu().numpy()
+        verts = pred.vertices.double().cpu().numpy()
+        _sync(self.device)
+        t2 = time.perf_counter()
+        uv = xy.double().cpu().numpy()
+        for b, j in enumerate(live):
+            _, crop, cells, cell_depth = prepared[j]
+            sel = cells.reshape(-1)
+            try:
+                out[j] = self._solve(
+                    model, crop, uv[sel], cell_depth.reshape(-1)[sel], points[b][sel],
+                    conf[b][sel], verts[b],
+                )  # fmt: skip
+            except (EstimationError, DepthError) as exc:
+                if errors == "raise":
+                    raise type(exc)(f"detection {j} of {model.category}: {exc}") from None
+        t3 = time.perf_counter()
+        times["features"] += t1 - t0
+        times["correspondence"] += t2 - t1
+        times["solve"] += t3 - t2
+        return out
+
+    def _solve(self, model, crop, uv, z, points, conf, verts) -> PoseEstimate:
+        icfg = self.config
+        extents = verts.max(0) - verts.min(0)
+        pose = pose_from_correspondences(
+            uv, z, crop.intrinsics, points, conf, icfg.min_confidence, extents,
+            icfg.weight_by_confidence, icfg.min_points, icfg.seed,
+            iterations=icfg.ransac_iterations, inlier_threshold=icfg.inlier_threshold,
+        )  # fmt: skip
+        s, R, t = pose.scale, pose.R, pose.t
+        if icfg.icp_steps:
+            valid = z > 0
+            cam = crop.intrinsics.backproject(uv[valid], z[valid])
+            s, R, t, _ = icp_similarity(cam, verts, s, R, t, icfg.icp_steps, icfg.inlier_threshold)
+        centre = 0.5 * (verts.max(0) + verts.min(0))  # the instance box centre (model frame)
+        t = np.asarray(t, dtype=np.float64) + s * R @ centre
+        if icfg.canonical_symmetry:
+            R = canonical_rotation(R, model.category)
+        score = pose.score / max(len(uv), 1) if icfg.weight_by_confidence else pose.inlier_ratio
+        return PoseEstimate(
+            category=model.category,
+            R=R,
+            t=t,
+            score=float(np.clip(score, 0.0, 1.0)),
+            size=extents * s,
+            steps=0,
+            converged=True,
+            loss=pose.rmse,
+        )

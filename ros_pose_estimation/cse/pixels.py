@@ -1,0 +1,94 @@
+"""Which pixels of a crop are the object, and their depth, at feature-cell resolution.
+
+* :func:`depth_metres`: a ROS depth image (``16UC1`` uint16 mm or ``32FC1`` float32 m, encoding
+  given or inferred from the dtype) -> the project's depth (float32 m, 0 = invalid) through
+  :func:`ros_pose_estimation.core.conventions.depth_to_metres`.
+* :func:`box_depth_mask`: without a segmentation mask, the object's pixels are the box's pixels
+  whose depth lies within a band around the depth of the box's centre (median of the inner
+  half), the band being ``band x`` the box's metric size at that depth.
+* :func:`cell_mask_and_depth`: a crop mask and depth -> per feature cell (``stride x stride``
+  crop pixels) "object" (at least ``min_fraction`` of its pixels on the mask) and the mean depth
+  of its valid masked pixels (0 when none).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ros_pose_estimation.core.conventions import DEPTH_ENCODINGS, depth_to_metres
+from ros_pose_estimation.core.errors import DepthError, EncodingError, check_shape
+
+_DTYPE_ENCODING = {np.dtype(np.uint16): "16UC1", np.dtype(np.float32): "32FC1"}
+
+
+def depth_metres(depth: np.ndarray, encoding: str | None = None) -> np.ndarray:
+    """``[H x W]`` depth -> float32 metres with 0 where invalid (0, NaN, inf, negative).
+
+    Args:
+        depth: uint16 millimetres (``16UC1``/``mono16``) or float32 metres (``32FC1``).
+        encoding: the image's encoding; None infers it from the dtype (uint16 -> ``16UC1``,
+            float32 -> ``32FC1``).
+
+    Raises:
+        EncodingError: unsupported encoding or dtype. InputError: not ``[H x W]``.
+        DepthError: no valid pixel at all (all zero / NaN: wrong topic or encoding?).
+    """
+    if not isinstance(depth, np.ndarray):
+        raise DepthError(f"depth: expected a numpy array, got {type(depth).__name__}")
+    if encoding is None:
+        encoding = _DTYPE_ENCODING.get(depth.dtype)
+        if encoding is None:
+            raise EncodingError(
+                f"depth: expected uint16 (16UC1, mm) or float32 (32FC1, m), got {depth.dtype}; "
+                f"or pass depth_encoding (one of {', '.join(DEPTH_ENCODINGS)})"
+            )
+    metres = depth_to_metres(depth, encoding)
+    if not np.any(metres > 0):
+        raise DepthError(
+            f"depth image ({encoding}, {depth.shape[1]} x {depth.shape[0]}) has no valid pixel: "
+            "all zero or NaN (is the depth topic publishing, and registered to the colour camera?)"
+        )
+    return metres
+
+
+def box_depth_mask(
+    depth_m: np.ndarray, box_xyxy: np.ndarray, fx: float, band: float = 0.6
+) -> np.ndarray:
+    """``[H x W]`` bool: pixels of ``box_xyxy`` (in ``depth_m``'s pixels) with valid depth within
+    ``band * side`` of the box centre's depth, ``side`` = the box's longer side in metres there.
+
+    Raises:
+        DepthError: no valid depth inside the box.
+    """
+    z = np.asarray(depth_m)
+    h, w = check_shape("depth_m", z, ("H", "W")).values()
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    cols, rows = np.arange(w), np.arange(h)
+    in_box = ((rows >= y0) & (rows <= y1))[:, None] & ((cols >= x0) & (cols <= x1))[None, :]
+    valid = in_box & (z > 0)
+    if not valid.any():
+        raise DepthError(f"no valid depth inside the detection box {[x0, y0, x1, y1]}")
+    cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 4, (y1 - y0) / 4
+    inner = ((np.abs(rows - cy) <= hh)[:, None] & (np.abs(cols - cx) <= hw)[None, :]) & valid
+    z_ref = float(np.median(z[inner if inner.any() else valid]))
+    side = max(x1 - x0, y1 - y0) * z_ref / fx
+    return valid & (np.abs(z - z_ref) <= band * side)
+
+
+def cell_mask_and_depth(
+    mask: np.ndarray, depth_m: np.ndarray, stride: int, min_fraction: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """``[S x S]`` crop mask and depth (m) -> ``[S/stride x S/stride]`` bool object cells and
+    float64 mean depth of each cell's valid masked pixels (0 when none)."""
+    m = np.asarray(mask, dtype=bool)
+    s = check_shape("mask", m, ("S", "S"))["S"]
+    z = np.asarray(depth_m, dtype=np.float64)
+    check_shape("depth_m", z, (s, s))
+    n = s // stride
+    blocks = (n, stride, n, stride)
+    frac = m.reshape(blocks).mean((1, 3))
+    good = m & (z > 0)
+    count = good.reshape(blocks).sum((1, 3))
+    total = np.where(good, z, 0.0).reshape(blocks).sum((1, 3))
+    depth = np.where(count > 0, total / np.maximum(count, 1), 0.0)
+    return frac >= min_fraction, depth

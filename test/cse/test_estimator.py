@@ -1,0 +1,78 @@
+"""CseEstimator on an oracle model (exact correspondences): pose, size, depth units, errors."""
+
+import numpy as np
+import pytest
+
+from ros_pose_estimation.core.conventions import metres_to_depth
+from ros_pose_estimation.core.errors import DepthError, EstimationError, InputError
+from ros_pose_estimation.core.metrics import rotation_error_deg
+from ros_pose_estimation.cse.estimator import STAGES, CseEstimator, CseInferenceConfig
+from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
+from test.cse.oracle import mask_box, oracle_frame
+
+
+@pytest.mark.parametrize("category,seed", [("mug", 0), ("mug", 1), ("bottle", 1)])
+@pytest.mark.parametrize("with_mask", [True, False])
+def test_recovers_pose_size_and_centre(category, seed, with_mask):
+    model, rgb, depth, mask, intr, R, t = oracle_frame(category, seed)
+    det = Detection(category, mask_box(mask), mask if with_mask else None)
+    (est,) = CseEstimator({category: model}).estimate(rgb, depth, [det], intr)
+    assert isinstance(est, PoseEstimate) and est.category == category
+    assert rotation_error_deg(est.R, R, category) < 5.0
+    assert np.linalg.norm(est.t - t) < 0.006
+    np.testing.assert_allclose(est.size, model.template_mesh().extents, rtol=0.06)
+    assert 0.0 < est.score <= 1.0
+    assert set(est.timings) == set(STAGES) and est.timings["total"] > 0
+
+
+def test_depth_in_millimetres_and_metres_gives_the_same_pose():
+    model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 2)
+    est = CseEstimator({"mug": model}, CseInferenceConfig(icp_steps=0))
+    det = [Detection("mug", mask_box(mask), mask)]
+    a = est.estimate(rgb, depth.astype(np.float32), det, intr)[0]
+    b = est.estimate(rgb, metres_to_depth(depth, "16UC1"), det, intr)[0]
+    nan_bg = depth.astype(np.float32).copy()
+    nan_bg[~mask] = np.nan  # NaN = invalid in 32FC1
+    c = est.estimate(rgb, nan_bg, det, intr)[0]
+    assert np.linalg.norm(a.t - b.t) < 2e-3 and rotation_error_deg(a.R, b.R) < 1.0
+    assert np.linalg.norm(a.t - c.t) < 1e-9  # only masked pixels are used
+
+
+@pytest.mark.parametrize("fill", [0.0, np.nan])
+def test_all_zero_or_nan_depth_raises_depth_error(fill):
+    model, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
+    bad = np.full_like(depth, fill, dtype=np.float32)
+    est = CseEstimator({"mug": model})
+    with pytest.raises(DepthError, match="all zero or NaN"):
+        est.estimate(rgb, bad, [Detection("mug", mask_box(mask), mask)], intr)
+
+
+def test_no_depth_on_the_object_fails_that_detection_only_when_asked():
+    model, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
+    holes = depth.copy()
+    holes[mask] = 0.0  # the sensor saw the wall, not the object
+    est = CseEstimator({"mug": model})
+    det = Detection("mug", mask_box(mask), mask)
+    with pytest.raises(DepthError, match="no valid depth at the"):
+        est.estimate(rgb, holes, [det], intr)
+    assert est.estimate(rgb, holes, [det], intr, errors="none") == [None]
+
+
+def test_input_errors():
+    model, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
+    est = CseEstimator({"mug": model})
+    det = [Detection("mug", mask_box(mask), mask)]
+    with pytest.raises(InputError, match="depth"):
+        est.estimate(rgb, depth[:100], det, intr)
+    with pytest.raises(InputError, match="no model for category 'bottle'"):
+        est.estimate(rgb, depth, [Detection("bottle", mask_box(mask))], intr)
+    with pytest.raises(InputError, match="x1 > x0"):
+        est.estimate(rgb, depth, [Detection("mug", [10, 10, 5, 20])], intr)
+    assert est.estimate(rgb, depth, [], intr) == []
+
+
+def test_too_few_confident_cells_is_an_estimation_error():
+    model, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
+    est = CseEstimator({"mug": model}, CseInferenceConfig(min_confidence=0.999999))
+    with pytest.raises(EstimationError, match="detection 0 of mug"):
+        est.estimate(rgb, depth, [Detection("mug", mask_box(mask), mask)], intr)

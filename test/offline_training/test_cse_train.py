@@ -1,0 +1,66 @@
+"""CSE trainer: a tiny model's loss falls, checkpoints load into the estimator, CLI errors."""
+
+import json
+
+import pytest
+
+from offline_training.cse.train import CseTrainConfig, train
+from offline_training.cse.train_cli import main
+from ros_pose_estimation.cse.checkpoint import load_checkpoint
+from ros_pose_estimation.cse.estimator import CseEstimator
+from test.offline_training.test_cse_data import cse_root  # noqa: F401  (fixture)
+
+TINY = {"backbone": "tiny", "crop_size": 64, "n_vertices": 150, "batch_size": 2,
+        "views_per_layout": 4, "min_visib_fract": 0.3, "num_workers": 0, "num_threads": 1,
+        "progress": False}  # fmt: skip
+TINY_CLI = ("--backbone tiny --crop-size 64 --n-vertices 150 --batch-size 2 --views-per-layout 4 "
+            "--num-workers 0 --num-threads 1 --no-progress").split()  # fmt: skip
+
+
+def _log(out) -> list[dict]:
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def trained(cse_root, tmp_path_factory):  # noqa: F811
+    out = tmp_path_factory.mktemp("cse_run") / "bottle"
+    cfg = CseTrainConfig(data=str(cse_root), category="bottle", out=str(out), steps=30,
+                         lr=2e-3, log_every=1, checkpoint_every=10, **TINY)  # fmt: skip
+    return out, train(cfg)
+
+
+def test_loss_falls_on_a_tiny_model(trained):
+    log = _log(trained[0])
+    assert [r["step"] for r in log] == list(range(1, 31))
+    terms = {"cycle_2d3d", "cycle_3d2d", "mask", "depth", "texture", "time", "aux", "deform",
+             "laplacian", "symmetry", "loss", "lr", "seconds"}  # fmt: skip
+    assert terms <= set(log[0]) and "supervised" not in log[0]
+    first = sum(r["loss"] for r in log[:5]) / 5
+    last = sum(r["loss"] for r in log[-5:]) / 5
+    assert last < 0.8 * first, (first, last)
+
+
+def test_checkpoint_loads_into_the_estimator(trained):
+    model, meta = load_checkpoint(trained[1], category="bottle")
+    assert meta["step"] == 30 and meta["supervised"] is False
+    assert CseEstimator({"bottle": model}).categories == ["bottle"]
+    assert (trained[0] / "last.pt").exists() and (trained[0] / "resume.pt").exists()
+
+
+def test_supervised_switch_adds_the_labelled_term(cse_root, tmp_path):  # noqa: F811
+    out = tmp_path / "sup"
+    assert main(["--data", str(cse_root), "--category", "mug", "--out", str(out), "--steps",
+                 "2", "--supervised", "--log-every", "1", *TINY_CLI]) == 0  # fmt: skip
+    assert "supervised" in _log(out)[0]
+
+
+def test_cli_errors_exit_2(cse_root, trained, tmp_path, capsys):  # noqa: F811
+    base = ["--data", str(cse_root), "--steps", "2", *TINY_CLI]
+    assert main([*base, "--category", "teapot", "--out", str(tmp_path / "a")]) == 2
+    assert "unknown category" in capsys.readouterr().err
+    assert main([*base, "--category", "bottle", "--out", str(trained[0])]) == 2
+    assert "already holds a training run" in capsys.readouterr().err
+    assert main([*base, "--category", "bottle", "--out", str(trained[0]), "--resume"]) == 2
+    assert "settings differ" in capsys.readouterr().err
+    assert main([*base, "--category", "camera", "--out", str(tmp_path / "c")]) == 2
+    assert "no track of camera" in capsys.readouterr().err
