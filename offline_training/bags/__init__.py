@@ -14,6 +14,12 @@ Record a bag with the robot, extract it once, train from the cache. Modules, one
 * :mod:`.cache`: the content-hashed, chunked, resumable dataset on disk and its reader
   :class:`~.cache.ExtractedRecording`; :mod:`.report`: what was extracted and skipped.
 * :mod:`.extract`: :func:`~.extract.extract_bag`, the whole pipeline; :mod:`.cli`: ``extract``.
+* :mod:`.pseudo_labels`: label-free object poses per track (fused depth in the fixed frame,
+  table plane, category template fitted over yaw; ambiguous / poor fits rejected with a reason);
+  :mod:`.export_bop`: pseudo-labelled frames as a BOP dataset for the NeMo trainer;
+  :mod:`.ground_truth`: a recording's ground truth, for evaluation and the supervised upper
+  bound only (the label-free path never imports it). The whole route: ``pose-train``
+  (:mod:`offline_training.pose_train`).
 
 Needs the training extras (rosbags; open3d for depth segmentation). Never imported by the node.
 """

@@ -14,6 +14,8 @@ steps), ``last.pt`` (model, :func:`save_checkpoint`) and ``resume.pt`` (model, o
 RNG states; ``torch.load(weights_only=True)``) every ``checkpoint_every`` steps, and the final
 ``<category>.pt``. With ``resume=True`` a run continues from ``resume.pt`` exactly: batches
 depend only on the step (:class:`~.data.StepBatchSampler`) and every RNG state is restored.
+``init_checkpoint`` starts from a trained model of the same settings (fine-tuning). Under
+``torchrun`` the run is distributed over the processes (:mod:`.distributed`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from offline_training.nemo import distributed
 from offline_training.nemo.augment import AugmentConfig
 from offline_training.nemo.data import NemoTrainingSet, StepBatchSampler
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
@@ -57,6 +60,8 @@ class TrainConfig:
     observations entering the loss per step (a random subset; None = all; the momentum update of
     the vertex features always uses all of them). ``bg_samples`` background features per
     image; ``neighbour_fraction`` of the mesh scale is the 3D neighbour exclusion radius.
+    ``init_checkpoint``: a NeMo checkpoint of the same category and model settings to start
+    from (feature net and neural mesh; fine-tuning), None = a fresh model.
     """
 
     data: str
@@ -95,6 +100,7 @@ class TrainConfig:
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     resume: bool = False
     progress: bool = True
+    init_checkpoint: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
@@ -132,14 +138,19 @@ def visible_vertices(
     return uv, visible & inside & on_mask & torch.isfinite(uv).all(-1)
 
 
-def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator) -> dict:
-    """One optimisation step on ``batch`` (see module doc); returns float stats."""
+def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
+               net=None, ctx: distributed.DistContext | None = None) -> dict:  # fmt: skip
+    """One optimisation step on ``batch`` (see module doc); returns float stats.
+
+    ``net``: the feature net to call (its ``DistributedDataParallel`` wrapper in a distributed
+    run; default ``model.feature_net``); ``ctx``: the distributed context (mesh updates from
+    every rank's features)."""
     device = next(model.parameters()).device
     image = batch["image"].to(device, non_blocking=True)
     K, R, t = (batch[k].to(device) for k in ("K", "R", "t"))
     mask = batch["mask_visib"].to(device)
     stride = model.config.stride
-    fmap = model.features(image)
+    fmap = (net or model.feature_net)(image)
     uv, visible = visible_vertices(model.mesh, R, t, K, mask, cfg.mask_margin_px)
     feats, vertex_ids, _ = sample_vertex_features(fmap, image_to_feature_uv(uv, stride), visible)
     bg = sample_background_features(fmap, downsample_mask(mask, stride), cfg.bg_samples,
@@ -155,8 +166,12 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
-    model.mesh.update_vertex_features(feats.detach(), vertex_ids, momentum=cfg.momentum)
-    model.mesh.update_clutter(bg.detach())  # after the loss (the queue is its negatives)
+    feats, vertex_ids, bg = feats.detach(), vertex_ids, bg.detach()
+    if ctx is not None and ctx.enabled:  # every rank applies the same, global update
+        feats, bg = distributed.all_gather_rows(feats, ctx), distributed.all_gather_rows(bg, ctx)
+        vertex_ids = distributed.all_gather_rows(vertex_ids, ctx)
+    model.mesh.update_vertex_features(feats, vertex_ids, momentum=cfg.momentum)
+    model.mesh.update_clutter(bg)  # after the loss (the queue is its negatives)
     stats["loss"] = float(loss.detach())
     return stats
 
@@ -270,6 +285,7 @@ def train(cfg: TrainConfig) -> Path:
         NoSamplesError: the dataset has no usable object of the category.
     """
     out = Path(cfg.out)
+    ctx = distributed.setup(cfg.device, cfg.batch_size)
     if not cfg.resume and ((out / "resume.pt").exists() or (out / "log.jsonl").exists()):
         raise ConfigError(f"{out} already holds a training run; resume it (--resume) or "
                           "choose another output folder")  # fmt: skip
@@ -282,22 +298,46 @@ def train(cfg: TrainConfig) -> Path:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     torch.set_num_threads(cfg.num_threads or cores or 1)
     try:
-        return _run(cfg, config, dataset, out)
+        return _run(cfg, config, dataset, out, ctx)
     finally:
         torch.set_num_threads(threads_before)
+        ctx.close()
 
 
-def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Path) -> Path:
+def _load_init(model: NemoModel, cfg: TrainConfig) -> None:
+    """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict)."""
+    from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+
+    init, _ = load_checkpoint(cfg.init_checkpoint, cfg.category)
+    ours, theirs = model.config.to_dict(), init.config.to_dict()
+    diff = {k: (theirs.get(k), v) for k, v in ours.items() if theirs.get(k) != v}
+    if diff:
+        raise ConfigError(f"--init-checkpoint {cfg.init_checkpoint} has other model settings "
+                          f"(checkpoint, now): {diff}; train with the checkpoint's settings")
+    model.load_state_dict(init.state_dict())  # strict
+
+
+def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Path,
+         ctx: distributed.DistContext) -> Path:  # fmt: skip
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
     model = NemoModel(config, cfg.backbone_weights, seed=cfg.seed)
     init = model.feature_net.describe_init()
-    if not model.feature_net.pretrained:
+    if cfg.init_checkpoint:
+        _load_init(model, cfg)
+        init = f"fine-tuning {cfg.init_checkpoint}"
+    elif not model.feature_net.pretrained:
         init += " -> RANDOM INIT (give backbone_weights / --backbone-weights for ImageNet init)"
-    _say(f"{config.category}: {len(dataset)} training objects in {cfg.data}/{cfg.split}; {init}")
-    device = torch.device(cfg.device)
+    say = _say if ctx.is_main else (lambda _: None)
+    say(f"{config.category}: {len(dataset)} training objects in {cfg.data}/{cfg.split}; {init}"
+        + (f"; {ctx.world} processes (rank 0 logs)" if ctx.enabled else ""))  # fmt: skip
+    device = torch.device(ctx.device)
     model.to(device).train()
+    net = model.feature_net
+    if ctx.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
     optimizer = make_optimizer(model, cfg)
     generator = torch.Generator().manual_seed(cfg.seed)  # background sampling (CPU: portable)
     step, seconds_before, resume_path = 0, 0.0, out / "resume.pt"
@@ -307,19 +347,23 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
         optimizer.load_state_dict(state["optimizer"])
         _set_rng_state(state["rng"], generator)
         step, seconds_before = int(state["step"]), float(state.get("seconds", 0.0))
-        _truncate_log(out / "log.jsonl", step)
-        _say(f"resuming {resume_path} at step {step}")
+        if ctx.is_main:
+            _truncate_log(out / "log.jsonl", step)
+        say(f"resuming {resume_path} at step {step}")
     elif cfg.resume:
-        _say(f"nothing to resume in {out}: starting a new run")
+        say(f"nothing to resume in {out}: starting a new run")
+    ctx.barrier()  # every rank has read the resume file before rank 0 may rewrite it
     out.mkdir(parents=True, exist_ok=True)
     neighbours = model.mesh.neighbour_mask(cfg.neighbour_fraction).to(device)
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed, step)
+    if ctx.enabled:
+        sampler = distributed.RankBatchSampler(sampler, ctx.rank, ctx.world)
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
         pin_memory=device.type == "cuda", worker_init_fn=_worker_init,
     )  # fmt: skip
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {config.category}", unit="step",
-               disable=not cfg.progress, dynamic_ncols=True)  # fmt: skip
+               disable=not (cfg.progress and ctx.is_main), dynamic_ncols=True)  # fmt: skip
     window, last, start_step = _Window(), {}, step
     t0 = wait_start = time.perf_counter()
     data_wait = 0.0
@@ -331,10 +375,12 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
                 "backbone_init": model.feature_net.describe_init(), "train_config": cfg.to_dict(),
                 **{k: v for k, v in last.items() if k in ("loss", "accuracy")}}  # fmt: skip
 
-    with open(out / "log.jsonl", "a") as log:
+    with open(out / "log.jsonl" if ctx.is_main else os.devnull, "a") as log:
         for batch in loader:
             data_wait += time.perf_counter() - wait_start
-            stats = train_step(model, optimizer, batch, cfg, neighbours, generator)
+            if ctx.enabled:
+                generator = distributed.step_generator(cfg.seed, step, ctx.rank)
+            stats = train_step(model, optimizer, batch, cfg, neighbours, generator, net, ctx)
             step += 1
             window.add(stats)
             bar.update(1)
@@ -346,19 +392,23 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
                 log.write(json.dumps(record) + "\n")
                 log.flush()
                 window = _Window()
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            if ctx.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
                 m = meta()
                 save_checkpoint(out / "last.pt", model, m)
                 save_resume(resume_path, model, optimizer, step, generator, cfg,
                             {"seconds": m["seconds"]})  # fmt: skip
             wait_start = time.perf_counter()
     bar.close()
-    final = save_checkpoint(out / f"{config.category}.pt", model, meta())
+    distributed.check_in_sync(model, ctx)
+    final = out / f"{config.category}.pt"
+    if ctx.is_main:
+        save_checkpoint(final, model, {**meta(), "processes": ctx.world})
+    ctx.barrier()
     wall = time.perf_counter() - t0
     done = step - start_step
     rate = done / wall if wall > 0 else 0.0
     fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
-    _say(f"trained {config.category}: steps {start_step}->{step} ({done} this run, {rate:.2f} "
+    say(f"trained {config.category}: steps {start_step}->{step} ({done} this run, {rate:.2f} "
          f"steps/s, data wait {data_wait:.1f} s), images seen {step * cfg.batch_size}, wall "
          f"{wall:.1f} s, final loss {fmt(last.get('loss'))}, accuracy "
          f"{fmt(last.get('accuracy'))} -> {final}")  # fmt: skip

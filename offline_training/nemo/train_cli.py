@@ -2,7 +2,14 @@
 
     train-nemo --data data/synth --category mug --out runs/mug --steps 3000 --batch-size 16 \\
         --backbone resnet18 --crop-size 128 --seed 0 [--resume] [--backbone-weights PATH] \\
-        [--device cpu|cuda] [--num-workers N]
+        [--device cpu|cuda] [--num-workers N] [--init-checkpoint models/nemo/mug.pt]
+
+Several processes (PyTorch DDP; one per GPU, or CPU processes with gloo), the same arguments::
+
+    torchrun --nproc_per_node 2 -m offline_training.nemo.train_cli --data ... --batch-size 32
+
+``--batch-size`` is the global batch (split over the processes); rank 0 writes the outputs;
+``--resume`` works the same (see :mod:`offline_training.nemo.distributed`).
 
 Exit codes: 0 success, 1 runtime failure, 2 bad arguments (unknown category, missing data
 folder or split, no training objects of the category in the dataset, an output folder that
@@ -60,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
         default=d.n_vertices,
         help=f"cuboid vertex count (default {d.n_vertices})",
     )
+    p.add_argument("--init-checkpoint", default=None, metavar="PT",
+                   help="start from this checkpoint of the category (same model settings)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue OUT/resume.pt")
     p.add_argument("--device", default=d.device, help="cpu (default), cuda, cuda:1, ...")
@@ -105,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         return _error(f"data folder {args.data} has no split {args.split!r} ({split_dir})")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         return _error(f"--device {args.device}: CUDA is not available (use --device cpu)")
+    if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
+        return _error(f"--init-checkpoint {args.init_checkpoint} does not exist")
     if args.backbone_weights and not Path(args.backbone_weights).is_file():
         return _error(f"--backbone-weights {args.backbone_weights} does not exist")
     options = {k: v for k, v in vars(args).items() if k not in ("no_augment", "no_progress")}

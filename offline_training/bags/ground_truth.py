@@ -1,0 +1,72 @@
+"""EVALUATION ONLY: ground-truth labels of a generated recording's tracks.
+
+Reads ``evaluation_only/ground_truth.json`` (copied there by ``extract_bag(...,
+copy_ground_truth=True)`` from a ``generate-bag`` recording) and matches its objects to the
+extracted tracks by position in the fixed frame. Used (a) to score pseudo-labels, (b) to build
+the held-out evaluation set and (c) for the clearly marked ``--supervised`` upper bound. The
+unsupervised path never calls this module.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from offline_training.bags.errors import BagError
+from offline_training.bags.pseudo_labels import TrackLabel
+from ros_pose_estimation.core.metrics import rotation_error_deg
+
+
+def ground_truth_labels(recording, categories, max_distance: float = 0.1) -> list[TrackLabel]:
+    """One accepted :class:`TrackLabel` per non-short track of ``categories`` matched to a GT
+    object (nearest centre within ``max_distance`` m of the track's mean surface position).
+
+    Raises:
+        BagError: no ground truth was copied, or it is in another frame than the tracks.
+    """
+    path = recording.ground_truth_path
+    if path is None:
+        raise BagError(f"{recording.directory} has no evaluation_only/ground_truth.json: extract "
+                       "with ground truth copied (a generate-bag recording)")  # fmt: skip
+    gt = json.loads(path.read_text())
+    if gt.get("world_frame") != recording.fixed_frame:
+        raise BagError(f"{path}: ground truth is in frame {gt.get('world_frame')!r} but camera "
+                       f"poses are in {recording.fixed_frame!r}")  # fmt: skip
+    centres = np.array([np.asarray(o["T_world_obj"])[:3, 3] for o in gt["objects"]])
+    labels = []
+    for track in recording.tracks:
+        if track.category not in categories or track.short or track.position_fixed is None:
+            continue
+        dist = np.linalg.norm(centres - np.asarray(track.position_fixed), axis=1)
+        dist[[o["category"] != track.category for o in gt["objects"]]] = np.inf
+        k = int(np.argmin(dist))
+        label = TrackLabel(recording.directory.name, int(track.track_id), track.category, False)
+        if dist[k] > max_distance:
+            label.reason = f"no ground-truth object within {max_distance} m"
+        else:
+            o = gt["objects"][k]
+            label.accepted, label.reason = True, f"ground truth object {o['index']}"
+            label.T_fixed_obj, label.extents = o["T_world_obj"], list(o["size"])
+        labels.append(label)
+    return labels
+
+
+def compare_labels(labels: list[TrackLabel], truth: list[TrackLabel]) -> list[dict]:
+    """Per fitted track: rotation error (deg, symmetry-aware), translation error (m) and
+    extents error (m, max over axes) against the ground-truth label of the same track."""
+    by_track = {t.track_id: t for t in truth if t.accepted}
+    rows = []
+    for lb in labels:
+        gt = by_track.get(lb.track_id)
+        if lb.T_fixed_obj is None or gt is None:
+            continue
+        P, G = lb.pose(), gt.pose()
+        rows.append({
+            "recording": lb.recording, "track_id": lb.track_id, "accepted": lb.accepted,
+            "rot_err_deg": float(rotation_error_deg(P[:3, :3], G[:3, :3], lb.category)),
+            "trans_err_m": float(np.linalg.norm(P[:3, 3] - G[:3, 3])),
+            "extent_err_m": float(np.abs(np.subtract(lb.extents, gt.extents)).max()),
+            "inlier_ratio": lb.inlier_ratio,
+        })  # fmt: skip
+    return rows
