@@ -63,6 +63,7 @@ from visualization_msgs.msg import MarkerArray
 
 from ros_pose_estimation import conversions as conv
 from ros_pose_estimation.core.errors import PoseEstimationError
+from ros_pose_estimation.node.frames import FRAME_DROPS, FrameDrop, ObjectSource, decode_frame
 from ros_pose_estimation.node.params import (
     MODEL_PARAMS,
     PARAMS,
@@ -70,18 +71,13 @@ from ros_pose_estimation.node.params import (
     model_param,
     tracking_params,
 )
+from ros_pose_estimation.node.synchroniser import make_synchroniser
 from ros_pose_estimation.node.worker import LatestWorker
 from ros_pose_estimation.overlay import draw_overlay
 from ros_pose_estimation.stats import NodeStats
-from ros_pose_estimation.sync import ApproximateTimeSync
 from ros_pose_estimation.tracking import TrackFilterConfig
 
 NODE_NAME = "pose_estimation_node"
-#: Why a whole frame was dropped (diagnostics keys ``dropped.<reason>``).
-FRAME_DROPS = (
-    "no_camera_info", "bad_image", "bad_depth", "bad_mask", "size_mismatch", "out_of_order",
-    "stale", "error",
-)  # fmt: skip
 _THROTTLE_S = 5.0
 
 
@@ -281,37 +277,12 @@ class PoseEstimationNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _make_sync(self, n_inputs: int) -> None:
-        """The time synchroniser: ``message_filters`` (Approximate)TimeSynchronizer fed through
-        ``SimpleFilter`` inputs where it is installed (``sync_backend`` auto or
-        message_filters), else the in-package :class:`ApproximateTimeSync` (same semantics)."""
-        backend = self._value("sync_backend")
-        queue, slop, exact = (self._value("queue_size"), self._value("slop"),
-                              self._value("exact_sync"))  # fmt: skip
+        """(Re)create the time synchroniser (:mod:`.synchroniser`)."""
         self._sync_inputs = n_inputs
-        if backend != "builtin":
-            try:
-                import message_filters
-            except ImportError:
-                if backend == "message_filters":
-                    from ros_pose_estimation.core.errors import ConfigError
-
-                    raise ConfigError("sync_backend: message_filters is not installed; use "
-                                      "auto or builtin") from None  # fmt: skip
-            else:
-                inputs = [message_filters.SimpleFilter() for _ in range(n_inputs)]
-                if exact:
-                    sync = message_filters.TimeSynchronizer(inputs, queue)
-                else:
-                    sync = message_filters.ApproximateTimeSynchronizer(inputs, queue, slop)
-                sync.registerCallback(self._on_frame)
-                self._sync = sync
-                self._feed = lambda index, stamp_ns, msg: inputs[index].signalMessage(msg)
-                self.sync_backend = "message_filters"
-                return
-        builtin = ApproximateTimeSync(n_inputs, queue, slop, exact, callback=self._on_frame)
-        self._sync = builtin
-        self._feed = builtin.add
-        self.sync_backend = "builtin"
+        self._feed, self.sync_backend = make_synchroniser(
+            n_inputs, self._value("queue_size"), self._value("slop"), self._value("exact_sync"),
+            self._on_frame, self._value("sync_backend"),
+        )  # fmt: skip
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_inputs()
@@ -404,7 +375,12 @@ class PoseEstimationNode(LifecycleNode):
                                                           time.monotonic())):  # fmt: skip
             self._stats.dropped.add("stale")
 
-    def _intrinsics_for(self, image_shape):
+    def _object_source(self) -> ObjectSource:
+        if self._value("mask_input"):
+            return ObjectSource(None, self._value("mask_category"), self._value("min_mask_pixels"))
+        return ObjectSource(self._class_map)
+
+    def _intrinsics_for(self):
         info = self._camera_info
         if info is None:
             return None
@@ -436,15 +412,12 @@ class PoseEstimationNode(LifecycleNode):
                 return
         start = time.perf_counter()
         try:
-            if isinstance(frame.image, CompressedImage):
-                rgb = conv.compressed_to_rgb(frame.image)
-            else:
-                rgb = conv.rgb_from_image(frame.image)
-        except PoseEstimationError as exc:
-            self._warn("bad_image", str(exc))
-            return
-        intrinsics = self._intrinsics_for(rgb.shape)
-        if intrinsics is None:
+            decoded = decode_frame(frame.image, frame.detections, frame.depth,
+                                   self._intrinsics_for(), self._object_source())  # fmt: skip
+        except FrameDrop as drop:
+            if drop.reason != "no_camera_info":
+                self._warn(drop.reason, str(drop))
+                return
             waited = time.monotonic() - (self._first_image_time or time.monotonic())
             if waited > self._value("camera_info_timeout"):
                 self._warn("no_camera_info", f"no camera_info received on "
@@ -452,47 +425,11 @@ class PoseEstimationNode(LifecycleNode):
             else:
                 self._stats.dropped.add("no_camera_info")
             return
-        try:
-            intrinsics.check_image(rgb)
-        except PoseEstimationError as exc:
-            self._warn("size_mismatch", f"image vs camera_info: {exc}")
-            return
-        depth = None
-        if frame.depth is not None:
-            try:
-                depth = conv.depth_from_image(frame.depth)
-            except PoseEstimationError as exc:
-                self._warn("bad_depth", str(exc))
-                return
-            if depth.shape != rgb.shape[:2]:
-                self._warn("size_mismatch", f"depth {depth.shape[1]}x{depth.shape[0]} vs image "
-                           f"{rgb.shape[1]}x{rgb.shape[0]}: expected depth aligned to the image")
-                return
-        if self._value("mask_input"):
-            from ros_pose_estimation.conversions.masks import (
-                detections_from_labels,
-                labels_from_image,
-            )
-
-            try:
-                labels = labels_from_image(frame.detections)
-            except PoseEstimationError as exc:
-                self._warn("bad_mask", str(exc))
-                return
-            try:
-                dets, skipped = detections_from_labels(
-                    labels, self._value("mask_category"), rgb.shape,
-                    self._value("min_mask_pixels"))  # fmt: skip
-            except PoseEstimationError as exc:
-                self._warn("size_mismatch", str(exc))
-                return
-        else:
-            dets, skipped = conv.detections_from_msg(frame.detections, rgb.shape,
-                                                     self._class_map)  # fmt: skip
+        rgb, intrinsics = decoded.rgb, decoded.intrinsics
         converted = time.perf_counter()
-        result = pipeline.process(rgb, dets, intrinsics, stamp_ns, depth)
+        result = pipeline.process(rgb, decoded.detections, intrinsics, stamp_ns, decoded.depth)
         self._last_stamp_ns = stamp_ns
-        self._stats.skipped.add_all({**skipped, **result.skipped})
+        self._stats.skipped.add_all({**decoded.skipped, **result.skipped})
         for line in result.errors:
             self.get_logger().warning(line, throttle_duration_sec=_THROTTLE_S)
         published = time.perf_counter()
