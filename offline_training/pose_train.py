@@ -1,7 +1,16 @@
-"""``pose-train``: unlabeled robot recordings -> a NeMo (RGB) category model the node loads.
+"""``pose-train``: unlabeled robot recordings -> a NeMo (RGB) or CSE (RGB-D) model the node loads.
 
     pose-train BAG [BAG ...] --category mug --out runs/mug_bags [--steps 300] [--seed 0] \\
         [--init-checkpoint models/nemo/mug.pt] [--eval-bag HELD_OUT_BAG] [--supervised]
+    pose-train BAG [BAG ...] --method cse --category mug --out runs/mug_cse [--steps 600] \\
+        [--batch-size 6] [--views-per-sequence 8]
+
+``--method cse`` (RGB-D, self-supervised, :mod:`offline_training.cse.train`) replaces stages 2-4
+below by: export the recordings as label-free RGB-D sequences (``OUT/data``: RGB, depth, camera
+poses from ``/tf``, masks from depth; no object pose, :mod:`offline_training.bags.export_cse`),
+train the CSE model on them (``OUT/train``, resumable) and copy it to ``OUT/<category>.pt``.
+``--supervised``, ``--init-checkpoint`` and ``--eval-bag`` are NeMo-only (evaluate a CSE model
+with ``offline_training.cse.evaluate``).
 
 Stages (each resumable; an interrupted run continues when started again with the same
 arguments and output folder):
@@ -36,12 +45,19 @@ import time
 from pathlib import Path
 
 REPORT_NAME = "report.json"
+ADDED_DEFAULTS = {"method": "nemo", "views_per_sequence": 8, "n_vertices": 600}
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pose-train", description=__doc__.split("\n")[0])
     p.add_argument("bags", nargs="+", help="rosbag2 folders recorded with the robot")
     p.add_argument("--category", required=True, help="category to train, e.g. mug")
+    p.add_argument("--method", choices=("nemo", "cse"), default="nemo",
+                   help="nemo: RGB, pseudo-labels (default); cse: RGB-D, self-supervised")
+    p.add_argument("--views-per-sequence", type=int, default=8,
+                   help="cse: frames per training sequence (a recording is cut into chunks)")
+    p.add_argument("--n-vertices", type=int, default=600, help="cse: template vertices")
+    p.add_argument("--num-workers", type=int, default=1, help="cse: data loader processes")
     p.add_argument("--out", required=True, help="run folder (resumed when it holds this run)")
     p.add_argument("--cache", default=None, help="extraction cache (default OUT/cache)")
     p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
@@ -168,10 +184,12 @@ def _check_run(out: Path, args) -> None:
     from ros_pose_estimation.core.errors import ConfigError
 
     mine = {k: v for k, v in vars(args).items() if k not in ("no_progress", "eval_bag",
-            "eval_every_nth", "eval_preset", "num_threads", "device", "out", "cache")}  # fmt: skip
+            "eval_every_nth", "eval_preset", "num_threads", "device", "out", "cache",
+            "num_workers")}  # fmt: skip
     path = out / "run.json"
     if path.is_file():
-        old = json.loads(path.read_text())
+        # runs saved before --method existed were NeMo runs with the defaults of the new options
+        old = {**ADDED_DEFAULTS, **json.loads(path.read_text())}
         if any(old.get(k) != v for k, v in mine.items()):
             diff = {k: (old.get(k), v) for k, v in mine.items() if old.get(k) != v}
             raise ConfigError(f"{out} holds another run (saved, now: {diff}); choose another "
@@ -191,6 +209,8 @@ def run(args) -> dict:
 
     out = Path(args.out)
     args.cache = args.cache or str(out / "cache")
+    if args.method == "cse":
+        return run_cse(args)
     ctx = distributed.setup(args.device, args.batch_size)
     report: dict = {"mode": "SUPERVISED UPPER BOUND (ground-truth poses)" if args.supervised
                     else "unsupervised (pseudo-labels)", "seconds": {}}  # fmt: skip
@@ -248,7 +268,71 @@ def run(args) -> dict:
         ctx.close()
 
 
+def _cse_config(args, out: Path, views: int):
+    from offline_training.cse.train import CseTrainConfig
+
+    return CseTrainConfig(
+        data=str(out / "data"), category=args.category, out=str(out / "train"),
+        views_per_layout=views, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        seed=args.seed, num_threads=args.num_threads,
+        num_workers=args.num_workers, backbone=args.backbone, crop_size=args.crop_size,
+        n_vertices=args.n_vertices, checkpoint_every=args.checkpoint_every,
+        progress=not args.no_progress, resume=(out / "train" / "resume.pt").exists(),
+        min_visib_fract=0.0,  # label-free masks: the visible fraction is unknown (written 1.0)
+    )  # fmt: skip
+
+
+def run_cse(args) -> dict:
+    """``--method cse``: extract -> label-free RGB-D sequences -> CSE training (no pose read)."""
+    from offline_training.bags.export_cse import export_cse
+    from offline_training.cse.train import train
+    from ros_pose_estimation.core.errors import ConfigError
+    from ros_pose_estimation.cse.checkpoint import read_checkpoint
+
+    nemo_only = [f"--{k.replace('_', '-')}" for k in ("supervised", "init_checkpoint",
+                 "eval_bag") if getattr(args, k)]  # fmt: skip
+    if nemo_only:
+        raise ConfigError(f"{', '.join(nemo_only)}: NeMo-only options, not available with "
+                          "--method cse (it trains without any pose label; evaluate a CSE "
+                          "model with python -m offline_training.cse.evaluate)")  # fmt: skip
+    if args.device != "cpu":
+        raise ConfigError(f"--device {args.device}: the CSE trainer runs on the CPU only")
+    out = Path(args.out)
+    report: dict = {"mode": "self-supervised CSE (RGB-D, no pose labels)", "method": "cse",
+                    "seconds": {}}  # fmt: skip
+    t = time.perf_counter()
+    _check_run(out, args)
+    pairs = _extract(args.bags, Path(args.cache), not args.no_progress)
+    report["extraction"] = [rep for _, rep in pairs]
+    report["seconds"]["extract"] = time.perf_counter() - t
+    data, t_export = out / "data", time.perf_counter()
+    if not (data / "export.json").is_file():
+        shutil.rmtree(data, ignore_errors=True)  # a partial export is redone
+        stats = export_cse(data, [r for r, _ in pairs], args.category,
+                           args.views_per_sequence, args.every_nth, seed=args.seed)  # fmt: skip
+        (data / "export.json").write_text(json.dumps(stats))
+    report["export"] = json.loads((data / "export.json").read_text())
+    report["seconds"]["export"] = time.perf_counter() - t_export
+    t_train = time.perf_counter()
+    final = train(_cse_config(args, out, report["export"]["views_per_sequence"]))
+    report["seconds"]["train"] = time.perf_counter() - t_train
+    model = out / f"{args.category}.pt"
+    shutil.copyfile(final, model)
+    report["checkpoint"] = str(model)
+    report["seconds"]["train_all_invocations"] = read_checkpoint(model)["meta"]["seconds"]
+    report["train_log_tail"] = (out / "train" / "log.jsonl").read_text().splitlines()[-1:]
+    report["seconds"]["total"] = time.perf_counter() - t
+    (out / REPORT_NAME).write_text(json.dumps(report, indent=1))
+    return report
+
+
 def _summary(report: dict) -> str:
+    if report.get("method") == "cse":
+        e = report["export"]
+        return (f"pose-train [{report['mode']}]: exported {e['sequences']} sequences of "
+                f"{e['views_per_sequence']} views ({e['images']} images, {e['objects']} object "
+                f"masks); model {report['checkpoint']}\nwall time (s): "
+                + ", ".join(f"{k} {v:.0f}" for k, v in report["seconds"].items()))
     labels = report["labels"]
     ok = sum(lb["accepted"] for lb in labels)
     lines = [f"pose-train [{report['mode']}]: {ok}/{len(labels)} tracks labelled; "

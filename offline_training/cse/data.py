@@ -24,13 +24,15 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from offline_training.nemo.data import NoSamplesError, scan_annotations
-from offline_training.synthetic.bop_reader import BopDataset
+from offline_training.synthetic.bop_reader import BopDataset, BopSample
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
+from ros_pose_estimation.core.conventions import bop_pose_to_metres
 from ros_pose_estimation.core.crops import Crop, square_crop_box
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.cse.pixels import cell_mask_and_depth
@@ -127,25 +129,52 @@ class CseSequenceSet(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.tracks)
 
+    def _sample(self, e) -> tuple[BopSample, np.ndarray | None]:
+        """Image ``e.pos`` and object ``e.k``'s ``mask_visib``. Without labels no object pose is
+        parsed (label-free data, e.g. ``pose-train --method cse``, stores only ``obj_id`` in
+        ``scene_gt``): the returned sample has no objects."""
+        if self.with_labels:
+            sample = self.bop[e.pos]
+            return sample, sample.objects[e.k].mask_visib
+        scene_id, im_id = self.bop._index[e.pos]
+        d = self.bop.split_dir / f"{scene_id:06d}"
+        cam = self.bop._scenes[scene_id]["camera"][str(im_id)]
+        path, _ = self.bop._image_path(d, im_id)
+        rgb = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if rgb is None:
+            raise OSError(f"cannot decode {path}")
+        depth, depth_path = None, d / "depth" / f"{im_id:06d}.png"
+        if depth_path.exists():
+            raw = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED).astype(np.float64)
+            depth = (raw * float(cam.get("depth_scale", 1.0)) * 1e-3).astype(np.float32)
+        T_world_cam = None
+        if "cam_R_w2c" in cam and "cam_t_w2c" in cam:
+            R, t = bop_pose_to_metres(cam["cam_R_w2c"], cam["cam_t_w2c"])
+            T_world_cam = np.eye(4)
+            T_world_cam[:3, :3], T_world_cam[:3, 3] = R.T, -R.T @ t
+        K = np.asarray(cam["cam_K"], dtype=np.float64).reshape(3, 3)
+        sample = BopSample(scene_id, im_id, rgb[..., ::-1].copy(), depth, K, [], T_world_cam)
+        return sample, self.bop._mask(d / "mask_visib" / f"{im_id:06d}_{e.k:06d}.png")
+
     def _frame(self, e) -> dict:
-        sample = self.bop[e.pos]
-        obj = sample.objects[e.k]
+        sample, mask_visib = self._sample(e)
         h, w = sample.rgb.shape[:2]
         x, y, bw, bh = e.bbox_visib
         box = square_crop_box([x - 0.5, y - 0.5, x + bw + 0.5, y + bh + 0.5], self.crop_scale)
         crop = Crop.from_box(box, self.crop_size, Intrinsics.from_K(sample.K, w, h))
-        if sample.depth is None or obj.mask_visib is None:
+        if sample.depth is None or mask_visib is None:
             raise NoSamplesError(f"image {e.pos} of {self.bop.root} lacks depth or mask_visib")
         if sample.T_world_cam is None:
             raise NoSamplesError(f"image {e.pos} has no camera pose (cam_R_w2c) for pairs")
         out = {
             "image": crop.warp(sample.rgb, "linear"),
             "depth": crop.warp_depth(sample.depth),
-            "mask": crop.warp_mask(obj.mask_visib),
+            "mask": crop.warp_mask(mask_visib),
             "crop": crop,
             "T_world_cam": sample.T_world_cam,
         }
         if self.with_labels:
+            obj = sample.objects[e.k]
             out["R"], out["t"] = obj.R, obj.t
         return out
 
