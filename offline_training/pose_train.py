@@ -57,7 +57,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--views-per-sequence", type=int, default=8,
                    help="cse: frames per training sequence (a recording is cut into chunks)")
     p.add_argument("--n-vertices", type=int, default=600, help="cse: template vertices")
-    p.add_argument("--num-workers", type=int, default=1, help="cse: data loader processes")
+    p.add_argument("--num-workers", type=int, default=1, help="data loader processes")
     p.add_argument("--out", required=True, help="run folder (resumed when it holds this run)")
     p.add_argument("--cache", default=None, help="extraction cache (default OUT/cache)")
     p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
@@ -173,7 +173,8 @@ def _train_config(args, out: Path):
     return TrainConfig(
         data=str(out / "data"), category=args.category, out=str(out / "train"), steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-        num_threads=args.num_threads, max_points=1024, checkpoint_every=args.checkpoint_every,
+        num_threads=args.num_threads, num_workers=args.num_workers, max_points=1024,
+        checkpoint_every=args.checkpoint_every,
         progress=not args.no_progress, init_checkpoint=args.init_checkpoint, **model,
         resume=(out / "train" / "resume.pt").exists(),
     )  # fmt: skip

@@ -27,6 +27,7 @@ import torch
 from offline_training.cse import losses as L
 from offline_training.cse.data import CseSequenceSet
 from offline_training.nemo.data import StepBatchSampler
+from offline_training.workers import worker_context
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 from ros_pose_estimation.cse.checkpoint import save_checkpoint
 from ros_pose_estimation.cse.correspondence import (
@@ -307,7 +308,8 @@ def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: P
     ctx = StepContext(model)
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed, step)
     loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=sampler, num_workers=cfg.num_workers, worker_init_fn=_worker_init
+        dataset, batch_sampler=sampler, num_workers=cfg.num_workers, worker_init_fn=_worker_init,
+        multiprocessing_context=worker_context(cfg.num_workers),
     )
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train-cse {config.category}",
                disable=not cfg.progress, dynamic_ncols=True)  # fmt: skip

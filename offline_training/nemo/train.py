@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from offline_training.nemo import distributed
 from offline_training.nemo.augment import AugmentConfig
 from offline_training.nemo.data import NemoTrainingSet, StepBatchSampler
+from offline_training.workers import worker_context
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.contrastive import (
@@ -361,6 +362,7 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
         pin_memory=device.type == "cuda", worker_init_fn=_worker_init,
+        multiprocessing_context=worker_context(cfg.num_workers),
     )  # fmt: skip
     bar = tqdm(total=cfg.steps, initial=step, desc=f"train {config.category}", unit="step",
                disable=not (cfg.progress and ctx.is_main), dynamic_ncols=True)  # fmt: skip

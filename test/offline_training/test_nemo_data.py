@@ -18,6 +18,7 @@ from offline_training.nemo.data import (
     dataset_categories,
 )
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
+from offline_training.workers import worker_context
 from ros_pose_estimation.core.categories import UnknownCategoryError
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.rotations import axis_rotation
@@ -160,7 +161,8 @@ def test_step_sampler_covers_each_epoch_and_depends_only_on_the_step():
 def test_dataloader_workers_give_the_same_batches(bop_root):
     ds = NemoTrainingSet(bop_root, "mug", crop_size=S, augment=AugmentConfig(), seed=0)
     sampler = StepBatchSampler(len(ds), 2, 2, seed=0)
-    runs = [list(torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=w))
+    runs = [list(torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=w,
+                                             multiprocessing_context=worker_context(w)))
             for w in (0, 1)]  # fmt: skip
     for a, b in zip(*runs, strict=True):
         assert torch.equal(a["image"], b["image"]) and a["category"] == b["category"]

@@ -16,7 +16,8 @@ from offline_training.synthetic.recording import RecordingConfig, write_recordin
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
-TINY = ("--backbone tiny --crop-size 64 --batch-size 4 --num-threads 1 --no-progress "
+TINY = ("--backbone tiny --crop-size 64 --batch-size 4 --num-threads 1 --num-workers 0 "
+        "--no-progress "
         "--checkpoint-every 2 --eval-every-nth 10").split()  # fmt: skip
 
 
