@@ -55,6 +55,8 @@ setup(
             "train-cse = offline_training.cse.train_cli:main",
             "evaluate_cse = offline_training.cse.evaluate:main",
             "evaluate-cse = offline_training.cse.evaluate:main",
+            "diagnose_cse = offline_training.cse.diagnose:main",
+            "diagnose-cse = offline_training.cse.diagnose:main",
             "pose-train = offline_training.pose_train:main",
             "pose_train = offline_training.pose_train:main",
             "train = offline_training.pose_train:main",

@@ -41,7 +41,7 @@ from ros_pose_estimation.render import mesh_edges
 
 RESUME_FORMAT = "ros_pose_estimation/cse-train-resume"
 MODEL_FIELDS = ("backbone", "dim", "stride", "fuse_channels", "crop_size", "crop_scale",
-                "code_dim", "n_vertices", "tau")  # fmt: skip
+                "code_dim", "n_vertices", "tau", "centre_embeddings")  # fmt: skip
 
 
 @dataclass
@@ -79,6 +79,7 @@ class CseTrainConfig:
     code_dim: int = 64
     n_vertices: int = 600
     tau: float = 0.1
+    centre_embeddings: bool = False
     resume: bool = False
     progress: bool = True
 
@@ -238,7 +239,8 @@ def _load_resume(path: Path, cfg: CseTrainConfig) -> dict:
         raise CheckpointError(f"{path} is not a readable resume file: {exc}") from exc
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         raise CheckpointError(f"{path} is not a CSE trainer resume file")
-    old = state["config"]
+    old = dict(state["config"])
+    old.setdefault("centre_embeddings", False)  # resume files written before the option
     keys = (*MODEL_FIELDS, "category", "seed", "batch_size", "supervised", "steps")
     diff = {k: (old.get(k), getattr(cfg, k)) for k in keys if old.get(k) != getattr(cfg, k)}
     if diff:

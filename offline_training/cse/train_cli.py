@@ -42,6 +42,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n-pairs", type=int, default=d.n_pairs)
     p.add_argument("--supervised", action="store_true", help="labels on (the upper bound)")
     p.add_argument("--no-aux-rotation", action="store_true", help="skip the rotated-copy cycle")
+    p.add_argument("--centre-embeddings", action="store_true",
+                   help="centre the vertex embeddings (cse.pointnet)")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--num-workers", type=int, default=d.num_workers)

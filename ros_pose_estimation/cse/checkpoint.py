@@ -98,7 +98,9 @@ def load_checkpoint(
         )
     state = payload["model"]
     try:
-        config = CseConfig.from_dict(dict(payload["config"]))
+        stored = dict(payload["config"])
+        stored.setdefault("centre_embeddings", False)  # written before the field existed
+        config = CseConfig.from_dict(stored)
         template = TriMesh(state["template"].double().numpy(), state["faces"].numpy())
         model = CseModel(config, template=template)
     except (ConfigError, TypeError, ValueError, KeyError) as exc:

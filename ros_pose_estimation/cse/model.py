@@ -53,6 +53,9 @@ class CseConfig:
         deform_hidden / deform_layers: deformation MLP (5 layers published);
         max_offset: bound of a vertex offset, fraction of the template diameter;
         pointnet_width: PointNet hidden width.
+        centre_embeddings: remove the vertices' mean embedding before normalising
+            (:mod:`.pointnet`; off by default: it fixes a degenerate start of Eq. 1 but is not
+            yet a clear win on every category, see the module doc there).
         n_vertices: template vertex budget (for building from the category's shape).
         tau: softmax temperature of Eq. 1 (0.1 published).
     """
@@ -70,6 +73,7 @@ class CseConfig:
     deform_layers: int = 5
     max_offset: float = 0.2
     pointnet_width: int = 128
+    centre_embeddings: bool = False
     n_vertices: int = DEFAULT_TEMPLATE_VERTICES
     tau: float = 0.1
 
@@ -163,7 +167,9 @@ class CseModel(nn.Module):
         self.deform = DeformationMLP(
             config.code_dim, config.deform_hidden, config.deform_layers, config.max_offset
         )
-        self.mesh_encoder = PointNetEncoder(config.dim, config.pointnet_width)
+        self.mesh_encoder = PointNetEncoder(
+            config.dim, config.pointnet_width, config.centre_embeddings
+        )
 
     @property
     def category(self) -> str:

@@ -5,7 +5,13 @@
 * :class:`PointNetEncoder`: 3-layer PointNet on the deformed vertices -> the per-vertex
   Categorical Surface Embedding (``D`` channels, L2-normalised). Segmentation-style: a shared
   per-point layer, a global max-pooled feature concatenated back to every point, two more
-  shared layers.
+  shared layers. With ``centre`` the mean over the vertices is removed before the
+  normalisation: the part shared by all vertices says nothing about *which* vertex a pixel
+  is, and at initialisation it dominates (uncentred, the embeddings of all vertices have
+  cosine ~0.995, so Eq. 1's softmax at tau 0.1 is uniform, every pixel maps to the template's
+  centroid and the correspondence gradients vanish; centred: cosine ~0, logit range ~19).
+  Measured (200 CPU steps, one seed): mugs learn faster with it, bottles scored lower, so it
+  is opt-in (``CseConfig.centre_embeddings``, ``train-cse --centre-embeddings``).
 
 Coordinates enter both networks divided by the template's diameter (unit-free, ~[-0.5, 0.5]).
 """
@@ -57,16 +63,21 @@ class DeformationMLP(nn.Module):
 
 
 class PointNetEncoder(nn.Module):
-    """``[B x V x 3]`` points (unit-free) -> ``[B x V x D]`` unit per-vertex embeddings."""
+    """``[B x V x 3]`` points (unit-free) -> ``[B x V x D]`` unit per-vertex embeddings;
+    ``centre``: remove the mean over the vertices before normalising (module doc)."""
 
-    def __init__(self, dim: int = 64, width: int = 128):
+    def __init__(self, dim: int = 64, width: int = 128, centre: bool = False):
         super().__init__()
         self.local = _mlp([3, width // 2, width], last_activation=True)
         self.head = _mlp([2 * width, width, dim])
         self.dim = dim
+        self.centre = bool(centre)
 
     def forward(self, points: torch.Tensor) -> torch.Tensor:
         check_shape("points", points, ("B", "V", 3))
         local = self.local(points)  # [B x V x W]
         glob = local.amax(1, keepdim=True).expand_as(local)
-        return F.normalize(self.head(torch.cat([local, glob], -1)), dim=-1)
+        out = self.head(torch.cat([local, glob], -1))
+        if self.centre:
+            out = out - out.mean(1, keepdim=True)
+        return F.normalize(out, dim=-1)
