@@ -9,13 +9,12 @@ unsupervised path never calls this module.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from offline_training.bags.errors import BagError
 from offline_training.bags.pseudo_labels import TrackLabel
 from ros_pose_estimation.core.metrics import rotation_error_deg
+from ros_pose_estimation.tools.ground_truth import GroundTruth
 
 
 def ground_truth_labels(recording, categories, max_distance: float = 0.1) -> list[TrackLabel]:
@@ -29,25 +28,25 @@ def ground_truth_labels(recording, categories, max_distance: float = 0.1) -> lis
     if path is None:
         raise BagError(f"{recording.directory} has no evaluation_only/ground_truth.json: extract "
                        "with ground truth copied (a generate-bag recording)")  # fmt: skip
-    gt = json.loads(path.read_text())
-    if gt.get("world_frame") != recording.fixed_frame:
-        raise BagError(f"{path}: ground truth is in frame {gt.get('world_frame')!r} but camera "
+    truth = GroundTruth(path)
+    if truth.world_frame != recording.fixed_frame:
+        raise BagError(f"{path}: ground truth is in frame {truth.world_frame!r} but camera "
                        f"poses are in {recording.fixed_frame!r}")  # fmt: skip
-    centres = np.array([np.asarray(o["T_world_obj"])[:3, 3] for o in gt["objects"]])
+    centres = np.array([T[:3, 3] for _, T, _ in truth.objects])
     labels = []
     for track in recording.tracks:
         if track.category not in categories or track.short or track.position_fixed is None:
             continue
         dist = np.linalg.norm(centres - np.asarray(track.position_fixed), axis=1)
-        dist[[o["category"] != track.category for o in gt["objects"]]] = np.inf
+        dist[[cat != track.category for cat, _, _ in truth.objects]] = np.inf
         k = int(np.argmin(dist))
         label = TrackLabel(recording.directory.name, int(track.track_id), track.category, False)
         if dist[k] > max_distance:
             label.reason = f"no ground-truth object within {max_distance} m"
         else:
-            o = gt["objects"][k]
-            label.accepted, label.reason = True, f"ground truth object {o['index']}"
-            label.T_fixed_obj, label.extents = o["T_world_obj"], list(o["size"])
+            _, T_world_obj, size = truth.objects[k]
+            label.accepted, label.reason = True, f"ground truth object {k}"
+            label.T_fixed_obj, label.extents = T_world_obj.tolist(), size.tolist()
         labels.append(label)
     return labels
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from ros_pose_estimation.core.checkpoint_file import read_payload, write_payload
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 from ros_pose_estimation.core.mesh import TriMesh
 
@@ -33,8 +34,6 @@ FORMAT_VERSION = 1
 
 def save_checkpoint(path: str | os.PathLike, model: CseModel, meta: dict | None = None) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -43,39 +42,13 @@ def save_checkpoint(path: str | os.PathLike, model: CseModel, meta: dict | None 
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "meta": dict(meta or {}),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return write_payload(path, payload)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load and validate the raw payload (``weights_only=True``) without building a model."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint {path} does not exist (train one with train-cse or set the model "
-            "path to an existing .pt file)"
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt/foreign files
-        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(
-            f"{path} is not a CSE checkpoint of this project (expected format {FORMAT!r}, "
-            f"found {found!r})"
-        )
-    version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has format_version {version!r}; this version of ros_pose_estimation reads "
-            f"versions <= {FORMAT_VERSION}"
-        )
-    missing = {"category", "config", "model"} - set(payload)
-    if missing:
-        raise CheckpointError(f"{path} lacks {sorted(missing)}")
+    payload = read_payload(path, FORMAT, FORMAT_VERSION, ("category", "config", "model"), "CSE",
+                           "train one with train-cse or pose-train --method cse")  # fmt: skip
     for key in ("template", "faces"):
         if not torch.is_tensor(payload["model"].get(key)):
             raise CheckpointError(f"{path}: the model state has no {key!r} tensor")

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ros_pose_estimation.core.camera import Intrinsics
-from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
+from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.crops import Crop, square_crop_box
 from ros_pose_estimation.core.errors import (
     ConfigError,
@@ -41,9 +41,8 @@ from ros_pose_estimation.core.errors import (
     EstimationError,
     InputError,
     PoseEstimationError,
-    check_shape,
 )
-from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
+from ros_pose_estimation.nemo.detection import Detection, PoseEstimate, check_inputs
 
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
 from .model import CseModel
@@ -144,29 +143,6 @@ class CseEstimator:
         return sorted(self.models)
 
     # ------------------------------------------------------------------ inputs
-    def _check(self, image, detections, intrinsics) -> list[str]:
-        if not isinstance(image, np.ndarray):
-            raise InputError(f"image: expected a numpy array, got {type(image).__name__}")
-        check_shape("image", image, ("H", "W", 3), dtype=np.uint8)
-        if not isinstance(intrinsics, Intrinsics):
-            raise InputError(f"intrinsics: expected Intrinsics, got {type(intrinsics).__name__}")
-        intrinsics.check_image(image)
-        names = []
-        for i, det in enumerate(detections):
-            try:
-                name = get_category(det.category).name
-            except (UnknownCategoryError, AttributeError) as exc:
-                raise InputError(f"detection {i}: {exc}") from None
-            if name not in self.models:
-                raise InputError(
-                    f"detection {i}: no model for category {name!r}; loaded: "
-                    f"{', '.join(self.categories)}"
-                )
-            if det.mask is not None:
-                check_shape(f"detection {i} mask", det.mask, image.shape[:2])
-            names.append(name)
-        return names
-
     def _prepare(self, image, depth_m, det: Detection, intrinsics, model: CseModel):
         cfg = model.config
         try:
@@ -209,7 +185,7 @@ class CseEstimator:
         """
         if errors not in ("raise", "none"):
             raise ConfigError(f"errors: expected 'raise' or 'none', got {errors!r}")
-        names = self._check(image, detections, intrinsics)
+        names = check_inputs(image, detections, intrinsics, self.models)
         if not detections:
             return []
         depth_m = depth_metres(depth, depth_encoding)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import torch
 
+from ros_pose_estimation.core.checkpoint_file import read_payload, write_payload
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
@@ -34,8 +35,6 @@ FORMAT_VERSION = 1
 
 def save_checkpoint(path: str | os.PathLike, model: NemoModel, meta: dict | None = None) -> Path:
     """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -45,40 +44,14 @@ def save_checkpoint(path: str | os.PathLike, model: NemoModel, meta: dict | None
         "neural_mesh": {k: v.detach().cpu() for k, v in model.mesh.state_dict().items()},
         "meta": dict(meta or {}),
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-    return path
+    return write_payload(path, payload)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """Load and validate the raw payload (``weights_only=True``) without building a model."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint {path} does not exist (train one with pose-train or "
-            f"set the model path parameter to an existing .pt file)"
-        )
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt/foreign files
-        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
-        raise CheckpointError(
-            f"{path} is not a NeMo checkpoint of this project "
-            f"(expected format {FORMAT!r}, found {found!r})"
-        )
-    version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise CheckpointError(
-            f"{path} has format_version {version!r}; this version of "
-            f"ros_pose_estimation reads versions <= {FORMAT_VERSION}"
-        )
-    missing = {"category", "config", "feature_net", "neural_mesh"} - set(payload)
-    if missing:
-        raise CheckpointError(f"{path} lacks {sorted(missing)}")
-    return payload
+    return read_payload(path, FORMAT, FORMAT_VERSION,
+                        ("category", "config", "feature_net", "neural_mesh"), "NeMo",
+                        "train one with train-nemo or pose-train")  # fmt: skip
 
 
 def load_checkpoint(

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
 from ros_pose_estimation.core.crops import Crop, square_crop_box
-from ros_pose_estimation.core.errors import InputError
+from ros_pose_estimation.core.errors import InputError, check_shape
 from ros_pose_estimation.nemo.model import NemoConfig
 
 STAGES = ("crop", "features", "init", "refine", "total")
@@ -70,6 +71,35 @@ class PoseEstimate:
     steps: int = 0
     converged: bool = False
     loss: float = float("nan")
+
+
+def check_inputs(image, detections: Sequence[Detection], intrinsics, loaded) -> list[str]:
+    """Validate an estimator call: ``image`` ``[H x W x 3]`` uint8 of ``intrinsics``' size, every
+    detection of a category in ``loaded`` (names of the loaded models), masks of the image's
+    size. Returns the detections' canonical category names, in order.
+
+    Raises:
+        InputError: naming the argument or the detection and what was expected.
+    """
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"image: expected a numpy array, got {type(image).__name__}")
+    check_shape("image", image, ("H", "W", 3), dtype=np.uint8)
+    if not isinstance(intrinsics, Intrinsics):
+        raise InputError(f"intrinsics: expected Intrinsics, got {type(intrinsics).__name__}")
+    intrinsics.check_image(image)
+    names = []
+    for i, det in enumerate(detections):
+        try:
+            name = get_category(det.category).name
+        except (UnknownCategoryError, AttributeError) as exc:
+            raise InputError(f"detection {i}: {exc}") from None
+        if name not in loaded:
+            raise InputError(f"detection {i}: no model for category {name!r}; loaded: "
+                             f"{', '.join(sorted(loaded))}")  # fmt: skip
+        if det.mask is not None:
+            check_shape(f"detection {i} mask", det.mask, image.shape[:2])
+        names.append(name)
+    return names
 
 
 def detection_crop(box_xyxy, intrinsics: Intrinsics, config: NemoConfig) -> Crop:

@@ -29,13 +29,14 @@ import torch
 import torch.nn.functional as F
 
 from ros_pose_estimation.core.camera import Intrinsics
-from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
+from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.crops import Crop
-from ros_pose_estimation.core.errors import ConfigError, InputError, check_shape
+from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.detection import (
     STAGES,
     Detection,
     PoseEstimate,
+    check_inputs,
     detection_crop,
     feature_camera,
 )
@@ -152,30 +153,6 @@ class NemoEstimator:
             )  # fmt: skip
         return self._banks[category]
 
-    # ------------------------------------------------------------------ input checks
-    def _check(self, image, detections, intrinsics) -> list[str]:
-        if not isinstance(image, np.ndarray):
-            raise InputError(f"image: expected a numpy array, got {type(image).__name__}")
-        check_shape("image", image, ("H", "W", 3), dtype=np.uint8)
-        if not isinstance(intrinsics, Intrinsics):
-            raise InputError(f"intrinsics: expected Intrinsics, got {type(intrinsics).__name__}")
-        intrinsics.check_image(image)
-        names = []
-        for i, det in enumerate(detections):
-            try:
-                name = get_category(det.category).name
-            except (UnknownCategoryError, AttributeError) as exc:
-                raise InputError(f"detection {i}: {exc}") from None
-            if name not in self.models:
-                raise InputError(
-                    f"detection {i}: no model for category {name!r}; "
-                    f"loaded: {', '.join(self.categories)}"
-                )
-            if det.mask is not None:
-                check_shape(f"detection {i} mask", det.mask, image.shape[:2])
-            names.append(name)
-        return names
-
     def _crop(self, image, det: Detection, intrinsics, model: NemoModel):
         crop = detection_crop(det.box_xyxy, intrinsics, model.config)
         pixels = crop.warp(image)
@@ -196,7 +173,7 @@ class NemoEstimator:
                 unknown category or one without a model, empty / zero-area / non-finite box,
                 box wholly outside the image, mask of the wrong shape.
         """
-        names = self._check(image, detections, intrinsics)
+        names = check_inputs(image, detections, intrinsics, self.models)
         if not detections:
             return []
         times = dict.fromkeys(STAGES, 0.0)

@@ -53,6 +53,7 @@ class GroundTruth:
         try:
             data = json.loads(file.read_text())
             self.frame_id: str = data["frame_id"]
+            self.world_frame: str = data.get("world_frame", "world")
             self.K = np.asarray(data["K"], dtype=np.float64)
             self.objects = [
                 (str(o["category"]), np.asarray(o["T_world_obj"], dtype=np.float64),
