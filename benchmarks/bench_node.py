@@ -40,21 +40,18 @@ DEMO_BAG = ROOT / "data" / "demo" / "demo_bag"
 
 
 def _frame():
-    from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray
 
-    from ros_pose_estimation.tools.bag_source import BagSource
+    from ros_pose_estimation.tools.bag_source import messages_by_stamp
 
-    wanted = {"/camera/color/image_raw": Image, "/camera/color/camera_info": CameraInfo,
-              "/detections": Detection2DArray}  # fmt: skip
-    got = {}
-    with BagSource(DEMO_BAG) as bag:
-        for topic, _, raw in bag.messages(list(wanted)):
-            got.setdefault(topic, deserialize_message(raw, wanted[topic]))
-            if len(got) == len(wanted):
-                break
-    return got["/camera/color/image_raw"], got["/camera/color/camera_info"], got["/detections"]
+    by_stamp = messages_by_stamp(DEMO_BAG, {
+        "/camera/color/image_raw": ("image", Image),
+        "/camera/color/camera_info": ("info", CameraInfo),
+        "/detections": ("dets", Detection2DArray),
+    })  # fmt: skip
+    first = by_stamp[min(s for s, f in by_stamp.items() if len(f) == 3)]
+    return first["image"], first["info"], first["dets"]
 
 
 def _with_objects(dets, n: int):

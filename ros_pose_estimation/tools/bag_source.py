@@ -177,3 +177,19 @@ class BagSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def messages_by_stamp(path: str | Path, types: dict[str, tuple[str, type]]) -> dict[int, dict]:
+    """Read ``types`` (bag topic -> (key, rclpy message class)) of a bag and group the
+    deserialised messages by header stamp: ``{stamp_ns: {key: msg}}`` (needs rclpy; for
+    tests, benchmarks and tools that feed recorded frames to the node)."""
+    from rclpy.serialization import deserialize_message
+
+    by_stamp: dict[int, dict] = {}
+    with BagSource(path) as bag:
+        for topic, _, raw in bag.messages(list(types)):
+            key, cls = types[topic]
+            msg = deserialize_message(raw, cls)
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            by_stamp.setdefault(stamp, {})[key] = msg
+    return by_stamp

@@ -35,25 +35,17 @@ def demo_frames():
     """The demo bag's first 12 frames as rclpy messages:
     ``[(image, camera_info, detections, depth)]`` matched by stamp."""
     try:
-        from rclpy.serialization import deserialize_message
         from sensor_msgs.msg import CameraInfo, Image
         from vision_msgs.msg import Detection2DArray
 
-        from ros_pose_estimation.tools.bag_source import BagSource
+        from ros_pose_estimation.tools.bag_source import messages_by_stamp
     except ImportError as exc:
         _unavailable(f"rclpy / rosbags not importable: {exc}")
-    types = {
+    by_stamp = messages_by_stamp(DEMO_BAG, {
         "/camera/color/image_raw": ("image", Image),
         "/camera/color/camera_info": ("camera_info", CameraInfo),
         "/detections": ("detections", Detection2DArray),
         "/camera/aligned_depth/image_raw": ("depth", Image),
-    }
-    by_stamp: dict[int, dict] = {}
-    with BagSource(DEMO_BAG) as bag:
-        for topic, _, raw in bag.messages(list(types)):
-            key, cls = types[topic]
-            msg = deserialize_message(raw, cls)
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            by_stamp.setdefault(stamp, {})[key] = msg
+    })  # fmt: skip
     frames = [by_stamp[s] for s in sorted(by_stamp) if len(by_stamp[s]) == 4][:12]
     return [(f["image"], f["camera_info"], f["detections"], f["depth"]) for f in frames]

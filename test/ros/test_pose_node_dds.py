@@ -36,22 +36,16 @@ def _require_ros():
 
 
 def _frames(count: int):
-    from rclpy.serialization import deserialize_message
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray
 
-    from ros_pose_estimation.tools.bag_source import BagSource
+    from ros_pose_estimation.tools.bag_source import messages_by_stamp
 
-    types = {"/camera/color/image_raw": ("image", Image),
-             "/camera/color/camera_info": ("info", CameraInfo),
-             "/detections": ("dets", Detection2DArray)}  # fmt: skip
-    by_stamp: dict[int, dict] = {}
-    with BagSource(DEMO_BAG) as bag:
-        for topic, _, raw in bag.messages(list(types)):
-            key, cls = types[topic]
-            msg = deserialize_message(raw, cls)
-            by_stamp.setdefault(msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec, {})[
-                key] = msg
+    by_stamp = messages_by_stamp(DEMO_BAG, {
+        "/camera/color/image_raw": ("image", Image),
+        "/camera/color/camera_info": ("info", CameraInfo),
+        "/detections": ("dets", Detection2DArray),
+    })  # fmt: skip
     stamps = sorted(s for s, f in by_stamp.items() if len(f) == 3)
     picks = stamps[:: len(stamps) // count][:count]  # spread over the sweep
     return [(s, by_stamp[s]) for s in picks]
