@@ -99,8 +99,8 @@ def resolve_path(path: str) -> str | None:
     else:
         try:
             roots.append(get_package_share_directory("ros_pose_estimation"))
-        except PackageNotFoundError:
-            pass  # not installed into an ament prefix
+        except (PackageNotFoundError, OSError):
+            pass  # not installed into an ament prefix, or no ROS environment (no prefix path)
     roots.append(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     for root in roots:
         candidate = os.path.join(root, path)

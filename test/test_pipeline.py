@@ -123,6 +123,14 @@ def test_load_estimators_errors_say_what_to_fix(tmp_path):
         load_estimators([ModelSpec("mug", str(corrupt))])
 
 
+def test_relative_paths_resolve_without_a_ros_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)  # ament_index raises OSError then
+    monkeypatch.chdir(tmp_path)
+    found = resolve_path("models/nemo/mug.pt")  # from the source checkout
+    assert found is not None and found.endswith("models/nemo/mug.pt")
+    assert resolve_path("models/nemo/no_such.pt") is None
+
+
 def test_bundled_model_loads_and_wrong_category_is_refused():
     mug = resolve_path("models/nemo/mug.pt")
     assert mug is not None

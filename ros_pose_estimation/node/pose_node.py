@@ -30,85 +30,43 @@ Threading: subscription callbacks only feed the time synchroniser; a matched set
 :class:`.worker.LatestWorker` (queue of one, stale frames dropped and counted) whose thread
 converts, estimates (:class:`~ros_pose_estimation.pipeline.PosePipeline`) and publishes.
 A bad message is logged (throttled) and dropped; nothing a message contains stops the node.
+
+This module only wires the pieces together: :mod:`.node_params` (declarations, run-time
+changes), :mod:`.pipeline_factory` (models, on configure), :mod:`.synchroniser`,
+:mod:`.processing` (the worker's per-frame work) and :mod:`.outputs` (publishers, messages).
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, fields
 from typing import Any
 
 import rclpy
-from diagnostic_msgs.msg import DiagnosticArray
-from rcl_interfaces.msg import (
-    FloatingPointRange,
-    IntegerRange,
-    ParameterDescriptor,
-    SetParametersResult,
-)
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-    qos_profile_sensor_data,
-)
+from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
-from tf2_msgs.msg import TFMessage
-from vision_msgs.msg import Detection2DArray, Detection3DArray, LabelInfo, VisionClass
-from visualization_msgs.msg import MarkerArray
+from vision_msgs.msg import Detection2DArray, LabelInfo
 
-from ros_pose_estimation import conversions as conv
 from ros_pose_estimation.core.errors import PoseEstimationError
-from ros_pose_estimation.node.frames import FRAME_DROPS, FrameDrop, ObjectSource, decode_frame
-from ros_pose_estimation.node.params import (
-    MODEL_PARAMS,
-    PARAMS,
-    Param,
-    model_param,
-    tracking_params,
+from ros_pose_estimation.node.frames import FRAME_DROPS
+from ros_pose_estimation.node.node_params import NodeParams
+from ros_pose_estimation.node.outputs import (
+    create_publishers,
+    label_info,
+    publish_diagnostics,
+    publish_result,
 )
+from ros_pose_estimation.node.pipeline_factory import build_pipeline, load_meshes
+from ros_pose_estimation.node.processing import THROTTLE_S, Frame, FrameProcessor
 from ros_pose_estimation.node.synchroniser import make_synchroniser
 from ros_pose_estimation.node.worker import LatestWorker
-from ros_pose_estimation.overlay import draw_overlay
 from ros_pose_estimation.stats import NodeStats
-from ros_pose_estimation.tracking import TrackFilterConfig
+
+__all__ = ["NODE_NAME", "Frame", "PoseEstimationNode", "main"]
 
 NODE_NAME = "pose_estimation_node"
-_THROTTLE_S = 5.0
-
-
-@dataclass
-class Frame:
-    """One synchronised input set, as the worker receives it."""
-
-    image: Any
-    detections: Any
-    depth: Any
-    received: float  # time.monotonic() when the last message of the set arrived
-
-
-def _descriptor(param: Param) -> ParameterDescriptor:
-    text = param.description + (" (fixed while configured)" if param.read_only else "")
-    desc = ParameterDescriptor(description=text, read_only=False)
-    if param.choices:
-        desc.additional_constraints = "one of: " + ", ".join(param.choices)
-    if param.kind is float and param.low is not None and param.high is not None:
-        desc.floating_point_range = [
-            FloatingPointRange(from_value=float(param.low), to_value=float(param.high))
-        ]
-    if param.kind is int and param.low is not None and param.high is not None:
-        desc.integer_range = [
-            IntegerRange(from_value=int(param.low), to_value=int(param.high), step=1)
-        ]
-    if param.kind is list:
-        from rcl_interfaces.msg import ParameterType
-
-        desc.type = ParameterType.PARAMETER_STRING_ARRAY
-    return desc
 
 
 class PoseEstimationNode(LifecycleNode):
@@ -116,81 +74,25 @@ class PoseEstimationNode(LifecycleNode):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        self._params: dict[str, Param] = {}
-        for param in PARAMS + tracking_params():
-            self._declare(param)
-        for category in self._value("categories"):
-            for param in MODEL_PARAMS:
-                self._declare(model_param(category, param.name))
-        self._configured = False
-        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.pipeline = None
+        self._param_table = NodeParams(self)
         self._subs: list = []
         self._pubs: dict[str, Any] = {}
         self._timer = None
         self._worker: LatestWorker | None = None
-        self._camera_info = None
-        self._intrinsics = None
-        self._intrinsics_key = None
-        self._first_image_time: float | None = None
-        self._last_stamp_ns: int | None = None
         self._last_input_ns: dict[int, int] = {}
         self.sync_backend = ""
         self._meshes: dict = {}
         self._reset_stats()
-
-    # ------------------------------------------------------------------ parameters
-    def _declare(self, param: Param) -> None:
-        self._params[param.name] = param
-        value = self.declare_parameter(param.name, param.default, _descriptor(param)).value
-        param.check(value)  # a bad value in the params file fails start-up with the reason
+        self._processor = FrameProcessor(self, self._value, self._stats, self._publish)
 
     def _value(self, name: str):
-        return self._params[name].check(self.get_parameter(name).value)
-
-    def _on_set_parameters(self, changes) -> SetParametersResult:
-        for change in changes:
-            param = self._params.get(change.name)
-            if param is None:
-                return SetParametersResult(successful=False,
-                                           reason=f"unknown parameter {change.name!r}")
-            if param.read_only and self._configured:
-                return SetParametersResult(
-                    successful=False,
-                    reason=f"{change.name} is fixed while the node is configured (models, device "
-                    "and inputs are set up from it); deactivate + cleanup, set it, configure",
-                )  # fmt: skip
-            try:
-                param.check(change.value)
-            except PoseEstimationError as exc:
-                return SetParametersResult(successful=False, reason=str(exc))
-        if self.pipeline is not None:
-            self.get_logger().info("parameters changed; applied to the next frame")
-        return SetParametersResult(successful=True)
+        return self._param_table.value(name)
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        from ros_pose_estimation.pipeline import ModelSpec, PosePipeline, load_estimators
-
         try:
-            device = self._device()
-            threads = self._value("num_threads")
-            if threads:
-                import torch
-
-                torch.set_num_threads(threads)
-            specs = []
-            for category in self._value("categories"):
-                ids = [c for c in self._value(f"models.{category}.class_ids") if c]
-                specs.append(ModelSpec(
-                    category, self._value(f"models.{category}.checkpoint"),
-                    self._value(f"models.{category}.method"), ids,
-                ))  # fmt: skip
-            estimators = load_estimators(specs, device, self._value("preset"))
-            self.pipeline = PosePipeline(
-                estimators, self._value("max_objects"), self._value("min_score"),
-                self._tracking_config(),
-            )  # fmt: skip
+            self.pipeline, specs, device = build_pipeline(self._value)
         except PoseEstimationError as exc:
             self.get_logger().error(f"configure failed: {exc}")
             self.pipeline = None
@@ -199,7 +101,7 @@ class PoseEstimationNode(LifecycleNode):
             self.get_logger().error("configure failed: a cse model needs mode:=rgbd (depth)")
             self.pipeline = None
             return TransitionCallbackReturn.FAILURE
-        self._class_map = {cid: s.category for s in specs for cid in s.class_ids}
+        self._processor.class_map = {cid: s.category for s in specs for cid in s.class_ids}
         self._specs = specs
         if self._value("mask_input") and self._value("mask_category") not in self._value(
             "categories"
@@ -209,37 +111,17 @@ class PoseEstimationNode(LifecycleNode):
                 f"{self._value('categories')}, got {self._value('mask_category')!r}")
             self.pipeline = None
             return TransitionCallbackReturn.FAILURE
-        self._meshes = self._load_meshes(specs)
-        reliable = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST,
-                              reliability=ReliabilityPolicy.RELIABLE)  # fmt: skip
-        self._pubs = {
-            "detections": self.create_publisher(Detection3DArray, "~/detections", reliable),
-            "markers": self.create_publisher(MarkerArray, "~/markers", reliable),
-            "debug": self.create_publisher(Image, "~/debug_image", reliable),
-            "tf": self.create_publisher(TFMessage, "/tf", QoSProfile(
-                depth=100, durability=DurabilityPolicy.VOLATILE,
-                reliability=ReliabilityPolicy.RELIABLE)),
-            "diagnostics": self.create_publisher(DiagnosticArray, "/diagnostics", reliable),
-            "label_info": self.create_publisher(LabelInfo, "~/label_info", QoSProfile(
-                depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL,
-                reliability=ReliabilityPolicy.RELIABLE)),
-        }  # fmt: skip
+        self._meshes = load_meshes(self._value, specs)
+        self._pubs = create_publishers(self)
         self._pubs["label_info"].publish(self._label_info(specs))
-        self._configured = True
+        self._param_table.configured = True
         names = ", ".join(f"{s.category} ({s.method}, {s.checkpoint})" for s in specs)
         self.get_logger().info(f"configured on {device}: {names}")
         return TransitionCallbackReturn.SUCCESS
 
     def _label_info(self, specs) -> LabelInfo:
-        """The categories this node reports (``class_id`` = the registry's id, ``class_name``
-        = the ``class_id`` string of ``~/detections``) and ``min_score`` as the threshold."""
-        from ros_pose_estimation.core.categories import get_category
-
-        msg = LabelInfo(threshold=float(self._value("min_score")))
-        msg.header.stamp = self.get_clock().now().to_msg()
-        msg.class_map = [VisionClass(class_id=get_category(s.category).class_id,
-                                     class_name=s.category) for s in specs]  # fmt: skip
-        return msg
+        """``~/label_info``: :func:`.outputs.label_info` stamped now."""
+        return label_info(specs, self._value("min_score"), self.get_clock().now().to_msg())
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         rgbd = self._value("mode") == "rgbd"
@@ -314,38 +196,12 @@ class PoseEstimationNode(LifecycleNode):
             self.destroy_publisher(pub)
         self._pubs = {}
         self.pipeline = None
-        self._configured = False
+        self._param_table.configured = False
         if "torch" in sys.modules:
             import torch
 
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-
-    def _device(self) -> str:
-        device = self._value("device")
-        import torch
-
-        if device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            from ros_pose_estimation.core.errors import ConfigError
-
-            raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA device; "
-                              "use device:=cpu or auto")  # fmt: skip
-        return device
-
-    def _tracking_config(self) -> TrackFilterConfig:
-        values = {f.name: self._value(f"tracking.{f.name}") for f in fields(TrackFilterConfig)}
-        config = TrackFilterConfig(**values)
-        config.validate()
-        return config
-
-    def _load_meshes(self, specs) -> dict:
-        if not self._value("marker_mesh") and not self._value("debug_image"):
-            return {}
-        from ros_pose_estimation.shapes import template_mesh
-
-        return {s.category: template_mesh(s.category) for s in specs}
 
     # ------------------------------------------------------------------ inputs
     def _add(self, index: int, msg) -> None:
@@ -353,8 +209,7 @@ class PoseEstimationNode(LifecycleNode):
         stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
         if index == 0:
             self._stats.inputs.tick(time.monotonic())
-            if self._first_image_time is None:
-                self._first_image_time = time.monotonic()
+            self._processor.image_arrived()
         last = self._last_input_ns.get(index)
         if last is not None and last - stamp_ns > self._value("time_jump_reset") * 1e9:
             # time jumped back (bag loop, simulation reset): the synchroniser would hold every
@@ -366,7 +221,7 @@ class PoseEstimationNode(LifecycleNode):
         self._feed(index, stamp_ns, msg)
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
-        self._camera_info = msg
+        self._processor.camera_info = msg
         self._stats.has_camera_info = True
 
     def _on_frame(self, image, detections, depth=None) -> None:
@@ -375,85 +230,12 @@ class PoseEstimationNode(LifecycleNode):
                                                           time.monotonic())):  # fmt: skip
             self._stats.dropped.add("stale")
 
-    def _object_source(self) -> ObjectSource:
-        if self._value("mask_input"):
-            return ObjectSource(None, self._value("mask_category"), self._value("min_mask_pixels"))
-        return ObjectSource(self._class_map)
-
-    def _intrinsics_for(self):
-        info = self._camera_info
-        if info is None:
-            return None
-        key = (tuple(info.k), tuple(info.p), info.width, info.height, info.binning_x,
-               info.binning_y)  # fmt: skip
-        if key != self._intrinsics_key:
-            self._intrinsics = conv.intrinsics_from_camera_info(info)
-            self._intrinsics_key = key
-        return self._intrinsics
-
     # ------------------------------------------------------------------ worker
-    def _warn(self, reason: str, text: str) -> None:
-        self._stats.dropped.add(reason)
-        self.get_logger().warning(f"frame dropped ({reason}): {text}",
-                                  throttle_duration_sec=_THROTTLE_S)  # fmt: skip
-
     def _process(self, frame: Frame) -> None:
-        pipeline = self.pipeline
-        if pipeline is None:
-            return
-        header = frame.image.header
-        stamp_ns = header.stamp.sec * 1_000_000_000 + header.stamp.nanosec
-        if self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
-            if self._last_stamp_ns - stamp_ns > self._value("time_jump_reset") * 1e9:
-                self.get_logger().info("time jumped back: tracks and queues reset")
-                pipeline.reset()
-            else:
-                self._warn("out_of_order", "image stamp is not newer than the previous frame")
-                return
-        start = time.perf_counter()
-        try:
-            decoded = decode_frame(frame.image, frame.detections, frame.depth,
-                                   self._intrinsics_for(), self._object_source())  # fmt: skip
-        except FrameDrop as drop:
-            if drop.reason != "no_camera_info":
-                self._warn(drop.reason, str(drop))
-                return
-            waited = time.monotonic() - (self._first_image_time or time.monotonic())
-            if waited > self._value("camera_info_timeout"):
-                self._warn("no_camera_info", f"no camera_info received on "
-                           f"{self.resolve_topic_name('camera_info')} for {waited:.0f} s")
-            else:
-                self._stats.dropped.add("no_camera_info")
-            return
-        rgb, intrinsics = decoded.rgb, decoded.intrinsics
-        converted = time.perf_counter()
-        result = pipeline.process(rgb, decoded.detections, intrinsics, stamp_ns, decoded.depth)
-        self._last_stamp_ns = stamp_ns
-        self._stats.skipped.add_all({**decoded.skipped, **result.skipped})
-        for line in result.errors:
-            self.get_logger().warning(line, throttle_duration_sec=_THROTTLE_S)
-        published = time.perf_counter()
-        self._publish(header, rgb, intrinsics, result)
-        self._stats.latency.add("publish", 1e3 * (time.perf_counter() - published))
-        self._stats.outputs.tick(time.monotonic())
-        latency = self._stats.latency
-        latency.add("convert", 1e3 * (converted - start))
-        latency.add_all(result.timings)
-        latency.add("receive_to_publish", 1e3 * (time.monotonic() - frame.received))
-        latency.add("stamp_to_publish", (self.get_clock().now().nanoseconds - stamp_ns) / 1e6)
+        self._processor.process(frame, self.pipeline)
 
     def _publish(self, header, rgb, intrinsics, result) -> None:
-        poses = result.poses
-        self._pubs["detections"].publish(conv.detection3d_array(header, poses))
-        if self._value("publish_tf") and poses:
-            self._pubs["tf"].publish(conv.tf_message(header, poses, self._value("tf_prefix")))
-        if self._pubs["markers"].get_subscription_count():
-            meshes = self._meshes if self._value("marker_mesh") else None
-            self._pubs["markers"].publish(conv.marker_array(
-                header, poses, lifetime_s=self._value("marker_lifetime"), meshes=meshes))
-        if self._value("debug_image") and self._pubs["debug"].get_subscription_count():
-            overlay = draw_overlay(rgb, intrinsics, poses, self._meshes or None)
-            self._pubs["debug"].publish(conv.numpy_to_image(overlay, "rgb8", header))
+        publish_result(self._pubs, self._value, self._meshes, header, rgb, intrinsics, result)
 
     def _on_worker_error(self, exc: BaseException) -> None:
         if not self.context.ok():  # shutting down (Ctrl-C): publishers are already gone
@@ -461,7 +243,7 @@ class PoseEstimationNode(LifecycleNode):
         self._stats.dropped.add("error")
         self.get_logger().error(f"frame failed with an unexpected error (node keeps running): "
                                 f"{type(exc).__name__}: {exc}",
-                                throttle_duration_sec=_THROTTLE_S)  # fmt: skip
+                                throttle_duration_sec=THROTTLE_S)  # fmt: skip
 
     # ------------------------------------------------------------------ diagnostics
     def _reset_stats(self) -> None:
@@ -486,12 +268,8 @@ class PoseEstimationNode(LifecycleNode):
         pub = self._pubs.get("diagnostics")
         if pub is None:
             return
-        from ros_pose_estimation.conversions.diagnostics import DiagnosticRules
-
-        rules = DiagnosticRules(camera_info_timeout_s=self._value("camera_info_timeout"))
-        pub.publish(conv.diagnostic_array(self.get_clock().now().to_msg(),
-                                          node_name=self.get_name(), stats=self.stats(),
-                                          rules=rules))  # fmt: skip
+        publish_diagnostics(pub, self.get_clock().now().to_msg(), self.get_name(), self.stats(),
+                            self._value("camera_info_timeout"))  # fmt: skip
 
 
 def main(args: list[str] | None = None) -> int:

@@ -233,6 +233,15 @@ def test_configure_fails_and_says_why(rclpy_ctx, tmp_path, problem, caplog):
     node.destroy_node()
 
 
+@pytest.mark.parametrize("bad", [{"slop": -1.0}, {"queue_size": 0}, {"slop": "fast"}])
+def test_bad_parameter_values_fail_start_up_with_the_parameter_named(rclpy_ctx, bad):
+    from ros_pose_estimation.core.errors import ConfigError
+
+    name = next(iter(bad))
+    with pytest.raises(ConfigError, match=name):
+        make_node(rclpy_ctx, **bad)
+
+
 def test_read_only_parameters_are_refused_while_configured(node):
     from rclpy.parameter import Parameter
 

@@ -1,0 +1,89 @@
+"""The node's parameters -> its :class:`~ros_pose_estimation.pipeline.PosePipeline` (configure).
+
+No rclpy: ``value(name)`` is the node's checked parameter read. :func:`build_pipeline` resolves
+the torch device, sets torch's CPU thread count, builds one
+:class:`~ros_pose_estimation.pipeline.ModelSpec` per entry of ``categories``, loads the
+estimators and the tracking filter's config; :func:`load_meshes` loads the categories' template
+meshes when markers or the debug image draw them. torch and the models are imported on
+configure, not when the node module is imported. Every failure is a
+:class:`~ros_pose_estimation.core.errors.PoseEstimationError` saying why (configure fails with it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.tracking import TrackFilterConfig
+
+if TYPE_CHECKING:
+    from ros_pose_estimation.pipeline import ModelSpec, PosePipeline
+
+#: The node's checked parameter read: name -> value.
+Value = Callable[[str], Any]
+
+
+def resolve_device(device: str) -> str:
+    """The ``device`` parameter -> a torch device: ``auto`` is ``cuda`` when torch sees a CUDA
+    device, else ``cpu``; ``cuda*`` without one raises :class:`ConfigError`."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA device; "
+                          "use device:=cpu or auto")  # fmt: skip
+    return device
+
+
+def tracking_config(value: Value) -> TrackFilterConfig:
+    """The ``tracking.*`` parameters as a validated :class:`TrackFilterConfig`."""
+    values = {f.name: value(f"tracking.{f.name}") for f in fields(TrackFilterConfig)}
+    config = TrackFilterConfig(**values)
+    config.validate()
+    return config
+
+
+def build_pipeline(value: Value) -> tuple[PosePipeline, list[ModelSpec], str]:
+    """Load the models the parameters name.
+
+    Returns:
+        ``(pipeline, specs, device)``: the pipeline, one spec per category (in ``categories``
+        order; ``class_ids`` without empty entries), the torch device it runs on.
+
+    Raises:
+        PoseEstimationError: bad device, missing / corrupt / wrong checkpoint, bad tracking
+            parameters.
+    """
+    from ros_pose_estimation.pipeline import ModelSpec, PosePipeline, load_estimators
+
+    device = resolve_device(value("device"))
+    threads = value("num_threads")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    specs = []
+    for category in value("categories"):
+        ids = [c for c in value(f"models.{category}.class_ids") if c]
+        specs.append(ModelSpec(
+            category, value(f"models.{category}.checkpoint"),
+            value(f"models.{category}.method"), ids,
+        ))  # fmt: skip
+    estimators = load_estimators(specs, device, value("preset"))
+    pipeline = PosePipeline(
+        estimators, value("max_objects"), value("min_score"), tracking_config(value),
+    )  # fmt: skip
+    return pipeline, specs, device
+
+
+def load_meshes(value: Value, specs) -> dict:
+    """Category -> template mesh, or ``{}`` when neither ``marker_mesh`` nor ``debug_image``
+    draws them."""
+    if not value("marker_mesh") and not value("debug_image"):
+        return {}
+    from ros_pose_estimation.shapes import template_mesh
+
+    return {s.category: template_mesh(s.category) for s in specs}

@@ -1,0 +1,85 @@
+"""Parameters -> pipeline pieces (no ROS graph), and the descriptors parameters get."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ros_pose_estimation.core.errors import ConfigError, PoseEstimationError
+from ros_pose_estimation.node.params import PARAMS, find, tracking_params
+from ros_pose_estimation.node.pipeline_factory import (
+    build_pipeline,
+    load_meshes,
+    resolve_device,
+    tracking_config,
+)
+from ros_pose_estimation.tracking import TrackFilterConfig
+
+
+def values(**overrides):
+    table = {p.name: p.default for p in PARAMS + tracking_params()}
+    table.update(overrides)
+    return table.__getitem__
+
+
+def test_device_auto_and_explicit():
+    import torch
+
+    assert resolve_device("cpu") == "cpu"
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_cuda_without_a_cuda_device_says_what_to_use():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("torch sees a CUDA device: the error case cannot happen here")
+    with pytest.raises(ConfigError, match="use device:=cpu or auto"):
+        resolve_device("cuda:0")
+
+
+def test_tracking_parameters_become_a_validated_config():
+    assert tracking_config(values()) == TrackFilterConfig()
+    jump_over_gate = values(**{"tracking.max_translation_jump_m": 5.0,
+                               "tracking.gate_distance_m": 1.0})  # fmt: skip
+    with pytest.raises(ConfigError, match="max_translation_jump_m"):
+        tracking_config(jump_over_gate)
+    assert tracking_config(values(**{"tracking.max_translation_jump_m": math.inf}))
+
+
+def test_meshes_only_when_markers_or_overlay_draw_them():
+    from ros_pose_estimation.pipeline import ModelSpec
+
+    specs = [ModelSpec("mug", "models/nemo/mug.pt", "nemo", [])]
+    assert load_meshes(values(marker_mesh=False, debug_image=False), specs) == {}
+    assert set(load_meshes(values(marker_mesh=False, debug_image=True), specs)) == {"mug"}
+
+
+def test_a_missing_checkpoint_fails_configure_with_its_name(tmp_path):
+    missing = str(tmp_path / "nope.pt")
+    value = values(device="cpu", categories=["mug"], **{
+        "models.mug.checkpoint": missing, "models.mug.method": "nemo",
+        "models.mug.class_ids": [""]})  # fmt: skip
+    with pytest.raises(PoseEstimationError, match="nope.pt"):
+        build_pipeline(value)
+
+
+@pytest.mark.ros
+def test_descriptors_carry_ranges_choices_and_types():
+    try:
+        from rcl_interfaces.msg import ParameterType
+    except ImportError as exc:
+        pytest.skip(f"rcl_interfaces not importable: {exc}")
+    from ros_pose_estimation.node.node_params import descriptor
+
+    slop = descriptor(find("slop"))
+    assert (slop.floating_point_range[0].from_value, slop.floating_point_range[0].to_value) == (
+        0.0, 10.0)  # fmt: skip
+    queue = descriptor(find("queue_size")).integer_range[0]
+    assert (queue.from_value, queue.to_value, queue.step) == (1, 1000, 1)
+    mode = descriptor(find("mode"))
+    assert mode.additional_constraints == "one of: rgb, rgbd"
+    assert mode.description.endswith("(fixed while configured)") and not mode.read_only
+    assert descriptor(find("categories")).type == ParameterType.PARAMETER_STRING_ARRAY
+    assert not descriptor(find("slop")).description.endswith("(fixed while configured)")
