@@ -15,8 +15,9 @@ and evaluation).
 Item tensors (``F`` = 2 frames, ``S`` = crop size, ``k`` = ``n_pairs``): ``image [F x 3 x S x
 S]`` float in [0, 1], ``depth [F x S x S]`` (m, 0 invalid), ``mask [F x S x S]`` bool, ``K [F x
 3 x 3]``, ``pair_cell [k]`` int64 (cell index in ``a``, row-major at ``stride``), ``pair_uv
-[k x 2]`` (crop px in ``b``), ``pair_valid [k]`` bool; with labels also ``R [F x 3 x 3]``,
-``t [F x 3]`` (crop camera = camera frame, m).
+[k x 2]`` (crop px in ``b``), ``pair_valid [k]`` bool, ``sequence`` int64 scalar (the
+track's sequence id: items of different sequences are different videos, what the cross-instance
+cycle pairs); with labels also ``R [F x 3 x 3]``, ``t [F x 3]`` (crop camera = camera frame, m).
 """
 
 from __future__ import annotations
@@ -119,7 +120,9 @@ class CseSequenceSet(torch.utils.data.Dataset):
             big = e.bbox_visib[2] >= 0 and max(e.bbox_visib[2:]) + 1 >= min_box_px
             if e.category == self.category and e.visib_fract >= min_visib_fract and big:
                 tracks[(e.pos // views_per_layout, e.k)].append(e)
-        self.tracks = [v for _, v in sorted(tracks.items()) if len(v) >= 2]
+        kept = [(key, v) for key, v in sorted(tracks.items()) if len(v) >= 2]
+        self.tracks = [v for _, v in kept]
+        self.sequences = [key[0] for key, _ in kept]  # sequence id of each track
         if not self.tracks:
             raise NoSamplesError(
                 f"no track of {self.category} with >= 2 usable frames in {root}/{split} "
@@ -205,6 +208,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
             "pair_cell": torch.from_numpy(pair_cell),
             "pair_uv": torch.from_numpy(pair_uv),
             "pair_valid": torch.arange(k) < len(pick),
+            "sequence": torch.tensor(self.sequences[index], dtype=torch.long),
         }  # fmt: skip
         if self.with_labels:
             item["R"] = torch.as_tensor(np.stack([f["R"] for f in frames]), dtype=torch.float32)

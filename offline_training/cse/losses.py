@@ -15,7 +15,8 @@ pixels are on the mask.
   with the observed depth, the RGB-D form).
 * :func:`transfer_cycle`: Eqs. 5-6, a source cell's distribution over vertices moved to the
   target mesh (same template: one-to-one) and to the target's pixels; its mean must land on the
-  2D pair (cross-time pairs from depth + camera motion, or the rotated-copy pairs).
+  2D pair (cross-time pairs from depth + camera motion, cross-instance pairs from DINO
+  descriptors (:mod:`.instance_pairs`), or the rotated-copy pairs).
 * regularisers: :func:`deformation_loss` (smooth L1), :func:`laplacian_loss` (uniform Laplacian
   of the offsets), :func:`symmetry_loss` (Chamfer to the category's symmetric copy).
 * :func:`supervised_loss`: labels on: every object cell's 3D point must be its true model
@@ -44,6 +45,7 @@ DEFAULT_WEIGHTS = {
     "cycle_2d3d": 0.02,
     "cycle_3d2d": 0.02,
     "time": 0.05,
+    "inst": 0.05,  # cross-instance cycle, only with DINO pairs (CseTrainConfig.instance_pairs)
     "aux": 0.05,
     "deform": 0.1,  # not published
     "laplacian": 0.1,  # not published

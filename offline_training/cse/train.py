@@ -7,6 +7,11 @@ correspondences on each crop's object cells -> the losses of :mod:`.losses` weig
 ``deform_lr_scale`` x the learning rate, as published). No pose label is read unless
 ``supervised`` (the upper bound: the same losses plus :func:`~.losses.supervised_loss`).
 
+Cross-instance cycle (``L_inst``, opt-in: ``instance_pairs`` = a DINO ViT backbone file): the
+first frame of each item is paired with that of the next item from another sequence; the 2D pairs
+come from a frozen DINO ViT (:mod:`.dino`, :mod:`.instance_pairs`), which is neither trained nor
+saved in any checkpoint. Off by default: the losses are then exactly those without it.
+
 Outputs in ``out``: ``log.jsonl`` (means of every loss term over ``log_every`` steps),
 ``last.pt`` + ``resume.pt`` every ``checkpoint_every`` steps and ``<category>.pt`` at the end.
 ``resume=True`` continues ``resume.pt`` exactly (batches depend on the step only; RNG states
@@ -26,6 +31,7 @@ import torch
 
 from offline_training.cse import losses as L
 from offline_training.cse.data import CseSequenceSet
+from offline_training.cse.instance_pairs import instance_pairs, partner_index, patch_masks
 from offline_training.nemo.data import StepBatchSampler
 from offline_training.workers import worker_context
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
@@ -80,6 +86,8 @@ class CseTrainConfig:
     n_vertices: int = 600
     tau: float = 0.1
     centre_embeddings: bool = False
+    instance_pairs: str | None = None  # DINO backbone file: turns the cross-instance cycle on
+    instance_grid: int | None = None  # ViT patches per crop side (None: the CSE feature size)
     resume: bool = False
     progress: bool = True
 
@@ -91,6 +99,8 @@ class CseTrainConfig:
         if unknown:
             raise ConfigError(f"unknown loss weights {sorted(unknown)}; known: "
                               f"{sorted(L.DEFAULT_WEIGHTS)}")  # fmt: skip
+        if self.instance_grid is not None and self.instance_grid < 1:
+            raise ConfigError(f"instance_grid must be >= 1 or None, got {self.instance_grid}")
 
     def model_config(self) -> CseConfig:
         return CseConfig(self.category, **{k: getattr(self, k) for k in MODEL_FIELDS})
@@ -100,9 +110,11 @@ class CseTrainConfig:
 
 
 class StepContext:
-    """Per-model constants of the loss (mesh edges, symmetry maps, cell grid)."""
+    """Per-model constants of the loss (mesh edges, symmetry maps, cell grid) and the frozen
+    DINO ViT of the cross-instance cycle (None: that term is off)."""
 
-    def __init__(self, model: CseModel) -> None:
+    def __init__(self, model: CseModel, dino: torch.nn.Module | None = None) -> None:
+        self.dino = dino
         self.edges = mesh_edges(model.faces)
         self.unique_edges = self.edges[0]
         self.symmetry = L.symmetry_transforms(model.category)
@@ -173,6 +185,12 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
     terms["time"] = L.transfer_cycle(
         src, tgt, src_pos.clamp(min=0), batch["pair_uv"], valid, xy[1 : 2 * b : 2], S
     )
+    extra = {}
+    if ctx.dino is not None:
+        a = slice(0, 2 * b, 2)
+        terms["inst"], extra["inst_pairs"] = _cross_instance(
+            ctx.dino, batch, image[a], mask[a], corr, where[a], empty[a], xy[a], cfg, mc
+        )
     if angles is not None:
         k = cfg.n_pairs
         pick = torch.multinomial(src.mask.float(), k, replacement=True, generator=gen)
@@ -196,7 +214,31 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
     total = sum(cfg.weights.get(k, 0.0) * v for k, v in terms.items())
     stats = {k: float(v.detach()) for k, v in terms.items()}
     stats["loss"] = float(total.detach())
+    stats.update(extra)
     return total, stats
+
+
+def _cross_instance(dino, batch, images, masks, corr, where, empty, xy, cfg, mc):
+    """``L_inst`` between first frames: item ``i`` -> the next item of another sequence
+    (``batch["sequence"]``; without it every item counts as its own sequence). ``images``,
+    ``masks``, ``where``, ``empty``, ``xy``: those of the ``B`` first frames (crops ``0, 2,
+    ...``). Returns the loss and the mean number of valid pairs per crop pair."""
+    b = images.shape[0]
+    seq = batch.get("sequence")
+    partner = partner_index(torch.arange(b) if seq is None else seq.reshape(b))
+    j = partner.clamp(min=0)
+    grid = cfg.instance_grid or mc.feature_size
+    with torch.no_grad():
+        desc = dino.descriptors(images, grid)
+        pm = patch_masks(masks, grid)
+        pairs = instance_pairs(desc, pm, desc[j], pm[j], cfg.n_pairs, mc.crop_size, mc.stride)
+    src_pos = torch.gather(where, 1, pairs.cells)
+    valid = pairs.valid & (src_pos >= 0) & (partner >= 0)[:, None]
+    valid &= ~empty[:, None] & ~empty[j, None]
+    ids = 2 * torch.arange(b)
+    loss = L.transfer_cycle(_select(corr, ids), _select(corr, ids[j]), src_pos.clamp(min=0),
+                            pairs.uv, valid, xy[j], mc.crop_size)  # fmt: skip
+    return loss, float(valid.sum(1).float().mean())
 
 
 def _select(corr: Correspondence, index: torch.Tensor) -> Correspondence:
@@ -254,11 +296,17 @@ def train(cfg: CseTrainConfig) -> Path:
     Raises:
         ConfigError: bad settings, ``out`` holds a run without ``resume``, mismatching resume.
         NoSamplesError: no usable track of the category in the data.
+        CheckpointError: ``instance_pairs`` is not a readable DINO ViT backbone file.
     """
     out = Path(cfg.out)
     if not cfg.resume and ((out / "resume.pt").exists() or (out / "log.jsonl").exists()):
         raise ConfigError(f"{out} already holds a training run; resume it (--resume) or "
                           "choose another output folder")  # fmt: skip
+    dino = None
+    if cfg.instance_pairs:
+        from offline_training.cse.dino import load_dino
+
+        dino = load_dino(cfg.instance_pairs)
     config = cfg.model_config()
     dataset = CseSequenceSet(
         cfg.data, config.category, cfg.split, cfg.views_per_layout, cfg.crop_size,
@@ -268,7 +316,7 @@ def train(cfg: CseTrainConfig) -> Path:
     before = torch.get_num_threads()
     torch.set_num_threads(cfg.num_threads or before)
     try:
-        return _run(cfg, config, dataset, out)
+        return _run(cfg, config, dataset, out, dino)
     finally:
         torch.set_num_threads(before)
 
@@ -280,7 +328,8 @@ def _worker_init(_: int) -> None:
     cv2.setNumThreads(1)
 
 
-def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: Path) -> Path:
+def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: Path,
+         dino: torch.nn.Module | None = None) -> Path:  # fmt: skip
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
@@ -303,11 +352,13 @@ def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: P
             (out / "log.jsonl").write_text("".join(ln + "\n" for ln in kept))
     out.mkdir(parents=True, exist_ok=True)
     mode = "supervised (labels on)" if cfg.supervised else "self-supervised (no pose labels)"
+    if dino is not None:
+        mode += f", cross-instance pairs from DINO ViT ({cfg.instance_pairs})"
     tqdm.write(
         f"{config.category}: {len(dataset)} tracks in {cfg.data}/{cfg.split}, {mode}, "
         f"template {model.n_vertices} vertices, {model.feature_net.describe_init()}"
     )
-    ctx = StepContext(model)
+    ctx = StepContext(model, dino)
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed, step)
     loader = torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, num_workers=cfg.num_workers, worker_init_fn=_worker_init,

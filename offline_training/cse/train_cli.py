@@ -2,12 +2,15 @@
 
     train-cse --data out/data/cse_train --category mug --out out/runs/cse_mug --steps 300 \\
         --batch-size 6 --views-per-layout 8 --backbone small --crop-size 96 --seed 0 \\
-        [--supervised] [--no-aux-rotation] [--resume] [--num-threads 1]
+        [--supervised] [--no-aux-rotation] [--resume] [--num-threads 1] \\
+        [--instance-pairs weights/dino_deitsmall8_pretrain.pth]
 
 Without ``--supervised`` no pose label is read (self-supervised); with it the labels add the
-upper bound's terms. Exit codes: 0 success, 1 runtime failure, 2 bad arguments (unknown
-category, missing data, no usable track, an output folder holding a run without ``--resume``,
-settings that do not match the run being resumed).
+upper bound's terms. ``--instance-pairs`` turns on the cross-instance cycle (paper 003
+``L_inst``) with 2D pairs from a local DINO ViT file (never downloaded here). Exit codes: 0
+success, 1 runtime failure, 2 bad arguments (unknown category, missing data, no usable track, an
+output folder holding a run without ``--resume``, settings that do not match the run being
+resumed, a missing or wrong DINO file).
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-aux-rotation", action="store_true", help="skip the rotated-copy cycle")
     p.add_argument("--centre-embeddings", action="store_true",
                    help="centre the vertex embeddings (cse.pointnet)")  # fmt: skip
+    p.add_argument("--instance-pairs", default=None, metavar="PATH",
+                   help="DINO ViT backbone weights (e.g. dino_deitsmall8_pretrain.pth from "
+                        "https://dl.fbaipublicfiles.com/dino/dino_deitsmall8_pretrain/"
+                        "dino_deitsmall8_pretrain.pth, downloaded beforehand): adds the "
+                        "cross-instance cycle L_inst (weight 0.05) with mutual-nearest-"
+                        "neighbour DINO pairs between crops of different sequences; off by "
+                        "default")  # fmt: skip
+    p.add_argument("--instance-grid", type=int, default=None, metavar="N",
+                   help="ViT patches per crop side for those pairs (default: the CSE feature "
+                        "size, crop-size / stride, so patches and CSE cells coincide; smaller "
+                        "is cheaper)")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--num-workers", type=int, default=d.num_workers)
