@@ -24,3 +24,15 @@ def ros_domain(monkeypatch: pytest.MonkeyPatch) -> int:
     if not os.environ.get("ROS_AUTOMATIC_DISCOVERY_RANGE"):
         monkeypatch.setenv("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     return domain
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op torch thread for the test: small tensors run faster and steadier on a busy
+    2-core machine (use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

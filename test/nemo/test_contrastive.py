@@ -21,14 +21,7 @@ from ros_pose_estimation.nemo.contrastive import (
 )
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh, geodesic_mesh
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small tensors: one intra-op thread is faster and steadier on a busy 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _unit(*shape: int, seed: int = 0) -> torch.Tensor:

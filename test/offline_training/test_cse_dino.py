@@ -10,12 +10,7 @@ from ros_pose_estimation.core.errors import CheckpointError
 URL_S8 = "https://dl.fbaipublicfiles.com/dino/dino_deitsmall8_pretrain/dino_deitsmall8_pretrain.pth"
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_dino_state(seed: int = 0, dim: int = 64, depth: int = 2, patch: int = 8) -> dict:

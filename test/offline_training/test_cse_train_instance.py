@@ -20,12 +20,7 @@ from test.offline_training.test_cse_train import TINY_CLI
 MODEL = {"backbone": "tiny", "crop_size": 64, "n_vertices": 150}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
