@@ -126,9 +126,8 @@ class Estimator(Protocol):
     ) -> list[PoseEstimate]: ...
 
 
-class NemoAdapter:
-    """:class:`~ros_pose_estimation.nemo.NemoEstimator` behind the :class:`Estimator`
-    interface (depth is not used)."""
+class _Adapter:
+    """An estimator class of the project behind the :class:`Estimator` interface."""
 
     needs_depth = False
 
@@ -139,22 +138,20 @@ class NemoAdapter:
     def categories(self) -> list[str]:
         return self.estimator.categories
 
+
+class NemoAdapter(_Adapter):
+    """:class:`~ros_pose_estimation.nemo.NemoEstimator` behind the :class:`Estimator`
+    interface (depth is not used)."""
+
     def estimate(self, rgb, detections, intrinsics, depth=None) -> list[PoseEstimate]:
         return self.estimator.estimate(rgb, detections, intrinsics)
 
 
-class CseAdapter:
+class CseAdapter(_Adapter):
     """:class:`~ros_pose_estimation.cse.CseEstimator` behind the :class:`Estimator`
     interface (needs depth in metres)."""
 
     needs_depth = True
-
-    def __init__(self, estimator) -> None:
-        self.estimator = estimator
-
-    @property
-    def categories(self) -> list[str]:
-        return self.estimator.categories
 
     def estimate(self, rgb, detections, intrinsics, depth=None) -> list[PoseEstimate]:
         if depth is None:

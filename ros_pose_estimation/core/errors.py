@@ -149,3 +149,17 @@ def check_finite(name: str, array: Any) -> None:
     values = np.asarray(array)
     if values.dtype.kind in "fc" and not np.all(np.isfinite(values)):
         raise InputError(f"{name}: expected finite values, got NaN or inf")
+
+
+def dataclass_from_dict(cls: type, data: dict) -> Any:
+    """``cls(**data)`` for a dataclass ``cls``; keys that are not its fields raise
+    :class:`ConfigError` naming them and the known ones (stored configs, checkpoints)."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ConfigError(
+            f"unknown {cls.__name__} fields {sorted(unknown)}; known: {sorted(names)}"
+        )
+    return cls(**data)

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ros_pose_estimation.core.camera import Intrinsics
-from ros_pose_estimation.core.categories import get_category
+from ros_pose_estimation.core.category_models import load_by_category, models_by_category
 from ros_pose_estimation.core.crops import Crop, square_crop_box
 from ros_pose_estimation.core.errors import (
     ConfigError,
@@ -109,16 +109,9 @@ class CseEstimator:
         config: CseInferenceConfig | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        if not models:
-            raise ConfigError("CseEstimator needs at least one category model")
         self.device = torch.device(device)
         self.config = config or CseInferenceConfig()
-        self.models: dict[str, CseModel] = {}
-        for name, model in models.items():
-            key = get_category(name).name
-            if key != model.category:
-                raise ConfigError(f"model under key {name!r} is of category {model.category!r}")
-            self.models[key] = model.to(self.device).eval()
+        self.models: dict[str, CseModel] = models_by_category(models, self.device, "CseEstimator")
 
     @classmethod
     def from_checkpoints(
@@ -130,13 +123,7 @@ class CseEstimator:
         """One checkpoint per category (:func:`.checkpoint.load_checkpoint`)."""
         from .checkpoint import load_checkpoint
 
-        models: dict[str, CseModel] = {}
-        for path in paths:
-            model, _ = load_checkpoint(path, device=device)
-            if model.category in models:
-                raise ConfigError(f"two checkpoints of category {model.category!r} ({path})")
-            models[model.category] = model
-        return cls(models, config, device)
+        return cls(load_by_category(paths, load_checkpoint, device), config, device)
 
     @property
     def categories(self) -> list[str]:

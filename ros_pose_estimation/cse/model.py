@@ -20,15 +20,14 @@ the template's diameter spans the box inside the crop); ``t = z K^-1 [u, v, 1]``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ros_pose_estimation.core.categories import get_category
-from ros_pose_estimation.core.errors import ConfigError, check_shape
+from ros_pose_estimation.core.errors import ConfigError, check_shape, dataclass_from_dict
 from ros_pose_estimation.core.mesh import TriMesh
 from ros_pose_estimation.core.rotations import rot6d_to_matrix
 from ros_pose_estimation.models.feature_net import FeatureNet
@@ -89,13 +88,7 @@ class CseConfig:
     @classmethod
     def from_dict(cls, data: dict) -> CseConfig:
         """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ConfigError(
-                f"unknown CseConfig fields {sorted(unknown)}; known: {sorted(names)}"
-            )
-        return cls(**data)
+        return dataclass_from_dict(cls, data)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -184,18 +177,7 @@ class CseModel(nn.Module):
 
     def encode_image(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B x 3 x S x S]`` -> pixel features ``[B x D x S/4 x S/4]`` and the global feature."""
-        net = self.feature_net
-        net.check_input(crops)
-        stages = net.backbone((crops - net.mean) / net.std)
-        names = ("layer1", "layer2", "layer3", "layer4")[net.first_stage :]
-        size = (crops.shape[-2] // net.stride, crops.shape[-1] // net.stride)
-        fused = None
-        for name, lateral in zip(names, net.lateral, strict=True):
-            x = lateral(stages[name])
-            if x.shape[-2:] != size:
-                x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-            fused = x if fused is None else fused + x
-        features = F.normalize(net.head(net.smooth(fused)), dim=1)
+        features, stages = self.feature_net.features_and_stages(crops)
         return features, stages["layer4"].mean((2, 3))
 
     def translation(self, raw: torch.Tensor, K: torch.Tensor, size: int) -> torch.Tensor:

@@ -130,6 +130,11 @@ class FeatureNet(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         """``[B x 3 x H x W]`` RGB in [0, 1] -> ``[B x D x H/stride x W/stride]`` unit features."""
+        return self.features_and_stages(image)[0]
+
+    def features_and_stages(self, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        """:meth:`forward`'s unit features and the backbone's stage outputs (``layer1`` ...
+        ``layer4``, ``[B x C_i x H/s_i x W/s_i]``), for heads on the deeper stages."""
         self.check_input(image)
         stages = self.backbone((image - self.mean) / self.std)
         names = ("layer1", "layer2", "layer3", "layer4")[self.first_stage :]
@@ -140,4 +145,4 @@ class FeatureNet(nn.Module):
             if x.shape[-2:] != size:
                 x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)
             fused = x if fused is None else fused + x
-        return F.normalize(self.head(self.smooth(fused)), dim=1)
+        return F.normalize(self.head(self.smooth(fused)), dim=1), stages

@@ -29,9 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from ros_pose_estimation.core.camera import Intrinsics
-from ros_pose_estimation.core.categories import get_category
+from ros_pose_estimation.core.category_models import load_by_category, models_by_category
 from ros_pose_estimation.core.crops import Crop
-from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.detection import (
     STAGES,
     Detection,
@@ -109,16 +108,11 @@ class NemoEstimator:
         config: InferenceConfig | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        if not models:
-            raise ConfigError("NemoEstimator needs at least one category model")
         self.device = torch.device(device)
         self.config = config or InferenceConfig.default()
-        self.models: dict[str, NemoModel] = {}
-        for name, model in models.items():
-            key = get_category(name).name
-            if key != model.category:
-                raise ConfigError(f"model under key {name!r} is of category {model.category!r}")
-            self.models[key] = model.to(self.device).eval()
+        self.models: dict[str, NemoModel] = models_by_category(
+            models, self.device, "NemoEstimator"
+        )
         self._banks: dict[str, HypothesisBank] = {}
 
     @classmethod
@@ -131,13 +125,7 @@ class NemoEstimator:
         """Load one checkpoint per category (:func:`.checkpoint.load_checkpoint`)."""
         from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
-        models: dict[str, NemoModel] = {}
-        for path in paths:
-            model, _ = load_checkpoint(path, device=device)
-            if model.category in models:
-                raise ConfigError(f"two checkpoints of category {model.category!r} ({path})")
-            models[model.category] = model
-        return cls(models, config, device)
+        return cls(load_by_category(paths, load_checkpoint, device), config, device)
 
     @property
     def categories(self) -> list[str]:

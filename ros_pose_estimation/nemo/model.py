@@ -6,13 +6,13 @@ One :class:`NemoModel` per category. It is what the trainer produces, what a che
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from ros_pose_estimation.core.categories import get_category
-from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.core.errors import ConfigError, dataclass_from_dict
 from ros_pose_estimation.models.feature_net import FeatureNet
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
 
@@ -66,13 +66,7 @@ class NemoConfig:
     @classmethod
     def from_dict(cls, data: dict) -> NemoConfig:
         """Inverse of :func:`dataclasses.asdict`; unknown keys raise :class:`ConfigError`."""
-        names = {f.name for f in fields(cls)}
-        unknown = set(data) - names
-        if unknown:
-            raise ConfigError(
-                f"unknown NemoConfig fields {sorted(unknown)}; known: {sorted(names)}"
-            )
-        return cls(**data)
+        return dataclass_from_dict(cls, data)
 
     def to_dict(self) -> dict:
         return asdict(self)
