@@ -15,26 +15,25 @@ saved in any checkpoint. Off by default: the losses are then exactly those witho
 Outputs in ``out``: ``log.jsonl`` (means of every loss term over ``log_every`` steps),
 ``last.pt`` + ``resume.pt`` every ``checkpoint_every`` steps and ``<category>.pt`` at the end.
 ``resume=True`` continues ``resume.pt`` exactly (batches depend on the step only; RNG states
-restored).
+restored). The run folder, resume file and step loop are those of every trainer
+(:mod:`offline_training.train_loop`).
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
+from offline_training import train_loop
 from offline_training.cse import losses as L
 from offline_training.cse.data import CseSequenceSet
 from offline_training.cse.instance_pairs import instance_pairs, partner_index, patch_masks
 from offline_training.nemo.data import StepBatchSampler
-from offline_training.workers import worker_context
-from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from offline_training.train_loop import StepLoop, check_new_run, step_loader, torch_threads
+from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.cse.checkpoint import save_checkpoint
 from ros_pose_estimation.cse.correspondence import (
     Correspondence,
@@ -48,6 +47,8 @@ from ros_pose_estimation.render import mesh_edges
 RESUME_FORMAT = "ros_pose_estimation/cse-train-resume"
 MODEL_FIELDS = ("backbone", "dim", "stride", "fuse_channels", "crop_size", "crop_scale",
                 "code_dim", "n_vertices", "tau", "centre_embeddings")  # fmt: skip
+#: Settings a resumed run must share with the run it continues.
+RESUME_KEYS = (*MODEL_FIELDS, "category", "seed", "batch_size", "supervised", "steps")
 
 
 @dataclass
@@ -92,9 +93,8 @@ class CseTrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "log_every", "n_pairs"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        names = ("steps", "batch_size", "checkpoint_every", "log_every", "n_pairs")
+        train_loop.require_positive(self, names)
         unknown = set(self.weights) - set(L.DEFAULT_WEIGHTS)
         if unknown:
             raise ConfigError(f"unknown loss weights {sorted(unknown)}; known: "
@@ -262,32 +262,11 @@ def _cosine(optimizer, cfg: CseTrainConfig, step: int) -> None:
         group["lr"] = cfg.lr * base * factor
 
 
-def _save_resume(path: Path, model, optimizer, step, gen, cfg, seconds) -> None:
-    payload = {
-        "format": RESUME_FORMAT, "format_version": 1, "step": int(step),
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "optimizer": optimizer.state_dict(), "torch_rng": torch.get_rng_state(),
-        "generator": gen.get_state(), "config": cfg.to_dict(), "seconds": float(seconds),
-    }  # fmt: skip
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
-
-
 def _load_resume(path: Path, cfg: CseTrainConfig) -> dict:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or foreign file
-        raise CheckpointError(f"{path} is not a readable resume file: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
-        raise CheckpointError(f"{path} is not a CSE trainer resume file")
-    old = dict(state["config"])
-    old.setdefault("centre_embeddings", False)  # resume files written before the option
-    keys = (*MODEL_FIELDS, "category", "seed", "batch_size", "supervised", "steps")
-    diff = {k: (old.get(k), getattr(cfg, k)) for k in keys if old.get(k) != getattr(cfg, k)}
-    if diff:
-        raise ConfigError(f"cannot resume {path}: settings differ (saved, now): {diff}")
-    return state
+    """Read ``resume.pt`` and check its settings :data:`RESUME_KEYS` are those of ``cfg``
+    (files written before the ``centre_embeddings`` option have it off)."""
+    return train_loop.load_resume(path, RESUME_FORMAT, "CSE", cfg, RESUME_KEYS,
+                                  {"centre_embeddings": False})  # fmt: skip
 
 
 def train(cfg: CseTrainConfig) -> Path:
@@ -299,9 +278,7 @@ def train(cfg: CseTrainConfig) -> Path:
         CheckpointError: ``instance_pairs`` is not a readable DINO ViT backbone file.
     """
     out = Path(cfg.out)
-    if not cfg.resume and ((out / "resume.pt").exists() or (out / "log.jsonl").exists()):
-        raise ConfigError(f"{out} already holds a training run; resume it (--resume) or "
-                          "choose another output folder")  # fmt: skip
+    check_new_run(out, cfg.resume)
     dino = None
     if cfg.instance_pairs:
         from offline_training.cse.dino import load_dino
@@ -313,19 +290,8 @@ def train(cfg: CseTrainConfig) -> Path:
         cfg.crop_scale, cfg.stride, cfg.min_visib_fract, n_pairs=cfg.n_pairs,
         with_labels=cfg.supervised, seed=cfg.seed,
     )  # fmt: skip
-    before = torch.get_num_threads()
-    torch.set_num_threads(cfg.num_threads or before)
-    try:
+    with torch_threads(cfg.num_threads or torch.get_num_threads()):
         return _run(cfg, config, dataset, out, dino)
-    finally:
-        torch.set_num_threads(before)
-
-
-def _worker_init(_: int) -> None:
-    import cv2
-
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
 
 
 def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: Path,
@@ -341,15 +307,10 @@ def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: P
     resume_path = out / "resume.pt"
     if cfg.resume and resume_path.exists():
         state = _load_resume(resume_path, cfg)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        step, seconds_before = train_loop.restore(state, model, optimizer)
         torch.set_rng_state(state["torch_rng"])
         gen.set_state(state["generator"])
-        step, seconds_before = int(state["step"]), float(state["seconds"])
-        if (out / "log.jsonl").exists():
-            lines = (out / "log.jsonl").read_text().splitlines()
-            kept = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] <= step]
-            (out / "log.jsonl").write_text("".join(ln + "\n" for ln in kept))
+        train_loop.truncate_log(out / "log.jsonl", step)
     out.mkdir(parents=True, exist_ok=True)
     mode = "supervised (labels on)" if cfg.supervised else "self-supervised (no pose labels)"
     if dino is not None:
@@ -360,48 +321,33 @@ def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: P
     )
     ctx = StepContext(model, dino)
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed, step)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=sampler, num_workers=cfg.num_workers, worker_init_fn=_worker_init,
-        multiprocessing_context=worker_context(cfg.num_workers),
-    )
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"train-cse {config.category}",
-               disable=not cfg.progress, dynamic_ncols=True)  # fmt: skip
-    t0 = time.perf_counter()
-    window: dict[str, list[float]] = {}
+    loader = step_loader(dataset, sampler, cfg.num_workers)
+    loop = StepLoop(cfg, out, f"train-cse {config.category}", step, seconds_before)
 
     def meta() -> dict:
-        return {"trainer": __name__, "step": step, "supervised": cfg.supervised,
-                "seconds": seconds_before + time.perf_counter() - t0, "data": cfg.data,
+        return {"trainer": __name__, "step": loop.step, "supervised": cfg.supervised,
+                "seconds": loop.seconds(), "data": cfg.data,
                 "train_config": cfg.to_dict()}  # fmt: skip
 
-    with open(out / "log.jsonl", "a") as log:
-        for batch in loader:
-            _cosine(optimizer, cfg, step)
-            loss, stats = compute_losses(model, batch, cfg, ctx, gen)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            optimizer.step()
-            step += 1
-            for k, v in stats.items():
-                window.setdefault(k, []).append(v)
-            bar.update(1)
-            bar.set_postfix(loss=f"{stats['loss']:.4f}")
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                record = {"step": step, **{k: sum(v) / len(v) for k, v in window.items()},
-                          "lr": optimizer.param_groups[0]["lr"],
-                          "seconds": seconds_before + time.perf_counter() - t0}  # fmt: skip
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                window = {}
-            if step % cfg.checkpoint_every == 0 or step == cfg.steps:
-                m = meta()
-                save_checkpoint(out / "last.pt", model, m)
-                _save_resume(resume_path, model, optimizer, step, gen, cfg, m["seconds"])
-    bar.close()
+    def one_step(batch, done: int) -> dict:
+        _cosine(optimizer, cfg, done)
+        loss, stats = compute_losses(model, batch, cfg, ctx, gen)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        return stats
+
+    def save() -> None:
+        m = meta()
+        save_checkpoint(out / "last.pt", model, m)
+        rng = {"torch_rng": torch.get_rng_state(), "generator": gen.get_state()}
+        train_loop.save_resume(resume_path, RESUME_FORMAT, loop.step, model, optimizer,
+                               cfg.to_dict(), **rng, seconds=float(m["seconds"]))  # fmt: skip
+
+    loop.run(loader, one_step, optimizer, save, lambda s: {"loss": f"{s['loss']:.4f}"})
     final = save_checkpoint(out / f"{config.category}.pt", model, meta())
     tqdm.write(
-        f"trained {config.category} to step {step} in "
-        f"{seconds_before + time.perf_counter() - t0:.0f} s -> {final}"
+        f"trained {config.category} to step {loop.step} in {loop.seconds():.0f} s -> {final}"
     )
     return final

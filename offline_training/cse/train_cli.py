@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from offline_training.train_cli_common import UsageError, category_name, run_training
+
 
 def parser() -> argparse.ArgumentParser:
     from offline_training.cse.train import CseTrainConfig
@@ -68,36 +70,21 @@ def parser() -> argparse.ArgumentParser:
     return p  # fmt: skip
 
 
-def _error(message: str) -> int:
-    print(f"train-cse: error: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv: list[str] | None = None) -> int:
     """``train-cse``; returns the exit code."""
-    args = parser().parse_args(argv)
-    from offline_training.cse.train import CseTrainConfig, train
-    from offline_training.nemo.data import NoSamplesError
-    from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
-    from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+    return run_training("train-cse", _train, parser().parse_args(argv))
 
-    try:
-        category = get_category(args.category).name
-    except UnknownCategoryError as exc:
-        return _error(str(exc))
+
+def _train(args: argparse.Namespace) -> None:
+    from offline_training.cse.train import CseTrainConfig, train
+
+    category = category_name(args.category)
     if not (Path(args.data) / args.split).is_dir():
-        return _error(f"no split {args.split!r} in data folder {args.data}")
+        raise UsageError(f"no split {args.split!r} in data folder {args.data}")
     options = {k: v for k, v in vars(args).items() if k not in ("no_progress", "no_aux_rotation")}
-    try:
-        cfg = CseTrainConfig(**{**options, "category": category}, progress=not args.no_progress,
-                             aux_rotation=not args.no_aux_rotation)  # fmt: skip
-        train(cfg)
-    except (NoSamplesError, ConfigError, CheckpointError) as exc:
-        return _error(str(exc))
-    except KeyboardInterrupt:
-        print("train-cse: interrupted; continue with --resume", file=sys.stderr)
-        return 130
-    return 0
+    cfg = CseTrainConfig(**{**options, "category": category}, progress=not args.no_progress,
+                         aux_rotation=not args.no_aux_rotation)  # fmt: skip
+    train(cfg)
 
 
 if __name__ == "__main__":

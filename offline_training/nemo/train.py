@@ -15,14 +15,13 @@ RNG states; ``torch.load(weights_only=True)``) every ``checkpoint_every`` steps,
 ``<category>.pt``. With ``resume=True`` a run continues from ``resume.pt`` exactly: batches
 depend only on the step (:class:`~.data.StepBatchSampler`) and every RNG state is restored.
 ``init_checkpoint`` starts from a trained model of the same settings (fine-tuning). Under
-``torchrun`` the run is distributed over the processes (:mod:`.distributed`).
+``torchrun`` the run is distributed over the processes (:mod:`.distributed`). The run folder,
+resume file and step loop are those of every trainer (:mod:`offline_training.train_loop`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,11 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from offline_training import train_loop
 from offline_training.nemo import distributed
 from offline_training.nemo.augment import AugmentConfig
 from offline_training.nemo.data import NemoTrainingSet, StepBatchSampler
-from offline_training.workers import worker_context
-from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from offline_training.train_loop import StepLoop, check_new_run, step_loader, torch_threads
+from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.contrastive import (
     contrastive_loss,
@@ -104,9 +104,7 @@ class TrainConfig:
     init_checkpoint: str | None = None
 
     def __post_init__(self) -> None:
-        for name in ("steps", "batch_size", "checkpoint_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        train_loop.require_positive(self, ("steps", "batch_size", "checkpoint_every", "log_every"))
         if self.num_workers < 0 or self.bg_samples < 0 or self.mask_margin_px < 0:
             raise ConfigError("num_workers, bg_samples and mask_margin_px must be >= 0")
 
@@ -212,31 +210,14 @@ def _set_rng_state(state: dict, generator: torch.Generator) -> None:
 
 def save_resume(path: Path, model, optimizer, step: int, generator, cfg, extra: dict) -> None:
     """Write the full training state atomically (loadable with ``weights_only=True``)."""
-    payload = {
-        "format": RESUME_FORMAT, "format_version": 1, "step": int(step),
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "optimizer": optimizer.state_dict(), "rng": _rng_state(generator),
-        "config": cfg.to_dict(), **extra,
-    }  # fmt: skip
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    train_loop.save_resume(path, RESUME_FORMAT, step, model, optimizer, cfg.to_dict(),
+                           rng=_rng_state(generator), **extra)  # fmt: skip
 
 
 def load_resume(path: Path, cfg: TrainConfig) -> dict:
     """Read ``resume.pt`` and check it was made with the same model settings as ``cfg``."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or foreign file
-        raise CheckpointError(f"{path} is not a readable resume file: {exc}") from exc
-    if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
-        raise CheckpointError(f"{path} is not a NeMo trainer resume file")
-    old = state["config"]
-    diff = {k: (old.get(k), getattr(cfg, k)) for k in (*MODEL_FIELDS, "category", "seed",
-            "batch_size") if old.get(k) != getattr(cfg, k)}  # fmt: skip
-    if diff:
-        raise ConfigError(f"cannot resume {path}: settings differ (saved, now): {diff}")
-    return state
+    keys = (*MODEL_FIELDS, "category", "seed", "batch_size")
+    return train_loop.load_resume(path, RESUME_FORMAT, "NeMo", cfg, keys)
 
 
 class _Window:
@@ -263,20 +244,6 @@ def _say(message: str) -> None:
     tqdm.write(message)
 
 
-def _worker_init(_: int) -> None:
-    import cv2
-
-    torch.set_num_threads(1)  # the main process computes; workers only decode and warp
-    cv2.setNumThreads(1)
-
-
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop records written after ``step`` (an interrupted run may have logged past it)."""
-    if path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-        path.write_text("".join(ln + "\n" for ln in lines if json.loads(ln)["step"] <= step))
-
-
 def train(cfg: TrainConfig) -> Path:
     """Train (or resume) a model as configured; returns the path of ``OUT/<category>.pt``.
 
@@ -287,21 +254,17 @@ def train(cfg: TrainConfig) -> Path:
     """
     out = Path(cfg.out)
     ctx = distributed.setup(cfg.device, cfg.batch_size)
-    if not cfg.resume and ((out / "resume.pt").exists() or (out / "log.jsonl").exists()):
-        raise ConfigError(f"{out} already holds a training run; resume it (--resume) or "
-                          "choose another output folder")  # fmt: skip
+    check_new_run(out, cfg.resume)
     config = cfg.nemo_config()  # validates the model settings before reading any data
     dataset = NemoTrainingSet(
         cfg.data, config.category, cfg.split, cfg.crop_size, cfg.crop_scale,
         cfg.min_visib_fract, augment=cfg.augment, seed=cfg.seed,
     )  # fmt: skip
-    threads_before = torch.get_num_threads()
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    torch.set_num_threads(cfg.num_threads or cores or 1)
     try:
-        return _run(cfg, config, dataset, out, ctx)
+        with torch_threads(cfg.num_threads or cores or 1):
+            return _run(cfg, config, dataset, out, ctx)
     finally:
-        torch.set_num_threads(threads_before)
         ctx.close()
 
 
@@ -313,15 +276,15 @@ def _load_init(model: NemoModel, cfg: TrainConfig) -> None:
     ours, theirs = model.config.to_dict(), init.config.to_dict()
     diff = {k: (theirs.get(k), v) for k, v in ours.items() if theirs.get(k) != v}
     if diff:
-        raise ConfigError(f"--init-checkpoint {cfg.init_checkpoint} has other model settings "
-                          f"(checkpoint, now): {diff}; train with the checkpoint's settings")
+        raise ConfigError(
+            f"--init-checkpoint {cfg.init_checkpoint} has other model settings "
+            f"(checkpoint, now): {diff}; train with the checkpoint's settings"
+        )
     model.load_state_dict(init.state_dict())  # strict
 
 
 def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Path,
          ctx: distributed.DistContext) -> Path:  # fmt: skip
-    from tqdm import tqdm
-
     torch.manual_seed(cfg.seed)
     model = NemoModel(config, cfg.backbone_weights, seed=cfg.seed)
     init = model.feature_net.describe_init()
@@ -344,12 +307,10 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
     step, seconds_before, resume_path = 0, 0.0, out / "resume.pt"
     if cfg.resume and resume_path.exists():
         state = load_resume(resume_path, cfg)
-        model.load_state_dict(state["model"])  # strict
-        optimizer.load_state_dict(state["optimizer"])
+        step, seconds_before = train_loop.restore(state, model, optimizer)
         _set_rng_state(state["rng"], generator)
-        step, seconds_before = int(state["step"]), float(state.get("seconds", 0.0))
         if ctx.is_main:
-            _truncate_log(out / "log.jsonl", step)
+            train_loop.truncate_log(out / "log.jsonl", step)
         say(f"resuming {resume_path} at step {step}")
     elif cfg.resume:
         say(f"nothing to resume in {out}: starting a new run")
@@ -359,59 +320,41 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed, step)
     if ctx.enabled:
         sampler = distributed.RankBatchSampler(sampler, ctx.rank, ctx.world)
-    loader = torch.utils.data.DataLoader(
-        dataset, batch_sampler=sampler, num_workers=cfg.num_workers,
-        pin_memory=device.type == "cuda", worker_init_fn=_worker_init,
-        multiprocessing_context=worker_context(cfg.num_workers),
-    )  # fmt: skip
-    bar = tqdm(total=cfg.steps, initial=step, desc=f"train {config.category}", unit="step",
-               disable=not (cfg.progress and ctx.is_main), dynamic_ncols=True)  # fmt: skip
-    window, last, start_step = _Window(), {}, step
-    t0 = wait_start = time.perf_counter()
-    data_wait = 0.0
+    loader = step_loader(dataset, sampler, cfg.num_workers, pin_memory=device.type == "cuda")
+    loop = StepLoop(cfg, out, f"train {config.category}", step, seconds_before, unit="step",
+                    window=_Window, main=ctx.is_main)  # fmt: skip
 
     def meta() -> dict:
-        seconds = seconds_before + time.perf_counter() - t0
-        return {"trainer": __name__, "step": step, "images_seen": step * cfg.batch_size,
-                "seconds": seconds, "data": str(cfg.data), "split": cfg.split,
+        return {"trainer": __name__, "step": loop.step, "images_seen": loop.step * cfg.batch_size,
+                "seconds": loop.seconds(), "data": str(cfg.data), "split": cfg.split,
                 "backbone_init": model.feature_net.describe_init(), "train_config": cfg.to_dict(),
-                **{k: v for k, v in last.items() if k in ("loss", "accuracy")}}  # fmt: skip
+                **{k: v for k, v in loop.last.items() if k in ("loss", "accuracy")}}  # fmt: skip
 
-    with open(out / "log.jsonl" if ctx.is_main else os.devnull, "a") as log:
-        for batch in loader:
-            data_wait += time.perf_counter() - wait_start
-            if ctx.enabled:
-                generator = distributed.step_generator(cfg.seed, step, ctx.rank)
-            stats = train_step(model, optimizer, batch, cfg, neighbours, generator, net, ctx)
-            step += 1
-            window.add(stats)
-            bar.update(1)
-            bar.set_postfix(loss=f"{stats['loss']:.3f}", acc=f"{stats['accuracy']:.2f}")
-            if step % cfg.log_every == 0 or step == cfg.steps:
-                last = window.means()
-                record = {"step": step, **last, "lr": optimizer.param_groups[0]["lr"],
-                          "seconds": seconds_before + time.perf_counter() - t0}  # fmt: skip
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                window = _Window()
-            if ctx.is_main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
-                m = meta()
-                save_checkpoint(out / "last.pt", model, m)
-                save_resume(resume_path, model, optimizer, step, generator, cfg,
-                            {"seconds": m["seconds"]})  # fmt: skip
-            wait_start = time.perf_counter()
-    bar.close()
+    def one_step(batch, done: int) -> dict:
+        nonlocal generator
+        if ctx.enabled:
+            generator = distributed.step_generator(cfg.seed, done, ctx.rank)
+        return train_step(model, optimizer, batch, cfg, neighbours, generator, net, ctx)
+
+    def save() -> None:
+        m = meta()
+        save_checkpoint(out / "last.pt", model, m)
+        save_resume(resume_path, model, optimizer, loop.step, generator, cfg,
+                    {"seconds": m["seconds"]})  # fmt: skip
+
+    loop.run(loader, one_step, optimizer, save,
+             lambda s: {"loss": f"{s['loss']:.3f}", "acc": f"{s['accuracy']:.2f}"})  # fmt: skip
     distributed.check_in_sync(model, ctx)
     final = out / f"{config.category}.pt"
     if ctx.is_main:
         save_checkpoint(final, model, {**meta(), "processes": ctx.world})
     ctx.barrier()
-    wall = time.perf_counter() - t0
-    done = step - start_step
+    wall, step, last = loop.wall(), loop.step, loop.last
+    done = step - loop.start
     rate = done / wall if wall > 0 else 0.0
     fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
-    say(f"trained {config.category}: steps {start_step}->{step} ({done} this run, {rate:.2f} "
-         f"steps/s, data wait {data_wait:.1f} s), images seen {step * cfg.batch_size}, wall "
+    say(f"trained {config.category}: steps {loop.start}->{step} ({done} this run, {rate:.2f} "
+         f"steps/s, data wait {loop.data_wait:.1f} s), images seen {step * cfg.batch_size}, wall "
          f"{wall:.1f} s, final loss {fmt(last.get('loss'))}, accuracy "
          f"{fmt(last.get('accuracy'))} -> {final}")  # fmt: skip
     return final

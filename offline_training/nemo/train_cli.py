@@ -23,6 +23,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from offline_training.train_cli_common import UsageError, category_name, run_training
+
 
 def parser() -> argparse.ArgumentParser:
     from offline_training.nemo.train import TrainConfig
@@ -50,10 +52,18 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--crop-size", type=int, default=d.crop_size, help=f"default {d.crop_size}")
     p.add_argument("--dim", type=int, default=d.dim, help=f"feature channels (default {d.dim})")
-    p.add_argument("--max-points", type=int, default=None,
-                   help="cap on vertex observations in the loss per step (default: all)")
-    p.add_argument("--fuse-channels", type=int, default=None,
-                   help="width of the fused stride-8 map (default 2 x dim)")
+    p.add_argument(
+        "--max-points",
+        type=int,
+        default=None,
+        help="cap on vertex observations in the loss per step (default: all)",
+    )
+    p.add_argument(
+        "--fuse-channels",
+        type=int,
+        default=None,
+        help="width of the fused stride-8 map (default 2 x dim)",
+    )
     p.add_argument(
         "--mesh",
         dest="mesh_kind",
@@ -67,8 +77,12 @@ def parser() -> argparse.ArgumentParser:
         default=d.n_vertices,
         help=f"cuboid vertex count (default {d.n_vertices})",
     )
-    p.add_argument("--init-checkpoint", default=None, metavar="PT",
-                   help="start from this checkpoint of the category (same model settings)")
+    p.add_argument(
+        "--init-checkpoint",
+        default=None,
+        metavar="PT",
+        help="start from this checkpoint of the category (same model settings)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue OUT/resume.pt")
     p.add_argument("--device", default=d.device, help="cpu (default), cuda, cuda:1, ...")
@@ -88,48 +102,33 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _error(message: str) -> int:
-    print(f"train-nemo: error: {message}", file=sys.stderr)
-    return 2
-
-
 def main(argv: list[str] | None = None) -> int:
     """``train-nemo``; returns the exit code."""
-    args = parser().parse_args(argv)
+    return run_training("train-nemo", _train, parser().parse_args(argv))
+
+
+def _train(args: argparse.Namespace) -> None:
     import torch
 
-    from offline_training.nemo.data import NoSamplesError
     from offline_training.nemo.train import TrainConfig, train
-    from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
-    from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 
-    try:
-        category = get_category(args.category).name
-    except UnknownCategoryError as exc:
-        return _error(str(exc))
+    category = category_name(args.category)
     split_dir = Path(args.data) / args.split
     if not Path(args.data).is_dir():
-        return _error(f"data folder {args.data} does not exist")
+        raise UsageError(f"data folder {args.data} does not exist")
     if not split_dir.is_dir():
-        return _error(f"data folder {args.data} has no split {args.split!r} ({split_dir})")
+        raise UsageError(f"data folder {args.data} has no split {args.split!r} ({split_dir})")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
-        return _error(f"--device {args.device}: CUDA is not available (use --device cpu)")
+        raise UsageError(f"--device {args.device}: CUDA is not available (use --device cpu)")
     if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
-        return _error(f"--init-checkpoint {args.init_checkpoint} does not exist")
+        raise UsageError(f"--init-checkpoint {args.init_checkpoint} does not exist")
     if args.backbone_weights and not Path(args.backbone_weights).is_file():
-        return _error(f"--backbone-weights {args.backbone_weights} does not exist")
+        raise UsageError(f"--backbone-weights {args.backbone_weights} does not exist")
     options = {k: v for k, v in vars(args).items() if k not in ("no_augment", "no_progress")}
-    try:
-        cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)
-        if args.no_augment:
-            cfg.augment = None
-        train(cfg)
-    except (NoSamplesError, ConfigError, CheckpointError) as exc:
-        return _error(str(exc))
-    except KeyboardInterrupt:
-        print("train-nemo: interrupted; continue with --resume", file=sys.stderr)
-        return 130
-    return 0
+    cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)
+    if args.no_augment:
+        cfg.augment = None
+    train(cfg)
 
 
 if __name__ == "__main__":

@@ -2,16 +2,18 @@
 
 A checkpoint is a plain dict of tensors, strings and numbers (``torch.load(weights_only=True)``
 reads it and nothing in it can execute code) with ``format`` (which model family),
-``format_version``, ``category``, ``config`` and the family's weights. :func:`write_payload`
-writes it atomically; :func:`read_payload` loads and checks the envelope, raising
-:class:`CheckpointError` that says what was expected. The families (:mod:`..nemo.checkpoint`,
-:mod:`..cse.checkpoint`) add their own keys and strict weight loading on top.
+``format_version``, ``category``, ``config``, the family's weights and ``meta``.
+:func:`write_model` builds it from a model and writes it atomically (:func:`write_payload`);
+:func:`read_payload` loads and checks the envelope and :func:`check_category` the category,
+raising :class:`CheckpointError` that says what was expected. The families
+(:mod:`..nemo.checkpoint`, :mod:`..cse.checkpoint`) choose their weight keys and load the weights
+strictly on top.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import torch
@@ -27,6 +29,36 @@ def write_payload(path: str | os.PathLike, payload: dict) -> Path:
     torch.save(payload, tmp)
     os.replace(tmp, path)
     return path
+
+
+def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``module``'s state dict, detached and on the CPU (what a checkpoint stores)."""
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
+
+def write_model(
+    path: str | os.PathLike,
+    fmt: str,
+    version: int,
+    model: torch.nn.Module,
+    parts: Mapping[str, torch.nn.Module],
+    meta: dict | None = None,
+) -> Path:
+    """Write ``model``'s checkpoint to ``path`` atomically.
+
+    The payload: ``format`` = ``fmt``, ``format_version`` = ``version``, the model's
+    ``category`` and ``config.to_dict()``, the :func:`cpu_state` of each module of ``parts``
+    under its key (e.g. ``{"model": model}``), and ``meta`` (free-form, JSON-like).
+    """
+    payload = {
+        "format": fmt,
+        "format_version": version,
+        "category": model.category,
+        "config": model.config.to_dict(),
+        **{key: cpu_state(module) for key, module in parts.items()},
+        "meta": dict(meta or {}),
+    }
+    return write_payload(path, payload)
 
 
 def read_payload(
@@ -68,3 +100,12 @@ def read_payload(
     if missing:
         raise CheckpointError(f"{path} lacks {sorted(missing)}")
     return payload
+
+
+def check_category(path: str | os.PathLike, payload: dict, category: str | None) -> None:
+    """CheckpointError when ``category`` is given and the checkpoint is of another one."""
+    if category is not None and payload["category"] != category:
+        raise CheckpointError(
+            f"{path} is a model of category {payload['category']!r}, but category "
+            f"{category!r} was asked for"
+        )

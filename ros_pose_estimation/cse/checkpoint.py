@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ros_pose_estimation.core.checkpoint_file import read_payload, write_payload
+from ros_pose_estimation.core.checkpoint_file import check_category, read_payload, write_model
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 from ros_pose_estimation.core.mesh import TriMesh
 
@@ -34,15 +34,7 @@ FORMAT_VERSION = 1
 
 def save_checkpoint(path: str | os.PathLike, model: CseModel, meta: dict | None = None) -> Path:
     """Write ``model`` to ``path`` atomically (temporary file renamed into place)."""
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "category": model.category,
-        "config": model.config.to_dict(),
-        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "meta": dict(meta or {}),
-    }
-    return write_payload(path, payload)
+    return write_model(path, FORMAT, FORMAT_VERSION, model, {"model": model}, meta)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -64,11 +56,7 @@ def load_checkpoint(
         category: when given, the checkpoint must be of this category.
     """
     payload = read_checkpoint(path)
-    if category is not None and payload["category"] != category:
-        raise CheckpointError(
-            f"{path} is a model of category {payload['category']!r}, but category "
-            f"{category!r} was asked for"
-        )
+    check_category(path, payload, category)
     state = payload["model"]
     try:
         stored = dict(payload["config"])

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from ros_pose_estimation.core.checkpoint_file import read_payload, write_payload
+from ros_pose_estimation.core.checkpoint_file import check_category, read_payload, write_model
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
@@ -35,16 +35,8 @@ FORMAT_VERSION = 1
 
 def save_checkpoint(path: str | os.PathLike, model: NemoModel, meta: dict | None = None) -> Path:
     """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
-    payload = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "category": model.category,
-        "config": model.config.to_dict(),
-        "feature_net": {k: v.detach().cpu() for k, v in model.feature_net.state_dict().items()},
-        "neural_mesh": {k: v.detach().cpu() for k, v in model.mesh.state_dict().items()},
-        "meta": dict(meta or {}),
-    }
-    return write_payload(path, payload)
+    parts = {"feature_net": model.feature_net, "neural_mesh": model.mesh}
+    return write_model(path, FORMAT, FORMAT_VERSION, model, parts, meta)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -67,11 +59,7 @@ def load_checkpoint(
         device: where to put the model.
     """
     payload = read_checkpoint(path)
-    if category is not None and payload["category"] != category:
-        raise CheckpointError(
-            f"{path} is a model of category {payload['category']!r}, but "
-            f"category {category!r} was asked for"
-        )
+    check_category(path, payload, category)
     try:
         config = NemoConfig.from_dict(dict(payload["config"]))
         model = NemoModel(config)
