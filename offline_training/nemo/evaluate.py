@@ -41,7 +41,8 @@ PRESET_NAMES = ("default", "fast", "reference")
 @dataclass
 class ObjectResult:
     """One object of one image under one preset (errors: deg, m; latency: ms per object;
-    ``stages_ms``: the estimator's stage times of the image divided by its objects)."""
+    ``stages_ms``: the estimator's stage times of the image divided by its objects; ``loss``:
+    the final render-and-compare loss, comparable between presets with the same ``loss``)."""
 
     preset: str
     category: str
@@ -56,6 +57,7 @@ class ObjectResult:
     steps: int
     converged: bool
     stages_ms: dict[str, float] = field(default_factory=dict)
+    loss: float = float("nan")
 
 
 def bop_box_to_xyxy(bbox) -> np.ndarray:
@@ -132,6 +134,7 @@ def evaluate(
                     trans_err_m=float(np.linalg.norm(est.t - obj.t)), score=est.score,
                     latency_ms=per_object, steps=est.steps, converged=est.converged,
                     stages_ms={k: v / len(dets) for k, v in est.timings.items()},
+                    loss=float(est.loss),
                 ))  # fmt: skip
         done += len(keep)
         if log is not None:

@@ -5,8 +5,9 @@
 * :mod:`.contrastive`: feature sampling at projected vertices and in the background, neighbour
   exclusion masks and :func:`contrastive_loss` (paper 000 Eq. 6).
 * :mod:`.model`, :mod:`.checkpoint`: a category's model and its one-file checkpoint.
-* :mod:`.estimator` (with :mod:`.presets`, :mod:`.hypotheses`, :mod:`.refine`,
-  :mod:`.scoring`, :mod:`.pose_param`, :mod:`.detection`): render-and-compare inference.
+* :mod:`.estimator` (with :mod:`.presets`, :mod:`.hypotheses`, :mod:`.refine` (Adam),
+  :mod:`.levenberg_marquardt`, :mod:`.scoring`, :mod:`.fixed_compare`, :mod:`.pose_param`,
+  :mod:`.detection`): render-and-compare inference.
 """
 
 from ros_pose_estimation.nemo.contrastive import (

@@ -9,8 +9,9 @@ intrinsics, :mod:`ros_pose_estimation.core.crops`); the category's network compu
 maps of all its crops in one batched forward (``torch.no_grad``); a grid of viewpoint
 hypotheses is placed on each box at the box-derived distance (:mod:`.pose_param`) and scored
 (:mod:`.hypotheses` score maps, or rendering, :mod:`.scoring`); the best ``top_k`` of every
-detection are refined together in one batch (:mod:`.refine`: a score-map stage, then
-render-and-compare), and each detection keeps its lowest-loss hypothesis. The stages and their
+detection are refined together in one batch (an optional score-map stage, :mod:`.refine`;
+then render-and-compare by Levenberg-Marquardt, :mod:`.levenberg_marquardt`, or Adam,
+:mod:`.refine`), and each detection keeps its lowest-loss hypothesis. The stages and their
 settings are in :mod:`.presets`. Poses are in the camera frame of the input image (a crop is a
 pinhole camera with the same optical frame).
 
@@ -49,6 +50,7 @@ from ros_pose_estimation.nemo.hypotheses import (
     score_hypotheses_scoremap,
     select_diverse,
 )
+from ros_pose_estimation.nemo.levenberg_marquardt import refine_lm
 from ros_pose_estimation.nemo.model import NemoModel
 from ros_pose_estimation.nemo.pose_param import initial_params
 from ros_pose_estimation.nemo.presets import InferenceConfig
@@ -233,13 +235,7 @@ class NemoEstimator:
             coarse = refine(objective, obs, x0, r0, config.coarse, scale, config.max_offset)
             coarse = coarse.take(self._survivors(model, coarse, obs))
             x0, r0, coarse_steps = coarse.x, coarse.base_rotation, coarse.steps
-        if config.fine.raster_every > 1:
-            objective = CachedRenderObjective(
-                model.mesh, obs, config.loss, config.fine.raster_every
-            )
-        else:
-            objective = RenderObjective(model.mesh, obs, config.loss)
-        fine = refine(objective, obs, x0, r0, config.fine, scale, config.max_offset)
+        fine = self._fine(model, obs, x0, r0, scale)
         best = fine.best[:, None]
         chosen = fine.take(best)
         R, t = poses_of(chosen, obs)
@@ -266,6 +262,18 @@ class NemoEstimator:
             )
             for j in range(len(prepared))
         ]
+
+    def _fine(self, model: NemoModel, obs: Observation, x0, r0, scale):
+        """The render-and-compare stage: Levenberg-Marquardt or Adam (``config.fine``)."""
+        config, fine = self.config, self.config.fine
+        if fine.method == "lm":
+            objective = CachedRenderObjective(model.mesh, obs, config.loss, every=1)
+            return refine_lm(objective, obs, x0, r0, fine, scale, config.max_offset)
+        if fine.raster_every > 1:
+            objective = CachedRenderObjective(model.mesh, obs, config.loss, fine.raster_every)
+        else:
+            objective = RenderObjective(model.mesh, obs, config.loss)
+        return refine(objective, obs, x0, r0, fine, scale, config.max_offset)
 
     @torch.no_grad()
     def _survivors(self, model: NemoModel, coarse, obs: Observation) -> torch.Tensor:

@@ -6,27 +6,22 @@
   Adam (lr 0.05, betas (0.4, 0.6)) for 300 steps, lr x 0.2 every 100 steps, no early stop.
   Our parametrisation (:mod:`.pose_param`) with the translation steps scaled by 0.2, i.e.
   1 % of the distance per step at lr 0.05, as the published distance step.
-* :meth:`InferenceConfig.default`: fast.
+* :meth:`InferenceConfig.default`: fast, and as accurate as the reference (BENCHMARKS.md).
 
   1. init: 600 hypotheses (24 azimuths x elevations -15..45 deg x in-plane -30..30 deg, 15 deg
      steps) placed at the box-derived distance and scored at once from per-vertex score maps
-     (no rendering, 128 of the vertices each); keep the best 4 at least 30 deg apart.
-  2. coarse: the 4 refined together on the score-map objective (no rendering; rotation and
-     centre offset, the distance stays at its box-derived prior): Adam lr 0.1 cosine-decayed
-     to 0.01, betas (0.5, 0.9), at most 30 steps; a hypothesis stops when its best loss has
-     not improved by 5e-4 for 3 steps (after >= 8); after 6 steps those more than 0.1 behind
-     their detection's best stop.
-  3. the 4 results are rendered once; the best 2 by render-and-compare loss (duplicates
-     within 5 deg dropped) go on.
-  4. fine: render-and-compare (published ``"nemo"`` loss) on the 2 together, all six
-     parameters: Adam lr 0.03 (x 0.2 after 8 steps), betas (0.4, 0.6), at most 12 steps,
-     stop when the best loss has not improved by 1e-4 for 4 steps (after >= 6); after 4 steps
-     the one more than 0.05 behind stops. The lowest loss wins.
+     (no rendering, 128 of the vertices each); keep the best 8 at least 30 deg apart.
+  2. fine: render-and-compare (published ``"nemo"`` loss) on the 8 together, all six
+     parameters, by Levenberg-Marquardt (:mod:`.levenberg_marquardt`): at most 6
+     iterations, no parameter moving by more than 0.3 per iteration; after 2 iterations the
+     hypotheses more than 0.01 behind their detection's best stop; a hypothesis stops when an
+     iteration improves its best loss by less than 5e-5 (after >= 3). The lowest loss wins.
 
-  At most 30 + 12 optimiser steps per detection (typically ~25 in all on oracle features),
-  against 300 for the reference; all detections of a category in one batch.
-* :meth:`InferenceConfig.fast`: 108 hypotheses (12 x 3 x 3), 2 kept, at most 20 coarse and
-  8 fine steps on 1 hypothesis: for CPU-only robots.
+  At most 6 render-and-compare evaluations per hypothesis (4-6 typically), against 300 Adam
+  steps for the reference; all detections of a category in one batch. Gauss-Newton steps
+  reach the minimum Adam's fixed-size steps take hundreds of iterations to settle in.
+* :meth:`InferenceConfig.fast`: 108 hypotheses (12 x 3 x 3), 4 kept, at most 4
+  Levenberg-Marquardt iterations, pruned to 1 after the first: for CPU-only robots.
 
 Everything is validated on construction (:class:`ConfigError` naming the bad value).
 """
@@ -41,14 +36,21 @@ from ros_pose_estimation.core.errors import ConfigError
 INIT_MODES = ("scoremap", "render")
 LOSSES = ("nemo", "linear")
 SCHEDULES = ("step", "cosine")
+METHODS = ("adam", "lm")
 PRESETS = ("default", "fast", "reference")
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """One refinement stage: Adam on the pose parameters of :mod:`.pose_param`.
+    """One refinement stage: Adam or Levenberg-Marquardt on the pose parameters of
+    :mod:`.pose_param`.
 
     Attributes:
+        method: ``"adam"`` (:func:`.refine.refine`) or ``"lm"`` (Levenberg-Marquardt on the
+            Gauss-Newton normal equations, :func:`.levenberg_marquardt.refine_lm`;
+            render-and-compare stages only). ``lr``, ``betas``, ``schedule``, ``decay``,
+            ``decay_every`` and ``raster_every`` are Adam's; ``damping`` and ``max_step``
+            are LM's; the rest serve both (an LM iteration counts as a step).
         steps: maximum optimiser steps (0 = stage skipped, poses only evaluated).
         lr: initial learning rate (rad per step for the rotation residual).
         betas: Adam ``(beta1, beta2)`` (published: (0.4, 0.6)).
@@ -73,6 +75,12 @@ class Schedule:
             16 x 16 feature cells a ~1000-vertex mesh has faces smaller than a cell, so the
             kept assignment goes stale within a step or two. An experimental option: no
             preset uses it (evaluate a schedule with ``evaluate-nemo --variant``).
+        damping: LM's initial damping ``lambda`` (the step solves
+            ``(H + lambda diag(H)) dx = -g``); x ``1 / 3`` after an accepted step, x 4 after
+            a rejected one, per hypothesis.
+        max_step: LM: largest change of any parameter in one step (rad, log-distance or
+            offset units; the units are balanced, :mod:`.pose_param`); longer steps are
+            shortened along their direction.
     """
 
     steps: int = 20
@@ -89,6 +97,9 @@ class Schedule:
     prune_margin: float = 0.02
     fixed_distance: bool = False
     raster_every: int = 1
+    method: str = "adam"
+    damping: float = 1e-2
+    max_step: float = 0.15
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
@@ -108,6 +119,9 @@ class Schedule:
                 "prune_after >= 0": self.prune_after >= 0,
                 "prune_margin >= 0": self.prune_margin >= 0,
                 "raster_every >= 1": self.raster_every >= 1,
+                f"method in {METHODS}": self.method in METHODS,
+                "damping > 0": self.damping > 0,
+                "max_step > 0": self.max_step > 0,
             },
         )
 
@@ -171,25 +185,17 @@ class InferenceConfig:
     n_azimuth: int = 24
     elevations_deg: tuple[float, ...] = (-15.0, 0.0, 15.0, 30.0, 45.0)
     thetas_deg: tuple[float, ...] = (-30.0, -15.0, 0.0, 15.0, 30.0)
-    top_k: int = 4
+    top_k: int = 8
     min_separation_deg: float = 30.0
     init_blur: float = 0.0
     init_vertices: int = 128
     coarse_vertices: int = 0
-    coarse: Schedule | None = Schedule(
-        steps=30,
-        lr=0.1,
-        min_steps=8,
-        tol=5e-4,
-        prune_after=6,
-        prune_margin=0.1,
-        fixed_distance=True,
-    )
+    coarse: Schedule | None = None
     fine_top_k: int = 2
     duplicate_deg: float = 5.0
     fine: Schedule = Schedule(
-        steps=12, lr=0.03, betas=(0.4, 0.6), schedule="step", decay=0.2, decay_every=8,
-        tol=1e-4, patience=4, min_steps=6, prune_after=4, prune_margin=0.05,
+        method="lm", steps=6, max_step=0.3, tol=5e-5, patience=1, min_steps=3, prune_after=2,
+        prune_margin=0.01,
     )  # fmt: skip
     loss: str = "nemo"
     lr_scale_distance: float = 1.0
@@ -224,6 +230,9 @@ class InferenceConfig:
                 "coarse a Schedule or None": self.coarse is None
                 or isinstance(self.coarse, Schedule),
                 "fine a Schedule": isinstance(self.fine, Schedule),
+                "coarse.method 'adam' (the score-map objective has no Gauss-Newton form)": (
+                    self.coarse is None or self.coarse.method == "adam"
+                ),
                 "lr_scale_distance >= 0": self.lr_scale_distance >= 0,
                 "lr_scale_offset >= 0": self.lr_scale_offset >= 0,
                 "max_offset > 0": self.max_offset > 0,
@@ -269,34 +278,16 @@ class InferenceConfig:
 
     @classmethod
     def fast(cls) -> InferenceConfig:
-        """Smaller grid (108), 2 hypotheses, up to 20 + 10 steps: CPU-only robots."""
+        """Smaller grid (108), 4 hypotheses, at most 4 LM iterations: CPU-only robots."""
         return cls(
             n_azimuth=12,
             elevations_deg=(0.0, 20.0, 40.0),
             thetas_deg=(-15.0, 0.0, 15.0),
-            top_k=2,
+            top_k=4,
             min_separation_deg=45.0,
-            coarse=Schedule(
-                steps=20,
-                lr=0.1,
-                min_steps=6,
-                tol=5e-4,
-                prune_after=4,
-                prune_margin=0.1,
-                fixed_distance=True,
-            ),
-            fine_top_k=1,
             fine=Schedule(
-                steps=8,
-                lr=0.03,
-                betas=(0.4, 0.6),
-                schedule="step",
-                decay=0.2,
-                decay_every=6,
-                tol=1e-4,
-                patience=3,
-                min_steps=4,
-                prune_after=0,
+                method="lm", steps=4, max_step=0.3, tol=1e-4, patience=1, min_steps=2,
+                prune_after=1, prune_margin=0.01,
             ),  # fmt: skip
         )
 
