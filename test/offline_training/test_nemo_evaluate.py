@@ -58,7 +58,7 @@ def test_cli_reports_accuracy_latency_and_writes_json(data, capsys):
     fast = [(o["im_id"], o["gt_index"]) for o in objects if o["preset"] == "fast"]
     default = [(o["im_id"], o["gt_index"]) for o in objects if o["preset"] == "default"]
     assert fast == default  # the same objects for every preset
-    assert payload["presets"]["fast"]["top_k"] == 2
+    assert payload["presets"]["fast"]["top_k"] == 4
 
 
 def test_cli_rejects_missing_inputs(data, tmp_path, capsys):
