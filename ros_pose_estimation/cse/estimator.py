@@ -32,6 +32,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ros_pose_estimation.core.batching import (
+    FrameTimer,
+    group_by_category,
+    place_estimates,
+    sync_device,
+)
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.category_models import load_by_category, models_by_category
 from ros_pose_estimation.core.crops import Crop, square_crop_box
@@ -93,11 +99,6 @@ class CseInferenceConfig:
             )
         if self.inlier_threshold <= 0 or self.ransac_iterations < 1 or self.icp_steps < 0:
             raise ConfigError("need inlier_threshold > 0, ransac_iterations >= 1, icp_steps >= 0")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class CseEstimator:
@@ -177,14 +178,9 @@ class CseEstimator:
             return []
         depth_m = depth_metres(depth, depth_encoding)
         intrinsics.check_image(depth_m, "depth")
-        times = dict.fromkeys(STAGES, 0.0)
-        _sync(self.device)
-        start = time.perf_counter()
-        groups: dict[str, list[int]] = {}
-        for i, name in enumerate(names):
-            groups.setdefault(name, []).append(i)
+        timer = FrameTimer(STAGES, self.device)
         results: list[PoseEstimate | None] = [None] * len(detections)
-        for name, ids in groups.items():
+        for name, ids in group_by_category(names).items():
             model = self.models[name]
             t0 = time.perf_counter()
             prepared = []
@@ -196,20 +192,10 @@ class CseEstimator:
                     if errors == "raise" or not isinstance(exc, EstimationError | InputError):
                         raise
                     prepared.append(None)
-            times["crop"] += time.perf_counter() - t0
-            solved = self._estimate_group(model, prepared, times, errors)
-            for i, est in zip(ids, solved, strict=True):
-                if est is not None:
-                    est.category = detections[i].category
-                results[i] = est
-        _sync(self.device)
-        times["total"] = time.perf_counter() - start
-        ms = {key: 1e3 * value for key, value in times.items()}
-        for est in results:
-            if est is not None:
-                est.timings = dict(ms)
-                est.batch = len(detections)
-        return results
+            timer.seconds["crop"] += time.perf_counter() - t0
+            solved = self._estimate_group(model, prepared, timer.seconds, errors)
+            place_estimates(results, ids, solved, detections)
+        return timer.stamp(results)
 
     @torch.no_grad()
     def _estimate_group(self, model: CseModel, prepared, times, errors) -> list:
@@ -228,7 +214,7 @@ class CseEstimator:
             np.stack([prepared[j][1].intrinsics.K for j in live]), dtype=torch.float32
         ).to(self.device)
         pred = model(crops, K)
-        _sync(self.device)
+        sync_device(self.device)
         t1 = time.perf_counter()
         n = cfg.feature_size
         mask = torch.from_numpy(np.stack([prepared[j][2] for j in live]).reshape(len(live), -1))
@@ -239,7 +225,7 @@ class CseEstimator:
         points = (corr.w2d3d @ pred.vertices).double().cpu().numpy()  # [B x P x 3] Eq. 2
         conf = conf.double().cpu().numpy()
         verts = pred.vertices.double().cpu().numpy()
-        _sync(self.device)
+        sync_device(self.device)
         t2 = time.perf_counter()
         uv = xy.double().cpu().numpy()
         for b, j in enumerate(live):

@@ -29,6 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ros_pose_estimation.core.batching import (
+    FrameTimer,
+    group_by_category,
+    place_estimates,
+    sync_device,
+)
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.category_models import load_by_category, models_by_category
 from ros_pose_estimation.core.crops import Crop
@@ -88,11 +94,6 @@ def shape_points(model: NemoModel, max_points: int = 2000) -> torch.Tensor:
             points = points[torch.randperm(len(points), generator=gen)[:max_points]]
         return points
     return model.mesh.vertices.float().cpu() / (1.0 + model.config.mesh_margin)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class NemoEstimator:
@@ -166,29 +167,18 @@ class NemoEstimator:
         names = check_inputs(image, detections, intrinsics, self.models)
         if not detections:
             return []
-        times = dict.fromkeys(STAGES, 0.0)
-        _sync(self.device)
-        start = time.perf_counter()
-        groups: dict[str, list[int]] = {}
-        for i, name in enumerate(names):
-            groups.setdefault(name, []).append(i)
+        timer = FrameTimer(STAGES, self.device)
+        groups = group_by_category(names)
         prepared = {}
         for name, ids in groups.items():
             model = self.models[name]
             prepared[name] = [self._crop(image, detections[i], intrinsics, model) for i in ids]
-        times["crop"] = time.perf_counter() - start
+        timer.seconds["crop"] = timer.elapsed()
         results: list[PoseEstimate | None] = [None] * len(detections)
         for name, ids in groups.items():
-            for i, est in zip(ids, self._estimate_group(name, prepared[name], times), strict=True):
-                est.category = detections[i].category
-                results[i] = est
-        _sync(self.device)
-        times["total"] = time.perf_counter() - start
-        ms = {key: 1e3 * value for key, value in times.items()}
-        for est in results:
-            est.timings = dict(ms)
-            est.batch = len(detections)
-        return results
+            estimates = self._estimate_group(name, prepared[name], timer.seconds)
+            place_estimates(results, ids, estimates, detections)
+        return timer.stamp(results)
 
     @torch.no_grad()
     def _observe(self, model: NemoModel, prepared) -> Observation:
@@ -223,10 +213,10 @@ class NemoEstimator:
         model, config = self.models[name], self.config
         t0 = time.perf_counter()
         obs = self._observe(model, prepared)
-        _sync(self.device)
+        sync_device(self.device)
         t1 = time.perf_counter()
         x0, r0, maps = self._initialise(model, self.bank(name), obs)
-        _sync(self.device)
+        sync_device(self.device)
         t2 = time.perf_counter()
         scale = param_scale(config, x0)
         coarse_steps = torch.zeros(x0.shape[:2], dtype=torch.long, device=self.device)
@@ -240,7 +230,7 @@ class NemoEstimator:
         chosen = fine.take(best)
         R, t = poses_of(chosen, obs)
         steps = (chosen.steps + torch.gather(coarse_steps, 1, best))[:, 0]
-        _sync(self.device)
+        sync_device(self.device)
         t3 = time.perf_counter()
         times["features"] += t1 - t0
         times["init"] += t2 - t1
