@@ -20,8 +20,8 @@ schedule takes 300). Each iteration, for every active hypothesis at once:
 Marquardt's ``diag(H)`` scaling makes the step independent of the parameters' units, so the
 per-column lr multipliers of Adam (:func:`.refine.param_scale`) only matter where they are 0:
 those parameters stay fixed (the distance in a ``fixed_distance`` stage, the offset when it is
-not optimised). Stopping and pruning follow :func:`.refine.refine` (a rejected step counts as
-an evaluation without improvement), and so does the result (:class:`.refine.RefineResult`).
+not optimised). Stopping, pruning and the result are those of :func:`.refine.refine`
+(:mod:`.refine_state`; a rejected step counts as an evaluation without improvement).
 The derivatives hold the pixels' faces fixed (hard rasteriser), as autograd's do for Adam.
 """
 
@@ -31,11 +31,11 @@ import math
 
 import torch
 
-from ros_pose_estimation.core.errors import InputError, check_shape
+from ros_pose_estimation.core.errors import check_shape
 from ros_pose_estimation.nemo.fixed_compare import CachedRenderObjective
-from ros_pose_estimation.nemo.pose_param import LOG_D, N_PARAMS, OFFSET, compose_pose
+from ros_pose_estimation.nemo.pose_param import LOG_D, N_PARAMS
 from ros_pose_estimation.nemo.presets import Schedule
-from ros_pose_estimation.nemo.refine import RefineResult
+from ros_pose_estimation.nemo.refine_state import RefineResult, RowBatch, Tracker
 from ros_pose_estimation.nemo.scoring import Observation
 
 _UP, _DOWN = 4.0, 1.0 / 3.0  # damping after a rejected / accepted step
@@ -79,54 +79,26 @@ def refine_lm(
     (``schedule.method`` is not checked here; ``steps`` = iterations, each one exact
     evaluation; ``scale`` only marks fixed parameters, its zeros).
     """
-    sizes = check_shape("x0", x0, ("B", "k", N_PARAMS))
-    b, k = sizes["B"], sizes["k"]
-    if b != len(obs):
-        raise InputError(f"x0: expected {len(obs)} detections like obs, got {b}")
-    check_shape("base_rotation", base_rotation, (b, k, 3, 3))
+    batch = RowBatch(obs, x0, base_rotation, max_offset)
     check_shape("scale", scale, (N_PARAMS,))
-    n = b * k
-    dev, dtype = x0.device, x0.dtype
-    best_x = x0.detach().reshape(n, N_PARAMS).clone()
-    r0 = base_rotation.detach().reshape(n, 3, 3).to(best_x)
-    owner = torch.arange(b, device=dev).repeat_interleave(k)
-    K_all, anchor_all = obs.K.to(best_x)[owner], obs.anchor.to(best_x)[owner]
-    unit_all = obs.offset_unit.to(best_x)[owner]
-    lo = torch.full_like(best_x, -math.inf)
-    hi = torch.full_like(best_x, math.inf)
-    lo[:, OFFSET], hi[:, OFFSET] = -max_offset, max_offset
-    if obs.log_d_range is not None:
-        lo[:, LOG_D], hi[:, LOG_D] = obs.log_d_range.to(best_x)[owner].unbind(-1)
+    track = Tracker(batch, schedule)
+    n, dev, dtype = batch.n, x0.device, batch.x0.dtype
     free = scale.to(dev) != 0
     if schedule.fixed_distance:
         free[LOG_D] = False
-    best_loss = torch.full((n,), math.inf, device=dev, dtype=dtype)
-    best_conf = torch.zeros(n, device=dev, dtype=dtype)
-    grad = torch.zeros_like(best_x)
+    grad = torch.zeros_like(batch.x0)
     hess = torch.zeros(n, N_PARAMS, N_PARAMS, device=dev, dtype=dtype)
     damping = torch.full((n,), schedule.damping, device=dev, dtype=dtype)
-    calm = torch.zeros(n, dtype=torch.long, device=dev)
-    taken = torch.zeros(n, dtype=torch.long, device=dev)
-    active = torch.ones(n, dtype=torch.bool, device=dev)
-    history = torch.full((schedule.steps + 1, n), math.nan, device=dev, dtype=dtype)
     idx = torch.arange(n, device=dev)
-    trial = best_x.clone()
+    trial = batch.x0.clone()
     for step in range(schedule.steps + 1):
 
         def pose(params, index, rows=idx):
-            rows = rows[index]
-            parts = (r0[rows], K_all[rows], anchor_all[rows], unit_all[rows])
-            return compose_pose(params, *(part.to(params) for part in parts))
+            return batch.pose(params, rows[index])
 
-        res, g, H = objective.normal_equations(pose, trial[idx], owner[idx])
-        loss = res.loss
-        history[step, idx] = loss
-        gain = best_loss[idx] - loss  # > 0: improvement (inf at the first evaluation)
-        calm[idx] = torch.where(gain > schedule.tol, 0, calm[idx] + 1)
-        better = gain > 0
+        res, g, H = objective.normal_equations(pose, trial[idx], batch.owner[idx])
+        better = track.record(step, idx, res.loss, res.confidence, trial[idx])
         sel = idx[better]
-        best_loss[sel], best_x[sel] = loss[better], trial[sel]
-        best_conf[sel] = res.confidence[better]
         grad[sel], hess[sel] = g[better], H[better]
         if step > 0:  # the first evaluation is the start, not a step
             damping[idx] = torch.where(
@@ -134,23 +106,9 @@ def refine_lm(
             )
         if step == schedule.steps:
             break
-        taken[idx] += 1
-        if schedule.early_stop:
-            active &= ~((calm >= schedule.patience) & (taken >= schedule.min_steps))
-        if schedule.prune_after and step + 1 == schedule.prune_after and k > 1:
-            det_best = best_loss.view(b, k).amin(1)
-            active &= best_loss <= det_best[owner] + schedule.prune_margin
-        idx = active.nonzero().squeeze(1)
+        idx = track.advance(step, idx)
         if idx.numel() == 0:
             break
         dx = solve_step(grad[idx], hess[idx], damping[idx], free, schedule.max_step)
-        trial[idx] = torch.maximum(torch.minimum(best_x[idx] + dx, hi[idx]), lo[idx])
-    return RefineResult(
-        x=best_x.view(b, k, N_PARAMS),
-        base_rotation=r0.view(b, k, 3, 3),
-        loss=best_loss.view(b, k),
-        confidence=best_conf.view(b, k),
-        steps=taken.view(b, k),
-        converged=(calm >= schedule.patience).view(b, k),
-        history=history.view(-1, b, k),
-    )
+        trial[idx] = batch.clamp(track.best_x[idx] + dx, idx)
+    return track.result()

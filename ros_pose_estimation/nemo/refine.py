@@ -19,21 +19,24 @@ they give the step's gradient but are not used to rank, stop or prune. Each row 
 the best parameters it has seen (Adam is noisy, with betas (0.4, 0.6) especially); a
 detection's result is its row with the lowest loss. The learning rate follows
 :meth:`.presets.Schedule.learning_rate`, times a per-column multiplier ``param_scale``
-(:func:`param_scale`).
+(:func:`param_scale`). The per-row bookkeeping (bounds, best values, stopping, pruning) is
+:mod:`.refine_state`'s, shared with :mod:`.levenberg_marquardt`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
-from ros_pose_estimation.core.errors import InputError, check_shape
+from ros_pose_estimation.core.errors import check_shape
 from ros_pose_estimation.nemo.pose_param import LOG_D, N_PARAMS, OFFSET, compose_pose
 from ros_pose_estimation.nemo.presets import InferenceConfig, Schedule
+from ros_pose_estimation.nemo.refine_state import RefineResult, RowBatch, Tracker
 from ros_pose_estimation.nemo.scoring import CompareResult, Observation
+
+__all__ = ["Objective", "RefineResult", "param_scale", "poses_of", "refine"]
 
 _ADAM_EPS = 1e-8
 
@@ -42,46 +45,6 @@ _ADAM_EPS = 1e-8
 #: evaluated, in increasing order), for objectives that keep state per row
 #: (:class:`.fixed_compare.CachedRenderObjective`).
 Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], CompareResult]
-
-
-@dataclass
-class RefineResult:
-    """Every hypothesis after a stage (``B`` detections x ``k`` hypotheses).
-
-    Attributes:
-        x: ``[B x k x 6]`` best parameters of each hypothesis; base_rotation ``[B x k x 3 x 3]``.
-        loss: ``[B x k]`` their loss; confidence: ``[B x k]`` their confidence in [0, 1].
-        steps: ``[B x k]`` int optimiser steps taken.
-        converged: ``[B x k]`` bool, the loss settled (best loss not improved by more than
-            ``tol`` for ``patience`` evaluations), whether or not the row stopped.
-        history: ``[steps + 1 x B x k]`` loss at each evaluation (NaN once a row stopped).
-    """
-
-    x: torch.Tensor
-    base_rotation: torch.Tensor
-    loss: torch.Tensor
-    confidence: torch.Tensor
-    steps: torch.Tensor
-    converged: torch.Tensor
-    history: torch.Tensor
-
-    @property
-    def best(self) -> torch.Tensor:
-        """``[B]`` index of each detection's lowest-loss hypothesis."""
-        return self.loss.argmin(1)
-
-    def take(self, index: torch.Tensor) -> RefineResult:
-        """The hypotheses ``index [B x k']`` of each detection (history dropped)."""
-
-        def pick(a):
-            shape = index.shape + a.shape[2:]
-            flat = index.reshape(index.shape + (1,) * (a.dim() - 2)).expand(shape)
-            return torch.gather(a, 1, flat)
-
-        return RefineResult(
-            pick(self.x), pick(self.base_rotation), pick(self.loss), pick(self.confidence),
-            pick(self.steps), pick(self.converged), self.history[:0],
-        )  # fmt: skip
 
 
 def param_scale(config: InferenceConfig, like: torch.Tensor) -> torch.Tensor:
@@ -115,51 +78,22 @@ def refine(
             is kept within ``obs.log_d_range`` when given. Keeps hopeless hypotheses (and
             untrained models) from drifting off to absurd translations.
     """
-    sizes = check_shape("x0", x0, ("B", "k", N_PARAMS))
-    b, k = sizes["B"], sizes["k"]
-    if b != len(obs):
-        raise InputError(f"x0: expected {len(obs)} detections like obs, got {b}")
-    check_shape("base_rotation", base_rotation, (b, k, 3, 3))
+    batch = RowBatch(obs, x0, base_rotation, max_offset)
     check_shape("scale", scale, (N_PARAMS,))
-    n = b * k
-    dev, dtype = x0.device, x0.dtype
-    x = x0.detach().reshape(n, N_PARAMS).clone()
-    r0 = base_rotation.detach().reshape(n, 3, 3).to(x)
-    owner = torch.arange(b, device=dev).repeat_interleave(k)
-    K_all, anchor_all = obs.K.to(x)[owner], obs.anchor.to(x)[owner]
-    unit_all = obs.offset_unit.to(x)[owner]
-    lo = torch.full_like(x, -math.inf)
-    hi = torch.full_like(x, math.inf)
-    lo[:, OFFSET], hi[:, OFFSET] = -max_offset, max_offset
-    if obs.log_d_range is not None:
-        lo[:, LOG_D], hi[:, LOG_D] = obs.log_d_range.to(x)[owner].unbind(-1)
+    track = Tracker(batch, schedule)
+    x = batch.x0.clone()
     scale = scale.to(x).clone()
     if schedule.fixed_distance:
         scale[LOG_D] = 0.0
     m1, m2 = torch.zeros_like(x), torch.zeros_like(x)
-    best_x, best_loss = x.clone(), torch.full((n,), math.inf, device=dev, dtype=dtype)
-    best_conf = torch.zeros(n, device=dev, dtype=dtype)
-    calm = torch.zeros(n, dtype=torch.long, device=dev)
-    taken = torch.zeros(n, dtype=torch.long, device=dev)
-    active = torch.ones(n, dtype=torch.bool, device=dev)
-    history = torch.full((schedule.steps + 1, n), math.nan, device=dev, dtype=dtype)
     beta1, beta2 = schedule.betas
-    idx = torch.arange(n, device=dev)
+    idx = torch.arange(batch.n, device=x.device)
     for step in range(schedule.steps + 1):
         last = step == schedule.steps
         xa = x[idx].requires_grad_(not last)
         with torch.set_grad_enabled(not last):
-            R, t = compose_pose(xa, r0[idx], K_all[idx], anchor_all[idx], unit_all[idx])
-            res = objective(R, t, owner[idx], idx)
-        loss = res.loss.detach()
-        history[step, idx] = loss
-        if res.exact:  # else an approximation: a gradient, nothing to rank or stop on
-            gain = best_loss[idx] - loss  # > 0: improvement (inf at the first evaluation)
-            calm[idx] = torch.where(gain > schedule.tol, 0, calm[idx] + 1)
-            better = gain > 0
-            sel = idx[better]
-            best_loss[sel], best_x[sel] = loss[better], x[sel]
-            best_conf[sel] = res.confidence[better]
+            res = objective(*batch.pose(xa, idx), batch.owner[idx], idx)
+        track.record(step, idx, res.loss.detach(), res.confidence, x[idx], res.exact)
         if last:
             break
         if res.loss.requires_grad:
@@ -167,32 +101,17 @@ def refine(
             g = grad.nan_to_num(0.0)
         else:  # nothing rendered for any active row: no gradient
             g = torch.zeros_like(xa)
-        t_row = taken[idx].to(dtype)[:, None] + 1.0
+        t_row = track.taken[idx].to(x.dtype)[:, None] + 1.0
         m1[idx] = beta1 * m1[idx] + (1.0 - beta1) * g
         m2[idx] = beta2 * m2[idx] + (1.0 - beta2) * g * g
         m_hat = m1[idx] / (1.0 - beta1**t_row)
         v_hat = m2[idx] / (1.0 - beta2**t_row)
         lr = schedule.learning_rate(step)
-        step_x = x[idx] - lr * scale * m_hat / (v_hat.sqrt() + _ADAM_EPS)
-        x[idx] = torch.maximum(torch.minimum(step_x, hi[idx]), lo[idx])
-        taken[idx] += 1
-        if schedule.early_stop:
-            active &= ~((calm >= schedule.patience) & (taken >= schedule.min_steps))
-        if schedule.prune_after and step + 1 == schedule.prune_after and k > 1:
-            det_best = best_loss.view(b, k).amin(1)
-            active &= best_loss <= det_best[owner] + schedule.prune_margin
-        idx = active.nonzero().squeeze(1)
+        x[idx] = batch.clamp(x[idx] - lr * scale * m_hat / (v_hat.sqrt() + _ADAM_EPS), idx)
+        idx = track.advance(step, idx)
         if idx.numel() == 0:
             break
-    return RefineResult(
-        x=best_x.view(b, k, N_PARAMS),
-        base_rotation=r0.view(b, k, 3, 3),
-        loss=best_loss.view(b, k),
-        confidence=best_conf.view(b, k),
-        steps=taken.view(b, k),
-        converged=(calm >= schedule.patience).view(b, k),
-        history=history.view(-1, b, k),
-    )
+    return track.result()
 
 
 def poses_of(result: RefineResult, obs: Observation) -> tuple[torch.Tensor, torch.Tensor]:
