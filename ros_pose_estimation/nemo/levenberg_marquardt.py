@@ -9,8 +9,8 @@ schedule takes 300). Each iteration, for every active hypothesis at once:
 
 1. rasterise the trial parameters ``x + dx`` and evaluate the exact loss, its gradient ``g``
    and the Gauss-Newton Hessian ``H`` (:meth:`.fixed_compare.CachedRenderObjective
-   .normal_equations`: forward-mode derivatives of the barycentrics, ``3 x 3`` algebra per
-   pixel, no backward pass);
+   .normal_equations`: forward differences of the barycentrics in float64, ``3 x 3``
+   algebra per pixel, no backward pass);
 2. accept where the loss fell (the hypothesis moves there, its damping ``lambda`` x 1/3, and
    ``g``, ``H`` become its linearisation), else reject (it stays, ``lambda`` x 4, the old
    linearisation is kept);
