@@ -225,7 +225,7 @@ class NemoEstimator:
             coarse = refine(objective, obs, x0, r0, config.coarse, scale, config.max_offset)
             coarse = coarse.take(self._survivors(model, coarse, obs))
             x0, r0, coarse_steps = coarse.x, coarse.base_rotation, coarse.steps
-        fine = self._fine(model, obs, x0, r0, scale)
+        fine = self._fine(model, obs, x0, r0, scale, maps)
         best = fine.best[:, None]
         chosen = fine.take(best)
         R, t = poses_of(chosen, obs)
@@ -253,16 +253,20 @@ class NemoEstimator:
             for j in range(len(prepared))
         ]
 
-    def _fine(self, model: NemoModel, obs: Observation, x0, r0, scale):
-        """The render-and-compare stage: Levenberg-Marquardt or Adam (``config.fine``)."""
+    def _fine(self, model: NemoModel, obs: Observation, x0, r0, scale, maps: ScoreMaps | None):
+        """The render-and-compare stage: Levenberg-Marquardt or Adam (``config.fine``); the
+        cached objective re-uses the vertex similarities of the score ``maps`` when given."""
         config, fine = self.config, self.config.fine
+        mesh, similarity = model.mesh, None if maps is None else maps.similarity
         if fine.method == "lm":
-            objective = CachedRenderObjective(model.mesh, obs, config.loss, every=1)
+            objective = CachedRenderObjective(mesh, obs, config.loss, 1, similarity)
             return refine_lm(objective, obs, x0, r0, fine, scale, config.max_offset)
         if fine.raster_every > 1:
-            objective = CachedRenderObjective(model.mesh, obs, config.loss, fine.raster_every)
+            objective = CachedRenderObjective(
+                mesh, obs, config.loss, fine.raster_every, similarity
+            )
         else:
-            objective = RenderObjective(model.mesh, obs, config.loss)
+            objective = RenderObjective(mesh, obs, config.loss)
         return refine(objective, obs, x0, r0, fine, scale, config.max_offset)
 
     @torch.no_grad()

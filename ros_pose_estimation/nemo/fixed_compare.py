@@ -52,12 +52,21 @@ class CachedRenderObjective:
         obs: the ``B`` detections' observations.
         loss: ``"nemo"`` or ``"linear"`` (:mod:`.scoring`).
         every: calls per rasterisation (1: every call, the same as :func:`render_compare`).
+        similarity: optional ``[B x V x hw]`` ``F_p . f_v`` of every vertex and pixel, when
+            already computed (:attr:`.hypotheses.ScoreMaps.similarity`); else computed here.
 
     Attributes:
         refreshes: number of rasterisations so far (for tests and profiling).
     """
 
-    def __init__(self, mesh, obs: Observation, loss: str = "nemo", every: int = 4) -> None:
+    def __init__(
+        self,
+        mesh,
+        obs: Observation,
+        loss: str = "nemo",
+        every: int = 4,
+        similarity: torch.Tensor | None = None,
+    ) -> None:
         if loss not in ("nemo", "linear"):
             raise ConfigError(f"loss: expected 'nemo' or 'linear', got {loss!r}")
         if every < 1:
@@ -70,7 +79,10 @@ class CachedRenderObjective:
         # what a refresh gathers per pixel, computed once: F_p . f_v for every vertex and
         # pixel ([B x V x hw], one matrix product per detection) and f_i . f_j per face
         vertex_features = mesh.features.to(obs.features)
-        self._similarity = vertex_features @ obs.features.flatten(2)
+        if similarity is None:
+            similarity = vertex_features @ obs.features.flatten(2)
+        check_shape("similarity", similarity, (len(obs), len(vertex_features), h * w))
+        self._similarity = similarity
         corner_features = vertex_features[mesh.faces]  # [F x 3 x D]
         self._face_gram = corner_features @ corner_features.transpose(1, 2)  # [F x 3 x 3]
         self._calls = 0

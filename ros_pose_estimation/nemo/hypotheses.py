@@ -123,6 +123,8 @@ class ScoreMaps:
             wrong distance) by about ``sigma`` cells: wider basins for the initial search.
 
     Attributes:
+        similarity: ``[B x V x hw]`` ``F_p . f_v`` of every vertex and feature-map pixel
+            (before the blur; also what :class:`.fixed_compare.CachedRenderObjective` needs).
         padded: ``[B x V x (h + 2) x (w + 2)]`` maps with a zero border.
         quads: ``[B * V * (h + 1) * (w + 1) x 4]`` the four corners of every cell of the padded
             maps (top-left, top-right, bottom-left, bottom-right), so that a bilinear sample
@@ -133,7 +135,8 @@ class ScoreMaps:
         b, d, h, w = obs.features.shape
         n_vertices = check_shape("vertex_features", vertex_features, ("V", d))["V"]
         feats = obs.features.flatten(2)  # [B x D x hw]
-        margin = vertex_features.to(feats) @ feats - obs.clutter.reshape(b, 1, h * w)
+        self.similarity = vertex_features.to(feats) @ feats
+        margin = self.similarity - obs.clutter.reshape(b, 1, h * w)
         margin = margin.view(b * n_vertices, 1, h, w)
         if blur > 0:
             margin = _gaussian_blur(margin, blur)

@@ -286,8 +286,14 @@ class InferenceConfig:
             top_k=4,
             min_separation_deg=45.0,
             fine=Schedule(
-                method="lm", steps=4, max_step=0.3, tol=1e-4, patience=1, min_steps=2,
-                prune_after=1, prune_margin=0.01,
+                method="lm",
+                steps=4,
+                max_step=0.3,
+                tol=1e-4,
+                patience=1,
+                min_steps=2,
+                prune_after=1,
+                prune_margin=0.01,
             ),  # fmt: skip
         )
 

@@ -70,6 +70,20 @@ def test_refresh_equals_render_compare(model, loss):
     assert g_got.abs().sum() > 0
 
 
+def test_score_map_similarities_are_reused_and_checked(model):
+    """Given the score maps' vertex similarities, the objective is the same as computing its
+    own; a similarity block of the wrong shape is refused."""
+    mesh, obs, owner, R, t = _setup(model)
+    maps = ScoreMaps(obs, mesh.features)
+    own, g_own = _loss_and_grad(CachedRenderObjective(mesh, obs, "nemo", 1), R, t, owner)
+    reused = CachedRenderObjective(mesh, obs, "nemo", 1, maps.similarity)
+    got, g_got = _loss_and_grad(reused, R, t, owner)
+    torch.testing.assert_close(got.loss, own.loss, rtol=0, atol=0)
+    torch.testing.assert_close(g_got, g_own, rtol=0, atol=0)
+    with pytest.raises(InputError, match="similarity"):
+        CachedRenderObjective(mesh, obs, "nemo", 1, maps.similarity[:, :-1])
+
+
 def test_between_refreshes_uses_the_kept_fragments(model):
     """A stale step equals the loss computed the long way: the old fragments re-interpolated
     at the new pose, features interpolated over D, normalised and compared."""

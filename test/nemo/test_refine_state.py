@@ -39,7 +39,8 @@ def test_row_batch_owner_bounds_pose_and_errors():
     R_want, t_want = compose_pose(batch.x0[rows], torch.eye(3).repeat(2, 1, 1), obs.K[[1, 0]],
                                   obs.anchor[[1, 0]], obs.offset_unit[[1, 0]])  # fmt: skip
     assert R.dtype == torch.float64
-    torch.testing.assert_close(R.float(), R_want) and torch.testing.assert_close(t.float(), t_want)
+    torch.testing.assert_close(R.float(), R_want)
+    torch.testing.assert_close(t.float(), t_want)
     with pytest.raises(InputError, match="x0: expected 2 detections"):
         RowBatch(_obs(2), torch.zeros(3, 1, 6), torch.eye(3).repeat(3, 1, 1, 1))
     with pytest.raises(InputError, match="base_rotation"):
