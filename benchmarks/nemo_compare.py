@@ -1,0 +1,127 @@
+"""Several NeMo models and presets on the same objects, interleaved image by image in one run.
+
+    python -m benchmarks.nemo_compare --data out/data/mug_ood --split test --max-objects 200 \\
+        --run lite0=out/runs/mug_lite0/mug.pt:default \\
+        --run lite0_ref=out/runs/mug_lite0/mug.pt:reference \\
+        --run bundled_small=models/nemo/mug.pt:default --threads 1 --json out/compare.json
+
+Each ``--run NAME=CHECKPOINT[:PRESET]`` (preset default, fast or reference; default
+``default``) is one estimator; every selected object of an image goes to every estimator in
+turn (``offline_training.nemo.evaluate.evaluate``: same objects, same machine load, first image
+untimed), so accuracy *and* latency per object compare across checkpoints, e.g. a new model
+against the bundled one, or the snapshots ``step_N.pt`` of a training run (a learning curve:
+``--curve RUN_DIR`` adds every ``step_*.pt`` and the final ``<category>.pt`` of that folder
+with the default preset). The summary table gives per run Acc@pi/6, Acc@pi/18, median rotation
+(deg) and translation (cm) error and the latency per object (ms, median and p90); the JSON
+adds the training step and wall seconds each checkpoint records (``meta.step``,
+``meta.seconds``), so curves can be drawn against training time. Prints the device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from benchmarks.device_info import describe
+
+
+def parse_run(text: str) -> tuple[str, str, str]:
+    """``NAME=CHECKPOINT[:PRESET]`` -> (name, checkpoint, preset)."""
+    from offline_training.nemo.evaluate import PRESET_NAMES
+
+    name, sep, rest = text.partition("=")
+    if not sep or not name or not rest:
+        raise argparse.ArgumentTypeError(f"expected NAME=CHECKPOINT[:PRESET], got {text!r}")
+    path, _, preset = rest.rpartition(":")
+    if not path or preset not in PRESET_NAMES:
+        path, preset = rest, "default"
+    return name, path, preset
+
+
+def curve_runs(run_dir: str | Path) -> list[tuple[str, str, str]]:
+    """The snapshots ``step_N.pt`` of a training folder by step, then its final checkpoint."""
+    run_dir = Path(run_dir)
+    snaps = sorted(run_dir.glob("step_*.pt"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))
+    finals = [p for p in run_dir.glob("*.pt") if p.stem not in ("last", "resume")
+              and not p.stem.startswith("step_")]  # fmt: skip
+    tag = run_dir.name
+    return [(f"{tag}@{p.stem.removeprefix('step_')}", str(p), "default") for p in snaps] + [
+        (f"{tag}@final", str(p), "default") for p in finals
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.nemo_compare", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", required=True, help="BOP dataset root")
+    p.add_argument("--split", default="test")
+    p.add_argument("--run", action="append", type=parse_run, default=[],
+                   metavar="NAME=CKPT[:PRESET]", help="an estimator to compare; repeat")
+    p.add_argument("--curve", action="append", default=[], metavar="RUN_DIR",
+                   help="add the step_*.pt snapshots and final model of a training folder")
+    p.add_argument("--max-objects", type=int, default=None)
+    p.add_argument("--min-visib", type=float, default=0.3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--json", default=None)
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)  # fmt: skip
+
+    import torch
+
+    from offline_training.nemo.evaluate import evaluate, format_summary, summarize
+    from offline_training.synthetic.bop_reader import BopDataset
+    from ros_pose_estimation.core.errors import PoseEstimationError
+    from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+    from ros_pose_estimation.nemo.estimator import NemoEstimator
+    from ros_pose_estimation.nemo.presets import InferenceConfig
+
+    torch.set_num_threads(args.threads)
+    runs = list(args.run)
+    for folder in args.curve:
+        runs += curve_runs(folder)
+    if not runs:
+        p.error("give at least one --run or --curve")
+    names = [r[0] for r in runs]
+    if len(set(names)) != len(names):
+        p.error(f"run names must be unique, got {names}")
+    try:
+        dataset = BopDataset(args.data, args.split, load_masks=False)
+        estimators, info = {}, {}
+        for name, path, preset in runs:
+            model, meta = load_checkpoint(path)
+            estimators[name] = NemoEstimator({model.category: model.to(args.device)},
+                                             InferenceConfig.named(preset), args.device)
+            info[name] = {"checkpoint": path, "preset": preset, "category": model.category,
+                          "backbone": model.config.backbone, "step": meta.get("step"),
+                          "train_seconds": meta.get("seconds")}  # fmt: skip
+    except (FileNotFoundError, PoseEstimationError) as exc:
+        print(f"nemo_compare: error: {exc}", file=sys.stderr)
+        return 2
+    log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
+    results = evaluate(dataset, estimators, args.min_visib, args.max_objects, False, log)
+    if not results:
+        print(f"nemo_compare: no object to evaluate in {args.data}/{args.split}", file=sys.stderr)
+        return 1
+    device = describe(args.device)
+    summary = summarize(results)
+    print(format_summary(summary, device))
+    print(f"{'run':24s} {'step':>6s} {'train s':>8s}  checkpoint")
+    for name, meta in info.items():
+        seconds = meta["train_seconds"]
+        print(f"{name:24s} {meta['step'] or 0:6d} {seconds or 0:8.0f}  {meta['checkpoint']}")
+    if args.json:
+        payload = {"device": device, "data": str(Path(args.data).resolve()),
+                   "split": args.split, "runs": info, "summary": summary,
+                   "objects": [asdict(r) for r in results]}  # fmt: skip
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(payload, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
