@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from offline_training.nemo.data import NoSamplesError, scan_annotations
-from offline_training.synthetic.bop_reader import BopDataset, BopSample
+from offline_training.synthetic.bop_reader import BopDataset, BopSample, read_mask
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.conventions import bop_pose_to_metres
@@ -157,7 +157,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
             T_world_cam[:3, :3], T_world_cam[:3, 3] = R.T, -R.T @ t
         K = np.asarray(cam["cam_K"], dtype=np.float64).reshape(3, 3)
         sample = BopSample(scene_id, im_id, rgb[..., ::-1].copy(), depth, K, [], T_world_cam)
-        return sample, self.bop._mask(d / "mask_visib" / f"{im_id:06d}_{e.k:06d}.png")
+        return sample, read_mask(d / "mask_visib" / f"{im_id:06d}_{e.k:06d}.png")
 
     def _frame(self, e) -> dict:
         sample, mask_visib = self._sample(e)

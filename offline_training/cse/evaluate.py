@@ -4,9 +4,13 @@
         [--checkpoint bottle.pt] [--max-objects N] [--min-visib 0.3] [--box-only] \\
         [--threads 1] [--json out.json]
 
-Every annotated object of a category with a model and ``visib_fract >= --min-visib`` is a
-detection: its ``bbox_visib`` as the box and its ``mask_visib`` as the mask (``--box-only``:
-no mask; the estimator then takes the box's pixels at the object's depth). All objects of an
+Every annotated object of a category with a model, ``visib_fract >= --min-visib`` and a
+visible box is a detection: its ``bbox_visib`` (px) as the box and its ``mask_visib`` as the
+mask (``--box-only``, or a dataset without ``mask_visib``: no mask; the estimator then takes
+the box's pixels at the object's depth). A ``visib_fract`` or box missing from the dataset is
+derived by the reader (pixel counts, masks, projected model) or the object treated as visible,
+as for ``evaluate-nemo``; the counts are printed to stderr and stored in the JSON
+(``selection``), and when nothing is left the error says why. All objects of an
 image go to one :meth:`CseEstimator.estimate` call (per-frame batching, as the node does);
 the first image is run once untimed (warm-up). A detection the estimator cannot solve counts
 as a miss. Depth is passed as the camera gives it (``--depth-encoding 16UC1``: uint16 mm, the
@@ -40,8 +44,10 @@ def _instance_size(bop, obj_id: int) -> np.ndarray:
 
 
 def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
-             depth_encoding="16UC1", progress=None) -> tuple[list, list[dict]]:  # fmt: skip
-    """Run ``estimator`` over ``bop``; returns ``(PoseRecord list, per-object dicts)``."""
+             depth_encoding="16UC1", progress=None,
+             report=None) -> tuple[list, list[dict]]:  # fmt: skip
+    """Run ``estimator`` over ``bop``; returns ``(PoseRecord list, per-object dicts)``.
+    ``report``: a :class:`~offline_training.nemo.evaluate.SelectionReport` to fill in."""
     from offline_training.nemo.evaluate import bop_box_to_xyxy, select_objects
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
@@ -53,9 +59,11 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
         if max_objects is not None and len(rows) >= max_objects:
             break
         sample = bop[i]
-        keep = select_objects(sample, estimator.categories, min_visib)
+        keep = select_objects(sample, estimator.categories, min_visib, report)
         if max_objects is not None:
             keep = keep[: max_objects - len(rows)]
+        if keep and sample.depth is None and report is not None:
+            report.skipped["selected objects in images without depth"] += len(keep)
         if not keep or sample.depth is None:
             continue
         h, w = sample.rgb.shape[:2]
@@ -63,7 +71,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
         depth = metres_to_depth(sample.depth, depth_encoding)
         dets = [
             Detection(sample.objects[k].category,
-                      bop_box_to_xyxy(sample.objects[k].info["bbox_visib"]),
+                      bop_box_to_xyxy(sample.objects[k].bbox_visib),
                       None if box_only else sample.objects[k].mask_visib)
             for k in keep
         ]  # fmt: skip
@@ -79,6 +87,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
             rec = PoseRecord(obj.category, obj.R, obj.t, size_gt=size_gt)
             row = {"scene_id": sample.scene_id, "im_id": sample.im_id, "gt_index": k,
                    "category": obj.category, "visib_fract": obj.visib_fract,
+                   "visib_source": obj.visib_source, "box_source": obj.bbox_source,
                    "latency_ms": per_object_ms, "solved": pred is not None}  # fmt: skip
             if pred is not None:
                 rec.r_pred, rec.t_pred, rec.size_pred = pred.R, pred.t, pred.size
@@ -151,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     import torch
 
-    from offline_training.nemo.evaluate import describe_device
+    from offline_training.nemo.evaluate import SelectionReport, describe_device
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import CheckpointError
     from ros_pose_estimation.core.metrics import evaluate_records
@@ -173,10 +182,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate-cse: error: {exc}", file=sys.stderr)
         return 2
     say = None if args.quiet else (lambda n: print(f"\r{n} objects", end="", file=sys.stderr))
+    report = SelectionReport()
     records, rows = evaluate(estimator, bop, args.min_visib, args.max_objects, args.box_only,
-                             args.depth_encoding, say)  # fmt: skip
+                             args.depth_encoding, say, report)  # fmt: skip
+    if not args.quiet and rows:
+        print(file=sys.stderr)
+    if report.derivation():
+        print(f"evaluate-cse: {report.derivation()}", file=sys.stderr)
     if not records:
-        print("evaluate-cse: no object could be evaluated", file=sys.stderr)
+        print(f"evaluate-cse: no object of {', '.join(estimator.categories)} could be evaluated "
+              f"in {args.data}/{args.split}: {report.why_none(args.min_visib)}",
+              file=sys.stderr)  # fmt: skip
         return 1
     result = {
         "device": describe_device(args.device),
@@ -184,10 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         "inference_config": vars(config),
         "metrics": evaluate_records(records),
         "latency": latency_summary(rows),
+        "selection": report.to_dict(),
         "objects": rows,
     }
-    if not args.quiet:
-        print(file=sys.stderr)
     print(format_table(result))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

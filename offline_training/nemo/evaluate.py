@@ -4,12 +4,18 @@
         --preset default [--preset reference] [--max-objects N] [--min-visib 0.3] \\
         [--device cpu] [--json out.json]
 
-Every annotated object of a category with a model and ``visib_fract >= --min-visib`` is a
-detection, with its ``bbox_visib`` as the detector box (BOP ``[x, y, w, h]`` with
-``w = x_max - x_min`` -> project pixel-centre box ``[x - 0.5, y - 0.5, x + w + 0.5,
-y + h + 0.5]``). All selected objects of an image go to the estimator in one call (per-frame
-batching, as a ROS node does), once per preset, presets interleaved image by image so that
-they see the same machine load. The first image is run once untimed (warm-up).
+Every annotated object of a category with a model, ``visib_fract >= --min-visib`` and a
+visible box is a detection, with its ``bbox_visib`` as the detector box (BOP ``[x, y, w, h]``
+px with ``w = x_max - x_min`` -> project pixel-centre box ``[x - 0.5, y - 0.5, x + w + 0.5,
+y + h + 0.5]``). Datasets written by others may lack ``visib_fract``, the pixel counts, the
+boxes or ``scene_gt_info.json`` altogether: the reader then derives them from the pixel
+counts, the masks or the projected model, or treats the object as visible
+(:mod:`offline_training.synthetic.bop_reader`); how many objects got which is printed to
+stderr and stored in the JSON (``selection``), and when nothing is left the error says why.
+
+All selected objects of an image go to the estimator in one call (per-frame batching, as a
+ROS node does), once per preset, presets interleaved image by image so that they see the same
+machine load. The first image is run once untimed (warm-up).
 
 Metrics per preset and category (papers 000 / 001, ``core.metrics``): Acc@pi/6, Acc@pi/18 and
 the median of the symmetry-aware rotation error (deg; mugs are scored as if the handle were
@@ -26,6 +32,7 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,7 +49,9 @@ PRESET_NAMES = ("default", "fast", "reference")
 class ObjectResult:
     """One object of one image under one preset (errors: deg, m; latency: ms per object;
     ``stages_ms``: the estimator's stage times of the image divided by its objects; ``loss``:
-    the final render-and-compare loss, comparable between presets with the same ``loss``)."""
+    the final render-and-compare loss, comparable between presets with the same ``loss``;
+    ``visib_source`` / ``box_source``: where the reader took ``visib_fract`` and the box from,
+    see :mod:`offline_training.synthetic.bop_reader`)."""
 
     preset: str
     category: str
@@ -58,6 +67,8 @@ class ObjectResult:
     converged: bool
     stages_ms: dict[str, float] = field(default_factory=dict)
     loss: float = float("nan")
+    visib_source: str = "info"
+    box_source: str = "info"
 
 
 def bop_box_to_xyxy(bbox) -> np.ndarray:
@@ -67,14 +78,103 @@ def bop_box_to_xyxy(bbox) -> np.ndarray:
     return np.array([x - 0.5, y - 0.5, x + w + 0.5, y + h + 0.5])
 
 
-def select_objects(sample, categories: Iterable[str], min_visib: float) -> list[int]:
-    """Indices of ``sample``'s objects of a known category, visible enough, with a box."""
+_VISIB_WORDS = {  # BopObject.visib_source -> (what, why), in the reader's order of preference
+    "px_count": ("visib_fract derived from px_count_visib / px_count_all", ""),
+    "masks": ("visib_fract derived from masks (mask_visib / mask pixels)", ""),
+    "assumed": ("treated as visible (visib_fract 1)", " (no visib_fract, px counts or masks)"),
+}
+_BOX_WORDS = {  # BopObject.bbox_source -> what
+    "mask_visib": "boxes from mask_visib",
+    "mask": "boxes from the full mask (no mask_visib)",
+    "model": "boxes from the projected model (no masks)",
+}
+
+
+@dataclass
+class SelectionReport:
+    """What :func:`select_objects` saw, filled in over a run.
+
+    Attributes:
+        seen: annotated objects of the evaluated categories.
+        kept: those selected (a box and ``visib_fract >= min_visib``).
+        visib_sources: ``{BopObject.visib_source: count}`` over ``seen``.
+        box_sources: ``{BopObject.bbox_source: count}`` over ``seen`` with a box.
+        no_box: ``{reason: count}`` of the objects skipped for lack of a visible box.
+        below_min_visib: objects with a box skipped for ``visib_fract < min_visib``.
+        other_categories: ``{category: count}`` of annotated objects not evaluated
+            (``"None"``: the dataset's ``models_info.json`` gives no category).
+        skipped: ``{reason: count}`` of selected objects dropped later (e.g. no depth image).
+    """
+
+    seen: int = 0
+    kept: int = 0
+    visib_sources: Counter = field(default_factory=Counter)
+    box_sources: Counter = field(default_factory=Counter)
+    no_box: Counter = field(default_factory=Counter)
+    below_min_visib: int = 0
+    other_categories: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
+
+    def derivation(self) -> str:
+        """``"visib_fract derived from masks for 3 objects; ..."`` for the objects whose
+        visibility or box is not from ``scene_gt_info``, or "" when all are."""
+        parts = [
+            f"{what} for {self.visib_sources[k]} objects{why}"
+            for k, (what, why) in _VISIB_WORDS.items()
+            if self.visib_sources.get(k)
+        ]
+        parts += [
+            f"{what} for {self.box_sources[k]} objects"
+            for k, what in _BOX_WORDS.items()
+            if self.box_sources.get(k)
+        ]
+        return f"{self.seen} objects seen; " + "; ".join(parts) if parts else ""
+
+    def why_none(self, min_visib: float) -> str:
+        """Why nothing was selected: counts of objects without a box, below ``min_visib``,
+        dropped later, and of other categories."""
+        parts = [f"{self.seen} objects of these categories annotated"]
+        if self.no_box:
+            reasons = ", ".join(f"{n}: {r}" for r, n in self.no_box.most_common())
+            parts.append(f"{sum(self.no_box.values())} without a visible box ({reasons})")
+        if self.below_min_visib:
+            parts.append(f"{self.below_min_visib} with visib_fract < --min-visib {min_visib}")
+        parts += [f"{n} {r}" for r, n in self.skipped.items()]
+        if self.other_categories:
+            cats = ", ".join(f"{c}: {n}" for c, n in self.other_categories.most_common())
+            parts.append(f"objects of other categories: {cats}")
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready dict of the counts plus the :meth:`derivation` text."""
+        out = {k: dict(v) if isinstance(v, Counter) else v for k, v in vars(self).items()}
+        return {**out, "derivation": self.derivation()}
+
+
+def select_objects(
+    sample, categories: Iterable[str], min_visib: float, report: SelectionReport | None = None
+) -> list[int]:
+    """Indices of ``sample``'s objects of a known category, visible enough, with a visible box
+    at least 2 px wide and high; ``report`` (if given) counts what was seen and skipped."""
     known = set(categories)
+    report = SelectionReport() if report is None else report
     keep = []
     for i, obj in enumerate(sample.objects):
-        box = obj.info.get("bbox_visib", [-1, -1, -1, -1])
-        visib = obj.visib_fract
-        if obj.category in known and visib is not None and visib >= min_visib and box[2] > 0:
+        if obj.category not in known:
+            report.other_categories[str(obj.category)] += 1
+            continue
+        report.seen += 1
+        report.visib_sources[obj.visib_source] += 1
+        box = obj.bbox_visib
+        if box is not None:
+            report.box_sources[obj.bbox_source] += 1
+        if box is None or min(box[2], box[3]) <= 0:
+            reason = obj.no_box_reason if box is None else "box under 2 px wide or high"
+            report.no_box[reason or "no box"] += 1
+        elif obj.visib_fract < min_visib:
+            report.below_min_visib += 1
+        else:
+            report.kept += 1
             keep.append(i)
     return keep
 
@@ -86,12 +186,14 @@ def evaluate(
     max_objects: int | None = None,
     use_masks: bool = False,
     log: Callable[[str], None] | None = None,
+    report: SelectionReport | None = None,
 ) -> list[ObjectResult]:
     """Run every estimator (preset name -> :class:`NemoEstimator`) on ``dataset``
     (:class:`~offline_training.synthetic.bop_reader.BopDataset`); see the module docstring.
 
     ``max_objects`` caps the objects per preset (the same objects for every preset); with
-    ``use_masks`` the ``mask_visib`` of each object is passed to the estimator too.
+    ``use_masks`` the ``mask_visib`` of each object is passed to the estimator too;
+    ``report`` (if given) counts the objects seen, their sources and why any were skipped.
     """
     from ros_pose_estimation.nemo.estimator import Detection
 
@@ -102,7 +204,7 @@ def evaluate(
         if max_objects is not None and done >= max_objects:
             break
         sample = dataset[index]
-        keep = select_objects(sample, categories, min_visib)
+        keep = select_objects(sample, categories, min_visib, report)
         if max_objects is not None:
             keep = keep[: max_objects - done]
         if not keep:
@@ -112,7 +214,7 @@ def evaluate(
         dets = [
             Detection(
                 sample.objects[i].category,
-                bop_box_to_xyxy(sample.objects[i].info["bbox_visib"]),
+                bop_box_to_xyxy(sample.objects[i].bbox_visib),
                 sample.objects[i].mask_visib if use_masks else None,
             )
             for i in keep
@@ -134,7 +236,8 @@ def evaluate(
                     trans_err_m=float(np.linalg.norm(est.t - obj.t)), score=est.score,
                     latency_ms=per_object, steps=est.steps, converged=est.converged,
                     stages_ms={k: v / len(dets) for k, v in est.timings.items()},
-                    loss=float(est.loss),
+                    loss=float(est.loss), visib_source=obj.visib_source,
+                    box_source=str(obj.bbox_source),
                 ))  # fmt: skip
         done += len(keep)
         if log is not None:
@@ -307,12 +410,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate-nemo: error: {exc}", file=sys.stderr)
         return 2
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    results = evaluate(dataset, estimators, args.min_visib, args.max_objects, args.use_masks, log)
+    report = SelectionReport()
+    results = evaluate(
+        dataset, estimators, args.min_visib, args.max_objects, args.use_masks, log, report
+    )
+    if report.derivation():
+        print(f"evaluate-nemo: {report.derivation()}", file=sys.stderr)
     if not results:
         cats = ", ".join(next(iter(estimators.values())).categories)
         print(
-            f"evaluate-nemo: no object of {cats} with visib_fract >= {args.min_visib} in "
-            f"{args.data}/{args.split}",
+            f"evaluate-nemo: no object of {cats} with visib_fract >= {args.min_visib} and a "
+            f"visible box in {args.data}/{args.split}: {report.why_none(args.min_visib)}",
             file=sys.stderr,
         )
         return 1
@@ -326,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
             "split": args.split,
             "checkpoints": [str(c) for c in args.checkpoint],
             "min_visib": args.min_visib,
+            "selection": report.to_dict(),
             "presets": {n: c.to_dict() for n, c in configs.items()},
             "summary": summary,
             "objects": [asdict(r) for r in results],

@@ -2,9 +2,28 @@
 
 Tolerated variations: RGB as ``.png`` or ``.jpg`` (or ``gray/`` images, replicated to 3
 channels), any ``depth_scale`` (default 1.0 when absent, as in the BOP spec), no ``depth/``,
-no ``mask/`` or ``mask_visib/``, no ``scene_gt_info.json``, no ``scene_gt.json`` (images
-without annotations) and no ``category`` in ``models_info.json`` (-> ``None``). Everything is
+no ``mask/`` or ``mask_visib/``, no ``scene_gt_info.json`` or entries of it without
+``visib_fract``, ``px_count_*`` or ``bbox_visib``, no ``scene_gt.json`` (images without
+annotations) and no ``category`` in ``models_info.json`` (-> ``None``). Everything is
 returned in metres; the format itself is described in :mod:`.bop`.
+
+Visibility and the visible box of every object are always filled in and say where they came
+from (:attr:`BopObject.visib_source`, :attr:`BopObject.bbox_source`):
+
+* ``visib_fract``: ``"info"`` (``scene_gt_info``), else ``"px_count"``
+  (``px_count_visib / px_count_all``), else ``"masks"`` (``mask_visib`` pixels / ``mask``
+  pixels; both masks hold only the in-image part, so a truncated object comes out more
+  visible than BOP's ``px_count_all``, which counts the silhouette outside the image), else
+  ``"assumed"`` (1.0, nothing to derive it from).
+* ``bbox_visib`` (BOP ``[x, y, w, h]`` px, ``w = x_max - x_min``): ``"info"``, else the box of
+  the ``"mask_visib"`` pixels, else of the ``"mask"`` pixels (the whole in-image silhouette),
+  else ``"model"``: the model's vertices projected with the image's ``K`` and the GT pose,
+  rounded outwards and clipped to the image (it contains every silhouette pixel). An object
+  known to have no visible pixel, or whose box cannot be derived, has ``bbox_visib = None`` and
+  a :attr:`BopObject.no_box_reason`.
+
+Masks needed for a derivation are read even with ``load_masks=False`` (for those objects only;
+``BopObject.mask``/``mask_visib`` stay None then).
 """
 
 from __future__ import annotations
@@ -22,6 +41,8 @@ from ros_pose_estimation.core.mesh import TriMesh
 
 _IMAGE_DIRS = (("rgb", 3), ("gray", 1))
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".tif")
+VISIB_SOURCES = ("info", "px_count", "masks", "assumed")
+BOX_SOURCES = ("info", "mask_visib", "mask", "model")
 
 
 @dataclass
@@ -33,9 +54,17 @@ class BopObject:
         category: category from ``models_info.json``, or None when the dataset has none.
         R: ``[3 x 3]`` rotation model -> camera.
         t: ``[3]`` translation model -> camera (m).
-        mask: ``[H x W]`` bool full silhouette, or None when not stored.
-        mask_visib: ``[H x W]`` bool visible part, or None when not stored.
-        info: this object's ``scene_gt_info`` entry (boxes in px), or {} when absent.
+        mask: ``[H x W]`` bool full silhouette, or None when not stored (or not loaded).
+        mask_visib: ``[H x W]`` bool visible part, or None when not stored (or not loaded).
+        info: this object's ``scene_gt_info`` entry as stored (boxes in px), or {} when absent.
+        visib_fract: visible fraction of the silhouette, 0-1 (see the module docstring).
+        visib_source: where ``visib_fract`` came from, one of :data:`VISIB_SOURCES`.
+        bbox_visib: BOP ``(x, y, w, h)`` box of the visible part (px, ``w = x_max - x_min``),
+            or None when there is none.
+        bbox_source: where ``bbox_visib`` came from (or the source that had no box), one of
+            :data:`BOX_SOURCES`; None when no source was consulted (the object is known to
+            have no visible pixel, or its model could not be read).
+        no_box_reason: why ``bbox_visib`` is None ("" when there is a box).
     """
 
     obj_id: int
@@ -45,6 +74,11 @@ class BopObject:
     mask: np.ndarray | None = None
     mask_visib: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    visib_fract: float = 1.0
+    visib_source: str = "assumed"
+    bbox_visib: tuple[int, int, int, int] | None = None
+    bbox_source: str | None = None
+    no_box_reason: str = ""
 
     @property
     def T_cam_obj(self) -> np.ndarray:
@@ -52,10 +86,6 @@ class BopObject:
         T = np.eye(4)
         T[:3, :3], T[:3, 3] = self.R, self.t
         return T
-
-    @property
-    def visib_fract(self) -> float | None:
-        return self.info.get("visib_fract")
 
 
 @dataclass
@@ -77,13 +107,51 @@ def _load_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def read_mask(path: Path) -> np.ndarray | None:
+    """``[H x W]`` bool mask (pixels > 127) of a PNG, or None when there is no such file."""
+    return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 127 if path.exists() else None
+
+
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    """BOP ``(x, y, w, h)`` (px, ``w = x_max - x_min``) of a bool mask's pixels; None if empty."""
+    rows, cols = np.any(mask, axis=1), np.any(mask, axis=0)
+    if not rows.any():
+        return None
+    y0, y1 = np.flatnonzero(rows)[[0, -1]]
+    x0, x1 = np.flatnonzero(cols)[[0, -1]]
+    return int(x0), int(y0), int(x1 - x0), int(y1 - y0)
+
+
+def projected_box(
+    vertices: np.ndarray, R: np.ndarray, t: np.ndarray, K: np.ndarray, width: int, height: int
+) -> tuple[tuple[int, int, int, int] | None, str]:
+    """BOP ``(x, y, w, h)`` (px) of ``vertices`` ``[V x 3]`` (model frame, m) seen with pose
+    ``R``, ``t`` (m) and camera matrix ``K``: the projections' extent rounded outwards to pixel
+    centres and clipped to the ``width x height`` image, so it contains every pixel of the
+    object's silhouette. Returns ``(box, "")`` or ``(None, reason)`` when the model lies
+    outside the image or crosses the camera plane (z <= 0, where the projection is unbounded).
+    """
+    p = vertices @ np.asarray(R).T + np.asarray(t)
+    if len(p) == 0:
+        return None, "the model has no vertices"
+    if np.any(p[:, 2] <= 1e-6):
+        return None, "the model reaches behind the camera (z <= 0)"
+    uv = (p @ np.asarray(K, dtype=np.float64).T)[:, :2] / p[:, 2:]
+    (x0, y0), (x1, y1) = np.floor(uv.min(0)), np.ceil(uv.max(0))
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width - 1), min(y1, height - 1)
+    if x1 < x0 or y1 < y0:
+        return None, "the projected model lies outside the image"
+    return (int(x0), int(y0), int(x1 - x0), int(y1 - y0)), ""
+
+
 class BopDataset:
     """Random access to the images of one split of a BOP dataset.
 
     Args:
         root: dataset root (holding ``models/`` and the split folders).
         split: split folder name, e.g. ``train``, ``test``, ``train_pbr``.
-        load_masks: read ``mask``/``mask_visib`` PNGs (set False to save time).
+        load_masks: read ``mask``/``mask_visib`` PNGs (set False to save time; masks needed
+            to derive a missing ``visib_fract`` or box are read anyway).
     """
 
     def __init__(self, root: str | Path, split: str = "train", load_masks: bool = True) -> None:
@@ -96,6 +164,7 @@ class BopDataset:
         self.models_info: dict[int, dict] = {int(k): v for k, v in info.items()}
         self._scenes: dict[int, dict[str, dict]] = {}
         self._index: list[tuple[int, int]] = []
+        self._vertices: dict[int, np.ndarray | str] = {}  # obj_id -> [V x 3] m, or why not
         for d in sorted(p for p in self.split_dir.iterdir() if p.is_dir() and p.name.isdigit()):
             cams = _load_json(d / "scene_camera.json")
             if not cams:
@@ -128,6 +197,15 @@ class BopDataset:
 
         return load_mesh(self.model_path(obj_id), scale=1e-3)
 
+    def _model_vertices(self, obj_id: int) -> np.ndarray | str:
+        """``[V x 3]`` model vertices (m), cached, or the reason the model cannot be read."""
+        if obj_id not in self._vertices:
+            try:
+                self._vertices[obj_id] = self.load_model(obj_id).vertices
+            except (OSError, ValueError) as exc:
+                self._vertices[obj_id] = f"no model to project ({exc})"
+        return self._vertices[obj_id]
+
     def _image_path(self, scene_dir: Path, im_id: int) -> tuple[Path, int]:
         for sub, channels in _IMAGE_DIRS:
             for ext in _IMAGE_EXTS:
@@ -136,10 +214,53 @@ class BopDataset:
                     return path, channels
         raise FileNotFoundError(f"no rgb/ or gray/ image for image {im_id} in {scene_dir}")
 
-    def _mask(self, path: Path) -> np.ndarray | None:
-        if not self.load_masks or not path.exists():
-            return None
-        return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 127
+    def _derive(self, obj: BopObject, paths: dict[str, Path], K: np.ndarray, size) -> None:
+        """Fill ``obj``'s ``visib_fract`` and ``bbox_visib`` and their sources (module doc);
+        ``paths``: ``{"mask": ..., "mask_visib": ...}`` PNG paths, ``size``: image (w, h) px."""
+        loaded = {"mask": obj.mask, "mask_visib": obj.mask_visib} if self.load_masks else {}
+
+        def mask(key: str) -> np.ndarray | None:
+            if key not in loaded:  # read on demand, once
+                loaded[key] = read_mask(paths[key])
+            return loaded[key]
+
+        info = obj.info
+        if "visib_fract" in info:
+            obj.visib_fract, obj.visib_source = float(info["visib_fract"]), "info"
+        elif "px_count_visib" in info and "px_count_all" in info:
+            n_all = float(info["px_count_all"])
+            obj.visib_fract = float(info["px_count_visib"]) / n_all if n_all > 0 else 0.0
+            obj.visib_source = "px_count"
+        elif mask("mask_visib") is not None and mask("mask") is not None:
+            n_all = int(np.count_nonzero(mask("mask")))
+            n_visib = int(np.count_nonzero(mask("mask_visib")))
+            obj.visib_fract = min(n_visib / n_all, 1.0) if n_all else 0.0
+            obj.visib_source = "masks"
+        else:
+            obj.visib_fract, obj.visib_source = 1.0, "assumed"
+
+        box = info.get("bbox_visib")
+        if box is not None:
+            obj.bbox_source = "info"
+            if min(box[2], box[3]) < 0:
+                obj.no_box_reason = "bbox_visib is [-1, -1, -1, -1] (no visible pixel)"
+            else:
+                obj.bbox_visib = tuple(int(v) for v in box)
+        elif obj.visib_source != "assumed" and obj.visib_fract <= 0.0:
+            obj.no_box_reason = f"no visible pixel (visib_fract 0 from {obj.visib_source})"
+        elif (m := mask("mask_visib")) is not None:
+            obj.bbox_source, obj.bbox_visib = "mask_visib", mask_box(m)
+            obj.no_box_reason = "" if obj.bbox_visib else "mask_visib is empty (no visible pixel)"
+        elif (m := mask("mask")) is not None:
+            obj.bbox_source, obj.bbox_visib = "mask", mask_box(m)
+            obj.no_box_reason = "" if obj.bbox_visib else "mask is empty (not in the image)"
+        else:
+            vertices = self._model_vertices(obj.obj_id)
+            if isinstance(vertices, str):
+                obj.no_box_reason = vertices
+            else:
+                obj.bbox_source = "model"
+                obj.bbox_visib, obj.no_box_reason = projected_box(vertices, obj.R, obj.t, K, *size)
 
     def __getitem__(self, i: int) -> BopSample:
         scene_id, im_id = self._index[i]
@@ -151,6 +272,7 @@ class BopDataset:
             raise OSError(f"cannot decode {path}")
         rgb = img[..., ::-1].copy() if channels == 3 else np.repeat(img[..., None], 3, axis=2)
         cam = meta["camera"][str(im_id)]
+        K = np.asarray(cam["cam_K"], dtype=np.float64).reshape(3, 3)
         depth = None
         depth_path = d / "depth" / f"{im_id:06d}.png"
         if depth_path.exists():
@@ -166,11 +288,13 @@ class BopDataset:
         objects = []
         for k, gt in enumerate(meta["gt"].get(str(im_id), [])):
             R, t = bop_pose_to_metres(gt["cam_R_m2c"], gt["cam_t_m2c"])
-            objects.append(BopObject(
+            paths = {key: d / key / f"{im_id:06d}_{k:06d}.png" for key in ("mask", "mask_visib")}
+            obj = BopObject(
                 obj_id=int(gt["obj_id"]), category=self.category(gt["obj_id"]), R=R, t=t,
-                mask=self._mask(d / "mask" / f"{im_id:06d}_{k:06d}.png"),
-                mask_visib=self._mask(d / "mask_visib" / f"{im_id:06d}_{k:06d}.png"),
+                mask=read_mask(paths["mask"]) if self.load_masks else None,
+                mask_visib=read_mask(paths["mask_visib"]) if self.load_masks else None,
                 info=dict(infos[k]) if k < len(infos) else {},
-            ))  # fmt: skip
-        K = np.asarray(cam["cam_K"], dtype=np.float64).reshape(3, 3)
+            )  # fmt: skip
+            self._derive(obj, paths, K, (rgb.shape[1], rgb.shape[0]))
+            objects.append(obj)
         return BopSample(scene_id, im_id, rgb, depth, K, objects, T_world_cam)

@@ -1,12 +1,13 @@
 """evaluate-cse: metric wiring (a perfect estimator scores 1), JSON output, exit codes."""
 
 import json
+import shutil
 
 import numpy as np
 import torch
 
 from offline_training.cse.evaluate import evaluate, main
-from offline_training.nemo.evaluate import bop_box_to_xyxy
+from offline_training.nemo.evaluate import SelectionReport, bop_box_to_xyxy
 from offline_training.synthetic.bop_reader import BopDataset
 from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.metrics import evaluate_records
@@ -25,8 +26,8 @@ class PerfectEstimator:
     def __init__(self, bop):
         self.truth = {}
         for sample in bop:
-            for obj in sample.objects:
-                box = tuple(bop_box_to_xyxy(obj.info["bbox_visib"]).round(3))
+            for obj in (o for o in sample.objects if o.bbox_visib is not None):
+                box = tuple(bop_box_to_xyxy(obj.bbox_visib).round(3))
                 info = bop.models_info[obj.obj_id]
                 size = np.array([info["size_x"], info["size_y"], info["size_z"]]) * 1e-3
                 self.truth[box] = (obj.R, obj.t, size, obj.category)
@@ -50,6 +51,52 @@ def test_a_perfect_estimator_scores_one(cse_root):  # noqa: F811
     for m in metrics["per_category"].values():
         assert m["iou"]["iou25"] == m["iou"]["iou50"] == 1.0
         assert all(v == 1.0 for v in m["n_deg_m_cm"].values())
+
+
+def _without(src, dst, patterns):
+    """A copy of dataset ``src`` without the files / folders matching ``patterns``."""
+    shutil.copytree(src, dst)
+    for path in (p for pattern in patterns for p in dst.glob(pattern)):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return dst
+
+
+def test_a_perfect_estimator_scores_one_without_scene_gt_info(cse_root, tmp_path):  # noqa: F811
+    """visib_fract and boxes from the masks: the same boxes, at least the same objects."""
+    root = _without(cse_root, tmp_path / "bop", ["train/*/scene_gt_info.json"])
+    original = BopDataset(cse_root, "train")
+    _, rows_before = evaluate(PerfectEstimator(original), original, min_visib=0.3)
+    bop = BopDataset(root, "train")
+    report = SelectionReport()
+    records, rows = evaluate(PerfectEstimator(bop), bop, min_visib=0.3, report=report)
+    assert len(rows) >= len(rows_before) > 0 and all(r["solved"] for r in rows)
+    assert {(r["visib_source"], r["box_source"]) for r in rows} == {("masks", "mask_visib")}
+    assert report.visib_sources == {"masks": report.seen} and report.kept == len(rows)
+    for m in evaluate_records(records)["per_category"].values():
+        assert m["iou"]["iou25"] == m["iou"]["iou50"] == 1.0
+        assert all(v == 1.0 for v in m["n_deg_m_cm"].values())
+
+
+def test_cli_on_a_dataset_without_scene_gt_info_and_masks(cse_root, tmp_path, capsys):  # noqa: F811
+    torch.manual_seed(0)
+    ckpt = save_checkpoint(
+        tmp_path / "mug.pt", CseModel(CseConfig("mug", backbone="tiny", crop_size=64))
+    )
+    patterns = ["train/*/scene_gt_info.json", "train/*/mask", "train/*/mask_visib"]
+    root = _without(cse_root, tmp_path / "bop", patterns)
+    out = tmp_path / "eval.json"
+    args = ["--data", str(root), "--split", "train", "--checkpoint", str(ckpt),
+            "--threads", "1", "--quiet"]  # fmt: skip
+    assert main([*args, "--max-objects", "2", "--json", str(out)]) == 0
+    assert "boxes from the projected model (no masks) for" in capsys.readouterr().err
+    result = json.loads(out.read_text())
+    assert "treated as visible (visib_fract 1)" in result["selection"]["derivation"]
+    assert len(result["objects"]) == 2
+    assert all(r["visib_source"] == "assumed" and r["box_source"] == "model"
+               for r in result["objects"])  # fmt: skip
+    assert main([*args, "--min-visib", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "no object of mug could be evaluated" in err and "< --min-visib 2.0" in err
 
 
 def test_cli_writes_json_and_checks_arguments(cse_root, tmp_path, capsys):  # noqa: F811

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -15,6 +16,7 @@ from offline_training.nemo.evaluate import (
     main,
     summarize,
 )
+from offline_training.synthetic.bop_reader import BopDataset
 from offline_training.synthetic.cli import dataset_main
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
@@ -72,7 +74,72 @@ def test_cli_rejects_missing_inputs(data, tmp_path, capsys):
     assert exc.value.code == 2
     rc = main(["--data", str(root / "data"), "--checkpoint", str(ckpt), "--min-visib", "2",
                "--quiet"])  # fmt: skip
-    assert rc == 1 and "no object of mug" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert rc == 1 and "no object of mug" in err and "4 with visib_fract < --min-visib 2.0" in err
+
+
+def _written_by_others(src, dst, drop_keys=(), drop=()):
+    """A copy of dataset ``src`` without some scene_gt_info keys and files/folders (globs)."""
+    shutil.copytree(src, dst)
+    for path in dst.glob("test/*/scene_gt_info.json"):
+        info = json.loads(path.read_text())
+        for entry in (e for entries in info.values() for e in entries):
+            for key in drop_keys:
+                del entry[key]
+        path.write_text(json.dumps(info))
+    for path in (p for pattern in drop for p in dst.glob(pattern)):
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return dst
+
+
+@pytest.mark.parametrize(
+    "drop_keys, drop, visib, box, message",
+    [
+        (["visib_fract", "px_count_all"], [], "masks", "info",
+         "visib_fract derived from masks (mask_visib / mask pixels) for 2 objects"),
+        ([], ["test/*/scene_gt_info.json"], "masks", "mask_visib", "boxes from mask_visib for 2"),
+        ([], ["test/*/scene_gt_info.json", "test/*/mask", "test/*/mask_visib"], "assumed",
+         "model", "treated as visible (visib_fract 1) for 2 objects (no visib_fract, px counts"),
+    ],
+)  # fmt: skip
+def test_cli_derives_what_a_dataset_lacks(data, tmp_path, capsys, drop_keys, drop, visib, box,
+                                          message):  # fmt: skip
+    """scene_gt_info without visib_fract / px_count_all, or none at all, and no masks either:
+    the objects are still found, and the output says how their visibility and box were had."""
+    root, ckpt = data
+    bop = _written_by_others(root / "data", tmp_path / "data", drop_keys, drop)
+    out = tmp_path / "eval.json"
+    rc = main(["--data", str(bop), "--checkpoint", str(ckpt), "--preset", "fast", "--max-objects",
+               "2", "--min-visib", "0.0", "--json", str(out), "--quiet"])  # fmt: skip
+    assert rc == 0
+    assert message in capsys.readouterr().err
+    payload = json.loads(out.read_text())
+    selection = payload["selection"]
+    assert selection["seen"] == selection["kept"] == 2 and selection["visib_sources"] == {visib: 2}
+    assert selection["box_sources"] == {box: 2} and message in selection["derivation"]
+    original = {(s.im_id, k): o for s in BopDataset(root / "data", "test") for k, o in
+                enumerate(s.objects)}  # fmt: skip
+    assert len(payload["objects"]) == 2
+    for row in payload["objects"]:
+        assert (row["visib_source"], row["box_source"]) == (visib, box)
+        was = original[row["im_id"], row["gt_index"]]
+        if visib == "masks":  # masks see only the in-image part: never less visible than BOP's
+            assert was.visib_fract - 1e-9 <= row["visib_fract"] <= 1.0
+            assert row["visib_fract"] == pytest.approx(
+                was.mask_visib.sum() / was.mask.sum(), abs=1e-12
+            )
+        else:
+            assert row["visib_fract"] == 1.0
+
+
+def test_cli_says_why_no_object_has_a_box(data, tmp_path, capsys):
+    root, ckpt = data
+    drop = ["test/*/scene_gt_info.json", "test/*/mask", "test/*/mask_visib", "models/*.ply"]
+    bop = _written_by_others(root / "data", tmp_path / "data", drop=drop)
+    rc = main(["--data", str(bop), "--checkpoint", str(ckpt), "--min-visib", "0", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "no object of mug" in err
+    assert "4 without a visible box (4: no model to project" in err
 
 
 def test_box_conversion_and_summary():

@@ -56,6 +56,7 @@ def test_round_trip(tmp_path, rendered):
         np.testing.assert_array_equal(obj.mask, res.mask_full[i])
         assert obj.visib_fract == pytest.approx(res.visib_fract[i])
         assert obj.info["bbox_visib"] == res.bbox_visib[i].tolist()
+        assert obj.bbox_visib == tuple(res.bbox_visib[i]) and obj.bbox_source == "info"
     # Models: millimetres on disk, metres back; info from the geometry and the category.
     mesh = ds.load_model(1)
     np.testing.assert_allclose(mesh.vertices, models["box"][0].mesh.vertices, atol=1e-6)
@@ -114,7 +115,10 @@ def test_reads_a_dataset_written_by_others(tmp_path):
     np.testing.assert_array_equal(obj.R, R)
     np.testing.assert_allclose(obj.t, [0.01, -0.02, 0.7])
     assert obj.mask.sum() == 100 and obj.mask[15, 10]
-    assert obj.mask_visib is None and obj.info == {} and obj.visib_fract is None
+    assert obj.mask_visib is None and obj.info == {}
+    # No scene_gt_info, no mask_visib: treated as visible, the box from the full mask.
+    assert (obj.visib_fract, obj.visib_source) == (1.0, "assumed")
+    assert (obj.bbox_visib, obj.bbox_source) == ((5, 10, 9, 9), "mask")
 
 
 def test_missing_split_is_a_clear_error(tmp_path):
