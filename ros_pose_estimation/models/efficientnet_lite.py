@@ -235,6 +235,15 @@ class EfficientNetLite(nn.Module):
                 break
         return out
 
+    def early_modules(self, stages: int) -> list[nn.Module]:
+        """The stem and the blocks of the first ``stages`` stages (0..4): what fine-tuning
+        freezes to keep the generic low-level filters (and to skip their costly backward)."""
+        if not 0 <= stages <= 4:
+            raise ConfigError(f"stages must be in 0..4, got {stages}")
+        if stages == 0:
+            return []
+        return [self._conv_stem, self._bn0, *self._blocks[: self.stage_ends[stages - 1] + 1]]
+
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """``[B x 3 x H x W]`` (normalised) -> ``[B x num_classes]`` logits."""
         if not hasattr(self, "_fc"):

@@ -200,6 +200,15 @@ class ResNet(nn.Module):
             out[name] = x
         return out
 
+    def early_modules(self, stages: int) -> list[nn.Module]:
+        """The stem (``conv1``, ``bn1``) and ``layer1..layer<stages>`` (``stages`` in 0..4):
+        what fine-tuning freezes."""
+        if not 0 <= stages <= 4:
+            raise ConfigError(f"stages must be in 0..4, got {stages}")
+        if stages == 0:
+            return []
+        return [self.conv1, self.bn1, *(getattr(self, f"layer{i + 1}") for i in range(stages))]
+
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """``[B x 3 x H x W]`` -> ``[B x num_classes]`` logits (needs ``num_classes``)."""
         if not hasattr(self, "fc"):

@@ -194,3 +194,13 @@ def test_cse_encoder_stands_on_lite0_at_stride_4():
     assert out.features.shape == (2, 64, 16, 16)
     assert [lat.in_channels for lat in model.feature_net.lateral] == [24, 40, 112, 320]
     assert model.pose_head[0].in_features == 320  # global feature from the deepest stage
+
+
+def test_early_modules_are_the_stem_and_the_first_stages():
+    model = EfficientNetLite("efficientnet_lite0")
+    assert model.early_modules(0) == []
+    first = model.early_modules(1)
+    assert first[0] is model._conv_stem and first[-1] is model._blocks[2]  # stride-4 stage
+    assert model.early_modules(4)[-1] is model._blocks[15]
+    with pytest.raises(ConfigError, match="stages must be in 0..4"):
+        model.early_modules(5)

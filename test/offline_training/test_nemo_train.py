@@ -167,10 +167,17 @@ def test_frozen_backbone_and_frozen_batch_norm_keep_imagenet_values(bop_root, tm
     assert torch.equal(trained.state_dict()[bn], fresh.state_dict()[bn])  # statistics kept
     assert torch.equal(trained.bn1.weight, fresh.bn1.weight)  # affine kept
     assert not torch.equal(trained.conv1.weight, fresh.conv1.weight)  # convs still learn
+    cfg = _cfg(bop_root, tmp_path / "stem", steps=3, lr=1e-2, frozen_stages=1)
+    trained = load_checkpoint(train(cfg), "mug")[0].feature_net.backbone
+    for name in ("conv1.weight", "bn1.running_var", "layer1.0.conv1.weight"):
+        assert torch.equal(trained.state_dict()[name], fresh.state_dict()[name]), name
+    assert not torch.equal(trained.layer2[0].conv1.weight, fresh.layer2[0].conv1.weight)
     cfg = _cfg(bop_root, tmp_path / "no_backbone", steps=3, lr=1e-2, backbone_lr_scale=0.0)
     trained = load_checkpoint(train(cfg), "mug")[0].feature_net
     assert torch.equal(trained.backbone.conv1.weight, fresh.conv1.weight)
     with pytest.raises(ConfigError, match="multiple of checkpoint_every"):
         _cfg(bop_root, tmp_path / "x", snapshot_every=3, checkpoint_every=2)
+    with pytest.raises(ConfigError, match="frozen_stages must be in 0..4"):
+        _cfg(bop_root, tmp_path / "x", frozen_stages=5)
     with pytest.raises(ConfigError, match="lr_schedule must be one of constant, cosine"):
         _cfg(bop_root, tmp_path / "x", lr_schedule="step")
