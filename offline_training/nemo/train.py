@@ -49,7 +49,8 @@ from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
 RESUME_FORMAT = "ros_pose_estimation/nemo-train-resume"
 LR_SCHEDULES = ("constant", "cosine")
 MODEL_FIELDS = ("backbone", "dim", "fuse_channels", "crop_size", "crop_scale", "mesh_kind",
-                "n_vertices", "geodesic_level", "mesh_margin", "n_clutter")  # fmt: skip
+                "n_vertices", "geodesic_level", "mesh_margin", "n_clutter",
+                "backbone_stages")  # fmt: skip
 
 
 @dataclass
@@ -109,6 +110,7 @@ class TrainConfig:
     crop_scale: float = 1.2
     dim: int = 128
     fuse_channels: int | None = None
+    backbone_stages: int = 4
     mesh_kind: str = "cuboid"
     n_vertices: int = 1000
     geodesic_level: int = 3
@@ -296,7 +298,8 @@ def save_resume(path: Path, model, optimizer, step: int, generator, cfg, extra: 
 def load_resume(path: Path, cfg: TrainConfig) -> dict:
     """Read ``resume.pt`` and check it was made with the same model settings as ``cfg``."""
     keys = (*MODEL_FIELDS, "category", "seed", "batch_size")
-    return train_loop.load_resume(path, RESUME_FORMAT, "NeMo", cfg, keys)
+    older = {"backbone_stages": 4}  # settings that resume files written before them lack
+    return train_loop.load_resume(path, RESUME_FORMAT, "NeMo", cfg, keys, older)
 
 
 class _Window:

