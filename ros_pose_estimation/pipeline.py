@@ -218,7 +218,9 @@ class FrameResult:
         skipped: reason (:data:`PIPELINE_SKIPS`) -> detections skipped in this frame.
         timings: stage -> milliseconds (``estimate``: all estimator calls, ``track``, ``total``),
             plus the estimators' own per-stage figures summed over calls (``nemo.refine``...).
-        errors: one line per skipped detection that raised, for the node's throttled log.
+        errors: one line per skipped detection that raised.
+        notes: per skip reason met, a line describing its first skipped detection (the
+            node logs one throttled warning per reason).
     """
 
     poses: list[TrackedPose] = field(default_factory=list)
@@ -226,6 +228,13 @@ class FrameResult:
     skipped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(PIPELINE_SKIPS, 0))
     timings: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    notes: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, reason: str, text: str) -> None:
+        """Count one detection skipped for ``reason`` (:data:`PIPELINE_SKIPS`), noting
+        ``text`` if it is the first of that reason."""
+        self.skipped[reason] += 1
+        self.notes.setdefault(reason, text)
 
 
 class PosePipeline:
@@ -287,10 +296,12 @@ class PosePipeline:
         for i, det in enumerate(detections):
             estimator = self.estimators.get(det.category)
             if estimator is None:
-                result.skipped["no_model"] += 1
+                result.skip("no_model", f"detection {i}: no model for category "
+                            f"{det.category!r} (models: {', '.join(self.categories)})")
                 continue
             if accepted >= self.max_objects:
-                result.skipped["over_max_objects"] += 1
+                result.skip("over_max_objects", f"detection {i} ({det.category}) and later "
+                            f"ones: over max_objects = {self.max_objects}")
                 continue
             accepted += 1
             groups.setdefault(id(estimator), (estimator, []))[1].append(i)
@@ -299,7 +310,8 @@ class PosePipeline:
             for i, est in self._estimate(estimator, rgb, detections, ids, intrinsics, depth,
                                          result):  # fmt: skip
                 if est.score < self.min_score:
-                    result.skipped["low_score"] += 1
+                    result.skip("low_score", f"detection {i} ({detections[i].category}): score "
+                                f"{est.score:.3f} < min_score {self.min_score}")
                     continue
                 found[i] = est
         estimated = time.perf_counter()
@@ -341,5 +353,6 @@ class PosePipeline:
             reason = "bad_input"
         else:
             reason = "failed"
-        result.skipped[reason] += 1
-        result.errors.append(f"detection {index} ({det.category}): {reason}: {exc}")
+        line = f"detection {index} ({det.category}): {reason}: {exc}"
+        result.skip(reason, line)
+        result.errors.append(line)

@@ -203,6 +203,10 @@ class StatsSnapshot:
         latency: stage -> :class:`StageSummary`.
         dropped: reason -> frames dropped; skipped: reason -> detections skipped.
         has_camera_info: a ``CameraInfo`` was received.
+        frames: images ``received``, sets ``synchronised`` (matched and handed to the worker),
+            results ``published``, since the start: where frames get lost.
+        clock_skew_s: how far (s) the latest published frame's stamp was ahead of the node's
+            clock when it was published (0: not ahead; None: no frame yet).
     """
 
     now_s: float
@@ -216,6 +220,8 @@ class StatsSnapshot:
     dropped: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     has_camera_info: bool = False
+    frames: dict[str, int] = field(default_factory=dict)
+    clock_skew_s: float | None = None
 
 
 class NodeStats:
@@ -241,6 +247,8 @@ class NodeStats:
         self.skipped = Counters(skip_reasons)
         self.has_camera_info = False
         self.started_s: float | None = None
+        self.synchronised = 0  # input sets matched by the synchroniser
+        self.clock_skew_s: float | None = None  # see StatsSnapshot
 
     def start(self, now_s: float) -> None:
         """Mark the start of the uptime (only the first call counts, until :meth:`reset`)."""
@@ -262,9 +270,14 @@ class NodeStats:
             dropped=self.dropped.as_dict(),
             skipped=self.skipped.as_dict(),
             has_camera_info=self.has_camera_info,
+            frames={"received": self.inputs.total, "synchronised": self.synchronised,
+                    "published": self.outputs.total},
+            clock_skew_s=self.clock_skew_s,
         )
 
     def reset(self) -> None:
         for part in (self.inputs, self.outputs, self.latency, self.dropped, self.skipped):
             part.reset()
         self.started_s = None
+        self.synchronised = 0
+        self.clock_skew_s = None

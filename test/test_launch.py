@@ -92,7 +92,8 @@ def test_node_executable_parameters_and_remappings_exist(description):
     assert set(overrides) <= names
     # remapped names are exactly the node's input topics
     source = (ROOT / "ros_pose_estimation" / "node" / "pose_node.py").read_text()
-    subscribed = set(re.findall(r'create_subscription\(\s*\w+, "([\w/]+)"', source))
+    subscribed = set(re.findall(r'(?:create_subscription|inputs\.add)\(\s*\w+, "([\w/]+)"',
+                                source))
     assert {src for src, _ in node["remappings"]} == subscribed
 
 

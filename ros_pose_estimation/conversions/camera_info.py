@@ -36,14 +36,18 @@ def intrinsics_from_camera_info(msg) -> Intrinsics:
     Non-zero distortion emits ``DistortionWarning`` (the project assumes rectified images).
 
     Raises:
-        IntrinsicsError: all-zero K (uncalibrated camera), wrong K/P lengths, zero focal
-            length, bad size, binning or a partial ROI.
+        IntrinsicsError: all-zero K (uncalibrated camera), NaN or infinite values in K or P,
+            wrong K/P lengths, zero focal length, bad size, binning or a partial ROI.
     """
     k = np.asarray(msg.k, dtype=np.float64).reshape(-1)
     if k.size == 9 and not np.any(k):
         raise IntrinsicsError("camera_info has an all-zero K: is the camera calibrated?")
-    _check_binning_roi(msg)
     p = getattr(msg, "p", None)
+    for name, values in (("K", k), ("P", p)):
+        if values is not None and not np.all(np.isfinite(np.asarray(values, np.float64))):
+            raise IntrinsicsError(f"camera_info {name} has NaN or infinite values: "
+                                  f"{np.asarray(values, np.float64).tolist()}")  # fmt: skip
+    _check_binning_roi(msg)
     return Intrinsics.from_camera_info_fields(
         k,
         int(msg.width),

@@ -60,6 +60,7 @@ def detections_from_msg(
     msg,
     image_shape: Sequence[int],
     class_map: Mapping[str, str] | None = None,
+    notes: dict[str, str] | None = None,
 ) -> tuple[list[Detection], dict[str, int]]:
     """Convert a ``Detection2DArray`` into NeMo detections for one image.
 
@@ -69,6 +70,8 @@ def detections_from_msg(
         image_shape: ``(H, W, ...)`` of the image the detections refer to.
         class_map: detector class id -> project category. ``None`` keeps every class id as
             the category; with a mapping, ids not in it are skipped (``unknown_class``).
+        notes: when given, filled with one line per skip reason met, describing its first
+            skipped detection (index, class, box), for the node's log.
 
     Returns:
         ``(detections, skipped)``: :class:`Detection` with ``box_xyxy`` ``[4]`` float64,
@@ -85,23 +88,34 @@ def detections_from_msg(
     hi = np.array([width - 0.5, height - 0.5, width - 0.5, height - 0.5])
     skipped = dict.fromkeys(SKIP_REASONS, 0)
     detections: list[Detection] = []
-    for det in msg.detections:
+
+    def skip(reason: str, text: str) -> None:
+        skipped[reason] += 1
+        if notes is not None and reason not in notes:
+            notes[reason] = text
+
+    for index, det in enumerate(msg.detections):
         class_id = _best_class_id(det.results)
         if class_id is None:
-            skipped["no_hypothesis"] += 1
+            skip("no_hypothesis", f"detection {index} has no class hypothesis (empty results)")
             continue
         if class_map is not None and class_id not in class_map:
-            skipped["unknown_class"] += 1
+            known = ", ".join(repr(c) for c in sorted(class_map)) or "none"
+            skip("unknown_class", f"detection {index}: class_id {class_id!r} is not mapped to a "
+                 f"category (models.<category>.class_ids; known: {known})")  # fmt: skip
             continue
         centre = det.bbox.center
         position = getattr(centre, "position", centre)
         box = box_from_bbox(position.x, position.y, det.bbox.size_x, det.bbox.size_y)
+        described = "[" + ", ".join(f"{v:.1f}" for v in box) + "]"
         if not np.all(np.isfinite(box)) or box[2] <= box[0] or box[3] <= box[1]:
-            skipped["empty_box"] += 1
+            skip("empty_box", f"detection {index} ({class_id}): box {described} (x0, y0, x1, "
+                 "y1 px) is empty or not finite")  # fmt: skip
             continue
         box = np.clip(box, lo, hi)
         if box[2] <= box[0] or box[3] <= box[1]:
-            skipped["outside_image"] += 1
+            skip("outside_image", f"detection {index} ({class_id}): box {described} (x0, y0, "
+                 f"x1, y1 px) lies outside the {width}x{height} image")  # fmt: skip
             continue
         category = class_id if class_map is None else class_map[class_id]
         detections.append(Detection(category=category, box_xyxy=box))

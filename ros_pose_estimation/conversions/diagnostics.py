@@ -7,6 +7,11 @@ One ``DiagnosticStatus`` named ``"<node_name>: pose estimation"`` with ``hardwar
   empty arrays included), over the stats window;
 * ``time_since_input_s``, ``time_since_output_s``, ``uptime_s``;
 * ``camera_info``: ``received`` / ``missing``;
+* ``frames_received``, ``frames_synchronised``, ``frames_published``: images in, matched input
+  sets handed to the worker, results out, since activation (where frames get lost: transport
+  before ``received``, the synchroniser between the first two, the worker after);
+* ``clock_skew_s``: how far the latest published frame's stamp was ahead of the node's clock
+  (0.000 when not ahead; the true offset is at least this);
 * per latency stage ``<stage>``: ``latency_<stage>_median_ms``, ``_p90_ms``, ``_max_ms`` and
   ``latency_<stage>_count``;
 * ``dropped_frames_total`` and ``dropped_frames_<reason>``; ``skipped_detections_total`` and
@@ -20,7 +25,7 @@ Level (the worst rule that applies; the message lists every reason, or says all 
 * **WARN**: no ``camera_info`` more than ``camera_info_timeout_s`` after the first frame; no
   frame for ``input_timeout_s`` (or none at all once the node has run that long); frames arrive
   but no result for ``output_timeout_s``; the p90 latency of ``latency_stage`` above
-  ``max_latency_ms`` (when set).
+  ``max_latency_ms`` (when set); image stamps ahead of the node's clock (clock skew).
 * **OK** otherwise.
 """
 
@@ -95,6 +100,9 @@ def diagnostic_level(stats: StatsSnapshot, rules: DiagnosticRules) -> tuple[int,
             flag(ERROR, f"images arrive but nothing was published for {silent:.1f} s")
         elif silent > rules.output_timeout_s:
             flag(WARN, f"images arrive but nothing was published for {silent:.1f} s")
+    if stats.clock_skew_s:
+        flag(WARN, f"clock skew: image stamps {stats.clock_skew_s:.3f} s ahead of this node's "
+             "clock")
     latency = stats.latency.get(rules.latency_stage)
     if rules.max_latency_ms is not None and latency is not None:
         if latency.p90_ms > rules.max_latency_ms:
@@ -129,7 +137,10 @@ def diagnostic_array(stamp, *, node_name: str, stats: StatsSnapshot, rules=None)
         "time_since_output_s": _fmt(stats.output_age_s),
         "uptime_s": _fmt(stats.uptime_s, 1),
         "camera_info": "received" if stats.has_camera_info else "missing",
+        "clock_skew_s": _fmt(stats.clock_skew_s, 3),
     }
+    for name, n in stats.frames.items():
+        values[f"frames_{name}"] = str(n)
     for stage, summary in stats.latency.items():
         values[f"latency_{stage}_median_ms"] = _fmt(summary.median_ms, 1)
         values[f"latency_{stage}_p90_ms"] = _fmt(summary.p90_ms, 1)

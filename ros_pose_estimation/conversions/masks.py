@@ -53,9 +53,15 @@ def labels_from_image(msg) -> np.ndarray:
 
 
 def detections_from_labels(
-    labels: np.ndarray, category: str, image_shape: Sequence[int], min_pixels: int = 20
+    labels: np.ndarray,
+    category: str,
+    image_shape: Sequence[int],
+    min_pixels: int = 20,
+    notes: dict[str, str] | None = None,
 ):
     """Detections of every instance in ``labels`` (``[H x W]`` ints, 0 = background).
+
+    ``notes``, when given, gets one line per skip reason met (its first instance), for logs.
 
     Returns:
         ``(detections, skipped)``: one ``Detection(category, box, mask)`` per label with at
@@ -79,6 +85,9 @@ def detections_from_labels(
         ys, xs = np.nonzero(mask)
         if ys.size < min_pixels:
             skipped["small_mask"] += 1
+            if notes is not None:
+                notes.setdefault("small_mask", f"mask instance {label}: {ys.size} pixels < "
+                                 f"min_mask_pixels {min_pixels}")  # fmt: skip
             continue
         box = np.array([xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5])
         detections.append(Detection(category, box, mask))

@@ -21,9 +21,10 @@ from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.errors import PoseEstimationError
 
 #: Why a whole frame was dropped (diagnostics keys ``dropped_frames_<reason>``).
+#: ``bad_camera_info``: K all zero or not finite, size zero or not the image's, binning/ROI.
 FRAME_DROPS = (
-    "no_camera_info", "bad_image", "bad_depth", "bad_mask", "size_mismatch", "out_of_order",
-    "stale", "error",
+    "no_camera_info", "bad_camera_info", "bad_image", "bad_depth", "bad_mask", "size_mismatch",
+    "out_of_order", "stale", "error",
 )  # fmt: skip
 
 
@@ -44,6 +45,7 @@ class DecodedFrame:
     intrinsics: Intrinsics
     detections: list
     skipped: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)  # skip reason -> first example
 
 
 @dataclass
@@ -80,7 +82,8 @@ def decode_frame(
         intrinsics: from the latest ``CameraInfo``, None when none has arrived.
 
     Raises:
-        FrameDrop: ``bad_image``, ``no_camera_info``, ``size_mismatch``, ``bad_depth``,
+        FrameDrop: ``bad_image``, ``no_camera_info``, ``bad_camera_info`` (its size is not
+            the image's), ``size_mismatch`` (depth or mask vs image), ``bad_depth``,
             ``bad_mask``.
     """
     try:
@@ -89,10 +92,10 @@ def decode_frame(
         raise FrameDrop("bad_image", str(exc)) from None
     if intrinsics is None:
         raise FrameDrop("no_camera_info", "no camera_info received yet")
-    try:
-        intrinsics.check_image(rgb)
-    except PoseEstimationError as exc:
-        raise FrameDrop("size_mismatch", f"image vs camera_info: {exc}") from None
+    if rgb.shape[:2] != intrinsics.shape:
+        raise FrameDrop("bad_camera_info", f"camera_info is {intrinsics.width}x"
+                        f"{intrinsics.height} but the image {rgb.shape[1]}x{rgb.shape[0]}: "
+                        "expected the camera_info of this image")  # fmt: skip
     depth_m = None
     if depth is not None:
         try:
@@ -103,6 +106,7 @@ def decode_frame(
             raise FrameDrop("size_mismatch", f"depth {depth_m.shape[1]}x{depth_m.shape[0]} vs "
                             f"image {rgb.shape[1]}x{rgb.shape[0]}: expected depth aligned to "
                             "the image")  # fmt: skip
+    notes: dict[str, str] = {}
     if source.mask_category:
         from ros_pose_estimation.conversions.masks import detections_from_labels, labels_from_image
 
@@ -112,9 +116,9 @@ def decode_frame(
             raise FrameDrop("bad_mask", str(exc)) from None
         try:
             dets, skipped = detections_from_labels(labels, source.mask_category, rgb.shape,
-                                                   source.min_mask_pixels)  # fmt: skip
+                                                   source.min_mask_pixels, notes)  # fmt: skip
         except PoseEstimationError as exc:
             raise FrameDrop("size_mismatch", str(exc)) from None
     else:
-        dets, skipped = conv.detections_from_msg(objects, rgb.shape, source.class_map)
-    return DecodedFrame(rgb, depth_m, intrinsics, dets, skipped)
+        dets, skipped = conv.detections_from_msg(objects, rgb.shape, source.class_map, notes)
+    return DecodedFrame(rgb, depth_m, intrinsics, dets, skipped, notes)

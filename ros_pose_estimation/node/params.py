@@ -104,6 +104,10 @@ PARAMS: tuple[Param, ...] = (
        "for a lifecycle manager)", read_only=True),
     _p("use_compressed", False, "subscribe to <image>/compressed (sensor_msgs/CompressedImage) "
        "instead of the raw image", read_only=True),
+    _p("input_qos", "auto", "QoS of the input subscriptions: auto (per topic reliable while "
+       "every publisher is reliable, best effort once one is best effort), reliable, "
+       "sensor_data (best effort: large images get lost under load), system_default (the "
+       "RMW's)", choices=("auto", "reliable", "sensor_data", "system_default"), read_only=True),
     _p("mask_input", False, "subscribe to `mask` (sensor_msgs/Image instance labels: 0 "
        "background, k > 0 instance k; mono8/mono16/16UC1/32SC1, aligned to the image) instead "
        "of `detections`; every instance is of `mask_category`", read_only=True),

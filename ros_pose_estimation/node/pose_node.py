@@ -26,13 +26,17 @@ Topics (relative names: remap them, or push the node into the camera's namespace
                               the categories and the score threshold
 ============================  ==========================================  ===========
 
+Inputs are subscribed under ``input_qos`` (:mod:`.input_qos`, :mod:`.inputs`): by default
+RELIABLE while every publisher of a topic is, so a large image is repaired instead of lost.
+
 Threading: subscription callbacks only feed the time synchroniser; a matched set goes to a
 :class:`.worker.LatestWorker` (queue of one, stale frames dropped and counted) whose thread
 converts, estimates (:class:`~ros_pose_estimation.pipeline.PosePipeline`) and publishes.
-A bad message is logged (throttled) and dropped; nothing a message contains stops the node.
+A bad message is logged (throttled per reason) and dropped; nothing a message contains stops
+the node, and no statistic fails a frame (stamps ahead of the clock are reported as skew).
 
 This module only wires the pieces together: :mod:`.node_params` (declarations, run-time
-changes), :mod:`.pipeline_factory` (models, on configure), :mod:`.synchroniser`,
+changes), :mod:`.pipeline_factory` (models, on configure), :mod:`.inputs`, :mod:`.synchroniser`,
 :mod:`.processing` (the worker's per-frame work) and :mod:`.outputs` (publishers, messages).
 """
 
@@ -45,12 +49,13 @@ from typing import Any
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
 from ros_pose_estimation.core.errors import PoseEstimationError
 from ros_pose_estimation.node.frames import FRAME_DROPS
+from ros_pose_estimation.node.input_qos import CHECK_PERIOD_S
+from ros_pose_estimation.node.inputs import InputSubscriptions
 from ros_pose_estimation.node.node_params import NodeParams
 from ros_pose_estimation.node.outputs import (
     create_publishers,
@@ -76,9 +81,9 @@ class PoseEstimationNode(LifecycleNode):
         super().__init__(NODE_NAME, **kwargs)
         self.pipeline = None
         self._param_table = NodeParams(self)
-        self._subs: list = []
+        self._inputs: InputSubscriptions | None = None
         self._pubs: dict[str, Any] = {}
-        self._timer = None
+        self._timers: list = []
         self._worker: LatestWorker | None = None
         self._last_input_ns: dict[int, int] = {}
         self.sync_backend = ""
@@ -130,31 +135,30 @@ class PoseEstimationNode(LifecycleNode):
         except PoseEstimationError as exc:
             self.get_logger().error(f"activate failed: {exc}")
             return TransitionCallbackReturn.FAILURE
-        qos = qos_profile_sensor_data
+        inputs = InputSubscriptions(self, self._value("input_qos"))
+        # camera_info first: the executor serves ready subscriptions in creation order, so a
+        # camera_info that arrives with its image is stored before the image is handed over
+        inputs.add(CameraInfo, "camera_info", self._on_camera_info)
         if self._value("use_compressed"):
-            image_sub = self.create_subscription(
-                CompressedImage, "image/compressed", lambda m: self._add(0, m), qos)
+            inputs.add(CompressedImage, "image/compressed", lambda m: self._add(0, m))
         else:
-            image_sub = self.create_subscription(Image, "image", lambda m: self._add(0, m), qos)
+            inputs.add(Image, "image", lambda m: self._add(0, m))
         if self._value("mask_input"):
-            objects_sub = self.create_subscription(Image, "mask", lambda m: self._add(1, m), qos)
+            inputs.add(Image, "mask", lambda m: self._add(1, m))
         else:
-            objects_sub = self.create_subscription(
-                Detection2DArray, "detections", lambda m: self._add(1, m), qos)
-        self._subs = [
-            image_sub,
-            objects_sub,
-            self.create_subscription(CameraInfo, "camera_info", self._on_camera_info, qos),
-        ]  # fmt: skip
+            inputs.add(Detection2DArray, "detections", lambda m: self._add(1, m))
         if rgbd:
-            self._subs.append(
-                self.create_subscription(Image, "depth", lambda m: self._add(2, m), qos))
+            inputs.add(Image, "depth", lambda m: self._add(2, m))
+        self._inputs = inputs
         self._worker = LatestWorker(self._process, self._on_worker_error)
         self._worker.start()
-        self._timer = self.create_timer(self._value("diagnostics_period"), self._publish_diag)
+        self._timers = [
+            self.create_timer(self._value("diagnostics_period"), self._publish_diag),
+            self.create_timer(CHECK_PERIOD_S, inputs.check),
+        ]
         self.get_logger().info(
             f"active ({'rgbd' if rgbd else 'rgb'}): listening on "
-            + ", ".join(s.topic_name for s in self._subs)
+            + ", ".join(f"{t} ({q})" for t, q in inputs.reliabilities.items())
         )
         return TransitionCallbackReturn.SUCCESS
 
@@ -181,12 +185,12 @@ class PoseEstimationNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _stop_inputs(self) -> None:
-        for sub in self._subs:
-            self.destroy_subscription(sub)
-        self._subs = []
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
+        if self._inputs is not None:
+            self._inputs.destroy()
+            self._inputs = None
+        for timer in self._timers:
+            self.destroy_timer(timer)
+        self._timers = []
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -217,6 +221,13 @@ class PoseEstimationNode(LifecycleNode):
             self.get_logger().info("input stamps jumped back: synchroniser reset")
             self._make_sync(self._sync_inputs)
             self._last_input_ns = {}
+        elif index == 0 and last is not None and stamp_ns <= last:
+            # the synchroniser would drop it silently: count and say so here
+            self._stats.dropped.add("out_of_order")
+            self.get_logger().warning(
+                f"frame dropped (out_of_order): image stamp {stamp_ns} ns is not newer than the "
+                f"previous image's {last} ns", throttle_duration_sec=THROTTLE_S)
+            return
         self._last_input_ns[index] = stamp_ns
         self._feed(index, stamp_ns, msg)
 
@@ -225,6 +236,7 @@ class PoseEstimationNode(LifecycleNode):
         self._stats.has_camera_info = True
 
     def _on_frame(self, image, detections, depth=None) -> None:
+        self._stats.synchronised += 1
         worker = self._worker
         if worker is not None and not worker.submit(Frame(image, detections, depth,
                                                           time.monotonic())):  # fmt: skip

@@ -9,9 +9,17 @@ parameter read ``value(name)``, its :class:`~ros_pose_estimation.stats.NodeStats
 detector class map set on configure, when the first image arrived and the stamp of the last
 estimated frame.
 
-A frame that cannot be used (:class:`.frames.FrameDrop`, an image stamp not newer than the
-previous one) is counted by reason and logged as a throttled warning; a stamp far older than
-the previous one (bag loop, simulation reset) resets the pipeline's tracks instead.
+A frame that cannot be used (:class:`.frames.FrameDrop`: bad image, depth, mask or
+camera_info, an image stamp not newer than the previous one) is counted by reason and logged as
+a warning throttled per reason (:class:`.throttle.KeyedThrottle`); so is every reason a
+detection was skipped for (with its first detection described). A stamp far older than the
+previous one (bag loop, simulation reset) resets the pipeline's tracks instead.
+
+Statistics never fail a frame: they are recorded after the frame was published, and an image
+stamp ahead of the node's clock (clock skew: a camera or recording machine whose clock is
+ahead of this host's, or ``use_sim_time`` before the first ``/clock``) is not a negative
+latency but a skew: one warning naming the offset, the offset in ``/diagnostics``
+(``clock_skew_s``), the frame processed and published as any other.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ros_pose_estimation import conversions as conv
+from ros_pose_estimation.core.errors import InputError, IntrinsicsError
 from ros_pose_estimation.node.frames import FrameDrop, ObjectSource, decode_frame
+from ros_pose_estimation.node.throttle import KeyedThrottle
 from ros_pose_estimation.stats import NodeStats
 
 #: Seconds between two repeats of the same warning in the log.
@@ -63,9 +73,11 @@ class FrameProcessor:
         self.camera_info = None  # the latest sensor_msgs/CameraInfo
         self.class_map: dict[str, str] = {}  # detector class id -> category (set on configure)
         self.first_image_time: float | None = None  # time.monotonic() of the first image
-        self._intrinsics = None
+        self._intrinsics = None  # Intrinsics, or the IntrinsicsError of a bad CameraInfo
         self._intrinsics_key = None
         self._last_stamp_ns: int | None = None
+        self._throttle = KeyedThrottle(THROTTLE_S)
+        self._skew_warned = False
 
     def image_arrived(self) -> None:
         """Note the first image's arrival (the camera_info timeout counts from it)."""
@@ -78,20 +90,42 @@ class FrameProcessor:
         return ObjectSource(self.class_map)
 
     def _intrinsics_for(self):
+        """Intrinsics of the latest CameraInfo (parsed once per change), None before the
+        first; raises FrameDrop ``bad_camera_info`` for one that cannot describe a camera."""
         info = self.camera_info
         if info is None:
             return None
         key = (tuple(info.k), tuple(info.p), info.width, info.height, info.binning_x,
-               info.binning_y)  # fmt: skip
+               info.binning_y, info.roi.x_offset, info.roi.y_offset, info.roi.width,
+               info.roi.height)  # fmt: skip
         if key != self._intrinsics_key:
-            self._intrinsics = conv.intrinsics_from_camera_info(info)
+            try:
+                self._intrinsics = conv.intrinsics_from_camera_info(info)
+            except IntrinsicsError as exc:
+                self._intrinsics = exc
             self._intrinsics_key = key
+        if isinstance(self._intrinsics, IntrinsicsError):
+            topic = self._node.resolve_topic_name("camera_info")
+            raise FrameDrop("bad_camera_info", f"{topic}: {self._intrinsics}")
         return self._intrinsics
+
+    def _log(self, key: str, text: str) -> None:
+        """A warning, at most one per ``key`` every :data:`THROTTLE_S` seconds."""
+        held = self._throttle.due(key, time.monotonic())
+        if held is not None:
+            more = f" (and {held} more since the last report)" if held else ""
+            self._node.get_logger().warning(text + more)
 
     def _warn(self, reason: str, text: str) -> None:
         self._stats.dropped.add(reason)
-        self._node.get_logger().warning(f"frame dropped ({reason}): {text}",
-                                        throttle_duration_sec=THROTTLE_S)  # fmt: skip
+        self._log(f"dropped:{reason}", f"frame dropped ({reason}): {text}")
+
+    def _report_skips(self, counts: dict[str, int], notes: dict[str, str]) -> None:
+        for reason, n in counts.items():
+            if n:
+                note = notes.get(reason, "")
+                self._log(f"skipped:{reason}", f"skipped {n} detection(s) of a frame "
+                          f"({reason}){': ' + note if note else ''}")  # fmt: skip
 
     def process(self, frame: Frame, pipeline) -> None:
         """Estimate ``frame`` with ``pipeline`` and publish; nothing while ``pipeline`` is None
@@ -127,16 +161,38 @@ class FrameProcessor:
         converted = time.perf_counter()
         result = pipeline.process(rgb, decoded.detections, intrinsics, stamp_ns, decoded.depth)
         self._last_stamp_ns = stamp_ns
-        self._stats.skipped.add_all({**decoded.skipped, **result.skipped})
-        for line in result.errors:
-            self._node.get_logger().warning(line, throttle_duration_sec=THROTTLE_S)
+        skipped = {**decoded.skipped, **result.skipped}
+        self._report_skips(skipped, {**decoded.notes, **result.notes})
         published = time.perf_counter()
         self._publish(header, rgb, intrinsics, result)
-        self._stats.latency.add("publish", 1e3 * (time.perf_counter() - published))
-        self._stats.outputs.tick(time.monotonic())
-        latency = self._stats.latency
-        latency.add("convert", 1e3 * (converted - start))
-        latency.add_all(result.timings)
+        done = time.perf_counter()
+        now_ns = self._node.get_clock().now().nanoseconds
+        try:
+            self._record(frame, stamp_ns, now_ns, skipped, result.timings,
+                         {"convert": converted - start, "publish": done - published})
+        except InputError as exc:  # a statistic never fails a frame that was published
+            self._log("statistics", f"statistics of a frame not recorded: {exc}")
+
+    def _record(self, frame: Frame, stamp_ns: int, now_ns: int, skipped: dict[str, int],
+                timings: dict[str, float], own_s: dict[str, float]) -> None:
+        """Count and time one published frame (``own_s``: this processor's stages, s)."""
+        stats = self._stats
+        stats.outputs.tick(time.monotonic())
+        stats.skipped.add_all(skipped)
+        latency = stats.latency
+        latency.add_all({stage: 1e3 * s for stage, s in own_s.items()})
+        latency.add_all(timings)
         latency.add("receive_to_publish", 1e3 * (time.monotonic() - frame.received))
-        latency.add("stamp_to_publish",
-                    (self._node.get_clock().now().nanoseconds - stamp_ns) / 1e6)
+        ahead_s = (stamp_ns - now_ns) / 1e9
+        stats.clock_skew_s = max(ahead_s, 0.0)
+        if ahead_s <= 0.0:
+            latency.add("stamp_to_publish", -1e3 * ahead_s)
+        elif not self._skew_warned:
+            self._skew_warned = True
+            hint = (" (the node's clock reads 0: use_sim_time without /clock?)" if now_ns == 0
+                    else "")  # fmt: skip
+            self._node.get_logger().warning(
+                f"clock skew: image stamps are {ahead_s:.3f} s ahead of this node's clock{hint}."
+                " Frames are processed and published as usual; stamp_to_publish latency is not "
+                "measured while stamps are ahead (clock_skew_s in /diagnostics). Synchronise "
+                "the camera's (or recording machine's) clock with this host (chrony, PTP)")

@@ -6,5 +6,9 @@ rclpy, for machines without ``ros2 bag`` (the PyPI ROS wheels have no rosbag2). 
 ``rosbags``, imported lazily: a data dependency) and :mod:`.bag_player` (publishes with rclpy;
 library API :class:`~.bag_player.BagPlayer`).
 
+:mod:`.demo` plays a recording into the node and scores or counts its poses (topics chosen by
+:mod:`.demo_topics`); :mod:`.scale_bag` copies a recording at another camera resolution
+(:mod:`.frame_scaling`) and/or with shifted stamps, to try the node as a user's camera feeds it.
+
 Importing this package imports neither rosbags nor rclpy.
 """

@@ -13,8 +13,14 @@
 4. writes ``<out>/overlay.mp4`` (the debug images), ``<out>/overlay.png`` (a montage) and
    ``<out>/results.json``.
 
+Your own recording: ``--bag BAG`` (a rosbag2 folder or .mcap/.db3 file). Its topics are found
+by type (:mod:`.demo_topics`) or named with ``--image-topic`` (``Image`` or
+``CompressedImage``), ``--camera-info-topic``, ``--detections-topic`` and, with ``--mode
+rgbd``, ``--depth-topic``; without a ``ground_truth.json`` beside it the poses are counted,
+not scored.
+
 Exit status: 0 when the node published poses for the bag, 1 when it published none or failed
-to start (its log is printed), 2 on bad arguments / a missing bag.
+to start (its log is printed), 2 on bad arguments / a missing bag / topics that do not fit.
 """
 
 from __future__ import annotations
@@ -31,14 +37,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ros_pose_estimation.tools.demo_topics import DEFAULTS, OPTIONS, DemoTopics, choose_topics
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE = "pose_estimation_node"
-TOPICS = {
-    "image": "/camera/color/image_raw",
-    "camera_info": "/camera/color/camera_info",
-    "depth": "/camera/aligned_depth/image_raw",
-    "detections": "/detections",
-}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,8 +48,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--bag",
         default=str(ROOT / "data" / "demo" / "demo_bag"),
-        help="bag folder with ground_truth.json (default: the bundled demo bag)",
+        help="rosbag2 folder or .mcap/.db3 file; poses are scored when a ground_truth.json "
+        "lies in the folder (default: the bundled demo bag)",
     )
+    p.add_argument("--mode", choices=("rgb", "rgbd"), default="rgb",
+                   help="rgbd: also play the aligned depth (node parameter mode:=rgbd)")
+    for role, option in OPTIONS.items():
+        p.add_argument(option, dest=f"{role}_topic", metavar="TOPIC",
+                       help=f"the bag's {role.replace('_', ' ')} topic (default: "
+                       f"{DEFAULTS[role]} if present, else the only one of its type)")
     p.add_argument(
         "--params",
         default=str(ROOT / "config" / "pose.yaml"),
@@ -194,31 +203,72 @@ def write_overlays(images: list[np.ndarray], out: Path, fps: float) -> list[str]
     return written
 
 
-def start_node(args, log_path: Path) -> subprocess.Popen:
+def node_command(args, topics: DemoTopics) -> list[str]:
+    """The node's command line: the params file, the device, ``args.param`` and the inputs
+    remapped to the bag's ``topics``."""
     cmd = [sys.executable, "-m", "ros_pose_estimation.node.pose_node", "--ros-args",
            "--params-file", args.params, "-p", f"device:={args.device}",
-           "-p", "debug_image:=true"]  # fmt: skip
+           "-p", "debug_image:=true", "-p", f"mode:={args.mode}"]  # fmt: skip
+    if topics.compressed:
+        cmd += ["-p", "use_compressed:=true", "-r", f"image/compressed:={topics.image}"]
+    else:
+        cmd += ["-r", f"image:={topics.image}"]
+    cmd += ["-r", f"camera_info:={topics.camera_info}", "-r", f"detections:={topics.detections}"]
+    if topics.depth:
+        cmd += ["-r", f"depth:={topics.depth}"]
     for item in args.param:
         cmd += ["-p", item]
-    for name, topic in TOPICS.items():
-        cmd += ["-r", f"{name}:={topic}"]
+    return cmd
+
+
+def start_node(cmd: list[str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+
+
+def open_bag(args):
+    """``(source, topics, truth)``: the open bag, the topics to play, its ground truth (None
+    without a ground_truth.json in the bag folder).
+
+    Raises:
+        PoseEstimationError: not a bag, topics that do not fit, a broken ground-truth file.
+    """
+    from ros_pose_estimation.tools.bag_source import BagSource
+    from ros_pose_estimation.tools.ground_truth import FILE_NAME, GroundTruth
+
+    source = BagSource(args.bag)
+    try:
+        types = {name: t.msgtypes[0] for name, t in source.topics.items() if t.msgtypes}
+        asked = {role: getattr(args, f"{role}_topic") for role in DEFAULTS}
+        topics = choose_topics(types, asked, rgbd=args.mode == "rgbd")
+        folder = Path(args.bag)
+        truth = GroundTruth(folder) if (folder / FILE_NAME).is_file() else None
+    except BaseException:
+        source.close()
+        raise
+    return source, topics, truth
 
 
 def run(args) -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
+    from ros_pose_estimation.core.errors import PoseEstimationError
     from ros_pose_estimation.tools.bag_player import BagPlayer
-    from ros_pose_estimation.tools.ground_truth import GroundTruth
     from ros_pose_estimation.tools.playback import PlayOptions
 
+    try:
+        source, topics, truth = open_bag(args)
+    except PoseEstimationError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    truth = GroundTruth(args.bag)
+    frames_in = source.topics[topics.image].count
+    print("playing " + ", ".join(topics.played()) + ("" if truth else " (no ground_truth.json: "
+          "poses are counted, not scored)"), flush=True)  # fmt: skip
     log_path = out / "node.log"
-    proc = start_node(args, log_path)
+    proc = start_node(node_command(args, topics), log_path)
     rclpy.init()
     node = rclpy.create_node("pose_demo")
     listener = Listener(node)
@@ -228,11 +278,10 @@ def run(args) -> int:
     spinner.start()
     code = 1
     try:
-        player = BagPlayer(node, args.bag, PlayOptions(rate=args.rate, topics=tuple(
-            TOPICS[k] for k in ("image", "camera_info", "detections"))))  # fmt: skip
+        player = BagPlayer(node, source, PlayOptions(rate=args.rate, topics=topics.played()))
         print(f"waiting for {NODE} to load its models and subscribe ...", flush=True)
         deadline = time.monotonic() + args.startup_timeout
-        pub = player._outputs[TOPICS["image"]].publisher
+        pub = player._outputs[topics.image].publisher
         while pub.get_subscription_count() == 0:
             if proc.poll() is not None or time.monotonic() > deadline:
                 print(f"{NODE} did not start; its log ({log_path}):\n{log_path.read_text()}")
@@ -243,13 +292,13 @@ def run(args) -> int:
         start = time.monotonic()
         summary = player.play()
         played = time.monotonic() - start
-        last_stamp = max(truth.stamps)
+        last_stamp = max(truth.stamps) if truth else None
         settle = time.monotonic() + 30.0
         while time.monotonic() < settle:  # wait for the last frame the node took
             with listener.lock:
                 stamps = [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec
                           for m in listener.detections[-1:]]  # fmt: skip
-                idle = listener.last_output and time.monotonic() - listener.last_output > 3.0
+                idle = listener.last_output and time.monotonic() - listener.last_output > 5.0
             if (stamps and stamps[0] == last_stamp) or idle:
                 break
             time.sleep(0.2)
@@ -260,21 +309,23 @@ def run(args) -> int:
             images = list(listener.images)
             diag = dict(listener.diagnostics or {})
             tf_count, marker_count = listener.tf, listener.markers
-        table = score(detections, truth)
-        frames_in = sum(1 for _ in truth.stamps)
+        table = score(detections, truth) if truth else {}
         span = (listener.last_output - listener.first_output) if len(detections) > 1 else 0.0
         rate = (len(detections) - 1) / span if span > 0 else 0.0
         files = write_overlays(images, out, fps=max(rate, 1.0))
+        poses = sum(len(m.detections) for m in detections)
         result = {
-            "bag": args.bag, "playback_rate": args.rate, "play_wall_s": played,
+            "bag": args.bag, "topics": topics.played(), "mode": args.mode,
+            "playback_rate": args.rate, "play_wall_s": played,
             "frames_in_bag": frames_in, "frames_out": len(detections),
+            "frames_with_poses": sum(1 for m in detections if m.detections), "poses": poses,
             "output_rate_hz": rate, "tf_transforms": tf_count, "marker_arrays": marker_count,
-            "per_category": table, "node_diagnostics": diag, "files": files,
-            "bag_summary": summary.format(),
+            "scored": truth is not None, "per_category": table, "node_diagnostics": diag,
+            "files": files, "bag_summary": summary.format(),
         }  # fmt: skip
         (out / "results.json").write_text(json.dumps(result, indent=2))
         print(format_report(result))
-        code = 0 if detections and table else 1
+        code = 0 if poses and (table or truth is None) else 1
         if code:
             print(f"the node published no poses; its log ({log_path}):\n{log_path.read_text()}")
     finally:
@@ -291,21 +342,31 @@ def run(args) -> int:
 
 
 def format_report(result: dict) -> str:
+    diag = result["node_diagnostics"]
     lines = [
-        f"frames: {result['frames_out']} of {result['frames_in_bag']} bag images got poses "
-        f"(the node drops frames it cannot keep up with) at {result['output_rate_hz']:.2f} Hz; "
+        f"frames: {result['frames_out']} of {result['frames_in_bag']} bag images got results "
+        f"(the node drops frames it cannot keep up with), {result.get('frames_with_poses', 0)} "
+        f"with poses ({result.get('poses', 0)} poses), at {result['output_rate_hz']:.2f} Hz; "
         f"{result['tf_transforms']} TF transforms, {result['marker_arrays']} marker arrays",
+        f"node: {diag.get('frames_received', '?')} images received, "
+        f"{diag.get('frames_synchronised', '?')} synchronised with detections, "
+        f"{diag.get('frames_published', '?')} published; dropped: "
+        + (", ".join(f"{k.removeprefix('dropped_frames_')} {v}" for k, v in diag.items()
+                     if k.startswith("dropped_frames_") and k != "dropped_frames_total"
+                     and v != "0") or "none"),
         "",
-        f"{'category':<10}{'estimates':>10}{'median rot':>12}{'median t':>10}"
-        f"{'<=30 deg':>10}{'<=10 deg':>10}",
     ]
+    if not result.get("scored", True):
+        lines.append("(no ground_truth.json beside the bag: poses not scored)")
+    else:
+        lines.append(f"{'category':<10}{'estimates':>10}{'median rot':>12}{'median t':>10}"
+                     f"{'<=30 deg':>10}{'<=10 deg':>10}")  # fmt: skip
     for category, row in result["per_category"].items():
         lines.append(
             f"{category:<10}{row['estimates']:>10}{row['median_rotation_error_deg']:>10.1f}"
             f" deg{row['median_translation_error_cm']:>7.1f} cm{row['within_30deg']:>10.2f}"
             f"{row['within_10deg']:>10.2f}"
         )
-    diag = result["node_diagnostics"]
     # stamp_to_publish is left out: the bag's stamps are from the time it was recorded
     keys = [k for k in diag if "latency" in k and ("median" in k or "p90" in k)
             and "stamp_to_publish" not in k]  # fmt: skip
@@ -317,8 +378,8 @@ def format_report(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if not os.path.isdir(args.bag):
-        print(f"demo: no bag folder at {args.bag}", file=sys.stderr)
+    if not os.path.exists(args.bag):
+        print(f"demo: no bag at {args.bag}", file=sys.stderr)
         return 2
     if not os.path.isfile(args.params):
         print(f"demo: no parameters file at {args.params}", file=sys.stderr)

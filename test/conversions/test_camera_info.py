@@ -41,6 +41,16 @@ def test_all_zero_k_is_uncalibrated():
         intrinsics_from_camera_info(msg)
 
 
+@pytest.mark.parametrize("field", ["k", "p"])
+def test_non_finite_k_or_p_is_rejected(field):
+    msg = camera_info(K, 640, 480, 0, "cam")
+    values = np.asarray(getattr(msg, field), dtype=np.float64).copy()
+    values[0] = np.nan if field == "k" else np.inf
+    setattr(msg, field, values)
+    with pytest.raises(IntrinsicsError, match=f"camera_info {field.upper()} has NaN or infinite"):
+        intrinsics_from_camera_info(msg)
+
+
 def test_distortion_warns_and_binning_roi_rejected():
     msg = camera_info(K, 640, 480, 0, "cam")
     msg.d = np.array([0.1, 0.0, 0.0, 0.0, 0.0])

@@ -57,6 +57,16 @@ def test_class_map_clipping_and_skips():
         "empty_box": 1,
         "outside_image": 2,
     }
+    notes: dict[str, str] = {}
+    detections_from_msg(msg, SHAPE, {"cup": "mug", "bottle": "bottle"}, notes)
+    assert notes == {  # the first detection of each reason, for the node's log
+        "unknown_class": "detection 1: class_id 'dog' is not mapped to a category "
+        "(models.<category>.class_ids; known: 'bottle', 'cup')",
+        "empty_box": "detection 4 (cup): box [2.5, 2.5, 2.5, 7.5] (x0, y0, x1, y1 px) is empty "
+        "or not finite",
+        "outside_image": "detection 3 (cup): box [99.5, 99.5, 104.5, 104.5] (x0, y0, x1, y1 px) "
+        "lies outside the 64x48 image",
+    }
 
 
 def test_highest_score_and_no_hypothesis():

@@ -106,3 +106,25 @@ def test_latency_rule_and_rule_validation():
         _status(stats, 4.0, DiagnosticRules(output_timeout_s=10.0, error_timeout_s=5.0))
     with pytest.raises(ConfigError, match="input_timeout_s"):
         _status(stats, 4.0, DiagnosticRules(input_timeout_s=0.0))
+
+
+def test_frame_counts_say_where_frames_were_lost():
+    stats = _running(2.0, output_every=3)  # 60 images in, 20 published
+    stats.synchronised = 50
+    values = {kv.key: kv.value for kv in _status(stats, 3.0).values}
+    assert (values["frames_received"], values["frames_synchronised"],
+            values["frames_published"]) == ("60", "50", "20")  # fmt: skip
+    assert values["clock_skew_s"] == "-"  # no frame measured yet
+
+
+def test_clock_skew_is_reported_and_warns():
+    stats = _running(2.0)
+    stats.clock_skew_s = 0.0
+    status = _status(stats, 3.0)
+    assert status.level == DiagnosticStatus.OK
+    assert {kv.key: kv.value for kv in status.values}["clock_skew_s"] == "0.000"
+    stats.clock_skew_s = 3599.25
+    status = _status(stats, 3.0)
+    assert status.level == DiagnosticStatus.WARN
+    assert "clock skew: image stamps 3599.250 s ahead of this node's clock" in status.message
+    assert {kv.key: kv.value for kv in status.values}["clock_skew_s"] == "3599.250"

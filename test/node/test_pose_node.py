@@ -140,13 +140,26 @@ def test_unsupported_encoding_is_dropped_and_next_frame_works(node, demo_frames)
     assert len(node._pubs["detections"].messages) == 1
 
 
-def test_image_size_not_matching_camera_info(node, demo_frames):
+def test_bad_camera_info_is_its_own_class_not_an_error(node, demo_frames):
+    """Image size not the camera_info's, an all-zero K, a NaN in K: dropped as
+    bad_camera_info (not as an unexpected error), and frames flow again with a good one."""
     image, info, dets, _ = demo_frames[0]
     small = copy.deepcopy(info)
     small.width, small.height = info.width // 2, info.height // 2
-    node._on_camera_info(small)
+    zero = copy.deepcopy(info)
+    zero.k = [0.0] * 9
+    zero.p = [0.0] * 12
+    nan = copy.deepcopy(info)
+    nan.k[0] = float("nan")
+    for bad in (small, zero, nan):
+        node._on_camera_info(bad)
+        node._process(frame(image, dets))
+    dropped = node._stats.dropped
+    assert dropped.get("bad_camera_info") == 3 and dropped.get("error") == 0
+    assert dropped.get("size_mismatch") == 0 and not node._pubs["detections"].messages
+    node._on_camera_info(info)
     node._process(frame(image, dets))
-    assert node._stats.dropped.get("size_mismatch") == 1 and not node._pubs["detections"].messages
+    assert len(node._pubs["detections"].messages) == 1
 
 
 def test_empty_detection_array_publishes_empty_outputs(node, demo_frames):
@@ -431,3 +444,37 @@ def test_rgbd_mode_with_a_cse_model(rclpy_ctx, demo_frames, tmp_path):
                                        "models.bottle.method": "cse"})  # fmt: skip
     assert rgb_only.trigger_configure() == TransitionCallbackReturn.FAILURE  # needs mode rgbd
     rgb_only.destroy_node()
+
+
+def test_auto_input_qos_follows_a_best_effort_publisher(node, demo_frames):
+    """input_qos auto: reliable while no publisher offers only best effort; a best-effort camera
+    makes the image input best effort (and its images arrive), reliable again when it leaves."""
+    import rclpy
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    assert node.trigger_activate().name == "SUCCESS"
+    camera = rclpy.create_node("best_effort_camera")
+    try:
+        topic = node.resolve_topic_name("image")
+        assert node._inputs.reliabilities[topic] == "reliable"
+
+        def until(wanted: str) -> None:
+            deadline = time.monotonic() + 10.0
+            while node._inputs.reliabilities[topic] != wanted:
+                assert time.monotonic() < deadline, node._inputs.reliabilities
+                node._inputs.check()
+                time.sleep(0.05)
+
+        pub = camera.create_publisher(Image, topic, qos_profile_sensor_data)
+        until("best_effort")
+        deadline = time.monotonic() + 10.0
+        while node._stats.inputs.total == 0:  # a best-effort publisher now reaches the node
+            assert time.monotonic() < deadline, "no image arrived"
+            pub.publish(demo_frames[0][0])
+            rclpy.spin_once(node, timeout_sec=0.1)
+        camera.destroy_publisher(pub)
+        until("reliable")
+    finally:
+        camera.destroy_node()
+        node.trigger_deactivate()
