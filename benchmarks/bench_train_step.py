@@ -1,12 +1,13 @@
 """NeMo training step cost of several backbones, interleaved step by step on the same batches.
 
     python -m benchmarks.bench_train_step --data out/data/mug_train --category mug \\
-        --backbone efficientnet_lite0 --backbone efficientnet_lite0:1 --backbone small \
+        --backbone efficientnet_lite0 --backbone efficientnet_lite0:1:3 --backbone small \
         --steps 20 --threads 1 [--json F]
 
 Each backbone gets its own model and optimizer (the bundled models' settings: 128 px crops,
 batch 16, D = 128, 64 fused channels, at most 1024 vertex observations in the loss;
-``BACKBONE:K`` freezes the stem and first K stages, ``--frozen-stages K``); every
+``BACKBONE:K[:N]`` freezes the stem and first K stages, ``--frozen-stages K``, and keeps N
+stages, ``--backbone-stages N``); every
 batch (augmented crops from the dataset, decoded once) goes through one ``train_step`` of each
 backbone in turn, so all see the same machine load. Prints the median and p90 seconds per step
 and the ratio to the first backbone: with the learning curves of ``benchmarks.nemo_compare
@@ -33,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", required=True, help="BOP training dataset root")
     p.add_argument("--split", default="train")
     p.add_argument("--category", required=True)
-    p.add_argument("--backbone", action="append", required=True, metavar="NAME[:K]",
-                   help="backbone, optionally with its frozen stages K; repeat to compare")
+    p.add_argument("--backbone", action="append", required=True, metavar="NAME[:K[:N]]",
+                   help="backbone, optionally with its frozen stages K and its stages N; "
+                   "repeat to compare")
     p.add_argument("--steps", type=int, default=20, help="timed steps per backbone")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps first")
     p.add_argument("--batch-size", type=int, default=16)
@@ -57,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     cfg = {}
     for spec in args.backbone:
-        name, _, frozen = spec.partition(":")
+        name, frozen, stages = (spec.split(":") + ["", ""])[:3]
         cfg[spec] = TrainConfig(data=args.data, category=args.category, out="", backbone=name,
                                 fuse_channels=64, max_points=1024, batch_size=args.batch_size,
-                                frozen_stages=int(frozen or 0))  # fmt: skip
+                                frozen_stages=int(frozen or 0),
+                                backbone_stages=int(stages or 4))  # fmt: skip
     first = cfg[args.backbone[0]]
     dataset = NemoTrainingSet(args.data, args.category, args.split, first.crop_size,
                               first.crop_scale, augment=AugmentConfig(), seed=0)  # fmt: skip

@@ -1,0 +1,57 @@
+"""The shipped parameter files: pose_coco.yaml is pose.yaml with the COCO classes mapped to
+bundled models, and every model it names loads; pose.rviz shows the node's outputs."""
+
+from pathlib import Path
+
+import yaml
+
+from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+from ros_pose_estimation.pipeline import ModelSpec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# COCO's 80 training classes, 0-based (YOLO / Detectron2 numbering), of the package's categories
+COCO80 = {"cup": 41, "bottle": 39, "bowl": 45, "laptop": 63}
+
+
+def _params(name: str) -> dict:
+    return yaml.safe_load((ROOT / "config" / name).read_text())["/**"]["ros__parameters"]
+
+
+def test_coco_config_differs_from_pose_yaml_only_in_categories_and_models():
+    base, coco = _params("pose.yaml"), _params("pose_coco.yaml")
+    assert set(base) == set(coco)
+    for key in base:
+        if key not in ("categories", "models"):
+            assert coco[key] == base[key], key
+    assert coco["categories"] == ["mug", "bottle", "bowl", "laptop"]
+    assert set(coco["models"]) == set(coco["categories"])
+
+
+def test_coco_classes_map_to_bundled_models_that_load():
+    coco = _params("pose_coco.yaml")
+    mapped = {}
+    for category, entry in coco["models"].items():
+        spec = ModelSpec(category, entry["checkpoint"], entry["method"], entry["class_ids"])
+        spec.validate()  # the checkpoint resolves to a file
+        model, _ = load_checkpoint(spec.checkpoint, category=category)
+        assert model.category == category
+        for class_id in entry["class_ids"]:
+            mapped[class_id] = category
+    expected = {"cup": "mug", "bottle": "bottle", "bowl": "bowl", "laptop": "laptop"}
+    for name, category in expected.items():
+        assert mapped[name] == category
+        assert mapped[str(COCO80[name])] == category
+    assert len(mapped) == 8  # no id names two categories
+
+
+def test_rviz_config_shows_image_debug_image_tf_and_markers():
+    rviz = yaml.safe_load((ROOT / "config" / "pose.rviz").read_text())
+    displays = rviz["Visualization Manager"]["Displays"]
+    topics = [d["Topic"]["Value"] for d in displays if "Topic" in d]
+    assert "rviz_default_plugins/TF" in {d["Class"] for d in displays}
+    assert "/pose_estimation_node/debug_image" in topics
+    assert "/pose_estimation_node/markers" in topics
+    assert any(t.endswith("image_raw") for t in topics)
+    setup = (ROOT / "setup.py").read_text()
+    assert 'glob("config/*.rviz")' in setup
