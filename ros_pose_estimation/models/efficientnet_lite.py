@@ -134,6 +134,8 @@ class SameConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         k, s = self.kernel_size[0], self.stride[0]
+        if s == 1:  # odd kernel, stride 1: symmetric, the convolution pads without a copy
+            return F.conv2d(x, self.weight, None, 1, k // 2, 1, self.groups)
         top, bottom = tf_same_padding(x.shape[-2], k, s)
         left, right = tf_same_padding(x.shape[-1], k, s)
         if top or bottom or left or right:

@@ -223,3 +223,20 @@ def test_truncated_backbone_loads_the_wheel_strictly_without_the_deep_blocks():
         FeatureNet("tiny", dim=16, backbone_stages=3)
     with pytest.raises(ConfigError, match="stages must be in 1..4"):
         EfficientNetLite("efficientnet_lite0", num_classes=1000, stages=3)
+
+
+@pytest.mark.parametrize(("kernel", "stride", "groups"), [(3, 1, 8), (5, 1, 8), (1, 1, 1),
+                                                         (3, 2, 8), (5, 2, 8)])  # fmt: skip
+def test_same_conv_equals_explicit_tensorflow_padding(kernel, stride, groups):
+    import torch.nn.functional as F
+
+    from ros_pose_estimation.models.efficientnet_lite import SameConv2d
+
+    torch.manual_seed(0)
+    conv = SameConv2d(8, 8, kernel, stride, groups=groups)
+    x = torch.rand(2, 8, 13, 18)
+    top, bottom = tf_same_padding(13, kernel, stride)
+    left, right = tf_same_padding(18, kernel, stride)
+    expected = F.conv2d(F.pad(x, (left, right, top, bottom)), conv.weight, None, stride, 0, 1,
+                        groups)  # fmt: skip
+    torch.testing.assert_close(conv(x), expected)
