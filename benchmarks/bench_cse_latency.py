@@ -24,13 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_pipeline import synthetic_frame, with_objects
+from benchmarks.bench_pipeline import frame_summary, synthetic_frame, timed_calls, with_objects
 from benchmarks.device_info import describe
 
 CATEGORIES = ("mug", "bottle", "camera")
@@ -59,27 +58,18 @@ def untrained_models(categories, device: str, backbone: str | None = None,
 def run(estimator, frame, objects: int, frames: int, warmup: int) -> dict:
     """Time ``frames`` calls of ``estimator.estimate`` on ``frame`` with ``objects`` boxes."""
     dets = with_objects(frame.detections, objects)
-    times, solved, stages = [], [], {}
-    for k in range(warmup + frames):
-        t0 = time.perf_counter()
-        estimates = estimator.estimate(frame.rgb, frame.depth, dets, frame.intrinsics,
-                                       errors="none")  # fmt: skip
-        elapsed = 1e3 * (time.perf_counter() - t0)
-        if k < warmup:
-            continue
-        times.append(elapsed)
+    frame_ms, results = timed_calls(
+        lambda _: estimator.estimate(frame.rgb, frame.depth, dets, frame.intrinsics,
+                                     errors="none"), frames, warmup)  # fmt: skip
+    solved, stages = [], {}
+    for estimates in results:
         done = [e for e in estimates if e is not None]
         solved.append(len(done))
         if done:  # every estimate of a call carries the call's stage times
             for stage, ms in done[0].timings.items():
                 stages[stage] = stages.get(stage, 0.0) + ms / frames
-    ms = np.asarray(times)
-    return {
-        "objects": objects, "frames": frames, "warmup": warmup,
-        "solved_per_frame": float(np.mean(solved)),
-        "frame_ms_median": float(np.median(ms)), "frame_ms_p90": float(np.percentile(ms, 90)),
-        "object_ms_median": float(np.median(ms)) / objects, "stage_ms_mean": stages,
-    }  # fmt: skip
+    return {**frame_summary(objects, frames, warmup, frame_ms, stages),
+            "solved_per_frame": float(np.mean(solved))}
 
 
 def main(argv: list[str] | None = None) -> int:

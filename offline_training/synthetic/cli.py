@@ -17,28 +17,28 @@ import argparse
 import sys
 
 
-def _float_range(text: str) -> tuple[float, float]:
-    """``"45..75"`` -> (45.0, 75.0); ``"60"`` -> (60.0, 60.0)."""
-    try:
-        lo, _, hi = text.partition("..")
-        lo_f, hi_f = float(lo), float(hi or lo)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected X or LO..HI, got {text!r}") from None
-    if not 0.0 < lo_f <= hi_f:
-        raise argparse.ArgumentTypeError(f"need 0 < LO <= HI, got {text!r}")
-    return lo_f, hi_f
+def _range(cast, name: str, lowest: str):
+    """An argparse type for ``"LO..HI"`` or ``"X"`` (= ``X..X``) of ``cast`` values with
+    ``lowest`` (``"0 <"`` or ``"1 <="``) ``LO <= HI``; returns ``(lo, hi)``."""
+
+    def parse(text: str) -> tuple:
+        try:
+            lo, _, hi = text.partition("..")
+            lo_v, hi_v = cast(lo), cast(hi or lo)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {name} or LO..HI, got {text!r}") from None
+        low_ok = lo_v > 0 if lowest == "0 <" else lo_v >= 1
+        if not (low_ok and lo_v <= hi_v):
+            raise argparse.ArgumentTypeError(f"need {lowest} LO <= HI, got {text!r}")
+        return lo_v, hi_v
+
+    return parse
 
 
-def _int_range(text: str) -> tuple[int, int]:
-    """``"1..3"`` -> (1, 3); ``"2"`` -> (2, 2)."""
-    try:
-        lo, _, hi = text.partition("..")
-        lo_i, hi_i = int(lo), int(hi or lo)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected N or LO..HI, got {text!r}") from None
-    if not 1 <= lo_i <= hi_i:
-        raise argparse.ArgumentTypeError(f"need 1 <= LO <= HI, got {text!r}")
-    return lo_i, hi_i
+#: ``"45..75"`` -> (45.0, 75.0); ``"60"`` -> (60.0, 60.0)
+_float_range = _range(float, "X", "0 <")
+#: ``"1..3"`` -> (1, 3); ``"2"`` -> (2, 2)
+_int_range = _range(int, "N", "1 <=")
 
 
 def dataset_parser() -> argparse.ArgumentParser:

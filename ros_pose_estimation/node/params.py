@@ -208,3 +208,32 @@ _TRACKING_RANGES = {
     "covariance_min_samples": (2, 10000),
     "covariance_window": (2, 10000),
 }
+
+
+def flat_parameters(tree: dict, prefix: str = "") -> dict:
+    """A parameters file's nested ``ros__parameters`` -> ``{"models.mug.checkpoint": ...}``
+    (dotted names, as ROS 2 declares them)."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(flat_parameters(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def parameter_reader(values: dict):
+    """``name -> value`` over dotted ``values`` (e.g. :func:`flat_parameters` of a file) with
+    the table's defaults and checks: what the node's ``value`` gives, without ROS (benchmarks,
+    tools). Raises ConfigError for a value out of its range, KeyError for an unknown name."""
+    table = {p.name: p for p in PARAMS + tracking_params()}
+
+    def value(name: str):
+        if name.startswith("models."):
+            _, category, leaf = name.split(".")
+            param = model_param(category, leaf)
+        else:
+            param = table[name]
+        return param.check(values.get(name, param.default))
+
+    return value

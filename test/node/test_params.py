@@ -53,19 +53,12 @@ def test_model_params_are_namespaced_per_category():
 
 
 def test_config_yaml_documents_and_sets_valid_values():
-    from ros_pose_estimation.node.params import tracking_params
+    from ros_pose_estimation.node.params import flat_parameters, tracking_params
 
     text = (ROOT / "config" / "pose.yaml").read_text()
     params = yaml.safe_load(text)["/**"]["ros__parameters"]
 
-    def flat(tree, prefix=""):
-        for key, value in tree.items():
-            if isinstance(value, dict):
-                yield from flat(value, f"{prefix}{key}.")
-            else:
-                yield f"{prefix}{key}", value
-
-    values = dict(flat(params))
+    values = flat_parameters(params)
     table: dict[str, Param] = {p.name: p for p in PARAMS + tracking_params()}
     for category in values["categories"]:
         for p in MODEL_PARAMS:
@@ -76,3 +69,20 @@ def test_config_yaml_documents_and_sets_valid_values():
         leaf = name.rsplit(".", 1)[-1]
         # every entry carries a comment on its line or the line above
         assert re.search(rf"#[^\n]*\n\s*{leaf}:|{leaf}:[^\n]*#", text), name
+
+
+def test_parameter_reader_gives_file_values_defaults_and_checks():
+    from ros_pose_estimation.core.errors import ConfigError
+    from ros_pose_estimation.node.params import flat_parameters, parameter_reader
+
+    values = flat_parameters({"slop": 0.1, "models": {"mug": {"checkpoint": "m.pt"}},
+                              "tracking": {"patience": 4}})  # fmt: skip
+    assert values == {"slop": 0.1, "models.mug.checkpoint": "m.pt", "tracking.patience": 4}
+    value = parameter_reader(values)
+    assert value("slop") == 0.1 and value("models.mug.checkpoint") == "m.pt"
+    assert value("queue_size") == find("queue_size").default
+    assert value("tracking.patience") == 4
+    with pytest.raises(ConfigError):
+        parameter_reader({"slop": -1.0})("slop")
+    with pytest.raises(KeyError):
+        value("nope")
