@@ -256,14 +256,28 @@ class PosePipeline:
         min_score: float = 0.0,
         tracking: TrackFilterConfig | None = None,
     ) -> None:
-        if int(max_objects) != max_objects or max_objects < 1:
-            raise ConfigError(f"max_objects: expected an integer >= 1, got {max_objects}")
-        if not 0.0 <= min_score <= 1.0:
-            raise ConfigError(f"min_score: expected a value in [0, 1], got {min_score}")
         self.estimators = dict(estimators)
-        self.max_objects = int(max_objects)
-        self.min_score = float(min_score)
         self.tracker = TrackFilter(tracking or TrackFilterConfig())
+        self.update_settings(max_objects, min_score)
+
+    def update_settings(
+        self,
+        max_objects: int | None = None,
+        min_score: float | None = None,
+        tracking: TrackFilterConfig | None = None,
+    ) -> None:
+        """Change the per-frame settings (None: keep); the next :meth:`process` uses them and the
+        tracks are kept. Raises :class:`ConfigError` (nothing changed) for a bad value."""
+        if max_objects is not None and (int(max_objects) != max_objects or max_objects < 1):
+            raise ConfigError(f"max_objects: expected an integer >= 1, got {max_objects}")
+        if min_score is not None and not 0.0 <= min_score <= 1.0:
+            raise ConfigError(f"min_score: expected a value in [0, 1], got {min_score}")
+        if tracking is not None:
+            self.tracker.reconfigure(tracking)
+        if max_objects is not None:
+            self.max_objects = int(max_objects)
+        if min_score is not None:
+            self.min_score = float(min_score)
 
     @property
     def categories(self) -> list[str]:

@@ -250,6 +250,18 @@ class NodeStats:
         self.synchronised = 0  # input sets matched by the synchroniser
         self.clock_skew_s: float | None = None  # see StatsSnapshot
 
+    @property
+    def window_s(self) -> float:
+        """Window of the input and output rates (s)."""
+        return self.inputs.window_s
+
+    @window_s.setter
+    def window_s(self, value: float) -> None:
+        """A new rate window (s, > 0) for both meters, from the next rate on (events already
+        dropped from a shorter window are not recovered)."""
+        meter = RateMeter(value)  # the same check as at construction
+        self.inputs.window_s = self.outputs.window_s = meter.window_s
+
     def start(self, now_s: float) -> None:
         """Mark the start of the uptime (only the first call counts, until :meth:`reset`)."""
         if self.started_s is None:
@@ -276,6 +288,7 @@ class NodeStats:
         )
 
     def reset(self) -> None:
+        """Forget every count, rate, latency and the uptime (the windows are kept)."""
         for part in (self.inputs, self.outputs, self.latency, self.dropped, self.skipped):
             part.reset()
         self.started_s = None

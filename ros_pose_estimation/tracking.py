@@ -64,43 +64,82 @@ STATUSES = ("new", "tracked", "outlier", "reacquired", "low_score", "out_of_orde
 SYMMETRY_AXIS_VARIANCE = math.pi**2 / 3.0
 
 
+def _setting(default: float | int, doc: str, low: float | None, high: float | None = None):
+    """A :class:`TrackFilterConfig` field: its default, what it means (with units) and the range
+    a single value may take (``validate`` also checks the fields against each other). The node
+    declares each as the parameter ``tracking.<name>`` with this description and range."""
+    return field(default=default, metadata={"doc": doc, "range": (low, high)})
+
+
 @dataclass
 class TrackFilterConfig:
-    """Settings of :class:`TrackFilter`.
+    """Settings of :class:`TrackFilter`; each field's meaning and range are in its metadata
+    (``dataclasses.fields(TrackFilterConfig)[i].metadata["doc"]`` / ``["range"]``), the one
+    place they are written (the node's ``tracking.*`` parameter table is built from them).
 
-    Attributes:
-        gate_distance_m: largest centre distance (m) at which an estimate can join a track;
-            farther estimates start a new track.
-        max_translation_jump_m: an associated estimate whose centre is farther (m) from the
-            track is an outlier; ``inf`` disables the check. Must be below the gate.
-        max_rotation_jump_deg: an associated estimate whose rotation differs more (deg, after
-            symmetry) from the track is an outlier; ``inf`` disables the check.
-        patience: consecutive mutually consistent outliers (frames) after which the track
-            re-acquires at the newest one; 1 re-acquires at once (no rejection, only a reset).
-        translation_weight: weight in (0, 1] of a new estimate in the translation and size
-            moving average (1 = no smoothing; 0.5 divides a static pose's noise variance by 3).
-        rotation_weight: weight in (0, 1] of a new estimate in the rotation slerp.
-        max_age_s: a track with no associated estimate for longer than this (s) is dropped.
-        max_gap_s: an estimate arriving more than this (s) after its track's previous one
-            re-acquires the track (same id, no outlier test, no averaging): over a long gap the
-            camera or the object may have moved, so the old pose is no reference. A slow
-            estimator (a CPU at ~1 Hz) then publishes raw estimates with stable ids.
-        min_score: estimates with a lower score (in [0, 1]) are not tracked.
-        covariance_min_samples: residuals needed before a covariance is reported (>= 2).
-        covariance_window: residuals the covariance is computed from (the newest ones).
+    A :class:`TrackFilter` may be given a new config while it runs
+    (:meth:`TrackFilter.reconfigure`): the tracks are kept, the next frame uses the new values.
     """
 
-    gate_distance_m: float = 0.3
-    max_translation_jump_m: float = 0.15
-    max_rotation_jump_deg: float = 45.0
-    patience: int = 3
-    translation_weight: float = 0.5
-    rotation_weight: float = 0.5
-    max_age_s: float = 1.0
-    max_gap_s: float = 0.5
-    min_score: float = 0.0
-    covariance_min_samples: int = 5
-    covariance_window: int = 30
+    gate_distance_m: float = _setting(
+        0.3,
+        "largest centre distance (m) at which an estimate joins a track; farther ones "
+        "start a new track",
+        0.001,
+        100.0,
+    )
+    max_translation_jump_m: float = _setting(
+        0.15,
+        "an associated estimate whose centre is farther (m) from the track is an outlier "
+        "(.inf: no check; must be below gate_distance_m)",
+        0.001,
+    )
+    max_rotation_jump_deg: float = _setting(
+        45.0,
+        "an associated estimate whose rotation differs more (deg, after symmetry) from "
+        "the track is an outlier (.inf: no check)",
+        0.1,
+    )
+    patience: int = _setting(
+        3,
+        "consecutive mutually consistent outliers (frames) after which the track re-acquires "
+        "at the newest one (1: at once, no rejection)",
+        1,
+        1000,
+    )
+    translation_weight: float = _setting(
+        0.5,
+        "weight of a new estimate in the translation/size moving average (1: no smoothing; "
+        "0.5 divides a static pose's noise variance by 3)",
+        0.001,
+        1.0,
+    )
+    rotation_weight: float = _setting(
+        0.5, "weight of a new estimate in the rotation slerp (1: no smoothing)", 0.001, 1.0
+    )
+    max_age_s: float = _setting(
+        1.0, "a track with no associated estimate for longer (s) is dropped", 0.01, 3600.0
+    )
+    max_gap_s: float = _setting(
+        0.5,
+        "an estimate this long (s) after its track's previous one re-acquires the track "
+        "(same id, no outlier test or averaging: the camera may have moved; a ~1 Hz CPU "
+        "estimator then publishes raw estimates with stable ids)",
+        0.001,
+        3600.0,
+    )
+    min_score: float = _setting(
+        0.0, "estimates with a lower score are published unfiltered and start no track", 0.0, 1.0
+    )
+    covariance_min_samples: int = _setting(
+        5, "residuals collected before a pose covariance is reported (>= 2)", 2, 10000
+    )
+    covariance_window: int = _setting(
+        30,
+        "newest residuals the pose covariance is computed from (new tracks use a changed value)",
+        2,
+        10000,
+    )
 
     def validate(self) -> TrackFilterConfig:
         """Return ``self`` if every value is usable, else raise :class:`ConfigError` saying why."""
@@ -283,6 +322,12 @@ class TrackFilter:
                 )
             )
         return out
+
+    def reconfigure(self, config: TrackFilterConfig) -> None:
+        """Use ``config`` from the next :meth:`update` on, keeping the tracks (a changed
+        ``covariance_window`` applies to tracks started afterwards). Raises
+        :class:`ConfigError` (and keeps the old config) when ``config`` is invalid."""
+        self.config = config.validate()
 
     def reset(self) -> None:
         """Drop every track and the last stamp (ids keep increasing: none is ever reused)."""

@@ -350,13 +350,23 @@ def train(cfg: TrainConfig) -> Path:
         ctx.close()
 
 
+# settings of the crop fed to the network, not of its weights: a model may be fine-tuned at
+# another crop size or margin than the checkpoint it starts from
+INPUT_ONLY_SETTINGS = frozenset({"crop_size", "crop_scale"})
+
+
 def _load_init(model: NemoModel, cfg: TrainConfig) -> None:
-    """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict)."""
+    """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict);
+    the crop settings (:data:`INPUT_ONLY_SETTINGS`) may differ, the others may not."""
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
     init, _ = load_checkpoint(cfg.init_checkpoint, cfg.category)
     ours, theirs = model.config.to_dict(), init.config.to_dict()
-    diff = {k: (theirs.get(k), v) for k, v in ours.items() if theirs.get(k) != v}
+    diff = {
+        k: (theirs.get(k), v)
+        for k, v in ours.items()
+        if theirs.get(k) != v and k not in INPUT_ONLY_SETTINGS
+    }
     if diff:
         raise ConfigError(
             f"--init-checkpoint {cfg.init_checkpoint} has other model settings "

@@ -5,12 +5,17 @@ the set-parameters callback.
 ``models.<category>.*`` for each entry of ``categories``) with a ``ParameterDescriptor``
 (description, range, choices); a bad value in the params file fails start-up with the reason.
 At run time a change is refused with the reason when the name is unknown, the value fails
-:meth:`~.params.Param.check`, or the parameter is read-only while the node is
-:attr:`~NodeParams.configured`; any other change applies to the next frame.
+:meth:`~.params.Param.check`, the ``tracking.*`` values together fail
+:meth:`~ros_pose_estimation.tracking.TrackFilterConfig.validate`, or the parameter cannot change
+in the node's state (:meth:`~.params.Param.refusal`: ``configure`` parameters while
+:attr:`~NodeParams.configured`, ``activate`` ones while :attr:`~NodeParams.active`). Accepted
+changes go to the node's ``apply`` function (names changed -> rebuild what depends on them) once
+they are set, so ``live`` parameters take effect at once.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rcl_interfaces.msg import (
@@ -30,12 +35,14 @@ from ros_pose_estimation.node.params import (
     model_param,
     tracking_params,
 )
+from ros_pose_estimation.node.pipeline_factory import tracking_config
 
 
 def descriptor(param: Param) -> ParameterDescriptor:
     """The ``ParameterDescriptor`` ``param`` is declared with (``read_only`` stays False: the
-    node refuses read-only changes itself, only while configured)."""
-    text = param.description + (" (fixed while configured)" if param.read_only else "")
+    node refuses changes itself, only in the states where they cannot apply)."""
+    suffix = {"configure": " (fixed while configured)", "activate": " (fixed while active)"}
+    text = param.description + suffix.get(param.applies, "")
     desc = ParameterDescriptor(description=text, read_only=False)
     if param.choices:
         desc.additional_constraints = "one of: " + ", ".join(param.choices)
@@ -53,17 +60,17 @@ def descriptor(param: Param) -> ParameterDescriptor:
 
 
 class NodeParams:
-    """Declares the table on ``node`` and registers the set-parameters callback.
+    """Declares the table on ``node`` and registers the set-parameters callbacks.
 
-    ``configured`` (set by the node on configure, cleared on cleanup) makes read-only
-    parameters refuse changes; ``node.pipeline`` not None makes an accepted change log that it
-    applies to the next frame.
+    ``configured`` / ``active`` (set by the node in its lifecycle transitions) make
+    ``configure`` / ``activate`` parameters refuse changes. ``apply(names)`` (optional) is
+    called with the names of every accepted change after the new values are set.
 
     Raises:
         ConfigError: a declared value (params file, overrides) fails its check.
     """
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: Any, apply: Callable[[set[str]], None] | None = None) -> None:
         self._node = node
         self._params: dict[str, Param] = {}
         for param in PARAMS + tracking_params():
@@ -72,7 +79,10 @@ class NodeParams:
             for param in MODEL_PARAMS:
                 self._declare(model_param(category, param.name))
         self.configured = False
+        self.active = False
+        self._apply = apply
         node.add_on_set_parameters_callback(self._on_set_parameters)
+        node.add_post_set_parameters_callback(self._on_parameters_set)
 
     def _declare(self, param: Param) -> None:
         self._params[param.name] = param
@@ -88,21 +98,27 @@ class NodeParams:
         return self._params[name].check(self._node.get_parameter(name).value)
 
     def _on_set_parameters(self, changes) -> SetParametersResult:
+        new = {}
         for change in changes:
             param = self._params.get(change.name)
             if param is None:
                 return SetParametersResult(successful=False,
                                            reason=f"unknown parameter {change.name!r}")
-            if param.read_only and self.configured:
-                return SetParametersResult(
-                    successful=False,
-                    reason=f"{change.name} is fixed while the node is configured (models, device "
-                    "and inputs are set up from it); deactivate + cleanup, set it, configure",
-                )  # fmt: skip
+            reason = param.refusal(self.configured, self.active)
+            if reason is not None:
+                return SetParametersResult(successful=False, reason=reason)
             try:
-                param.check(change.value)
+                new[change.name] = param.check(change.value)
             except PoseEstimationError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
-        if self._node.pipeline is not None:
-            self._node.get_logger().info("parameters changed; applied to the next frame")
+        if any(name.startswith("tracking.") for name in new):
+            try:  # the tracking values are valid together, not only one by one
+                tracking_config(lambda name: new[name] if name in new else self.value(name))
+            except PoseEstimationError as exc:
+                return SetParametersResult(successful=False, reason=str(exc))
         return SetParametersResult(successful=True)
+
+    def _on_parameters_set(self, changes) -> None:
+        names = {change.name for change in changes}
+        if self._apply is not None and names:
+            self._apply(names)

@@ -1,13 +1,21 @@
 """Every parameter of ``pose_estimation_node`` in one table: type, default, description,
-range, and whether it may change while the node runs.
+range, and when a value takes effect.
 
 Pure python (no rclpy): the node turns each :class:`Param` into a declaration with a
 ``ParameterDescriptor``; tests check the table against ``config/pose.yaml`` and the launch file.
 Per-category parameters (``models.<category>.*``) are declared for every entry of ``categories``
-from :data:`MODEL_PARAMS`.
+from :data:`MODEL_PARAMS`; ``tracking.*`` come from the fields of
+:class:`~ros_pose_estimation.tracking.TrackFilterConfig`.
 
-Read-only parameters (models, device, mode, topics' kind) are fixed after configure: changing
-one at run time is refused with the reason; reconfigure the node (cleanup + configure) instead.
+When a parameter applies (:attr:`Param.applies`, one of :data:`APPLIES`):
+
+* ``configure``: read when the node configures (models, device, mode, what the input is);
+  a change is refused while the node is configured, with the reason: cleanup, set, configure.
+* ``activate``: read when the node activates (how the inputs are subscribed); a change is
+  refused while the node is active: deactivate, set, activate.
+* ``live``: a change takes effect at once: the next frame uses it, or the node rebuilds what
+  depends on it (the time synchroniser, the diagnostics timer, the statistics window, the
+  tracking filter's settings with its tracks kept, ``~/label_info``).
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ class Param:
         description: what it does, with units.
         low, high: inclusive numeric range (None: unbounded).
         choices: allowed string values (None: any).
-        read_only: fixed once the node is configured.
+        applies: when a new value takes effect (:data:`APPLIES`, module docstring).
         allow_inf: ``.inf`` is a valid value (a check disabled).
     """
 
@@ -41,8 +49,28 @@ class Param:
     low: float | None = None
     high: float | None = None
     choices: tuple[str, ...] | None = None
-    read_only: bool = False
+    applies: str = "live"
     allow_inf: bool = False
+
+    def __post_init__(self) -> None:
+        if self.applies not in APPLIES:
+            raise ValueError(f"{self.name}: applies must be one of {APPLIES}, got {self.applies}")
+
+    @property
+    def read_only(self) -> bool:
+        """Fixed while the node is configured (``applies == "configure"``)."""
+        return self.applies == "configure"
+
+    def refusal(self, configured: bool, active: bool) -> str | None:
+        """Why a change is refused in the node's state, None when it is accepted."""
+        if self.applies == "configure" and configured:
+            return (f"{self.name} is read on configure (models, device and inputs are set up "
+                    "from it) and fixed while the node is configured: deactivate + cleanup, "
+                    "set it, configure")  # fmt: skip
+        if self.applies == "activate" and active:
+            return (f"{self.name} is read on activate (the input subscriptions are made from "
+                    "it) and fixed while the node is active: deactivate, set it, activate")
+        return None
 
     @property
     def kind(self) -> type:
@@ -82,6 +110,10 @@ class Param:
         return value
 
 
+#: When a parameter's new value takes effect (module docstring).
+APPLIES = ("configure", "activate", "live")
+
+
 def _p(*args, **kwargs) -> Param:
     return Param(*args, **kwargs)
 
@@ -90,34 +122,35 @@ def _p(*args, **kwargs) -> Param:
 PARAMS: tuple[Param, ...] = (
     _p("mode", "rgb", "rgb: colour + detections (NeMo models); rgbd: also the aligned depth "
        "image (needed by cse models, used for nothing else)", choices=("rgb", "rgbd"),
-       read_only=True),
+       applies="configure"),
     _p("device", "auto", "torch device: auto (cuda when available, else cpu), cpu, cuda, "
-       "cuda:N", read_only=True),
+       "cuda:N", applies="configure"),
     _p("categories", ["mug"], "categories to estimate; each needs models.<category>.checkpoint",
-       read_only=True),
+       applies="configure"),
     _p("preset", "default", "NeMo inference preset: default (fast), fast (CPU robots), "
        "reference (the published 144-pose, 300-step schedule)",
-       choices=("default", "fast", "reference"), read_only=True),
+       choices=("default", "fast", "reference"), applies="configure"),
     _p("num_threads", 0, "torch CPU threads for inference (0: torch's default)", low=0, high=256,
-       read_only=True),
+       applies="configure"),
     _p("autostart", True, "configure and activate the lifecycle node on start-up (false: wait "
-       "for a lifecycle manager)", read_only=True),
+       "for a lifecycle manager)", applies="configure"),
     _p("use_compressed", False, "subscribe to <image>/compressed (sensor_msgs/CompressedImage) "
-       "instead of the raw image", read_only=True),
+       "instead of the raw image", applies="activate"),
     _p("input_qos", "auto", "QoS of the input subscriptions: auto (per topic reliable while "
        "every publisher is reliable, best effort once one is best effort), reliable, "
        "sensor_data (best effort: large images get lost under load), system_default (the "
-       "RMW's)", choices=("auto", "reliable", "sensor_data", "system_default"), read_only=True),
+       "RMW's)", choices=("auto", "reliable", "sensor_data", "system_default"),
+       applies="activate"),
     _p("mask_input", False, "subscribe to `mask` (sensor_msgs/Image instance labels: 0 "
        "background, k > 0 instance k; mono8/mono16/16UC1/32SC1, aligned to the image) instead "
-       "of `detections`; every instance is of `mask_category`", read_only=True),
+       "of `detections`; every instance is of `mask_category`", applies="configure"),
     _p("mask_category", "", "category of the instances of `mask` (one of `categories`); "
-       "needed with mask_input", read_only=True),
+       "needed with mask_input", applies="configure"),
     _p("min_mask_pixels", 20, "mask instances with fewer pixels are skipped (counted)", low=1,
        high=10_000_000),
     _p("sync_backend", "auto", "time synchroniser: auto (message_filters when installed, else "
        "the built-in one with the same semantics), message_filters, builtin",
-       choices=("auto", "message_filters", "builtin"), read_only=True),
+       choices=("auto", "message_filters", "builtin"), applies="activate"),
     _p("queue_size", 10, "messages kept per input by the time synchroniser", low=1, high=1000),
     _p("slop", 0.05, "largest stamp difference of a synchronised set (s)", low=0.0, high=10.0),
     _p("exact_sync", False, "require identical stamps (message_filters.TimeSynchronizer)"),
@@ -145,11 +178,11 @@ PARAMS: tuple[Param, ...] = (
 
 #: Per-category parameters, declared as ``models.<category>.<name>``.
 MODEL_PARAMS: tuple[Param, ...] = (
-    _p("checkpoint", "", "model file (.pt) of the category", read_only=True),
+    _p("checkpoint", "", "model file (.pt) of the category", applies="configure"),
     _p("method", "nemo", "nemo (RGB render-and-compare) or cse (RGB-D surface embedding)",
-       choices=("nemo", "cse"), read_only=True),
+       choices=("nemo", "cse"), applies="configure"),
     _p("class_ids", [""], "detector class ids mapped to this category (['']: the category "
-       "name)", read_only=True),
+       "name)", applies="configure"),
 )
 
 
@@ -158,7 +191,7 @@ def model_param(category: str, name: str) -> Param:
     for param in MODEL_PARAMS:
         if param.name == name:
             return Param(f"models.{category}.{name}", param.default, param.description,
-                         param.low, param.high, param.choices, param.read_only)  # fmt: skip
+                         param.low, param.high, param.choices, param.applies)  # fmt: skip
     raise KeyError(name)
 
 
@@ -170,44 +203,14 @@ def find(name: str) -> Param:
 
 
 def tracking_params() -> tuple[Param, ...]:
-    """``tracking.<field>`` parameters, one per :class:`TrackFilterConfig` field (its default;
-    :class:`TrackFilterConfig` documents each and validates them together on configure)."""
+    """``tracking.<field>`` parameters, one per :class:`TrackFilterConfig` field, with the
+    field's default, description and range (its metadata); live: a change reconfigures the
+    running filter (the fields are checked together, a bad combination is refused)."""
     return tuple(
-        Param(f"tracking.{f.name}", f.default, _TRACKING_DOCS[f.name], *_TRACKING_RANGES[f.name],
+        Param(f"tracking.{f.name}", f.default, f.metadata["doc"], *f.metadata["range"],
               allow_inf=f.name in ("max_translation_jump_m", "max_rotation_jump_deg"))
         for f in fields(TrackFilterConfig)
     )  # fmt: skip
-
-
-_TRACKING_DOCS = {
-    "gate_distance_m": "largest centre distance (m) at which an estimate joins a track",
-    "max_translation_jump_m": "an associated estimate jumping farther (m) is an outlier "
-    "(.inf: no check; must be below gate_distance_m)",
-    "max_rotation_jump_deg": "an associated estimate rotating more (deg, after symmetry) is an "
-    "outlier (.inf: no check)",
-    "patience": "consecutive consistent outliers (frames) after which the track re-acquires",
-    "translation_weight": "weight of a new estimate in the translation/size average (1: none)",
-    "rotation_weight": "weight of a new estimate in the rotation slerp (1: no smoothing)",
-    "max_age_s": "a track unseen for longer (s) is dropped",
-    "max_gap_s": "an estimate this long (s) after its track's previous one re-acquires the "
-    "track (same id, no outlier test or averaging: the camera may have moved)",
-    "min_score": "estimates with a lower score are published unfiltered and start no track",
-    "covariance_min_samples": "residuals collected before a pose covariance is reported",
-    "covariance_window": "newest residuals the pose covariance is computed from",
-}
-_TRACKING_RANGES = {
-    "gate_distance_m": (0.001, 100.0),
-    "max_translation_jump_m": (0.001, None),
-    "max_rotation_jump_deg": (0.1, None),
-    "patience": (1, 1000),
-    "translation_weight": (0.001, 1.0),
-    "rotation_weight": (0.001, 1.0),
-    "max_age_s": (0.01, 3600.0),
-    "max_gap_s": (0.001, 3600.0),
-    "min_score": (0.0, 1.0),
-    "covariance_min_samples": (2, 10000),
-    "covariance_window": (2, 10000),
-}
 
 
 def flat_parameters(tree: dict, prefix: str = "") -> dict:

@@ -39,7 +39,8 @@ def resolve_device(device: str) -> str:
 
 
 def tracking_config(value: Value) -> TrackFilterConfig:
-    """The ``tracking.*`` parameters as a validated :class:`TrackFilterConfig`."""
+    """The ``tracking.*`` parameters as a validated :class:`TrackFilterConfig` (ConfigError
+    naming the field when they do not fit together)."""
     values = {f.name: value(f"tracking.{f.name}") for f in fields(TrackFilterConfig)}
     config = TrackFilterConfig(**values)
     config.validate()

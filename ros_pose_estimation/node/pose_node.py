@@ -63,7 +63,11 @@ from ros_pose_estimation.node.outputs import (
     publish_diagnostics,
     publish_result,
 )
-from ros_pose_estimation.node.pipeline_factory import build_pipeline, load_meshes
+from ros_pose_estimation.node.pipeline_factory import (
+    build_pipeline,
+    load_meshes,
+    tracking_config,
+)
 from ros_pose_estimation.node.processing import THROTTLE_S, Frame, FrameProcessor
 from ros_pose_estimation.node.synchroniser import make_synchroniser
 from ros_pose_estimation.node.worker import LatestWorker
@@ -80,15 +84,16 @@ class PoseEstimationNode(LifecycleNode):
     def __init__(self, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
         self.pipeline = None
-        self._param_table = NodeParams(self)
+        self._param_table = NodeParams(self, self._apply_changes)
         self._inputs: InputSubscriptions | None = None
         self._pubs: dict[str, Any] = {}
-        self._timers: list = []
+        self._own_timers: list = []  # not `_timers`: rclpy.Node's own list of timers
+        self._diag_timer = None
         self._worker: LatestWorker | None = None
         self._last_input_ns: dict[int, int] = {}
         self.sync_backend = ""
         self._meshes: dict = {}
-        self._reset_stats()
+        self._new_stats()
         self._processor = FrameProcessor(self, self._value, self._stats, self._publish)
 
     def _value(self, name: str):
@@ -96,6 +101,14 @@ class PoseEstimationNode(LifecycleNode):
 
     # ------------------------------------------------------------------ lifecycle
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        # cheap checks first: no model is loaded for a configuration that cannot work
+        if self._value("mask_input") and self._value("mask_category") not in self._value(
+            "categories"
+        ):
+            self.get_logger().error(
+                "configure failed: mask_input needs mask_category set to one of "
+                f"{self._value('categories')}, got {self._value('mask_category')!r}")
+            return TransitionCallbackReturn.FAILURE
         try:
             self.pipeline, specs, device = build_pipeline(self._value)
         except PoseEstimationError as exc:
@@ -108,14 +121,6 @@ class PoseEstimationNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._processor.class_map = {cid: s.category for s in specs for cid in s.class_ids}
         self._specs = specs
-        if self._value("mask_input") and self._value("mask_category") not in self._value(
-            "categories"
-        ):
-            self.get_logger().error(
-                "configure failed: mask_input needs mask_category set to one of "
-                f"{self._value('categories')}, got {self._value('mask_category')!r}")
-            self.pipeline = None
-            return TransitionCallbackReturn.FAILURE
         self._meshes = load_meshes(self._value, specs)
         self._pubs = create_publishers(self)
         self._pubs["label_info"].publish(self._label_info(specs))
@@ -152,10 +157,10 @@ class PoseEstimationNode(LifecycleNode):
         self._inputs = inputs
         self._worker = LatestWorker(self._process, self._on_worker_error)
         self._worker.start()
-        self._timers = [
-            self.create_timer(self._value("diagnostics_period"), self._publish_diag),
-            self.create_timer(CHECK_PERIOD_S, inputs.check),
-        ]
+        self._diag_timer = self.create_timer(self._value("diagnostics_period"),
+                                             self._publish_diag)  # fmt: skip
+        self._own_timers = [self.create_timer(CHECK_PERIOD_S, inputs.check)]
+        self._param_table.active = True
         self.get_logger().info(
             f"active ({'rgbd' if rgbd else 'rgb'}): listening on "
             + ", ".join(f"{t} ({q})" for t, q in inputs.reliabilities.items())
@@ -177,6 +182,7 @@ class PoseEstimationNode(LifecycleNode):
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_inputs()
         self._release()
+        self._stats.reset()  # a new configuration starts with new statistics
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -188,9 +194,11 @@ class PoseEstimationNode(LifecycleNode):
         if self._inputs is not None:
             self._inputs.destroy()
             self._inputs = None
-        for timer in self._timers:
-            self.destroy_timer(timer)
-        self._timers = []
+        for timer in [*self._own_timers, self._diag_timer]:
+            if timer is not None:
+                self.destroy_timer(timer)
+        self._own_timers, self._diag_timer = [], None
+        self._param_table.active = False
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
@@ -206,6 +214,30 @@ class PoseEstimationNode(LifecycleNode):
 
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
+
+    # ------------------------------------------------------------------ live parameters
+    def _apply_changes(self, names: set[str]) -> None:
+        """Make accepted parameter changes (``names``) take effect now (the ``live`` rows of
+        :mod:`.params`; per-frame reads such as ``publish_tf`` need nothing here)."""
+        value = self._value
+        pipeline = self.pipeline
+        if pipeline is not None and (
+            names & {"max_objects", "min_score"} or any(n.startswith("tracking.") for n in names)
+        ):
+            pipeline.update_settings(value("max_objects"), value("min_score"),
+                                     tracking_config(value))  # fmt: skip
+        if "min_score" in names and "label_info" in self._pubs:
+            self._pubs["label_info"].publish(self._label_info(self._specs))
+        if names & {"queue_size", "slop", "exact_sync"} and self._inputs is not None:
+            self._make_sync(self._sync_inputs)  # queued messages are dropped
+        if "diagnostics_period" in names and self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+            self._diag_timer = self.create_timer(value("diagnostics_period"), self._publish_diag)
+        if "stats_window" in names:
+            self._stats.window_s = value("stats_window")
+        if names & {"marker_mesh", "debug_image"} and pipeline is not None and not self._meshes:
+            self._meshes = load_meshes(value, self._specs)
+        self.get_logger().info(f"parameters changed ({', '.join(sorted(names))}): in effect")
 
     # ------------------------------------------------------------------ inputs
     def _add(self, index: int, msg) -> None:
@@ -258,7 +290,7 @@ class PoseEstimationNode(LifecycleNode):
                                 throttle_duration_sec=THROTTLE_S)  # fmt: skip
 
     # ------------------------------------------------------------------ diagnostics
-    def _reset_stats(self) -> None:
+    def _new_stats(self) -> None:
         from ros_pose_estimation.conversions.detections import SKIP_REASONS
         from ros_pose_estimation.conversions.masks import MASK_SKIP_REASONS
         from ros_pose_estimation.pipeline import PIPELINE_SKIPS

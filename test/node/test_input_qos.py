@@ -37,7 +37,8 @@ def test_only_a_reliable_subscription_can_miss_publishers():
 
 def test_the_parameter_offers_exactly_the_modes_and_defaults_to_auto():
     param = find("input_qos")
-    assert param.choices == INPUT_QOS and param.default == "auto" and param.read_only
+    assert param.choices == INPUT_QOS and param.default == "auto"
+    assert param.applies == "activate"  # the subscriptions are made from it
 
 
 @pytest.mark.ros

@@ -71,6 +71,35 @@ def test_config_yaml_documents_and_sets_valid_values():
         assert re.search(rf"#[^\n]*\n\s*{leaf}:|{leaf}:[^\n]*#", text), name
 
 
+@pytest.mark.parametrize("name", ["pose.yaml", "pose_coco.yaml"])
+def test_config_yaml_says_when_each_parameter_applies(name):
+    """The comment block above each node / tracking parameter says "fixed" (read on configure)
+    or "fixed while active" (read on activate) exactly when the table says so."""
+    from ros_pose_estimation.node.params import tracking_params
+
+    lines = (ROOT / "config" / name).read_text().splitlines()
+    block = lines.index("    tracking:")
+    checked = 0
+    for param in PARAMS + tracking_params():
+        leaf = param.name.rsplit(".", 1)[-1]
+        key = f"      {leaf}:" if param.name.startswith("tracking.") else f"    {leaf}:"
+        (row,) = [i for i, line in enumerate(lines) if line.startswith(key)
+                  and (i > block) == param.name.startswith("tracking.")]  # fmt: skip
+        comment, i = [], row - 1
+        while i >= 0 and lines[i].strip().startswith("#"):
+            comment.insert(0, lines[i].strip())
+            i -= 1
+        said = " ".join(comment)
+        expected = {"configure": "fixed", "activate": "fixed while active", "live": ""}
+        if param.applies == "live":
+            assert "fixed" not in said, param.name
+        else:
+            assert said.endswith(expected[param.applies]), (param.name, said)
+            assert param.applies == "activate" or "while active" not in said, param.name
+        checked += 1
+    assert checked == len(PARAMS) + len(tracking_params())
+
+
 def test_parameter_reader_gives_file_values_defaults_and_checks():
     from ros_pose_estimation.core.errors import ConfigError
     from ros_pose_estimation.node.params import flat_parameters, parameter_reader

@@ -1,0 +1,210 @@
+"""Parameters changed while the node runs: ``live`` ones change what the next frame does (each
+effect observed here), ``configure`` / ``activate`` ones are refused in the states where they
+cannot apply, with the reason.
+
+Frames go straight to the node's worker function with recorders for publishers, as in
+``test_pose_node.py``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ros_pose_estimation.node.params import PARAMS, tracking_params
+
+pytestmark = pytest.mark.ros
+
+MODELS = {c: f"models/nemo/{c}.pt" for c in ("mug", "bottle", "camera")}
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    def publish(self, msg) -> None:
+        self.messages.append(msg)
+
+    def get_subscription_count(self) -> int:
+        return 1
+
+
+@pytest.fixture
+def node(rclpy_ctx):
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+
+    from ros_pose_estimation.node.pose_node import PoseEstimationNode
+
+    values = {"categories": list(MODELS), "autostart": False, "device": "cpu",
+              "num_threads": 1, "preset": "fast", "sync_backend": "builtin"}  # fmt: skip
+    values.update({f"models.{c}.checkpoint": p for c, p in MODELS.items()})
+    node = PoseEstimationNode(parameter_overrides=[Parameter(k, value=v)
+                                                   for k, v in values.items()])  # fmt: skip
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    node._pubs = {name: Recorder() for name in node._pubs}
+    yield node
+    node.destroy_node()
+
+
+def set_param(node, name, value):
+    from rclpy.parameter import Parameter
+
+    (result,) = node.set_parameters([Parameter(name, value=value)])
+    return result
+
+
+def run_frame(node, demo_frames, index=0):
+    """Process demo frame ``index``; the Detection3DArray it published."""
+    from ros_pose_estimation.node.pose_node import Frame
+
+    image, info, dets, _ = demo_frames[index]
+    node._on_camera_info(info)
+    before = len(node._pubs["detections"].messages)
+    node._process(Frame(image, dets, None, time.monotonic()))
+    assert len(node._pubs["detections"].messages) == before + 1
+    return node._pubs["detections"].messages[-1]
+
+
+# ---------------------------------------------------------------------- live: per frame
+def test_max_objects_lowered_means_fewer_detections_on_the_next_frame(node, demo_frames):
+    assert len(run_frame(node, demo_frames, 0).detections) == 3
+    assert set_param(node, "max_objects", 1).successful
+    assert len(run_frame(node, demo_frames, 1).detections) == 1
+    assert node._stats.skipped.get("over_max_objects") == 2
+
+
+def test_min_score_raised_hides_estimates_and_republishes_label_info(node, demo_frames):
+    assert len(run_frame(node, demo_frames, 0).detections) == 3
+    assert set_param(node, "min_score", 1.0).successful
+    assert len(run_frame(node, demo_frames, 1).detections) == 0
+    assert node._stats.skipped.get("low_score") == 3
+    assert node._pubs["label_info"].messages[-1].threshold == 1.0
+
+
+def test_tracking_change_reconfigures_the_filter_and_keeps_the_tracks(node, demo_frames):
+    first = {d.id for d in run_frame(node, demo_frames, 0).detections}
+    assert set_param(node, "tracking.translation_weight", 1.0).successful
+    assert node.pipeline.tracker.config.translation_weight == 1.0
+    assert {d.id for d in run_frame(node, demo_frames, 1).detections} == first
+
+
+def test_tracking_values_that_do_not_fit_together_are_refused(node):
+    # each value is in its own range, but the jump must stay below the gate (0.3 m)
+    result = set_param(node, "tracking.max_translation_jump_m", 0.5)
+    assert not result.successful and "tracking.max_translation_jump_m" in result.reason
+    assert "gate_distance_m" in result.reason
+    assert node.pipeline.tracker.config.max_translation_jump_m == 0.15
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "check"),
+    [
+        ("publish_tf", False, lambda pubs, out: not pubs["tf"].messages),
+        ("tf_prefix", "robot1/", lambda pubs, out: all(
+            t.child_frame_id.startswith("robot1/") for t in pubs["tf"].messages[-1].transforms)),
+        ("debug_image", False, lambda pubs, out: not pubs["debug"].messages),
+        ("marker_lifetime", 2.0, lambda pubs, out: all(
+            m.lifetime.sec == 2 for m in pubs["markers"].messages[-1].markers[1:])),
+        ("marker_mesh", False, lambda pubs, out: all(
+            m.type != m.MESH_RESOURCE and m.type != m.TRIANGLE_LIST
+            for m in pubs["markers"].messages[-1].markers)),
+    ],
+)  # fmt: skip
+def test_output_parameters_apply_to_the_next_frame(node, demo_frames, name, value, check):
+    assert set_param(node, name, value).successful
+    for pub in node._pubs.values():
+        pub.messages.clear()
+    out = run_frame(node, demo_frames, 0)
+    assert check(node._pubs, out)
+
+
+def test_time_jump_reset_threshold_is_read_per_frame(node, demo_frames):
+    run_frame(node, demo_frames, 3)
+    # frame 0 is ~0.3 s older: out of order with the default 1 s threshold, a jump with 0.1 s
+    assert set_param(node, "time_jump_reset", 0.1).successful
+    run_frame(node, demo_frames, 0)
+    assert node._stats.dropped.get("out_of_order") == 0
+
+
+# ---------------------------------------------------------------------- live: rebuilt parts
+def test_stats_window_changes_the_rate_window(node):
+    assert set_param(node, "stats_window", 42.0).successful
+    assert node._stats.inputs.window_s == node._stats.outputs.window_s == 42.0
+
+
+def test_sync_parameters_rebuild_the_synchroniser_while_active(node, demo_frames):
+    node.trigger_activate()
+    try:
+        def matched_with_stamp_offset(index: int, offset_ns: int) -> bool:
+            image, _, dets, _ = demo_frames[index]
+            before = node._stats.synchronised
+            stamp = image.header.stamp.sec * 1_000_000_000 + image.header.stamp.nanosec
+            node._feed(0, stamp, image)
+            node._feed(1, stamp + offset_ns, dets)
+            return node._stats.synchronised == before + 1
+
+        node._worker.stop()  # only the matching is observed here
+        node._worker = None
+        assert matched_with_stamp_offset(0, 30_000_000)  # 30 ms within the default 50 ms slop
+        assert matched_with_stamp_offset(1, 30_000_000)  # a newer frame matches the same way
+        assert set_param(node, "slop", 0.01).successful
+        assert not matched_with_stamp_offset(2, 30_000_000)
+        assert matched_with_stamp_offset(3, 5_000_000)
+    finally:
+        node.trigger_deactivate()
+
+
+def test_diagnostics_period_recreates_the_timer_while_active(node):
+    node.trigger_activate()
+    try:
+        assert set_param(node, "diagnostics_period", 0.25).successful
+        assert node._diag_timer.timer_period_ns == 250_000_000
+        assert node._diag_timer in list(node.timers)  # the executor runs it
+    finally:
+        node.trigger_deactivate()
+
+
+# ---------------------------------------------------------------------- refused, with reason
+def test_activate_parameters_are_refused_while_active_and_accepted_while_inactive(node):
+    node.trigger_activate()
+    try:
+        result = set_param(node, "input_qos", "reliable")
+        assert not result.successful and "fixed while the node is active" in result.reason
+    finally:
+        node.trigger_deactivate()
+    assert set_param(node, "input_qos", "reliable").successful
+
+
+def test_configure_parameters_are_refused_while_configured(node):
+    result = set_param(node, "preset", "reference")
+    assert not result.successful and "read on configure" in result.reason
+
+
+#: live parameter -> the test above that observes its effect
+LIVE_EFFECTS = {
+    "max_objects": test_max_objects_lowered_means_fewer_detections_on_the_next_frame,
+    "min_score": test_min_score_raised_hides_estimates_and_republishes_label_info,
+    "publish_tf": test_output_parameters_apply_to_the_next_frame,
+    "tf_prefix": test_output_parameters_apply_to_the_next_frame,
+    "debug_image": test_output_parameters_apply_to_the_next_frame,
+    "marker_lifetime": test_output_parameters_apply_to_the_next_frame,
+    "marker_mesh": test_output_parameters_apply_to_the_next_frame,
+    "time_jump_reset": test_time_jump_reset_threshold_is_read_per_frame,
+    "stats_window": test_stats_window_changes_the_rate_window,
+    "slop": test_sync_parameters_rebuild_the_synchroniser_while_active,
+    "queue_size": test_sync_parameters_rebuild_the_synchroniser_while_active,
+    "exact_sync": test_sync_parameters_rebuild_the_synchroniser_while_active,
+    "diagnostics_period": test_diagnostics_period_recreates_the_timer_while_active,
+    # read per frame by the frame processor; its own tests vary them
+    "min_mask_pixels": "test/node/test_pose_node.py::test_mask_input_instead_of_detections",
+    "camera_info_timeout": "test/node/test_processing.py (no_camera_info warning)",
+    **{p.name: test_tracking_change_reconfigures_the_filter_and_keeps_the_tracks
+       for p in tracking_params()},
+}  # fmt: skip
+
+
+def test_every_live_parameter_has_an_observed_effect():
+    live = {p.name for p in PARAMS + tracking_params() if p.applies == "live"}
+    assert live == set(LIVE_EFFECTS), live ^ set(LIVE_EFFECTS)
