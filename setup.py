@@ -27,7 +27,9 @@ DEV = ["pytest>=8", "ruff>=0.6", "scikit-image>=0.22"]
 setup(
     name=PACKAGE,
     version="0.1.0",
-    packages=find_packages(exclude=["test", "test.*"]),
+    # the project's two packages only: benchmarks/, scripts/ and test/ are not installed
+    packages=find_packages(include=[PACKAGE, f"{PACKAGE}.*", "offline_training",
+                                    "offline_training.*"]),
     package_data={
         "ros_pose_estimation.interfaces": ["*/msg/*.msg", "*/srv/*.srv", "*/action/*.action"],
     },
@@ -69,7 +71,6 @@ setup(
             "diagnose-cse = offline_training.cse.diagnose:main",
             "pose-train = offline_training.pose_train:main",
             "pose_train = offline_training.pose_train:main",
-            "train = offline_training.pose_train:main",
             "pose_estimation_node = ros_pose_estimation.node.pose_node:main",
             "play_bag = ros_pose_estimation.tools.play_bag:main",
             "play-bag = ros_pose_estimation.tools.play_bag:main",

@@ -3,6 +3,7 @@
 (tqdm is not checked: torch itself imports it through torch.hub when it is installed.)
 """
 
+import ast
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -51,6 +52,23 @@ def test_setup_installs_ament_resources_and_scripts_dir():
     ):
         assert piece in setup_py
     assert (ROOT / "resource" / "ros_pose_estimation").is_file()
+
+
+def test_only_the_project_packages_and_no_global_train_command_are_installed():
+    code = (
+        "import setuptools, sys\n"
+        "captured = {}\n"
+        "setuptools.setup = lambda **kw: captured.update(kw)\n"
+        "sys.argv = ['setup.py']\n"
+        "exec(open('setup.py').read())\n"
+        "print(sorted({p.split('.')[0] for p in captured['packages']}))\n"
+        "print([s.split('=')[0].strip() for s in captured['entry_points']['console_scripts']])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True).stdout.splitlines()  # fmt: skip
+    assert out[0] == "['offline_training', 'ros_pose_estimation']"
+    scripts = ast.literal_eval(out[1])
+    assert "train" not in scripts and {"pose-train", "pose_estimation_node"} <= set(scripts)
 
 
 def test_runtime_modules_do_not_import_training_dependencies():
