@@ -50,7 +50,7 @@ def _frame(width: int = 320, height: int = 240):
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray
 
-    from ros_pose_estimation.tools.bag_source import messages_by_stamp
+    from ros_pose_estimation.tools.bag_reader import messages_by_stamp
 
     by_stamp = messages_by_stamp(DEMO_BAG, {
         "/camera/color/image_raw": ("image", Image),

@@ -120,7 +120,7 @@ def bench_rate(bag: Path, rate: float, expected: list[tuple[str, int]], types, d
 
 def main(argv: list[str] | None = None) -> int:
     from ros_pose_estimation.tools.bag_player import resolve_message_type
-    from ros_pose_estimation.tools.bag_source import BagSource
+    from ros_pose_estimation.tools.bag_reader import BagReader
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bag", default=str(ROOT / "data" / "demo" / "demo_bag"))
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     device = describe("cpu")
     print(device)
-    with BagSource(args.bag) as src:
+    with BagReader(args.bag) as src:
         expected = [(topic, ns) for topic, ns, _ in src.messages()]
         types = {name: resolve_message_type(t.msgtypes[0]) for name, t in src.topics.items()}
     domain = int(os.environ.get("ROS_DOMAIN_ID") or random.SystemRandom().randint(1, 100))

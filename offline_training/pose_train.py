@@ -50,7 +50,8 @@ ADDED_DEFAULTS = {"method": "nemo", "views_per_sequence": 8, "n_vertices": 600}
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pose-train", description=__doc__.split("\n")[0])
-    p.add_argument("bags", nargs="+", help="rosbag2 folders recorded with the robot")
+    p.add_argument("bags", nargs="+", help="rosbag2 folders or .mcap / .db3 files recorded "
+                   "with the robot")  # fmt: skip
     p.add_argument("--category", required=True, help="category to train, e.g. mug")
     p.add_argument("--method", choices=("nemo", "cse"), default="nemo",
                    help="nemo: RGB, pseudo-labels (default); cse: RGB-D, self-supervised")
@@ -95,8 +96,8 @@ def _log(msg: str) -> None:
 
 def _extract(bags, cache: Path, progress: bool) -> list:
     from offline_training.bags.cache import ExtractedRecording
-    from offline_training.bags.errors import CorruptBagError
     from offline_training.bags.extract import extract_bag
+    from ros_pose_estimation.tools.bag_errors import CorruptBagError
 
     recordings, reports = [], []
     for bag in bags:
@@ -374,10 +375,10 @@ def _summary(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``pose-train``; returns the exit code."""
     args = parser().parse_args(argv)
-    from offline_training.bags.errors import BagError
     from offline_training.nemo.data import NoSamplesError
     from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
     from ros_pose_estimation.core.errors import CheckpointError, ConfigError, InputError
+    from ros_pose_estimation.tools.bag_errors import BagError
 
     try:
         args.category = get_category(args.category).name
@@ -385,7 +386,8 @@ def main(argv: list[str] | None = None) -> int:
         return _error(str(exc), 2)
     for bag in [*args.bags, *args.eval_bag]:
         if not Path(bag).exists():
-            return _error(f"bag {bag} does not exist (expected a rosbag2 folder)", 2)
+            return _error(f"bag {bag} does not exist (expected a rosbag2 folder or a .mcap / "
+                          ".db3 file)", 2)  # fmt: skip
     if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
         return _error(f"--init-checkpoint {args.init_checkpoint} does not exist", 2)
     if args.num_threads:

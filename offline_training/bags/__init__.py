@@ -2,8 +2,10 @@
 
 Record a bag with the robot, extract it once, train from the cache. Modules, one idea each:
 
-* :mod:`.source`: a rosbag2 recording (sqlite3 or mcap) as a message stream; :mod:`.salvage`
-  reads truncated files up to the damage. ROS 1 bags: convert with ``rosbags-convert``.
+* bags are read with the project's one reader, :mod:`ros_pose_estimation.tools.bag_reader`
+  (rosbag2 folders or single .mcap / .db3 files, sqlite3 or mcap; with ``salvage`` it reads
+  truncated files up to the damage); its errors (``BagError``, ``CorruptBagError``) are in
+  :mod:`ros_pose_estimation.tools.bag_errors`. ROS 1 bags: convert with ``rosbags-convert``.
 * :mod:`.topics`: which topic is the image, depth, camera info, detections, tf (auto +
   overrides).
 * :mod:`.tf_buffer`: a pure TF buffer (interpolation, chain lookup) for camera poses.

@@ -39,12 +39,11 @@ from pathlib import Path
 
 import numpy as np
 
-from offline_training.bags.errors import BagError
 from offline_training.bags.observations import ExtractedFrame, ObjectObservation
 from offline_training.bags.report import ExtractionReport
-from offline_training.bags.source import storage_files
 from offline_training.bags.tracking import TrackSummary
 from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.tools.bag_reader import BagError, bag_files
 
 FORMAT = "ros_pose_estimation/bag_extraction"
 FORMAT_VERSION = 1
@@ -73,7 +72,7 @@ def write_json(path: Path, data: dict) -> None:
 def bag_identity(bag: Path) -> dict:
     """Names, sizes and BLAKE2b digests of a bag's files, and one digest over all of them."""
     bag = Path(bag)
-    files = storage_files(bag)
+    files = bag_files(bag)
     if bag.is_dir() and (bag / "metadata.yaml").is_file():
         files = [bag / "metadata.yaml", *files]
     entries, total = [], hashlib.blake2b(digest_size=32)

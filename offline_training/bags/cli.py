@@ -20,9 +20,9 @@ import sys
 
 from offline_training.bags.box_tracking import InitialBox
 from offline_training.bags.config import OBJECT_SOURCES, ExtractionConfig
-from offline_training.bags.errors import BagError, CorruptBagError
 from offline_training.bags.topics import MODALITIES, ROLES
 from ros_pose_estimation.core.errors import PoseEstimationError
+from ros_pose_estimation.tools.bag_errors import BagError, CorruptBagError
 
 
 def _topic(text: str) -> tuple[str, str]:
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pose-bags", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("extract", help="extract recordings into the cache, print the report")
-    ex.add_argument("bags", nargs="+", help="rosbag2 folders (sqlite3 or mcap)")
+    ex.add_argument("bags", nargs="+", help="rosbag2 folders or .mcap / .db3 files")
     ex.add_argument("--cache", required=True, help="cache root directory")
     ex.add_argument("--modality", choices=MODALITIES, default="rgbd")
     ex.add_argument("--objects", choices=OBJECT_SOURCES, default="auto")

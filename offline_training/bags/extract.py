@@ -19,7 +19,8 @@
 5. **tracking** (:mod:`.tracking`) over all chunks, then the report (:mod:`.report`).
 
 A damaged bag file stops pass 2 at the damage: what was read is tracked and kept (status
-``truncated``) and :class:`~.errors.CorruptBagError` is raised with the report. Ground truth
+``truncated``) and :class:`~ros_pose_estimation.tools.bag_errors.CorruptBagError` is raised
+with the report. Ground truth
 in the bag (``/ground_truth/*`` topics, ``ground_truth.json``) is never read; with
 ``copy_ground_truth`` the json file is copied, unread, into ``evaluation_only/``.
 """
@@ -38,14 +39,15 @@ import numpy as np
 from offline_training.bags import cache
 from offline_training.bags.box_tracking import BoxFollower
 from offline_training.bags.config import ExtractionConfig
-from offline_training.bags.errors import BagError, CorruptBagError
 from offline_training.bags.frame_builder import FrameBuilder
 from offline_training.bags.report import ExtractionReport
-from offline_training.bags.source import BagSource, header_stamp
 from offline_training.bags.tf_buffer import TFBuffer
 from offline_training.bags.topics import TopicSelection, select_topics
 from offline_training.bags.tracking import InstanceTracker
+from offline_training.ros_types import typestore
+from ros_pose_estimation.conversions.poses import stamp_to_ns
 from ros_pose_estimation.sync import ApproximateTimeSync
+from ros_pose_estimation.tools.bag_reader import BagError, BagReader, CorruptBagError
 
 
 def _object_source(cfg: ExtractionConfig, topics: TopicSelection, bag: Path) -> str:
@@ -76,8 +78,15 @@ def _finished(manifest: dict, directory: Path, gt_source: Path | None) -> Extrac
     if gt_source is not None:
         _copy_ground_truth(gt_source, directory)
     if manifest["status"] == "truncated":
-        raise CorruptBagError(manifest["damaged_file"], manifest["damage"], report)
+        raise CorruptBagError(manifest["damaged_file"], manifest["damage"], report, _kept(report))
     return report
+
+
+def _kept(report: ExtractionReport) -> str:
+    return (
+        f"the {report.frames} frame(s) extracted before the damage are kept in "
+        f"{report.cache_dir} (status 'truncated')"
+    )
 
 
 def _copy_ground_truth(bag: Path, directory: Path) -> None:
@@ -98,7 +107,9 @@ def extract_bag(
     """Extract (or reuse, or resume) one recording; see the module docstring.
 
     Args:
-        bag: rosbag2 folder (sqlite3 or mcap).
+        bag: rosbag2 folder, or a single .mcap / .db3 file (sqlite3 or mcap); a damaged file
+            is read up to the damage (:class:`~ros_pose_estimation.tools.bag_reader.BagReader`
+            with ``salvage``).
         cache_root: directory holding one sub-directory per extracted recording.
         copy_ground_truth: copy the bag's ``ground_truth.json`` (unread) to
             ``evaluation_only/`` for evaluation.
@@ -108,7 +119,8 @@ def extract_bag(
         The report (``report.cache_dir`` opens with :class:`~.cache.ExtractedRecording`).
 
     Raises:
-        BagError: missing or ambiguous topics, no depth for ``rgbd``, unsupported types.
+        BagError: not a bag, missing or ambiguous topics, no depth for ``rgbd``, unsupported
+            types.
         CorruptBagError: a damaged file; the frames before the damage are kept and reported.
         ConfigError: invalid settings.
     """
@@ -116,9 +128,7 @@ def extract_bag(
     cfg = config or ExtractionConfig()
     cfg.validate()
     bag = Path(bag)
-    if not bag.exists():
-        raise BagError(f"{bag} does not exist; expected a rosbag2 folder (sqlite3 or mcap)")
-    identity = cache.bag_identity(bag)
+    identity = cache.bag_identity(bag)  # BagError for what is not a bag
     key = cache.cache_key(identity, cfg.to_dict())
     directory = cache.recording_dir(Path(cache_root), bag, key)
     manifest = cache.read_manifest(directory)
@@ -133,8 +143,8 @@ def extract_bag(
     directory.mkdir(parents=True, exist_ok=True)
     chunks = cache.valid_chunks(directory, manifest) if manifest else []
     report = ExtractionReport(bag=str(bag), cache_dir=str(directory), modality=cfg.modality)
-    with BagSource(bag) as source:
-        report.storage = source.storage
+    with BagReader(bag, typestore=typestore(), salvage=True) as source:
+        report.storage = f"rosbag2 {source.storage}"
         try:
             topics = select_topics(source.connections, cfg.topics, cfg.modality)
         except BagError:
@@ -189,20 +199,20 @@ def extract_bag(
     if gt_source is not None:
         _copy_ground_truth(gt_source, directory)
     if damage:
-        raise damage.with_report(report)
+        raise damage.with_report(report, _kept(report))
     return report
 
 
-def _read_tf_and_info(source: BagSource, topics: TopicSelection, cfg, report):
+def _read_tf_and_info(source: BagReader, topics: TopicSelection, cfg, report):
     """Pass 1: the TF buffer and ``[(stamp_ns, CameraInfo)]`` sorted; damage or None."""
     tf = TFBuffer(cfg.tf_max_extrapolation, cfg.tf_max_gap)
     infos: list[tuple[int, object]] = []
     wanted = [t for t in (topics.tf, topics.tf_static, topics.camera_info) if t]
     damage = None
     try:
-        for topic, _, msg in source.messages(wanted):
+        for topic, _, msg in source.messages(wanted, deserialize=True):
             if topic == topics.camera_info:
-                infos.append((header_stamp(msg), msg))
+                infos.append((stamp_to_ns(msg.header.stamp), msg))
             else:
                 report.tf_messages += 1
                 tf.add_message(msg, static=topic == topics.tf_static)
@@ -242,9 +252,9 @@ def _pass2(source, topics, cfg, builder, directory, manifest, report, on_chunk) 
             on_chunk(entry)
 
     try:
-        for topic, _, msg in source.messages(inputs):
+        for topic, _, msg in source.messages(inputs, deserialize=True):
             received[topic] += 1
-            for group in sync.add(index[topic], header_stamp(msg), msg):
+            for group in sync.add(index[topic], stamp_to_ns(msg.header.stamp), msg):
                 number = state["next"]
                 state["next"] += 1
                 if number < resume or number % cfg.every_nth:

@@ -17,7 +17,6 @@ import numpy as np
 from offline_training.bags.box_tracking import BoxFollower
 from offline_training.bags.config import ExtractionConfig
 from offline_training.bags.observations import ExtractedFrame, ObjectObservation, object_position
-from offline_training.bags.source import header_stamp
 from offline_training.bags.tf_buffer import TFBuffer, TFLookupError
 from ros_pose_estimation.conversions import (
     compressed_to_rgb,
@@ -25,6 +24,7 @@ from ros_pose_estimation.conversions import (
     intrinsics_from_camera_info,
     rgb_from_image,
 )
+from ros_pose_estimation.conversions.poses import stamp_to_ns
 from ros_pose_estimation.core.errors import InputError, IntrinsicsError
 
 _NS = 1_000_000_000
@@ -117,7 +117,7 @@ class FrameBuilder:
     def build(self, number: int, group: tuple) -> ExtractedFrame | None:
         """The frame of synchronised set ``number`` (``group`` = rgb[, depth][, detections])."""
         rgb_msg = group[0]
-        stamp = header_stamp(rgb_msg)
+        stamp = stamp_to_ns(rgb_msg.header.stamp)
         try:
             rgb = (
                 compressed_to_rgb(rgb_msg)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from offline_training.bags.errors import BagError
 from offline_training.bags.pseudo_labels import TrackLabel
 from ros_pose_estimation.core.metrics import rotation_error_deg
+from ros_pose_estimation.tools.bag_errors import BagError
 from ros_pose_estimation.tools.ground_truth import GroundTruth
 
 

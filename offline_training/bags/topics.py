@@ -15,8 +15,9 @@ role            types                                                   required
 
 Auto-detection scores the topics of each role's types by their name (``color``/``rgb`` and
 ``rect`` for images, ``aligned``/``registered`` for depth, the image's namespace for camera
-info) and fails with :class:`~.errors.BagError` when the best score is shared (ambiguous) or a
-required role has no candidate; both messages list the candidates and the override to use.
+info) and fails with :class:`~ros_pose_estimation.tools.bag_errors.BagError` when the best
+score is shared (ambiguous) or a required role has no candidate; both messages list the
+candidates and the override to use.
 Topics whose name says ground truth (``ground_truth``, ``groundtruth``, ``gt``) are never
 picked automatically: extraction must not see labels.
 
@@ -30,7 +31,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from offline_training.bags.errors import BagError
+from ros_pose_estimation.tools.bag_errors import BagError
 
 IMAGE = "sensor_msgs/msg/Image"
 COMPRESSED = "sensor_msgs/msg/CompressedImage"

@@ -36,23 +36,19 @@ def _draw_axes(rgb: np.ndarray, K: np.ndarray, T_cam_obj: np.ndarray, length: fl
 
 def recording_frames(bag: Path, every: int) -> list[list[np.ndarray]]:
     """Rows of (RGB + detections + GT axes, depth) panels for every ``every``-th frame."""
-    from rosbags.highlevel import AnyReader
-
     from offline_training.ros_types import typestore
     from offline_training.synthetic.preview import depth_to_rgb, draw_boxes
     from offline_training.synthetic.recording import DEFAULT_TOPICS
     from ros_pose_estimation.core.conventions import depth_to_metres
+    from ros_pose_estimation.tools.bag_reader import BagReader
 
     wanted = {
         DEFAULT_TOPICS[k]: k for k in ("rgb", "depth", "detections", "ground_truth", "camera_info")
     }
     frames: dict[int, dict] = {}
-    with AnyReader([bag], default_typestore=typestore()) as reader:
-        conns = [c for c in reader.connections if c.topic in wanted]
-        for conn, stamp, raw in reader.messages(conns):
-            frames.setdefault(stamp, {})[wanted[conn.topic]] = reader.deserialize(
-                raw, conn.msgtype
-            )
+    with BagReader(bag, typestore=typestore()) as reader:
+        for topic, stamp, msg in reader.messages(wanted, deserialize=True):
+            frames.setdefault(stamp, {})[wanted[topic]] = msg
     rows = []
     for stamp in sorted(frames)[::every]:
         f = frames[stamp]

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from offline_training.ros_types import typestore
+from ros_pose_estimation.tools.bag_reader import BagReader
 
 
 @dataclass
@@ -52,25 +53,22 @@ class BagSummary:
 
 
 def summarize_bag(path: str | Path) -> BagSummary:
-    """Read every message of the bag at ``path`` (rosbag2 folder, sqlite3 or mcap)."""
-    from rosbags.highlevel import AnyReader
+    """Read every message of the bag at ``path`` (a rosbag2 folder or a .mcap / .db3 file).
 
+    Raises:
+        BagError: not a bag, or a damaged one (:mod:`ros_pose_estimation.tools.bag_reader`).
+    """
     path = Path(path)
-    store = typestore()
     topics: dict[str, TopicSummary] = {}
     edges: set[tuple[str, str]] = set()
     static_edges: set[tuple[str, str]] = set()
     stamps_match = True
-    storage = _metadata_field(path, "storage_identifier") or "unknown"
-    compression = _metadata_field(path, "compression_mode")
-    if compression:
-        storage += f", {compression.lower()} compression"
-    with AnyReader([path], default_typestore=store) as reader:
-        for conn, bag_ns, raw in reader.messages():
-            msg = reader.deserialize(raw, conn.msgtype)
-            s = topics.get(conn.topic)
+    with BagReader(path, typestore=typestore()) as reader:
+        storage, types = reader.storage, reader.connections
+        for topic, bag_ns, msg in reader.messages(deserialize=True):
+            s = topics.get(topic)
             if s is None:
-                s = topics[conn.topic] = TopicSummary(conn.topic, conn.msgtype, 0, bag_ns, bag_ns)
+                s = topics[topic] = TopicSummary(topic, types[topic], 0, bag_ns, bag_ns)
             s.count += 1
             s.first_ns = min(s.first_ns, bag_ns)
             s.last_ns = max(s.last_ns, bag_ns)
@@ -78,23 +76,11 @@ def summarize_bag(path: str | Path) -> BagSummary:
                 s.frame_ids.add(msg.header.frame_id)
                 stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
                 stamps_match &= stamp == bag_ns
-            if conn.msgtype == "tf2_msgs/msg/TFMessage":
-                target = static_edges if conn.topic.endswith("tf_static") else edges
+            if s.msgtype == "tf2_msgs/msg/TFMessage":
+                target = static_edges if topic.endswith("tf_static") else edges
                 for tr in msg.transforms:
                     target.add((tr.header.frame_id, tr.child_frame_id))
     return BagSummary(str(path), storage, topics, edges, static_edges, stamps_match)
-
-
-def _metadata_field(path: Path, key: str) -> str:
-    """A scalar field of the bag's metadata.yaml ('' when absent)."""
-    meta = path / "metadata.yaml"
-    if not meta.is_file():
-        return ""
-    for line in meta.read_text().splitlines():
-        name, _, value = line.strip().partition(":")
-        if name == key:
-            return value.strip().strip("'\"")
-    return ""
 
 
 def tf_children(summary: BagSummary) -> dict[str, list[str]]:

@@ -16,7 +16,8 @@ Hierarchy::
     +-- EstimationError                   no pose could be estimated (too few correspondences...)
 
 ``InputError`` and ``ConfigError`` also derive from ``ValueError`` so generic callers that expect
-``ValueError`` for bad values keep working.
+``ValueError`` for bad values keep working. Bags that cannot be read or used raise ``BagError``
+(an ``InputError``; :mod:`ros_pose_estimation.tools.bag_errors`).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ros_pose_estimation.core.errors import ConfigError, PoseEstimationError
-from ros_pose_estimation.tools.bag_source import BagSource
+from ros_pose_estimation.tools.bag_reader import BagReader
 from ros_pose_estimation.tools.playback import NS_PER_S, PlaybackSummary, PlayOptions, Schedule
 
 __all__ = ["BagPlayer", "PlayedMessage", "SubscriberTimeout", "resolve_message_type"]
@@ -90,7 +90,7 @@ class BagPlayer:
 
     Args:
         node: any rclpy node; the player creates its publishers on it.
-        bag: a rosbag2 folder or .mcap/.db3 file, or an open :class:`BagSource` (then owned
+        bag: a rosbag2 folder or .mcap/.db3 file, or an open :class:`BagReader` (then owned
             by the player and closed by :meth:`close`).
         options: :class:`PlayOptions` (validated here).
         on_message: called with a :class:`PlayedMessage` after every publish, in the playing
@@ -103,14 +103,14 @@ class BagPlayer:
     def __init__(
         self,
         node: Node,
-        bag: str | Path | BagSource,
+        bag: str | Path | BagReader,
         options: PlayOptions | None = None,
         on_message: Callable[[PlayedMessage], None] | None = None,
     ):
         self.node = node
         self.options = (options or PlayOptions()).validate()
         self.on_message = on_message
-        self.source = bag if isinstance(bag, BagSource) else BagSource(bag)
+        self.source = bag if isinstance(bag, BagReader) else BagReader(bag)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._result: PlaybackSummary | BaseException | None = None

@@ -233,10 +233,10 @@ def open_bag(args):
     Raises:
         PoseEstimationError: not a bag, topics that do not fit, a broken ground-truth file.
     """
-    from ros_pose_estimation.tools.bag_source import BagSource
+    from ros_pose_estimation.tools.bag_reader import BagReader
     from ros_pose_estimation.tools.ground_truth import FILE_NAME, GroundTruth
 
-    source = BagSource(args.bag)
+    source = BagReader(args.bag)
     try:
         types = {name: t.msgtypes[0] for name, t in source.topics.items() if t.msgtypes}
         asked = {role: getattr(args, f"{role}_topic") for role in DEFAULTS}

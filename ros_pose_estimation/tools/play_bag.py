@@ -28,7 +28,7 @@ import signal
 import sys
 
 from ros_pose_estimation.core.errors import ConfigError
-from ros_pose_estimation.tools.bag_source import BagError, BagSource, RosbagsMissingError
+from ros_pose_estimation.tools.bag_reader import BagError, BagReader, RosbagsMissingError
 from ros_pose_estimation.tools.playback import PlayOptions, parse_remap
 
 __all__ = ["build_parser", "main", "options_from_args"]
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(own)
     try:
         options = options_from_args(args)
-        source = BagSource(args.bag)
+        source = BagReader(args.bag)
     except (ConfigError, BagError, RosbagsMissingError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:  # Ctrl-C while a big file-compressed bag is being unpacked

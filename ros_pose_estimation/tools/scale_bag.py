@@ -92,31 +92,34 @@ def scale_bag(src: str | Path, dst: str | Path, size: tuple[int, int] | None = N
         PoseEstimationError: ``dst`` exists, ``src`` is not a bag, images of several sizes.
     """
     from rclpy.serialization import deserialize_message, serialize_message
-    from rosbags.rosbag2 import Reader, Writer
+    from rosbags.rosbag2 import Writer
 
     from ros_pose_estimation.tools.bag_player import resolve_message_type
-    from ros_pose_estimation.tools.bag_source import BagSource
+    from ros_pose_estimation.tools.bag_reader import BagReader
 
     src, dst = Path(src), Path(dst)
     if dst.exists():
         raise PoseEstimationError(f"{dst} exists; choose a new output folder")
-    BagSource(src).close()  # the project's checks and messages for unusable bags
     convert = _scaler(*size) if size else None
     counts: dict[str, int] = {}
-    with Reader(src) as reader, Writer(dst, version=8) as writer:
-        out = {c.id: writer.add_connection(c.topic, c.msgtype,
-                                           msgdef=getattr(c.msgdef, "data", c.msgdef),
-                                           rihs01=c.digest or None)
-               for c in reader.connections}  # fmt: skip
-        for conn, bag_ns, raw in reader.messages():
-            if (convert and conn.msgtype in _SCALED) or shift_ns:
-                msg = deserialize_message(bytes(raw), resolve_message_type(conn.msgtype))
-                if convert and conn.msgtype in _SCALED:
-                    msg = convert(conn.msgtype, msg)
-                shift_stamps(msg, shift_ns)
-                raw = serialize_message(msg)
-            writer.write(out[conn.id], bag_ns + shift_ns, raw)
-            counts[conn.topic] = counts.get(conn.topic, 0) + 1
+    with BagReader(src) as reader:  # the project's checks and messages for unusable bags
+        if mixed := [t.name for t in reader.topics.values() if len(t.msgtypes) != 1]:
+            raise PoseEstimationError(f"{src}: topics {mixed} carry several message types")
+        types = reader.connections
+        with Writer(dst, version=8) as writer:
+            out = {t.name: writer.add_connection(t.name, t.msgtypes[0], msgdef=t.msgdef,
+                                                 rihs01=t.type_hash or None)
+                   for t in reader.topics.values()}  # fmt: skip
+            for topic, bag_ns, raw in reader.messages():
+                msgtype = types[topic]
+                if (convert and msgtype in _SCALED) or shift_ns:
+                    msg = deserialize_message(raw, resolve_message_type(msgtype))
+                    if convert and msgtype in _SCALED:
+                        msg = convert(msgtype, msg)
+                    shift_stamps(msg, shift_ns)
+                    raw = serialize_message(msg)
+                writer.write(out[topic], bag_ns + shift_ns, raw)
+                counts[topic] = counts.get(topic, 0) + 1
     truth = (src if src.is_dir() else src.parent) / "ground_truth.json"
     if src.is_dir() and truth.is_file():
         data = json.loads(truth.read_text())
@@ -149,9 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         shift_ns = round(args.shift_stamps * 1e9)
         if args.ahead_of_now is not None:
-            from ros_pose_estimation.tools.bag_source import BagSource
+            from ros_pose_estimation.tools.bag_reader import BagReader
 
-            with BagSource(args.bag) as bag:
+            with BagReader(args.bag) as bag:
                 shift_ns = time.time_ns() + round(args.ahead_of_now * 1e9) - bag.start_ns
         counts = scale_bag(args.bag, args.out, args.size, shift_ns)
     except PoseEstimationError as exc:

@@ -38,7 +38,7 @@ def demo_frames():
         from sensor_msgs.msg import CameraInfo, Image
         from vision_msgs.msg import Detection2DArray
 
-        from ros_pose_estimation.tools.bag_source import messages_by_stamp
+        from ros_pose_estimation.tools.bag_reader import messages_by_stamp
     except ImportError as exc:
         _unavailable(f"rclpy / rosbags not importable: {exc}")
     by_stamp = messages_by_stamp(DEMO_BAG, {

@@ -1,4 +1,5 @@
-"""Generated rosbag2 recordings read back with rosbags: types, stamps, frames, TF, ground truth."""
+"""Generated rosbag2 recordings read back with the project's bag reader (rosbags): types, stamps,
+frames, TF, ground truth; the summary of a folder and of its single storage file."""
 
 import json
 from pathlib import Path
@@ -32,11 +33,10 @@ def _config(**kw) -> RecordingConfig:
 
 
 def _messages(path: Path, topic: str):
-    from rosbags.highlevel import AnyReader
+    from ros_pose_estimation.tools.bag_reader import BagReader
 
-    with AnyReader([path], default_typestore=typestore()) as reader:
-        conns = [c for c in reader.connections if c.topic == topic]
-        return [(t, reader.deserialize(raw, c.msgtype)) for c, t, raw in reader.messages(conns)]
+    with BagReader(path, typestore=typestore()) as reader:
+        return [(t, msg) for _, t, msg in reader.messages([topic], deserialize=True)]
 
 
 @pytest.mark.parametrize(("storage", "encoding"), [("sqlite3", "16UC1"), ("mcap", "32FC1")])
@@ -74,6 +74,13 @@ def test_bag_reads_back_with_types_stamps_frames_and_tf(tmp_path, storage, encod
         "camera_link": [OPTICAL_FRAME],
     }
     assert ("camera_link", OPTICAL_FRAME) in bag.static_tf_edges
+    (single,) = out.glob("*.mcap" if storage == "mcap" else "*.db3")
+    alone = summarize_bag(single)  # a single storage file summarises like its folder
+    assert alone.storage == bag.storage  # per-message zstd found without metadata.yaml
+    assert {t: s.count for t, s in alone.topics.items()} == {
+        t: s.count for t, s in bag.topics.items()
+    }
+    assert alone.tf_edges == bag.tf_edges and alone.static_tf_edges == bag.static_tf_edges
 
     images = _messages(out, DEFAULT_TOPICS["rgb"])
     depths = _messages(out, DEFAULT_TOPICS["depth"])

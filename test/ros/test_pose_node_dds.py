@@ -39,7 +39,7 @@ def _frames(count: int):
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray
 
-    from ros_pose_estimation.tools.bag_source import messages_by_stamp
+    from ros_pose_estimation.tools.bag_reader import messages_by_stamp
 
     by_stamp = messages_by_stamp(DEMO_BAG, {
         "/camera/color/image_raw": ("image", Image),

@@ -3,7 +3,8 @@
 The DDS tests run the player as a second process (``python -m ...play_bag``, the console
 script's code) or in-process through the library API, and record what arrives with a raw
 (bytes) rclpy subscriber in the test process, on a random ``ROS_DOMAIN_ID`` (``ros_domain``).
-Bags are tiny and written here with rosbags, or by the project's ``write_recording``.
+Bags are tiny and written with rosbags (``bag_kit``, see conftest.py), or by the project's
+``write_recording``. The reader itself is tested in test_bag_reader.py.
 """
 
 from __future__ import annotations
@@ -23,75 +24,13 @@ from ros_pose_estimation.tools.playback import PlaybackSummary, PlayOptions, Sch
 
 pytest.importorskip("rosbags", reason="rosbags (the [data] extra) reads and writes the bags")
 
-from ros_pose_estimation.tools.bag_source import BagError, BagSource, RosbagsMissingError
+from ros_pose_estimation.tools.bag_reader import BagReader
 from ros_pose_estimation.tools.play_bag import main as play_main
 
 ROOT = Path(__file__).resolve().parents[2]
-T0 = 1_700_000_000 * 1_000_000_000  # bag start (ns)
+T0 = 1_700_000_000 * 1_000_000_000  # bag start (ns), as in conftest.py
 NS = 1_000_000_000
 BLOB = "rpe_test_msgs/msg/Blob"  # a type no ROS install has
-
-
-# ----------------------------------------------------------------------------- bags
-
-
-def _store():
-    """A fresh rosbags store (Kilted) with the unknown test type registered."""
-    from rosbags.typesys import Stores, get_types_from_msg, get_typestore
-
-    store = get_typestore(Stores.ROS2_KILTED)
-    store.register(get_types_from_msg("uint8[] data\nstring note", BLOB))
-    return store
-
-
-def write_bag(
-    path: Path,
-    storage: str = "sqlite3",
-    seconds: float = 2.0,
-    ticks_hz: float = 10.0,
-    chatter_hz: float = 0.0,
-    blob: bool = False,
-    compress: str = "none",
-) -> list[tuple[str, int, bytes]]:
-    """Write a bag; returns its ``(topic, bag_ns, cdr)`` messages in bag order.
-
-    ``/ticks``: std_msgs/Header with stamp == bag time, frame_id ``tick<i>``;
-    ``/chatter``: std_msgs/String; ``/blob``: the unknown :data:`BLOB` type.
-    """
-    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
-
-    store = _store()
-    t = store.types
-    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
-    writer = Writer(path, version=9, storage_plugin=plugin)
-    if compress != "none":
-        mode = CompressionMode.FILE if compress == "file" else CompressionMode.MESSAGE
-        writer.set_compression(mode, CompressionFormat.ZSTD)
-    messages = []
-    for i in range(int(round(seconds * ticks_hz)) + 1):
-        ns = T0 + round(i * NS / ticks_hz)
-        stamp = t["builtin_interfaces/msg/Time"](sec=ns // NS, nanosec=ns % NS)
-        msg = t["std_msgs/msg/Header"](stamp=stamp, frame_id=f"tick{i}")
-        messages.append(("/ticks", ns, store.serialize_cdr(msg, "std_msgs/msg/Header")))
-    for i in range(int(round(seconds * chatter_hz))):
-        ns = T0 + round((i + 0.5) * NS / chatter_hz)
-        msg = t["std_msgs/msg/String"](data=f"hello {i}")
-        messages.append(("/chatter", ns, store.serialize_cdr(msg, "std_msgs/msg/String")))
-    if blob:
-        for i in range(3):
-            import numpy as np
-
-            msg = t[BLOB](data=np.arange(i + 1, dtype=np.uint8), note=f"blob {i}")
-            messages.append(("/blob", T0 + i * NS // 4 + 1, store.serialize_cdr(msg, BLOB)))
-    messages.sort(key=lambda m: m[1])
-    types = {"/ticks": "std_msgs/msg/Header", "/chatter": "std_msgs/msg/String", "/blob": BLOB}
-    with writer:
-        conns = {}
-        for topic, ns, raw in messages:
-            if topic not in conns:
-                conns[topic] = writer.add_connection(topic, types[topic], typestore=store)
-            writer.write(conns[topic], ns, bytes(raw))
-    return [(topic, ns, bytes(raw)) for topic, ns, raw in messages]
 
 
 # ----------------------------------------------------------------------------- no ROS needed
@@ -145,92 +84,6 @@ def test_summary_format_lists_topics_rates_and_skips():
     assert "/a" in text and "5.0 Hz" in text and "skipped 3 messages on 1 topic" in text
 
 
-@pytest.mark.parametrize(("storage", "compress"), [("sqlite3", "none"), ("mcap", "file")])
-def test_bag_source_reads_raw_messages_in_order_with_window(tmp_path, storage, compress):
-    bag = tmp_path / "bag"
-    written = write_bag(bag, storage=storage, chatter_hz=4.0, compress=compress)
-    with BagSource(bag) as src:
-        assert src.start_ns == T0 and src.end_ns == written[-1][1]
-        assert src.duration_s == pytest.approx(2.0)
-        assert {t.name: (t.msgtypes, t.count) for t in src.topics.values()} == {
-            "/ticks": (("std_msgs/msg/Header",), 21),
-            "/chatter": (("std_msgs/msg/String",), 8),
-        }
-        assert src.topics["/ticks"].type_hash.startswith("RIHS01_")
-        assert list(src.messages()) == written
-        window = list(src.messages(["/ticks"], T0 + NS // 2, T0 + NS))  # stop is inclusive
-        assert [ns for _, ns, _ in window] == [T0 + k * NS // 10 for k in range(5, 11)]
-
-
-def _truncate(path: Path, keep: float) -> None:
-    data = path.read_bytes()
-    path.write_bytes(data[: int(len(data) * keep)])
-
-
-@pytest.mark.parametrize(
-    ("case", "expected"),
-    [
-        ("missing", "no such file or folder"),
-        ("empty_dir", "not a rosbag2 folder"),
-        ("dir_with_mcap", "pass that file instead"),
-        ("text_file", "not a bag"),
-        ("ros1_bag", "rosbags-convert"),
-        ("truncated_sqlite3", "truncated or corrupt"),
-        ("truncated_mcap", "truncated or corrupt"),
-        ("truncated_zstd", "truncated or corrupt"),
-        ("bad_metadata", "truncated or corrupt"),
-    ],
-)
-def test_unusable_bags_raise_bag_error_saying_what_to_do(tmp_path, case, expected):
-    path = tmp_path / "bag"
-    if case == "empty_dir":
-        path.mkdir()
-    elif case == "dir_with_mcap":
-        path.mkdir()
-        (path / "x.mcap").write_bytes(b"")
-    elif case == "text_file":
-        path = tmp_path / "notes.txt"
-        path.write_text("not a bag")
-    elif case == "ros1_bag":
-        path = tmp_path / "old.bag"
-        path.write_bytes(b"#ROSBAG V2.0\n")
-    elif case.startswith("truncated"):
-        storage = "sqlite3" if case == "truncated_sqlite3" else "mcap"
-        compress = "file" if case == "truncated_zstd" else "none"
-        write_bag(path, storage=storage, compress=compress)
-        (data_file,) = [p for p in path.iterdir() if p.name != "metadata.yaml"]
-        _truncate(data_file, 0.5)
-    elif case == "bad_metadata":
-        write_bag(path)
-        (path / "metadata.yaml").write_text("rosbag2_bagfile_information: {version: 9}\n")
-    with pytest.raises(BagError, match=expected):
-        with BagSource(path) as src:
-            list(src.messages())
-
-
-@pytest.mark.parametrize(("fill", "where"), [(b"\xff", 0.5), (b"\x00", 0.3)])
-def test_damage_found_while_reading_is_a_bag_error(tmp_path, fill, where):
-    """Garbled MCAP data with an intact index: an error while reading (0xff: lengths overflow),
-    or rosbags ending early (0x00), which the player detects from the index's message counts."""
-    path = tmp_path / "bag"
-    write_bag(path, storage="mcap", compress="message", seconds=20.0)
-    data_file = next(path.glob("*.mcap"))
-    data = bytearray(data_file.read_bytes())
-    at = int(len(data) * where)
-    data[at : at + 64] = fill * 64
-    data_file.write_bytes(bytes(data))
-    with pytest.raises(BagError, match="truncated or corrupt"):
-        with BagSource(path) as src:
-            list(src.messages())
-
-
-def test_missing_rosbags_names_the_pip_package(tmp_path, monkeypatch):
-    write_bag(tmp_path / "bag")
-    monkeypatch.setitem(sys.modules, "rosbags", None)
-    with pytest.raises(RosbagsMissingError, match="pip install rosbags"):
-        BagSource(tmp_path / "bag")
-
-
 def test_importing_the_tool_pulls_in_neither_rosbags_nor_rclpy():
     code = (
         "import sys, ros_pose_estimation.tools.play_bag\n"
@@ -242,25 +95,25 @@ def test_importing_the_tool_pulls_in_neither_rosbags_nor_rclpy():
     assert out.stdout.strip() == ""
 
 
-def test_cli_rejects_bad_bags_and_options_with_exit_code_2(tmp_path, capsys):
+def test_cli_rejects_bad_bags_and_options_with_exit_code_2(bag_kit, tmp_path, capsys):
     assert play_main([str(tmp_path / "nope")]) == 2
     assert "no such file or folder" in capsys.readouterr().err
     bag = tmp_path / "bag"
-    write_bag(bag)
+    bag_kit.write(bag)
     assert play_main([str(bag), "--rate", "-2"]) == 2
     assert "rate must be >= 0" in capsys.readouterr().err
     assert play_main([str(bag), "--remap", "/ticks=/x"]) == 2
     assert "OLD:=NEW" in capsys.readouterr().err
-    _truncate(bag / "bag.db3", 0.3)
+    bag_kit.truncate(bag / "bag.db3", 0.3)
     assert play_main([str(bag)]) == 2
     err = capsys.readouterr().err
-    assert "truncated or corrupt" in err and "Traceback" not in err
+    assert "damaged or truncated" in err and "Traceback" not in err
 
 
-def test_cli_corrupt_bag_exit_code_in_a_real_process(tmp_path):
+def test_cli_corrupt_bag_exit_code_in_a_real_process(bag_kit, tmp_path):
     bag = tmp_path / "bag"
-    write_bag(bag, storage="mcap")
-    _truncate(bag / "bag.mcap", 0.4)
+    bag_kit.write(bag, storage="mcap")
+    bag_kit.truncate(bag / "bag.mcap", 0.4)
     proc = subprocess.run(
         [sys.executable, "-m", "ros_pose_estimation.tools.play_bag", str(bag)],
         capture_output=True,
@@ -269,7 +122,7 @@ def test_cli_corrupt_bag_exit_code_in_a_real_process(tmp_path):
         timeout=60,
     )
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.startswith("play-bag: ") and "truncated or corrupt" in proc.stderr
+    assert proc.stderr.startswith("play-bag: ") and "damaged or truncated" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -399,7 +252,7 @@ def test_generated_recording_arrives_complete_typed_and_in_order(recorder, tmp_p
     )  # fmt: skip
     bag = tmp_path / "rec"
     write_recording(cfg, bag, progress=False)
-    with BagSource(bag) as src:
+    with BagReader(bag) as src:
         expected = list(src.messages())
         types = {name: topic.msgtypes[0] for name, topic in src.topics.items()}
     rec = recorder({topic: resolve_message_type(msgtype) for topic, msgtype in types.items()})
@@ -422,11 +275,11 @@ def test_generated_recording_arrives_complete_typed_and_in_order(recorder, tmp_p
 
 @pytest.mark.ros
 @pytest.mark.parametrize("rate", [0.0, 2.0])
-def test_rate_scales_playback_time_against_the_bag_duration(recorder, tmp_path, rate):
+def test_rate_scales_playback_time_against_the_bag_duration(bag_kit, recorder, tmp_path, rate):
     from std_msgs.msg import Header
 
     bag = tmp_path / "bag"
-    written = write_bag(bag, seconds=2.0, ticks_hz=10.0)
+    written = bag_kit.write(bag, seconds=2.0, ticks_hz=10.0)
     bag_span = (written[-1][1] - written[0][1]) / NS
     rec = recorder({"/ticks": Header})
     args = [str(bag), "--rate", str(rate), "--wait-subscribers", "1"]
@@ -443,11 +296,11 @@ def test_rate_scales_playback_time_against_the_bag_duration(recorder, tmp_path, 
 
 
 @pytest.mark.ros
-def test_loop_replays_the_window_max_loops_times(recorder, tmp_path):
+def test_loop_replays_the_window_max_loops_times(bag_kit, recorder, tmp_path):
     from std_msgs.msg import Header
 
     bag = tmp_path / "bag"
-    written = write_bag(bag, seconds=2.0, ticks_hz=10.0)
+    written = bag_kit.write(bag, seconds=2.0, ticks_hz=10.0)
     window = [raw for _, ns, raw in written if T0 + NS // 2 <= ns <= T0 + NS]
     assert len(window) == 6
     rec = recorder({"/ticks": Header})
@@ -460,11 +313,11 @@ def test_loop_replays_the_window_max_loops_times(recorder, tmp_path):
 
 
 @pytest.mark.ros
-def test_topic_filter_and_remap(recorder, tmp_path):
+def test_topic_filter_and_remap(bag_kit, recorder, tmp_path):
     from std_msgs.msg import Header, String
 
     bag = tmp_path / "bag"
-    written = write_bag(bag, seconds=1.0, ticks_hz=10.0, chatter_hz=4.0)
+    written = bag_kit.write(bag, seconds=1.0, ticks_hz=10.0, chatter_hz=4.0)
     rec = recorder({"/ticks": Header, "/chatter": String, "/replay/ticks": Header})
     args = [str(bag), "--topics", "/ticks", "--remap", "/ticks:=/replay/ticks"]
     args += ["--rate", "0", "--wait-subscribers", "1", "--qos-depth", "100"]
@@ -477,11 +330,11 @@ def test_topic_filter_and_remap(recorder, tmp_path):
 
 
 @pytest.mark.ros
-def test_unknown_message_type_is_skipped_with_one_warning(recorder, tmp_path):
+def test_unknown_message_type_is_skipped_with_one_warning(bag_kit, recorder, tmp_path):
     from std_msgs.msg import Header
 
     bag = tmp_path / "bag"
-    written = write_bag(bag, seconds=1.0, ticks_hz=10.0, blob=True)
+    written = bag_kit.write(bag, seconds=1.0, ticks_hz=10.0, blob=True)
     rec = recorder({"/ticks": Header})
     args = [str(bag), "--rate", "0", "--wait-subscribers", "1", "--qos-depth", "100"]
     code, out, err = run_player(rec, tmp_path, args, 11)
@@ -493,11 +346,11 @@ def test_unknown_message_type_is_skipped_with_one_warning(recorder, tmp_path):
 
 @pytest.mark.ros
 @pytest.mark.parametrize(("sig", "code_expected"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-def test_ctrl_c_stops_cleanly_with_exit_code_130(recorder, tmp_path, sig, code_expected):
+def test_ctrl_c_stops_cleanly_with_exit_code_130(bag_kit, recorder, tmp_path, sig, code_expected):
     from std_msgs.msg import Header
 
     bag = tmp_path / "bag"
-    write_bag(bag, seconds=2.0, ticks_hz=10.0)
+    bag_kit.write(bag, seconds=2.0, ticks_hz=10.0)
     rec = recorder({"/ticks": Header})
     out = tmp_path / "player.out"
     with out.open("w") as fout:
@@ -524,7 +377,9 @@ def test_ctrl_c_stops_cleanly_with_exit_code_130(recorder, tmp_path, sig, code_e
 
 
 @pytest.mark.ros
-def test_library_player_in_process_with_callback_clock_and_stop(rclpy_mod, ros_domain, tmp_path):
+def test_library_player_in_process_with_callback_clock_and_stop(
+    bag_kit, rclpy_mod, ros_domain, tmp_path
+):
     """BagPlayer on a node of this process: callback per message, /clock, stop() from a thread."""
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -534,7 +389,7 @@ def test_library_player_in_process_with_callback_clock_and_stop(rclpy_mod, ros_d
     from ros_pose_estimation.tools.bag_player import BagPlayer
 
     bag = tmp_path / "bag"
-    written = write_bag(bag, seconds=2.0, ticks_hz=10.0)
+    written = bag_kit.write(bag, seconds=2.0, ticks_hz=10.0)
     context = Context()
     rclpy_mod.init(context=context, domain_id=ros_domain)
     try:
@@ -570,14 +425,14 @@ def test_library_player_in_process_with_callback_clock_and_stop(rclpy_mod, ros_d
 
 @pytest.mark.ros
 def test_player_rejects_unknown_topics_and_mismatched_type_hashes(
-    rclpy_mod, ros_domain, tmp_path, capsys
+    bag_kit, rclpy_mod, ros_domain, tmp_path, capsys
 ):
     from rclpy.context import Context
 
     from ros_pose_estimation.tools.bag_player import BagPlayer, SubscriberTimeout
 
     bag = tmp_path / "bag"
-    write_bag(bag, seconds=0.5, ticks_hz=10.0, chatter_hz=4.0)
+    bag_kit.write(bag, seconds=0.5, ticks_hz=10.0, chatter_hz=4.0)
     assert play_main([str(bag), "--topics", "/nope", "--quiet"]) == 2
     assert "['/nope'] are not in the bag; it has: /chatter, /ticks" in capsys.readouterr().err
     args = [str(bag), "--wait-subscribers", "1", "--wait-timeout", "0.3", "--quiet"]
@@ -587,7 +442,7 @@ def test_player_rejects_unknown_topics_and_mismatched_type_hashes(
     # A bag recorded with another definition of std_msgs/Header: its bytes would not decode.
     meta = bag / "metadata.yaml"
     text = meta.read_text()
-    with BagSource(bag) as src:
+    with BagReader(bag) as src:
         recorded = src.topics["/ticks"].type_hash
     meta.write_text(text.replace(recorded, "RIHS01_" + "0" * 64))
     context = Context()

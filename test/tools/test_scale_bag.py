@@ -24,7 +24,7 @@ def test_demo_bag_at_640x480_an_hour_later(tmp_path):
         pytest.skip(f"ROS messages not importable: {exc}")
     from rclpy.serialization import deserialize_message
 
-    from ros_pose_estimation.tools.bag_source import BagSource, messages_by_stamp
+    from ros_pose_estimation.tools.bag_reader import BagReader, messages_by_stamp
     from ros_pose_estimation.tools.scale_bag import main
 
     out = tmp_path / "demo_640"
@@ -46,7 +46,7 @@ def test_demo_bag_at_640x480_an_hour_later(tmp_path):
     box_old, box_new = old["dets"].detections[0].bbox, new["dets"].detections[0].bbox
     assert box_new.size_x == pytest.approx(2 * box_old.size_x)
     assert box_new.center.position.y == pytest.approx(2 * (box_old.center.position.y + 0.5) - 0.5)
-    with BagSource(DEMO) as a, BagSource(out) as b:  # every topic copied, times shifted
+    with BagReader(DEMO) as a, BagReader(out) as b:  # every topic copied, times shifted
         assert {t: v.count for t, v in a.topics.items()} == {
             t: v.count for t, v in b.topics.items()}
         assert b.start_ns == a.start_ns + HOUR

@@ -63,7 +63,7 @@ def test_finished_extraction_is_reused_without_opening_the_bag(bags, tmp_path, m
     def refuse(*args, **kwargs):
         raise AssertionError("the bag was opened although the cache is complete")
 
-    monkeypatch.setattr(extract_module.BagSource, "__enter__", refuse)
+    monkeypatch.setattr(extract_module, "BagReader", refuse)
     again = extract_bag(bags["sqlite3"], tmp_path / "c")
     assert again.reused and not first.reused
     assert again.frames == first.frames and again.cache_dir == first.cache_dir

@@ -31,6 +31,13 @@ def test_extract_prints_the_report_and_writes_json(bags, tmp_path, capsys):
     assert data["frames"] == 10 and data["status"] == "complete"
 
 
+def test_a_single_db3_file_is_extracted(bags, tmp_path, capsys):
+    (single,) = bags["sqlite3"].glob("*.db3")
+    assert main(["extract", str(single), "--cache", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out
+    assert "[rosbag2 sqlite3" in out and "complete" in out and "frames: 10 of 10" in out
+
+
 def test_a_damaged_bag_fails_but_the_others_are_extracted(bags, tools, tmp_path, capsys):
     cut = tools.copy_bag(bags["mcap"], tmp_path / "cut")
     (storage,) = cut.glob("*.mcap")

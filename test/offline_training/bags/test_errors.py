@@ -8,9 +8,9 @@ import pytest
 
 from offline_training.bags.cache import ExtractedRecording
 from offline_training.bags.config import ExtractionConfig
-from offline_training.bags.errors import BagError, CorruptBagError
 from offline_training.bags.extract import extract_bag
 from offline_training.ros_types import typestore
+from ros_pose_estimation.tools.bag_errors import BagError, CorruptBagError
 
 
 def _truncate(bag: Path, fraction: float) -> Path:
@@ -51,16 +51,15 @@ def test_bag_cut_before_any_image_still_raises_clearly(bags, tools, tmp_path):
 
 def _rewrite(src: Path, dst: Path, keep=None, extra=None) -> Path:
     """Copy the topics ``keep`` of ``src`` to a new bag; ``extra``: (topic, type, msgdef, msg)."""
-    from rosbags.highlevel import AnyReader
     from rosbags.rosbag2 import Writer
     from rosbags.typesys import get_types_from_msg
 
+    from ros_pose_estimation.tools.bag_reader import BagReader
+
     store = typestore()
-    with AnyReader([src], default_typestore=store) as reader, Writer(dst, version=9) as writer:
-        conns = {}
-        for c in reader.connections:
-            if keep is None or c.topic in keep:
-                conns[c.id] = writer.add_connection(c.topic, c.msgtype, typestore=store)
+    with BagReader(src) as reader, Writer(dst, version=9) as writer:
+        types = {t: m for t, m in reader.connections.items() if keep is None or t in keep}
+        conns = {t: writer.add_connection(t, m, typestore=store) for t, m in types.items()}
         if extra is not None:
             from rosbags.typesys import Stores, get_typestore
 
@@ -69,11 +68,9 @@ def _rewrite(src: Path, dst: Path, keep=None, extra=None) -> Path:
             own.register(get_types_from_msg(msgdef, msgtype))
             conn = writer.add_connection(topic, msgtype, typestore=own)
             blob = own.serialize_cdr(own.types[msgtype](**fields), msgtype)
-            writer.write(conn, reader.start_time, blob)
-        for c, t, raw in reader.messages(
-            connections=[c for c in reader.connections if c.id in conns]
-        ):
-            writer.write(conns[c.id], t, raw)
+            writer.write(conn, reader.start_ns, blob)
+        for topic, t, raw in reader.messages(conns):
+            writer.write(conns[topic], t, raw)
     return dst
 
 
@@ -103,7 +100,7 @@ def test_missing_camera_info_and_missing_objects_source(bags, tmp_path):
     )
     with pytest.raises(BagError, match="nothing to find objects with"):
         extract_bag(bag, tmp_path / "c", ExtractionConfig(modality="rgb"))
-    with pytest.raises(BagError, match="does not exist"):
+    with pytest.raises(BagError, match="no such file or folder"):
         extract_bag(tmp_path / "missing", tmp_path / "c")
 
 

@@ -127,3 +127,20 @@ def test_two_bags_share_a_cache_root(bags, tmp_path):
         extract_bag(bags[name], tmp_path / "c")
     assert len(list_recordings(tmp_path / "c")) == 2
     shutil.rmtree(tmp_path / "c")
+
+
+def test_a_single_mcap_file_extracts_like_its_folder(bags, tmp_path):
+    """Extraction takes a single .mcap file (no metadata.yaml), the path forms play-bag takes."""
+    (single,) = bags["mcap"].glob("*.mcap")
+    a = extract_bag(bags["mcap"], tmp_path / "c")
+    b = extract_bag(single, tmp_path / "c")
+    assert b.status == "complete" and b.cache_dir != a.cache_dir
+    assert (b.frames, b.objects, b.tracks, b.topics) == (a.frames, a.objects, a.tracks, a.topics)
+    assert b.storage == a.storage == "rosbag2 mcap, message compression"
+    for fa, fb in zip(
+        ExtractedRecording(a.cache_dir).frames(),
+        ExtractedRecording(b.cache_dir).frames(),
+        strict=True,
+    ):
+        assert fa.stamp_ns == fb.stamp_ns and np.array_equal(fa.rgb, fb.rgb)
+        np.testing.assert_array_equal(fa.T_fixed_cam, fb.T_fixed_cam)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from offline_training.bags.errors import BagError
 from offline_training.bags.topics import select_topics
+from ros_pose_estimation.tools.bag_errors import BagError
 
 IMAGE = "sensor_msgs/msg/Image"
 INFO = "sensor_msgs/msg/CameraInfo"

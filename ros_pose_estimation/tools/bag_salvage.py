@@ -1,18 +1,21 @@
-"""Read what is left of a truncated rosbag2 file that ``rosbags`` refuses to open.
+"""Read what is left of a damaged rosbag2 file that ``rosbags`` refuses to open.
 
 A recording cut short (robot powered off, disk full) has no MCAP summary/footer, or an SQLite
-file whose header counts pages that are not there. ``rosbags`` rejects both at open. These
-readers stream the messages stored before the damage, in file order, and then raise
-:class:`~.errors.CorruptBagError` naming the file and the byte offset or row where reading
-stopped:
+file whose header counts pages that are not there. ``rosbags`` rejects both at open;
+:class:`~.bag_reader.BagReader` with ``salvage=True`` then falls back to :class:`SalvagedBag`,
+which streams the messages stored before the damage and then raises
+:class:`~.bag_errors.CorruptBagError` naming the file, where reading stopped and how many
+messages could be read (of how many ``metadata.yaml`` lists, when it is there):
 
 * MCAP: records are parsed one by one (schemas, channels, messages, zstd/lz4 chunks) until a
   record runs past the end of the file or cannot be decoded.
 * SQLite3: a temporary copy, cut to whole pages, gets its page count fixed in the header; the
   ``messages`` table is then read in row order until SQLite reports the damaged page.
 
-Message-compressed bags (``compression_mode: message``) are decompressed per message.
+Message-compressed bags (``compression_mode: message``, or a file whose first message is a
+zstd frame) are decompressed per message.
 Whole-file compressed bags (``.mcap.zstd``) cannot be salvaged this way: decompress first.
+Only the standard library is needed (plus zstd / lz4 for compressed data, imported lazily).
 """
 
 from __future__ import annotations
@@ -25,19 +28,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from offline_training.bags.errors import CorruptBagError
+from ros_pose_estimation.tools.bag_errors import CorruptBagError
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
+#: First bytes of a zstd frame: a message of a message-compressed bag (CDR starts 00 0x).
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 @dataclass(frozen=True)
 class RawConnection:
+    """A topic as a damaged file records it."""
+
     topic: str
     msgtype: str
-    msgdef: str  # ros2msg definition text ('' when the file has none)
+    msgdef: str  # message definition text ('' when the file has none)
+    msgdef_format: str = "ros2msg"  # 'ros2msg' or 'ros2idl' ('' when there is no definition)
 
 
-def _decompressor(kind: str):
+def decompressor(kind: str):
+    """``bytes -> bytes`` undoing ``kind`` (``''`` / ``'none'``, ``'zstd'``, ``'lz4'``)."""
     if kind in ("", "none"):
         return bytes
     if kind == "zstd":
@@ -116,8 +125,8 @@ def salvage_mcap(
     data = path.read_bytes()
     if data[:8] != MCAP_MAGIC:
         raise CorruptBagError(path, "not an MCAP file (bad magic)")
-    schemas: dict[int, tuple[str, str]] = {}
-    unpack = _decompressor(message_compression)
+    schemas: dict[int, tuple[str, str, str]] = {}  # id -> (name, encoding, definition)
+    unpack = decompressor(message_compression)
     top = _Cursor(data, 8)
     stack = [top]
     cut = ""  # why the file ends early, once a truncated chunk was opened
@@ -141,12 +150,13 @@ def salvage_mcap(
                 return
             if op == 0x03:
                 sid = rec.u16()
-                schemas[sid] = (rec.string(), bytes(rec.take(rec.u32())).decode())
+                name, encoding = rec.string(), rec.string()
+                schemas[sid] = (name, encoding, bytes(rec.take(rec.u32())).decode())
             elif op == 0x04:
                 cid, sid = rec.u16(), rec.u16()
                 topic = rec.string()
-                name, text = schemas.get(sid, ("", ""))
-                connections[cid] = RawConnection(topic, name, text)
+                name, encoding, text = schemas.get(sid, ("", "", ""))
+                connections[cid] = RawConnection(topic, name, text, encoding if text else "")
             elif op == 0x05:
                 cid, _seq, log_time, _pub = rec.u16(), rec.u32(), rec.u64(), rec.u64()
                 if cid in connections:
@@ -159,7 +169,7 @@ def salvage_mcap(
                     payload = rec.data[rec.pos :]
                     stack.append(_Cursor(_stream_decompress(kind, payload)))
                 else:
-                    stack.append(_Cursor(_decompressor(kind)(rec.take(size))))
+                    stack.append(_Cursor(decompressor(kind)(rec.take(size))))
     except (EOFError, ValueError, UnicodeDecodeError, struct.error) as exc:
         raise CorruptBagError(path, f"MCAP records end at byte {top.pos}: {exc}") from None
 
@@ -172,7 +182,7 @@ def salvage_sqlite3(
     Raises:
         CorruptBagError: after the last readable row of a damaged file.
     """
-    unpack = _decompressor(message_compression)
+    unpack = decompressor(message_compression)
     with tempfile.TemporaryDirectory(prefix="salvage_") as tmp:
         copy = Path(tmp) / path.name
         shutil.copyfile(path, copy)
@@ -192,7 +202,7 @@ def salvage_sqlite3(
             try:
                 defs = _sqlite_definitions(db)
                 topics = {
-                    tid: RawConnection(name, msgtype, defs.get(msgtype, ""))
+                    tid: RawConnection(name, msgtype, *defs.get(msgtype, ("", "")))
                     for tid, name, msgtype in db.execute("SELECT id, name, type FROM topics")
                 }
                 for tid, stamp, blob in db.execute(
@@ -208,12 +218,114 @@ def salvage_sqlite3(
         raise CorruptBagError(path, f"SQLite file needed repair; all {rows} rows were read")
 
 
-def _sqlite_definitions(db: sqlite3.Connection) -> dict[str, str]:
-    """msgtype -> ros2msg definition from a v8+ bag's ``message_definitions`` table."""
+def _sqlite_definitions(db: sqlite3.Connection) -> dict[str, tuple[str, str]]:
+    """msgtype -> (definition, encoding) from a v8+ bag's ``message_definitions`` table."""
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if "message_definitions" not in tables:
         return {}
     rows = db.execute(
         "SELECT topic_type, encoding, encoded_message_definition FROM message_definitions"
     )
-    return {t: d for t, enc, d in rows if enc == "ros2msg"}
+    return {t: (d, enc) for t, enc, d in rows if enc in ("ros2msg", "ros2idl") and d}
+
+
+class SalvagedBag:
+    """A damaged ``.mcap`` / ``.db3`` file, scanned once when opened for its topics and damage.
+
+    Args:
+        path: the file.
+        message_compression: ``'zstd'`` for a ``compression_mode: message`` bag, else ``''``
+            (found from the first message when the file comes without metadata.yaml).
+        listed: messages the bag's ``metadata.yaml`` lists (``None`` without one), to say in
+            :attr:`damage` how many were lost.
+
+    Attributes:
+        topics: topic -> its first :class:`RawConnection` (MCAP: every channel record read).
+        counts: topic -> messages readable before the damage.
+        start_ns, end_ns: first and last readable log time (ns; 0 when nothing is readable).
+        damage: the :class:`CorruptBagError` where reading stops, saying how many messages
+            were read; ``None`` when the file turned out complete.
+        compression: ``'zstd'`` when messages are compressed one by one, else ``''``.
+    """
+
+    def __init__(self, path: Path, message_compression: str = "", listed: int | None = None):
+        self.path, self._fmt = Path(path), message_compression
+        channels: dict[int, RawConnection] = {}
+        self.topics: dict[str, RawConnection] = {}
+        self.counts: dict[str, int] = {}
+        self.start_ns = self.end_ns = 0
+        self.damage: CorruptBagError | None = None
+        self._ordered, last, zipped = True, None, False
+        try:
+            for conn, ns, raw in self._stream(channels):
+                zipped |= last is None and bytes(raw[:4]) == ZSTD_MAGIC
+                self.topics.setdefault(conn.topic, conn)
+                self.counts[conn.topic] = self.counts.get(conn.topic, 0) + 1
+                self.start_ns = ns if last is None else min(self.start_ns, ns)
+                self.end_ns = max(self.end_ns, ns)
+                self._ordered &= last is None or ns >= last
+                last = ns
+        except CorruptBagError as exc:
+            read = sum(self.counts.values())
+            of = f" of the {listed} metadata.yaml lists" if listed else ""
+            reason = f"{exc.reason}; {read} message(s) before the damage could be read{of}"
+            self.damage = CorruptBagError(exc.path, reason)
+        for conn in channels.values():
+            self.topics.setdefault(conn.topic, conn)
+            self.counts.setdefault(conn.topic, 0)
+        self.compression = self._fmt = self._fmt or ("zstd" if zipped else "")
+
+    def _stream(self, channels: dict[int, RawConnection] | None = None):
+        if self.path.suffix == ".mcap":
+            return salvage_mcap(self.path, {} if channels is None else channels, self._fmt)
+        return salvage_sqlite3(self.path, self._fmt)
+
+    def messages(
+        self, topics: set[str] | None, start_ns: int | None = None, end_ns: int | None = None
+    ) -> Iterator[tuple[RawConnection, int, bytes]]:
+        """``(connection, log_time_ns, cdr_bytes)`` of ``topics`` (None: all) with
+        ``start_ns <= t <= end_ns``, in log-time order (a file whose order differs has the
+        selection sorted in memory).
+
+        Raises:
+            CorruptBagError: :attr:`damage`, after the last readable message.
+        """
+        held: list[tuple[RawConnection, int, bytes]] = []
+        lo = -1 if start_ns is None else start_ns
+        hi = 1 << 64 if end_ns is None else end_ns
+        try:
+            for conn, ns, raw in self._stream():
+                if topics is not None and conn.topic not in topics:
+                    continue
+                if not lo <= ns <= hi:
+                    continue
+                if self._ordered:
+                    yield conn, ns, raw
+                else:
+                    held.append((conn, ns, raw))
+        except CorruptBagError as exc:
+            stopped = self.damage or exc  # the scan's error says how much was read
+        else:
+            stopped = None
+        yield from sorted(held, key=lambda item: item[1])
+        if stopped is not None:
+            raise stopped
+
+
+def bag_metadata(path: Path) -> dict:
+    """The ``rosbag2_bagfile_information`` of a bag folder's ``metadata.yaml`` ({} without one).
+
+    Raises:
+        CorruptBagError: ``metadata.yaml`` is not valid YAML.
+    """
+    meta = Path(path) / "metadata.yaml"
+    if not meta.is_file():
+        return {}
+    import yaml
+
+    try:
+        info = yaml.safe_load(meta.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise CorruptBagError(meta, f"metadata.yaml is not valid YAML: {exc}") from None
+    info = info.get("rosbag2_bagfile_information", {}) if isinstance(info, dict) else {}
+    return info if isinstance(info, dict) else {}
