@@ -15,6 +15,7 @@ under which keys) and its log lines. The batches come from a step-indexed sample
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -160,17 +161,21 @@ def truncate_log(path: Path, step: int) -> None:
 
 
 class MeanWindow:
-    """Means of every statistic the steps reported since the last log record."""
+    """Means of every statistic the steps reported since the last log record; NaN / inf values
+    are skipped (e.g. an accuracy of a step without a sample), a statistic with no finite value
+    in the window is logged as None."""
 
     def __init__(self) -> None:
         self.values: dict[str, list[float]] = {}
 
     def add(self, stats: dict) -> None:
         for k, v in stats.items():
-            self.values.setdefault(k, []).append(v)
+            kept = self.values.setdefault(k, [])
+            if math.isfinite(v):
+                kept.append(v)
 
     def means(self) -> dict:
-        return {k: sum(v) / len(v) for k, v in self.values.items()}
+        return {k: (sum(v) / len(v) if v else None) for k, v in self.values.items()}
 
 
 class StepLoop:

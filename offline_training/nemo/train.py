@@ -302,24 +302,6 @@ def load_resume(path: Path, cfg: TrainConfig) -> dict:
     return train_loop.load_resume(path, RESUME_FORMAT, "NeMo", cfg, keys, older)
 
 
-class _Window:
-    """Means of the step statistics since the last log record (NaN accuracies skipped)."""
-
-    KEYS = ("loss", "loss_fg", "loss_bg", "accuracy", "n_points")
-
-    def __init__(self) -> None:
-        self.sums, self.counts = dict.fromkeys(self.KEYS, 0.0), dict.fromkeys(self.KEYS, 0)
-
-    def add(self, stats: dict) -> None:
-        for k in self.KEYS:
-            if np.isfinite(stats.get(k, float("nan"))):
-                self.sums[k] += stats[k]
-                self.counts[k] += 1
-
-    def means(self) -> dict:
-        return {k: (self.sums[k] / self.counts[k] if self.counts[k] else None) for k in self.KEYS}
-
-
 def _say(message: str) -> None:
     from tqdm import tqdm
 
@@ -415,7 +397,7 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
         sampler = distributed.RankBatchSampler(sampler, ctx.rank, ctx.world)
     loader = step_loader(dataset, sampler, cfg.num_workers, pin_memory=device.type == "cuda")
     loop = StepLoop(cfg, out, f"train {config.category}", step, seconds_before, unit="step",
-                    window=_Window, main=ctx.is_main)  # fmt: skip
+                    main=ctx.is_main)  # fmt: skip
 
     def meta() -> dict:
         return {"trainer": __name__, "step": loop.step, "images_seen": loop.step * cfg.batch_size,
