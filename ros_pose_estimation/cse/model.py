@@ -44,6 +44,8 @@ class CseConfig:
         category: registered category name.
         backbone: ``resnet18`` (published), ``resnet34``, ``resnet50``, ``small`` (half-width
             ResNet-18, CPU training) or ``tiny`` (tests).
+        backbone_stages: deepest backbone stage used (4: up to stride 32; 3: up to stride 16,
+            EfficientNet-Lite only: a quarter of Lite0's weights, the pose heads read stage 3).
         dim: embedding channels D (64 published).
         stride: feature stride (4 published: 256 -> 64 x 64).
         fuse_channels: decoder width (None: 2 x dim).
@@ -61,6 +63,7 @@ class CseConfig:
 
     category: str
     backbone: str = "resnet18"
+    backbone_stages: int = 4
     dim: int = 64
     stride: int = 4
     fuse_channels: int | None = None
@@ -145,7 +148,8 @@ class CseModel(nn.Module):
         diam = float(np.linalg.norm(template.extents))
         self.register_buffer("diameter", torch.tensor(diam, dtype=torch.float32))
         self.feature_net = FeatureNet(
-            config.backbone, config.dim, config.stride, backbone_weights, config.fuse_channels
+            config.backbone, config.dim, config.stride, backbone_weights, config.fuse_channels,
+            backbone_stages=config.backbone_stages,
         )
         width = self.feature_net.backbone.stage_channels[-1]
         h = config.pose_hidden

@@ -65,3 +65,23 @@ def test_bad_input_raises_input_error(model):
         model(torch.rand(2, 3, 64, 48), _K(2))
     with pytest.raises(InputError):
         model(torch.rand(2, 3, 64, 64), _K(3))
+
+
+def test_efficientnet_truncated_at_stage_3_keeps_stride_4_features_and_round_trips(tmp_path):
+    """backbone_stages 3: the stride-32 blocks are not built (a quarter of Lite0's weights);
+    the features keep stride 4, the pose heads read the stride-16 stage, checkpoints reload."""
+    from ros_pose_estimation.cse.checkpoint import load_checkpoint, save_checkpoint
+
+    cfg = CseConfig("mug", backbone="efficientnet_lite0", backbone_stages=3, fuse_channels=32,
+                    crop_size=64)  # fmt: skip
+    short = CseModel(cfg)
+    full = CseModel(CseConfig("mug", backbone="efficientnet_lite0", fuse_channels=32,
+                              crop_size=64))  # fmt: skip
+    count = lambda m: sum(p.numel() for p in m.feature_net.parameters())  # noqa: E731
+    assert count(short) < 0.5 * count(full)
+    assert short.feature_net.backbone.stage_channels[-1] == 112
+    out = short(torch.rand(2, 3, 64, 64), torch.eye(3).expand(2, 3, 3) * 80)
+    assert out.features.shape == (2, cfg.dim, 16, 16)
+    path = save_checkpoint(tmp_path / "mug.pt", short)
+    again = load_checkpoint(path)[0]
+    assert again.config.backbone_stages == 3
