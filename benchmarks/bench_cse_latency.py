@@ -59,7 +59,7 @@ def run(estimator, frame, objects: int, frames: int, warmup: int) -> dict:
     """Time ``frames`` calls of ``estimator.estimate`` on ``frame`` with ``objects`` boxes."""
     dets = with_objects(frame.detections, objects)
     frame_ms, results = timed_calls(
-        lambda _: estimator.estimate(frame.rgb, frame.depth, dets, frame.intrinsics,
+        lambda _: estimator.estimate(frame.rgb, dets, frame.intrinsics, frame.depth,
                                      errors="none"), frames, warmup)  # fmt: skip
     solved, stages = [], {}
     for estimates in results:

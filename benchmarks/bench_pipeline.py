@@ -67,8 +67,8 @@ def synthetic_frame(categories, n: int, width: int = 640, height: int = 480,
     import torch
 
     from ros_pose_estimation.core.camera import Intrinsics
+    from ros_pose_estimation.core.estimation import Detection
     from ros_pose_estimation.core.rotations import random_rotations
-    from ros_pose_estimation.nemo.detection import Detection
     from ros_pose_estimation.render import rasterize
     from ros_pose_estimation.shapes import template_mesh
 
@@ -116,7 +116,7 @@ def bop_frame(root: str, split: str, categories) -> Frame:
     from offline_training.nemo.evaluate import bop_box_to_xyxy
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.camera import Intrinsics
-    from ros_pose_estimation.nemo.detection import Detection
+    from ros_pose_estimation.core.estimation import Detection
 
     dataset = BopDataset(root, split, load_masks=False)
     for i in range(len(dataset)):

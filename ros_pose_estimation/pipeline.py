@@ -7,7 +7,8 @@ here, so it is tested without a ROS graph.
 * :class:`ModelSpec`: one category model: checkpoint file, method (``"nemo"`` RGB
   render-and-compare, ``"cse"`` RGB-D surface embedding) and the detector class ids mapped to it.
 * :func:`load_estimators`: build one estimator per method from the specs (checkpoints loaded
-  once, strictly, with ``weights_only=True``).
+  once, strictly, with ``weights_only=True``); every estimator offers the same call
+  (:class:`~ros_pose_estimation.core.estimation.Estimator`).
 * :class:`PosePipeline`: batch the frame's detections per estimator, isolate the detection that
   breaks a batch, apply ``max_objects`` / ``min_score``, then the per-track filter.
 
@@ -22,7 +23,6 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from ros_pose_estimation.core.errors import (
     InputError,
     PoseEstimationError,
 )
-from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
+from ros_pose_estimation.core.estimation import Detection, Estimator, PoseEstimate
 from ros_pose_estimation.tracking import TrackedPose, TrackFilter, TrackFilterConfig
 
 METHODS = ("nemo", "cse")
@@ -109,56 +109,6 @@ def resolve_path(path: str) -> str | None:
     return None
 
 
-class Estimator(Protocol):
-    """What the pipeline needs from an estimator."""
-
-    needs_depth: bool
-
-    @property
-    def categories(self) -> list[str]: ...
-
-    def estimate(
-        self,
-        rgb: np.ndarray,
-        detections: Sequence[Detection],
-        intrinsics: Intrinsics,
-        depth: np.ndarray | None = None,
-    ) -> list[PoseEstimate]: ...
-
-
-class _Adapter:
-    """An estimator class of the project behind the :class:`Estimator` interface."""
-
-    needs_depth = False
-
-    def __init__(self, estimator) -> None:
-        self.estimator = estimator
-
-    @property
-    def categories(self) -> list[str]:
-        return self.estimator.categories
-
-
-class NemoAdapter(_Adapter):
-    """:class:`~ros_pose_estimation.nemo.NemoEstimator` behind the :class:`Estimator`
-    interface (depth is not used)."""
-
-    def estimate(self, rgb, detections, intrinsics, depth=None) -> list[PoseEstimate]:
-        return self.estimator.estimate(rgb, detections, intrinsics)
-
-
-class CseAdapter(_Adapter):
-    """:class:`~ros_pose_estimation.cse.CseEstimator` behind the :class:`Estimator`
-    interface (needs depth in metres)."""
-
-    needs_depth = True
-
-    def estimate(self, rgb, detections, intrinsics, depth=None) -> list[PoseEstimate]:
-        if depth is None:
-            raise DepthError("the RGB-D (cse) model needs an aligned depth image; none given")
-        return self.estimator.estimate(rgb, depth, detections, intrinsics)
-
-
 def load_estimators(
     specs: Sequence[ModelSpec], device: str = "cpu", preset: str = "default"
 ) -> dict[str, Estimator]:
@@ -192,19 +142,19 @@ def load_estimators(
                     f"{model.category!r} model, not {spec.category!r}"
                 )
             models[spec.category] = model
-        adapter = NemoAdapter(NemoEstimator(models, InferenceConfig.named(preset), device))
-        by_category.update(dict.fromkeys(models, adapter))
+        nemo_estimator = NemoEstimator(models, InferenceConfig.named(preset), device)
+        by_category.update(dict.fromkeys(models, nemo_estimator))
     cse = [s for s in specs if s.method == "cse"]
     if cse:
         try:
             from ros_pose_estimation.cse.estimator import CseEstimator
         except ImportError as exc:
             raise ConfigError(f"method 'cse' is not available in this build: {exc}") from None
-        estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], device=device)
-        missing = {s.category for s in cse} - set(estimator.categories)
+        cse_estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], device=device)
+        missing = {s.category for s in cse} - set(cse_estimator.categories)
         if missing:
             raise CheckpointError(f"cse checkpoints do not hold categories {sorted(missing)}")
-        by_category.update(dict.fromkeys((s.category for s in cse), CseAdapter(estimator)))
+        by_category.update(dict.fromkeys((s.category for s in cse), cse_estimator))
     return by_category
 
 
@@ -355,7 +305,7 @@ class PosePipeline:
             return pairs
         for est in estimates:
             for stage, ms in est.timings.items():
-                key = f"{type(estimator).__name__.removesuffix('Adapter').lower()}.{stage}"
+                key = f"{estimator.name}.{stage}"
                 result.timings[key] = result.timings.get(key, 0.0) + ms / max(len(estimates), 1)
         return list(zip(ids, estimates, strict=True))
 

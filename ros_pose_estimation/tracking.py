@@ -340,7 +340,7 @@ class TrackFilter:
         Args:
             stamp_ns: the frame's stamp (ns, >= 0).
             estimates: objects with ``category``, ``R`` ``[3 x 3]``, ``t`` ``[3]`` (m),
-                ``size`` ``[3]`` (m) and ``score`` (e.g. ``nemo.detection.PoseEstimate``).
+                ``size`` ``[3]`` (m) and ``score`` (e.g. ``core.estimation.PoseEstimate``).
 
         Returns:
             One :class:`TrackedPose` per estimate, in the same order.

@@ -1,5 +1,6 @@
-"""The node's building blocks import neither rclpy nor training dependencies, and the output
-builders import their message packages only when called."""
+"""The node's building blocks import neither rclpy nor training dependencies (nor torch: the
+conversions and the estimator contract in core are numpy only), and the output builders import
+their message packages only when called."""
 
 import subprocess
 import sys
@@ -15,10 +16,26 @@ def test_building_blocks_import_light():
         "import ros_pose_estimation.overlay, ros_pose_estimation.colors\n"
         "from ros_pose_estimation.conversions import detection3d, tf, markers\n"
         "from ros_pose_estimation.conversions import diagnostics, poses\n"
+        "from ros_pose_estimation.conversions import camera_info, detections, image, masks\n"
+        "import ros_pose_estimation.core.estimation, ros_pose_estimation.core.crops\n"
         "bad = [m for m in ('rclpy', 'open3d', 'rosbags', 'torch', 'offline_training',\n"
         "                   'vision_msgs', 'tf2_msgs', 'visualization_msgs', 'diagnostic_msgs',\n"
         "                   'geometry_msgs') if m in sys.modules]\n"
         "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert out.stdout.strip() == "", f"import pulled in: {out.stdout.strip()}"
+
+
+def test_conversions_package_and_estimator_contract_do_not_import_torch():
+    code = (
+        "import sys\n"
+        "import ros_pose_estimation.conversions as c, ros_pose_estimation.core.estimation\n"
+        "for name in c.__all__: getattr(c, name)\n"  # the lazily imported outputs too
+        "print(','.join(m for m in ('torch', 'rclpy', 'ros_pose_estimation.nemo',\n"
+        "                           'ros_pose_estimation.cse') if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT

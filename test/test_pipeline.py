@@ -10,7 +10,8 @@ import pytest
 
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError, DepthError, InputError
-from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
+from ros_pose_estimation.core.estimation import Detection, PoseEstimate
+from ros_pose_estimation.nemo.estimator import NemoEstimator
 from ros_pose_estimation.pipeline import ModelSpec, PosePipeline, load_estimators, resolve_path
 
 INTR = Intrinsics(100.0, 100.0, 31.5, 23.5, 64, 48)
@@ -20,6 +21,7 @@ RGB = np.zeros((48, 64, 3), np.uint8)
 class FakeEstimator:
     """Pose = box centre at 1 m; raises for boxes starting left of x = 0 (``bad_x``)."""
 
+    name = "fake"
     needs_depth = False
 
     def __init__(self, categories, score=0.8, needs_depth=False):
@@ -59,7 +61,7 @@ def test_one_batch_per_estimator_and_results_in_detection_order():
     assert [p.category for p in result.poses] == ["mug", "bottle", "mug"]
     assert len({p.track_id for p in result.poses}) == 3
     assert result.timings["total"] >= result.timings["estimate"] >= 0
-    assert result.timings["fakeestimator.total"] == pytest.approx(4.0)
+    assert result.timings["fake.total"] == pytest.approx(4.0)
 
 
 def test_bad_detection_is_isolated_and_counted():
@@ -135,6 +137,23 @@ def test_bundled_model_loads_and_wrong_category_is_refused():
     mug = resolve_path("models/nemo/mug.pt")
     assert mug is not None
     estimators = load_estimators([ModelSpec("mug", "models/nemo/mug.pt")])
-    assert estimators["mug"].categories == ["mug"]
+    assert isinstance(estimators["mug"], NemoEstimator)  # the estimator itself, no wrapper
+    assert estimators["mug"].categories == ["mug"] and estimators["mug"].name == "nemo"
     with pytest.raises(CheckpointError, match="holds a 'mug' model"):
         load_estimators([ModelSpec("bottle", mug)])
+
+
+def test_cse_estimator_runs_directly_in_the_pipeline_and_needs_depth():
+    from ros_pose_estimation.cse.estimator import CseEstimator
+    from test.cse.oracle import mask_box, oracle_frame
+
+    model, rgb, depth, mask, intr, _, t = oracle_frame("mug", 0)
+    pipe = PosePipeline({"mug": CseEstimator({"mug": model})})
+    assert pipe.needs_depth
+    det = [Detection("mug", mask_box(mask), mask)]
+    blind = pipe.process(rgb, det, intr, 1)
+    assert blind.skipped["no_depth"] == 1 and not blind.poses
+    assert "needs a depth image" in blind.errors[0]
+    seen = pipe.process(rgb, det, intr, 2, depth=depth.astype(np.float32))
+    assert len(seen.poses) == 1 and np.linalg.norm(seen.poses[0].raw.t - t) < 0.006
+    assert {"cse.crop", "cse.solve", "cse.total"} <= set(seen.timings)

@@ -29,7 +29,7 @@ FRAME = 33 * MS
 
 @dataclass
 class Est:
-    """The fields of nemo.detection.PoseEstimate the filter reads."""
+    """The fields of core.estimation.PoseEstimate the filter reads."""
 
     category: str
     t: np.ndarray
@@ -238,7 +238,7 @@ def test_low_score_estimates_are_not_tracked():
 
 
 def test_accepts_nemo_pose_estimate():
-    from ros_pose_estimation.nemo.detection import PoseEstimate
+    from ros_pose_estimation.core.estimation import PoseEstimate
 
     est_ = PoseEstimate("can", np.eye(3), np.array([0.0, 0.0, 1.0]), 0.7, np.array([0.06] * 3))
     pose = TrackFilter().update(0, [est_])[0]

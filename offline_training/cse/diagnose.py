@@ -58,9 +58,9 @@ def pose_rows(make_estimator, bop, category, min_visib=0.3, max_objects=30) -> l
     from offline_training.nemo.evaluate import bop_box_to_xyxy
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
+    from ros_pose_estimation.core.estimation import Detection
     from ros_pose_estimation.core.metrics import rotation_error_deg
     from ros_pose_estimation.core.rotations import matrix_to_axis_angle
-    from ros_pose_estimation.nemo.detection import Detection
 
     rows = []
     for sample, k in _objects(bop, category, min_visib, max_objects):
@@ -68,8 +68,8 @@ def pose_rows(make_estimator, bop, category, min_visib=0.3, max_objects=30) -> l
         h, w = sample.rgb.shape[:2]
         det = Detection(category, bop_box_to_xyxy(obj.info["bbox_visib"]), obj.mask_visib)
         est = make_estimator(obj).estimate(
-            sample.rgb, metres_to_depth(sample.depth, "16UC1"), [det],
-            Intrinsics.from_K(sample.K, w, h), errors="none",
+            sample.rgb, [det], Intrinsics.from_K(sample.K, w, h),
+            metres_to_depth(sample.depth, "16UC1"), errors="none",
         )[0]  # fmt: skip
         row = {"scene_id": sample.scene_id, "im_id": sample.im_id, "gt_index": k,
                "solved": est is not None}  # fmt: skip

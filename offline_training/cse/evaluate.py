@@ -51,8 +51,8 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
     from offline_training.nemo.evaluate import bop_box_to_xyxy, select_objects
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
+    from ros_pose_estimation.core.estimation import Detection
     from ros_pose_estimation.core.metrics import PoseRecord, rotation_error_deg
-    from ros_pose_estimation.nemo.detection import Detection
 
     records, rows, warm = [], [], False
     for i in range(len(bop)):
@@ -76,10 +76,10 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
             for k in keep
         ]  # fmt: skip
         if not warm:
-            estimator.estimate(sample.rgb, depth, dets, intr, errors="none")
+            estimator.estimate(sample.rgb, dets, intr, depth, errors="none")
             warm = True
         start = time.perf_counter()
-        preds = estimator.estimate(sample.rgb, depth, dets, intr, errors="none")
+        preds = estimator.estimate(sample.rgb, dets, intr, depth, errors="none")
         per_object_ms = 1e3 * (time.perf_counter() - start) / len(keep)
         for k, pred in zip(keep, preds, strict=True):
             obj = sample.objects[k]

@@ -195,7 +195,7 @@ def evaluate(
     ``use_masks`` the ``mask_visib`` of each object is passed to the estimator too;
     ``report`` (if given) counts the objects seen, their sources and why any were skipped.
     """
-    from ros_pose_estimation.nemo.estimator import Detection
+    from ros_pose_estimation.core.estimation import Detection
 
     categories = set.intersection(*(set(e.categories) for e in estimators.values()))
     results: list[ObjectResult] = []

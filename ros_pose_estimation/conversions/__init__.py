@@ -8,9 +8,8 @@ Errors are the core's (:mod:`ros_pose_estimation.core.errors`), so a node catche
 
 * :mod:`.image`: ``sensor_msgs/Image`` / ``CompressedImage`` <-> numpy (RGB, depth in metres).
 * :mod:`.camera_info`: ``sensor_msgs/CameraInfo`` -> ``core.camera.Intrinsics``.
-* :mod:`.detections`: ``vision_msgs/Detection2DArray`` -> NeMo ``Detection`` list. Its names
-  are imported lazily here: :mod:`ros_pose_estimation.nemo.detection` pulls in torch, which
-  the image and camera-info conversions do not need.
+* :mod:`.detections`: ``vision_msgs/Detection2DArray`` -> the estimators' ``Detection`` list
+  (:mod:`ros_pose_estimation.core.estimation`, numpy only: no conversion imports torch).
 
 Outputs (builders of rclpy messages; the message packages are imported when called, and the
 modules themselves lazily here):
@@ -25,6 +24,7 @@ modules themselves lazily here):
 from importlib import import_module
 
 from .camera_info import intrinsics_from_camera_info
+from .detections import SKIP_REASONS, bbox_from_box, box_from_bbox, detections_from_msg
 from .image import (
     IMAGE_ENCODINGS,
     compressed_to_rgb,
@@ -58,10 +58,6 @@ __all__ = [
 
 #: lazily imported name -> its module (relative to this package).
 _LAZY = {
-    "SKIP_REASONS": "detections",
-    "bbox_from_box": "detections",
-    "box_from_bbox": "detections",
-    "detections_from_msg": "detections",
     "detection3d_array": "detection3d",
     "DiagnosticRules": "diagnostics",
     "diagnostic_array": "diagnostics",

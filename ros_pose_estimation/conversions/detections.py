@@ -1,4 +1,4 @@
-"""``vision_msgs/Detection2DArray`` -> :class:`~ros_pose_estimation.nemo.detection.Detection`.
+"""``vision_msgs/Detection2DArray`` -> :class:`~ros_pose_estimation.core.estimation.Detection`.
 
 Box convention. ``BoundingBox2D`` gives a centre and a size in pixels. The project's boxes are
 continuous ``[x0, y0, x1, y1]`` where integer coordinates are pixel centres
@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from ros_pose_estimation.core.errors import InputError
-from ros_pose_estimation.nemo.detection import Detection
+from ros_pose_estimation.core.estimation import Detection
 
 #: Why a detection was skipped, in the order the checks run.
 SKIP_REASONS = ("no_hypothesis", "unknown_class", "empty_box", "outside_image")
@@ -62,7 +62,7 @@ def detections_from_msg(
     class_map: Mapping[str, str] | None = None,
     notes: dict[str, str] | None = None,
 ) -> tuple[list[Detection], dict[str, int]]:
-    """Convert a ``Detection2DArray`` into NeMo detections for one image.
+    """Convert a ``Detection2DArray`` into the estimators' detections for one image.
 
     Args:
         msg: ``vision_msgs/Detection2DArray`` (rclpy or rosbags; ``bbox.center`` may be a

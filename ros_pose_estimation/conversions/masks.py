@@ -3,7 +3,7 @@
 The mask is a ``sensor_msgs/Image`` aligned to the colour image, ``mono8`` / ``8UC1`` /
 ``mono16`` / ``16UC1`` / ``32SC1``, where every pixel holds an instance label: 0 = background,
 ``k > 0`` = instance ``k`` (the usual output of instance-segmentation nodes). Each label with
-at least ``min_pixels`` pixels becomes a :class:`~ros_pose_estimation.nemo.detection.Detection`
+at least ``min_pixels`` pixels becomes a :class:`~ros_pose_estimation.core.estimation.Detection`
 of ``category`` with its box (the pixels' extent, project pixel-centre convention:
 ``[x_min - 0.5, y_min - 0.5, x_max + 0.5, y_max + 0.5]``) and its mask; smaller ones are skipped
 as ``small_mask``. Detections come in increasing label order.
@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ros_pose_estimation.core.errors import EncodingError, InputError
+from ros_pose_estimation.core.estimation import Detection
 
 #: mask encoding -> numpy dtype of a label.
 MASK_ENCODINGS = {
@@ -70,8 +71,6 @@ def detections_from_labels(
     Raises:
         InputError: the mask's size differs from the image's.
     """
-    from ros_pose_estimation.nemo.detection import Detection
-
     if tuple(labels.shape) != tuple(image_shape[:2]):
         raise InputError(f"mask {labels.shape[1]}x{labels.shape[0]} vs image "
                          f"{image_shape[1]}x{image_shape[0]}: expected the mask aligned to the "

@@ -1,13 +1,10 @@
-"""One estimator call = one frame's detections, batched per category and timed per stage.
+"""Per-stage timing of one estimator call, waiting for the device (torch).
 
-Shared by :mod:`..nemo.estimator` and :mod:`..cse.estimator`, which both
-
-* group the frame's detections by (canonical) category, so that each category's network runs
-  once on all of its crops (:func:`group_by_category`),
-* put each group's estimates back at their detections' places, so results come back in the
-  caller's order (:func:`place_estimates`),
-* time their stages over the whole call and stamp the milliseconds and the batch size on every
-  estimate (:class:`FrameTimer`).
+Shared by :mod:`..nemo.estimator` and :mod:`..cse.estimator`, which both time their stages over
+the whole call and stamp the milliseconds and the batch size on every estimate
+(:class:`FrameTimer`). Their grouping of the detections per category is numpy-only, with the
+estimator contract (:func:`ros_pose_estimation.core.estimation.group_by_category`,
+:func:`~ros_pose_estimation.core.estimation.place_estimates`).
 
 What the stages are, and what each estimator does per group, stays with the estimator.
 Pure core: no rclpy.
@@ -17,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 
@@ -29,36 +25,6 @@ def sync_device(device: torch.device) -> None:
     ``time.perf_counter()`` read after it includes that work."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-
-
-def group_by_category(names: Sequence[str]) -> dict[str, list[int]]:
-    """``{category: [detection indices]}``: the categories in the order they first appear in
-    ``names``, each with the indices of its detections in increasing order.
-
-    ``names`` are the detections' canonical category names, already checked against the loaded
-    models (:func:`ros_pose_estimation.nemo.detection.check_inputs` raises ``InputError`` for an
-    unknown category or one without a model, naming the detection).
-    """
-    groups: dict[str, list[int]] = {}
-    for i, name in enumerate(names):
-        groups.setdefault(name, []).append(i)
-    return groups
-
-
-def place_estimates(
-    results: list, ids: Sequence[int], estimates: Sequence[Any], detections: Sequence[Any]
-) -> None:
-    """``results[ids[j]] = estimates[j]``: one group's estimates (one per index in ``ids``, None
-    for a detection that failed) back at their detections' places. A placed estimate takes its
-    detection's ``category`` as the caller spelled it (``"Mug"`` stays ``"Mug"``).
-
-    Raises:
-        ValueError: ``estimates`` and ``ids`` of different lengths (an estimator bug).
-    """
-    for i, est in zip(ids, estimates, strict=True):
-        if est is not None:
-            est.category = detections[i].category
-        results[i] = est
 
 
 class FrameTimer:

@@ -14,6 +14,10 @@ Resampling is done here in numpy/scipy (separable, exact to this convention, no 
 ``linear`` (bilinear; when shrinking, ``antialias`` averages up to 8 x 8 bilinear samples per
 output pixel, close to OpenCV's ``INTER_AREA``). :attr:`Crop.affine_matrix` is the same mapping
 for ``cv2.warpAffine`` / GPU warps.
+
+The estimators' crop of a detection (one implementation for all of them):
+:func:`detection_crop` (box -> square crop of ``scale`` x its longer side, ``size`` pixels) and
+:func:`crop_inputs` (image, mask and depth resampled into it).
 """
 
 from __future__ import annotations
@@ -269,3 +273,63 @@ def make_crop(
         intrinsics.check_image(img)
     crop = Crop.from_box(box_xyxy, out_size, intrinsics, image_shape=img.shape)
     return crop.warp(img, interpolation, fill, antialias), crop
+
+
+def detection_crop(box_xyxy, intrinsics: Intrinsics, size: int, scale: float) -> Crop:
+    """The square crop an estimator sees of a detection: ``scale`` x the longer side of
+    ``box_xyxy`` (``[4]`` px) around its centre (:func:`square_crop_box`), resampled to
+    ``size x size`` pixels; it carries its intrinsics (from ``intrinsics``, the image's).
+
+    Raises:
+        InputError: non-finite / zero-area box, or a box wholly outside the image (the message
+            names the box).
+    """
+    try:
+        box = square_crop_box(box_xyxy, scale)
+        return Crop.from_box(box, size, intrinsics)
+    except InputError as exc:
+        raise InputError(f"detection box {np.asarray(box_xyxy).tolist()}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class CropInputs:
+    """A detection's inputs resampled into its crop (``S x S`` pixels).
+
+    Attributes:
+        crop: the crop (:func:`detection_crop`).
+        rgb: ``[S x S x C]`` image (bilinear, antialiased when shrinking; the image's dtype).
+        mask: ``[S x S]`` bool object mask (nearest, False outside the image); None without one.
+        depth: ``[S x S]`` depth in the given units and dtype (nearest, 0 outside the image);
+            None without depth.
+        box_side: the detection box's longer side in crop pixels.
+    """
+
+    crop: Crop
+    rgb: np.ndarray
+    mask: np.ndarray | None
+    depth: np.ndarray | None
+    box_side: float
+
+
+def crop_inputs(crop: Crop, image: np.ndarray, box_xyxy, mask=None, depth=None) -> CropInputs:
+    """Resample ``image`` (``[H x W x C]``), ``mask`` (``[H x W]``, optional) and ``depth``
+    (``[H x W]``, optional; m or mm, never blended) of the detection ``box_xyxy`` (``[4]`` px)
+    into ``crop``.
+
+    Raises:
+        InputError: a mask or depth of another size than the image's ``[H x W]``.
+    """
+    size = np.shape(image)[:2]
+    if mask is not None:
+        check_shape("mask", mask, size)
+    if depth is not None:
+        check_shape("depth", depth, size)
+    raw = np.asarray(box_xyxy, dtype=np.float64)
+    side = max(raw[2] - raw[0], raw[3] - raw[1]) * crop.scale[0]
+    return CropInputs(
+        crop=crop,
+        rgb=crop.warp(image),
+        mask=None if mask is None else crop.warp_mask(mask),
+        depth=None if depth is None else crop.warp_depth(depth),
+        box_side=float(side),
+    )

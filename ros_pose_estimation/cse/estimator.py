@@ -1,7 +1,7 @@
 """RGB-D category-level pose by Categorical Surface Embedding + Umeyama (paper 003, inference).
 
     estimator = CseEstimator.from_checkpoints(["mug_cse.pt"])
-    poses = estimator.estimate(rgb, depth, [Detection("mug", box, mask)], intrinsics)
+    poses = estimator.estimate(rgb, [Detection("mug", box, mask)], intrinsics, depth)
 
 Per detection: a square crop (``crop_scale`` x the box's longer side, resized to
 ``crop_size``; it carries its own intrinsics) of the colour image, the depth (nearest
@@ -11,12 +11,13 @@ deformed template's vertex embeddings; on the object's feature cells Eq. 1-2 giv
 3D template point and Eq. 7 its confidence; cells with confidence above ``min_confidence`` and
 valid depth are back-projected with the crop intrinsics, and RANSAC + weighted Umeyama
 (:func:`.solve.pose_from_correspondences`) gives ``x_cam = s R x_model + t``; optionally a few
-ICP steps refine it (:mod:`.refine`). Output:
-:class:`~ros_pose_estimation.nemo.detection.PoseEstimate` (the RGB estimator's type) with the
-metric ``size`` = the deformed template's extents x ``s``,
-``t`` = the centre of that box, ``score`` = the confidence-weighted RANSAC inlier count over
-the object's cells (the inlier fraction without weighting), ``loss`` = the inliers' RMS
-residual (m), ``steps`` = 0 and ``converged`` = True (no iterative optimisation).
+ICP steps refine it (:mod:`.refine`). The call is the estimator contract of
+:mod:`ros_pose_estimation.core.estimation` (the RGB estimator's), with ``needs_depth``; output:
+:class:`~ros_pose_estimation.core.estimation.PoseEstimate` with the metric ``size`` = the
+deformed template's extents x ``s``, ``t`` = the centre of that box, ``score`` = the
+confidence-weighted RANSAC inlier count over the object's cells (the inlier fraction without
+weighting), ``loss`` = the inliers' RMS residual (m), ``steps`` = 0 and ``converged`` = True
+(no iterative optimisation).
 
 Depth: ``16UC1`` (uint16 mm) or ``32FC1`` (float32 m), registered to the colour image (same
 size and intrinsics); zeros and NaNs are ignored. Pure core (no rclpy).
@@ -32,15 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ros_pose_estimation.core.batching import (
-    FrameTimer,
-    group_by_category,
-    place_estimates,
-    sync_device,
-)
+from ros_pose_estimation.core.batching import FrameTimer, sync_device
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.category_models import load_by_category, models_by_category
-from ros_pose_estimation.core.crops import Crop, square_crop_box
+from ros_pose_estimation.core.crops import crop_inputs, detection_crop
 from ros_pose_estimation.core.errors import (
     ConfigError,
     DepthError,
@@ -48,7 +44,13 @@ from ros_pose_estimation.core.errors import (
     InputError,
     PoseEstimationError,
 )
-from ros_pose_estimation.nemo.detection import Detection, PoseEstimate, check_inputs
+from ros_pose_estimation.core.estimation import (
+    Detection,
+    PoseEstimate,
+    check_inputs,
+    group_by_category,
+    place_estimates,
+)
 
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
 from .model import CseModel
@@ -102,7 +104,13 @@ class CseInferenceConfig:
 
 
 class CseEstimator:
-    """RGB-D pose estimator for the categories of ``models`` (one :class:`CseModel` each)."""
+    """RGB-D pose estimator for the categories of ``models`` (one :class:`CseModel` each; the
+    :class:`~ros_pose_estimation.core.estimation.Estimator` contract)."""
+
+    #: method name, the prefix of the pipeline's timing keys (``cse.solve``...).
+    name = "cse"
+    #: :meth:`estimate` raises DepthError without a depth image.
+    needs_depth = True
 
     def __init__(
         self,
@@ -133,47 +141,48 @@ class CseEstimator:
     # ------------------------------------------------------------------ inputs
     def _prepare(self, image, depth_m, det: Detection, intrinsics, model: CseModel):
         cfg = model.config
-        try:
-            box = square_crop_box(det.box_xyxy, cfg.crop_scale)
-            crop = Crop.from_box(box, cfg.crop_size, intrinsics)
-        except InputError as exc:
-            raise InputError(f"detection box {np.asarray(det.box_xyxy).tolist()}: {exc}") from None
-        if det.mask is not None:
-            mask = np.asarray(det.mask, dtype=bool)
-        else:
+        crop = detection_crop(det.box_xyxy, intrinsics, cfg.crop_size, cfg.crop_scale)
+        mask = det.mask
+        if mask is None:
             mask = box_depth_mask(depth_m, det.box_xyxy, intrinsics.fx, self.config.box_depth_band)
-        crop_mask = crop.warp_mask(mask)
-        crop_depth = crop.warp_depth(depth_m)
+        inputs = crop_inputs(crop, image, det.box_xyxy, mask, depth_m)
         cells, cell_depth = cell_mask_and_depth(
-            crop_mask, crop_depth, cfg.stride, self.config.min_mask_fraction
+            inputs.mask, inputs.depth, cfg.stride, self.config.min_mask_fraction
         )
-        return crop.warp(image), crop, cells, cell_depth
+        return inputs.rgb, crop, cells, cell_depth
 
     # ------------------------------------------------------------------ estimation
     def estimate(
         self,
-        image: np.ndarray,
-        depth: np.ndarray,
+        rgb: np.ndarray,
         detections: Sequence[Detection],
         intrinsics: Intrinsics,
+        depth: np.ndarray | None = None,
         depth_encoding: str | None = None,
         errors: str = "raise",
     ) -> list[PoseEstimate | None]:
-        """Poses of ``detections`` in ``image`` (``[H x W x 3]`` uint8 RGB) with registered
-        ``depth`` (``[H x W]`` uint16 mm / float32 m, see :func:`.pixels.depth_metres`).
+        """Poses of ``detections`` in ``rgb`` (``[H x W x 3]`` uint8) with registered
+        ``depth`` (``[H x W]`` uint16 mm / float32 m, see :func:`.pixels.depth_metres`;
+        required); one :class:`PoseEstimate` per detection, in order.
 
         Args:
+            depth_encoding: ``depth``'s encoding (None: from its dtype).
             errors: ``"raise"``: a detection that cannot be solved (too few confident cells
                 with depth) raises :class:`EstimationError` / :class:`DepthError` naming it;
                 ``"none"``: its entry is None and the others are still returned.
 
         Raises:
-            InputError (incl. DepthError, EncodingError): bad image, depth (wrong size or
+            InputError (incl. DepthError, EncodingError): bad image, depth (none, wrong size or
                 encoding, all zero/NaN), intrinsics, boxes, masks or categories.
         """
         if errors not in ("raise", "none"):
             raise ConfigError(f"errors: expected 'raise' or 'none', got {errors!r}")
-        names = check_inputs(image, detections, intrinsics, self.models)
+        if depth is None:
+            raise DepthError(
+                "depth: the RGB-D (cse) estimator needs a depth image registered to the colour "
+                "image (16UC1 mm or 32FC1 m); none given"
+            )
+        names = check_inputs(rgb, detections, intrinsics, self.models)
         if not detections:
             return []
         depth_m = depth_metres(depth, depth_encoding)
@@ -186,7 +195,7 @@ class CseEstimator:
             prepared = []
             for i in ids:
                 try:
-                    item = self._prepare(image, depth_m, detections[i], intrinsics, model)
+                    item = self._prepare(rgb, depth_m, detections[i], intrinsics, model)
                     prepared.append(item)
                 except PoseEstimationError as exc:
                     if errors == "raise" or not isinstance(exc, EstimationError | InputError):

@@ -6,8 +6,9 @@
   exclusion masks and :func:`contrastive_loss` (paper 000 Eq. 6).
 * :mod:`.model`, :mod:`.checkpoint`: a category's model and its one-file checkpoint.
 * :mod:`.estimator` (with :mod:`.presets`, :mod:`.hypotheses`, :mod:`.refine` (Adam),
-  :mod:`.levenberg_marquardt`, :mod:`.scoring`, :mod:`.fixed_compare`, :mod:`.pose_param`,
-  :mod:`.detection`): render-and-compare inference.
+  :mod:`.levenberg_marquardt`, :mod:`.scoring`, :mod:`.fixed_compare`, :mod:`.pose_param`):
+  render-and-compare inference. Its inputs and outputs (``Detection``, ``PoseEstimate``) are
+  the estimator contract of :mod:`ros_pose_estimation.core.estimation`.
 """
 
 from ros_pose_estimation.nemo.contrastive import (
@@ -19,20 +20,17 @@ from ros_pose_estimation.nemo.contrastive import (
     sample_background_features,
     sample_vertex_features,
 )
-from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
 from ros_pose_estimation.nemo.estimator import NemoEstimator
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh, cuboid_mesh, geodesic_mesh
 from ros_pose_estimation.nemo.presets import InferenceConfig
 
 __all__ = [
-    "Detection",
     "InferenceConfig",
     "NemoConfig",
     "NemoEstimator",
     "NemoModel",
     "NeuralMesh",
-    "PoseEstimate",
     "contrastive_loss",
     "cuboid_mesh",
     "downsample_mask",

@@ -3,6 +3,9 @@
     estimator = NemoEstimator.from_checkpoints(["mug.pt", "laptop.pt"], InferenceConfig.default())
     poses = estimator.estimate(rgb, [Detection("mug", [x0, y0, x1, y1])], intrinsics)
 
+(:class:`~ros_pose_estimation.core.estimation.Detection` in,
+:class:`~ros_pose_estimation.core.estimation.PoseEstimate` out.)
+
 Per frame, for each category with detections: every detection becomes a square crop
 (``crop_scale`` x the box's longer side, resized to the model's ``crop_size``, carrying its own
 intrinsics, :mod:`ros_pose_estimation.core.crops`); the category's network computes the feature
@@ -29,22 +32,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ros_pose_estimation.core.batching import (
-    FrameTimer,
-    group_by_category,
-    place_estimates,
-    sync_device,
-)
+from ros_pose_estimation.core.batching import FrameTimer, sync_device
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.category_models import load_by_category, models_by_category
-from ros_pose_estimation.core.crops import Crop
-from ros_pose_estimation.nemo.detection import (
-    STAGES,
+from ros_pose_estimation.core.crops import Crop, CropInputs, crop_inputs, detection_crop
+from ros_pose_estimation.core.estimation import (
     Detection,
     PoseEstimate,
     check_inputs,
-    detection_crop,
-    feature_camera,
+    group_by_category,
+    place_estimates,
 )
 from ros_pose_estimation.nemo.fixed_compare import CachedRenderObjective
 from ros_pose_estimation.nemo.hypotheses import (
@@ -57,7 +54,7 @@ from ros_pose_estimation.nemo.hypotheses import (
     select_diverse,
 )
 from ros_pose_estimation.nemo.levenberg_marquardt import refine_lm
-from ros_pose_estimation.nemo.model import NemoModel
+from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.pose_param import initial_params
 from ros_pose_estimation.nemo.presets import InferenceConfig
 from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine
@@ -68,14 +65,15 @@ from ros_pose_estimation.nemo.scoring import (
     render_compare,
 )
 
-__all__ = [
-    "STAGES",
-    "Detection",
-    "NemoEstimator",
-    "PoseEstimate",
-    "detection_crop",
-    "feature_camera",
-]
+__all__ = ["STAGES", "NemoEstimator", "feature_camera"]
+
+#: Stages timed per call (ms): crop, network forward, hypothesis scoring, refinement.
+STAGES = ("crop", "features", "init", "refine", "total")
+
+
+def feature_camera(crop: Crop, config: NemoConfig) -> np.ndarray:
+    """``[3 x 3]`` camera matrix (px) of the crop's feature map (``crop_size / stride`` cells)."""
+    return crop.intrinsics.scaled(1.0 / config.stride).K
 
 
 def shape_points(model: NemoModel, max_points: int = 2000) -> torch.Tensor:
@@ -97,13 +95,19 @@ def shape_points(model: NemoModel, max_points: int = 2000) -> torch.Tensor:
 
 
 class NemoEstimator:
-    """Render-and-compare pose estimator for the categories of ``models``.
+    """Render-and-compare pose estimator for the categories of ``models`` (RGB only; the
+    :class:`~ros_pose_estimation.core.estimation.Estimator` contract).
 
     Args:
         models: category name -> :class:`NemoModel` (moved to ``device``, eval mode).
         config: inference settings (:class:`InferenceConfig`, default preset when None).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
     """
+
+    #: method name, the prefix of the pipeline's timing keys (``nemo.refine``...).
+    name = "nemo"
+    #: depth is not used (monocular RGB).
+    needs_depth = False
 
     def __init__(
         self,
@@ -144,27 +148,39 @@ class NemoEstimator:
             )  # fmt: skip
         return self._banks[category]
 
-    def _crop(self, image, det: Detection, intrinsics, model: NemoModel):
-        crop = detection_crop(det.box_xyxy, intrinsics, model.config)
-        pixels = crop.warp(image)
-        raw = np.asarray(det.box_xyxy, dtype=np.float64)
-        side = max(raw[2] - raw[0], raw[3] - raw[1]) * crop.scale[0] / model.config.stride
-        keep = None if det.mask is None else crop.warp_mask(det.mask)
-        return pixels, crop, side, keep
+    def _crop(self, image, det: Detection, intrinsics, model: NemoModel) -> CropInputs:
+        cfg = model.config
+        crop = detection_crop(det.box_xyxy, intrinsics, cfg.crop_size, cfg.crop_scale)
+        return crop_inputs(crop, image, det.box_xyxy, det.mask)
 
     # ------------------------------------------------------------------ estimation
     def estimate(
-        self, image: np.ndarray, detections: Sequence[Detection], intrinsics: Intrinsics
+        self,
+        rgb: np.ndarray,
+        detections: Sequence[Detection],
+        intrinsics: Intrinsics,
+        depth: np.ndarray | None = None,
     ) -> list[PoseEstimate]:
-        """Poses of ``detections`` in ``image`` (``[H x W x 3]`` uint8 RGB) seen by a camera
-        with ``intrinsics``; one :class:`PoseEstimate` per detection, in order.
+        """Poses of ``detections`` in ``rgb`` (``[H x W x 3]`` uint8) seen by a camera
+        with ``intrinsics``; one :class:`PoseEstimate` per detection, in order. ``depth`` is
+        accepted for the common contract and ignored. A detection's ``mask`` (``[H x W]``
+        bool) hides the feature cells farther than one cell from it.
+
+        ``score``: paper 001 Eq. 6, the mean cosine similarity between the observed features
+        and the rendered neural-mesh features over the pixels the mesh covers at the pose
+        (feature-map resolution), clipped below at 0. ``size``: the neural mesh's extents
+        without its margin (m), the typical size the distance estimate assumes. ``timings``:
+        :data:`STAGES` (ms). ``steps``, ``converged``, ``loss``: of the chosen hypothesis (all
+        refinement stages; settled = best loss not improved by more than ``tol`` for
+        ``patience`` steps, :class:`.presets.Schedule`; render-and-compare loss,
+        :mod:`.scoring`).
 
         Raises:
             InputError: wrong image dtype / shape, image size not matching the intrinsics,
                 unknown category or one without a model, empty / zero-area / non-finite box,
                 box wholly outside the image, mask of the wrong shape.
         """
-        names = check_inputs(image, detections, intrinsics, self.models)
+        names = check_inputs(rgb, detections, intrinsics, self.models)
         if not detections:
             return []
         timer = FrameTimer(STAGES, self.device)
@@ -172,7 +188,7 @@ class NemoEstimator:
         prepared = {}
         for name, ids in groups.items():
             model = self.models[name]
-            prepared[name] = [self._crop(image, detections[i], intrinsics, model) for i in ids]
+            prepared[name] = [self._crop(rgb, detections[i], intrinsics, model) for i in ids]
         timer.seconds["crop"] = timer.elapsed()
         results: list[PoseEstimate | None] = [None] * len(detections)
         for name, ids in groups.items():
@@ -183,10 +199,10 @@ class NemoEstimator:
     @torch.no_grad()
     def _observe(self, model: NemoModel, prepared) -> Observation:
         cfg = model.config
-        pixels = np.stack([p[0] for p in prepared])
+        pixels = np.stack([p.rgb for p in prepared])
         crops = torch.from_numpy(pixels).to(self.device).permute(0, 3, 1, 2).float() / 255.0
         feats = model.features(crops).float()
-        masks = [p[3] for p in prepared]
+        masks = [p.mask for p in prepared]
         if any(m is not None for m in masks):
             full = np.ones((len(prepared), cfg.crop_size, cfg.crop_size), dtype=bool)
             for j, m in enumerate(masks):
@@ -197,8 +213,7 @@ class NemoEstimator:
             )
             cells = F.max_pool2d(cells, 3, 1, 1)  # keep one cell around the mask
             feats = feats * cells
-        crops_: list[Crop] = [p[1] for p in prepared]
-        K = np.stack([feature_camera(c, cfg) for c in crops_])
+        K = np.stack([feature_camera(p.crop, cfg) for p in prepared])
         h, w = feats.shape[-2:]
         anchor = torch.tensor([[(w - 1) / 2.0, (h - 1) / 2.0]] * len(prepared))
         return Observation(
@@ -206,7 +221,9 @@ class NemoEstimator:
             clutter=clutter_similarity(feats, model.mesh.clutter),
             K=torch.as_tensor(K, dtype=torch.float32, device=self.device),
             anchor=anchor.to(self.device),
-            box_side=torch.tensor([float(p[2]) for p in prepared], device=self.device),
+            box_side=torch.tensor(
+                [p.box_side / cfg.stride for p in prepared], device=self.device
+            ),
         )
 
     def _estimate_group(self, name: str, prepared, times: dict) -> list[PoseEstimate]:

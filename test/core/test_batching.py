@@ -1,4 +1,5 @@
-"""Per-category batching and per-stage timing of one estimator call (core.batching)."""
+"""Per-stage timing of one estimator call (core.batching); the grouping per category is
+tested with the estimator contract (test/core/test_estimation.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,8 @@ from dataclasses import dataclass, field
 import pytest
 import torch
 
-from ros_pose_estimation.core.batching import FrameTimer, group_by_category, place_estimates
+from ros_pose_estimation.core.batching import FrameTimer
 from ros_pose_estimation.core.errors import ConfigError
-
-
-@dataclass
-class _Det:
-    category: str
 
 
 @dataclass
@@ -22,28 +18,6 @@ class _Est:
     category: str
     timings: dict = field(default_factory=dict)
     batch: int = 1
-
-
-def test_groups_keep_first_seen_category_order_and_increasing_indices():
-    groups = group_by_category(["mug", "bottle", "mug", "laptop", "bottle", "mug"])
-    assert list(groups.items()) == [("mug", [0, 2, 5]), ("bottle", [1, 4]), ("laptop", [3])]
-    assert group_by_category([]) == {}
-
-
-def test_estimates_go_back_to_their_detections_places_in_the_callers_spelling():
-    dets = [_Det("Mug"), _Det("bottle"), _Det("MUG")]
-    results: list = [None] * 3
-    for name, ids in group_by_category(["mug", "bottle", "mug"]).items():
-        place_estimates(results, ids, [_Est(name) for _ in ids], dets)
-    assert [r.category for r in results] == ["Mug", "bottle", "MUG"]
-
-
-def test_a_failed_detection_stays_none_and_a_length_mismatch_is_refused():
-    results: list = [None] * 2
-    place_estimates(results, [0, 1], [None, _Est("mug")], [_Det("mug"), _Det("Mug")])
-    assert results[0] is None and results[1].category == "Mug"
-    with pytest.raises(ValueError):
-        place_estimates([None] * 2, [0, 1], [_Est("mug")], [_Det("mug"), _Det("mug")])
 
 
 def test_stamp_writes_milliseconds_and_batch_on_every_estimate():

@@ -18,6 +18,7 @@ NUMPY_ONLY = [
     "ros_pose_estimation.core.conventions",
     "ros_pose_estimation.core.camera",
     "ros_pose_estimation.core.crops",
+    "ros_pose_estimation.core.estimation",
     "ros_pose_estimation.core.rotations",
     "ros_pose_estimation.core.iou3d",
     "ros_pose_estimation.core.metrics",

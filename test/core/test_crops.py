@@ -1,10 +1,17 @@
-"""Crops: square boxes, crop intrinsics (pinned against projection), resampling, padding."""
+"""Crops: square boxes, crop intrinsics (pinned against projection), resampling, padding, and
+the estimators' crop of a detection (image, mask and depth)."""
 
 import numpy as np
 import pytest
 
 from ros_pose_estimation.core.camera import Intrinsics
-from ros_pose_estimation.core.crops import Crop, make_crop, square_crop_box
+from ros_pose_estimation.core.crops import (
+    Crop,
+    crop_inputs,
+    detection_crop,
+    make_crop,
+    square_crop_box,
+)
 from ros_pose_estimation.core.errors import InputError, IntrinsicsError
 
 CAM = Intrinsics(fx=600.0, fy=580.0, cx=322.3, cy=241.7, width=640, height=480)
@@ -132,3 +139,52 @@ def test_make_crop_checks_image_against_intrinsics_and_serialises():
         make_crop(np.zeros((100, 100)), [0, 0, 10, 10], 8, intrinsics=CAM)
     _, crop = make_crop(np.zeros((480, 640)), [0, 0, 10, 10], 8, intrinsics=CAM)
     assert Crop.from_dict(crop.to_dict()) == crop
+
+
+def test_detection_crop_is_the_scaled_square_box_with_its_intrinsics():
+    crop = detection_crop([100, 50, 140, 130], CAM, 64, 1.5)
+    np.testing.assert_allclose(crop.box, [60, 30, 180, 150])  # 1.5 x the longer side (80)
+    assert (crop.width, crop.height) == (64, 64) and crop.source is CAM
+    assert crop.intrinsics.fx == pytest.approx(600.0 * 64 / 120)
+
+
+@pytest.mark.parametrize(("box", "match"), [
+    ([5, 5, 5, 10], "non-zero area"), ([np.nan, 0, 1, 1], "finite"),
+    ([700, 10, 800, 110], "outside the 640 x 480 image")])  # fmt: skip
+def test_detection_crop_errors_name_the_box(box, match):
+    with pytest.raises(InputError, match=rf"detection box \[.*\]: .*{match}"):
+        detection_crop(box, CAM, 64, 1.2)
+
+
+def test_crop_inputs_warp_image_mask_and_depth_like_the_crop():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (480, 640, 3), dtype=np.uint8)
+    mask = np.zeros((480, 640), bool)
+    mask[100:200, 300:380] = True
+    depth = np.where(mask, 0.5, 1.2).astype(np.float32)
+    box = [300 - 0.5, 100 - 0.5, 380 - 0.5, 200 - 0.5]
+    crop = detection_crop(box, CAM, 32, 1.2)
+    got = crop_inputs(crop, rgb, box, mask, depth)
+    assert got.crop is crop
+    np.testing.assert_array_equal(got.rgb, crop.warp(rgb))
+    assert got.rgb.dtype == np.uint8 and got.rgb.shape == (32, 32, 3)
+    assert got.mask.dtype == bool and got.mask.shape == (32, 32)
+    np.testing.assert_array_equal(got.mask, crop.warp(mask, "nearest"))
+    assert set(np.unique(got.depth)) == {np.float32(0.5), np.float32(1.2)}  # never blended
+    np.testing.assert_array_equal(got.depth > 1.0, ~got.mask)
+    assert got.box_side == pytest.approx(32 / 1.2)  # the box's longer side, crop pixels
+    bare = crop_inputs(crop, rgb, box)
+    assert bare.mask is None and bare.depth is None
+    with pytest.raises(InputError, match="mask"):
+        crop_inputs(crop, rgb, box, mask[:10])
+    with pytest.raises(InputError, match="depth"):
+        crop_inputs(crop, rgb, box, None, depth[:, :10])
+
+
+def test_crop_inputs_pads_outside_the_image_with_invalid():
+    box = [-50.0, -50.0, 10.0, 10.0]
+    crop = detection_crop(box, CAM, 16, 1.0)
+    got = crop_inputs(crop, np.full((480, 640, 3), 9, np.uint8), box,
+                      np.ones((480, 640), bool), np.ones((480, 640), np.float32))  # fmt: skip
+    assert got.depth[0, 0] == 0.0 and not got.mask[0, 0] and got.rgb[0, 0, 0] == 0
+    assert got.depth[-1, -1] == 1.0 and got.mask[-1, -1]

@@ -1,13 +1,17 @@
 """CseEstimator on an oracle model (exact correspondences): pose, size, depth units, errors."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from ros_pose_estimation.core.conventions import metres_to_depth
 from ros_pose_estimation.core.errors import DepthError, EstimationError, InputError
+from ros_pose_estimation.core.estimation import Detection, PoseEstimate
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.cse.estimator import STAGES, CseEstimator, CseInferenceConfig
-from ros_pose_estimation.nemo.detection import Detection, PoseEstimate
 from test.cse.oracle import mask_box, oracle_frame
 
 
@@ -16,7 +20,7 @@ from test.cse.oracle import mask_box, oracle_frame
 def test_recovers_pose_size_and_centre(category, seed, with_mask):
     model, rgb, depth, mask, intr, R, t = oracle_frame(category, seed)
     det = Detection(category, mask_box(mask), mask if with_mask else None)
-    (est,) = CseEstimator({category: model}).estimate(rgb, depth, [det], intr)
+    (est,) = CseEstimator({category: model}).estimate(rgb, [det], intr, depth)
     assert isinstance(est, PoseEstimate) and est.category == category
     assert rotation_error_deg(est.R, R, category) < 5.0
     assert np.linalg.norm(est.t - t) < 0.006
@@ -29,11 +33,11 @@ def test_depth_in_millimetres_and_metres_gives_the_same_pose():
     model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 2)
     est = CseEstimator({"mug": model}, CseInferenceConfig(icp_steps=0))
     det = [Detection("mug", mask_box(mask), mask)]
-    a = est.estimate(rgb, depth.astype(np.float32), det, intr)[0]
-    b = est.estimate(rgb, metres_to_depth(depth, "16UC1"), det, intr)[0]
+    a = est.estimate(rgb, det, intr, depth.astype(np.float32))[0]
+    b = est.estimate(rgb, det, intr, metres_to_depth(depth, "16UC1"))[0]
     nan_bg = depth.astype(np.float32).copy()
     nan_bg[~mask] = np.nan  # NaN = invalid in 32FC1
-    c = est.estimate(rgb, nan_bg, det, intr)[0]
+    c = est.estimate(rgb, det, intr, nan_bg)[0]
     assert np.linalg.norm(a.t - b.t) < 2e-3 and rotation_error_deg(a.R, b.R) < 1.0
     assert np.linalg.norm(a.t - c.t) < 1e-9  # only masked pixels are used
 
@@ -44,7 +48,7 @@ def test_all_zero_or_nan_depth_raises_depth_error(fill):
     bad = np.full_like(depth, fill, dtype=np.float32)
     est = CseEstimator({"mug": model})
     with pytest.raises(DepthError, match="all zero or NaN"):
-        est.estimate(rgb, bad, [Detection("mug", mask_box(mask), mask)], intr)
+        est.estimate(rgb, [Detection("mug", mask_box(mask), mask)], intr, bad)
 
 
 def test_no_depth_on_the_object_fails_that_detection_only_when_asked():
@@ -54,8 +58,8 @@ def test_no_depth_on_the_object_fails_that_detection_only_when_asked():
     est = CseEstimator({"mug": model})
     det = Detection("mug", mask_box(mask), mask)
     with pytest.raises(DepthError, match="no valid depth at the"):
-        est.estimate(rgb, holes, [det], intr)
-    assert est.estimate(rgb, holes, [det], intr, errors="none") == [None]
+        est.estimate(rgb, [det], intr, holes)
+    assert est.estimate(rgb, [det], intr, holes, errors="none") == [None]
 
 
 def test_input_errors():
@@ -63,16 +67,38 @@ def test_input_errors():
     est = CseEstimator({"mug": model})
     det = [Detection("mug", mask_box(mask), mask)]
     with pytest.raises(InputError, match="depth"):
-        est.estimate(rgb, depth[:100], det, intr)
+        est.estimate(rgb, det, intr, depth[:100])
     with pytest.raises(InputError, match="no model for category 'bottle'"):
-        est.estimate(rgb, depth, [Detection("bottle", mask_box(mask))], intr)
+        est.estimate(rgb, [Detection("bottle", mask_box(mask))], intr, depth)
     with pytest.raises(InputError, match="x1 > x0"):
-        est.estimate(rgb, depth, [Detection("mug", [10, 10, 5, 20])], intr)
-    assert est.estimate(rgb, depth, [], intr) == []
+        est.estimate(rgb, [Detection("mug", [10, 10, 5, 20])], intr, depth)
+    assert est.estimate(rgb, [], intr, depth) == []
 
 
 def test_too_few_confident_cells_is_an_estimation_error():
     model, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
     est = CseEstimator({"mug": model}, CseInferenceConfig(min_confidence=0.999999))
     with pytest.raises(EstimationError, match="detection 0 of mug"):
-        est.estimate(rgb, depth, [Detection("mug", mask_box(mask), mask)], intr)
+        est.estimate(rgb, [Detection("mug", mask_box(mask), mask)], intr, depth)
+
+
+def test_the_common_contract_and_depth_required():
+    model, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
+    est = CseEstimator({"Mug": model})
+    assert (est.name, est.needs_depth, est.categories) == ("cse", True, ["mug"])
+    det = [Detection("mug", mask_box(mask), mask)]
+    with pytest.raises(DepthError, match="needs a depth image"):
+        est.estimate(rgb, det, intr)
+    with pytest.raises(DepthError, match="needs a depth image"):
+        est.estimate(rgb, det, intr, depth=None, errors="none")
+    (by_keyword,) = est.estimate(rgb, det, intr, depth=depth)
+    (positional,) = est.estimate(rgb, det, intr, depth)
+    np.testing.assert_array_equal(by_keyword.R, positional.R)
+
+
+def test_does_not_import_nemo():
+    code = ("import sys, ros_pose_estimation.cse.estimator\n"
+            "print([m for m in sys.modules if m.startswith('ros_pose_estimation.nemo')])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert out.stdout.strip() == "[]"

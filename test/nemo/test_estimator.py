@@ -19,18 +19,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.crops import detection_crop
 from ros_pose_estimation.core.errors import ConfigError, InputError
+from ros_pose_estimation.core.estimation import Detection, PoseEstimate
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.core.rotations import viewpoint_to_matrix
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
-from ros_pose_estimation.nemo.estimator import (
-    STAGES,
-    Detection,
-    NemoEstimator,
-    PoseEstimate,
-    detection_crop,
-    feature_camera,
-)
+from ros_pose_estimation.nemo.estimator import STAGES, NemoEstimator, feature_camera
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.presets import InferenceConfig
 from ros_pose_estimation.nemo.scoring import oracle_features
@@ -98,7 +93,8 @@ def _set_oracle(model: NemoModel, poses, dets) -> None:
     cfg = model.config
     Ks, Rs, ts = [], [], []
     for (R, t), det in zip(poses, dets, strict=True):
-        Ks.append(feature_camera(detection_crop(det.box_xyxy, INTR, cfg), cfg))
+        crop = detection_crop(det.box_xyxy, INTR, cfg.crop_size, cfg.crop_scale)
+        Ks.append(feature_camera(crop, cfg))
         Rs.append(R)
         ts.append(t)
     size = (cfg.feature_size, cfg.feature_size)
@@ -242,7 +238,12 @@ def test_from_checkpoints(tmp_path):
     path = save_checkpoint(tmp_path / "mug.pt", NemoModel(cfg))
     estimator = NemoEstimator.from_checkpoints([path], InferenceConfig.fast())
     assert estimator.categories == ["mug"]
+    assert (estimator.name, estimator.needs_depth) == ("nemo", False)
     (est,) = estimator.estimate(IMAGE, [Detection("Mug", [200, 150, 300, 260])], INTR)
     assert est.category == "Mug" and 0.0 <= est.score <= 1.0 and np.isfinite(est.t).all()
+    depth = np.ones(IMAGE.shape[:2], np.float32)  # the common call: depth is accepted, unused
+    (same,) = estimator.estimate(IMAGE, [Detection("Mug", [200, 150, 300, 260])], INTR, depth)
+    np.testing.assert_array_equal(same.R, est.R)
+    np.testing.assert_array_equal(same.t, est.t)
     with pytest.raises(ConfigError, match="two checkpoints of category 'mug'"):
         NemoEstimator.from_checkpoints([path, path])

@@ -10,11 +10,11 @@ from offline_training.cse.evaluate import evaluate, main
 from offline_training.nemo.evaluate import SelectionReport, bop_box_to_xyxy
 from offline_training.synthetic.bop_reader import BopDataset
 from ros_pose_estimation.core.categories import get_category
+from ros_pose_estimation.core.estimation import PoseEstimate
 from ros_pose_estimation.core.metrics import evaluate_records
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 from ros_pose_estimation.cse.checkpoint import save_checkpoint
 from ros_pose_estimation.cse.model import CseConfig, CseModel
-from ros_pose_estimation.nemo.detection import PoseEstimate
 from test.offline_training.test_cse_data import cse_root  # noqa: F401  (fixture)
 
 
@@ -32,7 +32,7 @@ class PerfectEstimator:
                 size = np.array([info["size_x"], info["size_y"], info["size_z"]]) * 1e-3
                 self.truth[box] = (obj.R, obj.t, size, obj.category)
 
-    def estimate(self, rgb, depth, dets, intr, errors="raise"):
+    def estimate(self, rgb, dets, intr, depth=None, errors="raise"):
         assert depth.dtype == np.uint16  # the default 16UC1 path
         out = []
         for det in dets:

@@ -8,9 +8,9 @@ from offline_training.nemo.train import TrainConfig, train
 from offline_training.synthetic.bop_reader import BopDataset
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.estimation import Detection
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
-from ros_pose_estimation.nemo.detection import Detection
 from ros_pose_estimation.nemo.estimator import NemoEstimator
 from ros_pose_estimation.nemo.model import NemoModel
 from ros_pose_estimation.nemo.presets import InferenceConfig

@@ -55,7 +55,8 @@ def test_unlabeled_bag_to_loadable_model_with_report(bag, tmp_path, capsys):
     assert set(report["seconds"]) >= {"extract", "label", "train", "evaluate", "total"}
     model, meta = load_checkpoint(out / "mug.pt", "mug")  # what the node loads
     assert meta["step"] == 4 and model.config.backbone == "tiny"
-    from ros_pose_estimation.nemo.estimator import Detection, NemoEstimator
+    from ros_pose_estimation.core.estimation import Detection
+    from ros_pose_estimation.nemo.estimator import NemoEstimator
     from ros_pose_estimation.nemo.presets import InferenceConfig
 
     estimator = NemoEstimator.from_checkpoints([out / "mug.pt"], InferenceConfig.named("fast"))

@@ -17,8 +17,8 @@ from offline_training.bags.export_cse import depth_mask, plan_sequences, support
 from offline_training.pose_train import main
 from offline_training.synthetic.recording import RecordingConfig, write_recording
 from ros_pose_estimation.core.errors import ConfigError, InputError
+from ros_pose_estimation.core.estimation import Detection
 from ros_pose_estimation.cse.estimator import CseEstimator, CseInferenceConfig
-from ros_pose_estimation.nemo.detection import Detection
 
 TINY = ("--method cse --backbone tiny --crop-size 64 --n-vertices 150 --batch-size 2 "
         "--num-workers 0 --num-threads 1 --no-progress --views-per-sequence 5").split()
@@ -73,7 +73,7 @@ def test_unlabeled_bag_to_a_cse_model_without_pose_labels(bag, tmp_path, monkeyp
     est = CseEstimator.from_checkpoints([out / "mug.pt"], CseInferenceConfig(min_confidence=0.0))
     assert est.categories == ["mug"]
     dets = [Detection("mug", o.box_xyxy) for o in frame.objects]
-    poses = est.estimate(frame.rgb, frame.depth, dets, frame.intrinsics, errors="none")
+    poses = est.estimate(frame.rgb, dets, frame.intrinsics, frame.depth, errors="none")
     assert len(poses) == len(dets) >= 1
     assert any(p is not None and p.R.shape == (3, 3) for p in poses), poses
 
