@@ -208,10 +208,15 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
         R_gt, t_gt = batch["R"].flatten(0, 1), batch["t"].flatten(0, 1)
         m = 2 * b
         z = torch.gather(cell_depth.flatten(1)[:m], 1, index[:m])
+        labelled = _select(corr, idx)
         terms["supervised"] = L.supervised_loss(
-            _select(corr, idx), out.vertices[:m], out.R[:m], out.t[:m], K[:m], xy[:m], z, R_gt,
+            labelled, out.vertices[:m], out.R[:m], out.t[:m], K[:m], xy[:m], z, R_gt,
             t_gt, mc.category, diam,
         )  # fmt: skip
+        if cfg.weights.get("supervised_ce", 0.0):
+            terms["supervised_ce"] = L.nearest_vertex_ce(
+                labelled, out.vertices[:m], K[:m], xy[:m], z, R_gt, t_gt, mc.category
+            )
     total = sum(cfg.weights.get(k, 0.0) * v for k, v in terms.items())
     stats = {k: float(v.detach()) for k, v in terms.items()}
     stats["loss"] = float(total.detach())

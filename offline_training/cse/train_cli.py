@@ -52,6 +52,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--n-vertices", type=int, default=d.n_vertices)
     p.add_argument("--n-pairs", type=int, default=d.n_pairs)
     p.add_argument("--supervised", action="store_true", help="labels on (the upper bound)")
+    p.add_argument("--weight", action="append", default=[], metavar="TERM=W",
+                   help="loss weight of a term (repeat), e.g. supervised_ce=0.1; terms and "
+                   "defaults: offline_training.cse.losses.DEFAULT_WEIGHTS")  # fmt: skip
     p.add_argument("--no-aux-rotation", action="store_true", help="skip the rotated-copy cycle")
     p.add_argument("--centre-embeddings", action="store_true",
                    help="centre the vertex embeddings (cse.pointnet)")  # fmt: skip
@@ -76,6 +79,23 @@ def parser() -> argparse.ArgumentParser:
     return p  # fmt: skip
 
 
+def parse_weights(items: list[str]) -> dict:
+    """``["supervised_ce=0.1", ...]`` over the default loss weights; UsageError names a bad
+    item (unknown terms are refused by CseTrainConfig with the list of known ones)."""
+    from offline_training.cse.losses import DEFAULT_WEIGHTS
+
+    weights = dict(DEFAULT_WEIGHTS)
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            weights[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise UsageError(f"--weight {item!r}: expected TERM=NUMBER, e.g. supervised_ce=0.1")
+    return weights
+
+
 def main(argv: list[str] | None = None) -> int:
     """``train-cse``; returns the exit code."""
     return run_training("train-cse", _train, parser().parse_args(argv))
@@ -87,9 +107,11 @@ def _train(args: argparse.Namespace) -> None:
     category = category_name(args.category)
     if not (Path(args.data) / args.split).is_dir():
         raise UsageError(f"no split {args.split!r} in data folder {args.data}")
-    options = {k: v for k, v in vars(args).items() if k not in ("no_progress", "no_aux_rotation")}
+    skip = ("no_progress", "no_aux_rotation", "weight")
+    options = {k: v for k, v in vars(args).items() if k not in skip}
     cfg = CseTrainConfig(**{**options, "category": category}, progress=not args.no_progress,
-                         aux_rotation=not args.no_aux_rotation)  # fmt: skip
+                         aux_rotation=not args.no_aux_rotation,
+                         weights=parse_weights(args.weight))  # fmt: skip
     train(cfg)
 
 

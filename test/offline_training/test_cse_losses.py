@@ -58,3 +58,42 @@ def test_regularisers():
     assert L.symmetry_loss(verts, sym, 0.25) < 1e-3  # a body of revolution
     squashed = verts * torch.tensor([1.0, 0.5, 1.0])
     assert L.symmetry_loss(squashed, sym, 0.25) > 3 * L.symmetry_loss(verts, sym, 0.25)
+
+
+def _ce_case(category: str):
+    """Two cells on a ring of vertices, seen by an identity camera at the true pose."""
+    verts = torch.tensor([[[0.05, 0.0, 0.0], [0.0, 0.05, 0.0], [-0.05, 0.0, 0.0],
+                           [0.0, -0.05, 0.0]]])  # fmt: skip
+    K = torch.tensor([[[100.0, 0.0, 0.0], [0.0, 100.0, 0.0], [0.0, 0.0, 1.0]]])
+    R, t = torch.eye(3)[None], torch.tensor([[0.0, 0.0, 1.0]])
+    # cells at the projections of vertices 0 and 1, depth 1 m
+    xy = torch.tensor([[[5.0, 0.0], [0.0, 5.0]]])
+    z = torch.ones(1, 2)
+    return verts, K, R, t, xy, z
+
+
+def _peaked(at: list[int], n: int = 4, sharp: float = 50.0):
+    logits = torch.zeros(1, len(at), n)
+    for i, v in enumerate(at):
+        logits[0, i, v] = sharp
+    w = torch.softmax(logits, -1)
+    from ros_pose_estimation.cse.correspondence import Correspondence
+
+    return Correspondence(w, w, torch.ones(1, len(at), dtype=torch.bool))
+
+
+def test_nearest_vertex_ce_is_low_on_the_right_vertex_and_log_v_for_a_flat_guess():
+    verts, K, R, t, xy, z = _ce_case("mug")
+    right = L.nearest_vertex_ce(_peaked([0, 1]), verts, K, xy, z, R, t, "mug")
+    wrong = L.nearest_vertex_ce(_peaked([2, 3]), verts, K, xy, z, R, t, "mug")
+    flat = L.nearest_vertex_ce(_peaked([0, 1], sharp=0.0), verts, K, xy, z, R, t, "mug")
+    assert float(right) < 1e-6 and float(wrong) > 20.0
+    assert math.isclose(float(flat), math.log(4), rel_tol=1e-5)
+
+
+def test_nearest_vertex_ce_accepts_any_vertex_of_the_ring_for_an_axis_symmetric_category():
+    """bottle: a prediction on another vertex at the same radius and height is right."""
+    verts, K, R, t, xy, z = _ce_case("bottle")
+    turned = L.nearest_vertex_ce(_peaked([2, 3]), verts, K, xy, z, R, t, "bottle")
+    assert float(turned) < 1e-6
+    assert float(L.nearest_vertex_ce(_peaked([2, 3]), verts, K, xy, z, R, t, "mug")) > 20.0

@@ -51,7 +51,20 @@ def test_supervised_switch_adds_the_labelled_term(cse_root, tmp_path):  # noqa: 
     out = tmp_path / "sup"
     assert main(["--data", str(cse_root), "--category", "mug", "--out", str(out), "--steps",
                  "2", "--supervised", "--log-every", "1", *TINY_CLI]) == 0  # fmt: skip
-    assert "supervised" in _log(out)[0]
+    assert "supervised" in _log(out)[0] and "supervised_ce" not in _log(out)[0]
+    out = tmp_path / "sup_ce"
+    assert main(["--data", str(cse_root), "--category", "mug", "--out", str(out), "--steps",
+                 "2", "--supervised", "--weight", "supervised_ce=0.1", "--log-every", "1",
+                 *TINY_CLI]) == 0  # fmt: skip
+    assert _log(out)[0]["supervised_ce"] > 0
+
+
+def test_bad_weights_exit_2_naming_the_item(cse_root, tmp_path, capsys):  # noqa: F811
+    base = ["--data", str(cse_root), "--category", "mug", "--steps", "2", *TINY_CLI]
+    assert main([*base, "--out", str(tmp_path / "a"), "--weight", "supervised_ce"]) == 2
+    assert "TERM=NUMBER" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "b"), "--weight", "nonsense=1"]) == 2
+    assert "unknown loss weights" in capsys.readouterr().err
 
 
 def test_cli_errors_exit_2(cse_root, trained, tmp_path, capsys):  # noqa: F811
