@@ -37,10 +37,11 @@ from ros_pose_estimation.core.rotations import (
     viewpoint_to_matrix,
 )
 from ros_pose_estimation.core.symmetry import symmetric_angle
-from ros_pose_estimation.overlay import draw_overlay
+from ros_pose_estimation.node.stats import NodeStats
+from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
+from ros_pose_estimation.pipeline.tracking import TrackFilter
 from ros_pose_estimation.shapes import template_mesh
-from ros_pose_estimation.stats import NodeStats
-from ros_pose_estimation.tracking import TrackFilter, TrackFilterConfig
+from ros_pose_estimation.viz.overlay import draw_overlay
 
 CATEGORIES = ("mug", "bottle", "box", "can", "laptop", "camera", "bowl")
 FRAME_NS = 33_333_333

@@ -113,7 +113,7 @@ def synthetic_frame(categories, n: int, width: int = 640, height: int = 480,
 
 def bop_frame(root: str, split: str, categories) -> Frame:
     """The first image of a BOP dataset with visible objects of ``categories``."""
-    from offline_training.nemo.evaluate import bop_box_to_xyxy
+    from offline_training.evaluation import bop_box_to_xyxy
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.estimation import Detection

@@ -119,7 +119,7 @@ def bench_rate(bag: Path, rate: float, expected: list[tuple[str, int]], types, d
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ros_pose_estimation.tools.bag_player import resolve_message_type
+    from ros_pose_estimation.tools.bag_publishers import resolve_message_type
     from ros_pose_estimation.tools.bag_reader import BagReader
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])

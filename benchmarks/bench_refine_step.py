@@ -10,7 +10,7 @@ the mesh's own features at a known pose, hypotheses 5-15 deg away from it) it ti
 * ``adam``: what an Adam step of :func:`ros_pose_estimation.nemo.refine.refine` evaluates:
   render-and-compare forward and the gradient (autograd) w.r.t. the pose parameters;
 * ``lm``: one Levenberg-Marquardt iteration's
-  :meth:`~ros_pose_estimation.nemo.fixed_compare.CachedRenderObjective.normal_equations`
+  :meth:`~ros_pose_estimation.nemo.gauss_newton.GaussNewtonRenderCompare.linearise`
   (rasterisation, exact loss, gradient and Gauss-Newton Hessian);
 * ``eval``: render-and-compare forward only (no gradient).
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ros_pose_estimation.core.rotations import axis_angle_to_matrix, viewpoint_to_matrix
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
-    from ros_pose_estimation.nemo.fixed_compare import CachedRenderObjective
+    from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
     from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
     from ros_pose_estimation.nemo.pose_param import compose_pose, initial_params
     from ros_pose_estimation.nemo.scoring import (
@@ -111,10 +111,10 @@ def main(argv: list[str] | None = None) -> int:
             res = render_compare(mesh, *pose(xa, every_row), obs, owner)
             torch.autograd.grad(res.loss.sum(), xa)
 
-        objective = CachedRenderObjective(mesh, obs, "nemo", every=1)
+        objective = GaussNewtonRenderCompare(mesh, obs, "nemo")
 
         def lm(x=x, owner=owner, pose=pose, objective=objective):
-            objective.normal_equations(pose, x, owner)
+            objective.linearise(pose, x, owner)
 
         def evaluate(x=x, every_row=every_row, owner=owner, pose=pose):
             with torch.no_grad():

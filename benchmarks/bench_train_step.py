@@ -48,12 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from offline_training.nemo.augment import AugmentConfig
     from offline_training.nemo.data import NemoTrainingSet
-    from offline_training.nemo.train import (
-        TrainConfig,
-        freeze_backbone_parts,
-        make_optimizer,
-        train_step,
-    )
+    from offline_training.nemo.train_config import TrainConfig
+    from offline_training.nemo.train_step import freeze_backbone_parts, make_optimizer, train_step
     from ros_pose_estimation.nemo.model import NemoModel
 
     torch.set_num_threads(args.threads)

@@ -31,13 +31,13 @@ from benchmarks.device_info import describe
 
 def parse_run(text: str) -> tuple[str, str, str]:
     """``NAME=CHECKPOINT[:PRESET]`` -> (name, checkpoint, preset)."""
-    from offline_training.nemo.evaluate import PRESET_NAMES
+    from ros_pose_estimation.nemo.presets import PRESETS
 
     name, sep, rest = text.partition("=")
     if not sep or not name or not rest:
         raise argparse.ArgumentTypeError(f"expected NAME=CHECKPOINT[:PRESET], got {text!r}")
     path, _, preset = rest.rpartition(":")
-    if not path or preset not in PRESET_NAMES:
+    if not path or preset not in PRESETS:
         path, preset = rest, "default"
     return name, path, preset
 

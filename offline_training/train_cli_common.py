@@ -33,7 +33,7 @@ def run_training(
 ) -> int:
     """``start(args)`` (check the arguments, build the trainer's config, train) with the exit
     codes of the module doc; returns the exit code."""
-    from offline_training.nemo.data import NoSamplesError
+    from offline_training.bop_objects import NoSamplesError
     from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 
     try:

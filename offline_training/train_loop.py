@@ -9,7 +9,7 @@ run restores it, drops the log records written after it and continues the run's 
 
 What stays in each trainer: its settings, model, optimizer, step, RNG states (which generators,
 under which keys) and its log lines. The batches come from a step-indexed sampler
-(:class:`~.nemo.data.StepBatchSampler`), so a resumed run sees the batches it would have seen.
+(:class:`StepBatchSampler`), so a resumed run sees the batches it would have seen.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import torch
 
 from offline_training.workers import worker_context
@@ -82,6 +83,39 @@ def worker_init(_: int) -> None:
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
+
+
+class StepBatchSampler(torch.utils.data.Sampler):
+    """Batches of keys ``(index, draw)`` for steps ``start_step .. steps - 1``.
+
+    Samples are drawn epoch by epoch without replacement (epoch ``e`` is the permutation of
+    ``default_rng([seed, e])``); ``draw`` is the global sample number, so every sample of the
+    run gets its own augmentation and batch ``s`` depends on ``s`` only (resume is exact).
+    """
+
+    def __init__(self, n: int, batch_size: int, steps: int, seed: int = 0, start_step: int = 0):
+        if n < 1 or batch_size < 1:
+            raise ConfigError(f"need n >= 1 and batch_size >= 1, got {n}, {batch_size}")
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.steps, self.start_step = steps, start_step
+        self._perms: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return max(0, self.steps - self.start_step)
+
+    def _index(self, draw: int) -> int:
+        epoch, pos = divmod(draw, self.n)
+        if epoch not in self._perms:
+            self._perms = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n)}
+        return int(self._perms[epoch][pos])
+
+    def batch(self, step: int) -> list[tuple[int, int]]:
+        draws = range(step * self.batch_size, (step + 1) * self.batch_size)
+        return [(self._index(d), d) for d in draws]
+
+    def __iter__(self):
+        for step in range(self.start_step, self.steps):
+            yield self.batch(step)
 
 
 def step_loader(

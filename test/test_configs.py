@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
-from ros_pose_estimation.pipeline import ModelSpec
+from ros_pose_estimation.pipeline.estimators import ModelSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -12,8 +12,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_building_blocks_import_light():
     code = (
         "import sys\n"
-        "import ros_pose_estimation.tracking, ros_pose_estimation.stats\n"
-        "import ros_pose_estimation.overlay, ros_pose_estimation.colors\n"
+        "import ros_pose_estimation.pipeline.tracking, ros_pose_estimation.node.stats\n"
+        "import ros_pose_estimation.pipeline.pose_pipeline\n"
+        "import ros_pose_estimation.pipeline.estimators\n"
+        "import ros_pose_estimation.node.time_sync\n"
+        "import ros_pose_estimation.viz.overlay, ros_pose_estimation.viz.colors\n"
         "from ros_pose_estimation.conversions import detection3d, tf, markers\n"
         "from ros_pose_estimation.conversions import diagnostics, poses\n"
         "from ros_pose_estimation.conversions import camera_info, detections, image, masks\n"

@@ -28,7 +28,7 @@ class ExtractionConfig:
         segment_category: category given to objects segmented from depth.
         initial_boxes: objects of the first frame for ``objects='first_box'``.
         slop, queue_size, exact: synchroniser of image, depth and detections
-            (:class:`ros_pose_estimation.sync.ApproximateTimeSync`).
+            (:class:`ros_pose_estimation.node.time_sync.ApproximateTimeSync`).
         camera_info_tolerance: largest stamp difference to the CameraInfo used for an image.
         every_nth: keep every n-th synchronised set (1 = all).
         max_frames: stop after this many synchronised sets (0 = whole recording).

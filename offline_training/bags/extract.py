@@ -11,11 +11,12 @@
 3. **pass 1**: ``/tf``, ``/tf_static`` into a :class:`~.tf_buffer.TFBuffer` and every
    ``CameraInfo`` (small messages; interpolation needs TF after each image too).
 4. **pass 2**: colour image, depth and detections through
-   :class:`~ros_pose_estimation.sync.ApproximateTimeSync` (header stamps); each synchronised
-   set becomes an :class:`~.observations.ExtractedFrame` (RGB, depth in m, the intrinsics of
-   the nearest ``CameraInfo``, the camera pose in the fixed frame at the image stamp, objects
-   with their 3D position from depth) or is skipped with a reason. Frames are written in
-   chunks of ``chunk_frames`` sets; a resumed run skips the sets of the chunks on disk.
+   :class:`~ros_pose_estimation.node.time_sync.ApproximateTimeSync` (header stamps); each
+   synchronised set becomes an :class:`~.observations.ExtractedFrame` (RGB, depth in m, the
+   intrinsics of the nearest ``CameraInfo``, the camera pose in the fixed frame at the image
+   stamp, objects with their 3D position from depth) or is skipped with a reason. Frames are
+   written in chunks of ``chunk_frames`` sets; a resumed run skips the sets of the chunks on
+   disk.
 5. **tracking** (:mod:`.tracking`) over all chunks, then the report (:mod:`.report`).
 
 A damaged bag file stops pass 2 at the damage: what was read is tracked and kept (status
@@ -46,7 +47,7 @@ from offline_training.bags.topics import TopicSelection, select_topics
 from offline_training.bags.tracking import InstanceTracker
 from offline_training.ros_types import typestore
 from ros_pose_estimation.conversions.poses import stamp_to_ns
-from ros_pose_estimation.sync import ApproximateTimeSync
+from ros_pose_estimation.node.time_sync import ApproximateTimeSync
 from ros_pose_estimation.tools.bag_reader import BagError, BagReader, CorruptBagError
 
 

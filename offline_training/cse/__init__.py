@@ -5,9 +5,10 @@
 * :mod:`.losses`: the self-supervised losses (Eqs. 3-6, regularisers) and the labelled terms.
 * :mod:`.dino` / :mod:`.instance_pairs`: a frozen DINO ViT (weights from a local file) and the
   mutual-nearest-neighbour 2D pairs of the opt-in cross-instance cycle.
-* :mod:`.train` / :mod:`.train_cli` (``train-cse``): the trainer; :mod:`.evaluate`
-  (``evaluate-cse``): held-out evaluation with JSON output; :mod:`.diagnose` (``diagnose-cse``)
-  and :mod:`.oracle`: frame checks with the ground truth through the same back end.
+* :mod:`.train` (with :mod:`.train_step`, the losses of a step) / :mod:`.train_cli`
+  (``train-cse``): the trainer; :mod:`.evaluate` (``evaluate-cse``): held-out evaluation with
+  JSON output; :mod:`.diagnose` (``diagnose-cse``) and :mod:`.oracle`: frame checks with the
+  ground truth through the same back end.
 
 Importing this package does not import the heavy submodules.
 """

@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 import torch
 
-from offline_training.nemo.data import NoSamplesError, scan_annotations
+from offline_training.bop_objects import NoSamplesError, scan_annotations
 from offline_training.synthetic.bop_reader import BopDataset, BopSample, read_mask
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
@@ -117,8 +117,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
         self.n_pairs, self.with_labels, self.seed = n_pairs, with_labels, seed
         tracks: dict[tuple[int, int], list] = defaultdict(list)
         for e in scan_annotations(self.bop):
-            big = e.bbox_visib[2] >= 0 and max(e.bbox_visib[2:]) + 1 >= min_box_px
-            if e.category == self.category and e.visib_fract >= min_visib_fract and big:
+            if e.category == self.category and e.usable(min_visib_fract, min_box_px):
                 tracks[(e.pos // views_per_layout, e.k)].append(e)
         kept = [(key, v) for key, v in sorted(tracks.items()) if len(v) >= 2]
         self.tracks = [v for _, v in kept]

@@ -55,7 +55,7 @@ def _objects(bop, category: str, min_visib: float, max_objects: int):
 def pose_rows(make_estimator, bop, category, min_visib=0.3, max_objects=30) -> list[dict]:
     """Per object: rotation error (deg), relative-rotation axis in the model frame, translation
     error (cm), score; ``make_estimator(obj)`` returns the estimator for that object."""
-    from offline_training.nemo.evaluate import bop_box_to_xyxy
+    from offline_training.evaluation import bop_box_to_xyxy
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
     from ros_pose_estimation.core.estimation import Detection
@@ -138,7 +138,7 @@ def correspondence_error(model, dataset, items: int = 12) -> dict:
             err.append(float(((q - truth) ** 2).sum(-1).mean()) / d2)
             base.append(float(((truth - truth.mean(0)) ** 2).sum(-1).mean()) / d2)
     if not err:
-        from offline_training.nemo.data import NoSamplesError
+        from offline_training.bop_objects import NoSamplesError
 
         raise NoSamplesError("no labelled frame with object cells in the pairs data")
     return {"frames": len(err), "error": float(np.mean(err)), "mean_point_baseline":

@@ -47,8 +47,8 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
              depth_encoding="16UC1", progress=None,
              report=None) -> tuple[list, list[dict]]:  # fmt: skip
     """Run ``estimator`` over ``bop``; returns ``(PoseRecord list, per-object dicts)``.
-    ``report``: a :class:`~offline_training.nemo.evaluate.SelectionReport` to fill in."""
-    from offline_training.nemo.evaluate import bop_box_to_xyxy, select_objects
+    ``report``: a :class:`~offline_training.evaluation.SelectionReport` to fill in."""
+    from offline_training.evaluation import bop_box_to_xyxy, select_objects
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
     from ros_pose_estimation.core.estimation import Detection
@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     import torch
 
-    from offline_training.nemo.evaluate import SelectionReport, describe_device
+    from offline_training.evaluation import SelectionReport, describe_device
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import CheckpointError
     from ros_pose_estimation.core.metrics import evaluate_records

@@ -10,70 +10,35 @@ The index (which objects to use) is built once from the annotation JSON files; i
 are decoded lazily in ``__getitem__``, so the set works with a ``DataLoader`` and any number of
 workers. Randomness: an item key is an index or ``(index, draw)``; the augmentation of a key
 depends only on ``(seed, draw, index)``, so a run is reproducible whatever the worker count.
-:class:`StepBatchSampler` hands out such keys, batch ``s`` of a run being a function of ``s``
-alone (exact resume).
+:class:`~offline_training.train_loop.StepBatchSampler` hands out such keys, batch ``s`` of a
+run being a function of ``s`` alone (exact resume).
 
 BOP boxes are ``[x, y, w, h]`` with ``w = x_max - x_min`` over pixel indices; in the project's
-convention (integer = pixel centre) the covered region is ``[x - .5, y - .5, x + w + .5, ...]``.
+convention (integer = pixel centre) the covered region is ``[x - .5, y - .5, x + w + .5, ...]``
+(:func:`~offline_training.evaluation.bop_box_to_xyxy`). Which objects a split holds:
+:mod:`offline_training.bop_objects`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from offline_training.bop_objects import Entry, NoSamplesError, scan_annotations
+from offline_training.evaluation import bop_box_to_xyxy
 from offline_training.nemo.augment import AugmentConfig, augment_crop, jitter_box
 from offline_training.synthetic.bop_reader import BopDataset
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.crops import Crop, square_crop_box
-from ros_pose_estimation.core.errors import ConfigError, InputError
+from ros_pose_estimation.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
-
-
-class NoSamplesError(InputError):
-    """The dataset holds no usable object of the requested categories."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One training object: image ``pos`` of the split, ``k``-th annotation of that image."""
-
-    pos: int
-    k: int
-    obj_id: int
-    category: str
-    visib_fract: float
-    bbox_visib: tuple[int, int, int, int]  # BOP x, y, w, h (px)
-
-
-def scan_annotations(ds: BopDataset) -> list[Entry]:
-    """Every annotated object of ``ds`` (no image is decoded; ``visib_fract`` 1 if unknown)."""
-    # BopDataset keeps its parsed scene JSONs privately; reading them avoids decoding images.
-    entries = []
-    for pos, (scene_id, im_id) in enumerate(ds._index):
-        meta = ds._scenes[scene_id]
-        infos = meta["gt_info"].get(str(im_id), [])
-        for k, gt in enumerate(meta["gt"].get(str(im_id), [])):
-            info = infos[k] if k < len(infos) else {}
-            cat = ds.category(gt["obj_id"])
-            entries.append(Entry(
-                pos, k, int(gt["obj_id"]), str(cat), float(info.get("visib_fract", 1.0)),
-                tuple(int(v) for v in info.get("bbox_visib", (-1, -1, -1, -1))),
-            ))  # fmt: skip
-    return entries
-
-
-def dataset_categories(root: str | Path, split: str = "train") -> dict[str, int]:
-    """Annotated objects per category of a BOP split (``"None"``: models without category)."""
-    return dict(Counter(e.category for e in scan_annotations(BopDataset(root, split, False))))
 
 
 class NemoTrainingSet(torch.utils.data.Dataset):
@@ -121,8 +86,7 @@ class NemoTrainingSet(torch.utils.data.Dataset):
         everything = scan_annotations(self.bop)
         self.entries = [
             e for e in everything
-            if e.category in self.categories and e.visib_fract >= min_visib_fract
-            and e.bbox_visib[2] >= 0 and max(e.bbox_visib[2:]) + 1 >= min_box_px
+            if e.category in self.categories and e.usable(min_visib_fract, min_box_px)
         ]  # fmt: skip
         if not self.entries:
             found = Counter(e.category for e in everything)
@@ -158,8 +122,7 @@ class NemoTrainingSet(torch.utils.data.Dataset):
         obj = sample.objects[e.k]
         h, w = sample.rgb.shape[:2]
         mask = self._mask_visib(sample, e, (h, w))
-        x, y, bw, bh = e.bbox_visib
-        box = np.array([x - 0.5, y - 0.5, x + bw + 0.5, y + bh + 0.5])
+        box = bop_box_to_xyxy(e.bbox_visib)
         rng = None if self.augment is None else np.random.default_rng([self.seed, draw, index])
         if rng is not None:
             box = jitter_box(box, self.augment, rng)
@@ -180,36 +143,3 @@ class NemoTrainingSet(torch.utils.data.Dataset):
             "category": e.category,
             "index": torch.tensor(index, dtype=torch.int64),
         }
-
-
-class StepBatchSampler(torch.utils.data.Sampler):
-    """Batches of keys ``(index, draw)`` for steps ``start_step .. steps - 1``.
-
-    Samples are drawn epoch by epoch without replacement (epoch ``e`` is the permutation of
-    ``default_rng([seed, e])``); ``draw`` is the global sample number, so every sample of the
-    run gets its own augmentation and batch ``s`` depends on ``s`` only (resume is exact).
-    """
-
-    def __init__(self, n: int, batch_size: int, steps: int, seed: int = 0, start_step: int = 0):
-        if n < 1 or batch_size < 1:
-            raise ConfigError(f"need n >= 1 and batch_size >= 1, got {n}, {batch_size}")
-        self.n, self.batch_size, self.seed = n, batch_size, seed
-        self.steps, self.start_step = steps, start_step
-        self._perms: dict[int, np.ndarray] = {}
-
-    def __len__(self) -> int:
-        return max(0, self.steps - self.start_step)
-
-    def _index(self, draw: int) -> int:
-        epoch, pos = divmod(draw, self.n)
-        if epoch not in self._perms:
-            self._perms = {epoch: np.random.default_rng([self.seed, epoch]).permutation(self.n)}
-        return int(self._perms[epoch][pos])
-
-    def batch(self, step: int) -> list[tuple[int, int]]:
-        draws = range(step * self.batch_size, (step + 1) * self.batch_size)
-        return [(self._index(d), d) for d in draws]
-
-    def __iter__(self):
-        for step in range(self.start_step, self.steps):
-            yield self.batch(step)

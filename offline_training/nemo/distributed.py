@@ -6,8 +6,9 @@ How the single-process trainer is distributed, keeping its determinism and exact
 
 * **process group**: ``torchrun`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``; the backend is
   ``nccl`` for CUDA devices (each rank takes ``cuda:LOCAL_RANK``) and ``gloo`` on CPU.
-* **data**: step ``s``'s global batch is still :meth:`StepBatchSampler.batch` ``(s)`` (a function
-  of ``s`` alone); rank ``r`` takes its keys ``r::world`` (:class:`RankBatchSampler`), so the
+* **data**: step ``s``'s global batch is still
+  :meth:`~offline_training.train_loop.StepBatchSampler.batch` ``(s)`` (a function of ``s``
+  alone); rank ``r`` takes its keys ``r::world`` (:class:`RankBatchSampler`), so the
   global batch does not depend on the number of processes and ``batch_size`` must divide by it.
   (This replaces ``DistributedSampler``, whose epoch-based order would break exact resume.)
 * **gradients**: the feature net runs inside ``DistributedDataParallel``: gradients are averaged

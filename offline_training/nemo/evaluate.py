@@ -32,17 +32,21 @@ import argparse
 import json
 import sys
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from offline_training.evaluation import (
+    SelectionReport,
+    bop_box_to_xyxy,
+    describe_device,
+    select_objects,
+)
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.metrics import pose_accuracy, rotation_error_deg
-
-PRESET_NAMES = ("default", "fast", "reference")
+from ros_pose_estimation.nemo.presets import PRESETS
 
 
 @dataclass
@@ -69,114 +73,6 @@ class ObjectResult:
     loss: float = float("nan")
     visib_source: str = "info"
     box_source: str = "info"
-
-
-def bop_box_to_xyxy(bbox) -> np.ndarray:
-    """BOP ``[x, y, w, h]`` (``w = x_max - x_min``, pixel indices) -> ``[x0, y0, x1, y1]`` in
-    the project's pixel-centre convention (covering the whole border pixels)."""
-    x, y, w, h = (float(v) for v in bbox)
-    return np.array([x - 0.5, y - 0.5, x + w + 0.5, y + h + 0.5])
-
-
-_VISIB_WORDS = {  # BopObject.visib_source -> (what, why), in the reader's order of preference
-    "px_count": ("visib_fract derived from px_count_visib / px_count_all", ""),
-    "masks": ("visib_fract derived from masks (mask_visib / mask pixels)", ""),
-    "assumed": ("treated as visible (visib_fract 1)", " (no visib_fract, px counts or masks)"),
-}
-_BOX_WORDS = {  # BopObject.bbox_source -> what
-    "mask_visib": "boxes from mask_visib",
-    "mask": "boxes from the full mask (no mask_visib)",
-    "model": "boxes from the projected model (no masks)",
-}
-
-
-@dataclass
-class SelectionReport:
-    """What :func:`select_objects` saw, filled in over a run.
-
-    Attributes:
-        seen: annotated objects of the evaluated categories.
-        kept: those selected (a box and ``visib_fract >= min_visib``).
-        visib_sources: ``{BopObject.visib_source: count}`` over ``seen``.
-        box_sources: ``{BopObject.bbox_source: count}`` over ``seen`` with a box.
-        no_box: ``{reason: count}`` of the objects skipped for lack of a visible box.
-        below_min_visib: objects with a box skipped for ``visib_fract < min_visib``.
-        other_categories: ``{category: count}`` of annotated objects not evaluated
-            (``"None"``: the dataset's ``models_info.json`` gives no category).
-        skipped: ``{reason: count}`` of selected objects dropped later (e.g. no depth image).
-    """
-
-    seen: int = 0
-    kept: int = 0
-    visib_sources: Counter = field(default_factory=Counter)
-    box_sources: Counter = field(default_factory=Counter)
-    no_box: Counter = field(default_factory=Counter)
-    below_min_visib: int = 0
-    other_categories: Counter = field(default_factory=Counter)
-    skipped: Counter = field(default_factory=Counter)
-
-    def derivation(self) -> str:
-        """``"visib_fract derived from masks for 3 objects; ..."`` for the objects whose
-        visibility or box is not from ``scene_gt_info``, or "" when all are."""
-        parts = [
-            f"{what} for {self.visib_sources[k]} objects{why}"
-            for k, (what, why) in _VISIB_WORDS.items()
-            if self.visib_sources.get(k)
-        ]
-        parts += [
-            f"{what} for {self.box_sources[k]} objects"
-            for k, what in _BOX_WORDS.items()
-            if self.box_sources.get(k)
-        ]
-        return f"{self.seen} objects seen; " + "; ".join(parts) if parts else ""
-
-    def why_none(self, min_visib: float) -> str:
-        """Why nothing was selected: counts of objects without a box, below ``min_visib``,
-        dropped later, and of other categories."""
-        parts = [f"{self.seen} objects of these categories annotated"]
-        if self.no_box:
-            reasons = ", ".join(f"{n}: {r}" for r, n in self.no_box.most_common())
-            parts.append(f"{sum(self.no_box.values())} without a visible box ({reasons})")
-        if self.below_min_visib:
-            parts.append(f"{self.below_min_visib} with visib_fract < --min-visib {min_visib}")
-        parts += [f"{n} {r}" for r, n in self.skipped.items()]
-        if self.other_categories:
-            cats = ", ".join(f"{c}: {n}" for c, n in self.other_categories.most_common())
-            parts.append(f"objects of other categories: {cats}")
-        return "; ".join(parts)
-
-    def to_dict(self) -> dict:
-        """Plain JSON-ready dict of the counts plus the :meth:`derivation` text."""
-        out = {k: dict(v) if isinstance(v, Counter) else v for k, v in vars(self).items()}
-        return {**out, "derivation": self.derivation()}
-
-
-def select_objects(
-    sample, categories: Iterable[str], min_visib: float, report: SelectionReport | None = None
-) -> list[int]:
-    """Indices of ``sample``'s objects of a known category, visible enough, with a visible box
-    at least 2 px wide and high; ``report`` (if given) counts what was seen and skipped."""
-    known = set(categories)
-    report = SelectionReport() if report is None else report
-    keep = []
-    for i, obj in enumerate(sample.objects):
-        if obj.category not in known:
-            report.other_categories[str(obj.category)] += 1
-            continue
-        report.seen += 1
-        report.visib_sources[obj.visib_source] += 1
-        box = obj.bbox_visib
-        if box is not None:
-            report.box_sources[obj.bbox_source] += 1
-        if box is None or min(box[2], box[3]) <= 0:
-            reason = obj.no_box_reason if box is None else "box under 2 px wide or high"
-            report.no_box[reason or "no box"] += 1
-        elif obj.visib_fract < min_visib:
-            report.below_min_visib += 1
-        else:
-            report.kept += 1
-            keep.append(i)
-    return keep
 
 
 def evaluate(
@@ -294,25 +190,11 @@ def format_summary(summary: dict, device: str) -> str:
     return "\n".join(lines)
 
 
-def describe_device(device: str) -> str:
-    """``"cuda:0 (NVIDIA H100 ...)"`` or ``"cpu (model name, N threads)"``."""
-    import torch
-
-    if device.startswith("cuda") and torch.cuda.is_available():
-        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
-    model = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(
-                (ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), model
-            )
-    except OSError:
-        pass
-    return f"{device} ({model}, {torch.get_num_threads()} torch threads)"
-
-
 def parse_variants(items: Iterable[str]) -> dict:
-    """``["NAME=JSON", ...]`` -> ``{NAME: InferenceConfig.default().replace(**JSON)}``.
+    """``["NAME=JSON", ...]`` -> ``{NAME: InferenceConfig().replace(**JSON)}`` (the default
+    preset with the JSON object's fields; ``"refinement"`` as an object with ``method``,
+    ``"adam"`` or ``"lm"``, and the fields of that schedule,
+    :func:`ros_pose_estimation.nemo.presets.schedule_from_dict`).
 
     Raises:
         ConfigError: not ``NAME=JSON``, JSON not an object, unknown or invalid fields.
@@ -332,7 +214,7 @@ def parse_variants(items: Iterable[str]) -> dict:
         if not isinstance(changes, dict):
             raise ConfigError(f"--variant {name}: expected a JSON object, got {text!r}")
         try:
-            out[name] = InferenceConfig.default().replace(**changes)
+            out[name] = InferenceConfig().replace(**changes)
         except TypeError as exc:
             raise ConfigError(f"--variant {name}: {exc}") from None
     return out
@@ -355,7 +237,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--preset",
         action="append",
-        choices=PRESET_NAMES,
+        choices=tuple(PRESETS),
         help="inference preset; repeat to compare (default: default)",
     )
     p.add_argument(
@@ -364,8 +246,9 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         metavar="NAME=JSON",
         help="also evaluate the default preset with these InferenceConfig changes (a JSON "
-        "object of fields; a stage given as an object replaces the whole Schedule, unset "
-        "fields at their Schedule defaults); repeat",
+        'object of fields; "refinement" given as an object with "method" ("adam", the '
+        'default, or "lm") replaces the whole schedule, unset fields at their defaults); '
+        "repeat",
     )
     p.add_argument("--max-objects", type=int, default=None, help="stop after N objects")
     p.add_argument(

@@ -27,7 +27,7 @@ from offline_training.train_cli_common import UsageError, category_name, run_tra
 
 
 def parser() -> argparse.ArgumentParser:
-    from offline_training.nemo.train import TrainConfig
+    from offline_training.nemo.train_config import TrainConfig
 
     d = TrainConfig(data="", category="", out="")
     p = argparse.ArgumentParser(
@@ -132,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
 def _train(args: argparse.Namespace) -> None:
     import torch
 
-    from offline_training.nemo.train import TrainConfig, train
+    from offline_training.nemo.train import train
+    from offline_training.nemo.train_config import TrainConfig
 
     category = category_name(args.category)
     split_dir = Path(args.data) / args.split

@@ -1,6 +1,6 @@
 """Tracked poses -> ``vision_msgs/Detection3DArray`` (the node's ``~/detections``).
 
-Per pose (duck-typed on :class:`ros_pose_estimation.tracking.TrackedPose`: ``category``,
+Per pose (duck-typed on :class:`ros_pose_estimation.pipeline.tracks.TrackedPose`: ``category``,
 ``track_id``, ``R``, ``t``, ``size``, ``score``, ``covariance``), one ``Detection3D``:
 
 * ``header``: the image's header (its stamp and optical frame), also on the array;
@@ -67,7 +67,8 @@ def detection3d_array(header, poses: Sequence[Any]):
 
     Args:
         header: the source image's ``std_msgs/Header`` (never ``now()``).
-        poses: :class:`~ros_pose_estimation.tracking.TrackedPose` (or alike), in output order.
+        poses: :class:`~ros_pose_estimation.pipeline.tracks.TrackedPose` (or alike), in output
+            order.
 
     Raises:
         InputError: empty ``header.frame_id``, or a pose with wrong shapes / non-finite values.

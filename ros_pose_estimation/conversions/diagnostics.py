@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from ros_pose_estimation.conversions.poses import time_msg
 from ros_pose_estimation.core.errors import ConfigError
-from ros_pose_estimation.stats import StatsSnapshot
+from ros_pose_estimation.node.stats import StatsSnapshot
 
 OK, WARN, ERROR = 0, 1, 2
 _LEVEL_BYTES = {OK: b"\x00", WARN: b"\x01", ERROR: b"\x02"}
@@ -120,7 +120,7 @@ def diagnostic_array(stamp, *, node_name: str, stats: StatsSnapshot, rules=None)
     Args:
         stamp: the header stamp (``builtin_interfaces/Time`` or int ns; the node's clock).
         node_name: the node's name (status name and ``hardware_id``).
-        stats: :meth:`ros_pose_estimation.stats.NodeStats.snapshot` at that time.
+        stats: :meth:`ros_pose_estimation.node.stats.NodeStats.snapshot` at that time.
         rules: :class:`DiagnosticRules` (None: defaults).
 
     Raises:

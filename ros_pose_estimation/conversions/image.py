@@ -13,6 +13,8 @@ invalid-depth rules are in :mod:`ros_pose_estimation.core.conventions`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
+
 import numpy as np
 
 from ros_pose_estimation.core.conventions import (
@@ -96,15 +98,8 @@ def rgb_from_image(msg) -> np.ndarray:
         EncodingError: not a colour encoding (``rgb8``, ``bgr8``, ``rgba8``, ``bgra8``,
             ``mono8``); a depth image on the colour topic gets a message saying so.
     """
-    encoding = str(msg.encoding)
-    if encoding not in COLOR_ENCODINGS:
-        kind = "a depth" if encoding in DEPTH_ENCODINGS else "an unsupported"
-        raise EncodingError(
-            f"expected a colour image ({', '.join(COLOR_ENCODINGS)}), got {kind} encoding "
-            f"{encoding!r}"
-        )
-    array, encoding = image_to_numpy(msg)
-    return color_to_rgb8(array, encoding)
+    return _decode_kind(msg, ("colour", COLOR_ENCODINGS), ("depth", DEPTH_ENCODINGS),
+                        color_to_rgb8)  # fmt: skip
 
 
 def depth_from_image(msg) -> np.ndarray:
@@ -116,15 +111,24 @@ def depth_from_image(msg) -> np.ndarray:
     Raises:
         EncodingError: not ``16UC1``, ``mono16`` or ``32FC1``.
     """
+    return _decode_kind(msg, ("depth", DEPTH_ENCODINGS), ("colour", COLOR_ENCODINGS),
+                        depth_to_metres)  # fmt: skip
+
+
+def _decode_kind(msg, wanted: tuple[str, Collection[str]], other: tuple[str, Collection[str]],
+                 convert: Callable[[np.ndarray, str], np.ndarray]) -> np.ndarray:  # fmt: skip
+    """Decode ``msg`` if its encoding is of the ``wanted`` kind (``(name, encodings)``), then
+    ``convert(array, encoding)``; else EncodingError naming the kind (``other``'s name when the
+    encoding is of that kind, e.g. a depth image on the colour topic)."""
     encoding = str(msg.encoding)
-    if encoding not in DEPTH_ENCODINGS:
-        kind = "a colour" if encoding in COLOR_ENCODINGS else "an unsupported"
+    (kind, accepted), (other_kind, others) = wanted, other
+    if encoding not in accepted:
+        got = f"a {other_kind}" if encoding in others else "an unsupported"
         raise EncodingError(
-            f"expected a depth image ({', '.join(DEPTH_ENCODINGS)}), got {kind} encoding "
-            f"{encoding!r}"
+            f"expected a {kind} image ({', '.join(accepted)}), got {got} encoding {encoding!r}"
         )
     array, encoding = image_to_numpy(msg)
-    return depth_to_metres(array, encoding)
+    return convert(array, encoding)
 
 
 def numpy_to_image(array: np.ndarray, encoding: str, header=None):

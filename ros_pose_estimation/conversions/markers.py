@@ -13,7 +13,7 @@ The array is, in order:
      scales a triangle list's scene node by ``scale`` (rviz_default_plugins
      ``TriangleListMarker``), so the drawn extents are ``size`` and the point list is built
      once per mesh, not per frame. A ``CUBE`` of ``size`` when no mesh is given for the
-     category. Colour per category (:mod:`ros_pose_estimation.colors`), alpha
+     category. Colour per category (:mod:`ros_pose_estimation.viz.colors`), alpha
      ``min_alpha + (1 - min_alpha) * score``;
    * the label, ``ns = <category>_label``, ``id = track_id``: ``TEXT_VIEW_FACING``
      ``"<category> #<id> <score:.2f>"``, white, ``text_height_m`` high, placed above the object
@@ -32,11 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from ros_pose_estimation.colors import class_color
 from ros_pose_estimation.conversions.poses import duration_msg, pose_from_Rt, require_frame_id
 from ros_pose_estimation.core.decimate import decimate
 from ros_pose_estimation.core.errors import ConfigError, check_finite, check_shape
 from ros_pose_estimation.core.mesh import TriMesh
+from ros_pose_estimation.viz.colors import class_color
 
 #: id(mesh), max_triangles -> (weak reference to the mesh, ``[3F x 3]`` corners of the
 #: decimated mesh's triangles divided by the mesh's extents (a unit-size object), the same
@@ -103,7 +103,7 @@ def marker_array(
 
     Args:
         header: the source image's ``std_msgs/Header``.
-        poses: :class:`~ros_pose_estimation.tracking.TrackedPose` (or alike).
+        poses: :class:`~ros_pose_estimation.pipeline.tracks.TrackedPose` (or alike).
         lifetime_s: marker lifetime (s, >= 0; 0 = until deleted, here by the next DELETEALL).
         meshes: category -> template mesh (canonical frame, m); None or a missing category:
             a cube of the estimated size.

@@ -44,7 +44,7 @@ def tf_message(header, poses: Sequence[Any], prefix: str = ""):
 
     Args:
         header: the source image's ``std_msgs/Header``.
-        poses: :class:`~ros_pose_estimation.tracking.TrackedPose` (or alike).
+        poses: :class:`~ros_pose_estimation.pipeline.tracks.TrackedPose` (or alike).
         prefix: prepended to every child frame id (e.g. ``"obj/"``; no leading ``/``).
 
     Raises:

@@ -9,6 +9,7 @@ Hierarchy::
     PoseEstimationError(Exception)
     +-- InputError(ValueError)            bad input data: shape, dtype, encoding, empty crop...
     |   +-- EncodingError                 unsupported image / depth encoding
+    |   +-- MeshFormatError               malformed, truncated or unsupported mesh file
     |   +-- DepthError                    depth missing, all invalid, wrong units
     |   +-- IntrinsicsError               uncalibrated or inconsistent CameraInfo
     +-- ConfigError(ValueError)           invalid parameter or configuration value
@@ -38,6 +39,10 @@ class InputError(PoseEstimationError, ValueError):
 
 class EncodingError(InputError):
     """An image or depth encoding is not supported."""
+
+
+class MeshFormatError(InputError):
+    """A mesh file is malformed, truncated, empty or of an unsupported format (a ValueError)."""
 
 
 class DepthError(InputError):

@@ -106,13 +106,8 @@ class Estimator(Protocol):
         """Sorted canonical names of the categories with a loaded model."""
         ...
 
-    def estimate(
-        self,
-        rgb: np.ndarray,
-        detections: Sequence[Detection],
-        intrinsics: Intrinsics,
-        depth: np.ndarray | None = None,
-    ) -> list[PoseEstimate]:
+    def estimate(self, rgb: np.ndarray, detections: Sequence[Detection], intrinsics: Intrinsics,
+                 depth: np.ndarray | None = None) -> list[PoseEstimate]:  # fmt: skip
         """One :class:`PoseEstimate` per detection, in order, for ``rgb`` ``[H x W x 3]``
         uint8 seen by ``intrinsics``; ``depth`` ``[H x W]`` registered to ``rgb`` (uint16 mm
         or float32 m, 0 / NaN invalid), ignored by estimators that do not need it.

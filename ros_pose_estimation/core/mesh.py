@@ -87,3 +87,16 @@ class TriMesh:
             faces.append(m.faces + offset)
             offset += len(m.vertices)
         return TriMesh(np.concatenate(verts), np.concatenate(faces))
+
+
+def fan_triangles(polygons) -> np.ndarray:
+    """Triangulate polygons ``(v0, v1, ..., vn)`` as fans; returns ``[F x 3]`` int64.
+
+    ``polygons`` is a list of index lists, or a ``[P x K]`` array of equal-size polygons.
+    """
+    if isinstance(polygons, np.ndarray) and polygons.ndim == 2:
+        p = polygons.astype(np.int64)
+        tris = [np.stack([p[:, 0], p[:, i], p[:, i + 1]], 1) for i in range(1, p.shape[1] - 1)]
+        return np.stack(tris, 1).reshape(-1, 3) if tris else np.zeros((0, 3), np.int64)
+    tris = [(p[0], p[i], p[i + 1]) for p in polygons for i in range(1, len(p) - 1)]
+    return np.asarray(tris, dtype=np.int64).reshape(-1, 3)

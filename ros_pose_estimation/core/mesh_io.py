@@ -5,7 +5,8 @@ colours and other properties are ignored on load; polygons are triangulated as f
 ``(v0, vi, vi+1)``. STL stores triangle soup, so identical vertices are merged on load.
 
 Units: a file's numbers are taken as metres unless ``scale`` says otherwise (BOP models are in
-millimetres: ``load_mesh(path, scale=1e-3)``).
+millimetres: ``load_mesh(path, scale=1e-3)``). PLY, the richest format, is read and written by
+:mod:`.mesh_ply`.
 """
 
 from __future__ import annotations
@@ -16,22 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ros_pose_estimation.core.errors import InputError
-from ros_pose_estimation.core.mesh import TriMesh
+from ros_pose_estimation.core.errors import MeshFormatError
+from ros_pose_estimation.core.mesh import TriMesh, fan_triangles
+from ros_pose_estimation.core.mesh_ply import ply_bytes, read_ply
 
 SUPPORTED_LOAD = (".obj", ".off", ".ply", ".stl")
 SUPPORTED_SAVE = (".obj", ".off", ".ply", ".stl")
-
-_PLY_TYPES = {
-    "char": "i1", "int8": "i1", "uchar": "u1", "uint8": "u1",
-    "short": "i2", "int16": "i2", "ushort": "u2", "uint16": "u2",
-    "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4",
-    "float": "f4", "float32": "f4", "double": "f8", "float64": "f8",
-}  # fmt: skip
-
-
-class MeshFormatError(InputError):
-    """A mesh file is malformed, truncated, empty or of an unsupported format (a ValueError)."""
 
 
 def load_mesh(path: str | os.PathLike, scale: float = 1.0, center: bool = False) -> TriMesh:
@@ -51,7 +42,7 @@ def load_mesh(path: str | os.PathLike, scale: float = 1.0, center: bool = False)
     """
     path = Path(path)
     ext = path.suffix.lower()
-    readers = {".obj": _read_obj, ".off": _read_off, ".ply": _read_ply, ".stl": _read_stl}
+    readers = {".obj": _read_obj, ".off": _read_off, ".ply": read_ply, ".stl": _read_stl}
     if ext not in readers:
         raise MeshFormatError(
             f"unsupported mesh extension {ext or '(none)'!r} for {path}; "
@@ -108,22 +99,9 @@ def save_mesh(
         lines += [f"3 {a} {b} {c}" for a, b, c in faces]
         path.write_text("\n".join(lines) + "\n")
     elif ext == ".ply":
-        path.write_bytes(_ply_bytes(verts, faces, binary))
+        path.write_bytes(ply_bytes(verts, faces, binary))
     else:
         path.write_bytes(_stl_bytes(verts, faces, binary))
-
-
-def _fan(polygons) -> np.ndarray:
-    """Triangulate polygons ``(v0, v1, ..., vn)`` as fans; returns ``[F x 3]`` int64.
-
-    ``polygons`` is a list of index lists, or a ``[P x K]`` array of equal-size polygons.
-    """
-    if isinstance(polygons, np.ndarray) and polygons.ndim == 2:
-        p = polygons.astype(np.int64)
-        tris = [np.stack([p[:, 0], p[:, i], p[:, i + 1]], 1) for i in range(1, p.shape[1] - 1)]
-        return np.stack(tris, 1).reshape(-1, 3) if tris else np.zeros((0, 3), np.int64)
-    tris = [(p[0], p[i], p[i + 1]) for p in polygons for i in range(1, len(p) - 1)]
-    return np.asarray(tris, dtype=np.int64).reshape(-1, 3)
 
 
 def _read_obj(data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -146,7 +124,7 @@ def _read_obj(data: bytes) -> tuple[np.ndarray, np.ndarray]:
                 polys.append([i - 1 if i > 0 else len(verts) + i for i in idx])
         except ValueError as err:
             raise MeshFormatError(f"line {lineno}: {err}: {raw.strip()!r}") from None
-    return np.asarray(verts, dtype=np.float64).reshape(-1, 3), _fan(polys)
+    return np.asarray(verts, dtype=np.float64).reshape(-1, 3), fan_triangles(polys)
 
 
 def _read_off(data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -167,7 +145,7 @@ def _read_off(data: bytes) -> tuple[np.ndarray, np.ndarray]:
         polys = [[int(t) for t in ln[1 : 1 + int(ln[0])]] for ln in body[n_v : n_v + n_f]]
     except (ValueError, IndexError) as err:
         raise MeshFormatError(f"malformed OFF data: {err}") from None
-    return verts.reshape(-1, 3), _fan(polys)
+    return verts.reshape(-1, 3), fan_triangles(polys)
 
 
 def _read_stl(data: bytes) -> tuple[np.ndarray, np.ndarray]:
@@ -215,141 +193,3 @@ def _stl_bytes(verts: np.ndarray, faces: np.ndarray, binary: bool) -> bytes:
         out += [f"vertex {x:.9g} {y:.9g} {z:.9g}" for x, y, z in t]
         out += ["endloop", "endfacet"]
     return ("\n".join([*out, "endsolid ros_pose_estimation"]) + "\n").encode()
-
-
-def _ply_header(data: bytes) -> tuple[str, list[tuple[str, int, list]], int]:
-    """Parse a PLY header: (format, [(element, count, [(prop, dtype, list_count_dtype)])], end)."""
-    if not data.startswith(b"ply"):
-        raise MeshFormatError("PLY file must start with 'ply'")
-    end = data.find(b"end_header")
-    if end < 0:
-        raise MeshFormatError("truncated PLY: no 'end_header'")
-    body_start = data.find(b"\n", end) + 1 or len(data)
-    fmt, elements = "", []
-    for line in data[:end].decode("ascii", errors="replace").splitlines()[1:]:
-        tok = line.split()
-        try:
-            if not tok or tok[0] in ("comment", "obj_info"):
-                continue
-            if tok[0] == "format":
-                fmt = tok[1]
-            elif tok[0] == "element":
-                elements.append((tok[1], int(tok[2]), []))
-            elif tok[0] == "property" and tok[1] == "list":
-                elements[-1][2].append((tok[4], _PLY_TYPES[tok[3]], _PLY_TYPES[tok[2]]))
-            elif tok[0] == "property":
-                elements[-1][2].append((tok[2], _PLY_TYPES[tok[1]], None))
-        except (KeyError, IndexError, ValueError):
-            raise MeshFormatError(f"malformed PLY header line {line!r}") from None
-    if fmt not in ("ascii", "binary_little_endian", "binary_big_endian"):
-        raise MeshFormatError(
-            f"unsupported PLY format {fmt!r}; supported: ascii, binary_little_endian, "
-            "binary_big_endian"
-        )
-    return fmt, elements, body_start
-
-
-def _read_ply(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    fmt, elements, pos = _ply_header(data)
-    tables: dict[str, dict[str, object]] = {}
-    if fmt == "ascii":
-        rows = iter(data[pos:].decode("ascii", errors="replace").splitlines())
-    endian = ">" if fmt == "binary_big_endian" else "<"
-    for name, count, props in elements:
-        if fmt == "ascii":
-            tables[name], rows = _ply_ascii_element(name, count, props, rows)
-        else:
-            tables[name], pos = _ply_binary_element(data, pos, name, count, props, endian)
-    vertex = tables.get("vertex", {})
-    if not all(k in vertex for k in "xyz"):
-        raise MeshFormatError("PLY has no 'vertex' element with x, y, z properties")
-    verts = np.stack([np.asarray(vertex[k], dtype=np.float64) for k in "xyz"], axis=1)
-    face = tables.get("face", {})
-    polys = face.get("vertex_indices", face.get("vertex_index", []))
-    if not isinstance(polys, np.ndarray):
-        polys = [[int(i) for i in p] for p in polys]  # type: ignore[union-attr]
-    return verts, _fan(polys)
-
-
-def _ply_ascii_element(name, count, props, rows):
-    columns: dict[str, list] = {p[0]: [] for p in props}
-    for i in range(count):
-        line = next(rows, None)
-        if line is None:
-            raise MeshFormatError(f"truncated PLY: element {name!r} has {i} of {count} rows")
-        tok, k = line.split(), 0
-        try:
-            for prop, _dtype, list_dtype in props:
-                if list_dtype is None:
-                    columns[prop].append(float(tok[k]))
-                    k += 1
-                else:
-                    n = int(tok[k])
-                    columns[prop].append([int(float(t)) for t in tok[k + 1 : k + 1 + n]])
-                    if len(columns[prop][-1]) != n:
-                        raise IndexError("list shorter than its count")
-                    k += 1 + n
-        except (ValueError, IndexError) as err:
-            raise MeshFormatError(f"malformed PLY {name!r} row {i}: {line!r} ({err})") from None
-    return columns, rows
-
-
-def _ply_binary_element(data, pos, name, count, props, endian):
-    def need(at: int, nbytes: int) -> None:
-        if at + nbytes > len(data):
-            raise MeshFormatError(
-                f"truncated PLY: element {name!r} needs {nbytes} bytes at offset {at}, "
-                f"file has {len(data) - at}"
-            )
-
-    def read(at: int, dtype: str, n: int = 1) -> np.ndarray:
-        dt = np.dtype(endian + dtype)
-        need(at, dt.itemsize * n)
-        return np.frombuffer(data, dt, n, at)
-
-    if count == 0:
-        return {p[0]: [] for p in props}, pos
-    # Fast path: every row has the list lengths of the first row (e.g. all triangles).
-    fields, at = [], pos
-    for prop, dtype, list_dtype in props:
-        if list_dtype is None:
-            fields.append((prop, endian + dtype))
-            at += np.dtype(dtype).itemsize
-        else:
-            n = int(read(at, list_dtype)[0])
-            fields += [(prop + "#n", endian + list_dtype), (prop, endian + dtype, (n,))]
-            at += np.dtype(list_dtype).itemsize + n * np.dtype(dtype).itemsize
-    row = np.dtype(fields)
-    if pos + row.itemsize * count <= len(data):
-        arr = np.frombuffer(data, row, count, pos)
-        lists = [p[0] for p in props if p[2] is not None]
-        if all((arr[k + "#n"] == arr[k].shape[1]).all() for k in lists):
-            return {p[0]: arr[p[0]] for p in props}, pos + row.itemsize * count
-    columns: dict[str, list] = {p[0]: [] for p in props}
-    for _ in range(count):  # rows of varying length: walk them one by one
-        for prop, dtype, list_dtype in props:
-            if list_dtype is None:
-                columns[prop].append(read(pos, dtype)[0])
-                pos += np.dtype(dtype).itemsize
-            else:
-                n = int(read(pos, list_dtype)[0])
-                pos += np.dtype(list_dtype).itemsize
-                columns[prop].append(read(pos, dtype, n))
-                pos += n * np.dtype(dtype).itemsize
-    return columns, pos
-
-
-def _ply_bytes(verts: np.ndarray, faces: np.ndarray, binary: bool) -> bytes:
-    fmt = "binary_little_endian" if binary else "ascii"
-    header = (
-        f"ply\nformat {fmt} 1.0\ncomment ros_pose_estimation\n"
-        f"element vertex {len(verts)}\nproperty float x\nproperty float y\nproperty float z\n"
-        f"element face {len(faces)}\nproperty list uchar int vertex_indices\nend_header\n"
-    ).encode()
-    if not binary:
-        rows = [f"{x:.9g} {y:.9g} {z:.9g}" for x, y, z in verts]
-        rows += [f"3 {a} {b} {c}" for a, b, c in faces]
-        return header + ("\n".join(rows) + "\n").encode()
-    face_rec = np.zeros(len(faces), dtype=[("n", "u1"), ("idx", "<i4", 3)])
-    face_rec["n"], face_rec["idx"] = 3, faces
-    return header + verts.astype("<f4").tobytes() + face_rec.tobytes()

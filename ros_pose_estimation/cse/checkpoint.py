@@ -22,8 +22,9 @@ from pathlib import Path
 
 import torch
 
-from ros_pose_estimation.core.checkpoint_file import check_category, read_payload, write_model
-from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from ros_pose_estimation.core.checkpoint_file import read_payload, write_model
+from ros_pose_estimation.core.checkpoint_weights import build_model
+from ros_pose_estimation.core.errors import CheckpointError
 from ros_pose_estimation.core.mesh import TriMesh
 
 from .model import CseConfig, CseModel
@@ -54,26 +55,21 @@ def load_checkpoint(
 
     Args:
         category: when given, the checkpoint must be of this category.
+
+    Raises:
+        CheckpointError: see the module docstring.
     """
     payload = read_checkpoint(path)
-    check_category(path, payload, category)
-    state = payload["model"]
-    try:
+
+    def build(payload: dict) -> CseModel:
+        state = payload["model"]
         stored = dict(payload["config"])
         stored.setdefault("centre_embeddings", False)  # written before the field existed
         config = CseConfig.from_dict(stored)
         template = TriMesh(state["template"].double().numpy(), state["faces"].numpy())
-        model = CseModel(config, template=template)
-    except (ConfigError, TypeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: invalid model description: {exc}") from exc
-    try:
-        result = model.load_state_dict(state, strict=False)
-    except RuntimeError as exc:  # shape mismatches
-        raise CheckpointError(f"{path}: weights do not fit the config: {exc}") from exc
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"{path}: weights do not match the config (missing {result.missing_keys[:5]}, "
-            f"unexpected {result.unexpected_keys[:5]})"
-        )
-    model.to(device).eval()
-    return model, dict(payload.get("meta", {}))
+        return CseModel(config, template=template)
+
+    def weights(model: CseModel) -> list:
+        return [(model, payload["model"], "weights")]
+
+    return build_model(path, payload, category, device, build, weights)

@@ -25,33 +25,26 @@ size and intrinsics); zeros and NaNs are ignored. Pure core (no rclpy).
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from ros_pose_estimation.core.batching import FrameTimer, sync_device
+from ros_pose_estimation.core.batching import sync_device
 from ros_pose_estimation.core.camera import Intrinsics
-from ros_pose_estimation.core.category_models import load_by_category, models_by_category
+from ros_pose_estimation.core.category_estimator import CategoryEstimator
 from ros_pose_estimation.core.crops import crop_inputs, detection_crop
 from ros_pose_estimation.core.errors import (
     ConfigError,
     DepthError,
     EstimationError,
     InputError,
-    PoseEstimationError,
 )
-from ros_pose_estimation.core.estimation import (
-    Detection,
-    PoseEstimate,
-    check_inputs,
-    group_by_category,
-    place_estimates,
-)
+from ros_pose_estimation.core.estimation import Detection, PoseEstimate, check_inputs
 
+from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
 from .model import CseModel
 from .pixels import box_depth_mask, cell_mask_and_depth, depth_metres
@@ -103,40 +96,29 @@ class CseInferenceConfig:
             raise ConfigError("need inlier_threshold > 0, ransac_iterations >= 1, icp_steps >= 0")
 
 
-class CseEstimator:
+class CseEstimator(CategoryEstimator):
     """RGB-D pose estimator for the categories of ``models`` (one :class:`CseModel` each; the
-    :class:`~ros_pose_estimation.core.estimation.Estimator` contract)."""
+    :class:`~ros_pose_estimation.core.estimation.Estimator` contract).
+
+    Args:
+        models: category name -> :class:`CseModel` (moved to ``device``, eval mode).
+        config: inference settings (:class:`CseInferenceConfig` defaults when None).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    """
 
     #: method name, the prefix of the pipeline's timing keys (``cse.solve``...).
     name = "cse"
     #: :meth:`estimate` raises DepthError without a depth image.
     needs_depth = True
+    stages = STAGES
+    load_checkpoint = staticmethod(load_checkpoint)
 
-    def __init__(
-        self,
-        models: Mapping[str, CseModel],
-        config: CseInferenceConfig | None = None,
-        device: str | torch.device = "cpu",
-    ) -> None:
-        self.device = torch.device(device)
-        self.config = config or CseInferenceConfig()
-        self.models: dict[str, CseModel] = models_by_category(models, self.device, "CseEstimator")
+    config: CseInferenceConfig
+    models: dict[str, CseModel]
 
     @classmethod
-    def from_checkpoints(
-        cls,
-        paths: Sequence[str | os.PathLike],
-        config: CseInferenceConfig | None = None,
-        device: str | torch.device = "cpu",
-    ) -> CseEstimator:
-        """One checkpoint per category (:func:`.checkpoint.load_checkpoint`)."""
-        from .checkpoint import load_checkpoint
-
-        return cls(load_by_category(paths, load_checkpoint, device), config, device)
-
-    @property
-    def categories(self) -> list[str]:
-        return sorted(self.models)
+    def default_config(cls) -> CseInferenceConfig:
+        return CseInferenceConfig()
 
     # ------------------------------------------------------------------ inputs
     def _prepare(self, image, depth_m, det: Detection, intrinsics, model: CseModel):
@@ -187,24 +169,21 @@ class CseEstimator:
             return []
         depth_m = depth_metres(depth, depth_encoding)
         intrinsics.check_image(depth_m, "depth")
-        timer = FrameTimer(STAGES, self.device)
-        results: list[PoseEstimate | None] = [None] * len(detections)
-        for name, ids in group_by_category(names).items():
-            model = self.models[name]
-            t0 = time.perf_counter()
-            prepared = []
-            for i in ids:
-                try:
-                    item = self._prepare(rgb, depth_m, detections[i], intrinsics, model)
-                    prepared.append(item)
-                except PoseEstimationError as exc:
-                    if errors == "raise" or not isinstance(exc, EstimationError | InputError):
-                        raise
-                    prepared.append(None)
-            timer.seconds["crop"] += time.perf_counter() - t0
-            solved = self._estimate_group(model, prepared, timer.seconds, errors)
-            place_estimates(results, ids, solved, detections)
-        return timer.stamp(results)
+
+        def crop(det: Detection, model: CseModel):
+            try:
+                return self._prepare(rgb, depth_m, det, intrinsics, model)
+            except (EstimationError, InputError):
+                if errors == "raise":
+                    raise
+                return None
+
+        return self.estimate_by_category(
+            detections,
+            names,
+            crop,
+            lambda model, prepared, times: self._estimate_group(model, prepared, times, errors),
+        )
 
     @torch.no_grad()
     def _estimate_group(self, model: CseModel, prepared, times, errors) -> list:

@@ -20,15 +20,15 @@ the template's diameter spans the box inside the crop); ``t = z K^-1 [u, v, 1]``
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from ros_pose_estimation.core.categories import get_category
-from ros_pose_estimation.core.errors import ConfigError, check_shape, dataclass_from_dict
+from ros_pose_estimation.core.errors import ConfigError, check_shape
 from ros_pose_estimation.core.mesh import TriMesh
+from ros_pose_estimation.core.model_config import CropModelConfig
 from ros_pose_estimation.core.rotations import rot6d_to_matrix
 from ros_pose_estimation.models.feature_net import FeatureNet
 
@@ -37,7 +37,7 @@ from .template import DEFAULT_TEMPLATE_VERTICES, category_template
 
 
 @dataclass
-class CseConfig:
+class CseConfig(CropModelConfig):
     """Everything needed to rebuild a CSE model and prepare its inputs.
 
     Attributes:
@@ -80,25 +80,11 @@ class CseConfig:
     tau: float = 0.1
 
     def __post_init__(self) -> None:
-        self.category = get_category(self.category).name
+        self.check_category_and_crop()
         if self.crop_size % 32 or self.crop_size < 32:
             raise ConfigError(f"crop_size must be a positive multiple of 32, got {self.crop_size}")
-        if self.crop_scale < 1.0:
-            raise ConfigError(f"crop_scale must be >= 1, got {self.crop_scale}")
         if self.tau <= 0:
             raise ConfigError(f"tau must be > 0, got {self.tau}")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> CseConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise :class:`ConfigError`."""
-        return dataclass_from_dict(cls, data)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def feature_size(self) -> int:
-        return self.crop_size // self.stride
 
 
 @dataclass

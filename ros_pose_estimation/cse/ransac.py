@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ros_pose_estimation.core.errors import ConfigError, EstimationError, InputError, check_shape
+from ros_pose_estimation.core.errors import ConfigError, EstimationError
 
-from .umeyama import umeyama, umeyama_batched
+from .umeyama import check_point_pairs, umeyama, umeyama_batched
 
 #: Defaults; the iteration count is the published one, the rest are this project's choices.
 DEFAULT_RANSAC = {
@@ -107,19 +107,8 @@ def ransac_similarity(
         InputError: shapes, non-finite values, negative weights. ConfigError: bad parameters.
         EstimationError: too few usable points, no valid hypothesis, too few inliers.
     """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    n = check_shape("src", src, ("N", 3))["N"]
-    check_shape("dst", dst, (n, 3))
-    if not (np.all(np.isfinite(src)) and np.all(np.isfinite(dst))):
-        raise InputError("ransac_similarity: src and dst must be finite, got NaN or inf")
-    if weights is None:
-        w = np.ones(n)
-    else:
-        w = np.asarray(weights, dtype=np.float64)
-        check_shape("weights", w, (n,))
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise InputError("ransac_similarity: weights must be finite and >= 0")
+    src, dst, weights = check_point_pairs(src, dst, weights, "ransac_similarity")
+    w = np.ones(len(src)) if weights is None else weights
     if sample_size < 3 or iterations < 1 or batch_size < 1 or inlier_threshold <= 0:
         raise ConfigError(
             "ransac_similarity: need sample_size >= 3, iterations >= 1, batch_size >= 1 and "

@@ -76,6 +76,30 @@ def umeyama_batched(
     return scale, rot, trans, ok
 
 
+def check_point_pairs(
+    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None, who: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``src``, ``dst`` as float64 ``[N x 3]`` arrays and ``weights`` as float64 ``[N]`` (None
+    stays None), checked for :func:`umeyama` and :func:`.ransac.ransac_similarity` (``who``
+    names the caller in the messages).
+
+    Raises:
+        InputError: wrong shapes, NaN/inf, negative weights.
+    """
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    n = check_shape("src", src, ("N", 3))["N"]
+    check_shape("dst", dst, (n, 3))
+    if not (np.all(np.isfinite(src)) and np.all(np.isfinite(dst))):
+        raise InputError(f"{who}: src and dst must be finite, got NaN or inf")
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
+        check_shape("weights", weights, (n,))
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise InputError(f"{who}: weights must be finite and >= 0")
+    return src, dst, weights
+
+
 def umeyama(
     src: np.ndarray,
     dst: np.ndarray,
@@ -99,20 +123,9 @@ def umeyama(
         EstimationError: fewer than 3 points of positive weight, all-zero weights, or collinear
             / coincident points (the transform is not unique).
     """
-    src = np.asarray(src, dtype=np.float64)
-    dst = np.asarray(dst, dtype=np.float64)
-    n = check_shape("src", src, ("N", 3))["N"]
-    check_shape("dst", dst, (n, 3))
-    if not (np.all(np.isfinite(src)) and np.all(np.isfinite(dst))):
-        raise InputError("umeyama: src and dst must be finite, got NaN or inf")
-    if weights is not None:
-        weights = np.asarray(weights, dtype=np.float64)
-        check_shape("weights", weights, (n,))
-        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
-            raise InputError("umeyama: weights must be finite and >= 0")
-        used = int(np.count_nonzero(weights > 0))
-    else:
-        used = n
+    src, dst, weights = check_point_pairs(src, dst, weights, "umeyama")
+    n = len(src)
+    used = n if weights is None else int(np.count_nonzero(weights > 0))
     if used < 3:
         raise EstimationError(
             f"umeyama needs at least 3 points of positive weight, got {used} (of {n})"

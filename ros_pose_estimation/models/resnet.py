@@ -48,8 +48,10 @@ def _conv1x1(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, 1, stride, bias=False)
 
 
-class BasicBlock(nn.Module):
-    """Two 3x3 convs with a residual connection (ResNet-18/34)."""
+class _ResidualBlock(nn.Module):
+    """``relu(body(x) + shortcut(x))``, the frame both blocks share: a subclass builds its
+    ``conv*`` / ``bn*`` layers (torchvision's names, in torchvision's order) in :meth:`_build`
+    and applies them in :meth:`_body`; the shortcut is ``downsample`` (None: the identity)."""
 
     expansion = 1
 
@@ -62,49 +64,54 @@ class BasicBlock(nn.Module):
         dilation: int = 1,
     ) -> None:
         super().__init__()
-        self.conv1 = _conv3x3(cin, planes, stride, dilation)
-        self.bn1 = nn.BatchNorm2d(planes)
+        self._build(cin, planes, stride, dilation)
         self.relu = nn.ReLU(inplace=True)
-        self.conv2 = _conv3x3(planes, planes, 1, dilation)
-        self.bn2 = nn.BatchNorm2d(planes)
         self.downsample = downsample
+
+    def _build(self, cin: int, planes: int, stride: int, dilation: int) -> None:
+        raise NotImplementedError
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
+        return self.relu(self._body(x) + identity)
+
+
+class BasicBlock(_ResidualBlock):
+    """Two 3x3 convs with a residual connection (ResNet-18/34)."""
+
+    expansion = 1
+
+    def _build(self, cin: int, planes: int, stride: int, dilation: int) -> None:
+        self.conv1 = _conv3x3(cin, planes, stride, dilation)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = _conv3x3(planes, planes, 1, dilation)
+        self.bn2 = nn.BatchNorm2d(planes)
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        return self.bn2(self.conv2(out))
 
 
-class Bottleneck(nn.Module):
+class Bottleneck(_ResidualBlock):
     """1x1 reduce, 3x3 (strided), 1x1 expand x4, with a residual connection (ResNet-50)."""
 
     expansion = 4
 
-    def __init__(
-        self,
-        cin: int,
-        planes: int,
-        stride: int = 1,
-        downsample: nn.Module | None = None,
-        dilation: int = 1,
-    ) -> None:
-        super().__init__()
+    def _build(self, cin: int, planes: int, stride: int, dilation: int) -> None:
         self.conv1 = _conv1x1(cin, planes)
         self.bn1 = nn.BatchNorm2d(planes)
         self.conv2 = _conv3x3(planes, planes, stride, dilation)
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv3 = _conv1x1(planes, planes * self.expansion)
         self.bn3 = nn.BatchNorm2d(planes * self.expansion)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = x if self.downsample is None else self.downsample(x)
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        return self.bn3(self.conv3(out))
 
 
 class ResNet(nn.Module):

@@ -6,9 +6,10 @@
   exclusion masks and :func:`contrastive_loss` (paper 000 Eq. 6).
 * :mod:`.model`, :mod:`.checkpoint`: a category's model and its one-file checkpoint.
 * :mod:`.estimator` (with :mod:`.presets`, :mod:`.hypotheses`, :mod:`.refine` (Adam),
-  :mod:`.levenberg_marquardt`, :mod:`.scoring`, :mod:`.fixed_compare`, :mod:`.pose_param`):
-  render-and-compare inference. Its inputs and outputs (``Detection``, ``PoseEstimate``) are
-  the estimator contract of :mod:`ros_pose_estimation.core.estimation`.
+  :mod:`.levenberg_marquardt` with :mod:`.gauss_newton`, :mod:`.refine_state`,
+  :mod:`.scoring`, :mod:`.pose_param`): render-and-compare inference. Its inputs and outputs
+  (``Detection``, ``PoseEstimate``) are the estimator contract of
+  :mod:`ros_pose_estimation.core.estimation`.
 """
 
 from ros_pose_estimation.nemo.contrastive import (

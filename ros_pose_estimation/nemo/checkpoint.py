@@ -24,8 +24,9 @@ from pathlib import Path
 
 import torch
 
-from ros_pose_estimation.core.checkpoint_file import check_category, read_payload, write_model
-from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from ros_pose_estimation.core.checkpoint_file import read_payload, write_model
+from ros_pose_estimation.core.checkpoint_weights import build_model
+from ros_pose_estimation.core.errors import CheckpointError
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
 
@@ -57,29 +58,25 @@ def load_checkpoint(
         path: checkpoint file written by :func:`save_checkpoint`.
         category: when given, the checkpoint must be of this category.
         device: where to put the model.
+
+    Raises:
+        CheckpointError: see the module docstring.
     """
     payload = read_checkpoint(path)
-    check_category(path, payload, category)
-    try:
+
+    def build(payload: dict) -> NemoModel:
         config = NemoConfig.from_dict(dict(payload["config"]))
         model = NemoModel(config)
         mesh = NeuralMesh.from_state_dict(payload["neural_mesh"])
-    except (ConfigError, TypeError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: invalid model description: {exc}") from exc
-    if mesh.dim != config.dim:
-        raise CheckpointError(
-            f"{path}: neural mesh features have {mesh.dim} channels but the "
-            f"config says dim={config.dim}"
-        )
-    model.mesh = mesh
-    try:
-        result = model.feature_net.load_state_dict(payload["feature_net"], strict=False)
-    except RuntimeError as exc:  # shape mismatches
-        raise CheckpointError(f"{path}: feature network weights do not fit: {exc}") from exc
-    if result.missing_keys or result.unexpected_keys:
-        raise CheckpointError(
-            f"{path}: feature network weights do not match its config "
-            f"(missing {result.missing_keys[:5]}, unexpected {result.unexpected_keys[:5]})"
-        )
-    model.to(device).eval()
-    return model, dict(payload.get("meta", {}))
+        if mesh.dim != config.dim:
+            raise CheckpointError(
+                f"{path}: neural mesh features have {mesh.dim} channels but the "
+                f"config says dim={config.dim}"
+            )
+        model.mesh = mesh
+        return model
+
+    def weights(model: NemoModel) -> list:
+        return [(model.feature_net, payload["feature_net"], "feature network weights")]
+
+    return build_model(path, payload, category, device, build, weights)

@@ -1,6 +1,6 @@
 """RGB category-level pose estimation by render-and-compare with neural mesh models.
 
-    estimator = NemoEstimator.from_checkpoints(["mug.pt", "laptop.pt"], InferenceConfig.default())
+    estimator = NemoEstimator.from_checkpoints(["mug.pt", "laptop.pt"], InferenceConfig())
     poses = estimator.estimate(rgb, [Detection("mug", [x0, y0, x1, y1])], intrinsics)
 
 (:class:`~ros_pose_estimation.core.estimation.Detection` in,
@@ -12,10 +12,11 @@ intrinsics, :mod:`ros_pose_estimation.core.crops`); the category's network compu
 maps of all its crops in one batched forward (``torch.no_grad``); a grid of viewpoint
 hypotheses is placed on each box at the box-derived distance (:mod:`.pose_param`) and scored
 (:mod:`.hypotheses` score maps, or rendering, :mod:`.scoring`); the best ``top_k`` of every
-detection are refined together in one batch (an optional score-map stage, :mod:`.refine`;
-then render-and-compare by Levenberg-Marquardt, :mod:`.levenberg_marquardt`, or Adam,
-:mod:`.refine`), and each detection keeps its lowest-loss hypothesis. The stages and their
-settings are in :mod:`.presets`. Poses are in the camera frame of the input image (a crop is a
+detection are refined together in one batch (render-and-compare by Levenberg-Marquardt,
+:mod:`.levenberg_marquardt`, or Adam, :mod:`.refine`), and each detection keeps its
+lowest-loss hypothesis. The settings and the named presets are in :mod:`.presets`; the
+per-category models and batching are :class:`~ros_pose_estimation.core.category_estimator
+.CategoryEstimator`'s. Poses are in the camera frame of the input image (a crop is a
 pinhole camera with the same optical frame).
 
 Pure core: no rclpy. Device-agnostic: everything lives on the estimator's device.
@@ -24,7 +25,6 @@ Pure core: no rclpy. Device-agnostic: everything lives on the estimator's device
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Mapping, Sequence
 
@@ -32,31 +32,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ros_pose_estimation.core.batching import FrameTimer, sync_device
+from ros_pose_estimation.core.batching import sync_device
 from ros_pose_estimation.core.camera import Intrinsics
-from ros_pose_estimation.core.category_models import load_by_category, models_by_category
+from ros_pose_estimation.core.category_estimator import CategoryEstimator
 from ros_pose_estimation.core.crops import Crop, CropInputs, crop_inputs, detection_crop
-from ros_pose_estimation.core.estimation import (
-    Detection,
-    PoseEstimate,
-    check_inputs,
-    group_by_category,
-    place_estimates,
-)
-from ros_pose_estimation.nemo.fixed_compare import CachedRenderObjective
+from ros_pose_estimation.core.estimation import Detection, PoseEstimate, check_inputs
+from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
 from ros_pose_estimation.nemo.hypotheses import (
     HypothesisBank,
-    ScoreMapObjective,
     ScoreMaps,
     hypothesis_poses,
-    rotation_angles_deg,
     score_hypotheses_scoremap,
     select_diverse,
 )
-from ros_pose_estimation.nemo.levenberg_marquardt import refine_lm
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.pose_param import initial_params
-from ros_pose_estimation.nemo.presets import InferenceConfig
+from ros_pose_estimation.nemo.presets import InferenceConfig, LMSchedule
 from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine
 from ros_pose_estimation.nemo.scoring import (
     Observation,
@@ -94,7 +86,7 @@ def shape_points(model: NemoModel, max_points: int = 2000) -> torch.Tensor:
     return model.mesh.vertices.float().cpu() / (1.0 + model.config.mesh_margin)
 
 
-class NemoEstimator:
+class NemoEstimator(CategoryEstimator):
     """Render-and-compare pose estimator for the categories of ``models`` (RGB only; the
     :class:`~ros_pose_estimation.core.estimation.Estimator` contract).
 
@@ -108,6 +100,8 @@ class NemoEstimator:
     name = "nemo"
     #: depth is not used (monocular RGB).
     needs_depth = False
+    stages = STAGES
+    load_checkpoint = staticmethod(load_checkpoint)
 
     def __init__(
         self,
@@ -115,28 +109,12 @@ class NemoEstimator:
         config: InferenceConfig | None = None,
         device: str | torch.device = "cpu",
     ) -> None:
-        self.device = torch.device(device)
-        self.config = config or InferenceConfig.default()
-        self.models: dict[str, NemoModel] = models_by_category(
-            models, self.device, "NemoEstimator"
-        )
+        super().__init__(models, config, device)
         self._banks: dict[str, HypothesisBank] = {}
 
     @classmethod
-    def from_checkpoints(
-        cls,
-        paths: Sequence[str | os.PathLike],
-        config: InferenceConfig | None = None,
-        device: str | torch.device = "cpu",
-    ) -> NemoEstimator:
-        """Load one checkpoint per category (:func:`.checkpoint.load_checkpoint`)."""
-        from ros_pose_estimation.nemo.checkpoint import load_checkpoint
-
-        return cls(load_by_category(paths, load_checkpoint, device), config, device)
-
-    @property
-    def categories(self) -> list[str]:
-        return sorted(self.models)
+    def default_config(cls) -> InferenceConfig:
+        return InferenceConfig()
 
     def bank(self, category: str) -> HypothesisBank:
         """The category's viewpoint grid (built on first use, then reused)."""
@@ -170,10 +148,9 @@ class NemoEstimator:
         and the rendered neural-mesh features over the pixels the mesh covers at the pose
         (feature-map resolution), clipped below at 0. ``size``: the neural mesh's extents
         without its margin (m), the typical size the distance estimate assumes. ``timings``:
-        :data:`STAGES` (ms). ``steps``, ``converged``, ``loss``: of the chosen hypothesis (all
-        refinement stages; settled = best loss not improved by more than ``tol`` for
-        ``patience`` steps, :class:`.presets.Schedule`; render-and-compare loss,
-        :mod:`.scoring`).
+        :data:`STAGES` (ms). ``steps``, ``converged``, ``loss``: of the chosen hypothesis
+        (settled = best loss not improved by more than ``tol`` for ``patience`` steps,
+        :class:`.presets.StoppingRules`; render-and-compare loss, :mod:`.scoring`).
 
         Raises:
             InputError: wrong image dtype / shape, image size not matching the intrinsics,
@@ -183,18 +160,12 @@ class NemoEstimator:
         names = check_inputs(rgb, detections, intrinsics, self.models)
         if not detections:
             return []
-        timer = FrameTimer(STAGES, self.device)
-        groups = group_by_category(names)
-        prepared = {}
-        for name, ids in groups.items():
-            model = self.models[name]
-            prepared[name] = [self._crop(rgb, detections[i], intrinsics, model) for i in ids]
-        timer.seconds["crop"] = timer.elapsed()
-        results: list[PoseEstimate | None] = [None] * len(detections)
-        for name, ids in groups.items():
-            estimates = self._estimate_group(name, prepared[name], timer.seconds)
-            place_estimates(results, ids, estimates, detections)
-        return timer.stamp(results)
+        return self.estimate_by_category(
+            detections,
+            names,
+            lambda det, model: self._crop(rgb, det, intrinsics, model),
+            self._estimate_group,
+        )
 
     @torch.no_grad()
     def _observe(self, model: NemoModel, prepared) -> Observation:
@@ -226,27 +197,21 @@ class NemoEstimator:
             ),
         )
 
-    def _estimate_group(self, name: str, prepared, times: dict) -> list[PoseEstimate]:
-        model, config = self.models[name], self.config
+    def _estimate_group(self, model: NemoModel, prepared, times: dict) -> list[PoseEstimate]:
+        config = self.config
         t0 = time.perf_counter()
         obs = self._observe(model, prepared)
         sync_device(self.device)
         t1 = time.perf_counter()
-        x0, r0, maps = self._initialise(model, self.bank(name), obs)
+        x0, r0, maps = self._initialise(model, self.bank(model.category), obs)
         sync_device(self.device)
         t2 = time.perf_counter()
-        scale = param_scale(config, x0)
-        coarse_steps = torch.zeros(x0.shape[:2], dtype=torch.long, device=self.device)
-        if config.coarse is not None and config.coarse.steps > 0:
-            objective = ScoreMapObjective(model.mesh, obs, maps, config.coarse_vertices)
-            coarse = refine(objective, obs, x0, r0, config.coarse, scale, config.max_offset)
-            coarse = coarse.take(self._survivors(model, coarse, obs))
-            x0, r0, coarse_steps = coarse.x, coarse.base_rotation, coarse.steps
-        fine = self._fine(model, obs, x0, r0, scale, maps)
-        best = fine.best[:, None]
-        chosen = fine.take(best)
+        result = refine(
+            self._objective(model, obs, maps), obs, x0, r0, config.refinement,
+            param_scale(config, x0), config.max_offset,
+        )  # fmt: skip
+        chosen = result.take(result.best[:, None])
         R, t = poses_of(chosen, obs)
-        steps = (chosen.steps + torch.gather(coarse_steps, 1, best))[:, 0]
         sync_device(self.device)
         t3 = time.perf_counter()
         times["features"] += t1 - t0
@@ -258,49 +223,27 @@ class NemoEstimator:
         R, t = R[:, 0].double().cpu().numpy(), t[:, 0].double().cpu().numpy()
         return [
             PoseEstimate(
-                category=name,
+                category=model.category,
                 R=R[j],
                 t=t[j],
                 score=float(chosen.confidence[j, 0]),
                 size=size.copy(),
-                steps=int(steps[j]),
+                steps=int(chosen.steps[j, 0]),
                 converged=bool(chosen.converged[j, 0]),
                 loss=float(chosen.loss[j, 0]),
             )
             for j in range(len(prepared))
         ]
 
-    def _fine(self, model: NemoModel, obs: Observation, x0, r0, scale, maps: ScoreMaps | None):
-        """The render-and-compare stage: Levenberg-Marquardt or Adam (``config.fine``); the
-        cached objective re-uses the vertex similarities of the score ``maps`` when given."""
-        config, fine = self.config, self.config.fine
-        mesh, similarity = model.mesh, None if maps is None else maps.similarity
-        if fine.method == "lm":
-            objective = CachedRenderObjective(mesh, obs, config.loss, 1, similarity)
-            return refine_lm(objective, obs, x0, r0, fine, scale, config.max_offset)
-        if fine.raster_every > 1:
-            objective = CachedRenderObjective(
-                mesh, obs, config.loss, fine.raster_every, similarity
-            )
-        else:
-            objective = RenderObjective(mesh, obs, config.loss)
-        return refine(objective, obs, x0, r0, fine, scale, config.max_offset)
-
-    @torch.no_grad()
-    def _survivors(self, model: NemoModel, coarse, obs: Observation) -> torch.Tensor:
-        """``[B x fine_top_k]`` hypotheses of the coarse stage that go on to the fine one: the
-        best by the render-and-compare loss (one batched render, no gradient), skipping those
-        within ``duplicate_deg`` of a better one."""
+    def _objective(self, model: NemoModel, obs: Observation, maps: ScoreMaps | None):
+        """The render-and-compare objective of the refinement: its Gauss-Newton form for
+        Levenberg-Marquardt (re-using the vertex similarities of the score ``maps`` when
+        given), else the differentiable rendering for Adam."""
         config = self.config
-        b, k = coarse.loss.shape
-        R, t = poses_of(coarse, obs)
-        owner = torch.arange(b, device=R.device).repeat_interleave(k)
-        dense = render_compare(
-            model.mesh, R.reshape(-1, 3, 3), t.reshape(-1, 3), obs, owner, config.loss
-        ).loss.view(b, k)
-        angles = rotation_angles_deg(R, R)
-        keep = min(config.fine_top_k, k)
-        return select_diverse(-dense, angles, keep, config.duplicate_deg)
+        if isinstance(config.refinement, LMSchedule):
+            similarity = None if maps is None else maps.similarity
+            return GaussNewtonRenderCompare(model.mesh, obs, config.loss, similarity)
+        return RenderObjective(model.mesh, obs, config.loss)
 
     @torch.no_grad()
     def _initialise(self, model: NemoModel, bank: HypothesisBank, obs: Observation):
@@ -314,13 +257,9 @@ class NemoEstimator:
         log_d = torch.log(dist)
         obs.log_d_range = torch.stack([log_d.amin(1) - margin, log_d.amax(1) + margin], -1)
         maps = None
-        if config.init == "scoremap" or config.coarse is not None:
-            maps = ScoreMaps(obs, model.mesh.features)
         if config.init == "scoremap":
-            grid_maps = maps
-            if config.init_blur > 0:
-                grid_maps = ScoreMaps(obs, model.mesh.features, config.init_blur)
-            scores = score_hypotheses_scoremap(bank, obs, grid_maps, r_ray, t)
+            maps = ScoreMaps(obs, model.mesh.features)
+            scores = score_hypotheses_scoremap(bank, obs, maps, r_ray, t)
         else:
             rot = (r_ray[:, None] @ bank.rotations[None]).reshape(b * n, 3, 3)
             owner = torch.arange(b, device=self.device).repeat_interleave(n)

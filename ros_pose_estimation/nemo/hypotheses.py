@@ -15,8 +15,7 @@ bilinearly at their projections (0 outside the map):
 
 the vertex-sampled counterpart of the ``"linear"`` render-and-compare loss (clutter competition
 included). It costs ``V`` samples per pose, so all hypotheses of the grid take milliseconds
-(:func:`score_hypotheses_scoremap`), and it is differentiable w.r.t. the pose, which makes it a
-cheap first refinement stage (:class:`ScoreMapObjective`, loss ``1 - score``).
+(:func:`score_hypotheses_scoremap`).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ import torch
 from ros_pose_estimation.core.errors import InputError, check_shape
 from ros_pose_estimation.core.rotations import viewpoint_to_matrix
 from ros_pose_estimation.nemo.pose_param import distance_prior, projected_extent, ray_rotation
-from ros_pose_estimation.nemo.scoring import CompareResult, Observation
+from ros_pose_estimation.nemo.scoring import Observation
 
 
 def viewpoint_grid(
@@ -102,44 +101,28 @@ def vertex_subset(n_vertices: int, max_vertices: int) -> torch.Tensor:
     return torch.arange(n_vertices)
 
 
-def _gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of ``[N x 1 x h x w]`` maps (zero padding, radius 2 sigma)."""
-    radius = max(1, round(2 * sigma))
-    x = torch.arange(-radius, radius + 1, device=maps.device, dtype=maps.dtype)
-    k = torch.exp(-0.5 * (x / sigma) ** 2)
-    k = k / k.sum()
-    out = torch.nn.functional.conv2d(maps, k.view(1, 1, 1, -1), padding=(0, radius))
-    return torch.nn.functional.conv2d(out, k.view(1, 1, -1, 1), padding=(radius, 0))
-
-
 class ScoreMaps:
     """Margin maps ``S_v - c`` of ``B`` detections (see the module docstring).
 
     Args:
         obs: the detections' observations (features and clutter similarity).
         vertex_features: ``[V x D]`` unit vertex features.
-        blur: ``sigma`` (feature cells) of a Gaussian blur of the maps (0: none). A blurred
-            map forgives a misplaced hypothesis (box centre != projected object centre,
-            wrong distance) by about ``sigma`` cells: wider basins for the initial search.
 
     Attributes:
         similarity: ``[B x V x hw]`` ``F_p . f_v`` of every vertex and feature-map pixel
-            (before the blur; also what :class:`.fixed_compare.CachedRenderObjective` needs).
+            (also what :class:`.gauss_newton.GaussNewtonRenderCompare` needs).
         padded: ``[B x V x (h + 2) x (w + 2)]`` maps with a zero border.
         quads: ``[B * V * (h + 1) * (w + 1) x 4]`` the four corners of every cell of the padded
             maps (top-left, top-right, bottom-left, bottom-right), so that a bilinear sample
             is one gather.
     """
 
-    def __init__(self, obs: Observation, vertex_features: torch.Tensor, blur: float = 0.0):
+    def __init__(self, obs: Observation, vertex_features: torch.Tensor):
         b, d, h, w = obs.features.shape
         n_vertices = check_shape("vertex_features", vertex_features, ("V", d))["V"]
         feats = obs.features.flatten(2)  # [B x D x hw]
         self.similarity = vertex_features.to(feats) @ feats
         margin = self.similarity - obs.clutter.reshape(b, 1, h * w)
-        margin = margin.view(b * n_vertices, 1, h, w)
-        if blur > 0:
-            margin = _gaussian_blur(margin, blur)
         p = torch.nn.functional.pad(margin.view(b, n_vertices, h, w), (1, 1, 1, 1))
         self.padded = p
         corners = (p[..., :-1, :-1], p[..., :-1, 1:], p[..., 1:, :-1], p[..., 1:, 1:])
@@ -232,39 +215,6 @@ def score_hypotheses_scoremap(
     facing, u, v = _facing_and_uv(cam, normals, obs.K.to(cam)[:, None])
     rows = maps.rows(torch.arange(b, device=cam.device), bank.subset)[:, None]  # [B x 1 x V']
     return _mean_over(maps.sample(rows, u, v), facing)
-
-
-class ScoreMapObjective:
-    """The score-map score as a differentiable objective for :func:`.refine.refine`:
-    ``loss = 1 - score`` (in [-1, 3]); ``confidence`` = ``max(0, score)`` (not Eq. 6: the
-    render-and-compare stage reports that); ``n_fg`` = facing vertices.
-
-    Args:
-        mesh: the neural mesh (vertices, normals).
-        obs: observations of the ``B`` detections (cameras).
-        maps: their margin maps.
-        max_vertices: score on a fixed, evenly random subset of this many vertices
-            (:func:`vertex_subset`; 0 = all): cheaper steps, a noisier objective.
-    """
-
-    def __init__(self, mesh, obs: Observation, maps: ScoreMaps, max_vertices: int = 0) -> None:
-        self.K = obs.K.to(maps.padded)
-        subset = vertex_subset(len(mesh.vertices), max_vertices).to(maps.padded.device)
-        self.vertices = mesh.vertices.to(maps.padded)[subset]
-        self.normals = mesh.vertex_normals().to(maps.padded)[subset]
-        self.subset = subset
-        self.maps = maps
-
-    def __call__(
-        self, R: torch.Tensor, t: torch.Tensor, owner: torch.Tensor, rows=None
-    ) -> CompareResult:
-        """Loss of each pose (``rows`` unused: no state per row)."""
-        cam = torch.einsum("nij,vj->nvi", R, self.vertices) + t[:, None]  # [N x V x 3]
-        normals = torch.einsum("nij,vj->nvi", R, self.normals)
-        facing, u, v = _facing_and_uv(cam, normals, self.K[owner])
-        rows = self.maps.rows(owner, self.subset)
-        score = _mean_over(self.maps.sample(rows, u, v), facing)
-        return CompareResult(1.0 - score, score.detach().clamp(0.0, 1.0), facing.sum(-1).long())
 
 
 def select_diverse(

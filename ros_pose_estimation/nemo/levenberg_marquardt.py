@@ -8,9 +8,9 @@ about ``lr`` per parameter whatever the gradient, needs tens to hundreds (the pu
 schedule takes 300). Each iteration, for every active hypothesis at once:
 
 1. rasterise the trial parameters ``x + dx`` and evaluate the exact loss, its gradient ``g``
-   and the Gauss-Newton Hessian ``H`` (:meth:`.fixed_compare.CachedRenderObjective
-   .normal_equations`: forward differences of the barycentrics in float64, ``3 x 3``
-   algebra per pixel, no backward pass);
+   and the Gauss-Newton Hessian ``H`` (:meth:`.gauss_newton.GaussNewtonRenderCompare
+   .linearise`: forward differences of the barycentrics in float64, ``3 x 3`` algebra per
+   pixel, no backward pass);
 2. accept where the loss fell (the hypothesis moves there, its damping ``lambda`` x 1/3, and
    ``g``, ``H`` become its linearisation), else reject (it stays, ``lambda`` x 4, the old
    linearisation is kept);
@@ -20,23 +20,19 @@ schedule takes 300). Each iteration, for every active hypothesis at once:
 Marquardt's ``diag(H)`` scaling makes the step independent of the parameters' units, so the
 per-column lr multipliers of Adam (:func:`.refine.param_scale`) only matter where they are 0:
 those parameters stay fixed (the distance in a ``fixed_distance`` stage, the offset when it is
-not optimised). Stopping, pruning and the result are those of :func:`.refine.refine`
-(:mod:`.refine_state`; a rejected step counts as an evaluation without improvement).
+not optimised). Stopping, pruning and the result are those of Adam's (:func:`.refine.refine`,
+:mod:`.refine_state`; a rejected step counts as an evaluation without improvement).
 The derivatives hold the pixels' faces fixed (hard rasteriser), as autograd's do for Adam.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from ros_pose_estimation.core.errors import check_shape
-from ros_pose_estimation.nemo.fixed_compare import CachedRenderObjective
-from ros_pose_estimation.nemo.pose_param import LOG_D, N_PARAMS
-from ros_pose_estimation.nemo.presets import Schedule
-from ros_pose_estimation.nemo.refine_state import RefineResult, RowBatch, Tracker
-from ros_pose_estimation.nemo.scoring import Observation
+from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
+from ros_pose_estimation.nemo.pose_param import N_PARAMS
+from ros_pose_estimation.nemo.presets import LMSchedule
+from ros_pose_estimation.nemo.refine_state import RowBatch, RowProgress
 
 _UP, _DOWN = 4.0, 1.0 / 3.0  # damping after a rejected / accepted step
 _MIN_DAMPING = 1e-6
@@ -65,27 +61,18 @@ def solve_step(
     return step * (max_step / longest.clamp_min(1e-12)).clamp(max=1.0)
 
 
-def refine_lm(
-    objective: CachedRenderObjective,
-    obs: Observation,
-    x0: torch.Tensor,
-    base_rotation: torch.Tensor,
-    schedule: Schedule,
-    scale: torch.Tensor,
-    max_offset: float = math.inf,
-) -> RefineResult:
-    """Refine ``k`` hypotheses of each of the ``B`` detections of ``obs`` in one batch by
-    Levenberg-Marquardt (see the module docstring); arguments as :func:`.refine.refine`
-    (``schedule.method`` is not checked here; ``steps`` = iterations, each one exact
-    evaluation; ``scale`` only marks fixed parameters, its zeros).
-    """
-    batch = RowBatch(obs, x0, base_rotation, max_offset)
-    check_shape("scale", scale, (N_PARAMS,))
-    track = Tracker(batch, schedule)
-    n, dev, dtype = batch.n, x0.device, batch.x0.dtype
-    free = scale.to(dev) != 0
-    if schedule.fixed_distance:
-        free[LOG_D] = False
+def lm_steps(
+    objective: GaussNewtonRenderCompare,
+    batch: RowBatch,
+    progress: RowProgress,
+    schedule: LMSchedule,
+    free: torch.Tensor,
+) -> None:
+    """Levenberg-Marquardt on the rows of ``batch`` from ``batch.x0`` (see the module
+    docstring; ``steps`` = iterations, each one exact evaluation), recording every evaluation
+    in ``progress`` until the iterations run out or every row has stopped. ``free``: ``[6]``
+    bool, the parameters that move. Called by :func:`.refine.refine`."""
+    n, dev, dtype = batch.n, batch.x0.device, batch.x0.dtype
     grad = torch.zeros_like(batch.x0)
     hess = torch.zeros(n, N_PARAMS, N_PARAMS, device=dev, dtype=dtype)
     damping = torch.full((n,), schedule.damping, device=dev, dtype=dtype)
@@ -96,8 +83,8 @@ def refine_lm(
         def pose(params, index, rows=idx):
             return batch.pose(params, rows[index])
 
-        res, g, H = objective.normal_equations(pose, trial[idx], batch.owner[idx])
-        better = track.record(step, idx, res.loss, res.confidence, trial[idx])
+        res, g, H = objective.linearise(pose, trial[idx], batch.owner[idx])
+        better = progress.record(step, idx, res.loss, res.confidence, trial[idx])
         sel = idx[better]
         grad[sel], hess[sel] = g[better], H[better]
         if step > 0:  # the first evaluation is the start, not a step
@@ -106,9 +93,8 @@ def refine_lm(
             )
         if step == schedule.steps:
             break
-        idx = track.advance(step, idx)
+        idx = progress.advance(step, idx)
         if idx.numel() == 0:
             break
         dx = solve_step(grad[idx], hess[idx], damping[idx], free, schedule.max_step)
-        trial[idx] = batch.clamp(track.best_x[idx] + dx, idx)
-    return track.result()
+        trial[idx] = batch.clamp(progress.best_x[idx] + dx, idx)

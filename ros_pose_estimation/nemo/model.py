@@ -6,19 +6,19 @@ One :class:`NemoModel` per category. It is what the trainer produces, what a che
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ros_pose_estimation.core.categories import get_category
-from ros_pose_estimation.core.errors import ConfigError, dataclass_from_dict
+from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.core.model_config import CropModelConfig
 from ros_pose_estimation.models.feature_net import FeatureNet
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
 
 
 @dataclass
-class NemoConfig:
+class NemoConfig(CropModelConfig):
     """Everything needed to rebuild a model and to prepare its inputs the way it was trained.
 
     Attributes:
@@ -56,30 +56,13 @@ class NemoConfig:
     n_clutter: int = 2560
 
     def __post_init__(self) -> None:
-        self.category = get_category(self.category).name
+        self.check_category_and_crop()
         if self.crop_size % self.stride:
             raise ConfigError(
                 f"crop_size must be a multiple of stride {self.stride}, got {self.crop_size}"
             )
-        if self.crop_scale < 1.0:
-            raise ConfigError(
-                f"crop_scale must be >= 1 (crop around the box), got {self.crop_scale}"
-            )
         if self.mesh_kind not in ("cuboid", "geodesic"):
             raise ConfigError(f"mesh_kind must be 'cuboid' or 'geodesic', got {self.mesh_kind!r}")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> NemoConfig:
-        """Inverse of :func:`dataclasses.asdict`; unknown keys raise :class:`ConfigError`."""
-        return dataclass_from_dict(cls, data)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @property
-    def feature_size(self) -> int:
-        """Side of the feature map (cells)."""
-        return self.crop_size // self.stride
 
 
 class NemoModel(nn.Module):

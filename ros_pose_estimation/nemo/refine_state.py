@@ -1,13 +1,13 @@
 """What a batched pose refinement keeps per hypothesis, whatever the optimiser.
 
-Both optimisers (:func:`.refine.refine`, Adam; :func:`.levenberg_marquardt.refine_lm`) treat
+Both optimisers (:func:`.refine.adam_steps`, Adam; :func:`.levenberg_marquardt.lm_steps`) treat
 the ``k`` hypotheses of each of ``B`` detections as ``n = B x k`` independent rows:
 
 * :class:`RowBatch`: what does not change while they are refined: each row's detection, base
   rotation, camera, anchor and bounds; composes poses (:func:`.pose_param.compose_pose`) and
   clamps parameters;
-* :class:`Tracker`: what does: each row's best loss, parameters and confidence, the loss
-  history, steps taken, and the stopping rules of :class:`.presets.Schedule`:
+* :class:`RowProgress`: what does: each row's best loss, parameters and confidence, the loss
+  history, steps taken, and the stopping rules of :class:`.presets.StoppingRules`:
 
   * early stopping (``early_stop``): a row stops once its best loss has not improved by more
     than ``tol`` for ``patience`` consecutive evaluations, after ``min_steps`` steps;
@@ -27,7 +27,7 @@ import torch
 
 from ros_pose_estimation.core.errors import InputError, check_shape
 from ros_pose_estimation.nemo.pose_param import LOG_D, N_PARAMS, OFFSET, compose_pose
-from ros_pose_estimation.nemo.presets import Schedule
+from ros_pose_estimation.nemo.presets import StoppingRules
 from ros_pose_estimation.nemo.scoring import Observation
 
 
@@ -126,13 +126,15 @@ class RowBatch:
         return torch.maximum(torch.minimum(x, self.hi[rows]), self.lo[rows])
 
 
-class Tracker:
-    """Each row's best loss, parameters and confidence, its history and the stopping rules
-    (see the module docstring) of one refinement stage.
+class RowProgress:
+    """How far each row of one refinement stage has got: its best loss, parameters and
+    confidence, its loss history, the steps it took, and whether it is still refined (the
+    stopping rules, see the module docstring).
 
     Args:
-        batch: the rows; schedule: ``steps``, ``early_stop``, ``tol``, ``patience``,
-            ``min_steps``, ``prune_after``, ``prune_margin``.
+        batch: the rows; schedule: the stage's :class:`.presets.StoppingRules` (``steps``,
+            ``early_stop``, ``tol``, ``patience``, ``min_steps``, ``prune_after``,
+            ``prune_margin``).
 
     Attributes:
         best_x: ``[n x 6]``; best_loss, best_conf: ``[n]`` (``inf`` / 0 before an evaluation).
@@ -141,7 +143,7 @@ class Tracker:
         history: ``[steps + 1 x n]`` loss at each evaluation (NaN where not evaluated).
     """
 
-    def __init__(self, batch: RowBatch, schedule: Schedule) -> None:
+    def __init__(self, batch: RowBatch, schedule: StoppingRules) -> None:
         n, x = batch.n, batch.x0
         dev, dtype = x.device, x.dtype
         self.batch, self.schedule = batch, schedule
@@ -160,14 +162,11 @@ class Tracker:
         loss: torch.Tensor,
         confidence: torch.Tensor,
         x: torch.Tensor,
-        exact: bool = True,
     ) -> torch.Tensor:
         """Log the evaluation ``step`` of ``rows [m]`` (``loss``, ``confidence [m]`` at the
-        parameters ``x [m x 6]``). An exact one updates the best values and ``calm``;
-        returns ``[m]`` bool, the rows whose best loss it lowered (none when not exact)."""
+        parameters ``x [m x 6]``): updates the best values and ``calm``; returns ``[m]`` bool,
+        the rows whose best loss it lowered."""
         self.history[step, rows] = loss
-        if not exact:  # an approximation: a gradient, nothing to rank or stop on
-            return torch.zeros_like(rows, dtype=torch.bool)
         gain = self.best_loss[rows] - loss  # > 0: improvement (inf at the first evaluation)
         self.calm[rows] = torch.where(gain > self.schedule.tol, 0, self.calm[rows] + 1)
         better = gain > 0

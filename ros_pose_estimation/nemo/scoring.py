@@ -109,14 +109,11 @@ def clutter_similarity(features: torch.Tensor, clutter: torch.Tensor) -> torch.T
 @dataclass
 class CompareResult:
     """Per pose: ``loss [N]`` (see the module docstring), ``confidence [N]`` in [0, 1] (Eq. 6)
-    and ``n_fg [N]`` rendered foreground pixels. ``loss`` is differentiable. ``exact``: False
-    when the values are an approximation good for a gradient step only (a stale cached
-    rasterisation, :mod:`.fixed_compare`): refinement then does not rank or stop on them."""
+    and ``n_fg [N]`` rendered foreground pixels. ``loss`` is differentiable."""
 
     loss: torch.Tensor
     confidence: torch.Tensor
     n_fg: torch.Tensor
-    exact: bool = True
 
 
 def render_compare(
@@ -175,10 +172,8 @@ class RenderObjective:
     def __init__(self, mesh, obs: Observation, loss: str = "nemo") -> None:
         self.mesh, self.obs, self.loss = mesh, obs, loss
 
-    def __call__(
-        self, R: torch.Tensor, t: torch.Tensor, owner: torch.Tensor, rows=None
-    ) -> CompareResult:
-        """Every pose rendered afresh (``rows`` unused)."""
+    def __call__(self, R: torch.Tensor, t: torch.Tensor, owner: torch.Tensor) -> CompareResult:
+        """Every pose rendered afresh."""
         return render_compare(self.mesh, R, t, self.obs, owner, self.loss)
 
 

@@ -38,7 +38,8 @@ class FrameDrop(Exception):
 
 @dataclass
 class DecodedFrame:
-    """A frame ready for :meth:`ros_pose_estimation.pipeline.PosePipeline.process`."""
+    """A frame ready for
+    :meth:`ros_pose_estimation.pipeline.pose_pipeline.PosePipeline.process`."""
 
     rgb: np.ndarray
     depth: np.ndarray | None

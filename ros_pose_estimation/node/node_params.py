@@ -6,8 +6,8 @@ the set-parameters callback.
 (description, range, choices); a bad value in the params file fails start-up with the reason.
 At run time a change is refused with the reason when the name is unknown, the value fails
 :meth:`~.params.Param.check`, the ``tracking.*`` values together fail
-:meth:`~ros_pose_estimation.tracking.TrackFilterConfig.validate`, or the parameter cannot change
-in the node's state (:meth:`~.params.Param.refusal`: ``configure`` parameters while
+:meth:`~ros_pose_estimation.pipeline.track_config.TrackFilterConfig.validate`, or the parameter
+cannot change in the node's state (:meth:`~.params.Param.refusal`: ``configure`` parameters while
 :attr:`~NodeParams.configured`, ``activate`` ones while :attr:`~NodeParams.active`). Accepted
 changes go to the node's ``apply`` function (names changed -> rebuild what depends on them) once
 they are set, so ``live`` parameters take effect at once.

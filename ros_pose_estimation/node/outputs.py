@@ -25,7 +25,7 @@ from vision_msgs.msg import Detection3DArray, LabelInfo, VisionClass
 from visualization_msgs.msg import MarkerArray
 
 from ros_pose_estimation import conversions as conv
-from ros_pose_estimation.overlay import draw_overlay
+from ros_pose_estimation.viz.overlay import draw_overlay
 
 
 def create_publishers(node: Any) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def label_info(specs, threshold: float, stamp) -> LabelInfo:
     ``class_id`` string of ``~/detections``) and ``min_score`` (``threshold``) as threshold.
 
     Args:
-        specs: the :class:`~ros_pose_estimation.pipeline.ModelSpec` list of configure.
+        specs: the :class:`~ros_pose_estimation.pipeline.estimators.ModelSpec` list of configure.
         stamp: ``builtin_interfaces/Time`` of the header.
     """
     from ros_pose_estimation.core.categories import get_category
@@ -72,7 +72,7 @@ def publish_result(
     intrinsics,
     result,
 ) -> None:
-    """Publish one frame's :class:`~ros_pose_estimation.pipeline.FrameResult`.
+    """Publish one frame's :class:`~ros_pose_estimation.pipeline.pose_pipeline.FrameResult`.
 
     Args:
         pubs: the publishers of :func:`create_publishers` (or stand-ins with ``publish`` and
@@ -98,7 +98,7 @@ def publish_result(
 
 
 def publish_diagnostics(pub, stamp, node_name: str, stats, camera_info_timeout_s: float) -> None:
-    """Publish ``stats`` (a :class:`~ros_pose_estimation.stats.StatsSnapshot`) on ``pub`` as a
+    """Publish ``stats`` (a :class:`~ros_pose_estimation.node.stats.StatsSnapshot`) on ``pub`` as a
     DiagnosticArray (a missing camera_info warns after ``camera_info_timeout_s``)."""
     from ros_pose_estimation.conversions.diagnostics import DiagnosticRules
 

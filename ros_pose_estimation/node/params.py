@@ -5,7 +5,7 @@ Pure python (no rclpy): the node turns each :class:`Param` into a declaration wi
 ``ParameterDescriptor``; tests check the table against ``config/pose.yaml`` and the launch file.
 Per-category parameters (``models.<category>.*``) are declared for every entry of ``categories``
 from :data:`MODEL_PARAMS`; ``tracking.*`` come from the fields of
-:class:`~ros_pose_estimation.tracking.TrackFilterConfig`.
+:class:`~ros_pose_estimation.pipeline.track_config.TrackFilterConfig`.
 
 When a parameter applies (:attr:`Param.applies`, one of :data:`APPLIES`):
 
@@ -25,7 +25,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ros_pose_estimation.core.errors import ConfigError
-from ros_pose_estimation.tracking import TrackFilterConfig
+from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,10 @@
-"""The node's parameters -> its :class:`~ros_pose_estimation.pipeline.PosePipeline` (configure).
+"""The node's parameters -> its
+:class:`~ros_pose_estimation.pipeline.pose_pipeline.PosePipeline` (on configure).
 
 No rclpy: ``value(name)`` is the node's checked parameter read. :func:`build_pipeline` resolves
 the torch device, sets torch's CPU thread count, builds one
-:class:`~ros_pose_estimation.pipeline.ModelSpec` per entry of ``categories``, loads the
-estimators and the tracking filter's config; :func:`load_meshes` loads the categories' template
+:class:`~ros_pose_estimation.pipeline.estimators.ModelSpec` per entry of ``categories``, loads
+the estimators and the tracking filter's config; :func:`load_meshes` loads the categories' template
 meshes when markers or the debug image draw them. torch and the models are imported on
 configure, not when the node module is imported. Every failure is a
 :class:`~ros_pose_estimation.core.errors.PoseEstimationError` saying why (configure fails with it).
@@ -16,10 +17,11 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from ros_pose_estimation.core.errors import ConfigError
-from ros_pose_estimation.tracking import TrackFilterConfig
+from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
 
 if TYPE_CHECKING:
-    from ros_pose_estimation.pipeline import ModelSpec, PosePipeline
+    from ros_pose_estimation.pipeline.estimators import ModelSpec
+    from ros_pose_estimation.pipeline.pose_pipeline import PosePipeline
 
 #: The node's checked parameter read: name -> value.
 Value = Callable[[str], Any]
@@ -58,7 +60,8 @@ def build_pipeline(value: Value) -> tuple[PosePipeline, list[ModelSpec], str]:
         PoseEstimationError: bad device, missing / corrupt / wrong checkpoint, bad tracking
             parameters.
     """
-    from ros_pose_estimation.pipeline import ModelSpec, PosePipeline, load_estimators
+    from ros_pose_estimation.pipeline.estimators import ModelSpec, load_estimators
+    from ros_pose_estimation.pipeline.pose_pipeline import PosePipeline
 
     device = resolve_device(value("device"))
     threads = value("num_threads")

@@ -31,7 +31,8 @@ RELIABLE while every publisher of a topic is, so a large image is repaired inste
 
 Threading: subscription callbacks only feed the time synchroniser; a matched set goes to a
 :class:`.worker.LatestWorker` (queue of one, stale frames dropped and counted) whose thread
-converts, estimates (:class:`~ros_pose_estimation.pipeline.PosePipeline`) and publishes.
+converts, estimates (:class:`~ros_pose_estimation.pipeline.pose_pipeline.PosePipeline`) and
+publishes.
 A bad message is logged (throttled per reason) and dropped; nothing a message contains stops
 the node, and no statistic fails a frame (stamps ahead of the clock are reported as skew).
 
@@ -69,9 +70,9 @@ from ros_pose_estimation.node.pipeline_factory import (
     tracking_config,
 )
 from ros_pose_estimation.node.processing import THROTTLE_S, Frame, FrameProcessor
+from ros_pose_estimation.node.stats import NodeStats
 from ros_pose_estimation.node.synchroniser import make_synchroniser
 from ros_pose_estimation.node.worker import LatestWorker
-from ros_pose_estimation.stats import NodeStats
 
 __all__ = ["NODE_NAME", "Frame", "PoseEstimationNode", "main"]
 
@@ -293,13 +294,13 @@ class PoseEstimationNode(LifecycleNode):
     def _new_stats(self) -> None:
         from ros_pose_estimation.conversions.detections import SKIP_REASONS
         from ros_pose_estimation.conversions.masks import MASK_SKIP_REASONS
-        from ros_pose_estimation.pipeline import PIPELINE_SKIPS
+        from ros_pose_estimation.pipeline.pose_pipeline import PIPELINE_SKIPS
 
         self._stats = NodeStats(self.get_parameter("stats_window").value, 512, FRAME_DROPS,
                                 SKIP_REASONS + MASK_SKIP_REASONS + PIPELINE_SKIPS)  # fmt: skip
 
     def stats(self):
-        """The :class:`~ros_pose_estimation.stats.StatsSnapshot` /diagnostics reports (wall
+        """The :class:`~ros_pose_estimation.node.stats.StatsSnapshot` /diagnostics reports (wall
         clock: rates are what this machine sustains, also during bag playback)."""
         return self._stats.snapshot(time.monotonic())
 

@@ -2,7 +2,7 @@
 
 :class:`FrameProcessor` is a plain object, not the node. Like tf2_ros' helpers it takes the
 node only for its logger, clock and topic names; besides that it gets the node's checked
-parameter read ``value(name)``, its :class:`~ros_pose_estimation.stats.NodeStats` and a
+parameter read ``value(name)``, its :class:`~ros_pose_estimation.node.stats.NodeStats` and a
 ``publish(header, rgb, intrinsics, result)`` function (the node's, which calls
 :func:`.outputs.publish_result`). It keeps what outlives one frame: the latest ``CameraInfo``
 (parsed into :class:`~ros_pose_estimation.core.camera.Intrinsics` once per change), the
@@ -32,8 +32,8 @@ from typing import Any
 from ros_pose_estimation import conversions as conv
 from ros_pose_estimation.core.errors import InputError, IntrinsicsError
 from ros_pose_estimation.node.frames import FrameDrop, ObjectSource, decode_frame
+from ros_pose_estimation.node.stats import NodeStats
 from ros_pose_estimation.node.throttle import KeyedThrottle
-from ros_pose_estimation.stats import NodeStats
 
 #: Seconds between two repeats of the same warning in the log.
 THROTTLE_S = 5.0

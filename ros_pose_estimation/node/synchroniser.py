@@ -4,8 +4,8 @@
 name. With ``message_filters`` (a ROS install), its ``ApproximateTimeSynchronizer`` /
 ``TimeSynchronizer`` is fed through one ``SimpleFilter`` per input, so the node keeps its own
 subscriptions (counted, destroyed on deactivate); without it (the pip-wheel environment),
-:class:`ros_pose_estimation.sync.ApproximateTimeSync` has the same semantics (``queue_size``,
-``slop``, exact mode). No rclpy import.
+:class:`.time_sync.ApproximateTimeSync` has the same semantics (``queue_size``, ``slop``, exact
+mode). No rclpy import.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ros_pose_estimation.core.errors import ConfigError
-from ros_pose_estimation.sync import ApproximateTimeSync
+from ros_pose_estimation.node.time_sync import ApproximateTimeSync
 
 BACKENDS = ("auto", "message_filters", "builtin")
 

@@ -1,7 +1,9 @@
 """Differentiable mesh rendering in plain torch (no pytorch3d / nvdiffrast), CPU or CUDA.
 
+* :mod:`.projection`: input checks and the pinhole projection of posed vertices.
 * :mod:`.rasterizer`: hard z-buffered rasterisation -> :class:`Fragments` (face index,
-  perspective-correct barycentrics, depth), differentiable through the barycentrics.
+  perspective-correct barycentrics, depth), differentiable through the barycentrics; its
+  z-buffer (which face is nearest at each pixel) is :mod:`.zbuffer`.
 * :mod:`.assignment`: barycentrics recomputed for new poses with the pixel-to-face
   assignment of an earlier rasterisation kept (cheap optimiser steps between rasterisations).
 * :mod:`.feature_renderer`: per-vertex features -> ``[B x D x H x W]`` feature maps and
@@ -22,14 +24,8 @@ from .feature_renderer import (
     interpolate_sparse,
     render_features,
 )
-from .rasterizer import (
-    Fragments,
-    project_points,
-    project_vertices,
-    rasterize,
-    rasterize_projected,
-    transform_vertices,
-)
+from .projection import project_points, project_vertices, transform_vertices
+from .rasterizer import Fragments, rasterize, rasterize_projected
 from .silhouette import mesh_edges, soft_silhouette
 from .visibility import vertex_normals, vertex_visibility
 

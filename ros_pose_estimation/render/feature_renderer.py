@@ -16,6 +16,7 @@ reduces to one ``[V x HW]`` GEMM and three lookups per covered pixel.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -150,32 +151,14 @@ class RenderedFeatures:
 
 
 def render_features(
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    features: torch.Tensor,
-    K: torch.Tensor,
-    R: torch.Tensor,
-    t: torch.Tensor,
-    image_size: tuple[int, int],
-    *,
-    cull_backfaces: bool = False,
-    z_near: float = 1e-3,
-    max_fragments: int = 1 << 20,
-) -> RenderedFeatures:
+    vertices: torch.Tensor, faces: torch.Tensor, features: torch.Tensor, K: torch.Tensor,
+    R: torch.Tensor, t: torch.Tensor, image_size: tuple[int, int], **options: Any,
+) -> RenderedFeatures:  # fmt: skip
     """Render per-vertex ``features`` ``[V x D]`` / ``[B x V x D]`` of the mesh ``vertices``
     ``[(B x) V x 3]`` (m), ``faces [F x 3]`` under poses ``R [B x 3 x 3]``, ``t [B x 3]`` (m)
-    with ``K [(B x) 3 x 3]`` into ``H x W`` maps. See :func:`rasterize` for the options."""
-    fragments = rasterize(
-        vertices,
-        faces,
-        K,
-        R,
-        t,
-        image_size,
-        cull_backfaces=cull_backfaces,
-        z_near=z_near,
-        max_fragments=max_fragments,
-    )
+    with ``K [(B x) 3 x 3]`` into ``H x W`` maps. ``options``: the keyword options of
+    :func:`rasterize` (``cull_backfaces``, ``z_near``, ``max_fragments``)."""
+    fragments = rasterize(vertices, faces, K, R, t, image_size, **options)
     maps = interpolate(fragments, features)
     return RenderedFeatures(maps, fragments.mask, fragments.depth, fragments)
 
@@ -236,32 +219,14 @@ class FeatureRenderer:
 
     def visibility(self, vertices, R, t, K=None, fragments=None, **kwargs) -> torch.Tensor:
         """``[B x V]`` bool :func:`vertex_visibility` (keyword options passed through)."""
-        return vertex_visibility(
-            vertices,
-            self.faces,
-            self._K(K),
-            R,
-            t,
-            self.image_size,
-            fragments=fragments,
-            cull_backfaces=self.options["cull_backfaces"],
-            z_near=self.options["z_near"],
-            **kwargs,
-        )
+        options = {k: self.options[k] for k in ("cull_backfaces", "z_near")}
+        return vertex_visibility(vertices, self.faces, self._K(K), R, t, self.image_size,
+                                 fragments=fragments, **options, **kwargs)  # fmt: skip
 
     def silhouette(self, vertices, R, t, K=None, fragments=None, sigma=0.5) -> torch.Tensor:
         """``[B x H x W]`` :func:`soft_silhouette`; the mesh's edges are computed once."""
         if self._edges is None:
             self._edges = mesh_edges(torch.as_tensor(self.faces).to(torch.int64))
-        return soft_silhouette(
-            vertices,
-            self.faces,
-            self._K(K),
-            R,
-            t,
-            self.image_size,
-            sigma=sigma,
-            fragments=fragments,
-            edges=self._edges,
-            **self.options,
-        )
+        return soft_silhouette(vertices, self.faces, self._K(K), R, t, self.image_size,
+                               sigma=sigma, fragments=fragments, edges=self._edges,
+                               **self.options)  # fmt: skip

@@ -86,6 +86,14 @@ def check_pose_inputs(vertices, K, R, t) -> tuple[torch.Tensor, ...]:
     return vertices, K, R, t
 
 
+def check_mesh_inputs(vertices, faces, K, R, t, image_size) -> tuple:
+    """A posed mesh's inputs checked at once (:func:`check_pose_inputs`, :func:`check_faces`,
+    :func:`check_image_size`): ``(vertices, faces, K, R, t, (H, W))``, batched, faces int64."""
+    vertices, K, R, t = check_pose_inputs(vertices, K, R, t)
+    faces = check_faces(faces, vertices.shape[1], vertices.device)
+    return vertices, faces, K, R, t, check_image_size(image_size)
+
+
 # ---------------------------------------------------------------------------- projection
 def transform_vertices(vertices: torch.Tensor, R: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     """Model -> camera frame: ``[(B x) V x 3]`` vertices, ``R [B x 3 x 3]``, ``t [B x 3]`` (m)

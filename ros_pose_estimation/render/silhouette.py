@@ -22,8 +22,9 @@ import torch
 
 from ros_pose_estimation.core.errors import InputError
 
-from .projection import check_faces, check_image_size, check_pose_inputs, project_vertices
-from .rasterizer import Fragments, box_pixels, rasterize_projected
+from .projection import check_mesh_inputs, project_vertices
+from .rasterizer import Fragments, rasterize_projected
+from .zbuffer import box_pixels
 
 _INT64_MAX = torch.iinfo(torch.int64).max
 
@@ -69,21 +70,14 @@ def _segment_distance(px, py, ax, ay, bx, by, eps: float):
 
 
 def soft_silhouette(
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    K: torch.Tensor,
-    R: torch.Tensor,
-    t: torch.Tensor,
-    image_size: tuple[int, int],
-    *,
+    vertices: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, R: torch.Tensor,
+    t: torch.Tensor, image_size: tuple[int, int], *,
     sigma: float = 0.5,
     margin: float | None = None,
     fragments: Fragments | None = None,
     edges: tuple[torch.Tensor, torch.Tensor] | None = None,
-    cull_backfaces: bool = False,
-    z_near: float = 1e-3,
-    max_fragments: int = 1 << 20,
-) -> torch.Tensor:
+    cull_backfaces: bool = False, z_near: float = 1e-3, max_fragments: int = 1 << 20,
+) -> torch.Tensor:  # fmt: skip
     """``[B x H x W]`` soft silhouette in (0, 1), differentiable w.r.t. pose and vertices.
 
     Args:
@@ -98,20 +92,11 @@ def soft_silhouette(
     if not sigma > 0:
         raise InputError(f"sigma: expected > 0 px, got {sigma}")
     margin = 6.0 * sigma if margin is None else float(margin)
-    vertices, K, R, t = check_pose_inputs(vertices, K, R, t)
-    faces = check_faces(faces, vertices.shape[1], vertices.device)
-    h, w = check_image_size(image_size)
+    vertices, faces, K, R, t, (h, w) = check_mesh_inputs(vertices, faces, K, R, t, image_size)
     uv, z = project_vertices(vertices, K, R, t)
     if fragments is None:
-        fragments = rasterize_projected(
-            uv,
-            z,
-            faces,
-            (h, w),
-            cull_backfaces=cull_backfaces,
-            z_near=z_near,
-            max_fragments=max_fragments,
-        )
+        fragments = rasterize_projected(uv, z, faces, (h, w), cull_backfaces=cull_backfaces,
+                                        z_near=z_near, max_fragments=max_fragments)  # fmt: skip
     hard = fragments.mask.to(uv.dtype)
     edge_list, face_edges = mesh_edges(faces) if edges is None else edges
     b, nv = z.shape

@@ -22,7 +22,7 @@ import torch
 
 from ros_pose_estimation.core.errors import InputError
 
-from .projection import check_faces, check_image_size, check_pose_inputs, transform_vertices
+from .projection import check_mesh_inputs, transform_vertices
 from .rasterizer import Fragments, rasterize_projected
 
 
@@ -39,22 +39,16 @@ def vertex_normals(points: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def vertex_visibility(
-    vertices: torch.Tensor,
-    faces: torch.Tensor,
-    K: torch.Tensor,
-    R: torch.Tensor,
-    t: torch.Tensor,
-    image_size: tuple[int, int],
-    *,
+    vertices: torch.Tensor, faces: torch.Tensor, K: torch.Tensor, R: torch.Tensor,
+    t: torch.Tensor, image_size: tuple[int, int], *,
     fragments: Fragments | None = None,
     tolerance: float | None = None,
     rel_tolerance: float = 0.02,
     depth_test: str = "plane",
     pixels: str = "bilinear",
     backface_test: bool = False,
-    cull_backfaces: bool = False,
-    z_near: float = 1e-3,
-) -> torch.Tensor:
+    cull_backfaces: bool = False, z_near: float = 1e-3,
+) -> torch.Tensor:  # fmt: skip
     """``[B x V]`` bool: is each vertex visible under each pose?
 
     Args:
@@ -78,9 +72,7 @@ def vertex_visibility(
         raise InputError(f"depth_test: expected 'plane' or 'pixel', got {depth_test!r}")
     if pixels not in ("bilinear", "nearest"):
         raise InputError(f"pixels: expected 'bilinear' or 'nearest', got {pixels!r}")
-    vertices, K, R, t = check_pose_inputs(vertices, K, R, t)
-    faces = check_faces(faces, vertices.shape[1], vertices.device)
-    h, w = check_image_size(image_size)
+    vertices, faces, K, R, t, (h, w) = check_mesh_inputs(vertices, faces, K, R, t, image_size)
     cam = transform_vertices(vertices, R, t)  # [B x V x 3]
     b, nv = cam.shape[:2]
     z = cam[..., 2]

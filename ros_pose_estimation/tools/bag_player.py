@@ -6,7 +6,7 @@ images cost a copy, and every field -- header stamps included -- reaches subscri
 recorded. A publisher still needs the message class, imported from the bag's type name
 (``sensor_msgs/msg/Image`` -> ``sensor_msgs.msg.Image``); topics whose type cannot be imported,
 or whose recorded type hash differs from the installed definition, are skipped and listed in one
-warning.
+warning (:mod:`.bag_publishers`).
 
 Library use (the node may be spinning in another thread; publishing needs no spinning)::
 
@@ -18,7 +18,6 @@ Library use (the node may be spinning in another thread; publishing needs no spi
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable
@@ -27,16 +26,14 @@ from pathlib import Path
 
 from rclpy.duration import Duration
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from ros_pose_estimation.core.errors import ConfigError, PoseEstimationError
+from ros_pose_estimation.tools.bag_publishers import Output, create_output, select_topics
 from ros_pose_estimation.tools.bag_reader import BagReader
 from ros_pose_estimation.tools.playback import NS_PER_S, PlaybackSummary, PlayOptions, Schedule
 
-__all__ = ["BagPlayer", "PlayedMessage", "SubscriberTimeout", "resolve_message_type"]
+__all__ = ["BagPlayer", "PlayedMessage", "SubscriberTimeout"]
 
-#: Most messages kept for late joiners on a TRANSIENT_LOCAL topic.
-MAX_LATCHED = 100
 #: Seconds :meth:`BagPlayer.play` waits at the end for subscribers to acknowledge everything.
 #: Bursts (``rate=0``) can overflow the transport; RELIABLE topics are repaired after the
 #: writer's next heartbeat (3 s with Fast DDS's defaults), so this must be longer than that.
@@ -57,32 +54,6 @@ class PlayedMessage:
     bag_ns: int  # the message's time in the bag (ns)
     raw: bytes  # its CDR bytes, as published
     pass_index: int  # 0 for the first pass, 1 for the first repeat with loop...
-
-
-def resolve_message_type(msgtype: str) -> type:
-    """``'sensor_msgs/msg/Image'`` -> the rclpy message class; LookupError saying why not."""
-    parts = msgtype.split("/")
-    if len(parts) == 2:  # 'pkg/Name' (ROS 1 style)
-        parts = [parts[0], "msg", parts[1]]
-    if len(parts) != 3 or not all(parts):
-        raise LookupError(f"type name {msgtype!r} is not of the form pkg/msg/Name")
-    package, kind, name = parts
-    try:
-        module = importlib.import_module(f"{package}.{kind}")
-    except (ImportError, OSError) as exc:  # OSError: a typesupport library is missing
-        raise LookupError(f"cannot import {package}.{kind} ({exc})") from exc
-    cls = getattr(module, name, None)
-    if not isinstance(cls, type):
-        raise LookupError(f"{package}.{kind} has no message {name}")
-    return cls
-
-
-@dataclass
-class _Output:
-    bag_topic: str
-    topic: str
-    msgtype: str
-    publisher: object
 
 
 class BagPlayer:
@@ -115,10 +86,10 @@ class BagPlayer:
         self._thread: threading.Thread | None = None
         self._result: PlaybackSummary | BaseException | None = None
         self.skipped: dict[str, str] = {}
-        self._outputs: dict[str, _Output] = {}
+        self._outputs: dict[str, Output] = {}
         self._clock_pub = None
         try:
-            self._selected = self._select_topics()
+            self._selected = select_topics(self.source, self.options)
             self._create_publishers()
         except BaseException:
             self.close()
@@ -126,58 +97,14 @@ class BagPlayer:
 
     # ------------------------------------------------------------------ setup
 
-    def _select_topics(self) -> list[str]:
-        opts, topics = self.options, self.source.topics
-        available = ", ".join(sorted(topics)) or "none"
-        unknown = [t for t in (*opts.topics, *opts.remap) if t not in topics]
-        if unknown:
-            raise ConfigError(f"topics {unknown} are not in the bag; it has: {available}")
-        if self.source.message_count == 0:
-            raise ConfigError(f"{self.source.path} holds no messages")
-        start, _ = opts.window_ns(self.source.start_ns)
-        if start > self.source.end_ns:
-            raise ConfigError(
-                f"start offset {opts.start_offset} s is past the bag's end "
-                f"({self.source.duration_s:.3f} s after its first message)"
-            )
-        return list(opts.topics) if opts.topics else sorted(topics)
-
     def _create_publishers(self) -> None:
         opts = self.options
         for name in self._selected:
-            topic = self.source.topics[name]
-            if len(topic.msgtypes) != 1:
-                self.skipped[name] = f"connections disagree on the type: {topic.msgtypes}"
-                continue
-            msgtype = topic.msgtypes[0]
-            try:
-                cls = resolve_message_type(msgtype)
-            except LookupError as exc:
-                self.skipped[name] = f"{msgtype}: {exc}"
-                continue
-            transient = topic.transient_local or name in opts.transient_local
-            depth = opts.depth
-            if transient:  # keep every latched message for late joiners, up to MAX_LATCHED
-                depth = max(depth, min(topic.count, MAX_LATCHED))
-            qos = QoSProfile(
-                history=HistoryPolicy.KEEP_LAST,
-                depth=depth,
-                reliability=ReliabilityPolicy.RELIABLE,
-                durability=DurabilityPolicy.TRANSIENT_LOCAL
-                if transient
-                else DurabilityPolicy.VOLATILE,
-            )
-            out = opts.remap.get(name, name)
-            publisher = self.node.create_publisher(cls, out, qos)
-            installed = self._installed_type_hash(publisher.topic_name)
-            if opts.check_type_hash and topic.type_hash and installed != topic.type_hash:
-                self.node.destroy_publisher(publisher)
-                self.skipped[name] = (
-                    f"{msgtype}: recorded type hash {topic.type_hash} differs from the installed "
-                    f"definition's {installed or '(unknown)'}; its bytes would not decode"
-                )
-                continue
-            self._outputs[name] = _Output(name, publisher.topic_name, msgtype, publisher)
+            made = create_output(self.node, self.source, name, opts)
+            if isinstance(made, str):
+                self.skipped[name] = made
+            else:
+                self._outputs[name] = made
         outputs = {o.topic for o in self._outputs.values()}
         missing = [t for t in opts.wait_topics if t not in outputs]
         if missing:
@@ -189,13 +116,6 @@ class BagPlayer:
             )
         if opts.clock_hz > 0:
             self._create_clock_publisher()
-
-    def _installed_type_hash(self, topic: str) -> str:
-        name, namespace = self.node.get_name(), self.node.get_namespace()
-        for info in self.node.get_publishers_info_by_topic(topic):
-            if info.node_name == name and info.node_namespace == namespace:
-                return str(info.topic_type_hash)
-        return ""
 
     def _create_clock_publisher(self) -> None:
         try:

@@ -54,84 +54,37 @@ def build_parser() -> argparse.ArgumentParser:
     d = PlayOptions()
     p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
     p.add_argument("bag", help="rosbag2 folder (with metadata.yaml) or a .mcap / .db3 file")
-    p.add_argument(
-        "-r",
-        "--rate",
-        type=float,
-        default=d.rate,
-        help="playback speed: 1 real time, 2 twice as fast, 0 as fast as possible",
-    )
+    p.add_argument("-r", "--rate", type=float, default=d.rate,
+                   help="playback speed: 1 real time, 2 twice as fast, 0 as fast as possible")
     p.add_argument("-l", "--loop", action="store_true", help="play again from the start")
-    p.add_argument(
-        "--max-loops",
-        type=int,
-        default=d.max_loops,
-        help="with --loop: passes in all (default 0: until stopped)",
-    )
-    p.add_argument(
-        "--start-offset",
-        type=float,
-        default=d.start_offset,
-        metavar="S",
-        help="start S seconds after the bag's first message",
-    )
+    p.add_argument("--max-loops", type=int, default=d.max_loops,
+                   help="with --loop: passes in all (default 0: until stopped)")
+    p.add_argument("--start-offset", type=float, default=d.start_offset, metavar="S",
+                   help="start S seconds after the bag's first message")
     p.add_argument("--duration", type=float, metavar="S", help="play S seconds of bag time")
     p.add_argument("--topics", nargs="+", default=[], metavar="TOPIC", help="play only these")
-    p.add_argument(
-        "--remap",
-        action="append",
-        default=[],
-        metavar="OLD:=NEW",
-        help="publish bag topic OLD as NEW (repeat)",
-    )
-    p.add_argument(
-        "--clock",
-        type=float,
-        nargs="?",
-        const=40.0,
-        default=0.0,
-        metavar="HZ",
-        help="publish rosgraph_msgs/Clock on /clock (bag time) at HZ (default 40)",
-    )
+    p.add_argument("--remap", action="append", default=[], metavar="OLD:=NEW",
+                   help="publish bag topic OLD as NEW (repeat)")
+    p.add_argument("--clock", type=float, nargs="?", const=40.0, default=0.0, metavar="HZ",
+                   help="publish rosgraph_msgs/Clock on /clock (bag time) at HZ (default 40)")
     p.add_argument("--delay", type=float, default=d.delay, metavar="S", help="sleep S s first")
-    p.add_argument(
-        "--wait-subscribers",
-        type=int,
-        default=d.wait_subscribers,
-        metavar="N",
-        help="before playing, wait until each played topic (or --wait-topics) has N subscribers",
-    )
+    p.add_argument("--wait-subscribers", type=int, default=d.wait_subscribers, metavar="N",
+                   help="before playing, wait until each played topic (or --wait-topics) has "
+                   "N subscribers")
     p.add_argument("--wait-topics", nargs="+", default=[], metavar="TOPIC")
-    p.add_argument(
-        "--wait-timeout",
-        type=float,
-        default=d.wait_timeout,
-        metavar="S",
-        help="give up waiting for subscribers after S s (exit code 1)",
-    )
-    p.add_argument(
-        "--qos-depth",
-        type=int,
-        metavar="N",
-        help="KEEP_LAST depth of the RELIABLE publishers (default 10; 1000 with --rate 0, so "
-        "that DDS can repair what a burst loses)",
-    )
-    p.add_argument(
-        "--transient-local",
-        nargs="*",
-        default=list(d.transient_local),
-        metavar="TOPIC",
-        help="bag topics published TRANSIENT_LOCAL (default /tf_static), besides topics "
-        "recorded with that QoS",
-    )
-    p.add_argument(
-        "--ignore-type-hash",
-        action="store_true",
-        help="publish topics whose recorded type hash differs from the installed type",
-    )
+    p.add_argument("--wait-timeout", type=float, default=d.wait_timeout, metavar="S",
+                   help="give up waiting for subscribers after S s (exit code 1)")
+    p.add_argument("--qos-depth", type=int, metavar="N",
+                   help="KEEP_LAST depth of the RELIABLE publishers (default 10; 1000 with "
+                   "--rate 0, so that DDS can repair what a burst loses)")
+    p.add_argument("--transient-local", nargs="*", default=list(d.transient_local),
+                   metavar="TOPIC", help="bag topics published TRANSIENT_LOCAL (default "
+                   "/tf_static), besides topics recorded with that QoS")
+    p.add_argument("--ignore-type-hash", action="store_true",
+                   help="publish topics whose recorded type hash differs from the installed type")
     p.add_argument("--node-name", default="play_bag")
     p.add_argument("-q", "--quiet", action="store_true", help="no banner, no progress line")
-    return p
+    return p  # fmt: skip
 
 
 def options_from_args(args: argparse.Namespace) -> PlayOptions:

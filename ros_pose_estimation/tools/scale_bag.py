@@ -94,7 +94,7 @@ def scale_bag(src: str | Path, dst: str | Path, size: tuple[int, int] | None = N
     from rclpy.serialization import deserialize_message, serialize_message
     from rosbags.rosbag2 import Writer
 
-    from ros_pose_estimation.tools.bag_player import resolve_message_type
+    from ros_pose_estimation.tools.bag_publishers import resolve_message_type
     from ros_pose_estimation.tools.bag_reader import BagReader
 
     src, dst = Path(src), Path(dst)

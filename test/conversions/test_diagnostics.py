@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ros_pose_estimation.core.errors import ConfigError
-from ros_pose_estimation.stats import NodeStats
+from ros_pose_estimation.node.stats import NodeStats
 
 pytestmark = pytest.mark.ros
 pytest.importorskip("diagnostic_msgs.msg", reason="diagnostic_msgs (rclpy) not importable")

@@ -224,7 +224,7 @@ def test_conversions_do_not_import_rclpy():
     import subprocess
 
     code = (
-        "import sys, ros_pose_estimation.conversions, ros_pose_estimation.sync;"
+        "import sys, ros_pose_estimation.conversions, ros_pose_estimation.node.time_sync;"
         "print('rclpy' in sys.modules, 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

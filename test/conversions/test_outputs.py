@@ -7,8 +7,8 @@ import pytest
 
 from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.rotations import axis_rotation, quat_to_matrix
+from ros_pose_estimation.pipeline.tracks import NO_TRACK, TrackedPose
 from ros_pose_estimation.shapes import template_mesh
-from ros_pose_estimation.tracking import NO_TRACK, TrackedPose
 
 pytestmark = pytest.mark.ros
 pytest.importorskip("vision_msgs.msg", reason="vision_msgs (generated interfaces) not importable")

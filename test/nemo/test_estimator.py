@@ -27,7 +27,7 @@ from ros_pose_estimation.core.rotations import viewpoint_to_matrix
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.estimator import STAGES, NemoEstimator, feature_camera
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
-from ros_pose_estimation.nemo.presets import InferenceConfig
+from ros_pose_estimation.nemo.presets import PRESETS, AdamSchedule, InferenceConfig, LMSchedule
 from ros_pose_estimation.nemo.scoring import oracle_features
 from ros_pose_estimation.shapes import template_mesh
 
@@ -113,7 +113,7 @@ def _errors(estimates: list[PoseEstimate], poses):
 def default_run(model):
     poses, dets = _scene(0, 3)
     _set_oracle(model, poses, dets)
-    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig.default())
+    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
     calls = model.feature_net.calls
     out = estimator.estimate(IMAGE, dets, INTR)
     assert model.feature_net.calls == calls + 1  # one batched forward for the three crops
@@ -158,16 +158,11 @@ def test_timings_are_reported(default_run):
 
 
 def test_reference_preset_is_the_published_schedule():
-    ref = InferenceConfig.reference()
-    assert (ref.init, ref.n_hypotheses, ref.top_k, ref.coarse, ref.loss) == (
-        "render",
-        144,
-        1,
-        None,
-        "nemo",
-    )
+    ref = InferenceConfig.named("reference")
+    assert (ref.init, ref.n_hypotheses, ref.top_k, ref.loss) == ("render", 144, 1, "nemo")
     assert ref.elevations_deg == (-30.0, 0.0, 30.0, 60.0) and ref.thetas_deg == (-30, 0, 30)
-    fine = ref.fine
+    fine = ref.refinement
+    assert isinstance(fine, AdamSchedule)
     assert (fine.steps, fine.lr, fine.betas, fine.schedule, fine.decay, fine.decay_every) == (
         300,
         0.05,
@@ -179,13 +174,29 @@ def test_reference_preset_is_the_published_schedule():
     assert not fine.early_stop and fine.prune_after == 0
 
 
+def test_presets_are_named_overrides_of_the_defaults():
+    assert list(PRESETS) == ["default", "fast", "reference"]
+    assert InferenceConfig.named("default") == InferenceConfig()
+    fast = InferenceConfig.named("fast")
+    assert (fast.n_hypotheses, fast.top_k) == (108, 4) and fast.init_vertices == 128
+    assert isinstance(fast.refinement, LMSchedule) and fast.refinement.steps == 4
+    for name in PRESETS:  # to_dict round trip, the schedule with its method
+        config = InferenceConfig.named(name)
+        assert InferenceConfig(**config.to_dict()) == config
+    assert InferenceConfig().to_dict()["refinement"]["method"] == "lm"
+    with pytest.raises(ConfigError, match="unknown preset 'slow'; known: default, fast"):
+        InferenceConfig.named("slow")
+    with pytest.raises(ConfigError, match="unknown InferenceConfig fields"):
+        InferenceConfig().replace(coarse=None)
+
+
 def test_reference_preset_recovers_the_pose(model):
     """The reference preset's search (144 rendered poses, Adam (0.4, 0.6) at lr 0.05), cut to
     its first 80 steps to keep the test fast (the full 300 run in the benchmark)."""
     poses, dets = _scene(1, 1)
     _set_oracle(model, poses, dets)
-    ref = InferenceConfig.reference()
-    config = ref.replace(fine=dataclasses.replace(ref.fine, steps=80))
+    ref = InferenceConfig.named("reference")
+    config = ref.replace(refinement=dataclasses.replace(ref.refinement, steps=80))
     (est,) = NemoEstimator({CATEGORY: model}, config).estimate(IMAGE, dets, INTR)
     rot, trans = _errors([est], poses)
     assert rot[0] < 6.0 and trans[0] < 0.02
@@ -198,7 +209,7 @@ def test_detection_mask_limits_the_evidence(model):
     mask = np.zeros(IMAGE.shape[:2], bool)
     x0, y0, x1, y1 = np.round(dets[0].box_xyxy).astype(int)
     mask[y0 - 5 : y1 + 6, x0 - 5 : x1 + 6] = True
-    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig.default())
+    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
     (est,) = estimator.estimate(IMAGE, [Detection(CATEGORY, dets[0].box_xyxy, mask)], INTR)
     assert rotation_error_deg(est.R, poses[0][0], CATEGORY) < 6.0 and est.score > 0.9
     far = np.zeros_like(mask)
@@ -227,7 +238,7 @@ def test_empty_detections_give_no_estimates(model):
     ],
 )
 def test_bad_inputs_raise_input_error(model, image, det, match):
-    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig.fast())
+    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig.named("fast"))
     with pytest.raises(InputError, match=match):
         estimator.estimate(image, [det], INTR)
 
@@ -236,7 +247,7 @@ def test_from_checkpoints(tmp_path):
     torch.manual_seed(0)
     cfg = NemoConfig("mug", backbone="tiny", dim=16, crop_size=64, n_vertices=200)
     path = save_checkpoint(tmp_path / "mug.pt", NemoModel(cfg))
-    estimator = NemoEstimator.from_checkpoints([path], InferenceConfig.fast())
+    estimator = NemoEstimator.from_checkpoints([path], InferenceConfig.named("fast"))
     assert estimator.categories == ["mug"]
     assert (estimator.name, estimator.needs_depth) == ("nemo", False)
     (est,) = estimator.estimate(IMAGE, [Detection("Mug", [200, 150, 300, 260])], INTR)

@@ -23,7 +23,7 @@ from ros_pose_estimation.nemo.pose_param import (
     ray_rotation,
     rodrigues,
 )
-from ros_pose_estimation.nemo.presets import InferenceConfig, Schedule
+from ros_pose_estimation.nemo.presets import AdamSchedule, InferenceConfig, StoppingRules
 from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine
 from ros_pose_estimation.nemo.scoring import (
     Observation,
@@ -33,7 +33,7 @@ from ros_pose_estimation.nemo.scoring import (
 )
 
 H = W = 16
-SCHEDULE = Schedule(steps=60, lr=0.05, min_steps=5, prune_after=0)
+SCHEDULE = AdamSchedule(steps=60, lr=0.05, min_steps=5, prune_after=0)
 
 
 @pytest.fixture(scope="module")
@@ -132,16 +132,16 @@ def test_param_scale_and_schedules():
     cfg = InferenceConfig(lr_scale_distance=0.5, lr_scale_offset=2.0)
     assert param_scale(cfg, torch.zeros(1)).tolist() == [1, 1, 1, 0.5, 2, 2]
     assert param_scale(cfg.replace(optimise_offset=False), torch.zeros(1))[4:].tolist() == [0, 0]
-    ref = InferenceConfig.reference().fine
+    ref = InferenceConfig.named("reference").refinement
     assert [ref.learning_rate(i) for i in (0, 99, 100, 299)] == pytest.approx(
         [0.05, 0.05, 0.01, 0.002]
     )
-    cos = Schedule(steps=11, lr=0.1, decay=0.1)
+    cos = AdamSchedule(steps=11, lr=0.1, decay=0.1)
     assert cos.learning_rate(0) == pytest.approx(0.1)
     assert cos.learning_rate(10) == pytest.approx(0.01)
     assert cos.learning_rate(5) == pytest.approx(0.055)
     with pytest.raises(ConfigError, match="lr > 0"):
-        Schedule(lr=0.0)
+        AdamSchedule(lr=0.0)
 
 
 # ------------------------------------------------------------------ refinement
@@ -167,7 +167,7 @@ def test_batch_of_three_equals_one_at_a_time(model):
     obs = _observe(model, Rs, ts)
     x0, r0 = _start(obs, Rs, ts, angle_deg=8.0, seed=5)
     scale = param_scale(InferenceConfig(), x0)
-    schedule = Schedule(steps=15, lr=0.05, prune_after=0)
+    schedule = AdamSchedule(steps=15, lr=0.05, prune_after=0)
     together = refine(RenderObjective(model.mesh, obs, "nemo"), obs, x0, r0, schedule, scale)
     for i in range(3):
         one = Observation(obs.features[i : i + 1], obs.clutter[i : i + 1], obs.K[i : i + 1],
@@ -186,8 +186,8 @@ def test_early_stop_and_pruning(model):
     far = torch.as_tensor(viewpoint_to_matrix(0.0, 0.0, math.pi), dtype=torch.float32) @ Rs
     x0 = torch.cat([good_x, good_x], 1)
     r0 = torch.cat([good_r, far[None, None]], 1)
-    schedule = Schedule(steps=80, lr=0.03, tol=1e-3, patience=2, min_steps=4, prune_after=3,
-                        prune_margin=0.01)  # fmt: skip
+    schedule = AdamSchedule(steps=80, lr=0.03, tol=1e-3, patience=2, min_steps=4,
+                            prune_after=3, prune_margin=0.01)  # fmt: skip
     res = refine(RenderObjective(model.mesh, obs, "linear"), obs, x0, r0, schedule,
                  param_scale(InferenceConfig(), x0))  # fmt: skip
     assert res.best.item() == 0
@@ -207,6 +207,8 @@ def test_refine_checks_shapes(model):
         refine(objective, obs, x0.repeat(2, 1, 1), r0.repeat(2, 1, 1, 1), SCHEDULE, scale)
     with pytest.raises(InputError, match="base_rotation"):
         refine(objective, obs, x0, r0[:, :, :2], SCHEDULE, scale)
+    with pytest.raises(ConfigError, match="expected an AdamSchedule or LMSchedule"):
+        refine(objective, obs, x0, r0, StoppingRules(), scale)
 
 
 def test_refinement_stays_within_the_bounds(model):
@@ -215,7 +217,7 @@ def test_refinement_stays_within_the_bounds(model):
     x0, r0 = _start(obs, Rs[None], ts[None], angle_deg=5.0)
     log_d0 = float(x0[0, 0, 3])
     obs.log_d_range = torch.tensor([[log_d0 - 0.01, log_d0 + 0.01]])
-    schedule = Schedule(steps=10, lr=0.2, early_stop=False, prune_after=0)
+    schedule = AdamSchedule(steps=10, lr=0.2, early_stop=False, prune_after=0)
     res = refine(RenderObjective(model.mesh, obs), obs, x0, r0, schedule,
                  param_scale(InferenceConfig(), x0), max_offset=0.05)  # fmt: skip
     assert abs(float(res.x[0, 0, 3]) - log_d0) <= 0.01 + 1e-6
@@ -226,7 +228,7 @@ def test_fixed_distance_keeps_the_prior(model):
     Rs, ts = _truth(9)
     obs = _observe(model, Rs[None], ts[None])
     x0, r0 = _start(obs, Rs[None], ts[None], angle_deg=5.0)
-    schedule = Schedule(steps=5, lr=0.1, early_stop=False, prune_after=0, fixed_distance=True)
+    schedule = AdamSchedule(steps=5, lr=0.1, early_stop=False, prune_after=0, fixed_distance=True)
     res = refine(RenderObjective(model.mesh, obs), obs, x0, r0, schedule,
                  param_scale(InferenceConfig(), x0))  # fmt: skip
     assert float(res.x[0, 0, 3]) == float(x0[0, 0, 3])

@@ -9,8 +9,8 @@ import torch
 
 from ros_pose_estimation.core.errors import InputError
 from ros_pose_estimation.nemo.pose_param import compose_pose
-from ros_pose_estimation.nemo.presets import Schedule
-from ros_pose_estimation.nemo.refine_state import RowBatch, Tracker
+from ros_pose_estimation.nemo.presets import StoppingRules
+from ros_pose_estimation.nemo.refine_state import RowBatch, RowProgress
 from ros_pose_estimation.nemo.scoring import Observation
 
 
@@ -47,28 +47,26 @@ def test_row_batch_owner_bounds_pose_and_errors():
         RowBatch(_obs(2), torch.zeros(2, 1, 6), torch.eye(3).repeat(2, 2, 1, 1))
 
 
-def test_tracker_keeps_the_best_and_ignores_approximations():
+def test_progress_keeps_the_best():
     batch = _batch(1, 2)
-    track = Tracker(batch, Schedule(steps=5, tol=0.01, prune_after=0))
+    track = RowProgress(batch, StoppingRules(steps=5, tol=0.01, prune_after=0))
     rows = torch.arange(2)
     x = torch.ones(2, 6)
     better = track.record(0, rows, torch.tensor([0.5, 0.6]), torch.tensor([0.9, 0.8]), x)
     assert better.tolist() == [True, True] and track.calm.tolist() == [0, 0]
-    better = track.record(1, rows, torch.tensor([0.1, 0.1]), torch.ones(2), 2 * x, exact=False)
-    assert not better.any() and track.best_loss.tolist() == pytest.approx([0.5, 0.6])
     better = track.record(2, rows, torch.tensor([0.495, 0.7]), torch.ones(2), 3 * x)
     assert better.tolist() == [True, False]
     assert track.calm.tolist() == [1, 1]  # 0.005 is below tol: no real improvement
     assert torch.equal(track.best_x[0], 3 * x[0]) and torch.equal(track.best_x[1], x[1])
-    assert track.history[1].tolist() == pytest.approx([0.1, 0.1])
-    assert math.isnan(float(track.history[3, 0]))
+    assert track.history[2].tolist() == pytest.approx([0.495, 0.7])
+    assert math.isnan(float(track.history[1, 0])) and math.isnan(float(track.history[3, 0]))
 
 
-def test_tracker_stops_settled_rows_and_prunes_behind_ones():
+def test_progress_stops_settled_rows_and_prunes_behind_ones():
     batch = _batch(1, 3)
-    schedule = Schedule(steps=10, tol=0.0, patience=1, min_steps=2, prune_after=1,
-                        prune_margin=0.05)  # fmt: skip
-    track = Tracker(batch, schedule)
+    schedule = StoppingRules(steps=10, tol=0.0, patience=1, min_steps=2, prune_after=1,
+                             prune_margin=0.05)  # fmt: skip
+    track = RowProgress(batch, schedule)
     rows = torch.arange(3)
     track.record(0, rows, torch.tensor([0.2, 0.22, 0.4]), torch.zeros(3), batch.x0)
     rows = track.advance(0, rows)

@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from ros_pose_estimation.core.rotations import geodesic_angle, viewpoint_to_matrix
 from ros_pose_estimation.nemo.hypotheses import (
     HypothesisBank,
-    ScoreMapObjective,
     ScoreMaps,
     hypothesis_poses,
     rotation_angles_deg,
@@ -141,19 +140,6 @@ def test_scoremap_ranks_the_true_grid_pose_first(model):
     assert scores.shape == (1, len(bank))
     assert int(scores.argmax()) == true
     assert dist.shape == (1, len(bank)) and bool((dist > 0).all())
-
-
-def test_scoremap_objective_is_best_near_the_truth_and_differentiable(model):
-    R, t = _pose(2.0, 0.5, -0.2)
-    obs = _observation(model, R, t)
-    objective = ScoreMapObjective(model.mesh, obs, ScoreMaps(obs, model.mesh.features))
-    owner = torch.zeros(2, dtype=torch.long)
-    R2 = torch.cat([R, _pose(2.3, 0.5, -0.2)[0]])
-    t2 = t.repeat(2, 1).requires_grad_()
-    res = objective(R2, t2, owner)
-    assert res.loss[0] < res.loss[1]
-    (grad,) = torch.autograd.grad(res.loss.sum(), t2)
-    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
 
 
 def test_bank_grid_and_angles(model):

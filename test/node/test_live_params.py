@@ -121,11 +121,14 @@ def test_output_parameters_apply_to_the_next_frame(node, demo_frames, name, valu
 
 
 def test_time_jump_reset_threshold_is_read_per_frame(node, demo_frames):
-    run_frame(node, demo_frames, 3)
+    before = {int(d.id) for d in run_frame(node, demo_frames, 3).detections}
     # frame 0 is ~0.3 s older: out of order with the default 1 s threshold, a jump with 0.1 s
     assert set_param(node, "time_jump_reset", 0.1).successful
-    run_frame(node, demo_frames, 0)
+    after = {int(d.id) for d in run_frame(node, demo_frames, 0).detections}
     assert node._stats.dropped.get("out_of_order") == 0
+    # the jump reset the tracks: the frame's objects start new tracks (ids are never reused)
+    assert len(after) == len(before) == 3 and min(after) > max(before)
+    assert {t.track_id for t in node.pipeline.tracker.tracks} == after
 
 
 # ---------------------------------------------------------------------- live: rebuilt parts

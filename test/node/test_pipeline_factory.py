@@ -14,7 +14,7 @@ from ros_pose_estimation.node.pipeline_factory import (
     resolve_device,
     tracking_config,
 )
-from ros_pose_estimation.tracking import TrackFilterConfig
+from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
 
 
 def values(**overrides):
@@ -49,7 +49,7 @@ def test_tracking_parameters_become_a_validated_config():
 
 
 def test_meshes_only_when_markers_or_overlay_draw_them():
-    from ros_pose_estimation.pipeline import ModelSpec
+    from ros_pose_estimation.pipeline.estimators import ModelSpec
 
     specs = [ModelSpec("mug", "models/nemo/mug.pt", "nemo", [])]
     assert load_meshes(values(marker_mesh=False, debug_image=False), specs) == {}

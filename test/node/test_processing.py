@@ -70,7 +70,7 @@ class StandInPipeline:
         self.resets += 1
 
     def process(self, rgb, detections, intrinsics, stamp_ns, depth):
-        from ros_pose_estimation.pipeline import FrameResult
+        from ros_pose_estimation.pipeline.pose_pipeline import FrameResult
 
         assert rgb.shape == (H, W, 3) and depth is None
         self.stamps.append(stamp_ns)
@@ -108,8 +108,8 @@ def make(**overrides):
     from ros_pose_estimation.conversions.detections import SKIP_REASONS
     from ros_pose_estimation.conversions.masks import MASK_SKIP_REASONS
     from ros_pose_estimation.node.frames import FRAME_DROPS
-    from ros_pose_estimation.pipeline import PIPELINE_SKIPS
-    from ros_pose_estimation.stats import NodeStats
+    from ros_pose_estimation.node.stats import NodeStats
+    from ros_pose_estimation.pipeline.pose_pipeline import PIPELINE_SKIPS
 
     values = {p.name: p.default for p in PARAMS} | overrides
     node = StandInNode()
@@ -325,8 +325,10 @@ def test_a_statistic_that_cannot_be_recorded_does_not_fail_the_frame(msgs):
     processor, node, stats, published = make()
     processor.camera_info = info()
     pipeline = StandInPipeline()
-    pipeline.process = lambda *a: __import__("ros_pose_estimation.pipeline").pipeline.FrameResult(
-        timings={"total": float("nan")})  # an estimator reporting a broken timing
+    from ros_pose_estimation.pipeline.pose_pipeline import FrameResult
+
+    # an estimator reporting a broken timing
+    pipeline.process = lambda *a: FrameResult(timings={"total": float("nan")})
     processor.process(frame(image(1), dets()), pipeline)
     assert len(published) == 1 and stats.outputs.total == 1
     ((level, text, _),) = node.logger.lines

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
+from offline_training.bop_objects import NoSamplesError
 from offline_training.cse.data import CseSequenceSet
-from offline_training.nemo.data import NoSamplesError
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from offline_training.cse.evaluate import evaluate, main
-from offline_training.nemo.evaluate import SelectionReport, bop_box_to_xyxy
+from offline_training.evaluation import SelectionReport, bop_box_to_xyxy
 from offline_training.synthetic.bop_reader import BopDataset
 from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.estimation import PoseEstimate

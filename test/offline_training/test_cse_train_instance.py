@@ -9,8 +9,9 @@ from torch.utils.data import default_collate
 from offline_training.cse import losses as L
 from offline_training.cse.data import CseSequenceSet
 from offline_training.cse.dino import build_dino
-from offline_training.cse.train import CseTrainConfig, StepContext, compute_losses
+from offline_training.cse.train import CseTrainConfig
 from offline_training.cse.train_cli import main
+from offline_training.cse.train_step import StepContext, compute_losses
 from ros_pose_estimation.cse.checkpoint import read_checkpoint
 from ros_pose_estimation.cse.model import CseModel
 from test.offline_training.test_cse_data import cse_root  # noqa: F401  (fixture)

@@ -5,19 +5,16 @@ import numpy as np
 import pytest
 import torch
 
+from offline_training.bop_objects import NoSamplesError, dataset_categories
 from offline_training.nemo.augment import (
     AugmentConfig,
     ray_rotation,
     rotate_sample,
     rotation_homography,
 )
-from offline_training.nemo.data import (
-    NemoTrainingSet,
-    NoSamplesError,
-    StepBatchSampler,
-    dataset_categories,
-)
+from offline_training.nemo.data import NemoTrainingSet
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
+from offline_training.train_loop import StepBatchSampler
 from offline_training.workers import worker_context
 from ros_pose_estimation.core.categories import UnknownCategoryError
 from ros_pose_estimation.core.errors import ConfigError

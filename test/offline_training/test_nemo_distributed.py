@@ -14,8 +14,8 @@ import torch
 import torch.distributed as dist
 
 from offline_training.nemo import distributed
-from offline_training.nemo.data import StepBatchSampler
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
+from offline_training.train_loop import StepBatchSampler
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 

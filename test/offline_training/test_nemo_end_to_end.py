@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from offline_training.nemo.train import TrainConfig, train
+from offline_training.nemo.train import train
+from offline_training.nemo.train_config import TrainConfig
 from offline_training.synthetic.bop_reader import BopDataset
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 from ros_pose_estimation.core.camera import Intrinsics
@@ -42,7 +43,7 @@ def test_tiny_model_recovers_poses_far_better_than_chance(tmp_path):
 
 
 def _median_error(model, data) -> float:
-    estimator = NemoEstimator({"camera": model}, InferenceConfig.default())
+    estimator = NemoEstimator({"camera": model}, InferenceConfig())
     errors = []
     for sample in BopDataset(data, "train"):
         if not sample.objects or sample.objects[0].info["visib_fract"] < 0.5:

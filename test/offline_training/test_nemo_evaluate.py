@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from offline_training.evaluation import bop_box_to_xyxy
 from offline_training.nemo.evaluate import (
     ObjectResult,
-    bop_box_to_xyxy,
     format_summary,
     main,
     summarize,
@@ -162,10 +162,16 @@ def test_parse_variants_builds_validated_configs():
     from offline_training.nemo.evaluate import parse_variants
     from ros_pose_estimation.core.errors import ConfigError
 
-    variants = parse_variants(['J={"fine": {"steps": 40, "raster_every": 8}}',
-                               'K={"coarse_vertices": 256}'])  # fmt: skip
-    assert variants["J"].fine.steps == 40 and variants["J"].fine.raster_every == 8
-    assert variants["K"].coarse_vertices == 256
-    for bad in ("J", "=1", 'J={"steps": 3', "J=[1]", 'J={"nope": 1}', 'J={"fine": {"steps": -1}}'):
+    variants = parse_variants(['J={"refinement": {"steps": 40, "lr": 0.1}}',
+                               'K={"init_vertices": 256}',
+                               'L={"refinement": {"method": "lm", "max_step": 0.2}}'])  # fmt: skip
+    assert variants["J"].refinement.steps == 40 and variants["J"].refinement.lr == 0.1
+    assert variants["J"].refinement.method == "adam"
+    assert variants["K"].init_vertices == 256
+    assert variants["L"].refinement.method == "lm" and variants["L"].refinement.max_step == 0.2
+    bad_ones = ("J", "=1", 'J={"steps": 3', "J=[1]", 'J={"nope": 1}',
+                'J={"refinement": {"steps": -1}}', 'J={"refinement": {"method": "sgd"}}',
+                'J={"refinement": {"method": "lm", "lr": 0.1}}', 'J={"coarse": null}')
+    for bad in bad_ones:
         with pytest.raises(ConfigError):
             parse_variants([bad])

@@ -7,12 +7,15 @@ import pytest
 import torch
 
 import offline_training.nemo.train as train_mod
-from offline_training.nemo.train import TrainConfig, train, visible_vertices
+from offline_training.nemo.train import train
 from offline_training.nemo.train_cli import main
+from offline_training.nemo.train_config import TrainConfig
+from offline_training.nemo.train_step import lr_factor, make_optimizer, visible_vertices
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.rotations import axis_rotation
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+from ros_pose_estimation.nemo.model import NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh, cuboid_mesh
 
 TINY = {"backbone": "tiny", "dim": 16, "crop_size": 64, "n_vertices": 200, "n_clutter": 64,
@@ -140,17 +143,17 @@ def test_cosine_schedule_and_backbone_groups_and_snapshots(bop_root, tmp_path):
     cfg = _cfg(bop_root, tmp_path / "cos", steps=8, lr=1e-3, lr_schedule="cosine",
                min_lr_fraction=0.1, backbone_lr_scale=0.25, log_every=1, checkpoint_every=2,
                snapshot_every=4)  # fmt: skip
-    assert train_mod.lr_factor(cfg, 0) == 1.0
-    assert train_mod.lr_factor(cfg, 7) == pytest.approx(0.1)
-    assert 0.1 < train_mod.lr_factor(cfg, 4) < 1.0
+    assert lr_factor(cfg, 0) == 1.0
+    assert lr_factor(cfg, 7) == pytest.approx(0.1)
+    assert 0.1 < lr_factor(cfg, 4) < 1.0
     train(cfg)
     lrs = [r["lr"] for r in _log(tmp_path / "cos")]  # the first group: the backbone's
     assert lrs[0] == pytest.approx(0.25e-3) and lrs[-1] == pytest.approx(0.25e-4)
     assert all(a > b for a, b in zip(lrs, lrs[1:], strict=False))
     assert sorted(p.name for p in (tmp_path / "cos").glob("step_*.pt")) == ["step_4.pt",
                                                                            "step_8.pt"]
-    model = train_mod.NemoModel(cfg.nemo_config())
-    groups = train_mod.make_optimizer(model, cfg).param_groups
+    model = NemoModel(cfg.nemo_config())
+    groups = make_optimizer(model, cfg).param_groups
     backbone = {id(p) for p in model.feature_net.backbone.parameters()}
     assert all(id(p) in backbone for p in groups[0]["params"])
     assert not any(id(p) in backbone for p in groups[1]["params"])
@@ -161,7 +164,7 @@ def test_frozen_backbone_and_frozen_batch_norm_keep_imagenet_values(bop_root, tm
     cfg = _cfg(bop_root, tmp_path / "frozen", steps=3, lr=1e-2, freeze_backbone_bn=True)
     out = train(cfg)
     torch.manual_seed(cfg.seed)
-    fresh = train_mod.NemoModel(cfg.nemo_config(), seed=cfg.seed).feature_net.backbone
+    fresh = NemoModel(cfg.nemo_config(), seed=cfg.seed).feature_net.backbone
     trained = load_checkpoint(out, "mug")[0].feature_net.backbone
     bn = "bn1.running_mean"
     assert torch.equal(trained.state_dict()[bn], fresh.state_dict()[bn])  # statistics kept

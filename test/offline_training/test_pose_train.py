@@ -116,7 +116,8 @@ def test_errors_exit_with_a_message(bag, tmp_path, capsys):
 
 
 def test_new_models_start_from_the_pretrained_backbone_by_default():
-    from offline_training.pose_train import backbone_weights, parser
+    from offline_training.pose_train import parser
+    from offline_training.pose_train_stages import backbone_weights
 
     args = parser().parse_args(["bag", "--category", "mug", "--out", "x"])
     assert args.backbone == "efficientnet_lite0" and args.backbone_weights == "auto"

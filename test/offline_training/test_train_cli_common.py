@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from offline_training.nemo.data import NoSamplesError
+from offline_training.bop_objects import NoSamplesError
 from offline_training.train_cli_common import UsageError, category_name, run_training
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 

@@ -8,7 +8,8 @@ import argparse
 import pytest
 
 from ros_pose_estimation.core.errors import InputError
-from ros_pose_estimation.tools.demo import build_parser, format_report, node_command
+from ros_pose_estimation.tools.demo import build_parser, node_command
+from ros_pose_estimation.tools.demo_report import format_report
 from ros_pose_estimation.tools.demo_topics import (
     CAMERA_INFO,
     COMPRESSED,

@@ -244,7 +244,7 @@ def test_generated_recording_arrives_complete_typed_and_in_order(recorder, tmp_p
     from rclpy.serialization import deserialize_message
 
     from offline_training.synthetic.recording import RecordingConfig, write_recording
-    from ros_pose_estimation.tools.bag_player import resolve_message_type
+    from ros_pose_estimation.tools.bag_publishers import resolve_message_type
 
     cfg = RecordingConfig(
         categories=["mug"], n_objects=1, duration=0.6, rate=5.0, tf_rate=10.0, width=48,

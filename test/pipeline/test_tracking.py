@@ -1,4 +1,4 @@
-"""TrackFilter: association, ids, expiry, outliers, smoothing, symmetry, covariance, config."""
+"""TrackFilter: association, ids, expiry, outliers, smoothing, symmetry, covariance."""
 
 from __future__ import annotations
 
@@ -15,13 +15,9 @@ from ros_pose_estimation.core.rotations import (
     geodesic_angle,
     random_rotations,
 )
-from ros_pose_estimation.tracking import (
-    NO_TRACK,
-    SYMMETRY_AXIS_VARIANCE,
-    TrackedPose,
-    TrackFilter,
-    TrackFilterConfig,
-)
+from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
+from ros_pose_estimation.pipeline.tracking import SYMMETRY_AXIS_VARIANCE, TrackFilter
+from ros_pose_estimation.pipeline.tracks import NO_TRACK, TrackedPose
 
 MS = 1_000_000  # ns
 FRAME = 33 * MS
@@ -243,36 +239,6 @@ def test_accepts_nemo_pose_estimate():
     est_ = PoseEstimate("can", np.eye(3), np.array([0.0, 0.0, 1.0]), 0.7, np.array([0.06] * 3))
     pose = TrackFilter().update(0, [est_])[0]
     assert pose.raw is est_ and pose.track_id == 1 and pose.score == 0.7
-
-
-@pytest.mark.parametrize(
-    ("changes", "match"),
-    [
-        ({"gate_distance_m": 0.0}, "gate_distance_m"),
-        ({"max_translation_jump_m": 0.5}, "max_translation_jump_m.*gate"),
-        ({"max_rotation_jump_deg": -1.0}, "max_rotation_jump_deg"),
-        ({"translation_weight": 0.0}, "translation_weight.*freeze"),
-        ({"rotation_weight": 1.5}, "rotation_weight"),
-        ({"patience": 0}, "patience.*integer >= 1"),
-        ({"patience": 2.5}, "patience"),
-        ({"max_age_s": math.inf}, "max_age_s"),
-        ({"min_score": 2.0}, r"min_score.*\[0, 1\]"),
-        ({"covariance_min_samples": 10, "covariance_window": 5}, "covariance_window"),
-        ({"gate_distance_m": float("nan")}, "NaN"),
-        ({"translation_weight": "0.5"}, "a number"),
-    ],
-)
-def test_config_validation(changes, match):
-    cfg = replace(TrackFilterConfig(), **changes)
-    with pytest.raises(ConfigError, match=match):
-        cfg.validate()
-    with pytest.raises(ConfigError):
-        TrackFilter(cfg)
-
-
-def test_disabled_thresholds_are_valid():
-    cfg = TrackFilterConfig(max_translation_jump_m=math.inf, max_rotation_jump_deg=math.inf)
-    assert cfg.validate() is cfg
 
 
 def test_bad_estimates_raise_input_error_and_change_nothing():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from ros_pose_estimation.core.errors import ConfigError, InputError
-from ros_pose_estimation.stats import Counters, LatencyStats, NodeStats, RateMeter
+from ros_pose_estimation.node.stats import Counters, LatencyStats, NodeStats, RateMeter
 
 
 def test_rate_of_a_steady_stream_and_its_decay():

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from ros_pose_estimation.colors import class_color_u8
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.errors import ConfigError, InputError, IntrinsicsError
 from ros_pose_estimation.core.mesh import TriMesh
 from ros_pose_estimation.core.rotations import viewpoint_to_matrix
-from ros_pose_estimation.overlay import draw_overlay
+from ros_pose_estimation.viz.colors import class_color_u8
+from ros_pose_estimation.viz.overlay import draw_overlay
 
 INTR = Intrinsics(400.0, 400.0, 159.5, 119.5, 320, 240)
 

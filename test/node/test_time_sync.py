@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ros_pose_estimation.core.errors import ConfigError, InputError
-from ros_pose_estimation.sync import ApproximateTimeSync
+from ros_pose_estimation.node.time_sync import ApproximateTimeSync
 
 MS = 1_000_000  # ns
 

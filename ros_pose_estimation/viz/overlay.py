@@ -5,7 +5,7 @@
 * the outline: with a mesh for the category, the silhouette of the mesh (decimated to
   ``max_triangles``, scaled to the estimated size, its triangles filled into a mask whose outer
   contour is drawn); without one, the 12 edges of the estimated 3D box. Colour per category
-  (:mod:`ros_pose_estimation.colors`);
+  (:mod:`ros_pose_estimation.viz.colors`);
 * the object axes from its centre: x red, y green, z blue, each half the largest extent long;
 * the label ``"<category> #<id> <score:.2f>"`` above the outline.
 
@@ -22,11 +22,11 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ros_pose_estimation.colors import class_color_u8
 from ros_pose_estimation.conversions.markers import unit_triangles
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.errors import ConfigError, check_finite, check_shape
 from ros_pose_estimation.core.mesh import TriMesh
+from ros_pose_estimation.viz.colors import class_color_u8
 
 AXIS_COLORS = ((255, 0, 0), (0, 255, 0), (0, 0, 255))  # x red, y green, z blue (RGB)
 _SHIFT = 4  # sub-pixel bits for OpenCV drawing
@@ -108,7 +108,7 @@ def draw_overlay(
     Args:
         rgb: ``[H x W x 3]`` uint8 RGB image (not modified).
         intrinsics: the image's intrinsics (size must match).
-        poses: :class:`~ros_pose_estimation.tracking.TrackedPose` (or alike: ``category``,
+        poses: :class:`~ros_pose_estimation.pipeline.tracks.TrackedPose` (or alike: ``category``,
             ``track_id``, ``R`` ``[3 x 3]``, ``t`` ``[3]`` m, ``size`` ``[3]`` m, ``score``).
         meshes: category -> template mesh (canonical frame, m); missing: the 3D box.
         max_triangles: triangle budget of a mesh's silhouette (>= 1).

@@ -1,0 +1,117 @@
+"""Settings of the NeMo trainer (:func:`offline_training.nemo.train.train`): one dataclass,
+validated on construction; the model fields among them build the :class:`NemoConfig`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from offline_training import train_loop
+from offline_training.nemo.augment import AugmentConfig
+from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.nemo.model import NemoConfig
+
+__all__ = ["LR_SCHEDULES", "MODEL_FIELDS", "TrainConfig"]
+
+LR_SCHEDULES = ("constant", "cosine")
+MODEL_FIELDS = ("backbone", "dim", "fuse_channels", "crop_size", "crop_scale", "mesh_kind",
+                "n_vertices", "geodesic_level", "mesh_margin", "n_clutter",
+                "backbone_stages")  # fmt: skip
+
+
+@dataclass
+class TrainConfig:
+    """Settings of :func:`train` (defaults: methods.md where published, CPU-sized otherwise).
+
+    Model fields (:data:`MODEL_FIELDS`) go to :class:`NemoConfig`. ``num_threads`` None uses
+    every core this process may run on. ``mask_margin_px`` dilates the visible mask (crop px)
+    so vertices just outside the silhouette still count. ``max_points`` caps the vertex
+    observations entering the loss per step (a random subset; None = all; the momentum update of
+    the vertex features always uses all of them). ``bg_samples`` background features per
+    image; ``neighbour_fraction`` of the mesh scale is the 3D neighbour exclusion radius.
+    ``init_checkpoint``: a NeMo checkpoint of the same category and model settings to start
+    from (feature net and neural mesh; fine-tuning), None = a fresh model.
+
+    ``lr_schedule``: ``constant`` or ``cosine`` (from ``lr`` at step 0 down to
+    ``min_lr_fraction * lr`` at the last step; a function of the step only, so resuming keeps
+    it).
+
+    Fine-tuning a pretrained backbone: ``backbone_lr_scale`` multiplies the learning rate of
+    the backbone's parameters (the fusion layers and head keep ``lr``; 0 freezes the backbone);
+    ``freeze_backbone_bn`` keeps the backbone's batch-norm statistics and affine parameters at
+    their ImageNet values (eval mode, no gradient), which suits small CPU batches;
+    ``frozen_stages`` k in 0..4 freezes the backbone's stem and first k stages entirely
+    (weights, batch norms in eval mode): they keep their generic ImageNet filters and, with no
+    gradient to compute below them, a CPU step of EfficientNet-Lite0 costs about half
+    (``benchmarks/bench_train_step.py``).
+    ``snapshot_every`` > 0 (a multiple of ``checkpoint_every``) also keeps ``OUT/step_<N>.pt``
+    every that many steps (learning curves).
+    """
+
+    data: str
+    category: str
+    out: str
+    split: str = "train"
+    steps: int = 3000
+    batch_size: int = 16
+    lr: float = 1e-4
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    temperature: float = 0.07
+    neighbour_fraction: float = 0.1
+    bg_samples: int = 5
+    bg_weight: float = 1.0
+    mask_margin_px: int = 4
+    max_points: int | None = None
+    min_visib_fract: float = 0.3
+    checkpoint_every: int = 500
+    log_every: int = 10
+    seed: int = 0
+    device: str = "cpu"
+    num_workers: int = 1
+    num_threads: int | None = None
+    backbone: str = "resnet18"
+    backbone_weights: str | None = None
+    crop_size: int = 128
+    crop_scale: float = 1.2
+    dim: int = 128
+    fuse_channels: int | None = None
+    backbone_stages: int = 4
+    mesh_kind: str = "cuboid"
+    n_vertices: int = 1000
+    geodesic_level: int = 3
+    mesh_margin: float = 0.05
+    n_clutter: int = 2560
+    augment: AugmentConfig | None = field(default_factory=AugmentConfig)
+    resume: bool = False
+    progress: bool = True
+    init_checkpoint: str | None = None
+    lr_schedule: str = "constant"
+    min_lr_fraction: float = 0.05
+    backbone_lr_scale: float = 1.0
+    freeze_backbone_bn: bool = False
+    frozen_stages: int = 0
+    snapshot_every: int = 0
+
+    def __post_init__(self) -> None:
+        train_loop.require_positive(self, ("steps", "batch_size", "checkpoint_every", "log_every"))
+        if self.num_workers < 0 or self.bg_samples < 0 or self.mask_margin_px < 0:
+            raise ConfigError("num_workers, bg_samples and mask_margin_px must be >= 0")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}, "
+                              f"got {self.lr_schedule!r}")  # fmt: skip
+        if not 0.0 <= self.min_lr_fraction <= 1.0:
+            raise ConfigError(f"min_lr_fraction must be in [0, 1], got {self.min_lr_fraction}")
+        if not 0 <= self.frozen_stages <= 4:
+            raise ConfigError(f"frozen_stages must be in 0..4, got {self.frozen_stages}")
+        if self.backbone_lr_scale < 0 or self.snapshot_every < 0:
+            raise ConfigError("backbone_lr_scale and snapshot_every must be >= 0")
+        if self.snapshot_every % self.checkpoint_every:
+            raise ConfigError(f"snapshot_every ({self.snapshot_every}) must be a multiple of "
+                              f"checkpoint_every ({self.checkpoint_every})")
+
+    def nemo_config(self) -> NemoConfig:
+        return NemoConfig(self.category, **{k: getattr(self, k) for k in MODEL_FIELDS})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
