@@ -24,3 +24,19 @@ def test_bundled_model_loads_and_runs(category):
         feats = model.features(torch.rand(1, 3, 128, 128))
     assert feats.shape == (1, model.config.dim, 16, 16)
     torch.testing.assert_close(feats.norm(dim=1), torch.ones(1, 16, 16))
+
+
+@pytest.mark.parametrize("category", ["mug", "camera", "bottle"])
+def test_bundled_rgbd_model_loads_in_float32_and_runs(category):
+    """models/cse: stored with float16 weights (export-model --half), built in float32."""
+    from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse
+
+    path = MODELS.parent / "cse" / f"{category}.pt"
+    model, meta = load_cse(path, category=category)
+    assert model.config.backbone == "efficientnet_lite0" and model.config.backbone_stages == 3
+    assert meta["supervised"] is True and meta["weights_dtype"] == "float16"
+    assert path.stat().st_size < 2.5e6
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 128, 128), torch.eye(3)[None] * 150)
+    assert out.features.shape == (1, model.config.dim, 32, 32)

@@ -55,3 +55,20 @@ def test_rviz_config_shows_image_debug_image_tf_and_markers():
     assert any(t.endswith("image_raw") for t in topics)
     setup = (ROOT / "setup.py").read_text()
     assert 'glob("config/*.rviz")' in setup
+
+
+def test_rgbd_config_is_pose_yaml_with_depth_and_the_bundled_cse_models_that_load():
+    from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse
+
+    base, rgbd = _params("pose.yaml"), _params("pose_rgbd.yaml")
+    assert set(base) == set(rgbd) and rgbd["mode"] == "rgbd"
+    for key in base:
+        if key not in ("mode", "models"):
+            assert rgbd[key] == base[key], key
+    assert set(rgbd["models"]) == set(rgbd["categories"]) == {"mug", "bottle", "camera"}
+    for category, entry in rgbd["models"].items():
+        assert entry["method"] == "cse"
+        spec = ModelSpec(category, entry["checkpoint"], entry["method"], entry["class_ids"])
+        spec.validate()
+        model, meta = load_cse(spec.checkpoint, category=category)
+        assert model.category == category and meta["weights_dtype"] == "float16"

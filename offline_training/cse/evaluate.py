@@ -148,11 +148,41 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--box-only", action="store_true", help="no masks: box + depth pixels")
     p.add_argument("--depth-encoding", choices=("16UC1", "32FC1"), default="16UC1")
     p.add_argument("--icp-steps", type=int, default=None, help="override the refinement steps")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override an inference setting (repeat), e.g. min_confidence=0.3; "
+                   "names: the fields of cse.estimator.CseInferenceConfig")  # fmt: skip
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", help="write metrics, latency and per-object rows here")
     p.add_argument("--quiet", action="store_true")
     return p
+
+
+def inference_config(items: list[str], config_class):
+    """``config_class()`` with ``["name=value", ...]`` applied (each value converted to the
+    field's type, the whole config re-validated); ConfigError names a bad item."""
+    import dataclasses
+
+    from ros_pose_estimation.core.errors import ConfigError
+
+    kinds = {f.name: type(f.default) for f in dataclasses.fields(config_class)}
+    values = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in kinds:
+            raise ConfigError(f"--set {item!r}: expected NAME=VALUE with NAME one of "
+                              f"{', '.join(kinds)}")  # fmt: skip
+        kind = kinds[name]
+        try:
+            if kind is bool:
+                if text.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError(text)
+                values[name] = text.lower() in ("true", "1")
+            else:
+                values[name] = kind(text)
+        except ValueError:
+            raise ConfigError(f"--set {item!r}: {text!r} is not a {kind.__name__}") from None
+    return config_class(**values)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from offline_training.evaluation import SelectionReport, describe_device
     from offline_training.synthetic.bop_reader import BopDataset
-    from ros_pose_estimation.core.errors import CheckpointError
+    from ros_pose_estimation.core.errors import CheckpointError, ConfigError
     from ros_pose_estimation.core.metrics import evaluate_records
     from ros_pose_estimation.cse.estimator import CseEstimator, CseInferenceConfig
 
@@ -173,7 +203,11 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as exc:
         print(f"evaluate-cse: error: {exc}", file=sys.stderr)
         return 2
-    config = CseInferenceConfig()
+    try:
+        config = inference_config(args.set, CseInferenceConfig)
+    except ConfigError as exc:
+        print(f"evaluate-cse: error: {exc}", file=sys.stderr)
+        return 2
     if args.icp_steps is not None:
         config.icp_steps = args.icp_steps
     try:

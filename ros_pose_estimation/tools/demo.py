@@ -42,6 +42,14 @@ ROOT = Path(__file__).resolve().parents[2]
 NODE = "pose_estimation_node"
 
 
+def params_file(args: argparse.Namespace) -> str:
+    """``--params``, else the bundled file of the mode: config/pose.yaml (RGB models) or
+    config/pose_rgbd.yaml (RGB-D models)."""
+    if args.params is not None:
+        return args.params
+    return str(ROOT / "config" / ("pose_rgbd.yaml" if args.mode == "rgbd" else "pose.yaml"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="demo", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -51,15 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
         "lies in the folder (default: the bundled demo bag)",
     )
     p.add_argument("--mode", choices=("rgb", "rgbd"), default="rgb",
-                   help="rgbd: also play the aligned depth (node parameter mode:=rgbd)")
+                   help="rgbd: also play the aligned depth (node parameter mode:=rgbd) and, "
+                   "unless --params is given, use config/pose_rgbd.yaml (the bundled RGB-D "
+                   "models)")
     for role, option in OPTIONS.items():
         p.add_argument(option, dest=f"{role}_topic", metavar="TOPIC",
                        help=f"the bag's {role.replace('_', ' ')} topic (default: "
                        f"{DEFAULTS[role]} if present, else the only one of its type)")
     p.add_argument(
         "--params",
-        default=str(ROOT / "config" / "pose.yaml"),
-        help="node parameters file (default: config/pose.yaml)",
+        default=None,
+        help="node parameters file (default: config/pose.yaml, config/pose_rgbd.yaml with "
+        "--mode rgbd)",
     )
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     p.add_argument(
@@ -148,7 +159,7 @@ def node_command(args, topics: DemoTopics) -> list[str]:
     """The node's command line: the params file, the device, ``args.param`` and the inputs
     remapped to the bag's ``topics``."""
     cmd = [sys.executable, "-m", "ros_pose_estimation.node.pose_node", "--ros-args",
-           "--params-file", args.params, "-p", f"device:={args.device}",
+           "--params-file", params_file(args), "-p", f"device:={args.device}",
            "-p", "debug_image:=true", "-p", f"mode:={args.mode}"]  # fmt: skip
     if topics.compressed:
         cmd += ["-p", "use_compressed:=true", "-r", f"image/compressed:={topics.image}"]
@@ -284,6 +295,7 @@ def run(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.params = params_file(args)
     if not os.path.exists(args.bag):
         print(f"demo: no bag at {args.bag}", file=sys.stderr)
         return 2

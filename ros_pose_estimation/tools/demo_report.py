@@ -17,11 +17,13 @@ import numpy as np
 
 
 def score(detections, truth) -> dict:
-    """Per category: estimates, median / mean rotation error (deg), median centre error (cm),
-    share of estimates within 30 deg and within 10 deg, over every published detection."""
+    """Per category: estimates, median rotation error (deg), median centre error (cm), share
+    of estimates within 30 deg and within 10 deg, within 10 deg and 5 cm, and the share whose
+    3D box (``bbox.size``, metric for RGB-D models) has IoU >= 0.5 with the true one, over every
+    published detection."""
     from ros_pose_estimation.core.rotations import quat_to_matrix
 
-    errors: dict[str, list[tuple[float, float]]] = {}
+    errors: dict[str, list[tuple[float, float, float]]] = {}
     for msg in detections:
         stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         for det in msg.detections:
@@ -30,10 +32,11 @@ def score(detections, truth) -> dict:
             q = pose.orientation
             R = quat_to_matrix(np.array([q.x, q.y, q.z, q.w]))
             t = np.array([pose.position.x, pose.position.y, pose.position.z])
-            match = truth.match(stamp, hyp.hypothesis.class_id, R, t)
+            size = np.array([det.bbox.size.x, det.bbox.size.y, det.bbox.size.z])
+            match = truth.match(stamp, hyp.hypothesis.class_id, R, t, size)
             if match is not None:
                 errors.setdefault(match.category, []).append(
-                    (match.rotation_error_deg, match.translation_error_m)
+                    (match.rotation_error_deg, match.translation_error_m, match.iou)
                 )
     table = {}
     for category, pairs in sorted(errors.items()):
@@ -45,6 +48,8 @@ def score(detections, truth) -> dict:
             "median_translation_error_cm": float(100 * np.median(trans)),
             "within_30deg": float(np.mean(rot <= 30.0)),
             "within_10deg": float(np.mean(rot <= 10.0)),
+            "10deg5cm": float(np.mean((rot <= 10.0) & (trans <= 0.05))),
+            "iou50": float(np.mean([p[2] >= 0.5 for p in pairs])),
         }
     return table
 
@@ -93,12 +98,13 @@ def format_report(result: dict) -> str:
         lines.append("(no ground_truth.json beside the bag: poses not scored)")
     else:
         lines.append(f"{'category':<10}{'estimates':>10}{'median rot':>12}{'median t':>10}"
-                     f"{'<=30 deg':>10}{'<=10 deg':>10}")  # fmt: skip
+                     f"{'<=30 deg':>10}{'<=10 deg':>10}{'10deg5cm':>10}{'IoU50':>8}")  # fmt: skip
     for category, row in result["per_category"].items():
         lines.append(
             f"{category:<10}{row['estimates']:>10}{row['median_rotation_error_deg']:>10.1f}"
             f" deg{row['median_translation_error_cm']:>7.1f} cm{row['within_30deg']:>10.2f}"
-            f"{row['within_10deg']:>10.2f}"
+            f"{row['within_10deg']:>10.2f}{row.get('10deg5cm', float('nan')):>10.2f}"
+            f"{row.get('iou50', float('nan')):>8.2f}"
         )
     # stamp_to_publish is left out: the bag's stamps are from the time it was recorded
     keys = [k for k in diag if "latency" in k and ("median" in k or "p90" in k)

@@ -25,13 +25,15 @@ FILE_NAME = "ground_truth.json"
 @dataclass
 class Match:
     """An estimate scored against ground truth: object ``index``, symmetry-aware rotation
-    error (deg), centre distance (m), and that object's visible fraction in the frame."""
+    error (deg), centre distance (m), that object's visible fraction in the frame and, when the
+    estimate has a size, the symmetry-aware 3D IoU of its box with the true one (else None)."""
 
     index: int
     category: str
     rotation_error_deg: float
     translation_error_m: float
     visib_fract: float
+    iou: float | None = None
 
 
 class GroundTruth:
@@ -90,15 +92,25 @@ class GroundTruth:
             out.append((category, T[:3, :3], T[:3, 3], float(v)))
         return out
 
-    def match(self, stamp_ns: int, category: str, R: np.ndarray, t: np.ndarray) -> Match | None:
-        """Score an estimate (model -> camera ``R``, ``t`` in m) against the object of the same
-        category whose centre is nearest to ``t``; None when the recording has no such object."""
+    def match(self, stamp_ns: int, category: str, R: np.ndarray, t: np.ndarray,
+              size: np.ndarray | None = None) -> Match | None:  # fmt: skip
+        """Score an estimate (model -> camera ``R``, ``t`` in m, box ``size`` [3] in m if
+        known) against the object of the same category whose centre is nearest to ``t``; None
+        when the recording has no such object."""
+        from ros_pose_estimation.core.iou3d import OrientedBox, symmetric_iou_3d
+
         best = None
         for index, (cat, R_gt, t_gt, visib) in enumerate(self.poses_in_camera(stamp_ns)):
             if cat != category:
                 continue
             dist = float(np.linalg.norm(np.asarray(t, dtype=np.float64) - t_gt))
             if best is None or dist < best.translation_error_m:
-                rot = float(rotation_error_deg(np.asarray(R, dtype=np.float64), R_gt, cat))
-                best = Match(index, cat, rot, dist, visib)
+                R = np.asarray(R, dtype=np.float64)
+                rot = float(rotation_error_deg(R, R_gt, cat))
+                iou = None
+                if size is not None:
+                    iou = float(symmetric_iou_3d(
+                        OrientedBox(R, np.asarray(t, dtype=np.float64), np.asarray(size, float)),
+                        OrientedBox(R_gt, t_gt, self.objects[index][2]), cat))  # fmt: skip
+                best = Match(index, cat, rot, dist, visib, iou)
         return best

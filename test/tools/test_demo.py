@@ -76,8 +76,10 @@ def test_node_command_remaps_the_chosen_topics():
     assert "-r image/compressed:=/rs/color/image_rect_raw/compressed" in text
     assert "-r depth:=/rs/depth/image_rect_raw" in text
     assert "-r detections:=/yolo/detections_2d" in text and cmd[-2:] == ["-p", "preset:=fast"]
+    assert text.split("--params-file ")[1].split()[0].endswith("config/pose_rgbd.yaml")
     rgb = " ".join(node_command(_args(), choose_topics(DEMO, NONE)))
     assert "-r image:=/camera/color/image_raw" in rgb and "depth:=" not in rgb
+    assert rgb.split("--params-file ")[1].split()[0].endswith("config/pose.yaml")
 
 
 def test_report_without_ground_truth_counts_poses_and_says_where_frames_went():

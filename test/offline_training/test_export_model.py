@@ -1,0 +1,33 @@
+"""export-model --half: float16 weights, float32 geometry, the same model within fp16 rounding."""
+
+import torch
+
+from offline_training.export_model import main
+from ros_pose_estimation.cse.checkpoint import load_checkpoint, save_checkpoint
+from ros_pose_estimation.cse.model import CseConfig, CseModel
+
+
+def test_half_export_is_smaller_and_runs_like_the_original(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = CseModel(CseConfig("mug", backbone="tiny", crop_size=64)).eval()
+    src = save_checkpoint(tmp_path / "mug.pt", model, {"step": 3})
+    dst = tmp_path / "mug_half.pt"
+    assert main([str(src), str(dst), "--half"]) == 0
+    assert dst.stat().st_size < 0.7 * src.stat().st_size
+    raw = torch.load(dst, weights_only=True)
+    assert raw["model"]["template"].dtype == torch.float32  # geometry kept
+    assert raw["model"]["faces"].dtype == torch.int64
+    assert any(v.dtype == torch.float16 for v in raw["model"].values())
+    half, meta = load_checkpoint(dst, category="mug")
+    assert meta["step"] == 3 and meta["weights_dtype"] == "float16"
+    x, K = torch.rand(2, 3, 64, 64), torch.eye(3).expand(2, 3, 3) * 80
+    with torch.no_grad():
+        a, b = model(x, K), half(x, K)
+    torch.testing.assert_close(b.features, a.features, atol=2e-2, rtol=0)
+
+
+def test_a_file_that_is_no_checkpoint_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    torch.save({"format": "something else"}, bad)
+    assert main([str(bad), str(tmp_path / "out.pt"), "--half"]) == 2
+    assert "not a NeMo or CSE checkpoint" in capsys.readouterr().err
