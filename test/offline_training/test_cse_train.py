@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from offline_training.cse.train import CseTrainConfig, train
 from offline_training.cse.train_cli import main
@@ -77,3 +78,26 @@ def test_cli_errors_exit_2(cse_root, trained, tmp_path, capsys):  # noqa: F811
     assert "settings differ" in capsys.readouterr().err
     assert main([*base, "--category", "camera", "--out", str(tmp_path / "c")]) == 2
     assert "no track of camera" in capsys.readouterr().err
+
+
+def test_init_checkpoint_starts_from_its_weights_and_refuses_other_settings(
+    cse_root, trained, tmp_path, capsys  # noqa: F811
+):
+    from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse
+
+    start = trained[1]  # a trained bottle model of TINY_CLI's settings
+    out = tmp_path / "ft"
+    base = ["--data", str(cse_root), "--category", "bottle", "--steps", "1", *TINY_CLI]
+    assert main([*base, "--out", str(out), "--init-checkpoint", str(start), "--lr", "0"]) == 0
+    assert "fine-tuning" in capsys.readouterr().out
+    before, after = load_cse(start)[0], load_cse(out / "bottle.pt")[0]
+    after_state = after.state_dict()
+    for name, a in before.state_dict().items():
+        b = after_state[name]
+        if "running" not in name and "num_batches" not in name:  # batch-norm statistics move
+            assert torch.equal(a, b), name  # lr 0: the weights are the checkpoint's
+    assert main([*base, "--out", str(tmp_path / "x"), "--init-checkpoint", str(start),
+                 "--n-vertices", "120"]) == 2  # fmt: skip
+    assert "other model settings" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "y"), "--init-checkpoint", "nope.pt"]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -117,3 +117,21 @@ def test_cse_refuses_nemo_only_options(bag, tmp_path, capsys):
     # no track of the category in the recording: nothing to train on
     assert main(_args(bag, tmp_path / "b", tmp_path / "cache", "--category", "bottle")) == 1
     assert "track of the category" in capsys.readouterr().err
+
+
+def test_cse_starts_from_an_init_checkpoint_with_its_settings(bag, tmp_path, capsys):
+    """--init-checkpoint with --method cse: the synthetic model's settings are used (here the
+    first run's; its n_vertices 150 wins over a different --n-vertices) and training starts
+    from its weights, recorded in the report."""
+    first = tmp_path / "first"
+    assert main(_args(bag, first, tmp_path / "cache", "--steps", "1")) == 0
+    out = tmp_path / "adapted"
+    argv = _args(bag, out, tmp_path / "cache", "--steps", "1", "--init-checkpoint",
+                 str(first / "mug.pt"), "--n-vertices", "300")  # fmt: skip
+    assert main(argv) == 0
+    assert f"fine-tuning {first / 'mug.pt'}" in capsys.readouterr().out
+    from ros_pose_estimation.cse.checkpoint import load_checkpoint
+
+    model, meta = load_checkpoint(out / "mug.pt")
+    assert model.n_vertices == load_checkpoint(first / "mug.pt")[0].n_vertices
+    assert meta["train_config"]["init_checkpoint"] == str(first / "mug.pt")
