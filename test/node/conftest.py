@@ -1,4 +1,5 @@
-"""Fixtures of the node tests: rclpy (or a skip/fail naming why not) and demo-bag frames."""
+"""Fixtures of the node tests: rclpy (or a skip/fail naming why not), demo-bag frames and a
+configured in-process node with recorders for publishers."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from test.node.pose_node_kit import Recorder, make_node
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_BAG = ROOT / "data" / "demo" / "demo_bag"
@@ -49,3 +52,15 @@ def demo_frames():
     })  # fmt: skip
     frames = [by_stamp[s] for s in sorted(by_stamp) if len(by_stamp[s]) == 4][:12]
     return [(f["image"], f["camera_info"], f["detections"], f["depth"]) for f in frames]
+
+
+@pytest.fixture
+def node(rclpy_ctx):
+    """A configured PoseEstimationNode (bundled models, CPU) whose publishers are recorders."""
+    from rclpy.lifecycle import TransitionCallbackReturn
+
+    node = make_node(rclpy_ctx)
+    assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+    node._pubs = {name: Recorder() for name in node._pubs}
+    yield node
+    node.destroy_node()

@@ -3,10 +3,12 @@
 ``bag_kit`` hands the helpers to test modules (a conftest is not importable under
 ``--import-mode=importlib``): ``bag_kit.write(path, ...)`` writes a bag and returns its
 messages, ``bag_kit.truncate(file, keep)`` cuts a file, ``T0`` / ``NS`` / ``BLOB`` as below.
+``rclpy_mod``: rclpy for the play-bag DDS tests, or a skip naming why not.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -87,3 +89,17 @@ def bag_kit() -> SimpleNamespace:
     return SimpleNamespace(
         write=write_bag, truncate=truncate, store=make_store, T0=T0, NS=NS, BLOB=BLOB
     )
+
+
+@pytest.fixture(scope="module")
+def rclpy_mod():
+    """rclpy, or a skip naming the import error (failure if ROS_POSE_ESTIMATION_REQUIRE_ROS=1)."""
+    try:
+        import rclpy
+        import std_msgs.msg  # noqa: F401
+    except Exception as exc:  # ImportError, or OSError from a missing RMW library
+        reason = f"rclpy not importable: {type(exc).__name__}: {exc}"
+        if os.environ.get("ROS_POSE_ESTIMATION_REQUIRE_ROS") == "1":
+            pytest.fail(f"{reason} (ROS_POSE_ESTIMATION_REQUIRE_ROS=1)")
+        pytest.skip(reason)
+    return rclpy
