@@ -14,7 +14,7 @@ exactly (same formula, :func:`perspective_barycentrics`, which the rasteriser us
 another pose it is an approximation whose barycentrics may leave ``[0, 1]`` (the face's plane
 extrapolated to a pixel it no longer covers) and whose foreground is the old one. Callers
 re-rasterise every few steps to bound the staleness
-(:mod:`ros_pose_estimation.nemo.fixed_compare`).
+(:mod:`ros_pose_estimation.nemo.gauss_newton`).
 """
 
 from __future__ import annotations
