@@ -13,7 +13,7 @@
 #             import; otherwise `pipeline`: benchmarks.bench_pipeline (the node's PosePipeline
 #             from config/pose.yaml on a synthetic 640x480 frame, no ROS) -> node.json or
 #             pipeline.json
-#   cse       benchmarks.bench_cse_latency, untrained CSE models (speed only) -> cse_latency.json
+#   cse       benchmarks.bench_cse_latency, the bundled RGB-D models (models/cse) -> cse_latency.json
 #   data      the test set, per category (mug, camera, bottle): out/gpu_data/<c> when carried,
 #             else generated when open3d imports (like the OOD set of
 #             scripts/nemo_pretrained_experiment.sh: 10 held-out instances, seed 1000, 640x480,
@@ -225,7 +225,8 @@ fi
 # ---------------------------------------------------------------- cse
 step cse 90 "$PY" -m benchmarks.bench_cse_latency --objects 1 5 --frames "$FRAMES" \
   --warmup "$WARMUP" --device "$DEVICE" --threads "$THREADS" --width "$WIDTH" \
-  --height "$HEIGHT" --json "$OUT/cse_latency.json"
+  --height "$HEIGHT" --checkpoint models/cse/mug.pt --checkpoint models/cse/bottle.pt \
+  --checkpoint models/cse/camera.pt --json "$OUT/cse_latency.json"
 
 # ---------------------------------------------------------------- data
 DATA=""
