@@ -62,7 +62,7 @@ def run_cse(args) -> dict:
 def _cse_config(args, out: Path, views: int):
     """The trainer's settings; with ``--init-checkpoint`` (a CSE checkpoint, e.g. the bundled
     synthetic model) the model settings are the checkpoint's and training starts from it."""
-    from offline_training.cse.train import CseTrainConfig
+    from offline_training.cse.train import MODEL_FIELDS, CseTrainConfig
 
     model: dict = {"backbone": args.backbone, "crop_size": args.crop_size,
                    "n_vertices": args.n_vertices}  # fmt: skip
@@ -70,9 +70,7 @@ def _cse_config(args, out: Path, views: int):
         from ros_pose_estimation.cse.checkpoint import read_checkpoint
 
         stored = read_checkpoint(args.init_checkpoint)["config"]
-        keys = ("backbone", "backbone_stages", "dim", "stride", "fuse_channels", "crop_size",
-                "crop_scale", "code_dim", "n_vertices", "tau", "centre_embeddings")
-        model = {k: stored[k] for k in keys if k in stored}
+        model = {k: stored[k] for k in MODEL_FIELDS if k in stored}
     return CseTrainConfig(
         data=str(out / "data"), category=args.category, out=str(out / "train"),
         views_per_layout=views, steps=args.steps, batch_size=args.batch_size, lr=args.lr,

@@ -295,3 +295,21 @@ class StepLoop:
                     save()
                 wait_start = time.perf_counter()
         self.bar.close()
+
+
+#: Model settings an ``--init-checkpoint`` may differ in: the crop fed to the network, not the
+#: weights (a model may be fine-tuned at another crop size or margin).
+INPUT_ONLY_SETTINGS = frozenset({"crop_size", "crop_scale"})
+
+
+def load_init_weights(model: torch.nn.Module, init: torch.nn.Module, path) -> None:
+    """Copy ``init`` (the model loaded from the checkpoint ``path``) into ``model`` strictly;
+    ConfigError naming the difference when their settings (``.config.to_dict()``) differ in
+    anything but :data:`INPUT_ONLY_SETTINGS`."""
+    ours, theirs = model.config.to_dict(), init.config.to_dict()
+    diff = {k: (theirs.get(k), v) for k, v in ours.items()
+            if theirs.get(k) != v and k not in INPUT_ONLY_SETTINGS}  # fmt: skip
+    if diff:
+        raise ConfigError(f"--init-checkpoint {path} has other model settings (checkpoint, "
+                          f"now): {diff}; train with the checkpoint's settings")  # fmt: skip
+    model.load_state_dict(init.state_dict())

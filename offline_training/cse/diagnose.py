@@ -128,9 +128,8 @@ def correspondence_error(model, dataset, items: int = 12) -> dict:
             if int(cells.sum()) < 2:
                 continue
             K, xy, z = item["K"][f], xy_all[cells], cell_depth[f].reshape(-1)[cells]
-            rays = torch.stack([(xy[:, 0] - K[0, 2]) / K[0, 0], (xy[:, 1] - K[1, 2]) / K[1, 1],
-                                torch.ones_like(z)], -1)  # fmt: skip
-            truth = (rays * z[:, None] - item["t"][f]) @ item["R"][f]
+            truth = L.true_model_points(K[None], xy[None], z[None], item["R"][f : f + 1],
+                                        item["t"][f : f + 1])[0]  # fmt: skip
             feats = pixel_embeddings(out.features[f : f + 1])[:, cells]
             corr = correspondences(feats, out.embeddings[f : f + 1], None, mc.tau)
             q = (corr.w2d3d @ out.vertices[f : f + 1])[0]

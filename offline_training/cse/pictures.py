@@ -58,9 +58,8 @@ def frame_maps(model, item: dict, frame: int) -> dict:
     cells = (frac[0].reshape(-1) >= 0.5) & (cell_depth[0].reshape(-1) > 0)
     K, xy = item["K"][frame], cell_centres(n, n, mc.stride)
     z = cell_depth[0].reshape(-1)
-    rays = torch.stack([(xy[:, 0] - K[0, 2]) / K[0, 0], (xy[:, 1] - K[1, 2]) / K[1, 1],
-                        torch.ones_like(z)], -1)  # fmt: skip
-    truth = (rays * z[:, None] - item["t"][frame]) @ item["R"][frame]
+    truth = L.true_model_points(K[None], xy[None], z[None], item["R"][frame : frame + 1],
+                                item["t"][frame : frame + 1])[0]  # fmt: skip
     corr = correspondences(pixel_embeddings(out.features), out.embeddings, None, mc.tau)
     pred = (corr.w2d3d @ out.vertices)[0]
     nan = torch.full_like(truth, float("nan"))

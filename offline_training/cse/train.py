@@ -158,23 +158,13 @@ def train(cfg: CseTrainConfig) -> Path:
         return _run(cfg, config, dataset, out, dino)
 
 
-#: Model settings that may differ from an init checkpoint's (the crop, not the weights).
-INPUT_ONLY_SETTINGS = frozenset({"crop_size", "crop_scale"})
-
-
 def load_init(model: CseModel, path: str) -> None:
     """Copy the weights, template and embeddings of the CSE checkpoint ``path`` into ``model``
-    (strict); ConfigError when its model settings other than the crop differ."""
+    (strict; only the crop settings may differ, :func:`.train_loop.load_init_weights`)."""
     from ros_pose_estimation.cse.checkpoint import load_checkpoint
 
     init, _ = load_checkpoint(path, model.category)
-    ours, theirs = model.config.to_dict(), init.config.to_dict()
-    diff = {k: (theirs.get(k), v) for k, v in ours.items()
-            if theirs.get(k) != v and k not in INPUT_ONLY_SETTINGS}  # fmt: skip
-    if diff:
-        raise ConfigError(f"--init-checkpoint {path} has other model settings (checkpoint, "
-                          f"now): {diff}; train with the checkpoint's settings")  # fmt: skip
-    model.load_state_dict(init.state_dict())
+    train_loop.load_init_weights(model, init, path)
 
 
 def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: Path,

@@ -47,7 +47,6 @@ from offline_training.train_loop import (
     step_loader,
     torch_threads,
 )
-from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 
@@ -115,29 +114,13 @@ def train(cfg: TrainConfig) -> Path:
         ctx.close()
 
 
-# settings of the crop fed to the network, not of its weights: a model may be fine-tuned at
-# another crop size or margin than the checkpoint it starts from
-INPUT_ONLY_SETTINGS = frozenset({"crop_size", "crop_scale"})
-
-
 def _load_init(model: NemoModel, cfg: TrainConfig) -> None:
-    """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict);
-    the crop settings (:data:`INPUT_ONLY_SETTINGS`) may differ, the others may not."""
+    """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict; only
+    the crop settings may differ, :func:`.train_loop.load_init_weights`)."""
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
     init, _ = load_checkpoint(cfg.init_checkpoint, cfg.category)
-    ours, theirs = model.config.to_dict(), init.config.to_dict()
-    diff = {
-        k: (theirs.get(k), v)
-        for k, v in ours.items()
-        if theirs.get(k) != v and k not in INPUT_ONLY_SETTINGS
-    }
-    if diff:
-        raise ConfigError(
-            f"--init-checkpoint {cfg.init_checkpoint} has other model settings "
-            f"(checkpoint, now): {diff}; train with the checkpoint's settings"
-        )
-    model.load_state_dict(init.state_dict())  # strict
+    train_loop.load_init_weights(model, init, cfg.init_checkpoint)
 
 
 def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Path,

@@ -165,3 +165,23 @@ def test_other_ranks_neither_log_nor_save(tmp_path):
     seen, saves = _run(loop, [1, 2, 3, 4, 5], optimizer)
     assert len(seen) == 5 and saves == [] and not (tmp_path / "log.jsonl").exists()
     assert loop.last == {"loss": 5.0}  # the means are still kept (the final report uses them)
+
+
+def test_init_weights_may_differ_in_the_crop_only():
+    """An init checkpoint's weights load into a model with another crop size (input, not
+    weights); any other setting that differs is refused, naming it."""
+    import pytest as _pytest
+
+    from offline_training.train_loop import load_init_weights
+    from ros_pose_estimation.core.errors import ConfigError
+    from ros_pose_estimation.cse.model import CseConfig, CseModel
+
+    torch.manual_seed(0)
+    init = CseModel(CseConfig("mug", backbone="tiny", crop_size=64, n_vertices=150))
+    bigger_crop = CseModel(CseConfig("mug", backbone="tiny", crop_size=96, n_vertices=150))
+    load_init_weights(bigger_crop, init, "init.pt")
+    for a, b in zip(init.state_dict().values(), bigger_crop.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    other = CseModel(CseConfig("mug", backbone="tiny", crop_size=64, n_vertices=150, dim=32))
+    with _pytest.raises(ConfigError, match="other model settings.*'dim'"):
+        load_init_weights(other, init, "init.pt")
