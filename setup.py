@@ -84,6 +84,7 @@ setup(
             "generate-bag = offline_training.synthetic.recording_cli:main",
             "generate-views = offline_training.diffusion.generate_views_cli:main",
             "train-views = offline_training.diffusion.train_views_cli:main",
+            "enhance-dataset = offline_training.diffusion.enhance_cli:main",
         ],
     },
 )

@@ -8,7 +8,7 @@
 #
 # Steps (each with its own timeout, capped by what is left of GPU_SH_BUDGET; a failed step does
 # not stop the others):
-#   env       python, torch, CUDA device, which optional packages import -> $OUT/env.json
+#   env       python, torch, CUDA device, which optional packages import -> "env" in summary.json
 #   node      benchmarks.bench_node, 1 and 5 objects, when rclpy, the interfaces and rosbags
 #             import; otherwise `pipeline`: benchmarks.bench_pipeline (the node's PosePipeline
 #             from config/pose.yaml on a synthetic 640x480 frame, no ROS) -> node.json or
@@ -21,10 +21,14 @@
 #             120), else skipped with the reason
 #   nemo_<c>  evaluate-nemo --preset default --preset reference on models/nemo/<c>.pt (as they
 #             are in the tree), at most GPU_SH_MAX_OBJECTS objects -> nemo_eval_<c>.json
+#   diffusion the Zero-1-to-3 and ControlNet generators with tiny random models (issue 15's
+#             smoke run: data flow and per-step overhead, fp16 on CUDA), when diffusers and
+#             transformers import -> diffusion.json
 #   summary   every step's status and wall time, speed-up of default over reference per
-#             category (same run), headline latencies -> summary.json; the log -> log.txt
-# At most 8 files come back from $OUT, so there are never more (env, summary, log, three
-# nemo_eval, node or pipeline, cse_latency). Never installs anything; PYTHONPATH = the repo.
+#             category (same run), headline latencies, the env -> summary.json; log -> log.txt
+# At most 8 files come back from $OUT, so there are never more (summary, log, three
+# nemo_eval, node or pipeline, cse_latency, diffusion). Never installs anything; PYTHONPATH =
+# the repo.
 #
 # Settings (environment): OUT (default out/gpu), GPU_SH_DEVICE (cuda), GPU_SH_QUICK (0; 1:
 # tiny sizes), GPU_SH_BUDGET (seconds for all steps, 420), GPU_SH_IMAGES (test images per
@@ -118,7 +122,7 @@ else
   trap 'rm -rf "$WORK"' EXIT
 fi
 mkdir -p "$OUT" "$WORK"
-rm -f "$OUT"/{env.json,summary.json,log.txt,pipeline.json,node.json,cse_latency.json} \
+rm -f "$OUT"/{env.json,summary.json,log.txt,pipeline.json,node.json,cse_latency.json,diffusion.json} \
   "$OUT"/nemo_eval_*.json
 LOG="$OUT/log.txt"
 STEPS="$WORK/steps.tsv"
@@ -155,7 +159,7 @@ step() {  # step NAME TIMEOUT CMD...: run CMD under min(TIMEOUT, budget left), l
 echo "gpu.sh: device $DEVICE, quick $QUICK, budget ${BUDGET} s, out $OUT" | tee "$LOG"
 
 # ---------------------------------------------------------------- env
-step env 60 "$PY" - "$OUT/env.json" "$DEVICE" <<'EOF'
+step env 60 "$PY" - "$WORK/env.json" "$DEVICE" <<'EOF'
 import hashlib, importlib, json, os, platform, subprocess, sys
 from pathlib import Path
 
@@ -228,6 +232,19 @@ step cse 90 "$PY" -m benchmarks.bench_cse_latency --objects 1 5 --frames "$FRAME
   --height "$HEIGHT" --checkpoint models/cse/mug.pt --checkpoint models/cse/bottle.pt \
   --checkpoint models/cse/camera.pt --json "$OUT/cse_latency.json"
 
+# ---------------------------------------------------------------- diffusion
+if has diffusers && has transformers; then
+  half=""
+  [[ "$DEVICE" == cuda ]] && half="--fp16"
+  n_views=4 n_images=2 z_steps=50 c_steps=30
+  [[ "$QUICK" == 1 ]] && n_views=2 n_images=1 z_steps=3 c_steps=3
+  step diffusion 120 "$PY" -m benchmarks.diffusion_tiny --views "$n_views" \
+    --images "$n_images" --zero123-steps "$z_steps" --controlnet-steps "$c_steps" \
+    --device "$DEVICE" $half --json "$OUT/diffusion.json"
+else
+  record diffusion skipped 0 "diffusers / transformers do not import here"
+fi
+
 # ---------------------------------------------------------------- data
 DATA=""
 if [[ -d "$CARRIED" ]]; then
@@ -267,7 +284,7 @@ for c in "${CATEGORIES[@]}"; do
 done
 
 # ---------------------------------------------------------------- summary
-"$PY" - "$OUT" "$STEPS" $((SECONDS - START)) "$DEVICE" "$QUICK" <<'EOF' 2>&1 | tee -a "$LOG"
+"$PY" - "$OUT" "$STEPS" $((SECONDS - START)) "$DEVICE" "$QUICK" "$WORK/env.json" <<'EOF' 2>&1 | tee -a "$LOG"
 import json, sys
 from pathlib import Path
 
@@ -286,10 +303,14 @@ steps = []
 for line in Path(steps_file).read_text().splitlines():
     name, status, seconds, note = line.split("\t")
     steps.append({"step": name, "status": status, "seconds": int(seconds), "note": note})
-env = load("env.json") or {}
+try:
+    env = json.loads(Path(sys.argv[6]).read_text())
+except (OSError, ValueError):
+    env = {}
 summary = {"device": device, "gpu": env.get("gpu"), "torch": env.get("torch"),
            "commit": env.get("commit"), "quick": quick, "wall_s": wall, "steps": steps,
-           "nemo": {}, "node_or_pipeline": None, "cse": None}
+           "nemo": {}, "node_or_pipeline": None, "cse": None, "env": env,
+           "diffusion": load("diffusion.json")}
 for path in sorted(out.glob("nemo_eval_*.json")):
     ev = json.loads(path.read_text())
     for cat, d in ev["summary"].get("default", {}).items():

@@ -33,6 +33,7 @@ import torch
 from offline_training import train_loop
 from offline_training.nemo import distributed
 from offline_training.nemo.data import NemoTrainingSet
+from offline_training.nemo.domain import MixedTrainingSet
 from offline_training.nemo.train_config import MODEL_FIELDS, TrainConfig
 from offline_training.nemo.train_step import (
     freeze_backbone_parts,
@@ -106,6 +107,10 @@ def train(cfg: TrainConfig) -> Path:
         cfg.data, config.category, cfg.split, cfg.crop_size, cfg.crop_scale,
         cfg.min_visib_fract, augment=cfg.augment, seed=cfg.seed,
     )  # fmt: skip
+    if cfg.mix_data:  # enhanced twins (paper 001; .domain)
+        dataset = MixedTrainingSet(dataset, cfg.mix_data, cfg.mix_fraction, cfg.domain_weight > 0)
+        if ctx.is_main:
+            _say(dataset.describe())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         with torch_threads(cfg.num_threads or cores or 1):

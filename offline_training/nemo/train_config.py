@@ -46,6 +46,12 @@ class TrainConfig:
     (``benchmarks/bench_train_step.py``).
     ``snapshot_every`` > 0 (a multiple of ``checkpoint_every``) also keeps ``OUT/step_<N>.pt``
     every that many steps (learning curves).
+
+    Enhanced data and the domain-consistency loss (paper 001 Eqs. 4-5, :mod:`.domain`):
+    ``mix_data`` is an enhanced copy of ``data`` (``enhance-dataset``; None = plain data only);
+    an object whose image it holds is served from it with probability ``mix_fraction``;
+    ``domain_weight`` alpha > 0 adds ``alpha * L_domain`` on the other domain's twin of each
+    such object (0 = off, the default).
     """
 
     data: str
@@ -92,6 +98,9 @@ class TrainConfig:
     freeze_backbone_bn: bool = False
     frozen_stages: int = 0
     snapshot_every: int = 0
+    mix_data: str | None = None
+    mix_fraction: float = 0.5
+    domain_weight: float = 0.0
 
     def __post_init__(self) -> None:
         train_loop.require_positive(self, ("steps", "batch_size", "checkpoint_every", "log_every"))
@@ -109,6 +118,12 @@ class TrainConfig:
         if self.snapshot_every % self.checkpoint_every:
             raise ConfigError(f"snapshot_every ({self.snapshot_every}) must be a multiple of "
                               f"checkpoint_every ({self.checkpoint_every})")
+        if not 0.0 <= self.mix_fraction <= 1.0 or self.domain_weight < 0:
+            raise ConfigError(f"need mix_fraction in [0, 1] and domain_weight >= 0, got "
+                              f"{self.mix_fraction}, {self.domain_weight}")  # fmt: skip
+        if self.domain_weight > 0 and not self.mix_data:
+            raise ConfigError("domain_weight > 0 needs mix_data (the enhanced copy whose "
+                              "twins the domain-consistency loss compares)")  # fmt: skip
 
     def nemo_config(self) -> NemoConfig:
         return NemoConfig(self.category, **{k: getattr(self, k) for k in MODEL_FIELDS})

@@ -2,8 +2,9 @@
 CoKe; see :mod:`offline_training.nemo.train`).
 
 * :func:`visible_vertices`: which mesh vertices a crop sees (facing, inside, on the mask);
-* :func:`train_step`: features -> contrastive loss -> Adam step -> momentum update of the vertex
-  features and the clutter queue;
+* :func:`train_step`: features -> contrastive loss (+ paper 001's domain-consistency term on
+  enhanced twins when ``domain_weight`` > 0, :mod:`.domain`) -> Adam step -> momentum update of
+  the vertex features and the clutter queue;
 * :func:`make_optimizer`, :func:`lr_factor`, :func:`set_learning_rate`: Adam on the feature net
   in two groups (backbone, rest) and the learning-rate schedule;
 * :func:`freeze_backbone_parts`: frozen backbone stages and batch norms for fine-tuning.
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from offline_training.nemo import distributed
+from offline_training.nemo import distributed, domain
 from offline_training.nemo.train_config import TrainConfig
 from ros_pose_estimation.nemo.contrastive import (
     contrastive_loss,
@@ -71,7 +72,10 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
     K, R, t = (batch[k].to(device) for k in ("K", "R", "t"))
     mask = batch["mask_visib"].to(device)
     stride = model.config.stride
-    fmap = (net or model.feature_net)(image)
+    # twin_fmap: None unless the domain-consistency loss is on and the batch has twins
+    fmap, twin_fmap = domain.feature_maps(
+        net or model.feature_net, image, batch, cfg.domain_weight
+    )
     uv, visible = visible_vertices(model.mesh, R, t, K, mask, cfg.mask_margin_px)
     feats, vertex_ids, _ = sample_vertex_features(fmap, image_to_feature_uv(uv, stride), visible)
     bg = sample_background_features(fmap, downsample_mask(mask, stride), cfg.bg_samples,
@@ -84,6 +88,10 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
         sub_feats, sub_ids, model.mesh.features, model.mesh.clutter, neighbours,
         temperature=cfg.temperature, bg_feats=bg if len(bg) else None, bg_weight=cfg.bg_weight,
     )  # fmt: skip
+    if twin_fmap is not None:  # paper 001 Eq. 5 (.domain)
+        uv_feat, bank = image_to_feature_uv(uv, stride), model.mesh.features
+        loss = domain.add_domain_term(loss, stats, twin_fmap, uv_feat, visible, batch, bank,
+                                      cfg.domain_weight)  # fmt: skip
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
