@@ -15,6 +15,7 @@ def test_building_blocks_import_light():
         "import ros_pose_estimation.pipeline.tracking, ros_pose_estimation.node.stats\n"
         "import ros_pose_estimation.pipeline.pose_pipeline\n"
         "import ros_pose_estimation.pipeline.estimators\n"
+        "import ros_pose_estimation.pipeline.world_fusion\n"
         "import ros_pose_estimation.node.time_sync\n"
         "import ros_pose_estimation.viz.overlay, ros_pose_estimation.viz.colors\n"
         "from ros_pose_estimation.conversions import detection3d, tf, markers\n"

@@ -8,7 +8,8 @@ Record a bag with the robot, extract it once, train from the cache. Modules, one
   :mod:`ros_pose_estimation.tools.bag_errors`. ROS 1 bags: convert with ``rosbags-convert``.
 * :mod:`.topics`: which topic is the image, depth, camera info, detections, tf (auto +
   overrides).
-* :mod:`.tf_buffer`: a pure TF buffer (interpolation, chain lookup) for camera poses.
+* TF: :class:`ros_pose_estimation.core.tf_buffer.TFBuffer` (pure: interpolation, chain lookup;
+  shared with the node's world-frame fusion) gives the camera poses.
 * :mod:`.frame_builder`: one synchronised set -> one frame (or a skip with a reason);
   objects from detections, :mod:`.segment` (depth: plane RANSAC + DBSCAN) or
   :mod:`.box_tracking` (a box given for the first frame, followed).

@@ -34,7 +34,8 @@ class ExtractionConfig:
         max_frames: stop after this many synchronised sets (0 = whole recording).
         min_box_px: objects with a box side below this are dropped.
         chunk_frames: synchronised sets per cache chunk (resume granularity).
-        tf_max_extrapolation, tf_max_gap: :class:`~.tf_buffer.TFBuffer` limits.
+        tf_max_extrapolation, tf_max_gap: limits of the
+            :class:`~ros_pose_estimation.core.tf_buffer.TFBuffer`.
     """
 
     modality: str = "rgbd"

@@ -8,8 +8,9 @@
 2. **topics** (:mod:`.topics`) and the **object source**: recorded ``Detection2DArray``,
    boxes given for the first frame (:mod:`.box_tracking`) or depth segmentation
    (:mod:`.segment`).
-3. **pass 1**: ``/tf``, ``/tf_static`` into a :class:`~.tf_buffer.TFBuffer` and every
-   ``CameraInfo`` (small messages; interpolation needs TF after each image too).
+3. **pass 1**: ``/tf``, ``/tf_static`` into a
+   :class:`~ros_pose_estimation.core.tf_buffer.TFBuffer` and every ``CameraInfo`` (small
+   messages; interpolation needs TF after each image too).
 4. **pass 2**: colour image, depth and detections through
    :class:`~ros_pose_estimation.node.time_sync.ApproximateTimeSync` (header stamps); each
    synchronised set becomes an :class:`~.observations.ExtractedFrame` (RGB, depth in m, the
@@ -42,11 +43,11 @@ from offline_training.bags.box_tracking import BoxFollower
 from offline_training.bags.config import ExtractionConfig
 from offline_training.bags.frame_builder import FrameBuilder
 from offline_training.bags.report import ExtractionReport
-from offline_training.bags.tf_buffer import TFBuffer
 from offline_training.bags.topics import TopicSelection, select_topics
 from offline_training.bags.tracking import InstanceTracker
 from offline_training.ros_types import typestore
 from ros_pose_estimation.conversions.poses import stamp_to_ns
+from ros_pose_estimation.core.tf_buffer import TFBuffer
 from ros_pose_estimation.node.time_sync import ApproximateTimeSync
 from ros_pose_estimation.tools.bag_reader import BagError, BagReader, CorruptBagError
 

@@ -17,7 +17,6 @@ import numpy as np
 from offline_training.bags.box_tracking import BoxFollower
 from offline_training.bags.config import ExtractionConfig
 from offline_training.bags.observations import ExtractedFrame, ObjectObservation, object_position
-from offline_training.bags.tf_buffer import TFBuffer, TFLookupError
 from ros_pose_estimation.conversions import (
     compressed_to_rgb,
     depth_from_image,
@@ -26,6 +25,7 @@ from ros_pose_estimation.conversions import (
 )
 from ros_pose_estimation.conversions.poses import stamp_to_ns
 from ros_pose_estimation.core.errors import InputError, IntrinsicsError
+from ros_pose_estimation.core.tf_buffer import TFBuffer, TFLookupError
 
 _NS = 1_000_000_000
 

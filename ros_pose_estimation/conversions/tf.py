@@ -25,13 +25,19 @@ from ros_pose_estimation.core.errors import ConfigError
 
 def check_prefix(prefix: str) -> str:
     """``prefix`` if usable in a TF frame id, else :class:`ConfigError` saying why."""
-    if not isinstance(prefix, str):
-        raise ConfigError(f"tf_prefix: expected a string, got {prefix!r}")
-    if prefix.startswith("/"):
-        raise ConfigError(f"tf_prefix: tf2 frame ids must not start with '/', got {prefix!r}")
-    if any(ch.isspace() for ch in prefix):
-        raise ConfigError(f"tf_prefix: expected no whitespace, got {prefix!r}")
-    return prefix
+    return check_frame_id("tf_prefix", prefix)
+
+
+def check_frame_id(name: str, frame: str) -> str:
+    """``frame`` if usable in a tf2 frame id (no leading ``/``, no whitespace; empty is
+    allowed), else :class:`ConfigError` naming the parameter ``name``."""
+    if not isinstance(frame, str):
+        raise ConfigError(f"{name}: expected a string, got {frame!r}")
+    if frame.startswith("/"):
+        raise ConfigError(f"{name}: tf2 frame ids must not start with '/', got {frame!r}")
+    if any(ch.isspace() for ch in frame):
+        raise ConfigError(f"{name}: expected no whitespace, got {frame!r}")
+    return frame
 
 
 def object_frame_id(prefix: str, category: str, track_id: int) -> str:

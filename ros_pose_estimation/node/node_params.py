@@ -1,11 +1,11 @@
 """The parameter table of :mod:`.params` declared on a node: descriptors, checked reads, and
 the set-parameters callback.
 
-:class:`NodeParams` declares every :class:`~.params.Param` (plus ``tracking.*``, and
+:class:`NodeParams` declares every :class:`~.params.Param` (plus ``tracking.*``, ``fusion.*`` and
 ``models.<category>.*`` for each entry of ``categories``) with a ``ParameterDescriptor``
 (description, range, choices); a bad value in the params file fails start-up with the reason.
 At run time a change is refused with the reason when the name is unknown, the value fails
-:meth:`~.params.Param.check`, the ``tracking.*`` values together fail
+:meth:`~.params.Param.check`, the ``tracking.*`` (``fusion.*``) values together fail
 :meth:`~ros_pose_estimation.pipeline.track_config.TrackFilterConfig.validate`, or the parameter
 cannot change in the node's state (:meth:`~.params.Param.refusal`: ``configure`` parameters while
 :attr:`~NodeParams.configured`, ``activate`` ones while :attr:`~NodeParams.active`). Accepted
@@ -27,15 +27,16 @@ from rcl_interfaces.msg import (
 )
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
+from ros_pose_estimation.conversions.tf import check_frame_id
 from ros_pose_estimation.core.errors import ConfigError, PoseEstimationError
 from ros_pose_estimation.node.params import (
     MODEL_PARAMS,
     PARAMS,
     Param,
+    group_params,
     model_param,
-    tracking_params,
 )
-from ros_pose_estimation.node.pipeline_factory import tracking_config
+from ros_pose_estimation.node.pipeline_factory import fusion_config, tracking_config
 
 
 def descriptor(param: Param) -> ParameterDescriptor:
@@ -73,7 +74,7 @@ class NodeParams:
     def __init__(self, node: Any, apply: Callable[[set[str]], None] | None = None) -> None:
         self._node = node
         self._params: dict[str, Param] = {}
-        for param in PARAMS + tracking_params():
+        for param in PARAMS + group_params():
             self._declare(param)
         for category in self.value("categories"):
             for param in MODEL_PARAMS:
@@ -111,9 +112,16 @@ class NodeParams:
                 new[change.name] = param.check(change.value)
             except PoseEstimationError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
-        if any(name.startswith("tracking.") for name in new):
-            try:  # the tracking values are valid together, not only one by one
-                tracking_config(lambda name: new[name] if name in new else self.value(name))
+        checks = {"tracking.": tracking_config, "fusion.": fusion_config}
+        for prefix, check in checks.items():
+            if any(name.startswith(prefix) for name in new):
+                try:  # the group's values are valid together, not only one by one
+                    check(lambda name: new[name] if name in new else self.value(name))
+                except PoseEstimationError as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+        if "fixed_frame" in new:
+            try:
+                check_frame_id("fixed_frame", new["fixed_frame"])
             except PoseEstimationError as exc:
                 return SetParametersResult(successful=False, reason=str(exc))
         return SetParametersResult(successful=True)

@@ -15,7 +15,7 @@ When a parameter applies (:attr:`Param.applies`, one of :data:`APPLIES`):
   refused while the node is active: deactivate, set, activate.
 * ``live``: a change takes effect at once: the next frame uses it, or the node rebuilds what
   depends on it (the time synchroniser, the diagnostics timer, the statistics window, the
-  tracking filter's settings with its tracks kept, ``~/label_info``).
+  tracking filter's and the fusion's settings with their state kept, ``~/label_info``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.pipeline.fusion_config import WorldFusionConfig
 from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
 
 
@@ -159,7 +160,8 @@ PARAMS: tuple[Param, ...] = (
     _p("min_score", 0.0, "estimates with a lower score are not published (score: mean "
        "feature cosine similarity of the rendered model, see README)", low=0.0, high=1.0),
     _p("publish_tf", True, "broadcast <tf_prefix><class>_<track id> on /tf, parent = the "
-       "camera optical frame, stamp = the image stamp"),
+       "camera optical frame (with fixed_frame: the fixed frame, fused poses), stamp = the "
+       "image stamp"),
     _p("tf_prefix", "", "prefix of the objects' TF child frame names"),
     _p("marker_lifetime", 0.5, "lifetime of the RViz markers (s); 0 = until the next "
        "DELETEALL (sent with every frame)", low=0.0, high=60.0),
@@ -171,6 +173,13 @@ PARAMS: tuple[Param, ...] = (
     _p("diagnostics_period", 1.0, "period of /diagnostics (s)", low=0.1, high=60.0),
     _p("stats_window", 10.0, "window of the rate and latency statistics (s)", low=1.0,
        high=3600.0),
+    _p("fixed_frame", "", "world-frame fusion of static objects: a fixed TF frame (odom, "
+       "map...; '' = off). Each track's estimates are fused there; ~/detections and /tf carry "
+       "the fused poses in this frame, ~/detections_per_frame the per-frame ones",
+       applies="activate"),
+    _p("fixed_frame_timeout", 0.05, "how long (s) a frame waits for the camera's transform "
+       "into fixed_frame at the image stamp; without it the frame is published unfused",
+       low=0.0, high=10.0),
     _p("time_jump_reset", 1.0, "a frame this much (s) older than the previous one means "
        "time jumped back (bag loop, sim reset): tracks and queues are reset", low=0.0,
        high=3600.0),
@@ -213,6 +222,20 @@ def tracking_params() -> tuple[Param, ...]:
     )  # fmt: skip
 
 
+def fusion_params() -> tuple[Param, ...]:
+    """``fusion.<field>`` parameters, one per :class:`WorldFusionConfig` field (its default,
+    description and range); live: a change reconfigures the running fusion, state kept."""
+    return tuple(
+        Param(f"fusion.{f.name}", f.default, f.metadata["doc"], *f.metadata["range"])
+        for f in fields(WorldFusionConfig)
+    )
+
+
+def group_params() -> tuple[Param, ...]:
+    """The grouped parameters built from config dataclasses: ``tracking.*`` and ``fusion.*``."""
+    return tracking_params() + fusion_params()
+
+
 def flat_parameters(tree: dict, prefix: str = "") -> dict:
     """A parameters file's nested ``ros__parameters`` -> ``{"models.mug.checkpoint": ...}``
     (dotted names, as ROS 2 declares them)."""
@@ -229,7 +252,7 @@ def parameter_reader(values: dict):
     """``name -> value`` over dotted ``values`` (e.g. :func:`flat_parameters` of a file) with
     the table's defaults and checks: what the node's ``value`` gives, without ROS (benchmarks,
     tools). Raises ConfigError for a value out of its range, KeyError for an unknown name."""
-    table = {p.name: p for p in PARAMS + tracking_params()}
+    table = {p.name: p for p in PARAMS + group_params()}
 
     def value(name: str):
         if name.startswith("models."):

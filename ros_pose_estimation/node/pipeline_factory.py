@@ -17,6 +17,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.pipeline.fusion_config import WorldFusionConfig
 from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
 
 if TYPE_CHECKING:
@@ -47,6 +48,12 @@ def tracking_config(value: Value) -> TrackFilterConfig:
     config = TrackFilterConfig(**values)
     config.validate()
     return config
+
+
+def fusion_config(value: Value) -> WorldFusionConfig:
+    """The ``fusion.*`` parameters as a validated :class:`WorldFusionConfig`."""
+    values = {f.name: value(f"fusion.{f.name}") for f in fields(WorldFusionConfig)}
+    return WorldFusionConfig(**values).validate()
 
 
 def build_pipeline(value: Value) -> tuple[PosePipeline, list[ModelSpec], str]:

@@ -16,7 +16,12 @@ Topics (relative names: remap them, or push the node into the camera's namespace
 ``detections``                vision_msgs/Detection2DArray                 in
 ``mask``                      sensor_msgs/Image instance labels, instead   in
                               of ``detections`` with ``mask_input``
-``~/detections``              vision_msgs/Detection3DArray                 out
+``/tf``, ``/tf_static``       tf2_msgs/TFMessage (with ``fixed_frame``:    in
+                              the camera's pose for world-frame fusion)
+``~/detections``              vision_msgs/Detection3DArray (with           out
+                              ``fixed_frame``: fused, in that frame)
+``~/detections_per_frame``    vision_msgs/Detection3DArray: per-frame      out
+                              poses (only with ``fixed_frame``)
 ``~/markers``                 visualization_msgs/MarkerArray               out
 ``~/debug_image``             sensor_msgs/Image rgb8 (only computed when   out
                               subscribed)
@@ -25,6 +30,10 @@ Topics (relative names: remap them, or push the node into the camera's namespace
 ``~/label_info``              vision_msgs/LabelInfo (transient local):     out
                               the categories and the score threshold
 ============================  ==========================================  ===========
+
+World-frame fusion of static objects (``fixed_frame`` set, read on activate): a TF listener
+(:mod:`.camera_pose`) gives the camera's pose in that frame at each image stamp and the pipeline
+fuses each track's estimates there (:mod:`ros_pose_estimation.pipeline.world_fusion`).
 
 Inputs are subscribed under ``input_qos`` (:mod:`.input_qos`, :mod:`.inputs`): by default
 RELIABLE while every publisher of a topic is, so a large image is repaired instead of lost.
@@ -53,7 +62,9 @@ from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackRet
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from vision_msgs.msg import Detection2DArray, LabelInfo
 
+from ros_pose_estimation.conversions.tf import check_frame_id
 from ros_pose_estimation.core.errors import PoseEstimationError
+from ros_pose_estimation.node.camera_pose import CameraPoseSource
 from ros_pose_estimation.node.frames import FRAME_DROPS
 from ros_pose_estimation.node.input_qos import CHECK_PERIOD_S
 from ros_pose_estimation.node.inputs import InputSubscriptions
@@ -66,6 +77,7 @@ from ros_pose_estimation.node.outputs import (
 )
 from ros_pose_estimation.node.pipeline_factory import (
     build_pipeline,
+    fusion_config,
     load_meshes,
     tracking_config,
 )
@@ -87,6 +99,7 @@ class PoseEstimationNode(LifecycleNode):
         self.pipeline = None
         self._param_table = NodeParams(self, self._apply_changes)
         self._inputs: InputSubscriptions | None = None
+        self._camera_pose: CameraPoseSource | None = None
         self._pubs: dict[str, Any] = {}
         self._own_timers: list = []  # not `_timers`: rclpy.Node's own list of timers
         self._diag_timer = None
@@ -138,6 +151,7 @@ class PoseEstimationNode(LifecycleNode):
         rgbd = self._value("mode") == "rgbd"
         try:
             self._make_sync(3 if rgbd else 2)
+            self._start_fusion()
         except PoseEstimationError as exc:
             self.get_logger().error(f"activate failed: {exc}")
             return TransitionCallbackReturn.FAILURE
@@ -167,6 +181,19 @@ class PoseEstimationNode(LifecycleNode):
             + ", ".join(f"{t} ({q})" for t, q in inputs.reliabilities.items())
         )
         return TransitionCallbackReturn.SUCCESS
+
+    def _start_fusion(self) -> None:
+        """World-frame fusion per ``fixed_frame`` (off when empty): a TF listener and a fresh
+        fused state. Raises ConfigError for a bad frame id or ``fusion.*`` values."""
+        fixed = check_frame_id("fixed_frame", self._value("fixed_frame"))
+        if not fixed:
+            self.pipeline.enable_fusion(None)
+            return
+        self.pipeline.enable_fusion(fusion_config(self._value))
+        self._camera_pose = CameraPoseSource(self)
+        self._processor.camera_pose = self._camera_pose
+        self.get_logger().info(f"world-frame fusion of static objects in {fixed!r} (TF: "
+                               f"{self._camera_pose.backend})")  # fmt: skip
 
     def _make_sync(self, n_inputs: int) -> None:
         """(Re)create the time synchroniser (:mod:`.synchroniser`)."""
@@ -203,6 +230,10 @@ class PoseEstimationNode(LifecycleNode):
         if self._worker is not None:
             self._worker.stop()
             self._worker = None
+        if self._camera_pose is not None:  # after the worker: it may be looking up
+            self._processor.camera_pose = None
+            self._camera_pose.destroy()
+            self._camera_pose = None
 
     def _release(self) -> None:
         for pub in self._pubs.values():
@@ -227,6 +258,8 @@ class PoseEstimationNode(LifecycleNode):
         ):
             pipeline.update_settings(value("max_objects"), value("min_score"),
                                      tracking_config(value))  # fmt: skip
+        if pipeline is not None and any(n.startswith("fusion.") for n in names):
+            pipeline.update_settings(fusion=fusion_config(value))
         if "min_score" in names and "label_info" in self._pubs:
             self._pubs["label_info"].publish(self._label_info(self._specs))
         if names & {"queue_size", "slop", "exact_sync"} and self._inputs is not None:

@@ -15,6 +15,13 @@ a warning throttled per reason (:class:`.throttle.KeyedThrottle`); so is every r
 detection was skipped for (with its first detection described). A stamp far older than the
 previous one (bag loop, simulation reset) resets the pipeline's tracks instead.
 
+World-frame fusion (``fixed_frame`` set; the node sets :attr:`FrameProcessor.camera_pose` on
+activate): after estimation the camera's pose in ``fixed_frame`` at the image stamp is looked
+up (:class:`.camera_pose.CameraPoseSource`, waiting up to ``fixed_frame_timeout``) and the
+pipeline fuses (:meth:`~ros_pose_estimation.pipeline.pose_pipeline.PosePipeline.fuse`); when
+the transform is not available the frame is published unfused, with a warning throttled per
+reason naming the frames and why.
+
 Statistics never fail a frame: they are recorded after the frame was published, and an image
 stamp ahead of the node's clock (clock skew: a camera or recording machine whose clock is
 ahead of this host's, or ``use_sim_time`` before the first ``/clock``) is not a negative
@@ -78,6 +85,7 @@ class FrameProcessor:
         self._last_stamp_ns: int | None = None
         self._throttle = KeyedThrottle(THROTTLE_S)
         self._skew_warned = False
+        self.camera_pose = None  # CameraPoseSource while fusion is on (set on activate)
 
     def image_arrived(self) -> None:
         """Note the first image's arrival (the camera_info timeout counts from it)."""
@@ -161,6 +169,8 @@ class FrameProcessor:
         converted = time.perf_counter()
         result = pipeline.process(rgb, decoded.detections, intrinsics, stamp_ns, decoded.depth)
         self._last_stamp_ns = stamp_ns
+        if self.camera_pose is not None and pipeline.fusion is not None:
+            self._fuse(pipeline, result, header.frame_id, stamp_ns)
         skipped = {**decoded.skipped, **result.skipped}
         self._report_skips(skipped, {**decoded.notes, **result.notes})
         published = time.perf_counter()
@@ -172,6 +182,19 @@ class FrameProcessor:
                          {"convert": converted - start, "publish": done - published})
         except InputError as exc:  # a statistic never fails a frame that was published
             self._log("statistics", f"statistics of a frame not recorded: {exc}")
+
+    def _fuse(self, pipeline, result, camera_frame: str, stamp_ns: int) -> None:
+        """World-frame fusion of ``result`` (module docstring); unfused when the camera's
+        transform into ``fixed_frame`` at the stamp is not there in time."""
+        fixed = self._value("fixed_frame")
+        try:
+            T = self.camera_pose.lookup(fixed, camera_frame, stamp_ns,
+                                        self._value("fixed_frame_timeout"))  # fmt: skip
+            pipeline.fuse(result, stamp_ns, T)
+        except InputError as exc:  # TFLookupError, or a transform that is not rigid
+            self._log("unfused", f"frame published unfused (per-frame poses in "
+                      f"{camera_frame or 'an empty frame'}): no transform {fixed} <- "
+                      f"{camera_frame} at the image stamp: {exc}")  # fmt: skip
 
     def _record(self, frame: Frame, stamp_ns: int, now_ns: int, skipped: dict[str, int],
                 timings: dict[str, float], own_s: dict[str, float]) -> None:

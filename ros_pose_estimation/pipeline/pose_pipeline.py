@@ -4,7 +4,9 @@ The node (:mod:`ros_pose_estimation.node.pose_node`) converts messages to arrays
 :meth:`PosePipeline.process`; everything it does per frame that is not message plumbing lives
 here, so it is tested without a ROS graph: batch the frame's detections per estimator
 (:mod:`.estimators`), isolate the detection that breaks a batch, apply ``max_objects`` /
-``min_score``, then the per-track filter (:mod:`.tracking`).
+``min_score``, then the per-track filter (:mod:`.tracking`), and, when enabled
+(:meth:`PosePipeline.enable_fusion`), the world-frame fusion of static objects
+(:mod:`.world_fusion`: :meth:`PosePipeline.fuse`, given the camera's pose in the fixed frame).
 
 A bad detection is skipped and counted by reason in :attr:`FrameResult.skipped`, never raised,
 so one bad box does not cost the frame.
@@ -26,9 +28,11 @@ from ros_pose_estimation.core.errors import (
     PoseEstimationError,
 )
 from ros_pose_estimation.core.estimation import Detection, Estimator, PoseEstimate
+from ros_pose_estimation.pipeline.fusion_config import WorldFusionConfig
 from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
 from ros_pose_estimation.pipeline.tracking import TrackFilter
 from ros_pose_estimation.pipeline.tracks import TrackedPose
+from ros_pose_estimation.pipeline.world_fusion import FusedPose, WorldFusion
 
 #: Why the pipeline skipped a detection (on top of the conversion's reasons).
 PIPELINE_SKIPS = ("no_model", "over_max_objects", "bad_input", "no_depth", "failed", "low_score")
@@ -47,6 +51,9 @@ class FrameResult:
         errors: one line per skipped detection that raised.
         notes: per skip reason met, a line describing its first skipped detection (the
             node logs one throttled warning per reason).
+        fused: with fusion, after :meth:`PosePipeline.fuse`: one fused pose per entry of
+            ``poses`` (fixed frame), else None.
+        T_fixed_cam: ``[4 x 4]`` the camera pose in the fixed frame ``fused`` used, else None.
     """
 
     poses: list[TrackedPose] = field(default_factory=list)
@@ -55,6 +62,8 @@ class FrameResult:
     timings: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
+    fused: list[FusedPose] | None = None
+    T_fixed_cam: np.ndarray | None = None
 
     def skip(self, reason: str, text: str) -> None:
         """Count one detection skipped for ``reason`` (:data:`PIPELINE_SKIPS`), noting
@@ -84,22 +93,46 @@ class PosePipeline:
     ) -> None:
         self.estimators = dict(estimators)
         self.tracker = TrackFilter(tracking or TrackFilterConfig())
+        self.fusion: WorldFusion | None = None
         self.update_settings(max_objects, min_score)
+
+    def enable_fusion(self, config: WorldFusionConfig | None) -> None:
+        """Start world-frame fusion with ``config`` (a fresh state), or stop it (None)."""
+        self.fusion = None if config is None else WorldFusion(config)
+
+    def fuse(self, result: FrameResult, stamp_ns: int, T_fixed_cam: np.ndarray) -> None:
+        """Fuse ``result.poses`` (of :meth:`process`) given ``T_fixed_cam`` ``[4 x 4]``, the
+        camera's pose in the fixed frame at ``stamp_ns``: sets ``result.fused``,
+        ``result.T_fixed_cam`` and the ``fuse`` timing (ms). Raises InputError for a bad
+        transform, ConfigError when fusion is not enabled."""
+        if self.fusion is None:
+            raise ConfigError("world-frame fusion is not enabled (enable_fusion)")
+        start = time.perf_counter()
+        live = [t.track_id for t in self.tracker.tracks]
+        result.fused = self.fusion.update(int(stamp_ns), T_fixed_cam, result.poses, live)
+        result.T_fixed_cam = np.asarray(T_fixed_cam, dtype=np.float64)
+        result.timings["fuse"] = 1e3 * (time.perf_counter() - start)
 
     def update_settings(
         self,
         max_objects: int | None = None,
         min_score: float | None = None,
         tracking: TrackFilterConfig | None = None,
+        fusion: WorldFusionConfig | None = None,
     ) -> None:
         """Change the per-frame settings (None: keep); the next :meth:`process` uses them and the
-        tracks are kept. Raises :class:`ConfigError` (nothing changed) for a bad value."""
+        tracks (and fused states) are kept. Raises :class:`ConfigError` (nothing changed) for a
+        bad value."""
         if max_objects is not None and (int(max_objects) != max_objects or max_objects < 1):
             raise ConfigError(f"max_objects: expected an integer >= 1, got {max_objects}")
         if min_score is not None and not 0.0 <= min_score <= 1.0:
             raise ConfigError(f"min_score: expected a value in [0, 1], got {min_score}")
+        if fusion is not None:
+            fusion.validate()
         if tracking is not None:
             self.tracker.reconfigure(tracking)
+        if fusion is not None and self.fusion is not None:
+            self.fusion.reconfigure(fusion)
         if max_objects is not None:
             self.max_objects = int(max_objects)
         if min_score is not None:
@@ -114,8 +147,10 @@ class PosePipeline:
         return any(e.needs_depth for e in self.estimators.values())
 
     def reset(self) -> None:
-        """Forget the tracks (e.g. after time jumped backwards)."""
+        """Forget the tracks and fused states (e.g. after time jumped backwards)."""
         self.tracker.reset()
+        if self.fusion is not None:
+            self.fusion.reset()
 
     def process(
         self,

@@ -13,6 +13,10 @@
 4. writes ``<out>/overlay.mp4`` (the debug images), ``<out>/overlay.png`` (a montage) and
    ``<out>/results.json`` (:mod:`.demo_report`).
 
+World-frame fusion: ``-p fixed_frame:=world`` (the recording's world frame) also plays the
+bag's ``/tf`` and ``/tf_static``; the fused poses (published in that frame) are scored after
+the recorded camera pose brings them back into the camera.
+
 Your own recording: ``--bag BAG`` (a rosbag2 folder or .mcap/.db3 file). Its topics are found
 by type (:mod:`.demo_topics`) or named with ``--image-topic`` (``Image`` or
 ``CompressedImage``), ``--camera-info-topic``, ``--detections-topic`` and, with ``--mode
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,6 +45,7 @@ from ros_pose_estimation.tools.demo_topics import DEFAULTS, OPTIONS, DemoTopics,
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE = "pose_estimation_node"
+OBJECT_FRAME = re.compile(r"_\d+$")
 
 
 def params_file(args: argparse.Namespace) -> str:
@@ -143,10 +149,8 @@ class Listener:
             self.markers += 1
 
     def _on_tf(self, msg) -> None:
-        with self.lock:
-            self.tf += sum(
-                1 for t in msg.transforms if t.header.frame_id.endswith("optical_frame")
-            )
+        with self.lock:  # the node's object frames <prefix><class>_<id> (not the bag's TF)
+            self.tf += sum(1 for t in msg.transforms if OBJECT_FRAME.search(t.child_frame_id))
 
     def _on_diag(self, msg) -> None:
         for status in msg.status:
@@ -217,7 +221,10 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     frames_in = source.topics[topics.image].count
-    print("playing " + ", ".join(topics.played()) + ("" if truth else " (no ground_truth.json: "
+    played_topics = topics.played()
+    if any(p.startswith("fixed_frame:=") and p.split(":=", 1)[1] for p in args.param):
+        played_topics += tuple(t for t in ("/tf", "/tf_static") if t in source.topics)
+    print("playing " + ", ".join(played_topics) + ("" if truth else " (no ground_truth.json: "
           "poses are counted, not scored)"), flush=True)  # fmt: skip
     log_path = out / "node.log"
     proc = start_node(node_command(args, topics), log_path)
@@ -230,7 +237,7 @@ def run(args) -> int:
     spinner.start()
     code = 1
     try:
-        player = BagPlayer(node, source, PlayOptions(rate=args.rate, topics=topics.played()))
+        player = BagPlayer(node, source, PlayOptions(rate=args.rate, topics=played_topics))
         print(f"waiting for {NODE} to load its models and subscribe ...", flush=True)
         deadline = time.monotonic() + args.startup_timeout
         pub = player._outputs[topics.image].publisher

@@ -20,7 +20,9 @@ def score(detections, truth) -> dict:
     """Per category: estimates, median rotation error (deg), median centre error (cm), share
     of estimates within 30 deg and within 10 deg, within 10 deg and 5 cm, and the share whose
     3D box (``bbox.size``, metric for RGB-D models) has IoU >= 0.5 with the true one, over every
-    published detection."""
+    published detection. Detections in the recording's world frame (the node's world-frame
+    fusion with ``fixed_frame`` = that frame) are brought into the camera with the recorded
+    camera pose first."""
     from ros_pose_estimation.core.rotations import quat_to_matrix
 
     errors: dict[str, list[tuple[float, float, float]]] = {}
@@ -32,6 +34,9 @@ def score(detections, truth) -> dict:
             q = pose.orientation
             R = quat_to_matrix(np.array([q.x, q.y, q.z, q.w]))
             t = np.array([pose.position.x, pose.position.y, pose.position.z])
+            if msg.header.frame_id == truth.world_frame and stamp in truth.frames:
+                T_cam_world = np.linalg.inv(truth.frames[stamp][0])
+                R, t = T_cam_world[:3, :3] @ R, T_cam_world[:3, :3] @ t + T_cam_world[:3, 3]
             size = np.array([det.bbox.size.x, det.bbox.size.y, det.bbox.size.z])
             match = truth.match(stamp, hyp.hypothesis.class_id, R, t, size)
             if match is not None:

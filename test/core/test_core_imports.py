@@ -22,6 +22,9 @@ NUMPY_ONLY = [
     "ros_pose_estimation.core.rotations",
     "ros_pose_estimation.core.iou3d",
     "ros_pose_estimation.core.metrics",
+    "ros_pose_estimation.core.rotation_averaging",
+    "ros_pose_estimation.core.point_averaging",
+    "ros_pose_estimation.core.tf_buffer",
 ]
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ros_pose_estimation.node.params import PARAMS, tracking_params
+from ros_pose_estimation.node.params import PARAMS, fusion_params, group_params, tracking_params
 
 pytestmark = pytest.mark.ros
 
@@ -205,9 +205,14 @@ LIVE_EFFECTS = {
     "camera_info_timeout": "test/node/test_processing.py (no_camera_info warning)",
     **{p.name: test_tracking_change_reconfigures_the_filter_and_keeps_the_tracks
        for p in tracking_params()},
+    # world-frame fusion: read per frame by the frame processor / applied to the running fusion
+    "fixed_frame_timeout": "test/node/test_processing.py (fusion lookup with its timeout)",
+    **{p.name: "test/node/test_world_fusion_node.py::"
+               "test_fusion_settings_change_live_and_the_fused_state_is_kept"
+       for p in fusion_params()},
 }  # fmt: skip
 
 
 def test_every_live_parameter_has_an_observed_effect():
-    live = {p.name for p in PARAMS + tracking_params() if p.applies == "live"}
+    live = {p.name for p in PARAMS + group_params() if p.applies == "live"}
     assert live == set(LIVE_EFFECTS), live ^ set(LIVE_EFFECTS)

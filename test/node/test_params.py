@@ -53,13 +53,13 @@ def test_model_params_are_namespaced_per_category():
 
 
 def test_config_yaml_documents_and_sets_valid_values():
-    from ros_pose_estimation.node.params import flat_parameters, tracking_params
+    from ros_pose_estimation.node.params import flat_parameters, group_params
 
     text = (ROOT / "config" / "pose.yaml").read_text()
     params = yaml.safe_load(text)["/**"]["ros__parameters"]
 
     values = flat_parameters(params)
-    table: dict[str, Param] = {p.name: p for p in PARAMS + tracking_params()}
+    table: dict[str, Param] = {p.name: p for p in PARAMS + group_params()}
     for category in values["categories"]:
         for p in MODEL_PARAMS:
             table[f"models.{category}.{p.name}"] = model_param(category, p.name)
@@ -73,18 +73,25 @@ def test_config_yaml_documents_and_sets_valid_values():
 
 @pytest.mark.parametrize("name", ["pose.yaml", "pose_coco.yaml", "pose_rgbd.yaml"])
 def test_config_yaml_says_when_each_parameter_applies(name):
-    """The comment block above each node / tracking parameter says "fixed" (read on configure)
-    or "fixed while active" (read on activate) exactly when the table says so."""
-    from ros_pose_estimation.node.params import tracking_params
+    """The comment block above each node / tracking / fusion parameter says "fixed" (read on
+    configure) or "fixed while active" (read on activate) exactly when the table says so."""
+    from ros_pose_estimation.node.params import group_params
 
     lines = (ROOT / "config" / name).read_text().splitlines()
-    block = lines.index("    tracking:")
+    groups = {g: lines.index(f"    {g}:") for g in ("tracking", "fusion")}
     checked = 0
-    for param in PARAMS + tracking_params():
-        leaf = param.name.rsplit(".", 1)[-1]
-        key = f"      {leaf}:" if param.name.startswith("tracking.") else f"    {leaf}:"
-        (row,) = [i for i, line in enumerate(lines) if line.startswith(key)
-                  and (i > block) == param.name.startswith("tracking.")]  # fmt: skip
+    for param in PARAMS + group_params():
+        group, _, leaf = param.name.rpartition(".")
+        if group:  # inside its block: from `    <group>:` to the next 4-space key
+            start = groups[group]
+            end = next((i for i in range(start + 1, len(lines))
+                        if re.match(r"    \S", lines[i]) and not lines[i].strip().startswith("#")),
+                       len(lines))  # fmt: skip
+            rows = [i for i in range(start, end) if lines[i].startswith(f"      {leaf}:")]
+        else:
+            rows = [i for i, line in enumerate(lines[: min(groups.values())])
+                    if line.startswith(f"    {leaf}:")]  # fmt: skip
+        (row,) = rows
         comment, i = [], row - 1
         while i >= 0 and lines[i].strip().startswith("#"):
             comment.insert(0, lines[i].strip())
@@ -97,7 +104,7 @@ def test_config_yaml_says_when_each_parameter_applies(name):
             assert said.endswith(expected[param.applies]), (param.name, said)
             assert param.applies == "activate" or "while active" not in said, param.name
         checked += 1
-    assert checked == len(PARAMS) + len(tracking_params())
+    assert checked == len(PARAMS) + len(group_params())
 
 
 def test_parameter_reader_gives_file_values_defaults_and_checks():

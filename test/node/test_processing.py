@@ -333,3 +333,68 @@ def test_a_statistic_that_cannot_be_recorded_does_not_fail_the_frame(msgs):
     assert len(published) == 1 and stats.outputs.total == 1
     ((level, text, _),) = node.logger.lines
     assert text.startswith("statistics of a frame not recorded: latency of 'total'")
+
+
+class StandInCameraPose:
+    """``lookup`` gives ``T`` or raises ``error``; records its calls."""
+
+    def __init__(self, T=None, error=None) -> None:
+        self.T, self.error, self.calls = T, error, []
+
+    def lookup(self, fixed, camera, stamp_ns, timeout_s):
+        self.calls.append((fixed, camera, stamp_ns, timeout_s))
+        if self.error is not None:
+            raise self.error
+        return self.T
+
+
+class FusingPipeline(StandInPipeline):
+    fusion = object()  # enabled
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fused: list = []
+
+    def fuse(self, result, stamp_ns, T) -> None:
+        self.fused.append((stamp_ns, T))
+        result.fused, result.T_fixed_cam = [], T
+
+
+def test_fusion_looks_up_the_camera_at_the_image_stamp_and_fuses(msgs):
+    image, info, dets = msgs
+    processor, node, _, published = make(fixed_frame="odom", fixed_frame_timeout=0.2)
+    T = np.eye(4)
+    processor.camera_pose = StandInCameraPose(T)
+    pipeline = FusingPipeline()
+    processor.camera_info = info()
+    processor.process(frame(image(10), dets()), pipeline)
+    assert processor.camera_pose.calls == [("odom", "cam_optical", 10_000_000_000, 0.2)]
+    assert pipeline.fused == [(10_000_000_000, T)] and published[0][3].fused == []
+    assert not [line for line in node.logger.lines if line[0] == "warning"]
+
+
+def test_no_transform_publishes_the_frame_unfused_with_a_throttled_warning(msgs):
+    from ros_pose_estimation.core.tf_buffer import TFLookupError
+
+    image, info, dets = msgs
+    processor, node, _, published = make(fixed_frame="map", fixed_frame_timeout=0.0)
+    processor.camera_pose = StandInCameraPose(error=TFLookupError("frame 'map' is not in TF"))
+    pipeline = FusingPipeline()
+    processor.camera_info = info()
+    for sec in (10, 11, 12):
+        processor.process(frame(image(sec), dets()), pipeline)
+    assert len(published) == 3 and all(p[3].fused is None for p in published)
+    assert not pipeline.fused
+    warnings = [text for level, text, _ in node.logger.lines if level == "warning"]
+    assert len(warnings) == 1  # throttled
+    assert re.search(r"unfused .*cam_optical.*no transform map <- cam_optical.*not in TF",
+                     warnings[0])  # fmt: skip
+
+
+def test_fusion_off_never_looks_up(msgs):
+    image, info, dets = msgs
+    processor, _, _, published = make()
+    pipeline = FusingPipeline()
+    processor.camera_info = info()
+    processor.process(frame(image(10), dets()), pipeline)
+    assert published and not pipeline.fused and processor.camera_pose is None

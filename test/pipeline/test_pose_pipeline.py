@@ -123,3 +123,31 @@ def test_cse_estimator_runs_directly_in_the_pipeline_and_needs_depth():
     seen = pipe.process(rgb, det, intr, 2, depth=depth.astype(np.float32))
     assert len(seen.poses) == 1 and np.linalg.norm(seen.poses[0].raw.t - t) < 0.006
     assert {"cse.crop", "cse.solve", "cse.total"} <= set(seen.timings)
+
+
+def test_world_fusion_is_off_until_enabled_then_fuses_the_tracked_poses():
+    from ros_pose_estimation.pipeline.fusion_config import WorldFusionConfig
+
+    pipe = PosePipeline({"mug": FakeEstimator(["mug"])})
+    result = pipe.process(RGB, [_det("mug", 5)], INTR, 1)
+    assert result.fused is None and pipe.fusion is None
+    with pytest.raises(ConfigError, match="not enabled"):
+        pipe.fuse(result, 1, np.eye(4))
+    pipe.enable_fusion(WorldFusionConfig())
+    T = np.eye(4)
+    T[:3, 3] = [1.0, 2.0, 0.0]  # the camera 1 m along x, 2 m along y in the fixed frame
+    for stamp in (2, 3):
+        result = pipe.process(RGB, [_det("mug", 5)], INTR, stamp)
+        pipe.fuse(result, stamp, T)
+    (fused,) = result.fused
+    np.testing.assert_allclose(fused.t, result.poses[0].t + T[:3, 3])
+    assert fused.track_id == result.poses[0].track_id and fused.samples == 2
+    assert result.timings["fuse"] >= 0.0 and result.T_fixed_cam is not None
+    pipe.update_settings(fusion=WorldFusionConfig(max_samples=1))
+    assert pipe.fusion.config.max_samples == 1 and pipe.fusion.track_ids == [1]
+    with pytest.raises(ConfigError, match="fusion.max_samples"):
+        pipe.update_settings(fusion=WorldFusionConfig(max_samples=0))
+    pipe.reset()
+    assert pipe.fusion.track_ids == []
+    pipe.enable_fusion(None)
+    assert pipe.fusion is None

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation, Slerp
 
-from offline_training.bags.tf_buffer import TFBuffer, TFLookupError
+from ros_pose_estimation.core.errors import InputError
+from ros_pose_estimation.core.tf_buffer import TFBuffer, TFLookupError
 
 S = 1_000_000_000
 
@@ -75,3 +76,42 @@ def test_gaps_and_conflicts(buffer):
     buffer.add("marker", "tool", 2 * S, np.eye(4), static=False)  # a second parent: ignored
     assert buffer.conflicts == 1
     assert ("base", "tool", False) in buffer.edges()
+
+
+def test_cache_keeps_only_the_newest_seconds_of_a_stream():
+    """A live stream (the node's fusion): 100 Hz for 60 s stays bounded by cache_s."""
+    tf = TFBuffer(max_extrapolation=0.0, cache_s=2.0)
+    tf.add("map", "odom", 0, np.eye(4), static=True)
+    for k in range(6000):
+        tf.add("odom", "base", k * S // 100, _T([0, 0, 0.001 * k], [0.01 * k, 0, 0]),
+               static=False)  # fmt: skip
+    stamps = tf._edges["base"].stamps
+    assert len(stamps) <= 221 and min(stamps) >= (59.99 - 2.2) * S
+    np.testing.assert_allclose(tf.lookup("map", "base", int(59.5 * S))[:3, 3], [59.5, 0, 0])
+    with pytest.raises(TFLookupError, match="extrapolation"):
+        tf.lookup("map", "base", 50 * S)  # pruned
+    with pytest.raises(InputError, match="cache_s"):
+        TFBuffer(cache_s=0.0)
+
+
+def test_a_frame_to_itself_is_the_identity(buffer):
+    np.testing.assert_array_equal(buffer.lookup("cam", "/cam", 123), np.eye(4))
+
+
+def test_samples_streamed_in_order_or_not_give_the_same_lookups():
+    """A live stream extends the sorted arrays; a sample out of order re-sorts them."""
+    live, ordered = TFBuffer(), TFBuffer()
+    stamps = [1, 2, 3, 5, 4, 6, 7]  # 4 arrives late
+    for k, sec in enumerate(stamps):
+        T = _T([0, 0, 0.1 * sec], [sec, 0, 0])
+        live.add("odom", "base", sec * S, T, static=False)
+        if k in (2, 3, 5):  # lookups between additions (the node's worker does this)
+            live.lookup("odom", "base", int(stamps[min(k, 3)] * S))
+    for sec in sorted(stamps):
+        ordered.add("odom", "base", sec * S, _T([0, 0, 0.1 * sec], [sec, 0, 0]), static=False)
+    for t in (1.5, 3.5, 4.5, 6.9):
+        np.testing.assert_allclose(
+            live.lookup("odom", "base", int(t * S)),
+            ordered.lookup("odom", "base", int(t * S)),
+            atol=1e-12,
+        )

@@ -11,6 +11,11 @@ between the two samples around the stamp. Stamps are integer nanoseconds, transf
 A lookup outside an edge's recorded time span by more than ``max_extrapolation`` seconds, or
 between two samples more than ``max_gap`` seconds apart, raises :class:`TFLookupError`
 (tf2 refuses extrapolation too); so does a frame not in the tree or two unconnected frames.
+
+Used for whole recordings (bag extraction, ``offline_training.bags``: everything kept) and
+live (the node's world-frame fusion without ``tf2_ros``, :mod:`ros_pose_estimation.node.
+camera_pose`: ``cache_s`` bounds each edge to its newest seconds, as tf2's cache time does).
+Not thread-safe: a live user serialises ``add`` and ``lookup`` itself.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ros_pose_estimation.core.errors import InputError
-from ros_pose_estimation.core.rotations import matrix_to_quat, quat_to_matrix
+from ros_pose_estimation.core.rotations import matrix_to_quat
+from ros_pose_estimation.core.so3 import quat_to_matrix_fast
 
 _NS = 1_000_000_000
 
@@ -39,17 +45,35 @@ class _Edge:
     static: bool
     stamps: list[int] = field(default_factory=list)
     transforms: list[np.ndarray] = field(default_factory=list)
+    newest: int = -(2**62)
     _sorted: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    _n_sorted: int = 0  # samples in _sorted (the first ones of the lists)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``([T] stamps, [T x 4] quaternions, [T x 3] translations)`` sorted by stamp."""
-        if self._sorted is None:
+        """``([T] stamps, [T x 4] quaternions, [T x 3] translations)`` sorted by stamp. Samples
+        appended in stamp order since the last call are converted alone (a live stream)."""
+        n, done = len(self.stamps), self._n_sorted
+        if self._sorted is not None and done == n:
+            return self._sorted
+        new = self.stamps[done:]
+        if (self._sorted is not None and done and new[0] >= self._sorted[0][-1]
+                and all(a <= b for a, b in zip(new, new[1:], strict=False))):  # fmt: skip
+            stamps, quats, trans = _convert(new, self.transforms[done:])
+            old = self._sorted
+            self._sorted = (np.concatenate([old[0], stamps]), np.concatenate([old[1], quats]),
+                            np.concatenate([old[2], trans]))  # fmt: skip
+        else:
             order = np.argsort(np.asarray(self.stamps, dtype=np.int64), kind="stable")
-            stamps = np.asarray(self.stamps, dtype=np.int64)[order]
-            mats = np.stack(self.transforms)[order]
-            quats = np.asarray(matrix_to_quat(mats[:, :3, :3]))
-            self._sorted = (stamps, quats, mats[:, :3, 3])
+            self._sorted = _convert([self.stamps[i] for i in order],
+                                    [self.transforms[i] for i in order])  # fmt: skip
+        self._n_sorted = n
         return self._sorted
+
+
+def _convert(stamps: list[int], transforms: list[np.ndarray]) -> tuple:
+    mats = np.stack(transforms)
+    quats = np.asarray(matrix_to_quat(mats[:, :3, :3]))
+    return np.asarray(stamps, dtype=np.int64), quats, mats[:, :3, 3]
 
 
 def _slerp(q0: np.ndarray, q1: np.ndarray, w: float) -> np.ndarray:
@@ -69,7 +93,7 @@ def transform_from_msg(transform) -> np.ndarray:
     """``geometry_msgs/Transform`` (rclpy or rosbags) -> ``[4 x 4]`` float64."""
     r, t = transform.rotation, transform.translation
     out = np.eye(4)
-    out[:3, :3] = np.asarray(quat_to_matrix(np.array([r.x, r.y, r.z, r.w], dtype=np.float64)))
+    out[:3, :3] = quat_to_matrix_fast((r.x, r.y, r.z, r.w))
     out[:3, 3] = (t.x, t.y, t.z)
     return out
 
@@ -81,11 +105,19 @@ class TFBuffer:
         max_extrapolation: seconds a lookup may lie outside an edge's recorded span (the
             nearest sample is used there).
         max_gap: largest time (s) between the two samples a lookup interpolates between.
+        cache_s: keep only the samples of each moving edge within this many seconds of its
+            newest one (None: keep all, for a recording); memory stays bounded for a live
+            stream.
     """
 
-    def __init__(self, max_extrapolation: float = 0.05, max_gap: float = 1.0) -> None:
+    def __init__(
+        self, max_extrapolation: float = 0.05, max_gap: float = 1.0, cache_s: float | None = None
+    ) -> None:
+        if cache_s is not None and not cache_s > 0:
+            raise InputError(f"cache_s: expected a time > 0 (s) or None, got {cache_s!r}")
         self.max_extrapolation_ns = round(max_extrapolation * _NS)
         self.max_gap_ns = round(max_gap * _NS)
+        self.cache_ns = None if cache_s is None else round(cache_s * _NS)
         self._edges: dict[str, _Edge] = {}
         #: transforms ignored: the child already has another parent, or a /tf sample for an
         #: edge /tf_static defines
@@ -105,10 +137,24 @@ class TFBuffer:
             return
         if edge.static:
             edge.stamps, edge.transforms = [0], [mat]
+            edge._sorted = None
         else:
             edge.stamps.append(int(stamp_ns))
             edge.transforms.append(mat)
-        edge._sorted = None
+            if self.cache_ns is not None:
+                self._prune(edge, int(stamp_ns))
+
+    def _prune(self, edge: _Edge, stamp: int) -> None:
+        """Drop ``edge``'s samples older than ``cache_s`` before its newest one (in batches of
+        a tenth of the cache, so a steady stream costs amortised O(1) per sample)."""
+        edge.newest = max(edge.newest, stamp)
+        cutoff = edge.newest - self.cache_ns
+        if edge.stamps[0] >= cutoff - self.cache_ns // 10:
+            return
+        keep = [i for i, s in enumerate(edge.stamps) if s >= cutoff]
+        edge.stamps = [edge.stamps[i] for i in keep]
+        edge.transforms = [edge.transforms[i] for i in keep]
+        edge._sorted, edge._n_sorted = None, 0
 
     def add_message(self, msg, static: bool = False) -> int:
         """Add every transform of a ``tf2_msgs/TFMessage``; returns how many."""
@@ -163,7 +209,7 @@ class TFBuffer:
         out = np.eye(4)
         if i == 0 or i == len(stamps) or stamps[i] == stamp:
             j = min(i, len(stamps) - 1)
-            out[:3, :3] = np.asarray(quat_to_matrix(quats[j]))
+            out[:3, :3] = quat_to_matrix_fast(quats[j])
             out[:3, 3] = trans[j]
             return out
         t0, t1 = int(stamps[i - 1]), int(stamps[i])
@@ -173,7 +219,7 @@ class TFBuffer:
                 f"{(t1 - t0) * 1e-9:.3f} s apart (max_gap {self.max_gap_ns * 1e-9:.3f} s)"
             )
         w = (stamp - t0) / (t1 - t0)
-        out[:3, :3] = np.asarray(quat_to_matrix(_slerp(quats[i - 1], quats[i], w)))
+        out[:3, :3] = quat_to_matrix_fast(_slerp(quats[i - 1], quats[i], w))
         out[:3, 3] = (1 - w) * trans[i - 1] + w * trans[i]
         return out
 
@@ -191,6 +237,8 @@ class TFBuffer:
             TFLookupError: unknown frame, frames in different trees, extrapolation or gap.
         """
         target, source = _strip(target), _strip(source)
+        if target == source:
+            return np.eye(4)
         for frame in (target, source):
             if frame not in self.frames:
                 raise TFLookupError(
