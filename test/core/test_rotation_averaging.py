@@ -127,9 +127,12 @@ def test_axis_mean_and_weights():
     assert np.degrees(np.linalg.norm(log_map(mean))) == pytest.approx(tilt, abs=1e-9)
 
 
-def test_discrete_and_continuous_together():
+def test_discrete_and_continuous_together(monkeypatch):
     """A user category symmetric about z and under a flip (a can that is the same upside
     down): estimates pointing up and down average to one axis."""
+    from ros_pose_estimation.core import categories
+
+    monkeypatch.setattr(categories, "_REGISTRY", dict(categories._REGISTRY))  # no leaks
     can2 = register_category("can_flip", 99, continuous_axes=[[0, 0, 1]],
                              discrete=[np.eye(3), np.diag([1.0, -1.0, -1.0])],
                              overwrite=True)  # fmt: skip
