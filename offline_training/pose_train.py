@@ -21,6 +21,9 @@ arguments and output folder):
 2. **pseudo-label** each track: the object's pose in the fixed frame from fused depth, the
    support plane and the category's shape prior; every frame's pose through the camera motion
    from ``/tf`` (:mod:`offline_training.bags.pseudo_labels`). No labels are read.
+   ``--labels tf-consensus`` (RGB only: bags extracted without depth): the ``--label-model``'s
+   per-frame estimates, averaged per static object in the fixed frame and carried back to
+   every frame (:mod:`offline_training.bags.consensus_labels`).
    ``--supervised`` instead takes poses from the bag's ``ground_truth.json`` (the upper bound
    for comparison; marked as such in the report).
 3. **export** the labelled frames as a BOP dataset (``OUT/data``,
@@ -77,6 +80,16 @@ def parser() -> argparse.ArgumentParser:
                    help="fine-tune this checkpoint of the category (its model settings are "
                    "used): NeMo, e.g. models/nemo/mug.pt, or with --method cse a CSE one, "
                    "e.g. models/cse/mug.pt")  # fmt: skip
+    p.add_argument("--labels", choices=("depth", "tf-consensus"), default="depth",
+                   help="nemo pseudo-labels: depth (default: fused depth + TF + shape prior) or "
+                   "tf-consensus (RGB only, no depth: the --label-model's per-frame estimates "
+                   "averaged per static object in the fixed frame through /tf and carried "
+                   "back to every frame)")
+    p.add_argument("--label-model", default=None, metavar="PT",
+                   help="tf-consensus: the RGB (NeMo) checkpoint that makes the per-frame "
+                   "estimates (default: --init-checkpoint)")
+    p.add_argument("--label-preset", default="default",
+                   help="tf-consensus: inference preset of the --label-model")
     p.add_argument("--supervised", action="store_true",
                    help="UPPER BOUND: poses from the bags' ground_truth.json, not pseudo-labels")
     p.add_argument("--eval-bag", action="append", default=[],
@@ -148,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
                           ".db3 file)", 2)  # fmt: skip
     if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
         return _error(f"--init-checkpoint {args.init_checkpoint} does not exist", 2)
+    if args.labels == "tf-consensus":
+        args.label_model = args.label_model or args.init_checkpoint
+        if args.method != "nemo" or args.supervised:
+            return _error("--labels tf-consensus is for --method nemo without --supervised", 2)
+        if not args.label_model or not Path(args.label_model).is_file():
+            return _error("--labels tf-consensus needs the RGB model that makes the per-frame "
+                          "estimates: --label-model PT or --init-checkpoint PT (e.g. "
+                          "models/nemo/mug.pt)", 2)
     if args.num_threads:
         import torch
 

@@ -32,12 +32,16 @@ def run_nemo(args) -> dict:
     out = Path(args.out)
     ctx = distributed.setup(args.device, args.batch_size)
     report: dict = {"mode": "SUPERVISED UPPER BOUND (ground-truth poses)" if args.supervised
+                    else "unsupervised (tf-consensus pseudo-labels, RGB only)"
+                    if getattr(args, "labels", "depth") == "tf-consensus"
                     else "unsupervised (pseudo-labels)", "seconds": {}}  # fmt: skip
     t = time.perf_counter()
     try:
         if ctx.is_main:
             check_run(out, args)
-            pairs = extract(args.bags, Path(args.cache), not args.no_progress)
+            consensus = getattr(args, "labels", "depth") == "tf-consensus"
+            pairs = extract(args.bags, Path(args.cache), not args.no_progress,
+                            "rgb" if consensus else "rgbd")
             recs = [r for r, _ in pairs]
             report["extraction"] = [rep for _, rep in pairs]
             report["seconds"]["extract"] = time.perf_counter() - t
@@ -48,7 +52,8 @@ def run_nemo(args) -> dict:
                 saved = json.loads(labels_path.read_text())
                 labels = [[TrackLabel(**d) for d in g] for g in saved]
             else:
-                labels = _labels(recs, args.category, args.supervised, args.seed)
+                labels = (_consensus_labels(recs, args) if consensus else
+                          _labels(recs, args.category, args.supervised, args.seed))
                 labels_path.write_text(json.dumps([[lb.to_dict() for lb in g] for g in labels]))
             report["labels"] = [lb.to_dict() for g in labels for lb in g]
             report["label_error_vs_ground_truth"] = (
@@ -90,6 +95,28 @@ def _labels(recordings, category: str, supervised: bool, seed: int) -> list[list
             group = label_recording(rec, [category], PseudoLabelConfig(seed=seed), lambda lb: log(
                 f"  track {lb.track_id}: {'ok' if lb.accepted else 'REJECTED ' + lb.reason} "
                 f"(views {lb.n_views}, points {lb.n_points}, inliers {lb.inlier_ratio:.2f})"))
+        out.append(group)
+    return out
+
+
+def _consensus_labels(recordings, args) -> list[list]:
+    """``--labels tf-consensus``: the ``--label-model``'s estimates of every frame, consensus
+    per static object (:mod:`offline_training.bags.consensus_labels`)."""
+    from offline_training.bags.consensus_labels import consensus_labels, rgb_estimates
+    from ros_pose_estimation.nemo.estimator import NemoEstimator
+    from ros_pose_estimation.nemo.presets import InferenceConfig
+
+    estimator = NemoEstimator.from_checkpoints([args.label_model], InferenceConfig.named(
+        args.label_preset), args.device)  # fmt: skip
+    out = []
+    for rec in recordings:
+        log(f"estimating {args.category} in {rec.directory.name} with {args.label_model}")
+        est = rgb_estimates(rec, args.category, estimator, args.every_nth)
+        group = consensus_labels(rec.directory.name, args.category, est)
+        for lb in group:
+            log(f"  track {lb.track_id}: {'ok' if lb.accepted else 'REJECTED ' + lb.reason} "
+                f"(estimates {lb.n_views}, object {lb.extra['object']}: inliers "
+                f"{lb.extra['inliers']}/{lb.extra['estimates']})")
         out.append(group)
     return out
 

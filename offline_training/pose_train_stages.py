@@ -18,7 +18,8 @@ from pathlib import Path
 #: The report a finished run writes into its folder.
 REPORT_NAME = "report.json"
 #: Options added after the first runs, with the values those runs had.
-ADDED_DEFAULTS = {"method": "nemo", "views_per_sequence": 8, "n_vertices": 600}
+ADDED_DEFAULTS = {"method": "nemo", "views_per_sequence": 8, "n_vertices": 600, "labels": "depth",
+                  "label_model": None, "label_preset": "default"}
 
 
 def log(msg: str) -> None:
@@ -26,11 +27,13 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def extract(bags, cache: Path, progress: bool) -> list:
-    """Extract every bag into ``cache`` (:func:`offline_training.bags.extract.extract_bag`;
-    a damaged bag keeps the frames before the damage); returns ``[(ExtractedRecording, report
-    dict)]`` per bag, printing each report when ``progress``."""
+def extract(bags, cache: Path, progress: bool, modality: str = "rgbd") -> list:
+    """Extract every bag into ``cache`` (:func:`offline_training.bags.extract.extract_bag`,
+    ``modality`` ``rgbd`` or ``rgb``; a damaged bag keeps the frames before the damage);
+    returns ``[(ExtractedRecording, report dict)]`` per bag, printing each report when
+    ``progress``."""
     from offline_training.bags.cache import ExtractedRecording
+    from offline_training.bags.config import ExtractionConfig
     from offline_training.bags.extract import extract_bag
     from ros_pose_estimation.tools.bag_errors import CorruptBagError
 
@@ -38,7 +41,8 @@ def extract(bags, cache: Path, progress: bool) -> list:
     for bag in bags:
         log(f"extracting {bag} -> {cache}")
         try:
-            report = extract_bag(bag, cache, copy_ground_truth=True)
+            config = None if modality == "rgbd" else ExtractionConfig(modality=modality)
+            report = extract_bag(bag, cache, config, copy_ground_truth=True)
         except CorruptBagError as exc:  # frames before the damage are kept and used
             log(f"warning: {exc}")
             report = exc.report
