@@ -161,11 +161,13 @@ class MergeResult:
 
 def merge_meshes(
     vertices: torch.Tensor, features: list[torch.Tensor], anchor: int, threshold: float = 0.8,
-    log=None, **search,
+    log=None, known: dict[int, tuple[np.ndarray, float]] | None = None, **search,
 ) -> MergeResult:  # fmt: skip
     """Merge every mesh of ``features`` (``[V x D]`` each, on the shared sphere ``vertices
     [V x 3]``) into ``features[anchor]`` (see the module doc). ``search``: keyword arguments of
-    :func:`search_rotation`; ``log``: called with one line per mesh."""
+    :func:`search_rotation`; ``known``: ``(R*, distance)`` per mesh index already searched (a
+    previous run's, e.g. with another threshold), not searched again; ``log``: called with one
+    line per mesh."""
     if not 0 <= anchor < len(features):
         raise ConfigError(f"anchor must be in 0..{len(features) - 1}, got {anchor}")
     anchor_feats = F.normalize(features[anchor].float(), dim=1)
@@ -174,7 +176,10 @@ def merge_meshes(
     for i, feats in enumerate(features):
         if i == anchor:
             continue
-        R, dist = search_rotation(vertices, anchor_feats, vertices, feats, **search)
+        if known and i in known:
+            R, dist = np.asarray(known[i][0], dtype=np.float64), float(known[i][1])
+        else:
+            R, dist = search_rotation(vertices, anchor_feats, vertices, feats, **search)
         result.rotations[i], result.distances[i] = R, dist
         if dist < threshold:
             result.merged.append(i)

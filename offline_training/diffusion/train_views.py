@@ -9,7 +9,10 @@
    views came from synthetic inputs, the error of each ``R*`` against the truth.
 3. **Category training** (Eq. 12): the anchor mesh, with the merged features, keeps training
    with the encoder on the images of the anchor and of every merged instance, relabelled
-   ``R' = R R*^T``, ``merge_steps`` steps.
+   ``R' = R R*^T``, ``merge_steps`` steps. ``fresh_encoder``: stage 2 starts from the ImageNet
+   encoder instead of stage 1's (which learned features for every instance's own, mutually
+   rotated frame); the merged features still come from stage 1. A ``merge.json`` of an earlier
+   run with the same stage 1 and anchor is reused (only the threshold is applied again).
 4. **Category frame:** the anchor's instance frame is its input camera's; one annotated image
    (the anchor's, paper 000 Table 1 "1 instance") gives the rotation canonical -> that camera
    (``frame``: ``"truth"`` = the synthetic input's ground truth from ``instances.json``, or a
@@ -65,6 +68,7 @@ class ViewsTrainConfig:
     merge_threshold: float = 0.8
     anchor: int | None = None
     frame: str = "truth"
+    fresh_encoder: bool = False
     seed: int = 0
     num_threads: int | None = None
     num_workers: int = 1

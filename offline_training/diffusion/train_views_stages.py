@@ -103,6 +103,18 @@ def _export(model: NemoModel, sphere: NeuralMesh, features, R_frame, path: Path,
     return save_checkpoint(path, final, meta)
 
 
+def _previous_merge(path: Path, anchor: int) -> dict[int, tuple[np.ndarray, float]]:
+    """``(R*, distance)`` per mesh from an earlier ``merge.json`` of the same stage 1 and
+    anchor (the search depends on nothing else), so another threshold re-merges in seconds."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    if old.get("anchor") != anchor:
+        return {}
+    return {int(i): (np.asarray(R), float(old["distances"][i]))
+            for i, R in old["rotations"].items()}  # fmt: skip
+
+
 def run_pipeline(cfg, index: dict, dataset: NemoTrainingSet, out: Path) -> Path:
     """Stages 1-4 of :mod:`.train_views` (see there)."""
     from offline_training.diffusion import train_views as tv
@@ -134,8 +146,10 @@ def run_pipeline(cfg, index: dict, dataset: NemoTrainingSet, out: Path) -> Path:
         _export(model, meshes[anchor], meshes[anchor].features, R_frame,
                 out / f"{category}_unmerged.pt", {**meta, "stage": "unmerged"})  # fmt: skip
         t0 = time.perf_counter()
+        known = _previous_merge(out / "merge.json", anchor)
         merged = merge_meshes(meshes[anchor].vertices, [m.features for m in meshes], anchor,
-                              cfg.merge_threshold, log=print, seed=cfg.seed)  # fmt: skip
+                              cfg.merge_threshold, log=print, known=known,
+                              seed=cfg.seed)  # fmt: skip
         errors = tv.merge_errors(index, merged, category)
         report.update({
             "anchor": anchor, "merge_threshold": cfg.merge_threshold, "merged": merged.merged,
@@ -152,6 +166,9 @@ def run_pipeline(cfg, index: dict, dataset: NemoTrainingSet, out: Path) -> Path:
         rotations = {anchor + 1: np.eye(3)}
         rotations.update({i + 1: merged.rotations[i] for i in merged.merged})
         stage2 = cfg.stage(category, cfg.merge_steps, out / "stage2")
+        if cfg.fresh_encoder:  # stage 1's encoder learned every instance's own frame
+            fresh = NemoModel(stage2.nemo_config(), cfg.backbone_weights, seed=cfg.seed)
+            model.feature_net.load_state_dict(fresh.feature_net.state_dict())
         seconds2 = 0.0
         if cfg.merge_steps > 0:
             seconds2 = _train_stage(

@@ -71,3 +71,16 @@ def test_relabelled_views_map_anchor_points_like_the_merged_instance():
     x_instance = np.array([0.02, -0.01, 0.03])
     x_anchor = R_star @ x_instance
     assert np.allclose(relabel(R_view, R_star) @ x_anchor, R_view @ x_instance)
+
+
+def test_known_alignments_are_not_searched_again():
+    V, feats = _sphere_and_field(3)
+    R_true = random_rotations(1, 6)[0]
+    related = _rotated_copy(V, feats, R_true)
+    # a previous run's (R*, distance): reused as given, only the threshold is applied again
+    known = {1: (R_true, 0.5)}
+    result = merge_meshes(V, [feats, related], anchor=0, threshold=0.4, known=known)
+    assert result.merged == [] and result.distances[1] == 0.5
+    assert np.array_equal(result.rotations[1], R_true)
+    result = merge_meshes(V, [feats, related], anchor=0, threshold=0.6, known=known)
+    assert result.merged == [1]

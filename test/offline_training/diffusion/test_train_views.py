@@ -54,8 +54,12 @@ def test_pipeline_writes_checkpoints_in_the_category_frame(views, tmp_path):
         assert np.allclose(verts @ truth.T, sphere, atol=1e-5)
         assert np.allclose(np.linalg.norm(verts, axis=1), instance_radius("mug"), atol=1e-5)
     first = (out / "stage1.pt").stat().st_mtime_ns
-    assert train_views(args) == 0  # stage 1 is reused, not retrained
+    before = json.loads((out / "merge.json").read_text())
+    # stage 1 and the alignments are reused; another threshold merges everything
+    assert train_views([*args, "--merge-threshold", "5", "--fresh-encoder"]) == 0
     assert (out / "stage1.pt").stat().st_mtime_ns == first
+    after = json.loads((out / "merge.json").read_text())
+    assert after["rotations"] == before["rotations"] and sorted(after["merged"]) == [0, 2]
 
 
 def test_bad_inputs_exit_2_with_a_message(views, tmp_path, capsys):
