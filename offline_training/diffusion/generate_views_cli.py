@@ -4,6 +4,8 @@
         --out data/mug_views                         # CPU stand-in, the data engine's instances
     generate-views --category mug --source images DIR --generator zero123 \\
         --weights PATH_OR_HUB_ID --out data/mug_views  # your crops: DIR/NAME.png + NAME_mask.png
+    generate-views --category mug --source bag BAG [BAG ...] --generator zero123 \\
+        --weights PATH_OR_HUB_ID --out data/mug_views  # one image per object track of the bags
 
 Views: ``--views`` of the grid every ``--step`` deg within ``--azimuth`` / ``--elevation``
 (published: 20 views, 15 deg, [-90, 90] both), the input view (0, 0) always among them. Output:
@@ -36,10 +38,15 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="generate-views", description=__doc__.split("\n")[0])
     p.add_argument("--category", required=True, help="category of the objects, e.g. mug")
     p.add_argument("--out", required=True, help="views dataset folder (must be new or empty)")
-    p.add_argument("--source", default=["synthetic"], metavar="synthetic|images DIR", nargs="+",
+    p.add_argument("--source", default=["synthetic"], nargs="+",
+                   metavar="synthetic|images DIR|bag BAG [BAG ...]",
                    help="'synthetic': the data engine makes --instances objects, one input "
                    "image each; 'images DIR': DIR/NAME.png (RGB) with DIR/NAME_mask.png "
-                   "(object = non-zero), one per instance")  # fmt: skip
+                   "(object = non-zero), one per instance; 'bag BAG [BAG ...]': recordings "
+                   "extracted as pose-train does, one image per object track of --category "
+                   "(its largest unoccluded view)")  # fmt: skip
+    p.add_argument("--cache", default=None, help="--source bag: extraction cache (default: a "
+                   "temporary folder; pose-train's OUT/cache reuses its extraction)")  # fmt: skip
     p.add_argument("--instances", type=int, default=40, help="synthetic instances (default 40)")
     p.add_argument("--generator", choices=("render", "zero123"), default="render",
                    help="render (CPU stand-in: the data engine renders the instance; synthetic "
@@ -89,6 +96,21 @@ def read_image_folder(folder: Path) -> list[ObjectImage]:
     return out
 
 
+def _bag_objects(bags: list[str], category: str, args) -> list[ObjectImage]:
+    import tempfile
+
+    from offline_training.diffusion.bag_objects import bag_objects
+    from ros_pose_estimation.tools.bag_errors import BagError
+
+    try:
+        if args.cache:
+            return bag_objects(bags, category, args.cache, progress=not args.no_progress)
+        with tempfile.TemporaryDirectory(prefix="generate_views_cache_") as cache:
+            return bag_objects(bags, category, cache, progress=not args.no_progress)
+    except BagError as err:
+        raise ConfigError(str(err)) from err
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
@@ -113,8 +135,15 @@ def _run(args) -> int:
         objects = synthetic_objects(category, args.instances, args.seed, hfov_deg=args.hfov)
     elif kind == "images" and len(rest) == 1:
         objects = read_image_folder(Path(rest[0]))
+    elif kind == "bag" and rest:
+        if args.generator == "render":
+            raise ConfigError("--source bag: the render generator needs the data engine's "
+                              "instances (--source synthetic); real images need --generator "
+                              "zero123")  # fmt: skip
+        objects = _bag_objects(rest, category, args)
     else:
-        raise ConfigError(f"--source must be 'synthetic' or 'images DIR', got {args.source}")
+        raise ConfigError("--source must be 'synthetic', 'images DIR' or 'bag BAG [BAG ...]', "
+                          f"got {args.source}")  # fmt: skip
     if args.generator == "render":
         from offline_training.diffusion.render_generator import RenderGenerator
 
