@@ -85,6 +85,7 @@ setup(
             "generate-views = offline_training.diffusion.generate_views_cli:main",
             "train-views = offline_training.diffusion.train_views_cli:main",
             "enhance-dataset = offline_training.diffusion.enhance_cli:main",
+            "adapt-nemo = offline_training.adapt.cli:main",
         ],
     },
 )

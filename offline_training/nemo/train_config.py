@@ -51,7 +51,9 @@ class TrainConfig:
     ``mix_data`` is an enhanced copy of ``data`` (``enhance-dataset``; None = plain data only);
     an object whose image it holds is served from it with probability ``mix_fraction``;
     ``domain_weight`` alpha > 0 adds ``alpha * L_domain`` on the other domain's twin of each
-    such object (0 = off, the default).
+    such object (0 = off, the default). ``domain_self`` instead applies the term to each
+    crop's own features at its label (CC3D on pseudo-labelled target images, which have no
+    twin: ``||f~_r - C_r||^2`` with ``f~`` from the crop itself, :mod:`offline_training.adapt`).
     """
 
     data: str
@@ -101,6 +103,7 @@ class TrainConfig:
     mix_data: str | None = None
     mix_fraction: float = 0.5
     domain_weight: float = 0.0
+    domain_self: bool = False
 
     def __post_init__(self) -> None:
         train_loop.require_positive(self, ("steps", "batch_size", "checkpoint_every", "log_every"))
@@ -121,7 +124,10 @@ class TrainConfig:
         if not 0.0 <= self.mix_fraction <= 1.0 or self.domain_weight < 0:
             raise ConfigError(f"need mix_fraction in [0, 1] and domain_weight >= 0, got "
                               f"{self.mix_fraction}, {self.domain_weight}")  # fmt: skip
-        if self.domain_weight > 0 and not self.mix_data:
+        if self.domain_self and self.mix_data:
+            raise ConfigError("domain_self and mix_data exclude each other: the domain term "
+                              "compares either the crops themselves or their twins")
+        if self.domain_weight > 0 and not (self.mix_data or self.domain_self):
             raise ConfigError("domain_weight > 0 needs mix_data (the enhanced copy whose "
                               "twins the domain-consistency loss compares)")  # fmt: skip
 

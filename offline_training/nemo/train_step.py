@@ -76,6 +76,8 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
     fmap, twin_fmap = domain.feature_maps(
         net or model.feature_net, image, batch, cfg.domain_weight
     )
+    if cfg.domain_self and cfg.domain_weight > 0:  # the crops are their own twins (CC3D)
+        twin_fmap, batch = fmap, {**batch, "has_twin": torch.ones(len(image), dtype=torch.bool)}
     uv, visible = visible_vertices(model.mesh, R, t, K, mask, cfg.mask_margin_px)
     feats, vertex_ids, _ = sample_vertex_features(fmap, image_to_feature_uv(uv, stride), visible)
     bg = sample_background_features(fmap, downsample_mask(mask, stride), cfg.bg_samples,

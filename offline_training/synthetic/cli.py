@@ -19,7 +19,7 @@ import sys
 
 def _range(cast, name: str, lowest: str):
     """An argparse type for ``"LO..HI"`` or ``"X"`` (= ``X..X``) of ``cast`` values with
-    ``lowest`` (``"0 <"`` or ``"1 <="``) ``LO <= HI``; returns ``(lo, hi)``."""
+    ``lowest`` (``"0 <"``, ``"0 <="`` or ``"1 <="``) ``LO <= HI``; returns ``(lo, hi)``."""
 
     def parse(text: str) -> tuple:
         try:
@@ -27,7 +27,7 @@ def _range(cast, name: str, lowest: str):
             lo_v, hi_v = cast(lo), cast(hi or lo)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {name} or LO..HI, got {text!r}") from None
-        low_ok = lo_v > 0 if lowest == "0 <" else lo_v >= 1
+        low_ok = {"0 <": lo_v > 0, "0 <=": lo_v >= 0}.get(lowest, lo_v >= 1)
         if not (low_ok and lo_v <= hi_v):
             raise argparse.ArgumentTypeError(f"need {lowest} LO <= HI, got {text!r}")
         return lo_v, hi_v
@@ -37,6 +37,8 @@ def _range(cast, name: str, lowest: str):
 
 #: ``"45..75"`` -> (45.0, 75.0); ``"60"`` -> (60.0, 60.0)
 _float_range = _range(float, "X", "0 <")
+#: ``"0..9"`` -> (0.0, 9.0): like ``_float_range`` but LO may be 0
+_nonneg_range = _range(float, "X", "0 <=")
 #: ``"1..3"`` -> (1, 3); ``"2"`` -> (2, 2)
 _int_range = _range(int, "N", "1 <=")
 
@@ -74,6 +76,20 @@ def dataset_parser() -> argparse.ArgumentParser:
     p.add_argument("--backgrounds", default=None,
                    help="folder of photos to mix with the procedural backgrounds")
     p.add_argument("--jpg", action="store_true", help="write rgb as .jpg instead of .png")
+    look = p.add_argument_group(
+        "target-domain look", "post-render RGB changes (offline_training.synthetic.look); "
+        "depth, masks and poses stay exact; all off by default")
+    look.add_argument("--light-gain", type=_float_range, default=(1.0, 1.0), metavar="LO..HI",
+                      help="brightness factor drawn per image, e.g. 0.3..0.7 (darker lighting)")
+    look.add_argument("--light-tint", type=float, default=0.0, metavar="T",
+                      help="colour cast: each channel x (1 + T u), u in [-1, 1] per image")
+    look.add_argument("--gamma", type=float, default=1.0, help="tone curve exponent")
+    look.add_argument("--motion-blur", type=_nonneg_range, default=(0.0, 0.0), metavar="LO..HI",
+                      help="linear motion blur length (px) drawn per image, random direction")
+    look.add_argument("--rgb-noise", type=float, default=0.0, metavar="SIGMA",
+                      help="extra Gaussian RGB noise (0-255 units)")
+    look.add_argument("--jpeg-quality", type=int, default=None, metavar="Q",
+                      help="JPEG-compress every image at quality Q (1-100) before writing")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -94,6 +110,7 @@ def dataset_main(argv: list[str] | None = None) -> int:
             return 2
         get_category(name)
     from .dataset import DatasetConfig, generate_dataset
+    from .look import Look
 
     backgrounds = []
     if args.backgrounds:
@@ -109,6 +126,8 @@ def dataset_main(argv: list[str] | None = None) -> int:
         split=args.split, noise=args.noise, shadows=args.shadows, with_table=args.table,
         views_per_layout=args.views_per_layout, background_images=backgrounds,
         rgb_ext=".jpg" if args.jpg else ".png",
+        look=Look(args.light_gain, args.light_tint, args.gamma, args.motion_blur, args.rgb_noise,
+                  args.jpeg_quality),
     )  # fmt: skip
     try:
         cfg.validate()

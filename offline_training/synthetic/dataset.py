@@ -24,6 +24,7 @@ from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
 
 from .bop import BopWriter
+from .look import Look, apply_look
 from .render import render
 from .scene import ObjectModel, sample_scene
 from .sensor_noise import SensorNoise
@@ -56,6 +57,9 @@ class DatasetConfig:
     fill: tuple[float, float] = (0.4, 0.9)  # scene bounding sphere / shorter image side
     background_images: list[str] = field(default_factory=list)  # optional photos
     rgb_ext: str = ".png"
+    #: post-render appearance (a target domain's lighting, blur, noise, JPEG; :mod:`.look`);
+    #: drawn from the generator ``[seed, 2, image index]``: geometry and labels unchanged
+    look: Look = field(default_factory=Look)
 
     def intrinsics(self, hfov_deg: float | None = None) -> Intrinsics:
         """Pinhole intrinsics at ``hfov_deg`` (default :attr:`hfov_deg`), centred principal
@@ -81,6 +85,7 @@ class DatasetConfig:
         for name in ("instances", "images", "views_per_layout", "images_per_scene"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        self.look.validate()
 
 
 @dataclass
@@ -157,6 +162,9 @@ def generate_dataset(cfg: DatasetConfig, progress: bool = True) -> DatasetSummar
             if cfg.hfov_range is not None:  # drawn after the layout: layouts stay reproducible
                 intr = cfg.intrinsics(float(rng.uniform(*cfg.hfov_range)))
             result, T_world_cam = _render_view(scene, intr, cfg, noise, rng)
+            if not cfg.look.is_identity:  # own stream: the render's draws stay unchanged
+                look_rng = np.random.default_rng([cfg.seed, 2, i])
+                result.rgb = apply_look(result.rgb, cfg.look, look_rng)
             scene_id, im_id = divmod(i, cfg.images_per_scene)
             writer.add_render(scene_id, im_id, result, scene, T_world_cam)
             summary.images += 1

@@ -1,0 +1,135 @@
+"""``adapt-nemo``: adapt a NeMo checkpoint to an unlabeled target domain (issue #16).
+
+    adapt-nemo --method cc3d --checkpoint models/nemo/mug.pt --target out/data/mug_target \\
+        --heldout out/data/mug_target_heldout --out out/runs/mug_cc3d [--rounds 2] \\
+        [--top-k 100] [--steps 200] [--domain-weight 1.0] [--eval-max-objects 100]
+    adapt-nemo --method supervised ...   # the upper bound: the target's ground truth
+
+Methods: ``cc3d`` (paper 001 pseudo-labels, :mod:`.cc3d`) and ``supervised`` (upper bound,
+:mod:`.supervised`); both run the shared loop of :mod:`.loop` and write ``OUT/report.json``
+(rounds, labels kept, label accuracy vs ground truth, held-out accuracy, wall time). Started
+again with the same arguments the run resumes: finished rounds are not redone.
+
+Exit codes: 0 success, 1 runtime failure (nothing to label or evaluate), 2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+METHODS = ("cc3d", "supervised")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="adapt-nemo", description=__doc__.split("\n")[0])
+    p.add_argument("--method", choices=METHODS, default="cc3d")
+    p.add_argument("--checkpoint", required=True, help="starting NeMo checkpoint (the 'before')")
+    p.add_argument("--target", required=True, help="BOP root of the target's training part")
+    p.add_argument("--target-split", default="train")
+    p.add_argument("--heldout", required=True, help="BOP root of the held-out target part")
+    p.add_argument("--heldout-split", default="test")
+    p.add_argument("--out", required=True, help="run folder (resumed when it holds this run)")
+    p.add_argument("--rounds", type=int, default=2, help="EM rounds (default 2)")
+    p.add_argument("--top-k", type=int, default=100, help="cc3d: labels kept per category")
+    p.add_argument("--max-label-objects", type=int, default=None,
+                   help="cc3d: estimate at most this many target objects per round")
+    p.add_argument("--preset", default="default", help="inference preset (labels and eval)")
+    p.add_argument("--eval-max-objects", type=int, default=100,
+                   help="held-out objects evaluated per checkpoint (default 100)")
+    p.add_argument("--steps", type=int, default=200, help="fine-tuning steps per round")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--domain-weight", type=float, default=1.0,
+                   help="alpha of paper 001 Eq. 5 on the pseudo-labelled crops (0: off)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--device", default="cpu")
+    return p
+
+
+def settings(args) -> dict:
+    """What defines a run (stored in the report; a resume must match)."""
+    keys = ("method", "checkpoint", "target", "target_split", "heldout", "heldout_split",
+            "top_k", "max_label_objects", "preset", "eval_max_objects", "steps", "batch_size",
+            "lr", "domain_weight", "seed", "device")  # fmt: skip
+    s = {k: getattr(args, k) for k in keys}
+    if args.method == "supervised":
+        for key in ("top_k", "max_label_objects", "domain_weight"):  # cc3d-only
+            s.pop(key)
+    return s
+
+
+def run(args) -> dict:
+    """The whole adaptation (module doc); returns the report."""
+    import torch
+
+    from offline_training.adapt.cc3d import CC3DPath
+    from offline_training.adapt.finetune import FineTune, heldout_accuracy
+    from offline_training.adapt.loop import run_adaptation
+    from offline_training.adapt.supervised import SupervisedPath
+    from ros_pose_estimation.nemo.checkpoint import read_checkpoint
+
+    torch.set_num_threads(args.threads)
+    category = str(read_checkpoint(args.checkpoint)["category"])
+    if args.method == "cc3d":
+        path = CC3DPath(args.target, args.target_split, args.top_k, args.preset,
+                        args.max_label_objects, device=args.device)  # fmt: skip
+    else:
+        path = SupervisedPath(args.target, args.target_split)
+    tune = FineTune(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                    domain_weight=args.domain_weight if args.method == "cc3d" else 0.0,
+                    seed=args.seed, num_threads=args.threads, device=args.device)  # fmt: skip
+
+    def evaluate(checkpoint: Path) -> dict:
+        return heldout_accuracy(checkpoint, args.heldout, args.heldout_split, args.preset,
+                                args.eval_max_objects, device=args.device)  # fmt: skip
+
+    def log(msg: str) -> None:
+        print(f"adapt-nemo: {msg}", file=sys.stderr, flush=True)
+
+    return run_adaptation(
+        path, args.out, args.checkpoint, args.rounds,
+        lambda ckpt, labels, out: tune.run(ckpt, labels.data, out, labels.split),
+        evaluate, category, settings(args), log,
+    )  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``adapt-nemo``; returns the exit code."""
+    args = parser().parse_args(argv)
+    from offline_training.bop_objects import NoSamplesError
+    from ros_pose_estimation.core.errors import CheckpointError, ConfigError, InputError
+
+    for name in ("checkpoint", "target", "heldout"):
+        if not Path(getattr(args, name)).exists():
+            print(f"adapt-nemo: error: --{name} {getattr(args, name)} does not exist",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+    try:
+        report = run(args)
+    except (ConfigError, CheckpointError) as exc:
+        print(f"adapt-nemo: error: {exc}", file=sys.stderr)
+        return 2
+    except (InputError, NoSamplesError) as exc:
+        print(f"adapt-nemo: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("adapt-nemo: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    b = report["before"]["heldout"]
+    print(f"{report['method']} {report['category']}: before Acc@pi/6 {b['acc_pi_6']:.3f}, "
+          f"median {b['median_rot_deg']:.1f} deg")  # fmt: skip
+    for r in report["rounds"]:
+        h, lab = r["heldout"], r["labels"]
+        acc = lab.get("accuracy_kept") or {}
+        print(f"round {r['round']}: kept {lab['kept']}"
+              + (f" (label Acc@pi/6 {acc['acc_pi_6']:.3f})" if acc else "")
+              + f"; held-out Acc@pi/6 {h['acc_pi_6']:.3f}, median {h['median_rot_deg']:.1f} "
+              f"deg; {r['seconds']['total']:.0f} s")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

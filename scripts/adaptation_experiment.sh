@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Target-domain adaptation of the bundled RGB (NeMo) models (issue #16 items 1, 2, 6), on a CPU:
+#   1. a target domain whose look the synthetic training data (scripts/
+#      nemo_pretrained_experiment.sh: seed 0, 320x240, hfov 40..75, procedural backgrounds,
+#      mild sensor noise, white light) never saw: held-out instances (other seeds), another
+#      camera (640x480, hfov 56.1 deg), farther objects (fill 0.2..0.6), photo backgrounds,
+#      dim and coloured light (brightness x0.35..0.8, channel cast +-25 %), another tone curve
+#      (gamma 1.2), motion blur (0..7 px, random direction), extra sensor noise (sigma 5) and
+#      strong JPEG compression (quality 35; offline_training/synthetic/look.py). Two parts:
+#      training (seed 2000, 150 images; unlabeled for adaptation: only boxes and masks are
+#      used) and held-out (seed 3000, 60 images; other instances too);
+#   2. the "before" row (bundled model on the held-out part), CC3D (paper 001: pseudo-labels
+#      by Eq. 6 confidence, top K per category, fine-tuning with the contrastive loss plus
+#      alpha x Eq. 4 on the pseudo-labelled crops) for ROUNDS rounds, and the supervised upper
+#      bound (the training part's ground truth, same steps), all with adapt-nemo's loop and
+#      report (out/runs/<category>_{cc3d,supervised}/report.json).
+# Usage: bash scripts/adaptation_experiment.sh [CATEGORY ...]  (default: mug)
+# Env: STEPS (fine-tuning steps per round, 200), ROUNDS (2), TOP_K (100), ALPHA (1.0),
+#      EVAL (held-out objects, 100), THREADS (1).
+# Needs out/data/photos (made by scripts/nemo_pretrained_experiment.sh).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+categories=("${@:-mug}")
+steps=${STEPS:-200} rounds=${ROUNDS:-2} top_k=${TOP_K:-100} alpha=${ALPHA:-1.0}
+n_eval=${EVAL:-100} threads=${THREADS:-1}
+[[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
+look=(--width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg
+      --light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..7 --rgb-noise 5
+      --jpeg-quality 35 --no-progress)
+for c in "${categories[@]}"; do
+  [[ -d out/data/${c}_target/train ]] || generate-dataset --category "$c" --instances 10 \
+    --images 150 --out "out/data/${c}_target" --seed 2000 --split train "${look[@]}"
+  [[ -d out/data/${c}_target_heldout/test ]] || generate-dataset --category "$c" \
+    --instances 10 --images 60 --out "out/data/${c}_target_heldout" --seed 3000 --split test \
+    "${look[@]}"
+  common=(--checkpoint "models/nemo/$c.pt" --target "out/data/${c}_target"
+          --heldout "out/data/${c}_target_heldout" --steps "$steps" --eval-max-objects "$n_eval"
+          --threads "$threads")
+  python -m offline_training.adapt.cli --method cc3d "${common[@]}" --rounds "$rounds" \
+    --top-k "$top_k" --domain-weight "$alpha" --out "out/runs/${c}_cc3d"
+  python -m offline_training.adapt.cli --method supervised "${common[@]}" --rounds 1 \
+    --out "out/runs/${c}_supervised"
+done
