@@ -23,15 +23,10 @@ from pathlib import Path
 import cv2
 
 from offline_training.diffusion.generators import ObjectImage
+from offline_training.synthetic.cli import range_type
 from ros_pose_estimation.core.errors import ConfigError
 
-
-def _range(text: str) -> tuple[float, float]:
-    lo, _, hi = text.partition("..")
-    try:
-        return float(lo), float(hi or lo)
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected LO..HI in degrees, got {text!r}") from err
+_degrees = range_type(float, "DEG", "any")  # "-90..90" -> (-90.0, 90.0)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -60,8 +55,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="zero123: cpu or cuda (default cpu)")
     p.add_argument("--views", type=int, default=20, help="views per instance (default 20)")
     p.add_argument("--step", type=float, default=15.0, help="grid step, deg (default 15)")
-    p.add_argument("--azimuth", type=_range, default=(-90.0, 90.0), help="deg (-90..90)")
-    p.add_argument("--elevation", type=_range, default=(-90.0, 90.0), help="deg (-90..90)")
+    p.add_argument("--azimuth", type=_degrees, default=(-90.0, 90.0), help="deg (-90..90)")
+    p.add_argument("--elevation", type=_degrees, default=(-90.0, 90.0), help="deg (-90..90)")
     p.add_argument(
         "--hfov",
         type=float,

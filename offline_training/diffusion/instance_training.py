@@ -62,7 +62,7 @@ def multi_mesh_step(
         weighted = weighted + loss_y * len(feats)
         points += len(feats)
         correct += stats_y["accuracy"] * len(feats)
-    loss_fg = weighted / max(points, 1) if points else fmap.sum() * 0.0
+    loss_fg = weighted / points if points else fmap.sum() * 0.0
     bg = sample_background_features(fmap, downsample_mask(mask, stride), cfg.bg_samples,
                                     generator)  # fmt: skip
     loss_bg = fmap.new_zeros(())

@@ -97,9 +97,8 @@ def synthetic_objects(
         raise ConfigError(f"need instances >= 1, size >= 16, 0 < fill <= 1; got {instances}, "
                           f"{size}, {fill}")  # fmt: skip
     cat = get_category(category)
-    f = 0.5 * size / np.tan(np.deg2rad(hfov_deg) / 2.0)
-    intr = Intrinsics(fx=f, fy=f, cx=(size - 1) / 2.0, cy=(size - 1) / 2.0, width=size,
-                      height=size)  # fmt: skip
+    intr = Intrinsics.from_hfov(size, size, hfov_deg)
+    f = intr.fx
     out = []
     for k in range(instances):
         mesh = make_instance(cat.name, rng=np.random.default_rng([seed, 0, cat.class_id, k]))

@@ -34,6 +34,7 @@ from offline_training.diffusion.views import RelativeView
 from offline_training.synthetic.backgrounds import make_background, sample_background
 from offline_training.synthetic.bop import MM, BopWriter
 from offline_training.synthetic.render import bop_bbox
+from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.errors import ConfigError
 
@@ -93,9 +94,8 @@ def write_views_dataset(
         for y, obj in items:
             generated = generator.generate(obj, views, seed=seed + y)
             h, w = generated[0].rgb.shape[:2]
-            src = getattr(obj.source, "intrinsics", None)
-            f = float(src.fx) if src is not None else 0.5 * w / np.tan(np.deg2rad(hfov_deg) / 2)
-            K = np.array([[f, 0.0, (w - 1) / 2.0], [0.0, f, (h - 1) / 2.0], [0.0, 0.0, 1.0]])
+            intr = getattr(obj.source, "intrinsics", None) or Intrinsics.from_hfov(w, h, hfov_deg)
+            f, K = float(intr.fx), intr.K
             d = _label_distance([g.mask for g in generated], f, radius)
             rng = np.random.default_rng([seed, 3, y])
             for m, g in enumerate(generated):

@@ -17,9 +17,10 @@ import argparse
 import sys
 
 
-def _range(cast, name: str, lowest: str):
+def range_type(cast, name: str, lowest: str):
     """An argparse type for ``"LO..HI"`` or ``"X"`` (= ``X..X``) of ``cast`` values with
-    ``lowest`` (``"0 <"``, ``"0 <="`` or ``"1 <="``) ``LO <= HI``; returns ``(lo, hi)``."""
+    ``lowest`` (``"0 <"``, ``"0 <="``, ``"1 <="`` or ``"any"``) ``LO <= HI``; returns
+    ``(lo, hi)``."""
 
     def parse(text: str) -> tuple:
         try:
@@ -27,20 +28,21 @@ def _range(cast, name: str, lowest: str):
             lo_v, hi_v = cast(lo), cast(hi or lo)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected {name} or LO..HI, got {text!r}") from None
-        low_ok = {"0 <": lo_v > 0, "0 <=": lo_v >= 0}.get(lowest, lo_v >= 1)
+        low_ok = {"0 <": lo_v > 0, "0 <=": lo_v >= 0, "any": True}.get(lowest, lo_v >= 1)
         if not (low_ok and lo_v <= hi_v):
-            raise argparse.ArgumentTypeError(f"need {lowest} LO <= HI, got {text!r}")
+            need = "LO <= HI" if lowest == "any" else f"{lowest} LO <= HI"
+            raise argparse.ArgumentTypeError(f"need {need}, got {text!r}")
         return lo_v, hi_v
 
     return parse
 
 
 #: ``"45..75"`` -> (45.0, 75.0); ``"60"`` -> (60.0, 60.0)
-_float_range = _range(float, "X", "0 <")
+_float_range = range_type(float, "X", "0 <")
 #: ``"0..9"`` -> (0.0, 9.0): like ``_float_range`` but LO may be 0
-_nonneg_range = _range(float, "X", "0 <=")
+_nonneg_range = range_type(float, "X", "0 <=")
 #: ``"1..3"`` -> (1, 3); ``"2"`` -> (2, 2)
-_int_range = _range(int, "N", "1 <=")
+_int_range = range_type(int, "N", "1 <=")
 
 
 def dataset_parser() -> argparse.ArgumentParser:

@@ -65,9 +65,7 @@ class DatasetConfig:
         """Pinhole intrinsics at ``hfov_deg`` (default :attr:`hfov_deg`), centred principal
         point."""
         hfov = self.hfov_deg if hfov_deg is None else hfov_deg
-        f = 0.5 * self.width / np.tan(np.deg2rad(hfov) / 2.0)
-        return Intrinsics(f, f, (self.width - 1) / 2.0, (self.height - 1) / 2.0, self.width,
-                          self.height)
+        return Intrinsics.from_hfov(self.width, self.height, hfov)
 
     def validate(self) -> None:
         if not self.categories:

@@ -60,6 +60,13 @@ class Intrinsics:
         return (self.height, self.width)
 
     @classmethod
+    def from_hfov(cls, width: int, height: int, hfov_deg: float) -> Intrinsics:
+        """Square pixels, horizontal field of view ``hfov_deg`` (deg), principal point at the
+        image centre ``((width - 1) / 2, (height - 1) / 2)`` (pixel-centre convention)."""
+        f = 0.5 * width / np.tan(np.deg2rad(hfov_deg) / 2.0)
+        return cls(f, f, (width - 1) / 2.0, (height - 1) / 2.0, width, height)
+
+    @classmethod
     def from_K(cls, K: np.ndarray, width: int, height: int) -> Intrinsics:
         """From a ``[3 x 3]`` camera matrix (skew must be 0)."""
         mat = np.asarray(K, dtype=np.float64)
