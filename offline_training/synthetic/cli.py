@@ -78,6 +78,15 @@ def dataset_parser() -> argparse.ArgumentParser:
     p.add_argument("--backgrounds", default=None,
                    help="folder of photos to mix with the procedural backgrounds")
     p.add_argument("--jpg", action="store_true", help="write rgb as .jpg instead of .png")
+    add_look_args(p)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+
+def add_look_args(p: argparse.ArgumentParser) -> None:
+    """The target-domain look options (:class:`.look.Look`) of ``generate-dataset`` and
+    ``generate-bag``; :func:`look_from_args` reads them back."""
     look = p.add_argument_group(
         "target-domain look", "post-render RGB changes (offline_training.synthetic.look); "
         "depth, masks and poses stay exact; all off by default")
@@ -92,9 +101,14 @@ def dataset_parser() -> argparse.ArgumentParser:
                       help="extra Gaussian RGB noise (0-255 units)")
     look.add_argument("--jpeg-quality", type=int, default=None, metavar="Q",
                       help="JPEG-compress every image at quality Q (1-100) before writing")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    return p
 
+
+def look_from_args(args: argparse.Namespace):
+    """The :class:`.look.Look` of :func:`add_look_args`'s options."""
+    from .look import Look
+
+    return Look(args.light_gain, args.light_tint, args.gamma, args.motion_blur, args.rgb_noise,
+                args.jpeg_quality)  # fmt: skip
 
 def dataset_main(argv: list[str] | None = None) -> int:
     """``generate-dataset``; returns the exit code."""
@@ -112,7 +126,6 @@ def dataset_main(argv: list[str] | None = None) -> int:
             return 2
         get_category(name)
     from .dataset import DatasetConfig, generate_dataset
-    from .look import Look
 
     backgrounds = []
     if args.backgrounds:
@@ -128,8 +141,7 @@ def dataset_main(argv: list[str] | None = None) -> int:
         split=args.split, noise=args.noise, shadows=args.shadows, with_table=args.table,
         views_per_layout=args.views_per_layout, background_images=backgrounds,
         rgb_ext=".jpg" if args.jpg else ".png",
-        look=Look(args.light_gain, args.light_tint, args.gamma, args.motion_blur, args.rgb_noise,
-                  args.jpeg_quality),
+        look=look_from_args(args),
     )  # fmt: skip
     try:
         cfg.validate()

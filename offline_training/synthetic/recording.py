@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from offline_training.synthetic import messages as msgs
+from offline_training.synthetic.look import Look, apply_look
 from offline_training.synthetic.trajectories import OPTICAL_FRAME, TRAJECTORIES
 
 DEFAULT_TOPICS = {
@@ -75,8 +76,12 @@ class RecordingConfig:
     detections: bool = True  # write /detections (False: a bag as recorded without a detector)
     seed: int = 0
     topics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
+    #: post-render appearance of the RGB images (a target domain's lighting, blur, noise, JPEG;
+    #: :mod:`.look`); depth, detections and ground truth stay exact. Default: unchanged.
+    look: Look = field(default_factory=Look)
 
     def validate(self) -> None:
+        self.look.validate()
         if self.trajectory not in TRAJECTORIES:
             raise ValueError(f"trajectory must be one of {sorted(TRAJECTORIES)}")
         if self.depth_encoding not in ("16UC1", "32FC1"):
@@ -201,6 +206,9 @@ def write_recording(
             stamp = ns(t)
             T_world_cam = traj.camera_pose_at(t)
             result = render(scene, T_world_cam, intr, noise=noise, rng=rng)
+            if not cfg.look.is_identity:  # own stream: the render's draws stay unchanged
+                look_rng = np.random.default_rng([cfg.seed, 2, len(frames)])
+                result.rgb = apply_look(result.rgb, cfg.look, look_rng)
             depth = result.depth.astype(np.float32)
             if cfg.depth_encoding == "16UC1":
                 depth = np.round(np.nan_to_num(depth, nan=0.0) * 1000.0)

@@ -4,6 +4,10 @@ Example::
 
     generate-bag --category mug --category bottle --objects 3 --duration 10 --rate 10 \\
         --trajectory arm_sweep --storage mcap --out /tmp/mug_scene
+
+The target-domain look options of ``generate-dataset`` (``--light-gain``, ``--light-tint``,
+``--gamma``, ``--motion-blur``, ``--rgb-noise``, ``--jpeg-quality``) change the RGB images only:
+a recording whose look the synthetic training data never saw.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from ros_pose_estimation.core.categories import UnknownCategoryError, get_catego
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from offline_training.synthetic.cli import add_look_args
     from offline_training.synthetic.recording import RecordingConfig
     from offline_training.synthetic.trajectories import TRAJECTORIES
 
@@ -51,10 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_look_args(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    from offline_training.synthetic.cli import look_from_args
     from offline_training.synthetic.inspect_bag import summarize_bag
     from offline_training.synthetic.recording import RecordingConfig, write_recording
 
@@ -80,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         compress=args.compress,
         noise=args.noise,
         seed=args.seed,
+        look=look_from_args(args),
     )
     try:
         cfg.validate()

@@ -157,3 +157,37 @@ def test_cli_writes_bag_and_rejects_bad_input(tmp_path, capsys):
     assert "exists" in capsys.readouterr().err
     assert bag_main(["--out", str(tmp_path / "x"), "--category", "teapot"]) == 2
     assert "unknown category 'teapot'" in capsys.readouterr().err
+
+
+def test_look_changes_rgb_only(tmp_path):
+    from offline_training.synthetic.look import Look
+
+    plain = write_recording(_config(noise="none"), tmp_path / "plain", progress=False)
+    look = Look(gain=(0.4, 0.5), gamma=1.2, jpeg_quality=40)
+    dark = write_recording(_config(noise="none", look=look), tmp_path / "dark", progress=False)
+    for key in ("depth", "ground_truth", "detections"):
+        a = _messages(Path(plain.path), DEFAULT_TOPICS[key])
+        b = _messages(Path(dark.path), DEFAULT_TOPICS[key])
+        assert [t for t, _ in a] == [t for t, _ in b]
+    depth_a = _messages(Path(plain.path), DEFAULT_TOPICS["depth"])
+    depth_b = _messages(Path(dark.path), DEFAULT_TOPICS["depth"])
+    assert all(np.array_equal(x.data, y.data) for (_, x), (_, y) in zip(depth_a, depth_b,
+                                                                          strict=True))
+    rgb_a = [m.data.astype(float) for _, m in _messages(Path(plain.path), DEFAULT_TOPICS["rgb"])]
+    rgb_b = [m.data.astype(float) for _, m in _messages(Path(dark.path), DEFAULT_TOPICS["rgb"])]
+    for a, b in zip(rgb_a, rgb_b, strict=True):
+        assert b.mean() < 0.6 * a.mean()  # darker: gain 0.4-0.5 and gamma 1.2
+    gt = json.loads((Path(dark.path) / "ground_truth.json").read_text())
+    assert gt["config"]["look"]["jpeg_quality"] == 40
+
+
+def test_cli_look_options(tmp_path, capsys):
+    args = ["--out", str(tmp_path / "b"), "--category", "mug", "--objects", "1", "--duration",
+            "0.2", "--rate", "5", "--width", "48", "--height", "36", "--quiet",
+            "--light-gain", "0.5..0.6", "--jpeg-quality", "50"]  # fmt: skip
+    assert bag_main(args) == 0
+    gt = json.loads((tmp_path / "b" / "ground_truth.json").read_text())
+    assert gt["config"]["look"]["gain"] == [0.5, 0.6]
+    bad = ["--out", str(tmp_path / "c"), "--category", "mug", "--jpeg-quality", "0", "--quiet"]
+    assert bag_main(bad) == 2
+    assert "jpeg_quality" in capsys.readouterr().err
