@@ -6,12 +6,13 @@
 Per detection: a square crop (``crop_scale`` x the box's longer side, resized to
 ``crop_size``; it carries its own intrinsics) of the colour image, the depth (nearest
 neighbour) and the object mask (the detection's, else the box's pixels at the object's depth,
-:func:`.pixels.box_depth_mask`); one batched forward per category gives pixel features and the
-deformed template's vertex embeddings; on the object's feature cells Eq. 1-2 give each cell's
-3D template point and Eq. 7 its confidence; cells with confidence above ``min_confidence`` and
-valid depth are back-projected with the crop intrinsics, and RANSAC + weighted Umeyama
-(:func:`.solve.pose_from_correspondences`) gives ``x_cam = s R x_model + t``; optionally a few
-ICP steps refine it (:mod:`.refine`). The call is the estimator contract of
+:func:`.pixels.box_depth_mask`, above the supporting surface,
+:func:`.pixels.remove_support_plane`); one batched forward per category gives pixel features
+and the deformed template's vertex embeddings; on the object's feature cells Eq. 1-2 give each
+cell's 3D template point and Eq. 7 its confidence; cells with confidence above
+``min_confidence`` and valid depth are back-projected with the crop intrinsics, and RANSAC +
+weighted Umeyama (:func:`.solve.pose_from_correspondences`) gives ``x_cam = s R x_model + t``;
+optionally a few ICP steps refine it (:mod:`.refine`). The call is the estimator contract of
 :mod:`ros_pose_estimation.core.estimation` (the RGB estimator's), with ``needs_depth``; output:
 :class:`~ros_pose_estimation.core.estimation.PoseEstimate` with the metric ``size`` = the
 deformed template's extents x ``s``, ``t`` = the centre of that box, ``score`` = the
@@ -47,7 +48,7 @@ from ros_pose_estimation.core.estimation import Detection, PoseEstimate, check_i
 from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
 from .model import CseModel
-from .pixels import box_depth_mask, cell_mask_and_depth, depth_metres
+from .pixels import box_depth_mask, cell_mask_and_depth, depth_metres, remove_support_plane
 from .refine import icp_similarity
 from .solve import pose_from_correspondences
 from .symmetry import canonical_rotation
@@ -72,6 +73,9 @@ class CseInferenceConfig:
         icp_steps: similarity-ICP refinement steps after RANSAC (0: off), :mod:`.refine`;
             20 halves the rotation error of the CPU-trained models (mug 15 -> 7 deg).
         box_depth_band: object depth band without a mask (fraction of the box's metric size).
+        box_support_plane: without a mask, also drop the pixels of the surface the object stands
+            on (:func:`.pixels.remove_support_plane`; off: the depth band only; BENCHMARKS
+            "RGB-D" measures box-only detections with and without it).
         canonical_symmetry: output one representative rotation for symmetric categories.
         min_points: fewer usable cells -> the detection fails (EstimationError).
         seed: RANSAC seed (deterministic results).
@@ -85,6 +89,7 @@ class CseInferenceConfig:
     weight_by_confidence: bool = True
     icp_steps: int = 20
     box_depth_band: float = 0.6
+    box_support_plane: bool = True
     canonical_symmetry: bool = True
     min_points: int = 8
     seed: int = 0
@@ -130,6 +135,8 @@ class CseEstimator(CategoryEstimator):
         mask = det.mask
         if mask is None:
             mask = box_depth_mask(depth_m, det.box_xyxy, intrinsics.fx, self.config.box_depth_band)
+            if self.config.box_support_plane:
+                mask = remove_support_plane(mask, depth_m, det.box_xyxy, intrinsics)
         inputs = crop_inputs(crop, image, det.box_xyxy, mask, depth_m)
         cells, cell_depth = cell_mask_and_depth(
             inputs.mask, inputs.depth, cfg.stride, self.config.min_mask_fraction

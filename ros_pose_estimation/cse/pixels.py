@@ -6,6 +6,10 @@
 * :func:`box_depth_mask`: without a segmentation mask, the object's pixels are the box's pixels
   whose depth lies within a band around the depth of the box's centre (median of the inner
   half), the band being ``band x`` the box's metric size at that depth.
+* :func:`remove_support_plane`: drop from such a mask the pixels of the surface the object
+  stands on (a table inside the box's lower part lies in that band): a plane fitted (RANSAC) to
+  the depth of a ring of pixels around the box, and the mask's pixels less than ``min_height``
+  above it removed.
 * :func:`cell_mask_and_depth`: a crop mask and depth -> per feature cell (``stride x stride``
   crop pixels) "object" (at least ``min_fraction`` of its pixels on the mask) and the mean depth
   of its valid masked pixels (0 when none).
@@ -73,6 +77,76 @@ def box_depth_mask(
     z_ref = float(np.median(z[inner if inner.any() else valid]))
     side = max(x1 - x0, y1 - y0) * z_ref / fx
     return valid & (np.abs(z - z_ref) <= band * side)
+
+
+def remove_support_plane(
+    mask: np.ndarray,
+    depth_m: np.ndarray,
+    box_xyxy: np.ndarray,
+    intrinsics,
+    min_height: float = 0.008,
+    ring: float = 0.35,
+    threshold: float = 0.006,
+    iterations: int = 64,
+    min_inlier_fraction: float = 0.3,
+    max_points: int = 1500,
+    seed: int = 0,
+) -> np.ndarray:
+    """``mask`` ``[H x W]`` bool without the pixels of the supporting surface.
+
+    The plane is fitted to the valid depth of the ring between ``box_xyxy`` and the box grown by
+    ``ring`` x its size on every side (the table and background around the object), ``iterations``
+    RANSAC hypotheses of 3 points with ``threshold`` m inlier distance (deterministic: ``seed``).
+    Mask pixels whose height above the plane (the camera's side positive) is below
+    ``min_height`` m are removed. The mask is returned unchanged when no plane holds
+    ``min_inlier_fraction`` of the ring's points or when the removal would leave less than a
+    quarter of it (a plane through the object, not under it).
+
+    Args:
+        depth_m: ``[H x W]`` depth (m, 0 invalid). intrinsics: the image's
+            :class:`~ros_pose_estimation.core.camera.Intrinsics`.
+    """
+    z = np.asarray(depth_m)
+    h, w = z.shape
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    gx, gy = ring * (x1 - x0), ring * (y1 - y0)
+    r0, r1 = max(int(np.floor(y0 - gy)), 0), min(int(np.ceil(y1 + gy)), h - 1)
+    c0, c1 = max(int(np.floor(x0 - gx)), 0), min(int(np.ceil(x1 + gx)), w - 1)
+    rows, cols = np.mgrid[r0 : r1 + 1, c0 : c1 + 1]
+    outside = ~((rows >= y0) & (rows <= y1) & (cols >= x0) & (cols <= x1))
+    keep = outside & (z[rows, cols] > 0)
+    if np.count_nonzero(keep) < 30 or not mask.any():
+        return mask
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(keep)
+    if len(idx) > max_points:
+        idx = rng.choice(idx, max_points, replace=False)
+    uv = np.stack([cols.reshape(-1)[idx], rows.reshape(-1)[idx]], 1).astype(np.float64)
+    pts = intrinsics.backproject(uv, z[rows, cols].reshape(-1)[idx].astype(np.float64))
+    tri = pts[rng.integers(0, len(pts), (iterations, 3))]  # [I x 3 x 3]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norm = np.linalg.norm(normals, axis=1)
+    ok = norm > 1e-9
+    if not ok.any():
+        return mask
+    normals = normals[ok] / norm[ok, None]
+    offsets = -np.einsum("ij,ij->i", normals, tri[ok, 0])
+    counts = (np.abs(pts @ normals.T + offsets) < threshold).sum(0)
+    best = int(np.argmax(counts))
+    if counts[best] < min_inlier_fraction * len(pts):
+        return mask
+    normal, offset = normals[best], offsets[best]
+    if offset < 0:  # the camera (origin) on the positive side
+        normal, offset = -normal, -offset
+    mr, mc = np.nonzero(mask)
+    on = intrinsics.backproject(np.stack([mc, mr], 1).astype(np.float64),
+                                z[mr, mc].astype(np.float64))  # fmt: skip
+    above = on @ normal + offset > min_height
+    if np.count_nonzero(above) < 0.25 * len(mr):
+        return mask
+    out = np.zeros_like(mask)
+    out[mr[above], mc[above]] = True
+    return out
 
 
 def cell_mask_and_depth(

@@ -65,3 +65,42 @@ def test_cell_mask_and_depth():
     np.testing.assert_array_equal(cells, [[True, False], [False, True]])
     assert z[0, 0] == pytest.approx((14 * 1.0 + 3.0) / 15)  # mean over valid masked pixels
     assert z[0, 1] == 0.0 and z[1, 1] == pytest.approx(1.0)
+
+
+def test_remove_support_plane_drops_the_table_keeps_the_object():
+    """A 10 cm cube standing on a table seen from 45 deg above: the depth band keeps the table
+    in the box's lower part; the plane fitted around the box removes it, not the cube."""
+    from ros_pose_estimation.core.camera import Intrinsics
+    from ros_pose_estimation.cse.pixels import remove_support_plane
+
+    intr = Intrinsics.from_K(np.array([[300.0, 0, 79.5], [0, 300.0, 59.5], [0, 0, 1]]), 160, 120)
+    # camera 0.6 m from the cube, looking 45 deg down: table z = 0 in the world
+    el = np.deg2rad(45.0)
+    # columns: the camera's x (right), y (down) and z (forward) axes in the world
+    R_wc = np.array([[1, 0, 0], [0, -np.sin(el), -np.cos(el)], [0, np.cos(el), -np.sin(el)]]).T
+    c = np.array([0.0, -0.6 * np.cos(el), 0.6 * np.sin(el) + 0.05])
+    rays = intr.pixel_rays().reshape(-1, 3) @ R_wc.T  # world directions (z = 1 in the camera)
+    # ray-cast the table plane and the cube [-0.05, 0.05]^2 x [0, 0.1]
+    depth = np.full(len(rays), np.inf)
+    on_cube = np.zeros(len(rays), bool)
+    t_table = -c[2] / rays[:, 2]
+    depth = np.where(t_table > 0, t_table, np.inf)
+    lo, hi = np.array([-0.05, -0.05, 0.0]), np.array([0.05, 0.05, 0.1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t0, t1 = (lo - c) / rays, (hi - c) / rays
+    tn = np.nanmax(np.minimum(t0, t1), 1)
+    tf = np.nanmin(np.maximum(t0, t1), 1)
+    hit = (tn < tf) & (tn > 0) & (tn < depth)
+    depth[hit], on_cube[hit] = tn[hit], True
+    z = np.where(np.isfinite(depth), depth, 0.0).reshape(120, 160)
+    cube = on_cube.reshape(120, 160)
+    rows, cols = np.nonzero(cube)
+    box = np.array([cols.min(), rows.min(), cols.max(), rows.max()], float)
+    band = box_depth_mask(z, box, intr.fx)
+    assert np.count_nonzero(band & ~cube) > 30  # the table in the box is in the band
+    mask = remove_support_plane(band, z, box, intr)
+    assert np.count_nonzero(mask & ~cube) < 0.05 * np.count_nonzero(band & ~cube)
+    assert np.count_nonzero(mask & cube) > 0.9 * np.count_nonzero(band & cube)
+    # nothing around the box to fit a plane to: the mask is kept as it is
+    bare = np.where(cube, z, 0.0)
+    np.testing.assert_array_equal(remove_support_plane(band & cube, bare, box, intr), band & cube)
