@@ -87,6 +87,16 @@ class WorldFusionConfig:
         0.0,
         10.0,
     )
+    reidentify_s: float = _setting(
+        30.0,
+        "world-frame re-identification: a new track whose first estimate's centre passes the "
+        "centre gate of a fused object of its category takes over that object's fused state "
+        "(and its id) when the object's track ended less than this long ago (s) or is not in "
+        "the frame (the camera-frame tracker starts new ids when a moving camera's estimates "
+        "jump); 0: off",
+        0.0,
+        1e6,
+    )
     score_temperature: float = _setting(
         0.01,
         "estimates weigh exp(score / score_temperature) in the rotation mean: higher-scoring "

@@ -65,6 +65,7 @@ class ObjectState:
         self, category: Category, samples: list[dict], config: WorldFusionConfig, phase: int = 0
     ) -> None:
         self.category = category
+        self.object_id = int(phase)  # the object's id (:mod:`.world_fusion` sets it)
         self._added, self._phase, self._stale = 0, int(phase), False
         self.samples = Samples(config.max_samples, SAMPLE_FIELDS)
         for sample in samples:

@@ -40,7 +40,14 @@ stamp) and fuses all of a track's estimates there:
   frames' errors as independent: an estimator whose errors persist over neighbouring views
   makes it optimistic. About a continuous symmetry axis the rotation is unknown: ``pi^2 / 3``
   is added along it.
-* **Lifetime**: a track's fused state is dropped with its track (``live_ids``).
+* **Re-identification** (``reidentify_s`` > 0): the camera-frame tracker starts a new track id
+  when the estimates of a moving camera jump; a new track whose first estimate's centre passes
+  the centre gate of a fused object of its category (nearest first) continues that object's
+  fused state and publishes under its id (``FusedPose.track_id`` = the object's first track
+  id: a stable TF frame), status ``"reidentified"``. Candidates: objects whose track ended at
+  most ``reidentify_s`` ago, and objects whose track is alive but has no pose in this frame.
+* **Lifetime**: a track's fused state is dropped ``reidentify_s`` after its track ended
+  (``live_ids``; at once when re-identification is off).
 
 Pure numpy; stamps in ns, lengths in m, ``T`` ``[4 x 4]`` homogeneous (``T_parent_child``).
 """
@@ -62,7 +69,10 @@ from ros_pose_estimation.pipeline.fusion_config import WorldFusionConfig
 from ros_pose_estimation.pipeline.fusion_state import ObjectState
 
 #: ``FusedPose.status`` values.
-FUSION_STATUSES = ("new", "fused", "outlier", "reacquired", "unfused")
+FUSION_STATUSES = ("new", "fused", "outlier", "reacquired", "reidentified", "unfused")
+
+#: Ended objects kept for re-identification, at most (the oldest go first).
+MAX_RETIRED = 64
 
 
 @dataclass
@@ -71,7 +81,8 @@ class FusedPose:
     for the message builders).
 
     Attributes:
-        category, track_id: the tracked pose's.
+        category: the tracked pose's. track_id: the object's id: the track id that started
+            its fused state (a re-identified object keeps it; else the tracked pose's).
         R: ``[3 x 3]`` model -> fixed frame; t: ``[3]`` centre (m); size: ``[3]`` extents (m).
         score: the frame's estimate's score (not fused).
         covariance: ``[6 x 6]`` (m^2, rad^2; module docstring), or None (unknown).
@@ -131,7 +142,8 @@ class WorldFusion:
 
     def __init__(self, config: WorldFusionConfig | None = None) -> None:
         self.config = (config or WorldFusionConfig()).validate()
-        self._states: dict[int, ObjectState] = {}
+        self._states: dict[int, ObjectState] = {}  # track id -> state (shared when re-identified)
+        self._retired: list[tuple[ObjectState, int]] = []  # (state, stamp its track ended)
 
     def reconfigure(self, config: WorldFusionConfig) -> None:
         """Use ``config`` from the next :meth:`update` on; fused states are kept (a smaller
@@ -143,6 +155,7 @@ class WorldFusion:
     def reset(self) -> None:
         """Forget every fused state (e.g. the fixed frame changed, time jumped back)."""
         self._states.clear()
+        self._retired.clear()
 
     @property
     def track_ids(self) -> list[int]:
@@ -172,6 +185,7 @@ class WorldFusion:
             InputError: ``T_fixed_cam`` not a rigid ``[4 x 4]`` transform (nothing changed).
         """
         T = check_transform(T_fixed_cam)
+        present = {int(p.track_id) for p in poses}
         out = []
         for pose in poses:
             track_id, stamp = int(pose.track_id), int(stamp_ns)
@@ -186,14 +200,19 @@ class WorldFusion:
             R, t = np.asarray(raw.R, dtype=np.float64), np.asarray(raw.t, dtype=np.float64)
             size = np.asarray(raw.size, dtype=np.float64)
             sample = self._sample(R, t, size, float(pose.score), T)
-            status, state = self._fuse(track_id, get_category(pose.category), sample)
-            out.append(FusedPose(pose.category, track_id, state.R.copy(), state.t.copy(),
+            status, state = self._fuse(track_id, get_category(pose.category), sample, present)
+            out.append(FusedPose(pose.category, state.object_id, state.R.copy(), state.t.copy(),
                                  state.size.copy(), float(pose.score), state.covariance, stamp,
                                  status, len(state.samples), pose))  # fmt: skip
         if live_ids is not None:
             keep = set(live_ids)
             for track_id in [k for k in self._states if k not in keep]:
-                del self._states[track_id]
+                state = self._states.pop(track_id)
+                if self.config.reidentify_s > 0 and all(
+                        s is not state for s in self._states.values()):  # fmt: skip
+                    self._retired.append((state, int(stamp_ns)))
+        horizon = int(stamp_ns) - int(self.config.reidentify_s * 1e9)
+        self._retired = [(s, t) for s, t in self._retired if t >= horizon][-MAX_RETIRED:]
         return out
 
     # ------------------------------------------------------------------ internals
@@ -220,15 +239,20 @@ class WorldFusion:
         angle = symmetric_angle(R_ref, sample["R"], category)
         return "R" if math.degrees(angle) > cfg.rotation_gate_deg else ""
 
-    def _fuse(self, track_id: int, category: Category, sample: dict) -> tuple[str, ObjectState]:
+    def _fuse(self, track_id: int, category: Category, sample: dict,
+              present: set[int]) -> tuple[str, ObjectState]:  # fmt: skip
         state = self._states.get(track_id)
+        found = False
         if state is None or state.category.name != category.name:
-            return "new", self._restart(track_id, category, [sample])
+            state = self._reidentify(category, sample, present)
+            if state is None:
+                return "new", self._restart(track_id, category, [sample])
+            self._states[track_id], found = state, True
         gate = self._differs(category, state.R, state.t, state.covariance[:3, :3], sample)
         if not gate:
             state.pending.clear()
             state.add(sample, self.config)
-            return "fused", state
+            return "reidentified" if found else "fused", state
         last = state.pending[-1] if state.pending else None
         if last is None or self._differs(category, last["R"], last["t"],
                                          self._sample_cov(last), sample):  # fmt: skip
@@ -242,10 +266,42 @@ class WorldFusion:
             needed = max(needed, min(len(state.samples), cfg.rotation_reacquire_frames))
         if len(state.pending) < needed:
             return "outlier", state
-        return "reacquired", self._restart(track_id, category, state.pending)
+        moved = self._restart(track_id, category, state.pending, state.object_id)
+        for other, held in list(self._states.items()):  # every track of the object follows it
+            if held is state:
+                self._states[other] = moved
+        return "reacquired", moved
 
-    def _restart(self, track_id: int, category: Category, samples: list[dict]) -> ObjectState:
-        """A new state from ``samples`` (fitted from the newest one)."""
+    def _reidentify(self, category: Category, sample: dict,
+                    present: set[int]) -> ObjectState | None:  # fmt: skip
+        """The fused object of ``category`` nearest ``sample`` within the centre gate among
+        the ended ones (taken out of the retired list) and those whose tracks have no pose in
+        this frame (``present``: the frame's track ids); None when re-identification is off or
+        none passes."""
+        if self.config.reidentify_s <= 0:
+            return None
+        held: dict[int, list[int]] = {}
+        for tid, st in self._states.items():
+            held.setdefault(id(st), []).append(tid)
+        live = {id(st): st for st in self._states.values()
+                if not any(t in present for t in held[id(st)])}  # fmt: skip
+        candidates = [*live.values(), *(st for st, _ in self._retired)]
+        best, best_d2 = None, self.config.translation_gate_sigma**2
+        for st in candidates:
+            if st.category.name != category.name:
+                continue
+            d2 = mahalanobis2(sample["t"] - st.t, st.covariance[:3, :3] + self._sample_cov(sample))
+            if d2 <= best_d2:
+                best, best_d2 = st, d2
+        if best is not None:
+            self._retired = [(st, t) for st, t in self._retired if st is not best]
+        return best
+
+    def _restart(self, track_id: int, category: Category, samples: list[dict],
+                 object_id: int | None = None) -> ObjectState:  # fmt: skip
+        """A new state from ``samples`` (fitted from the newest one) for the object
+        ``object_id`` (None: a new object, ``track_id``)."""
         state = ObjectState(category, samples, self.config, phase=track_id)
+        state.object_id = track_id if object_id is None else object_id
         self._states[track_id] = state
         return state

@@ -234,6 +234,58 @@ def test_state_lives_as_long_as_its_track_and_settings_change_live():
     assert fusion.track_ids == []
 
 
+def _tracked(est: Est, track_id: int, stamp: int) -> TrackedPose:
+    return TrackedPose(est.category, track_id, est.R, est.t, est.size, est.score, None, stamp,
+                       False, est, "tracked")  # fmt: skip
+
+
+def _reid_run(config: WorldFusionConfig, gap_frames: int = 0, seed: int = 7):
+    """The mug seen for 20 frames as track 1, then (after ``gap_frames`` without it) as track
+    2 (the camera-frame tracker restarted its id); the box as track 3 throughout, and a second
+    mug 0.5 m away appearing as track 4 with the restart. Returns the fused poses per frame."""
+    rng = np.random.default_rng(seed)
+    far = {"mug": OBJECTS["mug"].copy()}
+    far["mug"][:3, 3] += [0.0, 0.5, 0.0]
+    fusion, out = WorldFusion(config), []
+    for k in range(40 + gap_frames):
+        stamp, T = k * FRAME_NS, camera_pose(k, 40 + gap_frames)
+        mug, box = estimates(T, rng, {"mug": OBJECTS["mug"], "box": OBJECTS["box"]})
+        poses = [_tracked(box, 3, stamp)]
+        live = [3]
+        if k < 20:
+            poses.append(_tracked(mug, 1, stamp))
+            live.append(1)
+        elif k >= 20 + gap_frames:
+            (other,) = estimates(T, rng, far)
+            poses += [_tracked(mug, 2, stamp), _tracked(other, 4, stamp)]
+            live += [2, 4]
+        out.append(fusion.update(stamp, T, poses, live))
+    return out
+
+
+def test_a_restarted_track_is_reidentified_in_the_world_frame():
+    """The mug's new track id continues its fused state (samples keep growing, the object keeps
+    id 1, its TF frame); the other mug, far away, is a new object; the box is untouched."""
+    out = _reid_run(WorldFusionConfig(), gap_frames=5)
+    first = out[25]
+    assert [(f.track_id, f.status) for f in first] == [(3, "fused"), (1, "reidentified"),
+                                                        (4, "new")]  # fmt: skip
+    assert first[1].samples == 21 and first[1].per_frame.track_id == 2
+    last = out[-1]
+    assert [(f.track_id, f.status) for f in last] == [(3, "fused"), (1, "fused"), (4, "fused")]
+    assert last[1].samples == 40 and last[2].samples == 20
+    assert errors(camera_pose(44, 45), last[1], world=True)[1] < 0.02
+
+
+def test_reidentification_off_or_too_late_starts_a_new_object():
+    off = _reid_run(WorldFusionConfig(reidentify_s=0.0))[20]
+    assert [(f.track_id, f.status) for f in off][1] == (2, "new")
+    late = _reid_run(WorldFusionConfig(reidentify_s=0.3), gap_frames=5)[25]  # 0.5 s gap
+    assert [(f.track_id, f.status) for f in late][1] == (2, "new")
+    soon = _reid_run(WorldFusionConfig(reidentify_s=0.3))[20]  # track 1 ended this frame
+    assert [(f.track_id, f.status) for f in soon][1] == (1, "reidentified")
+
+
 def test_bad_transform_is_refused_with_the_reason():
     fusion = WorldFusion()
     with pytest.raises(InputError, match=r"\[4 x 4\]"):
