@@ -13,10 +13,18 @@
 #      by Eq. 6 confidence, top K per category, fine-tuning with the contrastive loss plus
 #      alpha x Eq. 4 on the pseudo-labelled crops) for ROUNDS rounds, and the supervised upper
 #      bound (the training part's ground truth, same steps), all with adapt-nemo's loop and
-#      report (out/runs/<category>_{cc3d,supervised}/report.json).
+#      report (out/runs/<category>_{cc3d,supervised}/report.json);
+#   3. NVSM few-shot (paper 002, issue #16 item 4): N annotated anchors drawn from the training
+#      part (seed 0, nested: the 7 are among the 20; out/runs/<category>_anchors_N.json),
+#      pseudo-labels matched to views synthesized from them and expanding round by round
+#      (out/runs/<category>_nvsm_N/report.json); its controls: the anchors alone (threshold 2:
+#      nothing else kept, <category>_nvsm_N_anchors_only) and EXPANSIONS matching passes before
+#      one training round (<category>_nvsm_N_x<EXPANSIONS>, at most 150 labels).
 # Usage: bash scripts/adaptation_experiment.sh [CATEGORY ...]  (default: mug)
 # Env: STEPS (fine-tuning steps per round, 200), ROUNDS (2), TOP_K (100), ALPHA (1.0),
-#      EVAL (held-out objects, 100), THREADS (1).
+#      EVAL (held-out objects, 100), THREADS (1), ANCHORS (NVSM anchor counts, "7 20"; empty:
+#      no NVSM), THRESHOLD (NVSM similarity threshold, 0.8), RADIUS (NVSM pose shift, 30 deg),
+#      EXPANSIONS (4; empty: no such run).
 # Needs out/data/photos (made by scripts/nemo_pretrained_experiment.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,6 +33,8 @@ source scripts/env.sh
 categories=("${@:-mug}")
 steps=${STEPS:-200} rounds=${ROUNDS:-2} top_k=${TOP_K:-100} alpha=${ALPHA:-1.0}
 n_eval=${EVAL:-100} threads=${THREADS:-1}
+anchor_counts=${ANCHORS-7 20} threshold=${THRESHOLD:-0.8} radius=${RADIUS:-30}
+expansions=${EXPANSIONS-4}
 [[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
 look=(--width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg
       --light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..7 --rgb-noise 5
@@ -42,4 +52,18 @@ for c in "${categories[@]}"; do
     --top-k "$top_k" --domain-weight "$alpha" --out "out/runs/${c}_cc3d"
   python -m offline_training.adapt.cli --method supervised "${common[@]}" --rounds 1 \
     --out "out/runs/${c}_supervised"
+  for n in $anchor_counts; do
+    python -m offline_training.adapt.anchors --target "out/data/${c}_target" --n "$n" --seed 0 \
+      --category "$c" --out "out/runs/${c}_anchors_${n}.json"
+    python -m offline_training.adapt.cli --method nvsm "${common[@]}" --rounds "$rounds" \
+      --anchors "out/runs/${c}_anchors_${n}.json" --top-k "$top_k" --threshold "$threshold" \
+      --radius "$radius" --out "out/runs/${c}_nvsm_${n}"
+    python -m offline_training.adapt.cli --method nvsm "${common[@]}" --rounds 1 \
+      --anchors "out/runs/${c}_anchors_${n}.json" --threshold 2 --radius "$radius" \
+      --out "out/runs/${c}_nvsm_${n}_anchors_only"
+    [[ -z $expansions ]] || python -m offline_training.adapt.cli --method nvsm "${common[@]}" \
+      --rounds 1 --anchors "out/runs/${c}_anchors_${n}.json" --top-k 150 \
+      --threshold "$threshold" --radius "$radius" --expansions "$expansions" \
+      --out "out/runs/${c}_nvsm_${n}_x${expansions}"
+  done
 done

@@ -4,9 +4,13 @@
         --heldout out/data/mug_target_heldout --out out/runs/mug_cc3d [--rounds 2] \\
         [--top-k 100] [--steps 200] [--domain-weight 1.0] [--eval-max-objects 100]
     adapt-nemo --method supervised ...   # the upper bound: the target's ground truth
+    adapt-nemo --method nvsm --anchors out/runs/mug_anchors_7.json ... [--threshold 0.8] \\
+        [--radius 30] [--top-k 100] [--expansions 1] [--no-refine]   # few-shot: 7 annotated
 
-Methods: ``cc3d`` (paper 001 pseudo-labels, :mod:`.cc3d`) and ``supervised`` (upper bound,
-:mod:`.supervised`); both run the shared loop of :mod:`.loop` and write ``OUT/report.json``
+Methods: ``cc3d`` (paper 001 pseudo-labels, :mod:`.cc3d`), ``nvsm`` (paper 002 few-shot:
+pseudo-labels matched to views synthesized from annotated anchors, :mod:`.nvsm`; anchor files:
+:mod:`.anchors`) and ``supervised`` (upper bound, :mod:`.supervised`); all run the shared loop
+of :mod:`.loop` and write ``OUT/report.json``
 (rounds, labels kept, label accuracy vs ground truth, held-out accuracy, wall time). Started
 again with the same arguments the run resumes: finished rounds are not redone.
 
@@ -16,10 +20,11 @@ Exit codes: 0 success, 1 runtime failure (nothing to label or evaluate), 2 bad a
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
-METHODS = ("cc3d", "supervised")
+METHODS = ("cc3d", "nvsm", "supervised")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,7 +37,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--heldout-split", default="test")
     p.add_argument("--out", required=True, help="run folder (resumed when it holds this run)")
     p.add_argument("--rounds", type=int, default=2, help="EM rounds (default 2)")
-    p.add_argument("--top-k", type=int, default=100, help="cc3d: labels kept per category")
+    p.add_argument("--top-k", type=int, default=100,
+                   help="cc3d: labels kept per category; nvsm: most pseudo-labels per round")
+    p.add_argument("--anchors", help="nvsm: anchor file (python -m offline_training.adapt."
+                   "anchors writes one)")  # fmt: skip
+    p.add_argument("--threshold", type=float, default=0.8,
+                   help="nvsm: similarity a match needs to be kept (default 0.8)")  # fmt: skip
+    p.add_argument("--radius", type=float, default=30.0,
+                   help="nvsm: largest pose shift from a source (deg, default 30)")  # fmt: skip
+    p.add_argument("--expansions", type=int, default=1,
+                   help="nvsm: matching passes per round before training (default 1)")  # fmt: skip
+    p.add_argument("--no-refine", dest="refine", action="store_false",
+                   help="nvsm: keep the matched poses (no refinement)")  # fmt: skip
     p.add_argument("--max-label-objects", type=int, default=None,
                    help="cc3d: estimate at most this many target objects per round")
     p.add_argument("--preset", default="default", help="inference preset (labels and eval)")
@@ -43,6 +59,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-4)
     p.add_argument("--domain-weight", type=float, default=1.0,
                    help="alpha of paper 001 Eq. 5 on the pseudo-labelled crops (0: off)")
+    p.add_argument("--freeze-bn", action="store_true",
+                   help="keep the backbone's batch-norm statistics while fine-tuning")  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
@@ -58,6 +76,16 @@ def settings(args) -> dict:
     if args.method == "supervised":
         for key in ("top_k", "max_label_objects", "domain_weight"):  # cc3d-only
             s.pop(key)
+    if args.freeze_bn:  # only when set: reports written before the option still resume
+        s["freeze_bn"] = True
+    if args.method == "nvsm":
+        s.pop("max_label_objects")
+        s.pop("domain_weight")  # paper 002's M-step: the contrastive loss only
+        digest = hashlib.sha256(Path(args.anchors).read_bytes()).hexdigest()[:16]
+        s.update(anchors=args.anchors, anchors_sha256=digest, threshold=args.threshold,
+                 radius_deg=args.radius, refine=args.refine)  # fmt: skip
+        if args.expansions != 1:  # only when set: earlier nvsm reports still resume
+            s["expansions"] = args.expansions
     return s
 
 
@@ -68,6 +96,7 @@ def run(args) -> dict:
     from offline_training.adapt.cc3d import CC3DPath
     from offline_training.adapt.finetune import FineTune, heldout_accuracy
     from offline_training.adapt.loop import run_adaptation
+    from offline_training.adapt.nvsm import NVSMPath
     from offline_training.adapt.supervised import SupervisedPath
     from ros_pose_estimation.nemo.checkpoint import read_checkpoint
 
@@ -76,11 +105,17 @@ def run(args) -> dict:
     if args.method == "cc3d":
         path = CC3DPath(args.target, args.target_split, args.top_k, args.preset,
                         args.max_label_objects, device=args.device)  # fmt: skip
+    elif args.method == "nvsm":
+        path = NVSMPath(args.target, args.anchors, args.target_split, args.threshold,
+                        args.top_k, args.radius, refine=args.refine,
+                        expansions=args.expansions, preset=args.preset,
+                        device=args.device)  # fmt: skip
     else:
         path = SupervisedPath(args.target, args.target_split)
     tune = FineTune(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                     domain_weight=args.domain_weight if args.method == "cc3d" else 0.0,
-                    seed=args.seed, num_threads=args.threads, device=args.device)  # fmt: skip
+                    freeze_backbone_bn=args.freeze_bn, seed=args.seed, num_threads=args.threads,
+                    device=args.device)  # fmt: skip
 
     def evaluate(checkpoint: Path) -> dict:
         return heldout_accuracy(checkpoint, args.heldout, args.heldout_split, args.preset,
@@ -102,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     from offline_training.bop_objects import NoSamplesError
     from ros_pose_estimation.core.errors import CheckpointError, ConfigError, InputError
 
-    for name in ("checkpoint", "target", "heldout"):
+    if args.method == "nvsm" and not args.anchors:
+        print("adapt-nemo: error: --method nvsm needs --anchors FILE", file=sys.stderr)
+        return 2
+    for name in ("checkpoint", "target", "heldout") + (("anchors",) if args.anchors else ()):
         if not Path(getattr(args, name)).exists():
             print(f"adapt-nemo: error: --{name} {getattr(args, name)} does not exist",
                   file=sys.stderr)  # fmt: skip

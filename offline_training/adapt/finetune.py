@@ -29,7 +29,8 @@ class FineTune:
     stage frozen, 1024 vertex observations per step. ``domain_weight`` is alpha of paper 001
     Eq. 5 (unpublished; 0 = contrastive loss only); with ``domain_self`` the term is computed on
     the training crops themselves (pseudo-labelled target images have no twin,
-    :mod:`offline_training.nemo.domain`).
+    :mod:`offline_training.nemo.domain`). ``freeze_backbone_bn`` keeps the backbone's
+    batch-norm statistics (:class:`TrainConfig`), which a small label set would re-estimate.
     """
 
     steps: int = 200
@@ -40,6 +41,7 @@ class FineTune:
     max_points: int | None = 1024
     domain_weight: float = 0.0
     domain_self: bool = True
+    freeze_backbone_bn: bool = False
     seed: int = 0
     num_threads: int | None = 1
     num_workers: int = 1
@@ -68,7 +70,7 @@ class FineTune:
             num_workers=self.num_workers, num_threads=self.num_threads, resume=True,
             progress=self.progress, init_checkpoint=str(checkpoint),
             domain_weight=self.domain_weight, domain_self=self.domain_self and domain,
-            **fields,
+            freeze_backbone_bn=self.freeze_backbone_bn, **fields,
         )  # fmt: skip
 
     def run(self, checkpoint: str | Path, data: str | Path, out: str | Path,
