@@ -5,13 +5,16 @@
     pose-train BAG [BAG ...] --method cse --category mug --out runs/mug_cse [--steps 600] \\
         [--batch-size 6] [--views-per-sequence 8] [--init-checkpoint models/cse/mug.pt]
 
-``--method cse`` (RGB-D, self-supervised, :mod:`offline_training.cse.train`) replaces stages 2-4
-below by: export the recordings as label-free RGB-D sequences (``OUT/data``: RGB, depth, camera
-poses from ``/tf``, masks from depth; no object pose, :mod:`offline_training.bags.export_cse`),
-train the CSE model on them (``OUT/train``, resumable) and copy it to ``OUT/<category>.pt``.
-``--init-checkpoint`` takes a CSE checkpoint there (e.g. the bundled synthetic model, adapted
-to the recordings; its model settings are used); ``--supervised`` and ``--eval-bag`` are
-NeMo-only (evaluate a CSE model with ``offline_training.cse.evaluate``).
+``--method cse`` (RGB-D, :mod:`offline_training.pose_train_cse`) replaces stages 3-4 below by:
+export the recordings as RGB-D sequences (``OUT/data``: RGB, depth, camera poses from ``/tf``,
+masks from depth, and the stage-2 pseudo-label poses of the accepted tracks,
+:mod:`offline_training.bags.export_cse`), train the CSE model on them (``OUT/train``,
+resumable: paper 003's self-supervised terms, the pseudo-labels where there are some, an
+upright prior from ``/tf`` weighted by ``--gravity-weight``) and copy it to
+``OUT/<category>.pt``; ``--labels none`` trains self-supervised only. ``--init-checkpoint``
+takes a CSE checkpoint there (e.g. the bundled synthetic model ``models/cse/mug.pt``, adapted
+to the recordings; its model settings are used); ``--eval-bag`` evaluates with the node's
+RGB-D estimator; ``--supervised`` is NeMo-only.
 
 Stages (each resumable; an interrupted run continues when started again with the same
 arguments and output folder):
@@ -29,7 +32,7 @@ arguments and output folder):
 3. **export** the labelled frames as a BOP dataset (``OUT/data``,
    :mod:`offline_training.bags.export_bop`).
 4. **train** with the NeMo trainer (``OUT/train``: progress bar, log, exact resume; under
-   ``torchrun`` on several processes, :mod:`offline_training.nemo.distributed`), then copy the
+   ``torchrun`` on several processes, :mod:`offline_training.distributed`), then copy the
    model to ``OUT/<category>.pt``: a checkpoint the node loads unchanged.
 5. **evaluate** (when ``--eval-bag`` recordings carry ground truth, e.g. other instances) with
    the node's estimator, and write ``OUT/report.json``: extraction counts, tracks, accepted and
@@ -80,11 +83,14 @@ def parser() -> argparse.ArgumentParser:
                    help="fine-tune this checkpoint of the category (its model settings are "
                    "used): NeMo, e.g. models/nemo/mug.pt, or with --method cse a CSE one, "
                    "e.g. models/cse/mug.pt")  # fmt: skip
-    p.add_argument("--labels", choices=("depth", "tf-consensus"), default="depth",
-                   help="nemo pseudo-labels: depth (default: fused depth + TF + shape prior) or "
-                   "tf-consensus (RGB only, no depth: the --label-model's per-frame estimates "
-                   "averaged per static object in the fixed frame through /tf and carried "
-                   "back to every frame)")
+    p.add_argument("--labels", choices=("depth", "tf-consensus", "none"), default="depth",
+                   help="pseudo-labels: depth (default: fused depth + TF + shape prior), "
+                   "tf-consensus (nemo, RGB only, no depth: the --label-model's per-frame "
+                   "estimates averaged per static object in the fixed frame through /tf and "
+                   "carried back to every frame) or none (cse: self-supervised terms only)")
+    p.add_argument("--gravity-weight", type=float, default=0.1,
+                   help="cse: weight of the upright prior from /tf (the fixed frame's +z, REP "
+                   "103, vs the model's up); 0 turns it off (default 0.1)")
     p.add_argument("--label-model", default=None, metavar="PT",
                    help="tf-consensus: the RGB (NeMo) checkpoint that makes the per-frame "
                    "estimates (default: --init-checkpoint)")
@@ -118,17 +124,19 @@ def run(args) -> dict:
 
 
 def _summary(report: dict) -> str:
+    e = report["export"]
     if report.get("method") == "cse":
-        e = report["export"]
-        return (f"pose-train [{report['mode']}]: exported {e['sequences']} sequences of "
-                f"{e['views_per_sequence']} views ({e['images']} images, {e['objects']} object "
-                f"masks); model {report['checkpoint']}\nwall time (s): "
-                + ", ".join(f"{k} {v:.0f}" for k, v in report["seconds"].items()))
-    labels = report["labels"]
-    ok = sum(lb["accepted"] for lb in labels)
-    lines = [f"pose-train [{report['mode']}]: {ok}/{len(labels)} tracks labelled; "
-             f"exported {report['export']['images']} images, {report['export']['objects']} "
-             f"objects; model {report['checkpoint']}"]  # fmt: skip
+        lines = [f"pose-train [{report['mode']}]: exported {e['sequences']} sequences of "
+                 f"{e['views_per_sequence']} views ({e['images']} images, {e['objects']} object "
+                 f"masks, {e.get('pseudo_labelled', 0)} with a pseudo-label); model "
+                 f"{report['checkpoint']}"]  # fmt: skip
+    else:
+        lines = [f"pose-train [{report['mode']}]: exported {e['images']} images, "
+                 f"{e['objects']} objects; model {report['checkpoint']}"]
+    labels = report.get("labels")
+    if labels is not None:
+        ok = sum(lb["accepted"] for lb in labels)
+        lines.append(f"{ok}/{len(labels)} tracks labelled")
     err = report.get("label_error_vs_ground_truth")
     if err:
         import numpy as np
@@ -161,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
                           ".db3 file)", 2)  # fmt: skip
     if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
         return _error(f"--init-checkpoint {args.init_checkpoint} does not exist", 2)
+    if args.labels == "none" and args.method != "cse":
+        return _error("--labels none is for --method cse (NeMo trains on pseudo-labels)", 2)
+    if args.gravity_weight < 0:
+        return _error(f"--gravity-weight must be >= 0, got {args.gravity_weight}", 2)
     if args.labels == "tf-consensus":
         args.label_model = args.label_model or args.init_checkpoint
         if args.method != "nemo" or args.supervised:

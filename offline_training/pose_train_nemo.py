@@ -5,17 +5,19 @@ ground truth); see :mod:`offline_training.pose_train` for the stages.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from offline_training.pose_train_stages import (
     backbone_weights,
+    cached_labels,
     check_run,
     export_once,
     extract,
     keep_model,
+    label_quality,
     log,
+    track_labels,
     write_report,
 )
 
@@ -23,8 +25,8 @@ from offline_training.pose_train_stages import (
 def run_nemo(args) -> dict:
     """The NeMo pipeline (under ``torchrun``: rank 0 prepares the data, every rank trains);
     returns the report."""
+    from offline_training import distributed
     from offline_training.bags.export_bop import export_bop
-    from offline_training.nemo import distributed
     from offline_training.nemo.train import train
     from ros_pose_estimation.core.errors import InputError
     from ros_pose_estimation.nemo.checkpoint import read_checkpoint
@@ -46,18 +48,12 @@ def run_nemo(args) -> dict:
             report["extraction"] = [rep for _, rep in pairs]
             report["seconds"]["extract"] = time.perf_counter() - t
             labels_path = out / "labels.json"
-            if labels_path.is_file():
-                from offline_training.bags.pseudo_labels import TrackLabel
-
-                saved = json.loads(labels_path.read_text())
-                labels = [[TrackLabel(**d) for d in g] for g in saved]
-            else:
-                labels = (_consensus_labels(recs, args) if consensus else
-                          _labels(recs, args.category, args.supervised, args.seed))
-                labels_path.write_text(json.dumps([[lb.to_dict() for lb in g] for g in labels]))
+            labels = cached_labels(labels_path, lambda: (
+                _consensus_labels(recs, args) if consensus else
+                track_labels(recs, args.category, args.supervised, args.seed)))  # fmt: skip
             report["labels"] = [lb.to_dict() for g in labels for lb in g]
             report["label_error_vs_ground_truth"] = (
-                None if args.supervised else _label_quality(recs, labels, args.category))
+                None if args.supervised else label_quality(recs, labels, args.category))
             report["seconds"]["label"] = time.perf_counter() - t - report["seconds"]["extract"]
             if not any(lb.accepted for g in labels for lb in g):
                 raise InputError(f"no track of category {args.category!r} could be labelled in "
@@ -83,22 +79,6 @@ def run_nemo(args) -> dict:
         ctx.close()
 
 
-def _labels(recordings, category: str, supervised: bool, seed: int) -> list[list]:
-    from offline_training.bags.ground_truth import ground_truth_labels
-    from offline_training.bags.pseudo_labels import PseudoLabelConfig, label_recording
-
-    out = []
-    for rec in recordings:
-        if supervised:
-            group = ground_truth_labels(rec, [category])
-        else:
-            group = label_recording(rec, [category], PseudoLabelConfig(seed=seed), lambda lb: log(
-                f"  track {lb.track_id}: {'ok' if lb.accepted else 'REJECTED ' + lb.reason} "
-                f"(views {lb.n_views}, points {lb.n_points}, inliers {lb.inlier_ratio:.2f})"))
-        out.append(group)
-    return out
-
-
 def _consensus_labels(recordings, args) -> list[list]:
     """``--labels tf-consensus``: the ``--label-model``'s estimates of every frame, consensus
     per static object (:mod:`offline_training.bags.consensus_labels`)."""
@@ -119,18 +99,6 @@ def _consensus_labels(recordings, args) -> list[list]:
                 f"{lb.extra['inliers']}/{lb.extra['estimates']})")
         out.append(group)
     return out
-
-
-def _label_quality(recordings, labels, category) -> list[dict] | None:
-    """Pseudo-label error vs ground truth (EVALUATION ONLY), None when a bag has none."""
-    from offline_training.bags.ground_truth import compare_labels, ground_truth_labels
-
-    if any(r.ground_truth_path is None for r in recordings):
-        return None
-    rows = []
-    for rec, group in zip(recordings, labels, strict=True):
-        rows += compare_labels(group, ground_truth_labels(rec, [category]))
-    return rows
 
 
 def _evaluate(args, checkpoint: Path, out: Path) -> dict:

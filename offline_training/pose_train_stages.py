@@ -19,7 +19,7 @@ from pathlib import Path
 REPORT_NAME = "report.json"
 #: Options added after the first runs, with the values those runs had.
 ADDED_DEFAULTS = {"method": "nemo", "views_per_sequence": 8, "n_vertices": 600, "labels": "depth",
-                  "label_model": None, "label_preset": "default"}
+                  "label_model": None, "label_preset": "default", "gravity_weight": 0.1}
 
 
 def log(msg: str) -> None:
@@ -44,6 +44,8 @@ def extract(bags, cache: Path, progress: bool, modality: str = "rgbd") -> list:
             config = None if modality == "rgbd" else ExtractionConfig(modality=modality)
             report = extract_bag(bag, cache, config, copy_ground_truth=True)
         except CorruptBagError as exc:  # frames before the damage are kept and used
+            if exc.report is None:  # damaged before anything could be extracted
+                raise
             log(f"warning: {exc}")
             report = exc.report
         if progress:
@@ -110,3 +112,46 @@ def write_report(out: Path, report: dict, start: float) -> dict:
     report["seconds"]["total"] = time.perf_counter() - start
     (out / REPORT_NAME).write_text(json.dumps(report, indent=1))
     return report
+
+
+def cached_labels(path: Path, make: Callable[[], list[list]]) -> list[list]:
+    """The track labels saved in ``path`` (``labels.json``) by an earlier invocation, else
+    ``make()``'s, saved there (a resumed run does not label again)."""
+    from offline_training.bags.pseudo_labels import TrackLabel
+
+    if path.is_file():
+        return [[TrackLabel(**d) for d in g] for g in json.loads(path.read_text())]
+    labels = make()
+    path.write_text(json.dumps([[lb.to_dict() for lb in g] for g in labels]))
+    return labels
+
+
+def track_labels(recordings, category: str, supervised: bool, seed: int) -> list[list]:
+    """Per recording, a :class:`~offline_training.bags.pseudo_labels.TrackLabel` per track of
+    ``category``: the depth + TF labeller's (accepted or rejected with the reason, logged), or
+    with ``supervised`` the ground truth's (the upper bound)."""
+    from offline_training.bags.ground_truth import ground_truth_labels
+    from offline_training.bags.pseudo_labels import PseudoLabelConfig, label_recording
+
+    out = []
+    for rec in recordings:
+        if supervised:
+            group = ground_truth_labels(rec, [category])
+        else:
+            group = label_recording(rec, [category], PseudoLabelConfig(seed=seed), lambda lb: log(
+                f"  track {lb.track_id}: {'ok' if lb.accepted else 'REJECTED ' + lb.reason} "
+                f"(views {lb.n_views}, points {lb.n_points}, inliers {lb.inlier_ratio:.2f})"))
+        out.append(group)
+    return out
+
+
+def label_quality(recordings, labels, category) -> list[dict] | None:
+    """Pseudo-label error vs ground truth (EVALUATION ONLY), None when a bag has none."""
+    from offline_training.bags.ground_truth import compare_labels, ground_truth_labels
+
+    if any(r.ground_truth_path is None for r in recordings):
+        return None
+    rows = []
+    for rec, group in zip(recordings, labels, strict=True):
+        rows += compare_labels(group, ground_truth_labels(rec, [category]))
+    return rows

@@ -21,6 +21,12 @@ arrangement. No object pose is written: ``scene_gt.json`` holds only ``obj_id`` 
   ``min_height`` above the support plane, which is fitted (RANSAC) to the depth points outside
   all boxes of the frame; holes of missing depth are closed. ``visib_fract`` is unknown
   without a model: 1.0 is written.
+* **Pseudo-labels** (optional, ``labels``): the depth + TF labeller's pose of a track
+  (:mod:`offline_training.bags.pseudo_labels`, ``T_fixed_obj`` of an *accepted* track) is carried
+  to every frame through the camera pose, ``T_cam_obj = T_fixed_cam^-1 T_fixed_obj``, and
+  written as that object's ``cam_R_m2c`` / ``cam_t_m2c`` with ``"pseudo_label": true``; objects
+  of rejected tracks keep ``obj_id`` only. These are the labeller's estimates, never ground
+  truth (which this module does not read).
 
 Shapes: depth ``[H x W]`` float32 m (0 invalid), masks ``[H x W]`` bool, poses ``[4 x 4]`` (m).
 """
@@ -120,23 +126,31 @@ def plan_sequences(usable: Sequence[Sequence[int]], views: int) -> tuple[int, li
 
 
 def export_cse(root: str | Path, recordings: Sequence, category: str, views: int = 8,
-               every_nth: int = 1, split: str = "train", seed: int = 0) -> dict:  # fmt: skip
-    """Write the label-free dataset of ``category`` (see the module doc) to ``root``.
+               every_nth: int = 1, split: str = "train", seed: int = 0,
+               labels: Sequence[Sequence] | None = None) -> dict:  # fmt: skip
+    """Write the dataset of ``category`` (see the module doc) to ``root``; ``labels[i]``: the
+    :class:`~offline_training.bags.pseudo_labels.TrackLabel` list of ``recordings[i]`` (None:
+    no pose at all).
 
     Returns statistics: ``images`` (image files written, overlapping chunks count twice),
-    ``objects`` (entries with a mask), ``sequences``, ``views_per_sequence``, ``scenes``
-    (``[recording, [frame positions]]``), ``frames_skipped`` (reason -> count).
+    ``objects`` (entries with a mask), ``pseudo_labelled`` (those with a pseudo-label),
+    ``sequences``, ``views_per_sequence``, ``scenes`` (``[recording, [frame positions]]``),
+    ``frames_skipped`` (reason -> count).
 
     Raises:
         InputError: no recording has depth, camera poses and a track of ``category``.
     """
     from offline_training.synthetic.bop import BopWriter
     from offline_training.synthetic.scene import ObjectModel
+    from ros_pose_estimation.core.conventions import pose_to_bop
     from ros_pose_estimation.shapes import template_mesh
 
     cat = get_category(category)
     skipped: Counter = Counter()
     usable, tracks = [], []
+    accepted = [{lb.track_id: lb.pose() for lb in (labels[i] if labels else [])
+                 if lb.accepted and lb.category == cat.name}
+                for i in range(len(recordings))]  # fmt: skip
     for rec in recordings:
         ids = sorted(t.track_id for t in rec.tracks if t.category == cat.name)
         tracks.append({t: k for k, t in enumerate(ids)})
@@ -158,7 +172,7 @@ def export_cse(root: str | Path, recordings: Sequence, category: str, views: int
             member[(i, p)].append(scene_id)
     gt: dict = defaultdict(dict)
     info: dict = defaultdict(dict)
-    images = objects = 0
+    images = objects = labelled = 0
     split_dir = Path(root) / split
     with BopWriter(root, split, rgb_ext=".png") as writer:
         writer.write_models([ObjectModel(cat.class_id, cat.name, template_mesh(cat.name))])
@@ -180,11 +194,18 @@ def export_cse(root: str | Path, recordings: Sequence, category: str, views: int
                         entries[tracks[i][o.track_id]] = m
                     else:
                         skipped["object without a usable depth mask"] += 1
+                objs = [{"obj_id": cat.class_id} for _ in entries]
+                T_cam_fixed = np.linalg.inv(frame.T_fixed_cam)
+                for track, k in tracks[i].items():
+                    if track in accepted[i] and entries[k] is not None:
+                        T = T_cam_fixed @ accepted[i][track]
+                        objs[k].update(pose_to_bop(T[:3, :3], T[:3, 3]), pseudo_label=True)
                 for scene_id in member[(i, p)]:
                     writer.add_frame(scene_id, p, frame.rgb, frame.depth, frame.intrinsics.K,
                                      [], frame.T_fixed_cam)  # fmt: skip
                     d = split_dir / f"{scene_id:06d}" / "mask_visib"
-                    gt[scene_id][str(p)] = [{"obj_id": cat.class_id} for _ in entries]
+                    gt[scene_id][str(p)] = objs
+                    labelled += sum("cam_R_m2c" in o for o in objs)
                     info[scene_id][str(p)] = []
                     for k, m in enumerate(entries):
                         if m is None:
@@ -202,6 +223,7 @@ def export_cse(root: str | Path, recordings: Sequence, category: str, views: int
         d = split_dir / f"{scene_id:06d}"
         (d / "scene_gt.json").write_text(json.dumps(gt[scene_id]))
         (d / "scene_gt_info.json").write_text(json.dumps(info[scene_id]))
-    return {"images": images, "objects": objects, "sequences": len(scenes),
+    return {"images": images, "objects": objects, "pseudo_labelled": labelled,
+            "sequences": len(scenes),
             "views_per_sequence": views, "scenes": scenes, "frames_skipped": dict(skipped),
             "categories": [cat.name]}  # fmt: skip

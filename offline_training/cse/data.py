@@ -10,14 +10,18 @@ of ``a`` on the object with depth, back-projected, moved by the *camera* motion
 ``T_cam_b^-1 T_cam_a`` (``scene_camera.json``'s ``cam_R_w2c``/``cam_t_w2c``: what a robot knows
 from /tf) and projected into ``b``, kept when they land on ``b``'s mask with matching depth
 (not occluded). No object pose label is read unless ``with_labels`` (the supervised upper bound
-and evaluation).
+and evaluation) or ``pseudo_labels`` (the poses ``pose-train``'s depth + TF labeller wrote for the
+tracks it accepted, :mod:`offline_training.bags.export_cse`; other objects are unlabelled).
 
 Item tensors (``F`` = 2 frames, ``S`` = crop size, ``k`` = ``n_pairs``): ``image [F x 3 x S x
 S]`` float in [0, 1], ``depth [F x S x S]`` (m, 0 invalid), ``mask [F x S x S]`` bool, ``K [F x
 3 x 3]``, ``pair_cell [k]`` int64 (cell index in ``a``, row-major at ``stride``), ``pair_uv
 [k x 2]`` (crop px in ``b``), ``pair_valid [k]`` bool, ``sequence`` int64 scalar (the
 track's sequence id: items of different sequences are different videos, what the cross-instance
-cycle pairs); with labels also ``R [F x 3 x 3]``, ``t [F x 3]`` (crop camera = camera frame, m).
+cycle pairs), ``up [F x 3]`` (the fixed frame's +z, i.e. up against gravity when the fixed frame
+follows REP 103, in each camera frame: what /tf says about gravity); with labels also ``R [F x 3
+x 3]``, ``t [F x 3]`` (crop camera = camera frame, m); with pseudo-labels those and ``labelled
+[F]`` bool (identity / zero where False).
 """
 
 from __future__ import annotations
@@ -89,6 +93,8 @@ class CseSequenceSet(torch.utils.data.Dataset):
         n_pairs: cross-time pairs per item (k = 200 published).
         with_labels: also return the object poses (supervised upper bound only).
         seed: seed of the frame and pair draws.
+        pseudo_labels: also return the pseudo-label poses stored in ``scene_gt`` and which
+            frames have one (``with_labels`` must be off).
     """
 
     def __init__(
@@ -105,7 +111,10 @@ class CseSequenceSet(torch.utils.data.Dataset):
         n_pairs: int = 200,
         with_labels: bool = False,
         seed: int = 0,
+        pseudo_labels: bool = False,
     ) -> None:
+        if with_labels and pseudo_labels:
+            raise ConfigError("with_labels (ground truth) and pseudo_labels exclude each other")
         if views_per_layout < 1 or n_pairs < 1 or crop_size % stride:
             raise ConfigError(
                 f"need views_per_layout >= 1, n_pairs >= 1, crop_size % stride == 0; got "
@@ -115,6 +124,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
         self.bop = BopDataset(root, split, load_masks=True)
         self.crop_size, self.crop_scale, self.stride = crop_size, crop_scale, stride
         self.n_pairs, self.with_labels, self.seed = n_pairs, with_labels, seed
+        self.pseudo_labels = pseudo_labels
         tracks: dict[tuple[int, int], list] = defaultdict(list)
         for e in scan_annotations(self.bop):
             if e.category == self.category and e.usable(min_visib_fract, min_box_px):
@@ -178,7 +188,19 @@ class CseSequenceSet(torch.utils.data.Dataset):
         if self.with_labels:
             obj = sample.objects[e.k]
             out["R"], out["t"] = obj.R, obj.t
+        elif self.pseudo_labels:
+            out["R"], out["t"], out["labelled"] = self._pseudo_label(sample, e.k)
         return out
+
+    def _pseudo_label(self, sample: BopSample, k: int) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Object ``k``'s pseudo-label ``(R [3 x 3], t [3] m, True)`` from ``scene_gt``, or
+        ``(I, 0, False)`` when the labeller gave it none."""
+        objs = self.bop._scenes[sample.scene_id]["gt"].get(str(sample.im_id), [])
+        entry = objs[k] if k < len(objs) else {}
+        if "cam_R_m2c" not in entry:
+            return np.eye(3), np.zeros(3), False
+        R, t = bop_pose_to_metres(entry["cam_R_m2c"], entry["cam_t_m2c"])
+        return R, t, True
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         index, draw = (int(key[0]), int(key[1])) if isinstance(key, tuple | list) else (key, 0)
@@ -208,8 +230,12 @@ class CseSequenceSet(torch.utils.data.Dataset):
             "pair_uv": torch.from_numpy(pair_uv),
             "pair_valid": torch.arange(k) < len(pick),
             "sequence": torch.tensor(self.sequences[index], dtype=torch.long),
+            "up": torch.as_tensor(np.stack([f["T_world_cam"][2, :3] for f in frames]),
+                                  dtype=torch.float32),
         }  # fmt: skip
-        if self.with_labels:
+        if self.with_labels or self.pseudo_labels:
             item["R"] = torch.as_tensor(np.stack([f["R"] for f in frames]), dtype=torch.float32)
             item["t"] = torch.as_tensor(np.stack([f["t"] for f in frames]), dtype=torch.float32)
+        if self.pseudo_labels:
+            item["labelled"] = torch.tensor([f["labelled"] for f in frames])
         return item

@@ -131,9 +131,10 @@ def partner_index(sequence: torch.Tensor) -> torch.Tensor:
     ``[B]`` int64, -1 where every other item shares its sequence (``sequence [B]`` ids)."""
     check_shape("sequence", sequence, ("B",))
     b = sequence.shape[0]
+    dev = sequence.device
     if b < 2:
-        return torch.full((b,), -1, dtype=torch.long)
-    cand = (torch.arange(b)[:, None] + torch.arange(1, b)[None]) % b  # [B x B-1]
+        return torch.full((b,), -1, dtype=torch.long, device=dev)
+    cand = (torch.arange(b, device=dev)[:, None] + torch.arange(1, b, device=dev)[None]) % b
     other = sequence[cand] != sequence[:, None]
     first = torch.gather(cand, 1, other.int().argmax(1, keepdim=True))[:, 0]
     return torch.where(other.any(1), first, torch.full_like(first, -1))

@@ -57,6 +57,19 @@ DEFAULT_WEIGHTS = {
     # labelled: cross-entropy of each cell's vertex distribution with the vertex nearest its
     # true point (off by default; the regression above alone is met by a broad distribution)
     "supervised_ce": 0.0,
+    # pose-train's depth + TF pseudo-labels (the supervised terms on the labelled tracks only;
+    # computed only when the data carries pseudo-labels)
+    "pseudo": 1.0,
+    # upright prior from /tf: the pose heads' model +z vs the fixed frame's up (off by default;
+    # pose-train --method cse turns it on)
+    "gravity": 0.0,
+    # paper 004, opt-in (off by default, see BENCHMARKS.md): part-level shape memory (Eq. 3,
+    # .shape_memory) and the CSE deformation pulled to its shape; one-to-one Hungarian
+    # pseudo-labels, region (Eq. 7) and pixel (Eq. 8) level (.hungarian_labels)
+    "memory": 0.0,
+    "memory_deform": 0.0,
+    "c2f_coarse": 0.0,
+    "c2f_fine": 0.0,
 }
 
 
@@ -234,6 +247,14 @@ def supervised_loss(corr, vertices, R, t, K, xy, z, R_gt, t_gt, category, diamet
     corr_loss = _masked_mean(torch.where(ok, err, torch.zeros_like(err)), ok.float())
     trans = (((t - t_gt) / diameter) ** 2).sum(-1).mean()
     return corr_loss + 0.1 * (rot + trans)
+
+
+def gravity_prior(R: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    """Upright prior: the model's +z (up in the category's resting pose, ``categories.md``)
+    turned into each camera by the pose heads, ``R [B x 3 x 3]`` (model -> camera), against the
+    fixed frame's up in that camera, ``up [B x 3]`` (unit; from /tf): mean squared distance,
+    0 for an upright object, 4 upside down."""
+    return ((R[..., 2] - up) ** 2).sum(-1).mean()
 
 
 def true_model_points(K, xy, z, R_gt, t_gt) -> torch.Tensor:

@@ -17,6 +17,13 @@ Outputs in ``out``: ``log.jsonl`` (means of every loss term over ``log_every`` s
 ``resume=True`` continues ``resume.pt`` exactly (batches depend on the step only; RNG states
 restored). The run folder, resume file and step loop are those of every trainer
 (:mod:`offline_training.train_loop`); the losses of a step are :mod:`.train_step`'s.
+
+``device``: ``cpu`` (default) or ``cuda`` (the model and every batch on it; random draws stay on
+a CPU generator). Under ``torchrun`` the run is distributed over the processes
+(:mod:`offline_training.distributed`): the whole model runs inside ``DistributedDataParallel``,
+every rank takes ``batch_size / world`` of each step's items, the step's random draws come from
+a generator per (seed, step, rank), the log holds the mean of the ranks' statistics and only
+rank 0 writes. One process trains exactly as before.
 """
 
 from __future__ import annotations
@@ -27,9 +34,10 @@ from pathlib import Path
 
 import torch
 
-from offline_training import train_loop
+from offline_training import distributed, train_loop
 from offline_training.cse import losses as L
 from offline_training.cse.data import CseSequenceSet
+from offline_training.cse.shape_memory import build_memory
 from offline_training.cse.train_step import StepContext, compute_losses
 from offline_training.train_loop import (
     StepBatchSampler,
@@ -74,6 +82,7 @@ class CseTrainConfig:
     seed: int = 0
     num_workers: int = 1
     num_threads: int | None = None
+    device: str = "cpu"  # cpu or cuda (under torchrun: cuda:LOCAL_RANK)
     backbone: str = "small"
     backbone_stages: int = 4
     backbone_weights: str | None = None
@@ -91,6 +100,16 @@ class CseTrainConfig:
     instance_grid: int | None = None  # ViT patches per crop side (None: the CSE feature size)
     resume: bool = False
     progress: bool = True
+    #: read the pseudo-labels ``pose-train`` wrote into ``scene_gt`` (the depth + TF labeller's
+    #: accepted tracks) and add the ``pseudo`` term on those crops
+    pseudo_labels: bool = False
+    # paper 004 (on through the weights memory / memory_deform / c2f_coarse / c2f_fine):
+    memory_codes: int = 64  # shape codes K of the part memory
+    memory_grid: int = 2  # patches per crop side (N = grid^2 part descriptors)
+    memory_dim: int = 32  # code channels C
+    memory_beta: float = 0.25  # commitment weight (Eq. 3)
+    memory_decay: float | None = 0.99  # codebook moving average (None: trained by Eq. 3)
+    c2f_pool: int = 2  # feature cells per region side of the Hungarian labels (Eq. 4)
 
     def __post_init__(self) -> None:
         names = ("steps", "batch_size", "checkpoint_every", "log_every", "n_pairs")
@@ -121,7 +140,8 @@ def make_optimizer(model: CseModel, cfg: CseTrainConfig) -> torch.optim.Optimize
 
 def _cosine(optimizer, cfg: CseTrainConfig, step: int) -> None:
     factor = 0.5 * (1.0 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
-    for group, base in zip(optimizer.param_groups, (1.0, cfg.deform_lr_scale), strict=True):
+    bases = (1.0, cfg.deform_lr_scale, *[1.0] * (len(optimizer.param_groups) - 2))  # + memory
+    for group, base in zip(optimizer.param_groups, bases, strict=True):
         group["lr"] = cfg.lr * base * factor
 
 
@@ -142,7 +162,15 @@ def train(cfg: CseTrainConfig) -> Path:
         CheckpointError: ``instance_pairs`` is not a readable DINO ViT backbone file.
     """
     out = Path(cfg.out)
-    check_new_run(out, cfg.resume)
+    ctx = distributed.setup(cfg.device, cfg.batch_size)
+    try:
+        return _prepare_and_run(cfg, out, ctx)
+    finally:
+        ctx.close()
+
+
+def _prepare_and_run(cfg: CseTrainConfig, out: Path, ctx: distributed.DistContext) -> Path:
+    check_new_run(out, cfg.resume)  # every rank checks before rank 0 writes (a barrier in _run)
     dino = None
     if cfg.instance_pairs:
         from offline_training.cse.dino import load_dino
@@ -152,10 +180,10 @@ def train(cfg: CseTrainConfig) -> Path:
     dataset = CseSequenceSet(
         cfg.data, config.category, cfg.split, cfg.views_per_layout, cfg.crop_size,
         cfg.crop_scale, cfg.stride, cfg.min_visib_fract, n_pairs=cfg.n_pairs,
-        with_labels=cfg.supervised, seed=cfg.seed,
+        with_labels=cfg.supervised, seed=cfg.seed, pseudo_labels=cfg.pseudo_labels,
     )  # fmt: skip
     with torch_threads(cfg.num_threads or torch.get_num_threads()):
-        return _run(cfg, config, dataset, out, dino)
+        return _run(cfg, config, dataset, out, dino, ctx)
 
 
 def load_init(model: CseModel, path: str) -> None:
@@ -167,40 +195,83 @@ def load_init(model: CseModel, path: str) -> None:
     train_loop.load_init_weights(model, init, path)
 
 
-def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: Path,
-         dino: torch.nn.Module | None = None) -> Path:  # fmt: skip
+def _say(message: str) -> None:
     from tqdm import tqdm
 
+    tqdm.write(message)
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    """The batch's tensors on ``device`` (the same tensors when they are there already)."""
+    return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v
+            for k, v in batch.items()}  # fmt: skip
+
+
+def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: Path,
+         dino: torch.nn.Module | None = None,
+         dctx: distributed.DistContext | None = None) -> Path:  # fmt: skip
+    dctx = dctx or distributed.DistContext(device=cfg.device)
+    say = _say if dctx.is_main else (lambda _: None)
+    device = torch.device(dctx.device)
     torch.manual_seed(cfg.seed)
     model = CseModel(config, backbone_weights=cfg.backbone_weights)
     resuming = cfg.resume and (out / "resume.pt").exists()
     if cfg.init_checkpoint and not resuming:
         load_init(model, cfg.init_checkpoint)
-    model.train()
+    model.to(device).train()
+    if dino is not None:
+        dino.to(device)
+    net = model  # what the step calls: the model, or its DDP wrapper (gradients averaged)
+    if dctx.enabled:
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
     optimizer = make_optimizer(model, cfg)
+    memory = build_memory(model, cfg)  # paper 004, training-only (None: off)
+    if memory is not None:
+        if dctx.enabled:  # its codebook and gradients are not synchronised over the ranks
+            raise ConfigError("the paper-004 shape memory trains in one process only")
+        optimizer.add_param_group({"params": list(memory.parameters()), "lr": cfg.lr})
     gen = torch.Generator().manual_seed(cfg.seed)
     step, seconds_before = 0, 0.0
     resume_path = out / "resume.pt"
     if cfg.resume and resume_path.exists():
         state = _load_resume(resume_path, cfg)
         step, seconds_before = train_loop.restore(state, model, optimizer)
+        if memory is not None and "memory" in state:
+            memory.load_state_dict(state["memory"])
         torch.set_rng_state(state["torch_rng"])
         gen.set_state(state["generator"])
-        train_loop.truncate_log(out / "log.jsonl", step)
+        if dctx.is_main:
+            train_loop.truncate_log(out / "log.jsonl", step)
+    dctx.barrier()  # every rank has read the resume file before rank 0 may rewrite it
     out.mkdir(parents=True, exist_ok=True)
-    mode = "supervised (labels on)" if cfg.supervised else "self-supervised (no pose labels)"
+    mode = ("supervised (labels on)" if cfg.supervised else "self-supervised (no ground truth)"
+            if cfg.pseudo_labels else "self-supervised (no pose labels)")  # fmt: skip
     if cfg.init_checkpoint and not resuming:
         mode += f", fine-tuning {cfg.init_checkpoint}"
     if dino is not None:
         mode += f", cross-instance pairs from DINO ViT ({cfg.instance_pairs})"
-    tqdm.write(
+    if cfg.pseudo_labels:
+        mode += ", plus the depth + TF pseudo-labels in the data"
+    if cfg.weights.get("gravity", 0.0):
+        mode += ", upright prior from the camera poses"
+    if dctx.enabled:
+        mode += f", {dctx.world} processes on {device.type} (rank 0 logs)"
+    say(
         f"{config.category}: {len(dataset)} tracks in {cfg.data}/{cfg.split}, {mode}, "
-        f"template {model.n_vertices} vertices, {model.feature_net.describe_init()}"
+        f"template {model.n_vertices} vertices, "
+        + ("weights from the checkpoint" if cfg.init_checkpoint or resuming
+           else model.feature_net.describe_init())  # fmt: skip
     )
     ctx = StepContext(model, dino)
+    ctx.net = net
+    ctx.memory = memory
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed, step)
-    loader = step_loader(dataset, sampler, cfg.num_workers)
-    loop = StepLoop(cfg, out, f"train-cse {config.category}", step, seconds_before)
+    if dctx.enabled:
+        sampler = distributed.RankBatchSampler(sampler, dctx.rank, dctx.world)
+    loader = step_loader(dataset, sampler, cfg.num_workers, pin_memory=device.type == "cuda")
+    loop = StepLoop(cfg, out, f"train-cse {config.category}", step, seconds_before,
+                    main=dctx.is_main)  # fmt: skip
 
     def meta() -> dict:
         return {"trainer": __name__, "step": loop.step, "supervised": cfg.supervised,
@@ -208,24 +279,31 @@ def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: P
                 "train_config": cfg.to_dict()}  # fmt: skip
 
     def one_step(batch, done: int) -> dict:
+        nonlocal gen
+        if dctx.enabled:
+            gen = distributed.step_generator(cfg.seed, done, dctx.rank)
         _cosine(optimizer, cfg, done)
-        loss, stats = compute_losses(model, batch, cfg, ctx, gen)
+        loss, stats = compute_losses(model, _to(batch, device), cfg, ctx, gen)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under DDP: the gradients are averaged over the ranks here
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         optimizer.step()
-        return stats
+        return distributed.mean_over_ranks(stats, dctx)
 
     def save() -> None:
         m = meta()
         save_checkpoint(out / "last.pt", model, m)
         rng = {"torch_rng": torch.get_rng_state(), "generator": gen.get_state()}
+        if memory is not None:
+            rng["memory"] = train_loop.cpu_state(memory)
         train_loop.save_resume(resume_path, RESUME_FORMAT, loop.step, model, optimizer,
                                cfg.to_dict(), **rng, seconds=float(m["seconds"]))  # fmt: skip
 
     loop.run(loader, one_step, optimizer, save, lambda s: {"loss": f"{s['loss']:.4f}"})
-    final = save_checkpoint(out / f"{config.category}.pt", model, meta())
-    tqdm.write(
-        f"trained {config.category} to step {loop.step} in {loop.seconds():.0f} s -> {final}"
-    )
+    distributed.check_in_sync(model, dctx)
+    final = out / f"{config.category}.pt"
+    if dctx.is_main:
+        save_checkpoint(final, model, {**meta(), "processes": dctx.world})
+    dctx.barrier()  # the final model exists when any rank returns its path
+    say(f"trained {config.category} to step {loop.step} in {loop.seconds():.0f} s -> {final}")
     return final

@@ -2,8 +2,15 @@
 
     train-cse --data out/data/cse_train --category mug --out out/runs/cse_mug --steps 300 \\
         --batch-size 6 --views-per-layout 8 --backbone small --crop-size 96 --seed 0 \\
-        [--supervised] [--no-aux-rotation] [--resume] [--num-threads 1] \\
+        [--supervised] [--no-aux-rotation] [--resume] [--num-threads 1] [--device cpu|cuda] \\
         [--instance-pairs weights/dino_deitsmall8_pretrain.pth]
+
+Several processes (PyTorch DDP; one per GPU, or CPU processes with gloo), the same arguments::
+
+    torchrun --nproc_per_node 2 -m offline_training.cse.train_cli --data ... --batch-size 8
+
+``--batch-size`` is the global batch (split over the processes); rank 0 writes the outputs;
+``--resume`` works the same (see :mod:`offline_training.distributed`).
 
 Without ``--supervised`` no pose label is read (self-supervised); with it the labels add the
 upper bound's terms. ``--instance-pairs`` turns on the cross-instance cycle (paper 003
@@ -72,10 +79,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--init-checkpoint", default=None, metavar="PT",
                    help="start from this CSE checkpoint of the category (same model settings; "
                    "e.g. the synthetic model models/cse/mug.pt before adapting to real data)")
+    p.add_argument("--memory-codes", type=int, default=d.memory_codes, metavar="K",
+                   help="paper 004 part shape memory (on with --weight memory=W / "
+                   "memory_deform=W): codes K (default %(default)s)")  # fmt: skip
+    p.add_argument("--memory-grid", type=int, default=d.memory_grid, metavar="G",
+                   help="memory patches per crop side (default %(default)s)")  # fmt: skip
+    p.add_argument("--memory-dim", type=int, default=d.memory_dim, metavar="C",
+                   help="memory code channels (default %(default)s)")  # fmt: skip
+    p.add_argument("--c2f-pool", type=int, default=d.c2f_pool, metavar="P",
+                   help="paper 004 Hungarian labels (on with --weight c2f_coarse=W / "
+                   "c2f_fine=W): feature cells per region side (default %(default)s)")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--num-workers", type=int, default=d.num_workers)
     p.add_argument("--num-threads", type=int, default=None)
+    p.add_argument("--device", default=d.device, help="cpu (default), cuda, cuda:1, ...")
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--no-progress", action="store_true")
@@ -105,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> None:
+    import torch
+
     from offline_training.cse.train import CseTrainConfig, train
 
     category = category_name(args.category)
@@ -112,6 +132,8 @@ def _train(args: argparse.Namespace) -> None:
         raise UsageError(f"--init-checkpoint {args.init_checkpoint} does not exist")
     if not (Path(args.data) / args.split).is_dir():
         raise UsageError(f"no split {args.split!r} in data folder {args.data}")
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        raise UsageError(f"--device {args.device}: CUDA is not available (use --device cpu)")
     skip = ("no_progress", "no_aux_rotation", "weight")
     options = {k: v for k, v in vars(args).items() if k not in skip}
     cfg = CseTrainConfig(**{**options, "category": category}, progress=not args.no_progress,

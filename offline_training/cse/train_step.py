@@ -15,7 +15,9 @@ from typing import TYPE_CHECKING
 import torch
 
 from offline_training.cse import losses as L
+from offline_training.cse.hungarian_labels import c2f_losses
 from offline_training.cse.instance_pairs import instance_pairs, partner_index, patch_masks
+from offline_training.cse.shape_memory import memory_losses
 from ros_pose_estimation.cse.correspondence import (
     Correspondence,
     cell_centres,
@@ -37,6 +39,8 @@ class StepContext:
 
     def __init__(self, model: CseModel, dino: torch.nn.Module | None = None) -> None:
         self.dino = dino
+        self.net = model  # the module the step calls (under torchrun: its DDP wrapper; by train)
+        self.memory = None  # paper 004 part-level shape memory (.shape_memory), set by train
         self.edges = mesh_edges(model.faces)
         self.unique_edges = self.edges[0]
         self.symmetry = L.symmetry_transforms(model.category)
@@ -52,11 +56,12 @@ def gather_cells(cells: torch.Tensor):
     count = cells.sum(1)
     width = int(count.max())
     order = torch.argsort((~cells).to(torch.int8), dim=1, stable=True)[:, :width]
-    valid = torch.arange(width)[None] < count[:, None]
+    dev = cells.device
+    valid = torch.arange(width, device=dev)[None] < count[:, None]
     index = torch.where(valid, order, order[:, :1])
-    where = torch.full((b, p), -1, dtype=torch.long)
-    rows = torch.arange(b)[:, None].expand(b, width)
-    where[rows[valid], index[valid]] = torch.arange(width).expand(b, width)[valid]
+    where = torch.full((b, p), -1, dtype=torch.long, device=dev)
+    rows = torch.arange(b, device=dev)[:, None].expand(b, width)
+    where[rows[valid], index[valid]] = torch.arange(width, device=dev).expand(b, width)[valid]
     return index, valid, where
 
 
@@ -69,11 +74,11 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
     depth, mask, K = (batch[k].flatten(0, 1) for k in ("depth", "mask", "K"))
     angles = None
     if cfg.aux_rotation:
-        angles = (torch.rand(b, generator=gen) * 2 - 1) * math.pi
+        angles = ((torch.rand(b, generator=gen) * 2 - 1) * math.pi).to(image.device)  # CPU gen
         rot_img, rot_mask, rot_depth = L.rotate_crops(image[0::2], mask[0::2], depth[0::2], angles)
         image, mask = torch.cat([image, rot_img]), torch.cat([mask, rot_mask])
         depth, K = torch.cat([depth, rot_depth]), torch.cat([K, K[0::2]])
-    out = model(image, K)
+    out = ctx.net(image, K)
     frac, cell_depth, colours = L.cell_observations(mask, depth, image, stride)
     cells = frac.flatten(1) >= 0.5
     empty = ~cells.any(1)
@@ -115,7 +120,8 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
         )
     if angles is not None:
         k = cfg.n_pairs
-        pick = torch.multinomial(src.mask.float(), k, replacement=True, generator=gen)
+        pick = torch.multinomial(src.mask.float().cpu(), k, replacement=True, generator=gen)
+        pick = pick.to(image.device)  # drawn with the CPU generator ``gen``
         uv = L.rotate_points(torch.gather(xy[0 : 2 * b : 2], 1, pick[..., None].expand(-1, -1, 2)),
                              angles, S)  # fmt: skip
         rot_ids = 2 * b + torch.arange(b)
@@ -138,11 +144,34 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
             terms["supervised_ce"] = L.nearest_vertex_ce(
                 labelled, out.vertices[:m], K[:m], xy[:m], z, R_gt, t_gt, mc.category
             )
+    if "labelled" in batch:  # pose-train's depth + TF pseudo-labels, on some tracks only
+        terms["pseudo"] = _pseudo_term(batch, corr, out, K, xy, cell_depth, index, mc, diam)
+    if cfg.weights.get("gravity", 0.0):
+        terms["gravity"] = L.gravity_prior(out.R[: 2 * b], batch["up"].flatten(0, 1))
+    if ctx.memory is not None:  # paper 004 shape memory (.shape_memory)
+        terms.update(memory_losses(ctx.memory, model, out, frac, K, xy, cell_depth, index,
+                                   valid_px & ~empty[:, None], visible))  # fmt: skip
+    if cfg.weights.get("c2f_coarse", 0.0) or cfg.weights.get("c2f_fine", 0.0):  # paper 004
+        terms.update(c2f_losses(out.features, frac, out.embeddings, cfg.c2f_pool, mc.tau))
     total = sum(cfg.weights.get(k, 0.0) * v for k, v in terms.items())
     stats = {k: float(v.detach()) for k, v in terms.items()}
     stats["loss"] = float(total.detach())
     stats.update(extra)
     return total, stats
+
+
+def _pseudo_term(batch, corr, out, K, xy, cell_depth, index, mc, diam) -> torch.Tensor:
+    """:func:`~.losses.supervised_loss` on the crops (of the ``2B`` frames) whose track has a
+    pseudo-label (``batch["labelled"] [B x 2]``); 0 when none has."""
+    sel = torch.nonzero(batch["labelled"].flatten()).flatten()
+    if len(sel) == 0:
+        return torch.zeros((), device=out.R.device)
+    R_gt, t_gt = batch["R"].flatten(0, 1)[sel], batch["t"].flatten(0, 1)[sel]
+    z = torch.gather(cell_depth.flatten(1)[sel], 1, index[sel])
+    return L.supervised_loss(
+        _select(corr, sel), out.vertices[sel], out.R[sel], out.t[sel], K[sel], xy[sel], z, R_gt,
+        t_gt, mc.category, diam,
+    )  # fmt: skip
 
 
 def _cross_instance(dino, batch, images, masks, corr, where, empty, xy, cfg, mc):
@@ -152,7 +181,8 @@ def _cross_instance(dino, batch, images, masks, corr, where, empty, xy, cfg, mc)
     ...``). Returns the loss and the mean number of valid pairs per crop pair."""
     b = images.shape[0]
     seq = batch.get("sequence")
-    partner = partner_index(torch.arange(b) if seq is None else seq.reshape(b))
+    partner = partner_index(torch.arange(b, device=images.device) if seq is None
+                            else seq.reshape(b))  # fmt: skip
     j = partner.clamp(min=0)
     grid = cfg.instance_grid or mc.feature_size
     with torch.no_grad():
@@ -162,7 +192,7 @@ def _cross_instance(dino, batch, images, masks, corr, where, empty, xy, cfg, mc)
     src_pos = torch.gather(where, 1, pairs.cells)
     valid = pairs.valid & (src_pos >= 0) & (partner >= 0)[:, None]
     valid &= ~empty[:, None] & ~empty[j, None]
-    ids = 2 * torch.arange(b)
+    ids = 2 * torch.arange(b, device=images.device)
     loss = L.transfer_cycle(_select(corr, ids), _select(corr, ids[j]), src_pos.clamp(min=0),
                             pairs.uv, valid, xy[j], mc.crop_size)  # fmt: skip
     return loss, float(valid.sum(1).float().mean())

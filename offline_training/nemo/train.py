@@ -16,8 +16,12 @@ RNG states; ``torch.load(weights_only=True)``) every ``checkpoint_every`` steps,
 depend only on the step (:class:`~offline_training.train_loop.StepBatchSampler`) and every RNG
 state is restored.
 ``init_checkpoint`` starts from a trained model of the same settings (fine-tuning). Under
-``torchrun`` the run is distributed over the processes (:mod:`.distributed`). The run folder,
-resume file and step loop are those of every trainer (:mod:`offline_training.train_loop`).
+``torchrun`` the run is distributed over the processes (:mod:`offline_training.distributed`):
+the feature net runs inside ``DistributedDataParallel``; the momentum update of the vertex
+features and the clutter queue are driven by the sampled features of *all* ranks (gathered in
+rank order), so every rank applies the same update and the meshes stay identical without a
+broadcast; background sampling draws from a generator reseeded per (seed, step, rank). The run
+folder, resume file and step loop are those of every trainer (:mod:`offline_training.train_loop`).
 The settings are :class:`~.train_config.TrainConfig`; one step and the optimizer are
 :mod:`.train_step`'s.
 """
@@ -30,8 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from offline_training import train_loop
-from offline_training.nemo import distributed
+from offline_training import distributed, train_loop
 from offline_training.nemo.data import NemoTrainingSet
 from offline_training.nemo.domain import MixedTrainingSet
 from offline_training.nemo.train_config import MODEL_FIELDS, TrainConfig
@@ -52,6 +55,8 @@ from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 
 RESUME_FORMAT = "ros_pose_estimation/nemo-train-resume"
+
+
 def _rng_state(generator: torch.Generator) -> dict:
     # the trainer draws from explicit generators only; the global ones are saved in case a
     # library uses them (numpy's as tensors: weights_only loading takes no ndarrays)

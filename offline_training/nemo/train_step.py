@@ -16,7 +16,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from offline_training.nemo import distributed, domain
+from offline_training import distributed
+from offline_training.nemo import domain
 from offline_training.nemo.train_config import TrainConfig
 from ros_pose_estimation.nemo.contrastive import (
     contrastive_loss,

@@ -97,3 +97,24 @@ def test_nearest_vertex_ce_accepts_any_vertex_of_the_ring_for_an_axis_symmetric_
     turned = L.nearest_vertex_ce(_peaked([2, 3]), verts, K, xy, z, R, t, "bottle")
     assert float(turned) < 1e-6
     assert float(L.nearest_vertex_ce(_peaked([2, 3]), verts, K, xy, z, R, t, "mug")) > 20.0
+
+
+def test_gravity_prior_zero_upright_four_upside_down_and_pulls_towards_up():
+    from ros_pose_estimation.core.rotations import axis_angle_to_matrix
+
+    up = torch.tensor([[0.0, -0.6, -0.8], [0.0, 0.0, 1.0]])  # the fixed frame's up per camera
+    # upright: the model's +z is turned onto ``up`` (any turn about it is allowed)
+    z = torch.tensor([0.0, 0.0, 1.0])
+    axis = torch.linalg.cross(z.expand(2, 3), up)
+    angle = torch.acos((up @ z).clamp(-1, 1))
+    R = axis_angle_to_matrix(axis / axis.norm(dim=1, keepdim=True).clamp(min=1e-9)
+                             * angle[:, None])  # fmt: skip
+    R[1] = torch.eye(3)
+    spin = axis_angle_to_matrix(torch.tensor([0.0, 0.0, 1.3]))
+    assert L.gravity_prior(R @ spin, up) < 1e-10
+    flip = axis_angle_to_matrix(torch.tensor([math.pi, 0.0, 0.0]))
+    assert abs(float(L.gravity_prior(R @ flip, up)) - 4.0) < 1e-5
+    tilt = axis_angle_to_matrix(torch.tensor([0.3, 0.0, 0.0])).requires_grad_(True)
+    loss = L.gravity_prior(tilt[None], torch.tensor([[0.0, 0.0, 1.0]]))
+    loss.backward()
+    assert loss > 0 and tilt.grad.abs().sum() > 0

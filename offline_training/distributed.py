@@ -1,8 +1,10 @@
-"""Multi-process NeMo training (PyTorch DDP under ``torchrun``), one process per GPU / CPU slot.
+"""Multi-process training (PyTorch DDP under ``torchrun``), one process per GPU / CPU slot, shared
+by the trainers (:mod:`offline_training.nemo.train`, :mod:`offline_training.cse.train`)::
 
     torchrun --nproc_per_node 2 -m offline_training.nemo.train_cli --data D --category mug ...
+    torchrun --nproc_per_node 2 -m offline_training.cse.train_cli --data D --category mug ...
 
-How the single-process trainer is distributed, keeping its determinism and exact resume:
+How a single-process trainer is distributed, keeping its determinism and exact resume:
 
 * **process group**: ``torchrun`` sets ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``; the backend is
   ``nccl`` for CUDA devices (each rank takes ``cuda:LOCAL_RANK``) and ``gloo`` on CPU.
@@ -11,14 +13,17 @@ How the single-process trainer is distributed, keeping its determinism and exact
   alone); rank ``r`` takes its keys ``r::world`` (:class:`RankBatchSampler`), so the
   global batch does not depend on the number of processes and ``batch_size`` must divide by it.
   (This replaces ``DistributedSampler``, whose epoch-based order would break exact resume.)
-* **gradients**: the feature net runs inside ``DistributedDataParallel``: gradients are averaged
-  over ranks, every rank takes the same Adam step. BatchNorm statistics are per rank (DDP
-  broadcasts rank 0's running buffers), as with plain DDP.
-* **neural mesh**: the momentum update of the vertex features and the clutter queue are
-  driven by the sampled features of *all* ranks (:func:`all_gather_rows`, in rank order), so
-  every rank applies the same update and the meshes stay identical without a broadcast.
-* **randomness**: background sampling draws from a generator reseeded per (seed, step, rank).
-* **outputs**: only rank 0 writes ``log.jsonl``, checkpoints and the resume file.
+* **gradients**: the trained modules run inside ``DistributedDataParallel``: gradients are
+  averaged over ranks and every rank takes the same optimizer step. BatchNorm statistics are per
+  rank (DDP broadcasts rank 0's running buffers), as with plain DDP. State that is not learnt by
+  gradients must be updated from every rank's data (:func:`all_gather_rows`).
+* **randomness**: a rank draws from a generator reseeded per (seed, step, rank)
+  (:func:`step_generator`), so a resumed run needs no saved generator state.
+* **outputs**: only rank 0 writes the log, checkpoints and the resume file; at the end
+  :func:`check_in_sync` verifies that every rank holds the same weights.
+
+A multi-process run is not bit-identical to a single-process one of the same global batch: each
+rank's loss is a mean over its own share and the gradients are the mean of those.
 """
 
 from __future__ import annotations
@@ -60,14 +65,19 @@ class DistContext:
 
 
 def setup(device: str, batch_size: int) -> DistContext:
-    """The context from ``torchrun``'s environment (a single process without it)."""
+    """The context from ``torchrun``'s environment (a single process without it).
+
+    Raises:
+        ConfigError: ``batch_size`` is not divisible by the number of processes.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
         return DistContext(device=device)
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     if batch_size % world:
-        raise ConfigError(f"batch_size {batch_size} must be divisible by the {world} processes "
-                          "(each rank trains on batch_size / world crops per step)")  # fmt: skip
+        raise ConfigError(f"batch_size {batch_size} must be divisible by the {world} "
+                          "processes (each rank takes batch_size / world items of each step's "
+                          "batch)")  # fmt: skip
     cuda = device.startswith("cuda")
     if cuda:
         device = f"cuda:{local}"
@@ -108,13 +118,25 @@ def all_gather_rows(x: torch.Tensor, ctx: DistContext) -> torch.Tensor:
     return torch.cat([p[:s] for p, s in zip(parts, sizes, strict=True)])
 
 
+def mean_over_ranks(stats: dict[str, float], ctx: DistContext) -> dict[str, float]:
+    """The mean over ranks of every float statistic of a step (every rank must report the same
+    keys); what rank 0 logs is then the whole step's, not its own share's."""
+    if not ctx.enabled:
+        return stats
+    keys = sorted(stats)
+    values = torch.tensor([float(stats[k]) for k in keys], dtype=torch.float64,
+                          device=ctx.device)  # fmt: skip
+    dist.all_reduce(values)
+    return dict(zip(keys, (values / ctx.world).tolist(), strict=True))
+
+
 def step_generator(seed: int, step: int, rank: int) -> torch.Generator:
     """A CPU generator for ``step`` on ``rank`` (distributed runs; resume needs no saved state)."""
     return torch.Generator().manual_seed((seed * 1_000_003 + step) * 1009 + rank)
 
 
 def check_in_sync(model: torch.nn.Module, ctx: DistContext) -> None:
-    """Raise ``RuntimeError`` when the ranks' weights or mesh buffers differ (a bug: every rank
+    """Raise ``RuntimeError`` when the ranks' weights or buffers differ (a bug: every rank
     must apply the same updates). Compares one float64 checksum per tensor across ranks.
     BatchNorm running statistics are left out: DDP broadcasts rank 0's at each forward, so
     after the last step they differ by design (checkpoints hold rank 0's)."""
