@@ -19,12 +19,16 @@
 #      pseudo-labels matched to views synthesized from them and expanding round by round
 #      (out/runs/<category>_nvsm_N/report.json); its controls: the anchors alone (threshold 2:
 #      nothing else kept, <category>_nvsm_N_anchors_only) and EXPANSIONS matching passes before
-#      one training round (<category>_nvsm_N_x<EXPANSIONS>, at most 150 labels).
+#      one training round (<category>_nvsm_N_x<EXPANSIONS>, at most 150 labels);
+#   4. with REPLAY=F: CC3D and the supervised bound again with source replay (F of every
+#      fine-tuning batch drawn from labelled synthetic source data: the training look, seed 0,
+#      400 images; offline_training/nemo/replay.py), <category>_{cc3d,supervised}_replay.
 # Usage: bash scripts/adaptation_experiment.sh [CATEGORY ...]  (default: mug)
 # Env: STEPS (fine-tuning steps per round, 200), ROUNDS (2), TOP_K (100), ALPHA (1.0),
 #      EVAL (held-out objects, 100), THREADS (1), ANCHORS (NVSM anchor counts, "7 20"; empty:
 #      no NVSM), THRESHOLD (NVSM similarity threshold, 0.8), RADIUS (NVSM pose shift, 30 deg),
-#      EXPANSIONS (4; empty: no such run).
+#      EXPANSIONS (4; empty: no such run), REPLAY (source replay fraction; empty: no
+#      replay runs), ONLY_REPLAY (1: the replay runs only).
 # Needs out/data/photos (made by scripts/nemo_pretrained_experiment.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,7 +38,7 @@ categories=("${@:-mug}")
 steps=${STEPS:-200} rounds=${ROUNDS:-2} top_k=${TOP_K:-100} alpha=${ALPHA:-1.0}
 n_eval=${EVAL:-100} threads=${THREADS:-1}
 anchor_counts=${ANCHORS-7 20} threshold=${THRESHOLD:-0.8} radius=${RADIUS:-30}
-expansions=${EXPANSIONS-4}
+expansions=${EXPANSIONS-4} replay=${REPLAY:-} only_replay=${ONLY_REPLAY:-0}
 [[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
 look=(--width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg
       --light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..7 --rgb-noise 5
@@ -48,6 +52,18 @@ for c in "${categories[@]}"; do
   common=(--checkpoint "models/nemo/$c.pt" --target "out/data/${c}_target"
           --heldout "out/data/${c}_target_heldout" --steps "$steps" --eval-max-objects "$n_eval"
           --threads "$threads")
+  if [[ -n $replay ]]; then
+    [[ -d out/data/${c}_source/train ]] || generate-dataset --category "$c" --instances 50 \
+      --images 400 --out "out/data/${c}_source" --seed 0 --split train --hfov 40..75 \
+      --fill 0.25..0.9 --no-progress
+    python -m offline_training.adapt.cli --method cc3d "${common[@]}" --rounds "$rounds" \
+      --top-k "$top_k" --domain-weight "$alpha" --replay-data "out/data/${c}_source" \
+      --replay-fraction "$replay" --out "out/runs/${c}_cc3d_replay"
+    python -m offline_training.adapt.cli --method supervised "${common[@]}" --rounds 1 \
+      --replay-data "out/data/${c}_source" --replay-fraction "$replay" \
+      --out "out/runs/${c}_supervised_replay"
+  fi
+  [[ $only_replay == 1 ]] && continue
   python -m offline_training.adapt.cli --method cc3d "${common[@]}" --rounds "$rounds" \
     --top-k "$top_k" --domain-weight "$alpha" --out "out/runs/${c}_cc3d"
   python -m offline_training.adapt.cli --method supervised "${common[@]}" --rounds 1 \

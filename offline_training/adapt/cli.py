@@ -61,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
                    help="alpha of paper 001 Eq. 5 on the pseudo-labelled crops (0: off)")
     p.add_argument("--freeze-bn", action="store_true",
                    help="keep the backbone's batch-norm statistics while fine-tuning")  # fmt: skip
+    p.add_argument("--replay-data", default=None, metavar="DIR",
+                   help="labelled source data (split train; e.g. the synthetic set the "
+                   "--checkpoint was trained on) replayed in every fine-tuning batch")
+    p.add_argument("--replay-fraction", type=float, default=0.5, metavar="F",
+                   help="share of the fine-tuning items drawn from --replay-data (0.5)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
@@ -78,6 +83,8 @@ def settings(args) -> dict:
             s.pop(key)
     if args.freeze_bn:  # only when set: reports written before the option still resume
         s["freeze_bn"] = True
+    if args.replay_data:  # only when set, as freeze_bn
+        s.update(replay_data=args.replay_data, replay_fraction=args.replay_fraction)
     if args.method == "nvsm":
         s.pop("max_label_objects")
         s.pop("domain_weight")  # paper 002's M-step: the contrastive loss only
@@ -114,7 +121,8 @@ def run(args) -> dict:
         path = SupervisedPath(args.target, args.target_split)
     tune = FineTune(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                     domain_weight=args.domain_weight if args.method == "cc3d" else 0.0,
-                    freeze_backbone_bn=args.freeze_bn, seed=args.seed, num_threads=args.threads,
+                    freeze_backbone_bn=args.freeze_bn, replay_data=args.replay_data,
+                    replay_fraction=args.replay_fraction, seed=args.seed, num_threads=args.threads,
                     device=args.device)  # fmt: skip
 
     def evaluate(checkpoint: Path) -> dict:
@@ -140,9 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.method == "nvsm" and not args.anchors:
         print("adapt-nemo: error: --method nvsm needs --anchors FILE", file=sys.stderr)
         return 2
-    for name in ("checkpoint", "target", "heldout") + (("anchors",) if args.anchors else ()):
+    optional = (("anchors",) if args.anchors else ()) + (
+        ("replay_data",) if args.replay_data else ())
+    for name in ("checkpoint", "target", "heldout", *optional):
         if not Path(getattr(args, name)).exists():
-            print(f"adapt-nemo: error: --{name} {getattr(args, name)} does not exist",
+            print(f"adapt-nemo: error: --{name.replace('_', '-')} {getattr(args, name)} does "
+                  "not exist",
                   file=sys.stderr)  # fmt: skip
             return 2
     try:

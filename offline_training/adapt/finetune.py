@@ -31,6 +31,8 @@ class FineTune:
     the training crops themselves (pseudo-labelled target images have no twin,
     :mod:`offline_training.nemo.domain`). ``freeze_backbone_bn`` keeps the backbone's
     batch-norm statistics (:class:`TrainConfig`), which a small label set would re-estimate.
+    ``replay_data``: labelled source data (e.g. the start model's synthetic training set) of
+    which ``replay_fraction`` of the items are drawn (:mod:`offline_training.nemo.replay`).
     """
 
     steps: int = 200
@@ -42,6 +44,8 @@ class FineTune:
     domain_weight: float = 0.0
     domain_self: bool = True
     freeze_backbone_bn: bool = False
+    replay_data: str | None = None
+    replay_fraction: float = 0.5
     seed: int = 0
     num_threads: int | None = 1
     num_workers: int = 1
@@ -70,7 +74,8 @@ class FineTune:
             num_workers=self.num_workers, num_threads=self.num_threads, resume=True,
             progress=self.progress, init_checkpoint=str(checkpoint),
             domain_weight=self.domain_weight, domain_self=self.domain_self and domain,
-            freeze_backbone_bn=self.freeze_backbone_bn, **fields,
+            freeze_backbone_bn=self.freeze_backbone_bn, replay_data=self.replay_data,
+            replay_fraction=self.replay_fraction, **fields,
         )  # fmt: skip
 
     def run(self, checkpoint: str | Path, data: str | Path, out: str | Path,

@@ -112,6 +112,16 @@ def train(cfg: TrainConfig) -> Path:
         cfg.data, config.category, cfg.split, cfg.crop_size, cfg.crop_scale,
         cfg.min_visib_fract, augment=cfg.augment, seed=cfg.seed,
     )  # fmt: skip
+    if cfg.replay_data:  # labelled source items mixed into the batches (.replay)
+        from offline_training.nemo.replay import ReplaySet
+
+        source = NemoTrainingSet(
+            cfg.replay_data, config.category, "train", cfg.crop_size, cfg.crop_scale,
+            cfg.min_visib_fract, augment=cfg.augment, seed=cfg.seed,
+        )  # fmt: skip
+        dataset = ReplaySet(dataset, source, cfg.replay_fraction, cfg.seed)
+        if ctx.is_main:
+            _say(dataset.describe())
     if cfg.mix_data:  # enhanced twins (paper 001; .domain)
         dataset = MixedTrainingSet(dataset, cfg.mix_data, cfg.mix_fraction, cfg.domain_weight > 0)
         if ctx.is_main:

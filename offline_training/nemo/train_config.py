@@ -48,6 +48,9 @@ class TrainConfig:
     every that many steps (learning curves).
 
     Enhanced data and the domain-consistency loss (paper 001 Eqs. 4-5, :mod:`.domain`):
+    ``replay_data``: a labelled source BOP dataset (e.g. the synthetic training data of the
+    model being fine-tuned); each item is drawn from it with probability ``replay_fraction``
+    (:mod:`offline_training.nemo.replay`: fine-tuning on a small target then forgets less).
     ``mix_data`` is an enhanced copy of ``data`` (``enhance-dataset``; None = plain data only);
     an object whose image it holds is served from it with probability ``mix_fraction``;
     ``domain_weight`` alpha > 0 adds ``alpha * L_domain`` on the other domain's twin of each
@@ -104,6 +107,8 @@ class TrainConfig:
     mix_fraction: float = 0.5
     domain_weight: float = 0.0
     domain_self: bool = False
+    replay_data: str | None = None
+    replay_fraction: float = 0.5
 
     def __post_init__(self) -> None:
         train_loop.require_positive(self, ("steps", "batch_size", "checkpoint_every", "log_every"))
@@ -127,6 +132,10 @@ class TrainConfig:
         if self.domain_self and self.mix_data:
             raise ConfigError("domain_self and mix_data exclude each other: the domain term "
                               "compares either the crops themselves or their twins")
+        if not 0.0 <= self.replay_fraction <= 1.0:
+            raise ConfigError(f"replay_fraction must be in [0, 1], got {self.replay_fraction}")
+        if self.replay_data and self.mix_data:
+            raise ConfigError("replay_data and mix_data exclude each other (one mixed set)")
         if self.domain_weight > 0 and not (self.mix_data or self.domain_self):
             raise ConfigError("domain_weight > 0 needs mix_data (the enhanced copy whose "
                               "twins the domain-consistency loss compares)")  # fmt: skip

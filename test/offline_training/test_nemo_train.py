@@ -184,3 +184,15 @@ def test_frozen_backbone_and_frozen_batch_norm_keep_imagenet_values(bop_root, tm
         _cfg(bop_root, tmp_path / "x", frozen_stages=5)
     with pytest.raises(ConfigError, match="lr_schedule must be one of constant, cosine"):
         _cfg(bop_root, tmp_path / "x", lr_schedule="step")
+
+
+def test_replay_data_trains_and_is_checked_by_the_cli(bop_root, tmp_path, capsys):
+    """--replay-data: a source set mixed into the batches (here the same tiny set: the run
+    goes through the replay path end to end); a folder without split train is refused."""
+    args = ["--data", str(bop_root), "--steps", "2", "--category", "mug", *TINY_CLI]
+    assert main([*args, "--out", str(tmp_path / "r"), "--replay-data", str(bop_root),
+                 "--replay-fraction", "0.5"]) == 0  # fmt: skip
+    assert "replay: 50 % of the items" in capsys.readouterr().out
+    assert (tmp_path / "r" / "mug.pt").exists()
+    assert main([*args, "--out", str(tmp_path / "s"), "--replay-data", str(tmp_path)]) == 2
+    assert "--replay-data" in capsys.readouterr().err
