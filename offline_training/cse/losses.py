@@ -228,8 +228,11 @@ def symmetry_loss(vertices: torch.Tensor, transforms, diameter) -> torch.Tensor:
 
 def supervised_loss(corr, vertices, R, t, K, xy, z, R_gt, t_gt, category, diameter):
     """Labels on: cell 3D points vs true model coordinates (radius + height only for continuous
-    symmetry) + pose heads (rotation: the symmetry axis only when symmetric). ``xy [B x P x 2]``
-    (crop px) and ``z [B x P]`` (m, 0 = none) are the observed cells of ``corr``."""
+    symmetry) + pose heads (rotation: the symmetry axis only when symmetric). For a finite
+    symmetry group (``box``) the labels are first turned by the group element that brings them
+    nearest the prediction (:func:`nearest_equivalent_truth`), so every equivalent pose is
+    right. ``xy [B x P x 2]`` (crop px) and ``z [B x P]`` (m, 0 = none) are the observed cells
+    of ``corr``."""
     truth = true_model_points(K, xy, z, R_gt, t_gt)  # [B x P x 3] model coordinates
     q = corr.w2d3d @ vertices
     ok = corr.mask & (z > 0)
@@ -242,11 +245,42 @@ def supervised_loss(corr, vertices, R, t, K, xy, z, R_gt, t_gt, category, diamet
         q, truth = reduce(q), reduce(truth)
         rot = ((R[..., 2] - R_gt[..., 2]) ** 2).sum(-1).mean()
     else:
-        rot = ((R - R_gt) ** 2).sum((-1, -2)).mean()
+        truth, g = nearest_equivalent_truth(truth, q.detach(), ok, category)
+        rot = ((R - R_gt @ g) ** 2).sum((-1, -2)).mean()
     err = ((q - truth) ** 2).sum(-1) / diameter**2
     corr_loss = _masked_mean(torch.where(ok, err, torch.zeros_like(err)), ok.float())
     trans = (((t - t_gt) / diameter) ** 2).sum(-1).mean()
     return corr_loss + 0.1 * (rot + trans)
+
+
+def nearest_equivalent_truth(truth, q, ok, category):
+    """Resolve a finite symmetry group's ambiguity of the labels.
+
+    Args:
+        truth: ``[B x P x 3]`` true model coordinates of the cells (from the labelled pose).
+        q: ``[B x P x 3]`` predicted model coordinates (no gradient needed).
+        ok: ``[B x P]`` bool, cells that count.
+        category: category name; its ``discrete`` group ``[K x 3 x 3]`` (model frame) holds
+            the rotations ``g`` with ``R g`` equivalent to ``R``.
+
+    Returns:
+        ``(truth', g)``: per item the labels as seen from the equivalent pose ``R_gt g`` (model
+        points ``g^T p``) whose mean squared distance to ``q`` over the ``ok`` cells is the
+        smallest, ``[B x P x 3]``, and that ``g``, ``[B x 3 x 3]`` (the identity for a category
+        without a finite group).
+    """
+    group = torch.as_tensor(get_category(category).discrete, dtype=truth.dtype,
+                            device=truth.device)  # fmt: skip
+    b = truth.shape[0]
+    if len(group) <= 1:
+        return truth, torch.eye(3, dtype=truth.dtype, device=truth.device).expand(b, 3, 3)
+    turned = truth[:, None] @ group  # [B x K x P x 3]: row p^T g = (g^T p)^T
+    d = ((turned - q[:, None]) ** 2).sum(-1)  # [B x K x P]
+    w = ok[:, None].to(d.dtype)
+    score = (d * w).sum(-1) / w.sum(-1).clamp(min=1.0)  # [B x K]
+    k = score.argmin(1)
+    idx = torch.arange(b, device=truth.device)
+    return turned[idx, k], group[k]
 
 
 def gravity_prior(R: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
@@ -272,17 +306,20 @@ def nearest_vertex_ce(corr, vertices, K, xy, z, R_gt, t_gt, category) -> torch.T
     (of the deformed mesh ``vertices [B x V x 3]``, no gradient through the choice) nearest the
     cell's true model point; for a category with a continuous symmetry axis (z) the true point
     is first turned about the axis to the azimuth of the predicted point, so every equivalent
-    vertex ring is right."""
+    vertex ring is right; for a finite group the equivalent labels nearest the prediction are
+    used (:func:`nearest_equivalent_truth`)."""
     truth = true_model_points(K, xy, z, R_gt, t_gt)
+    ok = corr.mask & (z > 0)
+    q = (corr.w2d3d @ vertices).detach()
     if len(get_category(category).continuous_axes):
-        q = (corr.w2d3d @ vertices).detach()
         turn = torch.atan2(q[..., 1], q[..., 0]) - torch.atan2(truth[..., 1], truth[..., 0])
         c, s = torch.cos(turn), torch.sin(turn)
         x, y = truth[..., 0], truth[..., 1]
         truth = torch.stack([c * x - s * y, s * x + c * y, truth[..., 2]], -1)
+    else:  # a finite group: the equivalent labels nearest the prediction
+        truth, _ = nearest_equivalent_truth(truth, q, ok, category)
     target = torch.cdist(truth, vertices.detach()).argmin(-1)  # [B x P]
     p = torch.gather(corr.w2d3d, 2, target[..., None])[..., 0]
-    ok = corr.mask & (z > 0)
     nll = -torch.log(p.clamp(min=1e-12))
     return _masked_mean(torch.where(ok, nll, torch.zeros_like(nll)), ok.float())
 

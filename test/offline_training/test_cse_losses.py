@@ -99,6 +99,33 @@ def test_nearest_vertex_ce_accepts_any_vertex_of_the_ring_for_an_axis_symmetric_
     assert float(L.nearest_vertex_ce(_peaked([2, 3]), verts, K, xy, z, R, t, "mug")) > 20.0
 
 
+def test_nearest_vertex_ce_accepts_the_labels_turned_by_a_finite_symmetry_group():
+    """box (180 deg about x, y, z): vertices 0, 1 turned half a turn about z are 2, 3; a quarter
+    turn (1, 2) is no symmetry of a box and a mug has none."""
+    verts, K, R, t, xy, z = _ce_case("box")
+    assert float(L.nearest_vertex_ce(_peaked([2, 3]), verts, K, xy, z, R, t, "box")) < 1e-6
+    assert float(L.nearest_vertex_ce(_peaked([0, 1]), verts, K, xy, z, R, t, "box")) < 1e-6
+    assert float(L.nearest_vertex_ce(_peaked([1, 2]), verts, K, xy, z, R, t, "box")) > 20.0
+    assert float(L.nearest_vertex_ce(_peaked([2, 3]), verts, K, xy, z, R, t, "mug")) > 20.0
+
+
+def test_supervised_loss_takes_the_equivalent_pose_of_a_box_and_not_of_a_mug():
+    """A prediction at the label's pose turned half a turn about z, with the correspondences
+    turned the same way, is exact for a box; for a mug it is wrong in both terms."""
+    verts, K, R_gt, t, xy, z = _ce_case("box")
+    half = torch.diag(torch.tensor([-1.0, -1.0, 1.0]))[None]  # 180 deg about z
+    args = (verts, half, t, K, xy, z, R_gt, t)
+    box = L.supervised_loss(_peaked([2, 3], sharp=80.0), *args, "box", 0.1)
+    mug = L.supervised_loss(_peaked([2, 3], sharp=80.0), *args, "mug", 0.1)
+    assert float(box) < 1e-6 and float(mug) > 1.0
+    truth = L.true_model_points(K, xy, z, R_gt, t)
+    q = torch.stack([verts[0, 2], verts[0, 3]])[None]
+    turned, g = L.nearest_equivalent_truth(truth, q, torch.ones(1, 2, dtype=torch.bool), "box")
+    assert torch.allclose(turned, q, atol=1e-6) and torch.allclose(g, half)
+    same, eye = L.nearest_equivalent_truth(truth, q, torch.ones(1, 2, dtype=torch.bool), "mug")
+    assert torch.equal(same, truth) and torch.equal(eye, torch.eye(3)[None])
+
+
 def test_gravity_prior_zero_upright_four_upside_down_and_pulls_towards_up():
     from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 
