@@ -17,30 +17,17 @@ from offline_training.adapt.loop import load_report
 from offline_training.adapt.pseudo_labels import PseudoLabel
 from offline_training.nemo.data import NemoTrainingSet
 from offline_training.nemo.domain import domain_consistency_loss
-from offline_training.nemo.train import train
 from offline_training.nemo.train_config import TrainConfig
 from offline_training.nemo.train_step import make_optimizer, train_step
 from offline_training.synthetic.bop_reader import BopDataset
-from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.model import NemoModel
 
-TINY = {"backbone": "tiny", "dim": 16, "crop_size": 64, "n_vertices": 200, "n_clutter": 64,
-        "batch_size": 2, "num_workers": 0, "num_threads": 1, "progress": False}  # fmt: skip
-
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory):
+def roots(make_adapt_roots):
     """A target training part (4 images), a held-out part (3 images) and a tiny mug model."""
-    base = tmp_path_factory.mktemp("adapt")
-    target, heldout = base / "target", base / "heldout"
-    generate_dataset(DatasetConfig(["mug"], target, images=4, width=96, height=72, instances=2,
-                                   seed=5), progress=False)  # fmt: skip
-    generate_dataset(DatasetConfig(["mug"], heldout, images=3, width=96, height=72, instances=2,
-                                   seed=6, split="test"), progress=False)  # fmt: skip
-    ckpt = train(TrainConfig(data=str(target), category="mug", out=str(base / "init"), steps=2,
-                             **TINY))  # fmt: skip
-    return target, heldout, ckpt
+    return make_adapt_roots("adapt", target_images=4)
 
 
 def _rotation(deg: float) -> np.ndarray:
@@ -74,7 +61,7 @@ def test_export_writes_estimates_with_the_targets_boxes_and_masks(roots, tmp_pat
     assert len(crops) == len(labels)  # train-nemo reads it unchanged
 
 
-def test_domain_term_is_zero_at_the_bank_and_trains_on_pseudo_labels(roots, tmp_path):
+def test_domain_term_is_zero_at_the_bank_and_trains_on_pseudo_labels(roots, tmp_path, tiny_nemo):
     bank = torch.nn.functional.normalize(torch.randn(5, 8), dim=1)
     fmap = torch.zeros(2, 8, 4, 4)
     uv = torch.tensor([[[0.0, 0.0], [1.0, 0.0], [2.0, 1.0], [3.0, 3.0], [0.0, 2.0]]])
@@ -89,14 +76,14 @@ def test_domain_term_is_zero_at_the_bank_and_trains_on_pseudo_labels(roots, tmp_
     assert float(loss) > 0.1
     # train_step with domain_self: the term is computed on the crops themselves
     with pytest.raises(ConfigError, match="needs mix_data"):
-        TrainConfig(data=str(roots[0]), category="mug", out="x", domain_weight=1.0, **TINY)
+        TrainConfig(data=str(roots[0]), category="mug", out="x", domain_weight=1.0, **tiny_nemo)
     with pytest.raises(ConfigError, match="exclude each other"):
         TrainConfig(data=str(roots[0]), category="mug", out="x", domain_self=True,
-                    mix_data="y", **TINY)  # fmt: skip
+                    mix_data="y", **tiny_nemo)  # fmt: skip
     stats = {}
     for weight in (0.0, 1.0):
         cfg = TrainConfig(data=str(roots[0]), category="mug", out=str(tmp_path),
-                          domain_weight=weight, domain_self=True, **TINY)  # fmt: skip
+                          domain_weight=weight, domain_self=True, **tiny_nemo)  # fmt: skip
         torch.manual_seed(0)
         model = NemoModel(cfg.nemo_config(), seed=0).train()
         data = NemoTrainingSet(roots[0], "mug", crop_size=64)

@@ -19,28 +19,14 @@ from offline_training.adapt.anchors import (
 )
 from offline_training.adapt.cli import main
 from offline_training.adapt.loop import load_report
-from offline_training.nemo.train import train
-from offline_training.nemo.train_config import TrainConfig
 from offline_training.synthetic.bop_reader import BopDataset
-from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 from ros_pose_estimation.core.errors import ConfigError, InputError
-
-TINY = {"backbone": "tiny", "dim": 16, "crop_size": 64, "n_vertices": 200, "n_clutter": 64,
-        "batch_size": 2, "num_workers": 0, "num_threads": 1, "progress": False}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
-def roots(tmp_path_factory):
+def roots(make_adapt_roots):
     """A target training part (6 images), a held-out part (3 images) and a tiny mug model."""
-    base = tmp_path_factory.mktemp("nvsm")
-    target, heldout = base / "target", base / "heldout"
-    generate_dataset(DatasetConfig(["mug"], target, images=6, width=96, height=72, instances=2,
-                                   seed=5), progress=False)  # fmt: skip
-    generate_dataset(DatasetConfig(["mug"], heldout, images=3, width=96, height=72, instances=2,
-                                   seed=6, split="test"), progress=False)  # fmt: skip
-    ckpt = train(TrainConfig(data=str(target), category="mug", out=str(base / "init"), steps=2,
-                             **TINY))  # fmt: skip
-    return target, heldout, ckpt
+    return make_adapt_roots("nvsm", target_images=6)
 
 
 def test_anchor_picks_are_seeded_nested_and_round_trip(roots, tmp_path):
