@@ -113,12 +113,20 @@ def format_summary(result: dict) -> str:
 
 
 def make_estimator(method: str, checkpoints: Sequence[str], device: str = "cpu",
-                   preset: str = "default"):  # fmt: skip
-    """The node's estimator of ``method`` (``nemo``: RGB, ``cse``: RGB-D) on ``checkpoints``."""
+                   preset: str = "default", settings: Sequence[str] = ()):  # fmt: skip
+    """The node's estimator of ``method`` (``nemo``: RGB, ``cse``: RGB-D) on ``checkpoints``;
+    ``settings``: ``NAME=VALUE`` overrides of the CSE inference settings (``evaluate-cse
+    --set``)."""
     if method == "cse":
+        from offline_training.cse.evaluate import inference_config
         from ros_pose_estimation.cse.estimator import CseEstimator, CseInferenceConfig
 
-        return CseEstimator.from_checkpoints(list(checkpoints), CseInferenceConfig(), device)
+        config = inference_config(list(settings), CseInferenceConfig)
+        return CseEstimator.from_checkpoints(list(checkpoints), config, device)
+    if settings:
+        from ros_pose_estimation.core.errors import ConfigError
+
+        raise ConfigError("--set applies to --method cse only (use --preset for nemo)")
     from ros_pose_estimation.nemo.estimator import NemoEstimator
     from ros_pose_estimation.nemo.presets import InferenceConfig
 
@@ -133,6 +141,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", action="append", required=True, help="model (repeat)")
     p.add_argument("--method", choices=("nemo", "cse"), default="cse")
     p.add_argument("--every-nth", type=int, default=3)
+    p.add_argument("--preset", default="default", help="NeMo inference preset (--method nemo)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a CSE inference setting (repeat), e.g. icp_steps=5; names: "
+                   "the fields of cse.estimator.CseInferenceConfig")  # fmt: skip
     p.add_argument("--cache", default="out/cache/eval_bags", help="extraction cache")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
@@ -145,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from offline_training.pose_train_stages import extract
-    from ros_pose_estimation.core.errors import CheckpointError, InputError
+    from ros_pose_estimation.core.errors import CheckpointError, ConfigError, InputError
     from ros_pose_estimation.tools.bag_errors import BagError
 
     if args.threads:
@@ -154,8 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         print("evaluate_bag: error: --every-nth must be >= 1", file=sys.stderr)
         return 2
     try:
-        estimator = make_estimator(args.method, args.checkpoint, args.device)
-    except CheckpointError as exc:
+        estimator = make_estimator(args.method, args.checkpoint, args.device, args.preset,
+                                   args.set)  # fmt: skip
+    except (CheckpointError, ConfigError) as exc:
         print(f"evaluate_bag: error: {exc}", file=sys.stderr)
         return 2
     try:

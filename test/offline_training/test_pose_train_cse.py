@@ -210,6 +210,17 @@ def test_evaluate_bag_cli(bag, tmp_path, capsys):
     assert result["objects"] == 4 and result["metrics"]["per_category"]["mug"]["count"] == 4
     assert evaluate_main([*argv[:2], str(tmp_path / "none.pt")]) == 2
     assert "none.pt" in capsys.readouterr().err
+    # inference overrides reach the estimator; a bad one is a usage error naming it
+    from offline_training.bags.evaluate_bag import make_estimator
+
+    tuned = make_estimator("cse", [str(run / "mug.pt")], settings=["icp_steps=0"])
+    default = make_estimator("cse", [str(run / "mug.pt")])
+    assert tuned.config.icp_steps == 0 != default.config.icp_steps
+    assert evaluate_main([*argv, "--set", "icp_steps=0"]) == 0
+    assert json.loads(out.read_text())["args"]["set"] == ["icp_steps=0"]
+    capsys.readouterr()
+    assert evaluate_main([*argv, "--set", "icp_stpes=0"]) == 2
+    assert "icp_stpes" in capsys.readouterr().err
     bare = tmp_path / "bare"
     shutil.copytree(bag, bare)
     (bare / "ground_truth.json").unlink()
