@@ -1,5 +1,6 @@
 """The shipped parameter files: pose_coco.yaml is pose.yaml with the COCO classes mapped to
-bundled models, and every model it names loads; pose.rviz shows the node's outputs."""
+bundled models, and every model it names loads; pose_rgbd.yaml and pose_rgbd_coco.yaml are
+their RGB-D twins with the bundled CSE models; pose.rviz shows the node's outputs."""
 
 from pathlib import Path
 
@@ -57,14 +58,23 @@ def test_rviz_config_shows_image_debug_image_tf_and_markers():
     assert 'glob("config/*.rviz")' in setup
 
 
+def _same_fusion_but_depth_sigma(rgb: dict, rgbd: dict) -> None:
+    """RGB-D models measure the depth: their fusion trusts the centre along the ray more."""
+    assert rgbd["fusion"]["depth_sigma_ratio"] == 0.02 < rgb["fusion"]["depth_sigma_ratio"]
+    for key, value in rgb["fusion"].items():
+        if key != "depth_sigma_ratio":
+            assert rgbd["fusion"][key] == value, key
+
+
 def test_rgbd_config_is_pose_yaml_with_depth_and_the_bundled_cse_models_that_load():
     from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse
 
     base, rgbd = _params("pose.yaml"), _params("pose_rgbd.yaml")
     assert set(base) == set(rgbd) and rgbd["mode"] == "rgbd"
     for key in base:
-        if key not in ("mode", "models"):
+        if key not in ("mode", "models", "fusion"):
             assert rgbd[key] == base[key], key
+    _same_fusion_but_depth_sigma(base, rgbd)
     assert set(rgbd["models"]) == set(rgbd["categories"]) == {"mug", "bottle", "camera"}
     for category, entry in rgbd["models"].items():
         assert entry["method"] == "cse"
@@ -72,3 +82,29 @@ def test_rgbd_config_is_pose_yaml_with_depth_and_the_bundled_cse_models_that_loa
         spec.validate()
         model, meta = load_cse(spec.checkpoint, category=category)
         assert model.category == category and meta["weights_dtype"] == "float16"
+
+
+def test_rgbd_coco_config_is_pose_coco_yaml_with_depth_and_bundled_cse_models_that_load():
+    from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse
+
+    coco, rgbd = _params("pose_coco.yaml"), _params("pose_rgbd_coco.yaml")
+    assert set(coco) == set(rgbd) and rgbd["mode"] == "rgbd"
+    for key in coco:
+        if key not in ("mode", "models", "fusion"):
+            assert rgbd[key] == coco[key], key
+    _same_fusion_but_depth_sigma(coco, rgbd)
+    assert set(rgbd["models"]) == set(coco["models"])
+    methods = {c: entry["method"] for c, entry in rgbd["models"].items()}
+    # every category with a bundled RGB-D model uses it; the others keep their RGB model
+    assert methods == {"mug": "cse", "bottle": "cse", "laptop": "cse", "bowl": "nemo"}
+    for category, entry in rgbd["models"].items():
+        assert entry["class_ids"] == coco["models"][category]["class_ids"]
+        spec = ModelSpec(category, entry["checkpoint"], entry["method"], entry["class_ids"])
+        spec.validate()
+        if entry["method"] == "cse":
+            model, _ = load_cse(spec.checkpoint, category=category)
+        else:
+            assert entry["checkpoint"] == coco["models"][category]["checkpoint"]
+            model, _ = load_checkpoint(spec.checkpoint, category=category)
+        assert model.category == category
+    assert (ROOT / "models" / "cse" / "bowl.pt").exists() == (methods["bowl"] == "cse")

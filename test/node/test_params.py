@@ -71,7 +71,9 @@ def test_config_yaml_documents_and_sets_valid_values():
         assert re.search(rf"#[^\n]*\n\s*{leaf}:|{leaf}:[^\n]*#", text), name
 
 
-@pytest.mark.parametrize("name", ["pose.yaml", "pose_coco.yaml", "pose_rgbd.yaml"])
+@pytest.mark.parametrize(
+    "name", ["pose.yaml", "pose_coco.yaml", "pose_rgbd.yaml", "pose_rgbd_coco.yaml"]
+)
 def test_config_yaml_says_when_each_parameter_applies(name):
     """The comment block above each node / tracking / fusion parameter says "fixed" (read on
     configure) or "fixed while active" (read on activate) exactly when the table says so."""
