@@ -50,6 +50,13 @@ class Window(Protocol):
     def means(self) -> dict: ...
 
 
+def say(message: str) -> None:
+    """Print a trainer's message without breaking its progress bar."""
+    from tqdm import tqdm
+
+    tqdm.write(message)
+
+
 def require_positive(cfg: object, names: Iterable[str]) -> None:
     """ConfigError naming the first setting of ``names`` whose value in ``cfg`` is below 1."""
     for name in names:

@@ -4,6 +4,7 @@ their RGB-D twins with the bundled CSE models; pose.rviz shows the node's output
 
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
@@ -66,45 +67,40 @@ def _same_fusion_but_depth_sigma(rgb: dict, rgbd: dict) -> None:
             assert rgbd["fusion"][key] == value, key
 
 
-def test_rgbd_config_is_pose_yaml_with_depth_and_the_bundled_cse_models_that_load():
+@pytest.mark.parametrize(
+    ("rgb_name", "rgbd_name", "methods"),
+    [
+        ("pose.yaml", "pose_rgbd.yaml", {"mug": "cse", "bottle": "cse", "camera": "cse"}),
+        ("pose_coco.yaml", "pose_rgbd_coco.yaml",
+         {"mug": "cse", "bottle": "cse", "laptop": "cse", "bowl": "nemo"}),
+    ],
+)  # fmt: skip
+def test_rgbd_config_is_its_rgb_twin_with_depth_and_the_bundled_cse_models_that_load(
+    rgb_name, rgbd_name, methods
+):
+    """Same parameters and class ids as the RGB file but mode rgbd, the fusion's depth trust,
+    and every category with a bundled RGB-D model on it (float16 files); the others keep their
+    RGB model."""
     from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse
 
-    base, rgbd = _params("pose.yaml"), _params("pose_rgbd.yaml")
-    assert set(base) == set(rgbd) and rgbd["mode"] == "rgbd"
-    for key in base:
+    rgb, rgbd = _params(rgb_name), _params(rgbd_name)
+    assert set(rgb) == set(rgbd) and rgbd["mode"] == "rgbd"
+    for key in rgb:
         if key not in ("mode", "models", "fusion"):
-            assert rgbd[key] == base[key], key
-    _same_fusion_but_depth_sigma(base, rgbd)
-    assert set(rgbd["models"]) == set(rgbd["categories"]) == {"mug", "bottle", "camera"}
+            assert rgbd[key] == rgb[key], key
+    _same_fusion_but_depth_sigma(rgb, rgbd)
+    assert set(rgbd["models"]) == set(rgbd["categories"]) == set(methods)
     for category, entry in rgbd["models"].items():
-        assert entry["method"] == "cse"
+        assert entry["method"] == methods[category]
+        assert entry["class_ids"] == rgb["models"][category]["class_ids"]
         spec = ModelSpec(category, entry["checkpoint"], entry["method"], entry["class_ids"])
         spec.validate()
-        model, meta = load_cse(spec.checkpoint, category=category)
-        assert model.category == category and meta["weights_dtype"] == "float16"
-
-
-def test_rgbd_coco_config_is_pose_coco_yaml_with_depth_and_bundled_cse_models_that_load():
-    from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse
-
-    coco, rgbd = _params("pose_coco.yaml"), _params("pose_rgbd_coco.yaml")
-    assert set(coco) == set(rgbd) and rgbd["mode"] == "rgbd"
-    for key in coco:
-        if key not in ("mode", "models", "fusion"):
-            assert rgbd[key] == coco[key], key
-    _same_fusion_but_depth_sigma(coco, rgbd)
-    assert set(rgbd["models"]) == set(coco["models"])
-    methods = {c: entry["method"] for c, entry in rgbd["models"].items()}
-    # every category with a bundled RGB-D model uses it; the others keep their RGB model
-    assert methods == {"mug": "cse", "bottle": "cse", "laptop": "cse", "bowl": "nemo"}
-    for category, entry in rgbd["models"].items():
-        assert entry["class_ids"] == coco["models"][category]["class_ids"]
-        spec = ModelSpec(category, entry["checkpoint"], entry["method"], entry["class_ids"])
-        spec.validate()
+        bundled_cse = (ROOT / "models" / "cse" / f"{category}.pt").exists()
+        assert bundled_cse == (entry["method"] == "cse"), category
         if entry["method"] == "cse":
-            model, _ = load_cse(spec.checkpoint, category=category)
+            model, meta = load_cse(spec.checkpoint, category=category)
+            assert meta["weights_dtype"] == "float16"
         else:
-            assert entry["checkpoint"] == coco["models"][category]["checkpoint"]
+            assert entry["checkpoint"] == rgb["models"][category]["checkpoint"]
             model, _ = load_checkpoint(spec.checkpoint, category=category)
         assert model.category == category
-    assert (ROOT / "models" / "cse" / "bowl.pt").exists() == (methods["bowl"] == "cse")

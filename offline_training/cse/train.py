@@ -195,12 +195,6 @@ def load_init(model: CseModel, path: str) -> None:
     train_loop.load_init_weights(model, init, path)
 
 
-def _say(message: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(message)
-
-
 def _to(batch: dict, device: torch.device) -> dict:
     """The batch's tensors on ``device`` (the same tensors when they are there already)."""
     return {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v
@@ -211,7 +205,7 @@ def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: P
          dino: torch.nn.Module | None = None,
          dctx: distributed.DistContext | None = None) -> Path:  # fmt: skip
     dctx = dctx or distributed.DistContext(device=cfg.device)
-    say = _say if dctx.is_main else (lambda _: None)
+    say = train_loop.say if dctx.is_main else (lambda _: None)
     device = torch.device(dctx.device)
     torch.manual_seed(cfg.seed)
     model = CseModel(config, backbone_weights=cfg.backbone_weights)
@@ -245,8 +239,12 @@ def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: P
             train_loop.truncate_log(out / "log.jsonl", step)
     dctx.barrier()  # every rank has read the resume file before rank 0 may rewrite it
     out.mkdir(parents=True, exist_ok=True)
-    mode = ("supervised (labels on)" if cfg.supervised else "self-supervised (no ground truth)"
-            if cfg.pseudo_labels else "self-supervised (no pose labels)")  # fmt: skip
+    if cfg.supervised:
+        mode = "supervised (labels on)"
+    elif cfg.pseudo_labels:
+        mode = "self-supervised (no ground truth)"
+    else:
+        mode = "self-supervised (no pose labels)"
     if cfg.init_checkpoint and not resuming:
         mode += f", fine-tuning {cfg.init_checkpoint}"
     if dino is not None:
@@ -263,9 +261,7 @@ def _run(cfg: CseTrainConfig, config: CseConfig, dataset: CseSequenceSet, out: P
         + ("weights from the checkpoint" if cfg.init_checkpoint or resuming
            else model.feature_net.describe_init())  # fmt: skip
     )
-    ctx = StepContext(model, dino)
-    ctx.net = net
-    ctx.memory = memory
+    ctx = StepContext(model, dino, net, memory)
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed, step)
     if dctx.enabled:
         sampler = distributed.RankBatchSampler(sampler, dctx.rank, dctx.world)

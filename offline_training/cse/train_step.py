@@ -37,10 +37,12 @@ class StepContext:
     """Per-model constants of the loss (mesh edges, symmetry maps, cell grid) and the frozen
     DINO ViT of the cross-instance cycle (None: that term is off)."""
 
-    def __init__(self, model: CseModel, dino: torch.nn.Module | None = None) -> None:
+    def __init__(self, model: CseModel, dino: torch.nn.Module | None = None,
+                 net: torch.nn.Module | None = None,
+                 memory: torch.nn.Module | None = None) -> None:  # fmt: skip
         self.dino = dino
-        self.net = model  # the module the step calls (under torchrun: its DDP wrapper; by train)
-        self.memory = None  # paper 004 part-level shape memory (.shape_memory), set by train
+        self.net = net or model  # the module the step calls (under torchrun: its DDP wrapper)
+        self.memory = memory  # paper 004 part-level shape memory (.shape_memory) or None
         self.edges = mesh_edges(model.faces)
         self.unique_edges = self.edges[0]
         self.symmetry = L.symmetry_transforms(model.category)

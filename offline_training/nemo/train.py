@@ -90,12 +90,6 @@ def load_resume(path: Path, cfg: TrainConfig) -> dict:
     return train_loop.load_resume(path, RESUME_FORMAT, "NeMo", cfg, keys, older)
 
 
-def _say(message: str) -> None:
-    from tqdm import tqdm
-
-    tqdm.write(message)
-
-
 def train(cfg: TrainConfig) -> Path:
     """Train (or resume) a model as configured; returns the path of ``OUT/<category>.pt``.
 
@@ -121,11 +115,11 @@ def train(cfg: TrainConfig) -> Path:
         )  # fmt: skip
         dataset = ReplaySet(dataset, source, cfg.replay_fraction, cfg.seed)
         if ctx.is_main:
-            _say(dataset.describe())
+            train_loop.say(dataset.describe())
     if cfg.mix_data:  # enhanced twins (paper 001; .domain)
         dataset = MixedTrainingSet(dataset, cfg.mix_data, cfg.mix_fraction, cfg.domain_weight > 0)
         if ctx.is_main:
-            _say(dataset.describe())
+            train_loop.say(dataset.describe())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     try:
         with torch_threads(cfg.num_threads or cores or 1):
@@ -153,7 +147,7 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
         init = f"fine-tuning {cfg.init_checkpoint}"
     elif not model.feature_net.pretrained:
         init += " -> RANDOM INIT (give backbone_weights / --backbone-weights for ImageNet init)"
-    say = _say if ctx.is_main else (lambda _: None)
+    say = train_loop.say if ctx.is_main else (lambda _: None)
     say(f"{config.category}: {len(dataset)} training objects in {cfg.data}/{cfg.split}; {init}"
         + (f"; {ctx.world} processes (rank 0 logs)" if ctx.enabled else ""))  # fmt: skip
     device = torch.device(ctx.device)
