@@ -62,9 +62,10 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
         keep = select_objects(sample, estimator.categories, min_visib, report)
         if max_objects is not None:
             keep = keep[: max_objects - len(rows)]
-        if keep and sample.depth is None and report is not None:
-            report.skipped["selected objects in images without depth"] += len(keep)
-        if not keep or sample.depth is None:
+        has_depth = sample.depth is not None and bool(np.any(sample.depth > 0))
+        if keep and not has_depth and report is not None:  # none, or out of the sensor's range
+            report.skipped["selected objects in images without valid depth"] += len(keep)
+        if not keep or not has_depth:
             continue
         h, w = sample.rgb.shape[:2]
         intr = Intrinsics.from_K(sample.K, w, h)

@@ -77,6 +77,22 @@ def test_a_perfect_estimator_scores_one_without_scene_gt_info(cse_root, tmp_path
         assert all(v == 1.0 for v in m["n_deg_m_cm"].values())
 
 
+def test_an_image_without_valid_depth_is_skipped_and_counted(cse_root, tmp_path):  # noqa: F811
+    """All depth zero (e.g. objects beyond the sensor's range): its objects are reported as
+    skipped, the other images are still evaluated."""
+    import cv2
+
+    root = _without(cse_root, tmp_path / "bop", [])
+    first = sorted((root / "train").glob("*/depth/*.png"))[0]
+    cv2.imwrite(str(first), np.zeros_like(cv2.imread(str(first), cv2.IMREAD_UNCHANGED)))
+    original = BopDataset(cse_root, "train")
+    _, rows_before = evaluate(PerfectEstimator(original), original, min_visib=0.3)
+    bop, report = BopDataset(root, "train"), SelectionReport()
+    _, rows = evaluate(PerfectEstimator(bop), bop, min_visib=0.3, report=report)
+    lost = report.skipped["selected objects in images without valid depth"]
+    assert lost > 0 and len(rows) == len(rows_before) - lost and all(r["solved"] for r in rows)
+
+
 def test_cli_on_a_dataset_without_scene_gt_info_and_masks(cse_root, tmp_path, capsys):  # noqa: F811
     torch.manual_seed(0)
     ckpt = save_checkpoint(
