@@ -6,10 +6,16 @@
     adapt-nemo --method supervised ...   # the upper bound: the target's ground truth
     adapt-nemo --method nvsm --anchors out/runs/mug_anchors_7.json ... [--threshold 0.8] \\
         [--radius 30] [--top-k 100] [--expansions 1] [--no-refine]   # few-shot: 7 annotated
+    adapt-nemo --method tf-consensus --target out/data/mug_target_seq --views-per-layout 10 ...
+    adapt-nemo --method combined --views-per-layout 10 [--top-k 100] ...  # consensus + CC3D
 
 Methods: ``cc3d`` (paper 001 pseudo-labels, :mod:`.cc3d`), ``nvsm`` (paper 002 few-shot:
 pseudo-labels matched to views synthesized from annotated anchors, :mod:`.nvsm`; anchor files:
-:mod:`.anchors`) and ``supervised`` (upper bound, :mod:`.supervised`); all run the shared loop
+:mod:`.anchors`), ``tf-consensus`` (RGB only: per-track consensus of the per-frame estimates in
+the world through the camera poses, carried back to every frame, :mod:`.tf_consensus`; the
+target holds sequences of ``--views-per-layout`` images with camera poses), ``combined``
+(consensus labels where a track agrees, CC3D's top-k elsewhere, CC3D's loss, :mod:`.combined`)
+and ``supervised`` (upper bound, :mod:`.supervised`); all run the shared loop
 of :mod:`.loop` and write ``OUT/report.json``
 (rounds, labels kept, label accuracy vs ground truth, held-out accuracy, wall time). Started
 again with the same arguments the run resumes: finished rounds are not redone.
@@ -24,7 +30,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-METHODS = ("cc3d", "nvsm", "supervised")
+METHODS = ("cc3d", "nvsm", "tf-consensus", "combined", "supervised")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -38,7 +44,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="run folder (resumed when it holds this run)")
     p.add_argument("--rounds", type=int, default=2, help="EM rounds (default 2)")
     p.add_argument("--top-k", type=int, default=100,
-                   help="cc3d: labels kept per category; nvsm: most pseudo-labels per round")
+                   help="cc3d / combined: labels kept per category; nvsm: most pseudo-labels "
+                   "per round")
     p.add_argument("--anchors", help="nvsm: anchor file (python -m offline_training.adapt."
                    "anchors writes one)")  # fmt: skip
     p.add_argument("--threshold", type=float, default=0.8,
@@ -49,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
                    help="nvsm: matching passes per round before training (default 1)")  # fmt: skip
     p.add_argument("--no-refine", dest="refine", action="store_false",
                    help="nvsm: keep the matched poses (no refinement)")  # fmt: skip
+    p.add_argument("--views-per-layout", type=int, default=None, metavar="N",
+                   help="tf-consensus / combined: images per sequence of the target (the data "
+                   "engine's --views-per-layout; required for those methods)")
     p.add_argument("--max-label-objects", type=int, default=None,
                    help="cc3d: estimate at most this many target objects per round")
     p.add_argument("--preset", default="default", help="inference preset (labels and eval)")
@@ -85,6 +95,11 @@ def settings(args) -> dict:
         s["freeze_bn"] = True
     if args.replay_data:  # only when set, as freeze_bn
         s.update(replay_data=args.replay_data, replay_fraction=args.replay_fraction)
+    if args.method == "tf-consensus":
+        s.pop("top_k")
+        s.pop("domain_weight")  # the contrastive loss only, as nvsm
+    if args.method in ("tf-consensus", "combined"):
+        s["views_per_layout"] = args.views_per_layout
     if args.method == "nvsm":
         s.pop("max_label_objects")
         s.pop("domain_weight")  # paper 002's M-step: the contrastive loss only
@@ -101,10 +116,12 @@ def run(args) -> dict:
     import torch
 
     from offline_training.adapt.cc3d import CC3DPath
+    from offline_training.adapt.combined import CombinedPath
     from offline_training.adapt.finetune import FineTune, heldout_accuracy
     from offline_training.adapt.loop import run_adaptation
     from offline_training.adapt.nvsm import NVSMPath
     from offline_training.adapt.supervised import SupervisedPath
+    from offline_training.adapt.tf_consensus import TFConsensusPath
     from ros_pose_estimation.nemo.checkpoint import read_checkpoint
 
     torch.set_num_threads(args.threads)
@@ -117,10 +134,16 @@ def run(args) -> dict:
                         args.top_k, args.radius, refine=args.refine,
                         expansions=args.expansions, preset=args.preset,
                         device=args.device)  # fmt: skip
+    elif args.method in ("tf-consensus", "combined"):
+        path = TFConsensusPath(args.target, args.target_split, args.views_per_layout,
+                               args.preset, args.max_label_objects, device=args.device)
+        if args.method == "combined":
+            path = CombinedPath(path, args.top_k)
     else:
         path = SupervisedPath(args.target, args.target_split)
     tune = FineTune(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                    domain_weight=args.domain_weight if args.method == "cc3d" else 0.0,
+                    domain_weight=(args.domain_weight if args.method in ("cc3d", "combined")
+                                   else 0.0),
                     freeze_backbone_bn=args.freeze_bn, replay_data=args.replay_data,
                     replay_fraction=args.replay_fraction, seed=args.seed, num_threads=args.threads,
                     device=args.device)  # fmt: skip
@@ -147,6 +170,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.method == "nvsm" and not args.anchors:
         print("adapt-nemo: error: --method nvsm needs --anchors FILE", file=sys.stderr)
+        return 2
+    if args.method in ("tf-consensus", "combined") and (args.views_per_layout or 0) < 1:
+        print(f"adapt-nemo: error: --method {args.method} needs --views-per-layout N >= 1 (images "
+              "per sequence of the target)", file=sys.stderr)  # fmt: skip
         return 2
     optional = (("anchors",) if args.anchors else ()) + (
         ("replay_data",) if args.replay_data else ())

@@ -75,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
                    help="also keep OUT/step_N.pt every N steps (a multiple of "
                    "--checkpoint-every; learning curves)")  # fmt: skip
     p.add_argument("--crop-size", type=int, default=d.crop_size, help=f"default {d.crop_size}")
+    p.add_argument("--neighbour-fraction", type=float, default=d.neighbour_fraction,
+                   metavar="F", help="3D neighbour exclusion radius of the contrastive loss as a "
+                   f"fraction of the mesh scale (default {d.neighbour_fraction}, NeMo's)")
     p.add_argument("--dim", type=int, default=d.dim, help=f"feature channels (default {d.dim})")
     p.add_argument(
         "--max-points",

@@ -134,6 +134,9 @@ class TrainConfig:
                               "compares either the crops themselves or their twins")
         if not 0.0 <= self.replay_fraction <= 1.0:
             raise ConfigError(f"replay_fraction must be in [0, 1], got {self.replay_fraction}")
+        if not 0.0 <= self.neighbour_fraction < 1.0:
+            raise ConfigError(f"neighbour_fraction must be in [0, 1) of the mesh scale, got "
+                              f"{self.neighbour_fraction}")  # fmt: skip
         if self.replay_data and self.mix_data:
             raise ConfigError("replay_data and mix_data exclude each other (one mixed set)")
         if self.domain_weight > 0 and not (self.mix_data or self.domain_self):

@@ -131,6 +131,8 @@ def test_cli_trains_and_reports_errors_with_exit_code_2(bop_root, tmp_path, caps
         "no split 'val'": [*fresh, "--category", "mug", "--split", "val"],
         "the split has bottle: \\d+, mug: \\d+": [*fresh, "--category", "laptop"],
         "already holds a training run": [*args, "--out", f"{tmp_path}/cli", "--category", "mug"],
+        "neighbour_fraction must be in \\[0, 1\\)": [*fresh, "--category", "mug",
+                                                   "--neighbour-fraction", "-0.1"],
     }
     for message, argv in cases.items():
         assert main(argv) == 2, message

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Issue #16 side by side on one target: CC3D, TF consensus (RGB only), the two combined, and
+# the supervised bound, all in adapt-nemo's shared loop (CPU).
+#   1. the target domain of scripts/adaptation_experiment.sh (640x480, photo backgrounds, dim
+#      coloured light, gamma, motion blur, noise, JPEG 35), its training part recorded as a
+#      robot would: sequences of VIEWS (10) views of each static arrangement with the camera
+#      pose of every image (what /tf gives; seed 2500, 150 images; unlabeled: boxes, masks and
+#      camera poses only); held-out: out/data/<c>_target_heldout (seed 3000, other instances);
+#   2. from the bundled model, ROUNDS (2) rounds of 200 steps each of
+#      cc3d (top 100 by Eq. 6), tf-consensus (every accepted track's consensus carried into
+#      all its frames), combined (consensus where a track agrees, CC3D's top 100 elsewhere,
+#      CC3D's loss) and one round of the supervised bound (the part's ground truth), each
+#      with source replay REPLAY (0.8, the setting scripts/cc3d_replay_sweep.sh chose on a
+#      validation part) from out/data/<c>_source;
+#   reports: out/runs/<c>_seq_{cc3d,tf_consensus,combined,supervised}/report.json.
+# Usage: bash scripts/tf_adaptation_experiment.sh [CATEGORY]  (default mug; needs out/data/photos
+# and the data of scripts/adaptation_experiment.sh with REPLAY set)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+c=${1:-mug}
+views=${VIEWS:-10} rounds=${ROUNDS:-2} replay=${REPLAY:-0.8}
+look=(--width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg
+      --light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..7 --rgb-noise 5
+      --jpeg-quality 35 --no-progress)
+[[ -d out/data/${c}_target_seq/train ]] || generate-dataset --category "$c" --instances 10 \
+  --images 150 --views-per-layout "$views" --out "out/data/${c}_target_seq" --seed 2500 \
+  --split train "${look[@]}"
+for d in "out/data/${c}_target_heldout/test" "out/data/${c}_source/train"; do
+  [[ -d $d ]] || { echo "$d missing: run REPLAY=0.5 bash scripts/adaptation_experiment.sh $c" >&2; exit 2; }
+done
+common=(--checkpoint "models/nemo/$c.pt" --target "out/data/${c}_target_seq"
+        --heldout "out/data/${c}_target_heldout" --steps 200 --eval-max-objects 100 --threads 1
+        --replay-data "out/data/${c}_source" --replay-fraction "$replay")
+mkdir -p out/logs
+run() {  # name, adapt-nemo arguments...
+  local name=$1; shift
+  python -m offline_training.adapt.cli "${common[@]}" "$@" --out "out/runs/${c}_seq_$name" \
+    > "out/logs/${c}_seq_$name.log" 2>&1
+}
+run cc3d --method cc3d --rounds "$rounds" --top-k 100 &
+run tf_consensus --method tf-consensus --views-per-layout "$views" --rounds "$rounds" &
+wait
+run combined --method combined --views-per-layout "$views" --rounds "$rounds" --top-k 100 &
+run supervised --method supervised --rounds 1 &
+wait
+python - "$c" <<'PY'
+import json, sys
+c = sys.argv[1]
+print(f"{'run':28s} {'labels':>6s} {'label acc/med (kept)':>22s} {'per-frame':>16s} "
+      f"{'held-out Acc@pi/6':>18s} {'median':>7s}")
+for name in ("cc3d", "tf_consensus", "combined", "supervised"):
+    r = json.load(open(f"out/runs/{c}_seq_{name}/report.json"))
+    if name == "cc3d":
+        b = r["before"]["heldout"]
+        print(f"{'before':28s} {'':>6s} {'':>22s} {'':>16s} {b['acc_pi_6']:18.3f} "
+              f"{b['median_rot_deg']:7.1f}")
+    for rd in r["rounds"]:
+        lab, h = rd["labels"], rd["heldout"]
+        acc = lab.get("accuracy_kept") or {}
+        pf = lab.get("accuracy_kept_per_frame") or {}
+        a = f"{acc['acc_pi_6']:.2f}/{acc['median_deg']:.1f}" if acc else "-"
+        p = f"{pf['acc_pi_6']:.2f}/{pf['median_deg']:.1f}" if pf else "-"
+        print(f"{name + ' round ' + str(rd['round']):28s} {lab['kept']:6d} {a:>22s} {p:>16s} "
+              f"{h['acc_pi_6']:18.3f} {h['median_rot_deg']:7.1f}")
+PY
