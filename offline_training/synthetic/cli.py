@@ -65,6 +65,10 @@ def dataset_parser() -> argparse.ArgumentParser:
     p.add_argument("--fill", type=_float_range, default=(0.4, 0.9), metavar="LO..HI",
                    help="scene size / shorter image side, drawn per image: smaller is farther "
                    "(default 0.4..0.9)")
+    p.add_argument("--max-distance", type=float, default=None, metavar="M",
+                   help="farthest camera from the scene centre (m), e.g. a depth sensor's "
+                   "range: a spread-out layout that --fill would put farther is framed closer "
+                   "(it fills more of the image); default: no cap")
     p.add_argument("--objects-per-image", type=_int_range, default=(1, 3), metavar="LO..HI",
                    help="objects per image, e.g. 1..3 (default) or 2")
     p.add_argument("--split", default="train", help="split folder (default train)")
@@ -137,6 +141,7 @@ def dataset_main(argv: list[str] | None = None) -> int:
         instances=args.instances, images=args.images, seed=args.seed, width=args.width,
         height=args.height, hfov_deg=args.hfov[0],
         hfov_range=args.hfov if args.hfov[0] != args.hfov[1] else None, fill=args.fill,
+        max_distance=args.max_distance,
         objects_per_image=args.objects_per_image,
         split=args.split, noise=args.noise, shadows=args.shadows, with_table=args.table,
         views_per_layout=args.views_per_layout, background_images=backgrounds,

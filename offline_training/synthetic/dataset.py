@@ -55,6 +55,9 @@ class DatasetConfig:
     images_per_scene: int = 1000
     elevation_deg: tuple[float, float] = (10.0, 80.0)
     fill: tuple[float, float] = (0.4, 0.9)  # scene bounding sphere / shorter image side
+    #: cap on the camera's distance from the scene centre (m; e.g. a depth sensor's range):
+    #: a spread-out layout that ``fill`` would put farther is framed closer; None: no cap
+    max_distance: float | None = None
     background_images: list[str] = field(default_factory=list)  # optional photos
     rgb_ext: str = ".png"
     #: post-render appearance (a target domain's lighting, blur, noise, JPEG; :mod:`.look`);
@@ -78,6 +81,8 @@ class DatasetConfig:
         for name, rng in (("hfov_range", self.hfov_range), ("fill", self.fill)):
             if rng is not None and not 0.0 < rng[0] <= rng[1]:
                 raise ValueError(f"{name} must satisfy 0 < lo <= hi, got {rng[0]}..{rng[1]}")
+        if self.max_distance is not None and not self.max_distance > 0:
+            raise ValueError(f"max_distance must be > 0 (m), got {self.max_distance}")
         if self.hfov_range is not None and self.hfov_range[1] >= 170.0:
             raise ValueError(f"hfov_range must stay below 170 deg, got {self.hfov_range}")
         for name in ("instances", "images", "views_per_layout", "images_per_scene"):
@@ -181,6 +186,8 @@ def _render_view(scene, intr: Intrinsics, cfg: DatasetConfig, noise, rng, tries:
     for _ in range(tries):
         fill = rng.uniform(*cfg.fill)
         dist = fit_distance(radius, intr.fx, intr.fy, intr.width, intr.height, fill)
+        if cfg.max_distance is not None:
+            dist = min(dist, cfg.max_distance)
         T_world_cam = sample_camera_pose(
             rng, centre, elevation_deg=cfg.elevation_deg, distance=(dist, dist),
             target_jitter=0.15 * radius,

@@ -90,3 +90,17 @@ def test_hfov_range_gives_each_image_its_camera_and_fill_sets_the_distance(tmp_p
     with pytest.raises(SystemExit) as info:
         dataset_main([*TINY, "--out", str(tmp_path / "bad"), "--hfov", "80..40"])
     assert info.value.code == 2 and "need 0 < LO <= HI" in capsys.readouterr().err
+
+
+def test_max_distance_caps_how_far_the_camera_stands(tmp_path, capsys):
+    out = tmp_path / "capped"
+    far = [*TINY, "--fill", "0.05..0.06"]  # far away without the cap
+    assert dataset_main([*far, "--out", str(tmp_path / "free")]) == 0
+    assert dataset_main([*far, "--out", str(out), "--max-distance", "0.8"]) == 0
+    free = [np.linalg.norm(o.t) for s in BopDataset(tmp_path / "free", "train") for o in s.objects]
+    capped = [np.linalg.norm(o.t) for s in BopDataset(out, "train") for o in s.objects]
+    assert min(free) > 1.5
+    assert max(capped) < 0.8 + 0.6  # scene centre within 0.8 m; objects within its sphere
+    capsys.readouterr()
+    assert dataset_main([*TINY, "--out", str(tmp_path / "bad"), "--max-distance", "0"]) == 2
+    assert "max_distance must be > 0" in capsys.readouterr().err
