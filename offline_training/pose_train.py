@@ -96,6 +96,12 @@ def parser() -> argparse.ArgumentParser:
                    "estimates (default: --init-checkpoint)")
     p.add_argument("--label-preset", default="default",
                    help="tf-consensus: inference preset of the --label-model")
+    p.add_argument("--replay-data", default=None, metavar="DIR",
+                   help="nemo: labelled source data (a BOP set with split train, e.g. the "
+                   "synthetic data of the --init-checkpoint) replayed in every fine-tuning batch, "
+                   "so that a few recorded instances do not make the model forget the category")
+    p.add_argument("--replay-fraction", type=float, default=0.8, metavar="F",
+                   help="nemo: share of each batch drawn from --replay-data (default 0.8)")
     p.add_argument("--supervised", action="store_true",
                    help="UPPER BOUND: poses from the bags' ground_truth.json, not pseudo-labels")
     p.add_argument("--eval-bag", action="append", default=[],
@@ -171,6 +177,14 @@ def main(argv: list[str] | None = None) -> int:
         return _error(f"--init-checkpoint {args.init_checkpoint} does not exist", 2)
     if args.labels == "none" and args.method != "cse":
         return _error("--labels none is for --method cse (NeMo trains on pseudo-labels)", 2)
+    if args.replay_data is not None:
+        if args.method != "nemo":
+            return _error("--replay-data is for --method nemo", 2)
+        if not (Path(args.replay_data) / "train").is_dir():
+            return _error(f"--replay-data {args.replay_data} has no split 'train' (a BOP set "
+                          "such as generate-dataset writes)", 2)  # fmt: skip
+        if not 0.0 <= args.replay_fraction <= 1.0:
+            return _error(f"--replay-fraction must be in [0, 1], got {args.replay_fraction}", 2)
     if args.gravity_weight < 0:
         return _error(f"--gravity-weight must be >= 0, got {args.gravity_weight}", 2)
     if args.labels == "tf-consensus":

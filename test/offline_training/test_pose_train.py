@@ -125,3 +125,28 @@ def test_new_models_start_from_the_pretrained_backbone_by_default():
     assert backbone_weights("small", "auto") is None
     assert backbone_weights("efficientnet_lite0", "none") is None
     assert backbone_weights("resnet18", "/w/resnet18.pth") == "/w/resnet18.pth"
+
+
+def test_replay_data_is_mixed_into_fine_tuning_and_checked(bag, tmp_path, capsys):
+    from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
+
+    source = tmp_path / "source"
+    generate_dataset(DatasetConfig(["mug"], source, images=3, seed=1, width=96, height=72,
+                                   instances=2), progress=False)  # fmt: skip
+    out = tmp_path / "replay"
+    args = _args(bag, out, tmp_path / "cache", "--replay-data", str(source), "--replay-fraction",
+                 "0.5")  # fmt: skip
+    assert main(args) == 0
+    saved = json.loads((out / "run.json").read_text())
+    assert saved["replay_data"] == str(source) and saved["replay_fraction"] == 0.5
+    assert (out / "mug.pt").exists()
+    cases = {
+        "has no split 'train'": ["--replay-data", str(tmp_path)],
+        "must be in \\[0, 1\\]": ["--replay-data", str(source), "--replay-fraction", "1.5"],
+        "is for --method nemo": ["--replay-data", str(source), "--method", "cse"],
+    }
+    import re
+
+    for message, extra in cases.items():
+        assert main(_args(bag, tmp_path / "bad", tmp_path / "cache", *extra)) == 2, message
+        assert re.search(message, capsys.readouterr().err)
