@@ -9,10 +9,11 @@
 #   2. from the bundled model, ROUNDS (2) rounds of 200 steps each of
 #      cc3d (top 100 by Eq. 6), tf-consensus (every accepted track's consensus carried into
 #      all its frames), combined (consensus where a track agrees, CC3D's top 100 elsewhere,
-#      CC3D's loss) and one round of the supervised bound (the part's ground truth), each
+#      CC3D's loss) and the supervised bound (the part's ground truth, same rounds), each
 #      with source replay REPLAY (0.8, the setting scripts/cc3d_replay_sweep.sh chose on a
 #      validation part) from out/data/<c>_source;
-#   reports: out/runs/<c>_seq_{cc3d,tf_consensus,combined,supervised}/report.json.
+#   reports: out/runs/<c>_seq_{cc3d,tf_consensus,combined,supervised}/report.json; then
+#   every checkpoint on all held-out objects: benchmarks/results/tf_adaptation_<c>_cpu.json.
 # Usage: bash scripts/tf_adaptation_experiment.sh [CATEGORY]  (default mug; needs out/data/photos
 # and the data of scripts/adaptation_experiment.sh with REPLAY set)
 set -euo pipefail
@@ -43,7 +44,7 @@ run cc3d --method cc3d --rounds "$rounds" --top-k 100 &
 run tf_consensus --method tf-consensus --views-per-layout "$views" --rounds "$rounds" &
 wait
 run combined --method combined --views-per-layout "$views" --rounds "$rounds" --top-k 100 &
-run supervised --method supervised --rounds 1 &
+run supervised --method supervised --rounds "$rounds" &
 wait
 python - "$c" <<'PY'
 import json, sys
@@ -65,3 +66,13 @@ for name in ("cc3d", "tf_consensus", "combined", "supervised"):
         print(f"{name + ' round ' + str(rd['round']):28s} {lab['kept']:6d} {a:>22s} {p:>16s} "
               f"{h['acc_pi_6']:18.3f} {h['median_rot_deg']:7.1f}")
 PY
+# every checkpoint again on all held-out objects (the rounds above evaluate the first 100)
+runs=(--run "before=models/nemo/$c.pt:default")
+for name in cc3d tf_consensus combined supervised; do
+  for r in $(seq 1 "$rounds"); do
+    runs+=(--run "${name}_r$r=out/runs/${c}_seq_$name/round_0$r/train/$c.pt:default")
+  done
+done
+python -m benchmarks.nemo_compare --data "out/data/${c}_target_heldout" --split test \
+  --max-objects 1000 "${runs[@]}" --threads 1 --quiet \
+  --json "benchmarks/results/tf_adaptation_${c}_cpu.json"
