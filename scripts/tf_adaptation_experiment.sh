@@ -6,13 +6,16 @@
 #      robot would: sequences of VIEWS (10) views of each static arrangement with the camera
 #      pose of every image (what /tf gives; seed 2500, 150 images; unlabeled: boxes, masks and
 #      camera poses only); held-out: out/data/<c>_target_heldout (seed 3000, other instances);
-#   2. from the bundled model, ROUNDS (2) rounds of 200 steps each of
+#   2. from the bundled model (START; the figures in BENCHMARKS.md started from the mug model
+#      of commit 656839e), ROUNDS (2) rounds of 200 steps each of
 #      cc3d (top 100 by Eq. 6), tf-consensus (every accepted track's consensus carried into
 #      all its frames), combined (consensus where a track agrees, CC3D's top 100 elsewhere,
 #      CC3D's loss) and the supervised bound (the part's ground truth, same rounds), each
 #      with source replay REPLAY (0.8, the setting scripts/cc3d_replay_sweep.sh chose on a
 #      validation part) from out/data/<c>_source;
-#   reports: out/runs/<c>_seq_{cc3d,tf_consensus,combined,supervised}/report.json; then
+#   3. NVSM (paper 002) from ANCHORS ("7 20") annotated objects of the training part, same
+#      rounds and replay;
+#   reports: out/runs/<c>_seq_{cc3d,tf_consensus,combined,supervised,nvsm_N}/report.json; then
 #   every checkpoint on all held-out objects: benchmarks/results/tf_adaptation_<c>_cpu.json.
 # Usage: bash scripts/tf_adaptation_experiment.sh [CATEGORY]  (default mug; needs out/data/photos
 # and the data of scripts/adaptation_experiment.sh with REPLAY set)
@@ -31,7 +34,8 @@ look=(--width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/dat
 for d in "out/data/${c}_target_heldout/test" "out/data/${c}_source/train"; do
   [[ -d $d ]] || { echo "$d missing: run REPLAY=0.5 bash scripts/adaptation_experiment.sh $c" >&2; exit 2; }
 done
-common=(--checkpoint "models/nemo/$c.pt" --target "out/data/${c}_target_seq"
+start=${START:-models/nemo/$c.pt}
+common=(--checkpoint "$start" --target "out/data/${c}_target_seq"
         --heldout "out/data/${c}_target_heldout" --steps 200 --eval-max-objects 100 --threads 1
         --replay-data "out/data/${c}_source" --replay-fraction "$replay")
 mkdir -p out/logs
@@ -66,9 +70,21 @@ for name in ("cc3d", "tf_consensus", "combined", "supervised"):
         print(f"{name + ' round ' + str(rd['round']):28s} {lab['kept']:6d} {a:>22s} {p:>16s} "
               f"{h['acc_pi_6']:18.3f} {h['median_rot_deg']:7.1f}")
 PY
+# NVSM few-shot on the same target: ANCHORS (default "7 20") annotated objects drawn from the
+# training part (seed 0, nested), same rounds, steps and replay
+names=(cc3d tf_consensus combined supervised)
+for n in ${ANCHORS-7 20}; do
+  [[ -f out/runs/${c}_seq_anchors_$n.json ]] || python -m offline_training.adapt.anchors \
+    --target "out/data/${c}_target_seq" --n "$n" --seed 0 --category "$c" \
+    --out "out/runs/${c}_seq_anchors_$n.json"
+  run "nvsm_$n" --method nvsm --anchors "out/runs/${c}_seq_anchors_$n.json" --rounds "$rounds" \
+    --top-k 100 --threshold 0.8 --radius 30 &
+  names+=("nvsm_$n")
+done
+wait
 # every checkpoint again on all held-out objects (the rounds above evaluate the first 100)
-runs=(--run "before=models/nemo/$c.pt:default")
-for name in cc3d tf_consensus combined supervised; do
+runs=(--run "before=$start:default")
+for name in "${names[@]}"; do
   for r in $(seq 1 "$rounds"); do
     runs+=(--run "${name}_r$r=out/runs/${c}_seq_$name/round_0$r/train/$c.pt:default")
   done
