@@ -128,13 +128,15 @@ def train(cfg: TrainConfig) -> Path:
         ctx.close()
 
 
-def _load_init(model: NemoModel, cfg: TrainConfig) -> None:
+def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
     """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict; only
-    the crop settings may differ, :func:`.train_loop.load_init_weights`)."""
+    the crop settings may differ, :func:`.train_loop.load_init_weights`); returns the
+    checkpoint's own ``backbone_init`` (where its backbone came from)."""
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
-    init, _ = load_checkpoint(cfg.init_checkpoint, cfg.category)
+    init, meta = load_checkpoint(cfg.init_checkpoint, cfg.category)
     train_loop.load_init_weights(model, init, cfg.init_checkpoint)
+    return str(meta.get("backbone_init", "unknown"))
 
 
 def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Path,
@@ -143,8 +145,8 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
     model = NemoModel(config, cfg.backbone_weights, seed=cfg.seed)
     init = model.feature_net.describe_init()
     if cfg.init_checkpoint:
-        _load_init(model, cfg)
-        init = f"fine-tuning {cfg.init_checkpoint}"
+        # the lineage stays readable: "<the start's own backbone_init>; fine-tuning <path>"
+        init = f"{_load_init(model, cfg)}; fine-tuning {cfg.init_checkpoint}"
     elif not model.feature_net.pretrained:
         init += " -> RANDOM INIT (give backbone_weights / --backbone-weights for ImageNet init)"
     say = train_loop.say if ctx.is_main else (lambda _: None)
@@ -182,7 +184,7 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
     def meta() -> dict:
         return {"trainer": __name__, "step": loop.step, "images_seen": loop.step * cfg.batch_size,
                 "seconds": loop.seconds(), "data": str(cfg.data), "split": cfg.split,
-                "backbone_init": model.feature_net.describe_init(), "train_config": cfg.to_dict(),
+                "backbone_init": init, "train_config": cfg.to_dict(),
                 **{k: v for k, v in loop.last.items() if k in ("loss", "accuracy")}}  # fmt: skip
 
     def one_step(batch, done: int) -> dict:

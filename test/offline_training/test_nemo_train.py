@@ -73,6 +73,18 @@ def test_checkpoints_load(trained, bop_root):
         train(_cfg(bop_root, out, steps=31, dim=8, resume=True))
 
 
+def test_fine_tuning_starts_from_the_checkpoint_and_records_its_lineage(trained, bop_root,
+                                                                        tmp_path):
+    _, start = trained
+    first, first_meta = load_checkpoint(start, "mug")
+    path = train(_cfg(bop_root, tmp_path / "ft", steps=1, init_checkpoint=str(start), lr=1e-12))
+    tuned, meta = load_checkpoint(path, "mug")
+    for name, value in first.feature_net.state_dict().items():  # lr ~0: the start's weights
+        if value.is_floating_point() and "running" not in name:
+            torch.testing.assert_close(tuned.feature_net.state_dict()[name], value)
+    assert meta["backbone_init"] == f"{first_meta['backbone_init']}; fine-tuning {start}"
+
+
 def test_resume_reproduces_the_uninterrupted_run(bop_root, tmp_path, monkeypatch, capsys):
     kw = {"steps": 6, "log_every": 1, "checkpoint_every": 3, "seed": 5}
     whole = train(_cfg(bop_root, tmp_path / "a", **kw))
