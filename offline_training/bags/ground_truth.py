@@ -34,15 +34,28 @@ def ground_truth_labels(recording, categories, max_distance: float = 0.1) -> lis
                        f"poses are in {recording.fixed_frame!r}")  # fmt: skip
     centres = np.array([T[:3, 3] for _, T, _ in truth.objects])
     labels = []
+    in_box = None  # RGB-only recordings: tracks have no 3D position (computed once, if needed)
     for track in recording.tracks:
-        if track.category not in categories or track.short or track.position_fixed is None:
+        if track.category not in categories or track.short:
             continue
-        dist = np.linalg.norm(centres - np.asarray(track.position_fixed), axis=1)
-        dist[[cat != track.category for cat, _, _ in truth.objects]] = np.inf
-        k = int(np.argmin(dist))
+        wrong = [cat != track.category for cat, _, _ in truth.objects]
         label = TrackLabel(recording.directory.name, int(track.track_id), track.category, False)
-        if dist[k] > max_distance:
-            label.reason = f"no ground-truth object within {max_distance} m"
+        if track.position_fixed is not None:
+            dist = np.linalg.norm(centres - np.asarray(track.position_fixed), axis=1)
+            dist[wrong] = np.inf
+            k = int(np.argmin(dist))
+            miss = dist[k] > max_distance
+            reason = f"no ground-truth object within {max_distance} m"
+        else:
+            if in_box is None:
+                in_box = _centre_hits(recording, centres)
+            hits, seen = in_box.get(int(track.track_id), (np.zeros(len(centres)), 0))
+            hits = np.where(wrong, -1, hits)
+            k = int(np.argmax(hits))
+            miss = seen == 0 or hits[k] < 0.5 * seen
+            reason = "no ground-truth object projects into most of the track's boxes"
+        if miss:
+            label.reason = reason
         else:
             _, T_world_obj, size = truth.objects[k]
             label.accepted, label.reason = True, f"ground truth object {k}"
@@ -69,3 +82,26 @@ def compare_labels(labels: list[TrackLabel], truth: list[TrackLabel]) -> list[di
             "inlier_ratio": lb.inlier_ratio,
         })  # fmt: skip
     return rows
+
+
+def _centre_hits(recording, centres: np.ndarray) -> dict[int, tuple[np.ndarray, int]]:
+    """``{track_id: (hits [K], frames)}``: in how many of a track's frames each ground-truth
+    object's centre (``centres [K x 3]``, fixed frame, m) projects into the track's box (how an
+    RGB-only track, which has no 3D position, is matched)."""
+    out: dict[int, tuple[np.ndarray, int]] = {}
+    for frame in recording.frames(images=False):
+        if frame.T_fixed_cam is None:
+            continue
+        T_cam_fixed = np.linalg.inv(frame.T_fixed_cam)
+        pts = centres @ T_cam_fixed[:3, :3].T + T_cam_fixed[:3, 3]
+        k = frame.intrinsics
+        z = np.where(pts[:, 2] > 1e-6, pts[:, 2], np.nan)
+        u, v = k.fx * pts[:, 0] / z + k.cx, k.fy * pts[:, 1] / z + k.cy
+        for obj in frame.objects:
+            if obj.track_id < 0:
+                continue
+            x0, y0, x1, y1 = obj.box_xyxy
+            inside = (u >= x0) & (u <= x1) & (v >= y0) & (v <= y1)  # NaN (behind): False
+            hits, seen = out.get(int(obj.track_id), (np.zeros(len(centres)), 0))
+            out[int(obj.track_id)] = (hits + inside, seen + 1)
+    return out

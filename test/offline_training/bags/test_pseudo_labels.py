@@ -49,6 +49,22 @@ def test_labels_match_ground_truth_on_a_generated_recording(mug_recording):
         assert row["extent_err_m"] < 0.04, errors
 
 
+def test_rgb_only_tracks_are_matched_to_ground_truth_by_their_boxes(mug_recording, tmp_path):
+    """An RGB-only extraction has no 3D track positions: each track takes the ground-truth
+    object whose centre projects into most of its boxes, the same object as with depth."""
+    from offline_training.bags.config import ExtractionConfig
+
+    bag = mug_recording.directory.parent.parent / "bag"
+    report = extract_bag(bag, tmp_path / "rgb", ExtractionConfig(modality="rgb"),
+                         copy_ground_truth=True)  # fmt: skip
+    rgb = ExtractedRecording(report.cache_dir)
+    assert all(t.position_fixed is None for t in rgb.tracks)
+    by_depth = {lb.track_id: lb.reason for lb in ground_truth_labels(mug_recording, ["mug"])}
+    by_box = ground_truth_labels(rgb, ["mug"])
+    assert len(by_box) == 3 and all(lb.accepted for lb in by_box)
+    assert {lb.track_id: lb.reason for lb in by_box} == by_depth  # "ground truth object k"
+
+
 def test_tracks_seen_too_rarely_are_rejected_with_a_reason(mug_recording):
     labels = label_recording(mug_recording, ["mug"], PseudoLabelConfig(min_views=1000))
     assert not any(lb.accepted for lb in labels)
