@@ -7,7 +7,8 @@
 # model and of the new one on the same 100 objects of the seed-2000 test set.
 # Usage: bash scripts/cse_more_training.sh CATEGORY ...   (e.g. mug camera laptop)
 # Outputs: out/runs/cse_<c>_third/<c>.pt (+ <c>_half.pt),
-#          benchmarks/results/cse_third_<c>_cpu.json, cse_third_<c>_bundled_cpu.json
+#          benchmarks/results/cse_third_<c>_cpu.json, cse_third_<c>_bundled_cpu.json,
+#          cse_third_{ood,ood_look}_<c>_cpu.json (against cse_bundled_{ood,ood_look}_<c>_cpu.json)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
@@ -48,4 +49,12 @@ for c in "$@"; do
     --max-objects 100 --threads 1 --quiet --json "benchmarks/results/cse_third_${c}_bundled_cpu.json"
   evaluate-cse --data "out/data/${c}_rgbd_final" --split test --checkpoint "$run/${c}_half.pt" \
     --max-objects 100 --threads 1 --quiet --json "benchmarks/results/cse_third_${c}_cpu.json"
+done
+for c in "$@"; do  # and on the unseen camera / look sets of scripts/cse_ood_eval.sh, if made
+  for set in ood ood_look; do
+    [[ -d out/data/${c}_rgbd_${set}/test ]] || continue
+    evaluate-cse --data "out/data/${c}_rgbd_${set}" --split test \
+      --checkpoint "out/runs/cse_${c}_third/${c}_half.pt" --max-objects 100 --threads 1 --quiet \
+      --json "benchmarks/results/cse_third_${set}_${c}_cpu.json"
+  done
 done
