@@ -6,14 +6,16 @@
 # result exported with float16 weights like the bundled files, then evaluate-cse of the bundled
 # model and of the new one on the same 100 objects of the seed-2000 test set.
 # Usage: bash scripts/cse_more_training.sh CATEGORY ...   (e.g. mug camera laptop)
-# Outputs: out/runs/cse_<c>_third/<c>.pt (+ <c>_half.pt),
-#          benchmarks/results/cse_third_<c>_cpu.json, cse_third_<c>_bundled_cpu.json,
-#          cse_third_{ood,ood_look}_<c>_cpu.json (against cse_bundled_{ood,ood_look}_<c>_cpu.json)
+# TAG (default "third") names the stage, SEED (2) its data order: a later stage from the then
+# bundled files is e.g. TAG=fourth SEED=3.
+# Outputs: out/runs/cse_<c>_<TAG>/<c>.pt (+ <c>_half.pt),
+#          benchmarks/results/cse_<TAG>_<c>_cpu.json, cse_<TAG>_<c>_bundled_cpu.json,
+#          cse_<TAG>_{ood,ood_look}_<c>_cpu.json (against cse_bundled_{ood,ood_look}_<c>_cpu.json)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-steps=${STEPS:-1500}
+steps=${STEPS:-1500} tag=${TAG:-third} seed=${SEED:-2}
 mkdir -p out/logs benchmarks/results
 data_of() {
   if [[ $1 == mug || $1 == bottle ]]; then echo out/data/cse_train; else echo "out/data/cse_train_$1"; fi
@@ -34,27 +36,27 @@ for c in "$@"; do  # data first (one at a time), as scripts/cse_bundled_models.s
     --images 150 --out "out/data/${c}_rgbd_final" --seed 2000 --split test --no-progress
 done
 for c in "$@"; do
-  run=out/runs/cse_${c}_third
+  run=out/runs/cse_${c}_${tag}
   [[ -f $run/$c.pt ]] || train-cse --data "$(data_of "$c")" --category "$c" --out "$run" \
     --supervised --init-checkpoint "models/cse/$c.pt" --steps "$steps" --batch-size 4 --lr 1e-4 \
     --backbone efficientnet_lite0 --backbone-stages 3 --crop-size 128 --num-threads 1 \
-    --num-workers 0 --seed 2 --checkpoint-every 100 --log-every 25 --no-progress \
-    > "out/logs/cse_${c}_third.log" 2>&1 &
+    --num-workers 0 --seed "$seed" --checkpoint-every 100 --log-every 25 --no-progress \
+    > "out/logs/cse_${c}_${tag}.log" 2>&1 &
 done
 wait
 for c in "$@"; do
-  run=out/runs/cse_${c}_third
+  run=out/runs/cse_${c}_${tag}
   export-model "$run/$c.pt" "$run/${c}_half.pt" --half
   evaluate-cse --data "out/data/${c}_rgbd_final" --split test --checkpoint "models/cse/$c.pt" \
-    --max-objects 100 --threads 1 --quiet --json "benchmarks/results/cse_third_${c}_bundled_cpu.json"
+    --max-objects 100 --threads 1 --quiet --json "benchmarks/results/cse_${tag}_${c}_bundled_cpu.json"
   evaluate-cse --data "out/data/${c}_rgbd_final" --split test --checkpoint "$run/${c}_half.pt" \
-    --max-objects 100 --threads 1 --quiet --json "benchmarks/results/cse_third_${c}_cpu.json"
+    --max-objects 100 --threads 1 --quiet --json "benchmarks/results/cse_${tag}_${c}_cpu.json"
 done
 for c in "$@"; do  # and on the unseen camera / look sets of scripts/cse_ood_eval.sh, if made
   for set in ood ood_look; do
     [[ -d out/data/${c}_rgbd_${set}/test ]] || continue
     evaluate-cse --data "out/data/${c}_rgbd_${set}" --split test \
-      --checkpoint "out/runs/cse_${c}_third/${c}_half.pt" --max-objects 100 --threads 1 --quiet \
-      --json "benchmarks/results/cse_third_${set}_${c}_cpu.json"
+      --checkpoint "out/runs/cse_${c}_${tag}/${c}_half.pt" --max-objects 100 --threads 1 --quiet \
+      --json "benchmarks/results/cse_${tag}_${set}_${c}_cpu.json"
   done
 done
