@@ -148,6 +148,5 @@ def _train_config(args, out: Path):
         progress=not args.no_progress, init_checkpoint=args.init_checkpoint, **model,
         resume=(out / "train" / "resume.pt").exists(), backbone_weights=weights,
         frozen_stages=1 if pretrained and model["backbone"].startswith("efficientnet") else 0,
-        replay_data=getattr(args, "replay_data", None),
-        replay_fraction=getattr(args, "replay_fraction", 0.8),
+        replay_data=args.replay_data, replay_fraction=args.replay_fraction,
     )  # fmt: skip

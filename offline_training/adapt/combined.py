@@ -15,14 +15,13 @@ domain-consistency term, as ``--method cc3d``). Report stats as :mod:`.tf_consen
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from offline_training.adapt.bop_export import write_pseudo_bop
 from offline_training.adapt.loop import RoundLabels
-from offline_training.adapt.pseudo_labels import label_accuracy, select_top_k
-from offline_training.adapt.tf_consensus import TFConsensusPath
+from offline_training.adapt.pseudo_labels import select_top_k
+from offline_training.adapt.tf_consensus import TFConsensusPath, round_stats
 from ros_pose_estimation.core.errors import InputError
 
 __all__ = ["CombinedPath"]
@@ -44,7 +43,6 @@ class CombinedPath:
     def label(self, checkpoint: Path, round_dir: Path) -> RoundLabels:
         """Consensus labels plus CC3D's top-k of the rest; writes ``round_dir/data``."""
         estimates, consensus, per_frame, tracks = self.tf.consensus(checkpoint, round_dir)
-        (Path(round_dir) / "consensus.json").write_text(json.dumps(tracks, indent=1))
         covered = {(lb.scene_id, lb.im_id, lb.gt_index) for lb in consensus}
         rest = [lb for lb in estimates if (lb.scene_id, lb.im_id, lb.gt_index) not in covered]
         cc3d = select_top_k(rest, self.top_k) if rest else []
@@ -53,11 +51,6 @@ class CombinedPath:
             raise InputError(f"no labels: no per-frame estimate in {self.tf.target}")
         data = write_pseudo_bop(self.tf.target, self.tf.target_split, kept,
                                 Path(round_dir) / "data")  # fmt: skip
+        stats = round_stats(estimates, kept, per_frame + cc3d, tracks)
         return RoundLabels(str(data), "train", {
-            "estimated": len(estimates), "kept": len(kept),
-            "kept_consensus": len(consensus), "kept_cc3d": len(cc3d),
-            "tracks": len(tracks), "tracks_accepted": sum(t["accepted"] for t in tracks),
-            "accuracy_estimated": label_accuracy(estimates),
-            "accuracy_kept": label_accuracy(kept),
-            "accuracy_kept_per_frame": label_accuracy(per_frame + cc3d),
-        })  # fmt: skip
+            **stats, "kept_consensus": len(consensus), "kept_cc3d": len(cc3d)})

@@ -40,45 +40,42 @@ from offline_training.adapt.cc3d import CC3DPath
 from offline_training.adapt.loop import RoundLabels
 from offline_training.adapt.pseudo_labels import PseudoLabel, label_accuracy
 from offline_training.bags.tf_consensus import ConsensusConfig, consensus
-from ros_pose_estimation.core.conventions import bop_pose_to_metres
+from offline_training.synthetic.bop_reader import BopDataset
 from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.metrics import rotation_error_deg
 
-__all__ = ["TFConsensusPath", "camera_poses", "consensus_pseudo_labels", "tracks_of"]
+__all__ = ["TFConsensusPath", "camera_poses", "consensus_pseudo_labels", "round_stats",
+           "tracks_of"]
 
 
-def camera_poses(root: str | Path, split: str) -> dict[tuple[int, int], np.ndarray]:
-    """``{(scene_id, im_id): T_world_cam [4 x 4]}`` (m) of every image of ``root/split``.
+def camera_poses(dataset: BopDataset) -> dict[tuple[int, int], np.ndarray]:
+    """``{(scene_id, im_id): T_world_cam [4 x 4]}`` (m) of every image of ``dataset``, in its
+    order (:meth:`BopDataset.camera_poses`).
 
     Raises:
         InputError: an image without ``cam_R_w2c`` / ``cam_t_w2c`` (the set does not know where
             its camera was: TF consensus needs it).
     """
-    poses = {}
-    scenes = sorted(p for p in (Path(root) / split).iterdir() if p.is_dir())
-    for scene_dir in scenes:
-        cams = json.loads((scene_dir / "scene_camera.json").read_text())
-        for im, cam in cams.items():
-            if "cam_R_w2c" not in cam or "cam_t_w2c" not in cam:
-                raise InputError(f"{scene_dir}/scene_camera.json: image {im} has no camera pose "
-                                 "(cam_R_w2c / cam_t_w2c); TF consensus needs the camera pose "
-                                 "of every image (generate-dataset --views-per-layout N writes "
-                                 "them, pose-train's bag export from /tf)")  # fmt: skip
-            R, t = bop_pose_to_metres(cam["cam_R_w2c"], cam["cam_t_w2c"])
-            T = np.eye(4)
-            T[:3, :3], T[:3, 3] = R.T, -R.T @ t
-            poses[(int(scene_dir.name), int(im))] = T
+    poses = dataset.camera_poses()
+    for (scene, im), T in poses.items():
+        if T is None:
+            raise InputError(f"{dataset.root}: image {im} of scene {scene} has no camera pose "
+                             "(cam_R_w2c / cam_t_w2c in scene_camera.json); TF consensus needs "
+                             "the camera pose of every image (generate-dataset "
+                             "--views-per-layout N writes them, pose-train's bag export from "
+                             "/tf)")  # fmt: skip
     return poses
 
 
 def tracks_of(labels: list[PseudoLabel], images: list[tuple[int, int]],
               views_per_layout: int) -> dict[tuple[int, int], list[int]]:  # fmt: skip
     """``{(sequence, k): [indices into labels]}``: a sequence is a run of ``views_per_layout``
-    consecutive images of ``images`` (sorted ``(scene_id, im_id)``), ``k`` the annotation index.
+    consecutive images of ``images`` (``(scene_id, im_id)`` in dataset order, the rule of
+    :mod:`offline_training.cse.data`), ``k`` the annotation index.
     """
     if views_per_layout < 1:
         raise ConfigError(f"views_per_layout must be >= 1, got {views_per_layout}")
-    pos = {key: i for i, key in enumerate(sorted(images))}
+    pos = {key: i for i, key in enumerate(images)}
     tracks: dict[tuple[int, int], list[int]] = defaultdict(list)
     for i, lb in enumerate(labels):
         tracks[(pos[(lb.scene_id, lb.im_id)] // views_per_layout, lb.gt_index)].append(i)
@@ -130,18 +127,14 @@ def consensus_pseudo_labels(labels: list[PseudoLabel], poses: dict, views_per_la
     return kept, per_frame, summaries
 
 
-def _ground_truth(root: str | Path, split: str) -> dict:
-    """``{(scene_id, im_id, k): R}`` from ``scene_gt.json`` (scoring only)."""
-    out = {}
-    for scene_dir in sorted(p for p in (Path(root) / split).iterdir() if p.is_dir()):
-        path = scene_dir / "scene_gt.json"
-        if not path.exists():
-            continue
-        for im, objs in json.loads(path.read_text()).items():
-            for k, gt in enumerate(objs):
-                R, _ = bop_pose_to_metres(gt["cam_R_m2c"], gt["cam_t_m2c"])
-                out[(int(scene_dir.name), int(im), k)] = R
-    return out
+def round_stats(estimates: list[PseudoLabel], kept: list[PseudoLabel],
+                per_frame: list[PseudoLabel], tracks: list[dict]) -> dict:
+    """The report's label counts and accuracies (module doc) of one consensus round."""
+    return {"estimated": len(estimates), "kept": len(kept), "tracks": len(tracks),
+            "tracks_accepted": sum(t["accepted"] for t in tracks),
+            "accuracy_estimated": label_accuracy(estimates),
+            "accuracy_kept": label_accuracy(kept),
+            "accuracy_kept_per_frame": label_accuracy(per_frame)}  # fmt: skip
 
 
 @dataclass
@@ -172,24 +165,18 @@ class TFConsensusPath:
                              max_objects=self.max_objects, min_visib=self.min_visib,
                              device=self.device)  # fmt: skip
         estimates = estimator.estimate(Path(checkpoint), Path(round_dir))
-        poses = camera_poses(self.target, self.target_split)
-        truth = _ground_truth(self.target, self.target_split)
+        dataset = BopDataset(self.target, self.target_split, load_masks=False)
         kept, per_frame, tracks = consensus_pseudo_labels(
-            estimates, poses, self.views_per_layout, truth or None, self.config)
+            estimates, camera_poses(dataset), self.views_per_layout,
+            dataset.gt_rotations() or None, self.config)  # fmt: skip
+        (Path(round_dir) / "consensus.json").write_text(json.dumps(tracks, indent=1))
         return estimates, kept, per_frame, tracks
 
     def label(self, checkpoint: Path, round_dir: Path) -> RoundLabels:
         """Estimate, fuse per track, write ``round_dir/data`` (module doc)."""
         estimates, kept, per_frame, tracks = self.consensus(checkpoint, round_dir)
-        (Path(round_dir) / "consensus.json").write_text(json.dumps(tracks, indent=1))
         if not kept:
             raise InputError(f"TF consensus accepted none of {len(tracks)} tracks of "
                              f"{self.target}/{self.target_split} (consensus.json says why)")
         data = write_pseudo_bop(self.target, self.target_split, kept, Path(round_dir) / "data")
-        return RoundLabels(str(data), "train", {
-            "estimated": len(estimates), "kept": len(kept),
-            "tracks": len(tracks), "tracks_accepted": sum(t["accepted"] for t in tracks),
-            "accuracy_estimated": label_accuracy(estimates),
-            "accuracy_kept": label_accuracy(kept),
-            "accuracy_kept_per_frame": label_accuracy(per_frame),
-        })  # fmt: skip
+        return RoundLabels(str(data), "train", round_stats(estimates, kept, per_frame, tracks))

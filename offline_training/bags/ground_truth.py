@@ -93,10 +93,8 @@ def _centre_hits(recording, centres: np.ndarray) -> dict[int, tuple[np.ndarray, 
         if frame.T_fixed_cam is None:
             continue
         T_cam_fixed = np.linalg.inv(frame.T_fixed_cam)
-        pts = centres @ T_cam_fixed[:3, :3].T + T_cam_fixed[:3, 3]
-        k = frame.intrinsics
-        z = np.where(pts[:, 2] > 1e-6, pts[:, 2], np.nan)
-        u, v = k.fx * pts[:, 0] / z + k.cx, k.fy * pts[:, 1] / z + k.cy
+        uv = frame.intrinsics.project(centres @ T_cam_fixed[:3, :3].T + T_cam_fixed[:3, 3])
+        u, v = uv[:, 0], uv[:, 1]  # NaN behind the camera
         for obj in frame.objects:
             if obj.track_id < 0:
                 continue

@@ -34,7 +34,12 @@ import numpy as np
 import torch
 
 from offline_training.bop_objects import NoSamplesError, scan_annotations
-from offline_training.synthetic.bop_reader import BopDataset, BopSample, read_mask
+from offline_training.synthetic.bop_reader import (
+    BopDataset,
+    BopSample,
+    read_mask,
+    world_camera_pose,
+)
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.conventions import bop_pose_to_metres
@@ -159,11 +164,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
         if depth_path.exists():
             raw = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED).astype(np.float64)
             depth = (raw * float(cam.get("depth_scale", 1.0)) * 1e-3).astype(np.float32)
-        T_world_cam = None
-        if "cam_R_w2c" in cam and "cam_t_w2c" in cam:
-            R, t = bop_pose_to_metres(cam["cam_R_w2c"], cam["cam_t_w2c"])
-            T_world_cam = np.eye(4)
-            T_world_cam[:3, :3], T_world_cam[:3, 3] = R.T, -R.T @ t
+        T_world_cam = world_camera_pose(cam)
         K = np.asarray(cam["cam_K"], dtype=np.float64).reshape(3, 3)
         sample = BopSample(scene_id, im_id, rgb[..., ::-1].copy(), depth, K, [], T_world_cam)
         return sample, read_mask(d / "mask_visib" / f"{im_id:06d}_{e.k:06d}.png")

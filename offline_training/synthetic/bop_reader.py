@@ -107,6 +107,17 @@ def _load_json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def world_camera_pose(cam: dict) -> np.ndarray | None:
+    """``T_world_cam`` ``[4 x 4]`` (m) of one ``scene_camera.json`` entry, None when it has no
+    ``cam_R_w2c`` / ``cam_t_w2c`` (BOP stores world -> camera)."""
+    if "cam_R_w2c" not in cam or "cam_t_w2c" not in cam:
+        return None
+    R, t = bop_pose_to_metres(cam["cam_R_w2c"], cam["cam_t_w2c"])
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = R.T, -R.T @ t
+    return T
+
+
 def read_mask(path: Path) -> np.ndarray | None:
     """``[H x W]`` bool mask (pixels > 127) of a PNG, or None when there is no such file."""
     return cv2.imread(str(path), cv2.IMREAD_GRAYSCALE) > 127 if path.exists() else None
@@ -183,6 +194,21 @@ class BopDataset:
     def __iter__(self) -> Iterator[BopSample]:
         for i in range(len(self)):
             yield self[i]
+
+    def camera_poses(self) -> dict[tuple[int, int], np.ndarray | None]:
+        """``{(scene_id, im_id): T_world_cam or None}`` of every image in dataset order (the
+        order of ``self[i]``), from the parsed ``scene_camera.json``; no image is decoded."""
+        return {(s, im): world_camera_pose(self._scenes[s]["camera"][str(im)])
+                for s, im in self._index}  # fmt: skip
+
+    def gt_rotations(self) -> dict[tuple[int, int, int], np.ndarray]:
+        """``{(scene_id, im_id, k): R [3 x 3]}`` (model -> camera) of every annotation, from the
+        parsed ``scene_gt.json``; no image is decoded."""
+        out = {}
+        for s, im in self._index:
+            for k, gt in enumerate(self._scenes[s]["gt"].get(str(im), [])):
+                out[(s, im, k)] = bop_pose_to_metres(gt["cam_R_m2c"], gt["cam_t_m2c"])[0]
+        return out
 
     def category(self, obj_id: int) -> str | None:
         """Category of model ``obj_id`` (None when ``models_info`` does not say)."""
@@ -279,11 +305,7 @@ class BopDataset:
             raw = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED)
             scale_m = float(cam.get("depth_scale", 1.0)) * 1e-3
             depth = (raw.astype(np.float64) * scale_m).astype(np.float32)
-        T_world_cam = None
-        if "cam_R_w2c" in cam and "cam_t_w2c" in cam:
-            R, t = bop_pose_to_metres(cam["cam_R_w2c"], cam["cam_t_w2c"])
-            T_world_cam = np.eye(4)
-            T_world_cam[:3, :3], T_world_cam[:3, 3] = R.T, -R.T @ t
+        T_world_cam = world_camera_pose(cam)
         infos = meta["gt_info"].get(str(im_id), [])
         objects = []
         for k, gt in enumerate(meta["gt"].get(str(im_id), [])):

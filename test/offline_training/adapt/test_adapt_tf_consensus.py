@@ -68,6 +68,10 @@ def _estimates(root, noise_deg=8.0, bad_track=None, seed=0) -> list[PseudoLabel]
     return out
 
 
+def _poses(root) -> dict:
+    return camera_poses(BopDataset(root, "train", load_masks=False))
+
+
 def _truth(root) -> dict:
     ds = BopDataset(root, "train", load_masks=False)
     return {(s.scene_id, s.im_id, k): o.R for s in (ds[i] for i in range(len(ds)))
@@ -75,7 +79,7 @@ def _truth(root) -> dict:
 
 
 def test_tracks_follow_the_views_per_layout_rule(target):
-    poses = camera_poses(target, "train")
+    poses = _poses(target)
     assert len(poses) == 2 * VIEWS
     labels = _estimates(target)
     tracks = tracks_of(labels, list(poses), VIEWS)
@@ -83,6 +87,11 @@ def test_tracks_follow_the_views_per_layout_rule(target):
     for (seq, k), idx in tracks.items():
         ims = sorted(labels[i].im_id for i in idx)
         assert all(im // VIEWS == seq for im in ims) and {labels[i].gt_index for i in idx} == {k}
+    # read without decoding images: the same as the decoded samples say
+    truth, quick = _truth(target), BopDataset(target, "train", load_masks=False).gt_rotations()
+    assert quick.keys() == truth.keys()
+    for key, R in truth.items():
+        np.testing.assert_allclose(quick[key], R, atol=1e-12)
     # the camera poses are where the data engine put the camera: the true object pose is the
     # same in the world from every view of a layout
     ds = BopDataset(target, "train", load_masks=False)
@@ -93,8 +102,8 @@ def test_tracks_follow_the_views_per_layout_rule(target):
 
 def test_consensus_labels_beat_the_per_frame_estimates(target):
     labels = _estimates(target)
-    kept, per_frame, tracks = consensus_pseudo_labels(labels, camera_poses(target, "train"),
-                                                      VIEWS, _truth(target), CONFIG)  # fmt: skip
+    kept, per_frame, tracks = consensus_pseudo_labels(labels, _poses(target), VIEWS,
+                                                      _truth(target), CONFIG)  # fmt: skip
     assert tracks and all(t["accepted"] for t in tracks)
     assert len(kept) == len(per_frame) == len(labels)
     before = np.array([lb.rot_err_deg for lb in per_frame])
@@ -103,7 +112,7 @@ def test_consensus_labels_beat_the_per_frame_estimates(target):
     outliers = before > 90  # the flipped views got the consensus too
     assert outliers.any() and after[outliers].max() < 10.0
     # the labels of one track are one pose in the world
-    poses = camera_poses(target, "train")
+    poses = _poses(target)
     first = [lb for lb in kept if lb.gt_index == 0 and lb.im_id < VIEWS]
     world = [poses[(lb.scene_id, lb.im_id)][:3, :3] @ lb.R for lb in first]
     np.testing.assert_allclose(world, np.broadcast_to(world[0], (len(world), 3, 3)), atol=1e-9)
@@ -141,7 +150,7 @@ def test_target_without_camera_poses_is_refused(target, tmp_path):
         cam.pop("cam_R_w2c")
     cam_file.write_text(json.dumps(cams))
     with pytest.raises(InputError, match="no camera pose.*views-per-layout"):
-        camera_poses(copy, "train")
+        camera_poses(BopDataset(copy, "train", load_masks=False))
 
 
 def test_adapt_nemo_tf_consensus_needs_views_per_layout(make_adapt_roots, capsys):
