@@ -20,7 +20,10 @@ Metrics per category (``core.metrics.evaluate_records``, symmetry-aware: rotatio
 bottle/bowl/can axis is ignored; mugs scored with their handle): accuracy at 3D IoU 25 / 50 %
 (exact oriented-box IoU of the predicted size and pose vs the instance's true box), 5deg2cm,
 5deg5cm, 10deg2cm, 10deg5cm, median errors, and the AP variants; latency per object = the
-image's estimation time / its objects (median, p90, ms) with the stage means.
+image's estimation time / its objects (median, p90, ms) with the stage means. Mugs are also
+scored by the NOCS protocol (``metrics_nocs``, a second table row): a mug whose handle is
+hidden counts as symmetric about its axis, the handle's visibility judged from the
+ground-truth mesh, pose and visible mask (:mod:`offline_training.handle_visibility`).
 
 Exit codes: 0 success, 1 nothing could be evaluated, 2 bad arguments.
 """
@@ -31,6 +34,7 @@ import argparse
 import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +53,14 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
     """Run ``estimator`` over ``bop``; returns ``(PoseRecord list, per-object dicts)``.
     ``report``: a :class:`~offline_training.evaluation.SelectionReport` to fill in."""
     from offline_training.evaluation import bop_box_to_xyxy, select_objects
+    from offline_training.handle_visibility import MugHandles
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
     from ros_pose_estimation.core.estimation import Detection
     from ros_pose_estimation.core.metrics import PoseRecord, rotation_error_deg
 
     records, rows, warm = [], [], False
+    handles = MugHandles(bop)
     for i in range(len(bop)):
         if max_objects is not None and len(rows) >= max_objects:
             break
@@ -86,10 +92,12 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
             obj = sample.objects[k]
             size_gt = _instance_size(bop, obj.obj_id)
             rec = PoseRecord(obj.category, obj.R, obj.t, size_gt=size_gt)
+            hv = handles(sample, obj)
             row = {"scene_id": sample.scene_id, "im_id": sample.im_id, "gt_index": k,
                    "category": obj.category, "visib_fract": obj.visib_fract,
                    "visib_source": obj.visib_source, "box_source": obj.bbox_source,
-                   "latency_ms": per_object_ms, "solved": pred is not None}  # fmt: skip
+                   "latency_ms": per_object_ms, "solved": pred is not None,
+                   "handle_visible": hv}  # fmt: skip
             if pred is not None:
                 rec.r_pred, rec.t_pred, rec.size_pred = pred.R, pred.t, pred.size
                 rec.score = pred.score
@@ -101,11 +109,39 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
                     score=pred.score,
                     stages_ms={k2: v / len(keep) for k2, v in pred.timings.items()},
                 )
+                if hv is not None:
+                    row["rot_err_nocs_deg"] = float(
+                        rotation_error_deg(pred.R, obj.R, obj.category, hv)
+                    )
             records.append(rec)
             rows.append(row)
         if progress:
             progress(len(rows))
     return records, rows
+
+
+def nocs_records(records: list, rows: list[dict]) -> list | None:
+    """``records`` with each mug's handle verdict of ``rows`` applied (NOCS protocol), or None
+    when no row has one (no mug, or no readable mug model)."""
+    if all(r.get("handle_visible") is None for r in rows):
+        return None
+    return [
+        replace(rec, handle_visible=bool(row["handle_visible"]))
+        if row.get("handle_visible") is not None else rec
+        for rec, row in zip(records, rows, strict=True)
+    ]  # fmt: skip
+
+
+def nocs_summary(records: list, rows: list[dict]) -> dict:
+    """``{"metrics_nocs": ..., "handle_visible_fraction": ...}`` (empty without a verdict)."""
+    from ros_pose_estimation.core.metrics import evaluate_records
+
+    nocs = nocs_records(records, rows)
+    if nocs is None:
+        return {}
+    judged = [r["handle_visible"] for r in rows if r.get("handle_visible") is not None]
+    return {"metrics_nocs": evaluate_records(nocs),
+            "handle_visible_fraction": float(np.mean(judged))}  # fmt: skip
 
 
 def latency_summary(rows: list[dict]) -> dict:
@@ -126,13 +162,23 @@ def format_table(result: dict) -> str:
     keys = ("iou25", "iou50", "5deg2cm", "5deg5cm", "10deg2cm", "10deg5cm")
     head = f"{'category':9s} {'n':>4s} {'solved':>6s} " + " ".join(f"{k:>8s}" for k in keys)
     lines = [head + f" {'med deg':>8s} {'med cm':>7s}"]
-    for cat, m in result["metrics"]["per_category"].items():
+
+    def row(name: str, m: dict) -> str:
         acc = {**(m.get("iou") or {}), **m["n_deg_m_cm"]}
         vals = " ".join(f"{acc.get(k, float('nan')):8.3f}" for k in keys)
         med = m["rotation"]["median_deg"]
-        lines.append(f"{cat:9s} {m['count']:4d} {m['detected']:6d} {vals} "
-                     f"{med if med is not None else float('nan'):8.2f} "
-                     f"{m['translation_median_cm'] or float('nan'):7.2f}")  # fmt: skip
+        return (f"{name:9s} {m['count']:4d} {m['detected']:6d} {vals} "
+                f"{med if med is not None else float('nan'):8.2f} "
+                f"{m['translation_median_cm'] or float('nan'):7.2f}")  # fmt: skip
+
+    nocs = (result.get("metrics_nocs") or {}).get("per_category", {})
+    for cat, m in result["metrics"]["per_category"].items():
+        lines.append(row(cat, m))
+        if cat == "mug" and cat in nocs:
+            lines.append(
+                row("  NOCS", nocs[cat]) + f"  (handle visible in "
+                f"{result['handle_visible_fraction']:.0%} of the judged mugs)"
+            )
     lat = result["latency"]
     lines.append(f"latency per object: median {lat['median_ms']:.1f} ms, p90 {lat['p90_ms']:.1f} "
                  f"ms ({result['device']})")  # fmt: skip
@@ -200,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        bop = BopDataset(args.data, args.split, load_masks=not args.box_only)
+        bop = BopDataset(args.data, args.split)  # masks also judge the mug handle's visibility
     except FileNotFoundError as exc:
         print(f"evaluate-cse: error: {exc}", file=sys.stderr)
         return 2
@@ -235,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
         "inference_config": vars(config),
         "metrics": evaluate_records(records),
         "latency": latency_summary(rows),
+        **nocs_summary(records, rows),
         "selection": report.to_dict(),
         "objects": rows,
     }

@@ -4,9 +4,10 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 import torch
 
-from offline_training.cse.evaluate import evaluate, main
+from offline_training.cse.evaluate import evaluate, main, nocs_summary
 from offline_training.evaluation import SelectionReport, bop_box_to_xyxy
 from offline_training.synthetic.bop_reader import BopDataset
 from ros_pose_estimation.core.categories import get_category
@@ -51,6 +52,39 @@ def test_a_perfect_estimator_scores_one(cse_root):  # noqa: F811
     for m in metrics["per_category"].values():
         assert m["iou"]["iou25"] == m["iou"]["iou50"] == 1.0
         assert all(v == 1.0 for v in m["n_deg_m_cm"].values())
+
+
+class AxisTurnedMugs(PerfectEstimator):
+    """The labelled pose with every mug turned 90 deg about its axis (wrong azimuth only)."""
+
+    def estimate(self, rgb, dets, intr, depth=None, errors="raise"):
+        out = super().estimate(rgb, dets, intr, depth, errors)
+        for est in out:
+            if est.category == "mug":
+                est.R = est.R @ axis_angle_to_matrix(np.array([0.0, 0.0, np.pi / 2]))
+        return out
+
+
+def test_mugs_are_also_scored_by_the_nocs_handle_protocol(cse_root):  # noqa: F811
+    bop = BopDataset(cse_root, "train")
+    records, rows = evaluate(AxisTurnedMugs(bop), bop, min_visib=0.0)
+    mugs = [r for r in rows if r["category"] == "mug"]
+    assert mugs and all(isinstance(r["handle_visible"], bool) for r in mugs)
+    assert all(r["handle_visible"] is None for r in rows if r["category"] != "mug")
+    for r in mugs:  # strict: the azimuth counts; NOCS: not when the handle is hidden
+        assert r["rot_err_deg"] == pytest.approx(90.0, abs=1e-3)
+        assert r["rot_err_nocs_deg"] == pytest.approx(
+            90.0 if r["handle_visible"] else 0.0, abs=1e-3
+        )
+    summary = nocs_summary(records, rows)
+    hidden = np.mean([not r["handle_visible"] for r in mugs])
+    assert 0.0 < hidden < 1.0  # the fixture has both kinds of view
+    nocs = summary["metrics_nocs"]["per_category"]["mug"]
+    assert nocs["n_deg_m_cm"]["10deg5cm"] == pytest.approx(hidden)
+    assert evaluate_records(records)["per_category"]["mug"]["n_deg_m_cm"]["10deg5cm"] == 0.0
+    assert summary["handle_visible_fraction"] == pytest.approx(1.0 - hidden)
+    assert nocs_summary([r for r in records if r.category != "mug"],
+                        [r for r in rows if r["category"] != "mug"]) == {}  # fmt: skip
 
 
 def _without(src, dst, patterns):

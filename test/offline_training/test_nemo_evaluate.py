@@ -55,8 +55,16 @@ def test_cli_reports_accuracy_latency_and_writes_json(data, capsys):
         assert m["count"] == 2 and m == payload["summary"][preset]["all"]
         assert 0.0 <= m["acc_pi_6"] <= 1.0 and m["latency_ms_median"] > 0
         assert np.isfinite(m["median_rot_deg"]) and np.isfinite(m["median_trans_cm"])
+        n = m["nocs_mug"]  # the NOCS handle protocol: never stricter than the plain score
+        assert n["handle_judged"] == 2 and 0.0 <= n["handle_visible_fraction"] <= 1.0
+        assert n["acc_pi_6"] >= m["acc_pi_6"] and n["median_rot_deg"] <= m["median_rot_deg"]
+    assert "NOCS" in text
     objects = payload["objects"]
     assert len(objects) == 4
+    for o in objects:
+        assert isinstance(o["handle_visible"], bool)
+        assert o["rot_err_nocs_deg"] <= o["rot_err_deg"] + 1e-9
+        assert o["handle_visible"] is False or o["rot_err_nocs_deg"] == o["rot_err_deg"]
     fast = [(o["im_id"], o["gt_index"]) for o in objects if o["preset"] == "fast"]
     default = [(o["im_id"], o["gt_index"]) for o in objects if o["preset"] == "default"]
     assert fast == default  # the same objects for every preset
