@@ -36,7 +36,13 @@ from ros_pose_estimation.core.batching import sync_device
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.category_estimator import CategoryEstimator
 from ros_pose_estimation.core.crops import Crop, CropInputs, crop_inputs, detection_crop
-from ros_pose_estimation.core.estimation import Detection, PoseEstimate, check_inputs
+from ros_pose_estimation.core.errors import InputError
+from ros_pose_estimation.core.estimation import (
+    Detection,
+    PoseEstimate,
+    check_inputs,
+    group_by_category,
+)
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
 from ros_pose_estimation.nemo.hypotheses import (
@@ -47,7 +53,7 @@ from ros_pose_estimation.nemo.hypotheses import (
     select_diverse,
 )
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
-from ros_pose_estimation.nemo.pose_param import initial_params
+from ros_pose_estimation.nemo.pose_param import OFFSET, ROT, initial_params
 from ros_pose_estimation.nemo.presets import InferenceConfig, LMSchedule
 from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine
 from ros_pose_estimation.nemo.scoring import (
@@ -84,6 +90,13 @@ def shape_points(model: NemoModel, max_points: int = 2000) -> torch.Tensor:
             points = points[torch.randperm(len(points), generator=gen)[:max_points]]
         return points
     return model.mesh.vertices.float().cpu() / (1.0 + model.config.mesh_margin)
+
+
+def typical_size(model: NemoModel) -> torch.Tensor:
+    """``[3]`` extents (m) of the neural mesh without its margin: the size of the typical
+    instance that the box-derived distance (and so the translation) assumes."""
+    v = model.mesh.vertices
+    return (v.amax(0) - v.amin(0)) / (1.0 + model.config.mesh_margin)
 
 
 class NemoEstimator(CategoryEstimator):
@@ -167,6 +180,123 @@ class NemoEstimator(CategoryEstimator):
             self._estimate_group,
         )
 
+    def refine_from(
+        self,
+        rgb: np.ndarray,
+        detections: Sequence[Detection],
+        intrinsics: Intrinsics,
+        starts: Sequence[PoseEstimate | None],
+        distance_tolerance: float = 1.1,
+        fix_rotation: bool = False,
+    ) -> tuple[list[PoseEstimate | None], list[float | None]]:
+        """Refinement alone (the preset's schedule), from one given pose per detection instead
+        of the viewpoint grid: e.g. a track's previous pose, another estimator's, or the
+        ground truth (``benchmarks/nemo_truth_drift.py``: where does refinement go from
+        there?). None in ``starts`` gives None.
+
+        A start's ``R``, ``t`` (m, camera frame) place the neural mesh: same rotation, same
+        projected centre, at the distance where the mesh looks as large as the start's
+        instance (``t_z`` x the mesh's diagonal / the diagonal of the start's ``size``, m;
+        ``t_z`` itself when ``size`` is None). ``log d`` stays within ``distance_tolerance``
+        (a factor) of that. ``fix_rotation``: only the distance and the centre offset move (the
+        best loss the start's rotation can reach).
+
+        Returns:
+            ``(estimates, start_losses)``: per detection the refined ``R``, with ``t`` and
+            ``size`` scaled back to the start's instance and ``score``, ``loss``, ``steps``,
+            ``converged`` as :meth:`estimate`; and the render-and-compare loss at the start
+            pose (the same loss; lower is better).
+
+        Raises:
+            InputError: as :meth:`estimate`, or not one start per detection.
+        """
+        names = check_inputs(rgb, detections, intrinsics, self.models)
+        if len(starts) != len(detections):
+            raise InputError(
+                f"starts: expected one per detection ({len(detections)}), got {len(starts)}"
+            )
+        live = [i for i, p in enumerate(starts) if p is not None]
+        out: list[PoseEstimate | None] = [None] * len(detections)
+        start_losses: list[float | None] = [None] * len(detections)
+        if not live:
+            return out, start_losses
+        live_names = [names[i] for i in live]
+        # estimate_by_category crops and solves category by category, in group_by_category's
+        # order: the same order maps crops to starts and solved groups to start losses
+        order = [live[j] for ids in group_by_category(live_names).values() for j in ids]
+        visit, losses = iter(order), []
+
+        def crop(det: Detection, model: NemoModel):
+            return self._crop(rgb, det, intrinsics, model), starts[next(visit)]
+
+        def solve(model: NemoModel, prepared, times: dict) -> list[PoseEstimate]:
+            estimates, group_losses = self._refine_starts(
+                model, prepared, times, distance_tolerance, fix_rotation
+            )
+            losses.extend(group_losses)
+            return estimates
+
+        refined = self.estimate_by_category([detections[i] for i in live], live_names, crop, solve)
+        for i, est in zip(live, refined, strict=True):
+            out[i] = est
+        for i, loss in zip(order, losses, strict=True):
+            start_losses[i] = loss
+        return out, start_losses
+
+    def _refine_starts(self, model: NemoModel, prepared, times, tolerance, fix_rotation):
+        config = self.config
+        crops, starts = [c for c, _ in prepared], [p for _, p in prepared]
+        t0 = time.perf_counter()
+        obs = self._observe(model, crops)
+        sync_device(self.device)
+        t1 = time.perf_counter()
+        mesh_size = typical_size(model)
+        mesh_diag = float(torch.linalg.vector_norm(mesh_size))
+        ratio = np.array([
+            1.0 if p.size is None else mesh_diag / max(float(np.linalg.norm(p.size)), 1e-9)
+            for p in starts
+        ])  # fmt: skip
+        K = obs.K
+        R0 = torch.as_tensor(np.stack([p.R for p in starts]), dtype=K.dtype, device=K.device)
+        t_start = np.stack([np.asarray(p.t, dtype=np.float64) for p in starts])
+        if bool((t_start[:, 2] <= 0).any()):
+            raise InputError("starts: every start must lie in front of the camera (t_z > 0)")
+        t = torch.as_tensor(t_start, dtype=K.dtype, device=K.device)
+        d = t[:, 2] * torch.as_tensor(ratio, dtype=K.dtype, device=K.device)
+        uv = (K @ t[:, :, None])[:, :, 0]
+        x0 = initial_params(d)
+        x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor) / obs.offset_unit[:, None]
+        log_d, margin = torch.log(d), math.log(tolerance)
+        obs.log_d_range = torch.stack([log_d - margin, log_d + margin], -1)
+        max_offset = max(config.max_offset, float(x0[:, OFFSET].abs().max()))
+        scale = param_scale(config, x0)
+        if fix_rotation:
+            scale[ROT] = 0.0
+        result = refine(
+            self._objective(model, obs, None), obs, x0[:, None], R0[:, None],
+            config.refinement, scale, max_offset,
+        )  # fmt: skip
+        R, t_ref = poses_of(result, obs)
+        sync_device(self.device)
+        t2 = time.perf_counter()
+        times["features"] += t1 - t0
+        times["refine"] += t2 - t1
+        R = R[:, 0].double().cpu().numpy()
+        t_ref = t_ref[:, 0].double().cpu().numpy() / ratio[:, None]
+        start_loss = result.history[0, :, 0].double().cpu().numpy()
+        size = mesh_size.double().cpu().numpy()
+        out = []
+        for j, p in enumerate(starts):
+            est = PoseEstimate(
+                category=model.category, R=R[j], t=t_ref[j],
+                score=float(result.confidence[j, 0]),
+                size=size / ratio[j] if p.size is not None else size.copy(),
+                steps=int(result.steps[j, 0]), converged=bool(result.converged[j, 0]),
+                loss=float(result.loss[j, 0]),
+            )  # fmt: skip
+            out.append(est)
+        return out, [float(v) for v in start_loss]
+
     @torch.no_grad()
     def _observe(self, model: NemoModel, prepared) -> Observation:
         cfg = model.config
@@ -192,9 +322,7 @@ class NemoEstimator(CategoryEstimator):
             clutter=clutter_similarity(feats, model.mesh.clutter),
             K=torch.as_tensor(K, dtype=torch.float32, device=self.device),
             anchor=anchor.to(self.device),
-            box_side=torch.tensor(
-                [p.box_side / cfg.stride for p in prepared], device=self.device
-            ),
+            box_side=torch.tensor([p.box_side / cfg.stride for p in prepared], device=self.device),
         )
 
     def _estimate_group(self, model: NemoModel, prepared, times: dict) -> list[PoseEstimate]:
@@ -217,9 +345,7 @@ class NemoEstimator(CategoryEstimator):
         times["features"] += t1 - t0
         times["init"] += t2 - t1
         times["refine"] += t3 - t2
-        mesh = model.mesh
-        size = (mesh.vertices.amax(0) - mesh.vertices.amin(0)) / (1.0 + model.config.mesh_margin)
-        size = size.double().cpu().numpy()
+        size = typical_size(model).double().cpu().numpy()
         R, t = R[:, 0].double().cpu().numpy(), t[:, 0].double().cpu().numpy()
         return [
             PoseEstimate(

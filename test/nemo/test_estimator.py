@@ -23,7 +23,7 @@ from ros_pose_estimation.core.crops import detection_crop
 from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate
 from ros_pose_estimation.core.metrics import rotation_error_deg
-from ros_pose_estimation.core.rotations import viewpoint_to_matrix
+from ros_pose_estimation.core.rotations import axis_angle_to_matrix, viewpoint_to_matrix
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.estimator import STAGES, NemoEstimator, feature_camera
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
@@ -258,3 +258,50 @@ def test_from_checkpoints(tmp_path):
     np.testing.assert_array_equal(same.t, est.t)
     with pytest.raises(ConfigError, match="two checkpoints of category 'mug'"):
         NemoEstimator.from_checkpoints([path, path])
+
+
+def test_refine_from_a_start_pose_returns_to_the_truth(model):
+    poses, dets = _scene(5, 3)
+    _set_oracle(model, [poses[0], poses[2]], [dets[0], dets[2]])  # the crops with a start
+    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
+    size = template_mesh(CATEGORY).extents
+    turn = axis_angle_to_matrix(np.radians(12.0) * np.array([0.6, 0.0, 0.8]))
+    truth = [PoseEstimate(CATEGORY, R, t, 1.0, size) for R, t in poses]
+    # a twice as large instance twice as far looks the same: t and size come back scaled
+    off = [PoseEstimate(CATEGORY, R @ turn, 2.0 * t, 1.0, 2.0 * size) for R, t in poses]
+    out, start_losses = estimator.refine_from(IMAGE, dets, INTR, [off[0], None, truth[2]])
+    assert out[1] is None and start_losses[1] is None
+    assert rotation_error_deg(off[0].R, poses[0][0], CATEGORY) == pytest.approx(12.0)
+    assert rotation_error_deg(out[0].R, poses[0][0], CATEGORY) < 4.0
+    assert rotation_error_deg(out[2].R, poses[2][0], CATEGORY) < 2.0
+    assert np.linalg.norm(out[0].t - 2.0 * poses[0][1]) < 0.04
+    assert np.allclose(out[0].size, 2.0 * out[2].size)
+    assert out[0].loss < start_losses[0] and start_losses[2] < start_losses[0]
+    assert out[2].loss <= start_losses[2] + 1e-6
+    assert out[0].batch == 2 and out[0].category == CATEGORY
+
+
+def test_refine_from_checks_its_starts(model):
+    poses, dets = _scene(6, 2)
+    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
+    start = PoseEstimate(CATEGORY, poses[0][0], poses[0][1], 1.0, None)
+    with pytest.raises(InputError, match="one per detection"):
+        estimator.refine_from(IMAGE, dets, INTR, [start])
+    behind = PoseEstimate(CATEGORY, poses[0][0], -poses[0][1], 1.0, None)
+    _set_oracle(model, poses[:1], dets[:1])
+    with pytest.raises(InputError, match="in front of the camera"):
+        estimator.refine_from(IMAGE, dets[:1], INTR, [behind])
+    assert estimator.refine_from(IMAGE, dets, INTR, [None, None]) == ([None, None], [None, None])
+
+
+def test_refine_from_can_hold_the_rotation(model):
+    poses, dets = _scene(7, 1)
+    _set_oracle(model, poses, dets)
+    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
+    turn = axis_angle_to_matrix(np.radians(10.0) * np.array([0.0, 1.0, 0.0]))
+    start = PoseEstimate(CATEGORY, poses[0][0] @ turn, 1.05 * poses[0][1], 1.0, None)
+    (held,), (loss0,) = estimator.refine_from(IMAGE, dets, INTR, [start], fix_rotation=True)
+    (free,), _ = estimator.refine_from(IMAGE, dets, INTR, [start])
+    assert np.allclose(held.R, start.R, atol=1e-6)  # only distance and centre moved
+    assert held.loss <= loss0 and free.loss < held.loss
+    assert rotation_error_deg(free.R, poses[0][0], CATEGORY) < 4.0
