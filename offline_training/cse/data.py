@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from offline_training.bop_objects import NoSamplesError, scan_annotations
+from offline_training.cse.augment import PhotometricConfig, photometric
 from offline_training.synthetic.bop_reader import (
     BopDataset,
     BopSample,
@@ -100,6 +101,8 @@ class CseSequenceSet(torch.utils.data.Dataset):
         seed: seed of the frame and pair draws.
         pseudo_labels: also return the pseudo-label poses stored in ``scene_gt`` and which
             frames have one (``with_labels`` must be off).
+        photometric: look perturbations of each RGB crop (:mod:`.augment`; None: none). Drawn
+            from the item's generator, so an item is reproducible.
     """
 
     def __init__(
@@ -117,6 +120,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
         with_labels: bool = False,
         seed: int = 0,
         pseudo_labels: bool = False,
+        photometric: PhotometricConfig | None = None,
     ) -> None:
         if with_labels and pseudo_labels:
             raise ConfigError("with_labels (ground truth) and pseudo_labels exclude each other")
@@ -130,6 +134,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
         self.crop_size, self.crop_scale, self.stride = crop_size, crop_scale, stride
         self.n_pairs, self.with_labels, self.seed = n_pairs, with_labels, seed
         self.pseudo_labels = pseudo_labels
+        self.photometric = photometric
         tracks: dict[tuple[int, int], list] = defaultdict(list)
         for e in scan_annotations(self.bop):
             if e.category == self.category and e.usable(min_visib_fract, min_box_px):
@@ -209,6 +214,10 @@ class CseSequenceSet(torch.utils.data.Dataset):
         track = self.tracks[index]
         ia, ib = rng.choice(len(track), 2, replace=False)
         a, b = self._frame(track[ia]), self._frame(track[ib])
+        if self.photometric is not None:  # its own generator: the draws above stay the same
+            look = np.random.default_rng([self.seed, draw, index, 1])
+            for f in (a, b):
+                f["image"] = photometric(f["image"], self.photometric, look)
         cells, cell_depth = cell_mask_and_depth(a["mask"], a["depth"], self.stride)
         T = np.linalg.inv(b["T_world_cam"]) @ a["T_world_cam"]
         idx, uv = cross_time_pairs(

@@ -36,6 +36,7 @@ import torch
 
 from offline_training import distributed, train_loop
 from offline_training.cse import losses as L
+from offline_training.cse.augment import PhotometricConfig
 from offline_training.cse.data import CseSequenceSet
 from offline_training.cse.shape_memory import build_memory
 from offline_training.cse.train_step import StepContext, compute_losses
@@ -103,6 +104,8 @@ class CseTrainConfig:
     #: read the pseudo-labels ``pose-train`` wrote into ``scene_gt`` (the depth + TF labeller's
     #: accepted tracks) and add the ``pseudo`` term on those crops
     pseudo_labels: bool = False
+    #: perturb the look of every training crop (colour, blur, noise, JPEG: .augment)
+    photometric: bool = False
     # paper 004 (on through the weights memory / memory_deform / c2f_coarse / c2f_fine):
     memory_codes: int = 64  # shape codes K of the part memory
     memory_grid: int = 2  # patches per crop side (N = grid^2 part descriptors)
@@ -181,6 +184,7 @@ def _prepare_and_run(cfg: CseTrainConfig, out: Path, ctx: distributed.DistContex
         cfg.data, config.category, cfg.split, cfg.views_per_layout, cfg.crop_size,
         cfg.crop_scale, cfg.stride, cfg.min_visib_fract, n_pairs=cfg.n_pairs,
         with_labels=cfg.supervised, seed=cfg.seed, pseudo_labels=cfg.pseudo_labels,
+        photometric=PhotometricConfig() if cfg.photometric else None,
     )  # fmt: skip
     with torch_threads(cfg.num_threads or torch.get_num_threads()):
         return _run(cfg, config, dataset, out, dino, ctx)

@@ -63,6 +63,9 @@ def parser() -> argparse.ArgumentParser:
                    help="loss weight of a term (repeat), e.g. supervised_ce=0.1; terms and "
                    "defaults: offline_training.cse.losses.DEFAULT_WEIGHTS")  # fmt: skip
     p.add_argument("--no-aux-rotation", action="store_true", help="skip the rotated-copy cycle")
+    p.add_argument("--photometric", action="store_true",
+                   help="perturb the look of every training crop: colour jitter, blur, noise, "
+                   "JPEG (offline_training/cse/augment.py; labels unchanged)")  # fmt: skip
     p.add_argument("--centre-embeddings", action="store_true",
                    help="centre the vertex embeddings (cse.pointnet)")  # fmt: skip
     p.add_argument("--instance-pairs", default=None, metavar="PATH",

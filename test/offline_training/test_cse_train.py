@@ -60,6 +60,14 @@ def test_supervised_switch_adds_the_labelled_term(cse_root, tmp_path):  # noqa: 
     assert _log(out)[0]["supervised_ce"] > 0
 
 
+def test_photometric_switch_reaches_the_training_config(cse_root, tmp_path):  # noqa: F811
+    out = tmp_path / "look"
+    assert main(["--data", str(cse_root), "--category", "mug", "--out", str(out), "--steps",
+                 "2", "--supervised", "--photometric", *TINY_CLI]) == 0  # fmt: skip
+    _, meta = load_checkpoint(out / "mug.pt", category="mug")
+    assert meta["train_config"]["photometric"] is True
+
+
 def test_bad_weights_exit_2_naming_the_item(cse_root, tmp_path, capsys):  # noqa: F811
     base = ["--data", str(cse_root), "--category", "mug", "--steps", "2", *TINY_CLI]
     assert main([*base, "--out", str(tmp_path / "a"), "--weight", "supervised_ce"]) == 2
