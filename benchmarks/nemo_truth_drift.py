@@ -33,7 +33,6 @@ from benchmarks.device_info import describe
 def run(dataset, estimator, max_objects=None, min_visib=0.3, use_masks=False) -> list[dict]:
     """Per object: category, the normal estimate's error, the drift from the truth, the losses
     at the truth and after refinement from it."""
-    from offline_training.cse.evaluate import _instance_size
     from offline_training.evaluation import bop_box_to_xyxy, select_objects
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.estimation import Detection, PoseEstimate
@@ -55,7 +54,7 @@ def run(dataset, estimator, max_objects=None, min_visib=0.3, use_masks=False) ->
         dets = [Detection(o.category, bop_box_to_xyxy(o.bbox_visib),
                           o.mask_visib if use_masks else None) for o in objs]  # fmt: skip
         normal = estimator.estimate(sample.rgb, dets, intr)
-        truth = [PoseEstimate(o.category, o.R, o.t, 1.0, _instance_size(dataset, o.obj_id))
+        truth = [PoseEstimate(o.category, o.R, o.t, 1.0, dataset.instance_size(o.obj_id))
                  for o in objs]  # fmt: skip
         refined, start_losses = estimator.refine_from(sample.rgb, dets, intr, truth)
         placed, _ = estimator.refine_from(sample.rgb, dets, intr, truth, fix_rotation=True)

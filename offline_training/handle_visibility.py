@@ -105,7 +105,7 @@ def handle_visible(
     when the mesh has no handle faces (the rule does not apply) or nothing of it is seen."""
     faces = handle_faces(mesh) if faces is None else faces
     if not faces.any():
-        return None
+        return None  # not rendered: there is no handle to look for
     handle, total = handle_pixels(mesh, R, t, K, image_size, mask_visib, faces)
     if total == 0:
         return None

@@ -7,7 +7,8 @@ perturbed on its own (the two frames of a real pair need not share the look eith
 * colour jitter: brightness, contrast, saturation, hue
   (:func:`offline_training.nemo.augment.color_jitter`, the NeMo trainer's);
 * Gaussian blur (``sigma`` px drawn in a range), additive Gaussian noise (0-255 units) and JPEG
-  re-compression (quality drawn in a range), each with its own probability.
+  re-compression (quality drawn in a range, :func:`offline_training.synthetic.look
+  .jpeg_roundtrip`), each with its own probability.
 
 Only the RGB crop changes: depth, mask, intrinsics and every label stay exact. The ranges are
 generic, not those of any evaluation set. Randomness comes only from the generator passed in.
@@ -21,6 +22,7 @@ import cv2
 import numpy as np
 
 from offline_training.nemo.augment import AugmentConfig, color_jitter
+from offline_training.synthetic.look import jpeg_roundtrip
 from ros_pose_estimation.core.errors import ConfigError, check_shape
 
 __all__ = ["PhotometricConfig", "photometric"]
@@ -79,9 +81,5 @@ def photometric(image: np.ndarray, cfg: PhotometricConfig, rng: np.random.Genera
         noise = rng.normal(0.0, rng.uniform(*cfg.noise_sigma), out.shape)
         out = np.clip(out + noise, 0, 255).astype(np.uint8)
     if rng.random() < cfg.p_jpeg:
-        quality = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
-        ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if not ok:
-            raise RuntimeError("JPEG encoding of a training crop failed")
-        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+        out = jpeg_roundtrip(out, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)))
     return out

@@ -40,13 +40,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _instance_size(bop, obj_id: int) -> np.ndarray:
-    info = bop.models_info.get(int(obj_id), {})
-    if all(f"size_{a}" in info for a in "xyz"):
-        return np.array([info["size_x"], info["size_y"], info["size_z"]]) * 1e-3
-    return bop.load_model(obj_id).extents
-
-
 def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
              depth_encoding="16UC1", progress=None,
              report=None) -> tuple[list, list[dict]]:  # fmt: skip
@@ -90,7 +83,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
         per_object_ms = 1e3 * (time.perf_counter() - start) / len(keep)
         for k, pred in zip(keep, preds, strict=True):
             obj = sample.objects[k]
-            size_gt = _instance_size(bop, obj.obj_id)
+            size_gt = bop.instance_size(obj.obj_id)
             rec = PoseRecord(obj.category, obj.R, obj.t, size_gt=size_gt)
             hv = handles(sample, obj)
             row = {"scene_id": sample.scene_id, "im_id": sample.im_id, "gt_index": k,

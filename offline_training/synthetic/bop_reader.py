@@ -210,6 +210,14 @@ class BopDataset:
                 out[(s, im, k)] = bop_pose_to_metres(gt["cam_R_m2c"], gt["cam_t_m2c"])[0]
         return out
 
+    def instance_size(self, obj_id: int) -> np.ndarray:
+        """``[3]`` extents (m) of model ``obj_id``: ``size_x/y/z`` of ``models_info`` (mm) when
+        given, else the model mesh's bounding box."""
+        info = self.models_info.get(int(obj_id), {})
+        if all(f"size_{a}" in info for a in "xyz"):
+            return np.array([info["size_x"], info["size_y"], info["size_z"]]) * 1e-3
+        return self.load_model(obj_id).extents
+
     def category(self, obj_id: int) -> str | None:
         """Category of model ``obj_id`` (None when ``models_info`` does not say)."""
         return self.models_info.get(int(obj_id), {}).get("category")

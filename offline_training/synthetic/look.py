@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["Look", "apply_look"]
+__all__ = ["Look", "apply_look", "jpeg_roundtrip"]
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,13 @@ def apply_look(rgb: np.ndarray, look: Look, rng: np.random.Generator) -> np.ndar
         img += rng.standard_normal(img.shape, dtype=np.float32) * np.float32(look.noise)
     out = np.clip(img + 0.5, 0, 255).astype(np.uint8)
     if look.jpeg_quality is not None:
-        quality = [cv2.IMWRITE_JPEG_QUALITY, int(look.jpeg_quality)]
-        ok, buf = cv2.imencode(".jpg", out[..., ::-1], quality)
-        if not ok:
-            raise RuntimeError("OpenCV could not JPEG-encode the image")
-        out = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+        out = jpeg_roundtrip(out, look.jpeg_quality)
     return out
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` ``[H x W x 3]`` uint8 JPEG-compressed at ``quality`` (1-100) and decoded again."""
+    ok, buf = cv2.imencode(".jpg", rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise RuntimeError("OpenCV could not JPEG-encode the image")
+    return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
