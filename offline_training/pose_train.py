@@ -97,11 +97,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--label-preset", default="default",
                    help="tf-consensus: inference preset of the --label-model")
     p.add_argument("--replay-data", default=None, metavar="DIR",
-                   help="nemo: labelled source data (a BOP set with split train, e.g. the "
+                   help="labelled source data (a BOP set with split train, e.g. the "
                    "synthetic data of the --init-checkpoint) replayed in every fine-tuning batch, "
-                   "so that a few recorded instances do not make the model forget the category")
+                   "so that a few recorded instances do not make the model forget the category "
+                   "(cse: tracks of --replay-views-per-layout images, their exact poses through "
+                   "the pseudo-label term)")
     p.add_argument("--replay-fraction", type=float, default=0.8, metavar="F",
-                   help="nemo: share of each batch drawn from --replay-data (default 0.8)")
+                   help="share of each batch drawn from --replay-data (default 0.8)")
+    p.add_argument("--replay-views-per-layout", type=int, default=8, metavar="N",
+                   help="cse: images per sequence of --replay-data (generate-dataset "
+                   "--views-per-layout; default 8)")
+    p.add_argument("--photometric", action="store_true",
+                   help="cse: perturb the look of every training crop (colour, blur, noise, "
+                   "JPEG), the recorded and the replayed ones")
     p.add_argument("--supervised", action="store_true",
                    help="UPPER BOUND: poses from the bags' ground_truth.json, not pseudo-labels")
     p.add_argument("--eval-bag", action="append", default=[],
@@ -178,13 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.labels == "none" and args.method != "cse":
         return _error("--labels none is for --method cse (NeMo trains on pseudo-labels)", 2)
     if args.replay_data is not None:
-        if args.method != "nemo":
-            return _error("--replay-data is for --method nemo", 2)
         if not (Path(args.replay_data) / "train").is_dir():
             return _error(f"--replay-data {args.replay_data} has no split 'train' (a BOP set "
                           "such as generate-dataset writes)", 2)  # fmt: skip
         if not 0.0 <= args.replay_fraction <= 1.0:
             return _error(f"--replay-fraction must be in [0, 1], got {args.replay_fraction}", 2)
+        if args.replay_views_per_layout < 1:
+            return _error("--replay-views-per-layout must be >= 1, got "
+                          f"{args.replay_views_per_layout}", 2)  # fmt: skip
+    if args.photometric and args.method != "cse":
+        return _error("--photometric is for --method cse (NeMo's training augments by itself)", 2)
     if args.gravity_weight < 0:
         return _error(f"--gravity-weight must be >= 0, got {args.gravity_weight}", 2)
     if args.labels == "tf-consensus":

@@ -6,9 +6,12 @@ cross-time pairs come from the camera motion in /tf); the depth + TF labeller's 
 tracks it accepts (``--labels depth``, the default: :mod:`offline_training.bags.pseudo_labels`,
 the ``pseudo`` term; ``--labels none``: self-supervised only); and an upright prior from /tf
 (``--gravity-weight``: the fixed frame's up, REP 103, against the model's +z through the pose
-heads). ``--eval-bag`` recordings with ground truth are evaluated with the node's RGB-D
-estimator (:mod:`offline_training.bags.evaluate_bag`); the report holds the pseudo-label
-error against ground truth where the training bags have it (evaluation only).
+heads). ``--replay-data`` mixes a labelled synthetic set (e.g. the one the
+``--init-checkpoint`` was trained on) into every batch, its exact poses through the same
+``pseudo`` term, so that a few recorded instances do not make the model forget the category.
+``--eval-bag`` recordings with ground truth are evaluated with the node's RGB-D estimator
+(:mod:`offline_training.bags.evaluate_bag`); the report holds the pseudo-label error against
+ground truth where the training bags have it (evaluation only).
 
 Under ``torchrun`` (several processes, :mod:`offline_training.distributed`) rank 0 extracts,
 labels and exports, every rank trains its share of each batch, and rank 0 alone evaluates and
@@ -150,6 +153,9 @@ def _cse_config(args, out: Path, views: int):
         init_checkpoint=args.init_checkpoint, checkpoint_every=args.checkpoint_every,
         progress=not args.no_progress, resume=(out / "train" / "resume.pt").exists(),
         min_visib_fract=0.0,  # label-free masks: the visible fraction is unknown (written 1.0)
-        pseudo_labels=args.labels == "depth",
+        # replayed tracks carry exact poses through the pseudo term: the layout needs it on
+        pseudo_labels=args.labels == "depth" or args.replay_data is not None,
+        replay_data=args.replay_data, replay_fraction=args.replay_fraction,
+        replay_views_per_layout=args.replay_views_per_layout, photometric=args.photometric,
         weights={**DEFAULT_WEIGHTS, "gravity": args.gravity_weight},
     )  # fmt: skip

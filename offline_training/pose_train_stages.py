@@ -20,7 +20,8 @@ REPORT_NAME = "report.json"
 #: Options added after the first runs, with the values those runs had.
 ADDED_DEFAULTS = {"method": "nemo", "views_per_sequence": 8, "n_vertices": 600, "labels": "depth",
                   "label_model": None, "label_preset": "default", "gravity_weight": 0.1,
-                  "replay_data": None, "replay_fraction": 0.8}
+                  "replay_data": None, "replay_fraction": 0.8,
+                  "replay_views_per_layout": 8, "photometric": False}
 
 
 def log(msg: str) -> None:

@@ -17,13 +17,21 @@
 # 4. every model also on the training recordings: the objects the robot adapted to (their
 #    labels were never used; only the depth + TF pseudo-labels), and on two more held-out
 #    recordings of other instances (seeds 122, 123).
-# Env: STEPS (fine-tuning steps, 300), LR (1e-4), THREADS (1), EVERY (eval every n-th frame, 3).
+#    (c) replay: (a) with 50 % of every batch from the synthetic data the bundled model was last
+#        trained on (--replay-data, exact labels through the same pseudo term), so that nine
+#        recorded mugs do not make it forget the category; (d) replay_photo: (c) with
+#        --photometric (colour, blur, noise, JPEG on every crop).
+# Env: STEPS (fine-tuning steps, 300), LR (1e-4), THREADS (1), EVERY (eval every n-th frame, 3),
+# RUNS (which of pseudo selfsup replay replay_photo to train, default "pseudo selfsup"; they run
+# side by side), REPLAY_DATA (default out/data/cse_train_mug_div, made by
+# DIVERSE=1 scripts/cse_more_training.sh; for other categories out/data/cse_train_<c>_div).
 # Every stage skips what is already there; pose-train resumes an interrupted run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 steps=${STEPS:-300} lr=${LR:-1e-4} threads=${THREADS:-1} every=${EVERY:-3}
+read -r -a runs <<< "${RUNS:-pseudo selfsup}"
 look=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --rgb-noise 5
       --jpeg-quality 50)
 for c in "${@:-mug}"; do
@@ -45,27 +53,37 @@ for c in "${@:-mug}"; do
   common=(--method cse --category "$c" --init-checkpoint "models/cse/$c.pt" --steps "$steps"
           --lr "$lr" --batch-size 6 --num-workers 0 --num-threads "$threads" --eval-bag "$held"
           --eval-every-nth "$every" --cache "$out/cache" --no-progress)
-  # extraction first (shared cache), then the two runs side by side, one thread each
+  # extraction first (shared cache), then the RUNS side by side, one thread each
   python -m offline_training.bags.cli extract "${train[@]}" "$held" --cache "$out/cache" \
     --ground-truth > "$out/logs/extract.log" 2>&1
-  python -m offline_training.pose_train "${train[@]}" --out "$out/pseudo" "${common[@]}" \
-    > "$out/logs/pseudo.log" 2>&1 &
-  python -m offline_training.pose_train "${train[@]}" --out "$out/selfsup" "${common[@]}" \
-    --labels none --gravity-weight 0 > "$out/logs/selfsup.log" 2>&1 &
+  replay=${REPLAY_DATA:-out/data/cse_train_${c}_div}
+  [[ $c == mug || $c == bottle ]] && replay=${REPLAY_DATA:-out/data/cse_train_mug_div}
+  for run in "${runs[@]}"; do
+    case $run in
+      pseudo) extra=() ;;
+      selfsup) extra=(--labels none --gravity-weight 0) ;;
+      replay) extra=(--replay-data "$replay" --replay-fraction 0.5) ;;
+      replay_photo) extra=(--replay-data "$replay" --replay-fraction 0.5 --photometric) ;;
+      *) echo "unknown run $run (pseudo selfsup replay replay_photo)" >&2; exit 2 ;;
+    esac
+    [[ -f $out/$run/$c.pt ]] || python -m offline_training.pose_train "${train[@]}" \
+      --out "$out/$run" "${common[@]}" "${extra[@]}" > "$out/logs/$run.log" 2>&1 &
+  done
   wait
-  for f in pseudo selfsup; do echo "== $c $f"; tail -n 8 "$out/logs/$f.log"; done
+  for f in "${runs[@]}"; do echo "== $c $f"; tail -n 8 "$out/logs/$f.log"; done
   # every model on the training recordings (the objects adapted to; no label of them was used)
   # and on two more held-out recordings (seeds 122, 123: six more unseen instances)
   gen heldout_s122 122
   gen heldout_s123 123
   more=("$out/bags/heldout_s122" "$out/bags/heldout_s123")
-  for m in before:models/cse/$c.pt pseudo:$out/pseudo/$c.pt selfsup:$out/selfsup/$c.pt; do
-    name=${m%%:*}
+  for name in before "${runs[@]}"; do
+    ckpt=$out/$name/$c.pt
+    [[ $name == before ]] && ckpt=models/cse/$c.pt
     [[ -f $out/train_bags_$name.json ]] || python -m offline_training.bags.evaluate_bag \
-      "${train[@]}" --checkpoint "${m#*:}" --method cse --every-nth "$every" --cache "$out/cache" \
+      "${train[@]}" --checkpoint "$ckpt" --method cse --every-nth "$every" --cache "$out/cache" \
       --threads "$threads" --json "$out/train_bags_$name.json" | tee "$out/logs/train_bags_$name.log"
     [[ -f $out/heldout_more_$name.json ]] || python -m offline_training.bags.evaluate_bag \
-      "${more[@]}" --checkpoint "${m#*:}" --method cse --every-nth "$every" --cache "$out/cache" \
+      "${more[@]}" --checkpoint "$ckpt" --method cse --every-nth "$every" --cache "$out/cache" \
       --threads "$threads" --json "$out/heldout_more_$name.json" \
       | tee "$out/logs/heldout_more_$name.log"
   done

@@ -249,3 +249,28 @@ class CseSequenceSet(torch.utils.data.Dataset):
         if self.pseudo_labels:
             item["labelled"] = torch.tensor([f["labelled"] for f in frames])
         return item
+
+
+class AsLabelledTracks(torch.utils.data.Dataset):
+    """A labelled :class:`CseSequenceSet` (``with_labels``) served in the pseudo-label layout,
+    for replay (:class:`offline_training.nemo.replay.ReplaySet`) into a pseudo-labelled set.
+
+    Every item gains ``labelled [F]`` (all True: the data engine's exact poses, so the
+    ``pseudo`` term applies to both frames) and its ``sequence`` id is shifted by
+    ``sequence_offset`` so that no replayed track shares an id with a track of the other set.
+    """
+
+    def __init__(self, labelled: CseSequenceSet, sequence_offset: int) -> None:
+        if not labelled.with_labels:
+            raise ConfigError("AsLabelledTracks needs a CseSequenceSet with with_labels=True")
+        self.labelled, self.sequence_offset = labelled, int(sequence_offset)
+
+    def __len__(self) -> int:
+        return len(self.labelled)
+
+    def __getitem__(self, key: int | tuple[int, int]) -> dict:
+        item = self.labelled[key]
+        item["labelled"] = torch.ones(item["R"].shape[0], dtype=torch.bool)
+        item["sequence"] = item["sequence"] + self.sequence_offset
+        return item
+

@@ -37,7 +37,7 @@ import torch
 from offline_training import distributed, train_loop
 from offline_training.cse import losses as L
 from offline_training.cse.augment import PhotometricConfig
-from offline_training.cse.data import CseSequenceSet
+from offline_training.cse.data import AsLabelledTracks, CseSequenceSet
 from offline_training.cse.shape_memory import build_memory
 from offline_training.cse.train_step import StepContext, compute_losses
 from offline_training.train_loop import (
@@ -106,6 +106,14 @@ class CseTrainConfig:
     pseudo_labels: bool = False
     #: perturb the look of every training crop (colour, blur, noise, JPEG: .augment)
     photometric: bool = False
+    #: a labelled BOP set (split ``train``, e.g. the synthetic data of ``init_checkpoint``)
+    #: whose tracks replace each item with probability ``replay_fraction``, with their exact
+    #: poses through the ``pseudo`` term (needs ``pseudo_labels``): fine-tuning on a few
+    #: recorded instances then forgets the category less (:mod:`offline_training.nemo.replay`)
+    replay_data: str | None = None
+    replay_fraction: float = 0.5
+    #: the replay set's images per sequence (the data engine's ``--views-per-layout``)
+    replay_views_per_layout: int = 8
     # paper 004 (on through the weights memory / memory_deform / c2f_coarse / c2f_fine):
     memory_codes: int = 64  # shape codes K of the part memory
     memory_grid: int = 2  # patches per crop side (N = grid^2 part descriptors)
@@ -123,6 +131,11 @@ class CseTrainConfig:
                               f"{sorted(L.DEFAULT_WEIGHTS)}")  # fmt: skip
         if self.instance_grid is not None and self.instance_grid < 1:
             raise ConfigError(f"instance_grid must be >= 1 or None, got {self.instance_grid}")
+        if not 0.0 <= self.replay_fraction <= 1.0:
+            raise ConfigError(f"replay_fraction must be in [0, 1], got {self.replay_fraction}")
+        if self.replay_data and not self.pseudo_labels:
+            raise ConfigError("replay_data needs pseudo_labels (the replayed exact poses go "
+                              "through the pseudo term)")  # fmt: skip
 
     def model_config(self) -> CseConfig:
         return CseConfig(self.category, **{k: getattr(self, k) for k in MODEL_FIELDS})
@@ -186,6 +199,19 @@ def _prepare_and_run(cfg: CseTrainConfig, out: Path, ctx: distributed.DistContex
         with_labels=cfg.supervised, seed=cfg.seed, pseudo_labels=cfg.pseudo_labels,
         photometric=PhotometricConfig() if cfg.photometric else None,
     )  # fmt: skip
+    if cfg.replay_data:  # labelled source tracks mixed into the batches
+        from offline_training.nemo.replay import ReplaySet
+
+        source = CseSequenceSet(
+            cfg.replay_data, config.category, "train", cfg.replay_views_per_layout,
+            cfg.crop_size, cfg.crop_scale, cfg.stride, n_pairs=cfg.n_pairs, with_labels=True,
+            seed=cfg.seed, photometric=PhotometricConfig() if cfg.photometric else None,
+        )  # fmt: skip
+        offset = max(dataset.sequences) + 1
+        dataset = ReplaySet(dataset, AsLabelledTracks(source, offset), cfg.replay_fraction,
+                            cfg.seed)  # fmt: skip
+        if ctx.is_main:
+            train_loop.say(dataset.describe("tracks"))
     with torch_threads(cfg.num_threads or torch.get_num_threads()):
         return _run(cfg, config, dataset, out, dino, ctx)
 

@@ -56,6 +56,7 @@ class ReplaySet(torch.utils.data.Dataset):
         j = self.source_of(index, draw)
         return self.main[key] if j is None else self.replay[(j, draw)]
 
-    def describe(self) -> str:
+    def describe(self, unit: str = "objects") -> str:
+        """One line: the replay share and both sets' sizes in ``unit`` (what an item is)."""
         return (f"replay: {100 * self.fraction:.0f} % of the items from {len(self.replay)} "
-                f"source objects, the rest from {len(self.main)} target objects")  # fmt: skip
+                f"source {unit}, the rest from {len(self.main)} target {unit}")  # fmt: skip

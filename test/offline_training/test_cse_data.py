@@ -67,3 +67,22 @@ def test_cross_time_pairs_meet_on_the_same_surface_point(cse_root):
 def test_no_track_is_a_clear_error(cse_root):
     with pytest.raises(NoSamplesError, match="no track of camera"):
         CseSequenceSet(cse_root, "camera", views_per_layout=4)
+
+
+def test_replayed_labelled_tracks_take_the_pseudo_label_layout(cse_root):
+    """AsLabelledTracks: a labelled set's items gain ``labelled`` (all True) and a shifted
+    sequence id, keys otherwise as the labelled set gives them; an unlabelled set is refused."""
+    from offline_training.cse.data import AsLabelledTracks
+    from ros_pose_estimation.core.errors import ConfigError
+
+    kw = dict(views_per_layout=4, crop_size=64, min_visib_fract=0.3)
+    labelled = CseSequenceSet(cse_root, "mug", with_labels=True, **kw)
+    view = AsLabelledTracks(labelled, sequence_offset=100)
+    assert len(view) == len(labelled)
+    item, plain = view[(0, 3)], labelled[(0, 3)]
+    assert item["labelled"].tolist() == [True, True]
+    assert int(item["sequence"]) == int(plain["sequence"]) + 100
+    torch.testing.assert_close(item["R"], plain["R"])
+    torch.testing.assert_close(item["image"], plain["image"])
+    with pytest.raises(ConfigError, match="with_labels"):
+        AsLabelledTracks(CseSequenceSet(cse_root, "mug", **kw), 0)

@@ -143,7 +143,9 @@ def test_replay_data_is_mixed_into_fine_tuning_and_checked(bag, tmp_path, capsys
     cases = {
         "has no split 'train'": ["--replay-data", str(tmp_path)],
         "must be in \\[0, 1\\]": ["--replay-data", str(source), "--replay-fraction", "1.5"],
-        "is for --method nemo": ["--replay-data", str(source), "--method", "cse"],
+        "views-per-layout must be >= 1": ["--replay-data", str(source),
+                                          "--replay-views-per-layout", "0"],
+        "--photometric is for --method cse": ["--photometric"],
     }
     import re
 

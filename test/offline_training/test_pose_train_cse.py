@@ -227,3 +227,29 @@ def test_evaluate_bag_cli(bag, tmp_path, capsys):
     assert evaluate_main([str(bare), "--checkpoint", str(run / "mug.pt"), "--cache",
                           str(tmp_path / "cache2")]) == 1  # fmt: skip
     assert "ground truth" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("labels", ["depth", "none"])
+def test_cse_replays_labelled_synthetic_tracks(bag, tmp_path, capsys, labels):
+    """--replay-data with --method cse: labelled synthetic tracks are mixed into the batches
+    (printed, recorded in run.json) and reach the loss through the pseudo term, with or
+    without the bag's own pseudo-labels; --photometric perturbs the crops of both sets."""
+    from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
+
+    source = tmp_path / "source"
+    generate_dataset(DatasetConfig(["mug"], source, images=4, seed=1, width=96, height=72,
+                                   instances=2, views_per_layout=2), progress=False)  # fmt: skip
+    out = tmp_path / "run"
+    assert main(_args(bag, out, tmp_path / "cache", "--labels", labels, "--replay-data",
+                      str(source), "--replay-fraction", "0.5", "--replay-views-per-layout", "2",
+                      "--photometric")) == 0  # fmt: skip
+    assert "replay: 50 % of the items from" in capsys.readouterr().out
+    saved = json.loads((out / "run.json").read_text())
+    assert saved["replay_data"] == str(source) and saved["photometric"] is True
+    from ros_pose_estimation.cse.checkpoint import load_checkpoint
+
+    train_cfg = load_checkpoint(out / "mug.pt")[1]["train_config"]
+    assert train_cfg["replay_data"] == str(source) and train_cfg["pseudo_labels"] is True
+    assert train_cfg["photometric"] is True
+    log = [json.loads(line) for line in (out / "train" / "log.jsonl").read_text().splitlines()]
+    assert any(row.get("pseudo", 0.0) > 0 for row in log), log
