@@ -9,22 +9,23 @@
 #    blur, sensor noise, JPEG: offline_training/synthetic/look.py); depth as the sensor model
 #    gives it (noise and holes).
 # 2. the bundled synthetic model models/cse/<c>.pt on the held-out bag (the "before" row);
-# 3. pose-train --method cse from the bundled model on the training bags, no human label:
-#    (a) --labels depth (default: depth + TF pseudo-labels on the tracks the labeller accepts,
-#        self-supervised terms on all, upright prior from /tf), (b) --labels none
-#        --gravity-weight 0 (paper 003's self-supervised terms only); each evaluated on the
-#        held-out bag (--eval-bag) with the node's RGB-D estimator;
-# 4. every model also on the training recordings: the objects the robot adapted to (their
-#    labels were never used; only the depth + TF pseudo-labels), and on two more held-out
-#    recordings of other instances (seeds 122, 123).
-#    (c) replay: (a) with 50 % of every batch from the synthetic data the bundled model was last
-#        trained on (--replay-data, exact labels through the same pseudo term), so that nine
-#        recorded mugs do not make it forget the category; (d) replay_photo: (c) with
-#        --photometric (colour, blur, noise, JPEG on every crop).
+# 3. pose-train --method cse from the bundled model on the training bags, no human label (RUNS,
+#    side by side, one thread each; each evaluated on the held-out bag with --eval-bag):
+#    pseudo: --labels depth (default: depth + TF pseudo-labels on the tracks the labeller
+#      accepts, self-supervised terms on all, upright prior from /tf);
+#    selfsup: --labels none --gravity-weight 0 (paper 003's self-supervised terms only);
+#    replay: pseudo with 50 % of every batch from the synthetic data the bundled model was last
+#      trained on (--replay-data, exact labels through the same pseudo term), so that nine
+#      recorded mugs do not make it forget the category; replay_photo: replay with
+#      --photometric (colour, blur, noise, JPEG on every crop); replay80_photo: 80 % replay.
+# 4. every model (and the bundled one) on the training recordings (the objects the robot
+#    adapted to; their labels were never used, only the depth + TF pseudo-labels), on two more
+#    held-out recordings of other instances (seeds 122, 123), and on new recordings of the
+#    adapted objects (seeds 221-223, generate-bag --objects-seed 21-23: the same 9 mugs in
+#    other arrangements, camera paths and lights; no frame of them was trained on).
 # Env: STEPS (fine-tuning steps, 300), LR (1e-4), THREADS (1), EVERY (eval every n-th frame, 3),
-# RUNS (which of pseudo selfsup replay replay_photo to train, default "pseudo selfsup"; they run
-# side by side), REPLAY_DATA (default out/data/cse_train_mug_div, made by
-# DIVERSE=1 scripts/cse_more_training.sh; for other categories out/data/cse_train_<c>_div).
+# RUNS (default "pseudo selfsup"), REPLAY_DATA (default out/data/cse_train_mug_div for mug and
+# bottle, else out/data/cse_train_<c>_div: the data of DIVERSE=1 scripts/cse_more_training.sh).
 # Every stage skips what is already there; pose-train resumes an interrupted run.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -64,7 +65,9 @@ for c in "${@:-mug}"; do
       selfsup) extra=(--labels none --gravity-weight 0) ;;
       replay) extra=(--replay-data "$replay" --replay-fraction 0.5) ;;
       replay_photo) extra=(--replay-data "$replay" --replay-fraction 0.5 --photometric) ;;
-      *) echo "unknown run $run (pseudo selfsup replay replay_photo)" >&2; exit 2 ;;
+      replay80_photo) extra=(--replay-data "$replay" --replay-fraction 0.8 --photometric) ;;
+      *) echo "unknown run $run (pseudo selfsup replay replay_photo replay80_photo)" >&2
+         exit 2 ;;
     esac
     [[ -f $out/$run/$c.pt ]] || python -m offline_training.pose_train "${train[@]}" \
       --out "$out/$run" "${common[@]}" "${extra[@]}" > "$out/logs/$run.log" 2>&1 &
@@ -76,6 +79,16 @@ for c in "${@:-mug}"; do
   gen heldout_s122 122
   gen heldout_s123 123
   more=("$out/bags/heldout_s122" "$out/bags/heldout_s123")
+  # and on new recordings of the adapted objects (seeds 221-223 with the objects of 21-23:
+  # other arrangements, camera paths and lights; none of these frames was trained on)
+  revisit=()
+  for s in 21 22 23; do
+    [[ -f $out/bags/revisit_s2$s/ground_truth.json ]] || { rm -rf "$out/bags/revisit_s2$s"
+      generate-bag --out "$out/bags/revisit_s2$s" --category "$c" --objects 3 --duration 30 \
+        --rate 5 --seed "2$s" --objects-seed "$s" --noise depth --quiet "${look[@]}" \
+        > "$out/logs/gen_revisit_s2$s.log"; }
+    revisit+=("$out/bags/revisit_s2$s")
+  done
   for name in before "${runs[@]}"; do
     ckpt=$out/$name/$c.pt
     [[ $name == before ]] && ckpt=models/cse/$c.pt
@@ -86,5 +99,9 @@ for c in "${@:-mug}"; do
       "${more[@]}" --checkpoint "$ckpt" --method cse --every-nth "$every" --cache "$out/cache" \
       --threads "$threads" --json "$out/heldout_more_$name.json" \
       | tee "$out/logs/heldout_more_$name.log"
+    [[ -f $out/revisit_$name.json ]] || python -m offline_training.bags.evaluate_bag \
+      "${revisit[@]}" --checkpoint "$ckpt" --method cse --every-nth "$every" --cache \
+      "$out/cache" --threads "$threads" --json "$out/revisit_$name.json" \
+      | tee "$out/logs/revisit_$name.log"
   done
 done

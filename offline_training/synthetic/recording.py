@@ -75,6 +75,10 @@ class RecordingConfig:
     min_visib_fract: float = 0.15
     detections: bool = True  # write /detections (False: a bag as recorded without a detector)
     seed: int = 0
+    #: the objects (shapes, textures) of the recording with this seed, arranged, lit and
+    #: filmed as ``seed`` says: a second recording of the same physical objects. None: the
+    #: objects are ``seed``'s own draw.
+    objects_seed: int | None = None
     topics: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TOPICS))
     #: post-render appearance of the RGB images (a target domain's lighting, blur, noise, JPEG;
     #: :mod:`.look`); depth, detections and ground truth stay exact. Default: unchanged.
@@ -144,6 +148,10 @@ def write_recording(
     start = time.perf_counter()
     rng = np.random.default_rng(cfg.seed)
     scene = sample_scene(cfg.categories, rng, n_objects=cfg.n_objects, cycle_categories=True)
+    if cfg.objects_seed is not None:  # the same objects as that recording, placed anew
+        own = sample_scene(cfg.categories, np.random.default_rng(cfg.objects_seed),
+                           n_objects=cfg.n_objects, cycle_categories=True)  # fmt: skip
+        scene = sample_scene(cfg.categories, rng, instances=own.objects)
     # keep the whole scene in view: camera distance from the scene's bounding sphere
     center, radius = scene.center_and_radius()
     k = cfg.intrinsics_matrix()

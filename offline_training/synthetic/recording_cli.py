@@ -55,6 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="sensor noise: RGB and depth, depth only (noise and holes), or none",
     )
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument(
+        "--objects-seed",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="film the objects (shapes, textures) of the recording made with --seed SEED, "
+        "arranged, lit and filmed anew by --seed: a second recording of the same objects "
+        "(needs the same --category and --objects as that recording)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_look_args(p)
     return p
@@ -87,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         compress=args.compress,
         noise=args.noise,
         seed=args.seed,
+        objects_seed=args.objects_seed,
         look=look_from_args(args),
     )
     try:

@@ -185,6 +185,7 @@ def sample_scene(
     gap: float = 0.005,
     spread: float = 1.0,
     cycle_categories: bool = False,
+    instances: Sequence[SceneObject] | None = None,
 ) -> Scene:
     """Random scene of ``n_objects`` instances standing on a table.
 
@@ -202,7 +203,17 @@ def sample_scene(
         spread: > 1 spreads the objects further apart, < 1 packs them (more occlusion).
         cycle_categories: object k takes ``categories[k % len(categories)]`` instead of a random
             one (e.g. exactly one object of each category).
+        instances: exactly these objects (shape, ``obj_id`` and texture; their poses are
+            ignored), placed anew: the same physical objects in another arrangement (e.g. a
+            second recording of them). ``categories``, ``n_objects`` and ``models`` are then
+            not used.
     """
+    if instances is not None:
+        if not instances:
+            raise ValueError("instances must hold at least one object")
+        chosen = [ObjectModel(o.obj_id, o.category, o.mesh) for o in instances]
+        return _arrange(chosen, [o.texture for o in instances], rng, table_size, with_table,
+                        background_paths, gap, spread)  # fmt: skip
     if n_objects < 1:
         raise ValueError(f"n_objects must be >= 1, got {n_objects}")
     if not categories:
@@ -221,14 +232,23 @@ def sample_scene(
 
             mesh = make_instance(cat, rng=rng)
             chosen.append(ObjectModel(get_category(cat).class_id, cat, mesh))
+    return _arrange(chosen, None, rng, table_size, with_table, background_paths, gap, spread)
+
+
+def _arrange(chosen, textures, rng, table_size, with_table, background_paths, gap,
+             spread) -> Scene:  # fmt: skip
+    """:func:`sample_scene` after the instances are chosen: placement, yaw, textures (drawn
+    unless ``textures`` gives them), table, background and lights."""
     radii = np.array([np.linalg.norm(m.mesh.vertices[:, :2], axis=1).max() for m in chosen])
     centres = _place(radii, rng, gap, spread)
     height = 0.0
     objects = []
-    for model, c in zip(chosen, centres, strict=True):
+    for i, (model, c) in enumerate(zip(chosen, centres, strict=True)):
         z = height - model.mesh.vertices[:, 2].min()
         pose = yaw_pose(rng.uniform(0, 2 * np.pi), np.array([c[0], c[1], z]))
         texture = sample_texture(rng, size=float(model.mesh.extents.max()))
+        if textures is not None:  # the given objects keep their look (the draw above stays)
+            texture = textures[i]
         objects.append(SceneObject(model.category, model.obj_id, model.mesh, pose, texture))
     table = None
     if with_table:

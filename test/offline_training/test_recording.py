@@ -132,6 +132,18 @@ def test_same_seed_same_bag_content(tmp_path):
     assert all(np.array_equal(x.data, y.data) for (_, x), (_, y) in zip(ra, rb, strict=True))
 
 
+def test_objects_seed_films_the_same_objects_again(tmp_path):
+    """--objects-seed: the objects of another recording (sizes, ids) in a new arrangement."""
+    first = write_recording(_config(), tmp_path / "first", progress=False)
+    again = write_recording(_config(seed=9, objects_seed=3), tmp_path / "again", progress=False)
+    other = write_recording(_config(seed=9), tmp_path / "other", progress=False)
+    assert [o["size"] for o in again.objects] == [o["size"] for o in first.objects]
+    assert [o["size"] for o in other.objects] != [o["size"] for o in first.objects]
+    moved = [not np.allclose(a["T_world_obj"], b["T_world_obj"])
+             for a, b in zip(first.objects, again.objects, strict=True)]  # fmt: skip
+    assert all(moved)
+
+
 def test_cli_writes_bag_and_rejects_bad_input(tmp_path, capsys):
     out = tmp_path / "cli_bag"
     args = [

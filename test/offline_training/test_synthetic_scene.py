@@ -55,6 +55,21 @@ def test_sample_scene_is_deterministic_and_checks_categories():
         sample_scene(["teapot"], np.random.default_rng(0))
 
 
+def test_given_instances_are_the_same_objects_placed_anew():
+    """``instances``: the same shapes, ids and textures, in another arrangement (the objects of
+    a second recording); an empty list is refused."""
+    own = sample_scene(["mug"], np.random.default_rng(21), n_objects=3)
+    again = sample_scene(["bottle"], np.random.default_rng(221), instances=own.objects)
+    assert len(again.objects) == 3
+    for a, b in zip(own.objects, again.objects, strict=True):
+        assert b.category == "mug" and b.obj_id == a.obj_id and b.texture is a.texture
+        np.testing.assert_array_equal(a.mesh.vertices, b.mesh.vertices)
+        assert not np.allclose(a.T_world_obj, b.T_world_obj)
+        assert b.T_world_obj[2, 3] == pytest.approx(a.T_world_obj[2, 3])  # still on the table
+    with pytest.raises(ValueError, match="at least one"):
+        sample_scene(["mug"], np.random.default_rng(0), instances=[])
+
+
 def test_look_at_is_an_optical_frame_pointing_at_the_target():
     eye, target = np.array([1.0, -0.5, 0.8]), np.array([0.1, 0.2, 0.05])
     T = look_at(eye, target)
