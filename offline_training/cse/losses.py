@@ -227,22 +227,20 @@ def symmetry_loss(vertices: torch.Tensor, transforms, diameter) -> torch.Tensor:
 
 
 def supervised_loss(corr, vertices, R, t, K, xy, z, R_gt, t_gt, category, diameter):
-    """Labels on: cell 3D points vs true model coordinates (radius + height only for continuous
-    symmetry) + pose heads (rotation: the symmetry axis only when symmetric). For a finite
-    symmetry group (``box``) the labels are first turned by the group element that brings them
-    nearest the prediction (:func:`nearest_equivalent_truth`), so every equivalent pose is
-    right. ``xy [B x P x 2]`` (crop px) and ``z [B x P]`` (m, 0 = none) are the observed cells
-    of ``corr``."""
+    """Labels on: cell 3D points vs true model coordinates + pose heads (rotation: the symmetry
+    axis only when symmetric). The labels are first moved to the equivalent pose nearest the
+    prediction, so every equivalent pose is right: for a continuous symmetry axis (bottle, bowl,
+    can) turned about it by one angle per crop (:func:`nearest_turned_truth`: the crop's
+    points must agree with each other on the azimuth, which a per-point radius + height
+    target leaves free and the rigid solve needs), for a finite group (``box``) by the group
+    element (:func:`nearest_equivalent_truth`). ``xy [B x P x 2]`` (crop px) and ``z [B x P]``
+    (m, 0 = none) are the observed cells of ``corr``."""
     truth = true_model_points(K, xy, z, R_gt, t_gt)  # [B x P x 3] model coordinates
     q = corr.w2d3d @ vertices
     ok = corr.mask & (z > 0)
     cat = get_category(category)
     if len(cat.continuous_axes):
-
-        def reduce(x):
-            return torch.stack([x[..., :2].norm(dim=-1), x[..., 2]], -1)
-
-        q, truth = reduce(q), reduce(truth)
+        truth = nearest_turned_truth(truth, q.detach(), ok)
         rot = ((R[..., 2] - R_gt[..., 2]) ** 2).sum(-1).mean()
     else:
         truth, g = nearest_equivalent_truth(truth, q.detach(), ok, category)
@@ -251,6 +249,27 @@ def supervised_loss(corr, vertices, R, t, K, xy, z, R_gt, t_gt, category, diamet
     corr_loss = _masked_mean(torch.where(ok, err, torch.zeros_like(err)), ok.float())
     trans = (((t - t_gt) / diameter) ** 2).sum(-1).mean()
     return corr_loss + 0.1 * (rot + trans)
+
+
+def nearest_turned_truth(truth, q, ok):
+    """The labels of a category symmetric about model +z, turned about z by the one angle per
+    item that brings them nearest the prediction (weighted 2D Procrustes on x, y).
+
+    Args:
+        truth: ``[B x P x 3]`` true model coordinates; q: ``[B x P x 3]`` predicted ones (no
+            gradient needed); ok: ``[B x P]`` bool, cells that count.
+
+    Returns:
+        ``[B x P x 3]``: ``Rz(theta_b) truth`` with ``theta_b`` minimising the squared distance
+        to ``q`` over the ``ok`` cells of item ``b`` (heights unchanged).
+    """
+    w = ok.to(truth.dtype)
+    x, y = truth[..., 0], truth[..., 1]
+    sin = (w * (x * q[..., 1] - y * q[..., 0])).sum(-1)
+    cos = (w * (x * q[..., 0] + y * q[..., 1])).sum(-1)
+    theta = torch.atan2(sin, cos)[:, None]  # [B x 1]
+    c, s = torch.cos(theta), torch.sin(theta)
+    return torch.stack([c * x - s * y, s * x + c * y, truth[..., 2]], -1)
 
 
 def nearest_equivalent_truth(truth, q, ok, category):

@@ -126,6 +126,33 @@ def test_supervised_loss_takes_the_equivalent_pose_of_a_box_and_not_of_a_mug():
     assert torch.equal(same, truth) and torch.equal(eye, torch.eye(3)[None])
 
 
+def test_labels_of_a_body_of_revolution_turn_rigidly_about_its_axis():
+    """nearest_turned_truth: a prediction that is the truth turned by one angle about z is met
+    exactly (any azimuth is right); one whose points keep radius and height but disagree on
+    the azimuth (each point turned by its own angle) is not, nor are heights; cells outside
+    ``ok`` do not count."""
+    from ros_pose_estimation.core.rotations import axis_angle_to_matrix
+
+    gen = torch.Generator().manual_seed(0)
+    truth = torch.rand(2, 40, 3, generator=gen) - 0.5
+    ok = torch.ones(2, 40, dtype=torch.bool)
+    turn = torch.stack([axis_angle_to_matrix(torch.tensor([0.0, 0.0, a])) for a in (0.7, -2.5)])
+    rigid = truth @ turn.transpose(1, 2)
+    torch.testing.assert_close(L.nearest_turned_truth(truth, rigid, ok), rigid)
+    angles = torch.rand(2, 40, generator=gen) * 6.28
+    c, s = torch.cos(angles), torch.sin(angles)
+    x, y = truth[..., 0], truth[..., 1]
+    scrambled = torch.stack([c * x - s * y, s * x + c * y, truth[..., 2]], -1)
+    fit = L.nearest_turned_truth(truth, scrambled, ok)
+    assert float(((fit - scrambled) ** 2).sum(-1).mean()) > 0.01
+    torch.testing.assert_close(fit[..., :2].norm(dim=-1), truth[..., :2].norm(dim=-1))
+    torch.testing.assert_close(fit[..., 2], truth[..., 2])
+    # the scrambled cells hidden: only the rigid half decides the angle
+    mixed = torch.cat([rigid[:, :20], scrambled[:, 20:]], 1)
+    half = torch.cat([ok[:, :20], ~ok[:, 20:]], 1)
+    torch.testing.assert_close(L.nearest_turned_truth(truth, mixed, half)[:, :20], rigid[:, :20])
+
+
 def test_gravity_prior_zero_upright_four_upside_down_and_pulls_towards_up():
     from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 
