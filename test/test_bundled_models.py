@@ -26,7 +26,7 @@ def test_bundled_model_loads_and_runs(category):
     torch.testing.assert_close(feats.norm(dim=1), torch.ones(1, 16, 16))
 
 
-@pytest.mark.parametrize("category", ["mug", "camera", "bottle"])
+@pytest.mark.parametrize("category", ["mug", "camera", "bottle", "can", "laptop", "bowl"])
 def test_bundled_rgbd_model_loads_in_float32_and_runs(category):
     """models/cse: stored with float16 weights (export-model --half), built in float32."""
     from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse

@@ -72,7 +72,7 @@ def _same_fusion_but_depth_sigma(rgb: dict, rgbd: dict) -> None:
     [
         ("pose.yaml", "pose_rgbd.yaml", {"mug": "cse", "bottle": "cse", "camera": "cse"}),
         ("pose_coco.yaml", "pose_rgbd_coco.yaml",
-         {"mug": "cse", "bottle": "cse", "laptop": "cse", "bowl": "nemo"}),
+         {"mug": "cse", "bottle": "cse", "laptop": "cse", "bowl": "cse"}),
     ],
 )  # fmt: skip
 def test_rgbd_config_is_its_rgb_twin_with_depth_and_the_bundled_cse_models_that_load(
