@@ -309,13 +309,17 @@ class StepLoop:
 INPUT_ONLY_SETTINGS = frozenset({"crop_size", "crop_scale"})
 
 
-def load_init_weights(model: torch.nn.Module, init: torch.nn.Module, path) -> None:
+def load_init_weights(model: torch.nn.Module, init: torch.nn.Module, path, *,
+                      ignore=frozenset(), ours=None, theirs=None) -> None:  # fmt: skip
     """Copy ``init`` (the model loaded from the checkpoint ``path``) into ``model`` strictly;
-    ConfigError naming the difference when their settings (``.config.to_dict()``) differ in
-    anything but :data:`INPUT_ONLY_SETTINGS`."""
-    ours, theirs = model.config.to_dict(), init.config.to_dict()
+    ConfigError naming the difference when their settings (``.config.to_dict()``, or the
+    configs ``ours`` / ``theirs`` when the modules are parts without one) differ in anything
+    but :data:`INPUT_ONLY_SETTINGS` and ``ignore``."""
+    ours = (ours or model.config).to_dict()
+    theirs = (theirs or init.config).to_dict()
+    skip = INPUT_ONLY_SETTINGS | frozenset(ignore)
     diff = {k: (theirs.get(k), v) for k, v in ours.items()
-            if theirs.get(k) != v and k not in INPUT_ONLY_SETTINGS}  # fmt: skip
+            if theirs.get(k) != v and k not in skip}  # fmt: skip
     if diff:
         raise ConfigError(f"--init-checkpoint {path} has other model settings (checkpoint, "
                           f"now): {diff}; train with the checkpoint's settings")  # fmt: skip

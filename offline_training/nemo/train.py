@@ -128,6 +128,11 @@ def train(cfg: TrainConfig) -> Path:
         ctx.close()
 
 
+#: NeMo model settings of the neural mesh only (``init_feature_net_only`` may change them)
+MESH_SETTINGS = frozenset({"mesh_kind", "n_vertices", "geodesic_level", "mesh_margin",
+                           "n_clutter"})  # fmt: skip
+
+
 def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
     """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict; only
     the crop settings may differ, :func:`.train_loop.load_init_weights`); returns the
@@ -135,7 +140,12 @@ def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
     init, meta = load_checkpoint(cfg.init_checkpoint, cfg.category)
-    train_loop.load_init_weights(model, init, cfg.init_checkpoint)
+    if cfg.init_feature_net_only:  # a new neural mesh on the checkpoint's features
+        train_loop.load_init_weights(model.feature_net, init.feature_net, cfg.init_checkpoint,
+                                     ignore=MESH_SETTINGS, ours=model.config,
+                                     theirs=init.config)  # fmt: skip
+    else:
+        train_loop.load_init_weights(model, init, cfg.init_checkpoint)
     return str(meta.get("backbone_init", "unknown"))
 
 

@@ -94,7 +94,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--mesh",
         dest="mesh_kind",
-        choices=("cuboid", "geodesic"),
+        choices=("cuboid", "geodesic", "template"),
         default=d.mesh_kind,
         help=f"neural mesh geometry (default {d.mesh_kind})",
     )
@@ -102,13 +102,25 @@ def parser() -> argparse.ArgumentParser:
         "--n-vertices",
         type=int,
         default=d.n_vertices,
-        help=f"cuboid vertex count (default {d.n_vertices})",
+        help=f"cuboid or template vertex count (default {d.n_vertices})",
+    )
+    p.add_argument(
+        "--mesh-margin",
+        type=float,
+        default=d.mesh_margin,
+        help=f"relative margin of the neural mesh around the template (default {d.mesh_margin})",
     )
     p.add_argument(
         "--init-checkpoint",
         default=None,
         metavar="PT",
         help="start from this checkpoint of the category (same model settings)",
+    )
+    p.add_argument(
+        "--init-feature-net-only",
+        action="store_true",
+        help="take only the feature net of --init-checkpoint and start a new neural mesh "
+        "(another --mesh, --n-vertices or --mesh-margin)",
     )
     p.add_argument(
         "--mix-data",

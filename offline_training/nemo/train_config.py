@@ -30,7 +30,9 @@ class TrainConfig:
     the vertex features always uses all of them). ``bg_samples`` background features per
     image; ``neighbour_fraction`` of the mesh scale is the 3D neighbour exclusion radius.
     ``init_checkpoint``: a NeMo checkpoint of the same category and model settings to start
-    from (feature net and neural mesh; fine-tuning), None = a fresh model.
+    from (feature net and neural mesh; fine-tuning), None = a fresh model;
+    ``init_feature_net_only``: take only its feature net (its settings must match) and start a
+    new neural mesh, e.g. of another ``mesh_kind`` or size.
 
     ``lr_schedule``: ``constant`` or ``cosine`` (from ``lr`` at step 0 down to
     ``min_lr_fraction * lr`` at the last step; a function of the step only, so resuming keeps
@@ -97,6 +99,7 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     init_checkpoint: str | None = None
+    init_feature_net_only: bool = False
     lr_schedule: str = "constant"
     min_lr_fraction: float = 0.05
     backbone_lr_scale: float = 1.0

@@ -41,15 +41,20 @@ __all__ = [
 
 def visible_vertices(
     mesh: NeuralMesh, R: torch.Tensor, t: torch.Tensor, K: torch.Tensor, mask: torch.Tensor,
-    margin_px: int = 0,
+    margin_px: int = 0, occlusion: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Projections ``uv [B x V x 2]`` (crop px) and visibility ``[B x V]`` bool of the vertices.
 
     Visible = faces the camera, projects inside the ``[B x S x S]`` crop and onto ``mask``
-    dilated by ``margin_px`` (nearest pixel).
+    dilated by ``margin_px`` (nearest pixel); with ``occlusion`` (a non-convex mesh) also not
+    hidden by the mesh itself (the rendered depth test of paper 000 Eq. 4, at crop resolution).
     """
     uv, _ = mesh.project(R, t, K)
     visible = mesh.facing_camera(R, t)
+    if occlusion:
+        from ros_pose_estimation.render import vertex_visibility
+
+        visible &= vertex_visibility(mesh.vertices, mesh.faces, K, R, t, tuple(mask.shape[-2:]))
     if margin_px > 0:
         k = 2 * margin_px + 1
         mask = F.max_pool2d(mask[:, None].float(), k, 1, margin_px)[:, 0] > 0
@@ -79,7 +84,8 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
     )
     if cfg.domain_self and cfg.domain_weight > 0:  # the crops are their own twins (CC3D)
         twin_fmap, batch = fmap, {**batch, "has_twin": torch.ones(len(image), dtype=torch.bool)}
-    uv, visible = visible_vertices(model.mesh, R, t, K, mask, cfg.mask_margin_px)
+    uv, visible = visible_vertices(model.mesh, R, t, K, mask, cfg.mask_margin_px,
+                                   occlusion=model.config.mesh_kind == "template")
     feats, vertex_ids, _ = sample_vertex_features(fmap, image_to_feature_uv(uv, stride), visible)
     bg = sample_background_features(fmap, downsample_mask(mask, stride), cfg.bg_samples,
                                     generator)  # fmt: skip

@@ -34,8 +34,10 @@ class NemoConfig(CropModelConfig):
         stride: feature stride (px of the crop per feature cell).
         crop_size: side (px) of the square, object-centred crop fed to the network.
         crop_scale: crop side = ``crop_scale`` x the longer side of the object's 2D box.
-        mesh_kind: ``cuboid`` (published) or ``geodesic``.
-        n_vertices: target vertex count of a cuboid mesh.
+        mesh_kind: ``cuboid`` (published), ``geodesic`` (ellipsoid) or ``template`` (the
+            category template itself, simplified: a non-convex mesh whose vertices lie on the
+            typical instance's surface).
+        n_vertices: target vertex count of a cuboid or template mesh.
         geodesic_level: subdivision level of a geodesic mesh.
         mesh_margin: relative margin of the mesh around the category template's bounding box.
         n_clutter: size of the clutter (background) feature queue.
@@ -61,8 +63,9 @@ class NemoConfig(CropModelConfig):
             raise ConfigError(
                 f"crop_size must be a multiple of stride {self.stride}, got {self.crop_size}"
             )
-        if self.mesh_kind not in ("cuboid", "geodesic"):
-            raise ConfigError(f"mesh_kind must be 'cuboid' or 'geodesic', got {self.mesh_kind!r}")
+        if self.mesh_kind not in ("cuboid", "geodesic", "template"):
+            raise ConfigError("mesh_kind must be 'cuboid', 'geodesic' or 'template', got "
+                              f"{self.mesh_kind!r}")  # fmt: skip
 
 
 class NemoModel(nn.Module):

@@ -137,17 +137,26 @@ class NeuralMesh(nn.Module):
 
         ``kind="cuboid"``: box of the template's bbox enlarged by ``margin`` (relative) with
         ~``n_vertices``; ``kind="geodesic"``: ellipsoid through the enlarged bbox's face centres
-        with icosphere ``level``. ``kwargs`` go to the constructor (``n_clutter``, ``seed``).
+        with icosphere ``level``; ``kind="template"``: the template itself simplified to about
+        ``n_vertices`` (vertex clustering, :func:`ros_pose_estimation.cse.template.simplify_mesh`)
+        and scaled by ``1 + margin`` (non-convex: visibility needs a depth test). ``kwargs`` go
+        to the constructor (``n_clutter``, ``seed``).
         """
         from ros_pose_estimation.shapes import template_mesh
 
-        extents = template_mesh(category).extents * (1.0 + margin)
+        template = template_mesh(category)
+        extents = template.extents * (1.0 + margin)
         if kind == "cuboid":
             mesh = cuboid_mesh(extents, n_vertices)
         elif kind == "geodesic":
             mesh = geodesic_mesh(level, extents=extents)
+        elif kind == "template":
+            from ros_pose_estimation.cse.template import simplify_mesh
+
+            small = simplify_mesh(template, n_vertices)
+            mesh = TriMesh(small.vertices * (1.0 + margin), small.faces)
         else:
-            raise ConfigError(f"kind must be 'cuboid' or 'geodesic', got {kind!r}")
+            raise ConfigError(f"kind must be 'cuboid', 'geodesic' or 'template', got {kind!r}")
         return cls(mesh, dim=dim, **kwargs)
 
     @classmethod

@@ -132,6 +132,45 @@ def test_visibility_needs_facing_inside_and_on_mask():
     assert not none.any()
 
 
+def test_occlusion_hides_what_the_template_hides_behind_itself():
+    """A non-convex (template) mesh: the depth test drops vertices that face the camera but lie
+    behind the mug itself (the handle seen from the far side, the inner wall), never adds any."""
+    mesh = NeuralMesh.for_category("mug", kind="template", dim=4, n_clutter=0, n_vertices=400)
+    K = torch.tensor([[[128.0, 0, 63.5], [0, 128.0, 63.5], [0, 0, 1]]])
+    # camera looking along model +x (the handle points away from it), slightly from above
+    c, s = 0.98, (1 - 0.98**2) ** 0.5  # rows: the camera's x, y, z axes in the model frame
+    R = torch.tensor([[[0.0, -1.0, 0.0], [-s, 0.0, -c], [c, 0.0, -s]]])
+    t = torch.tensor([[0.0, 0.0, 0.5]])
+    full = torch.ones(1, 128, 128, dtype=torch.bool)
+    _, facing = visible_vertices(mesh, R, t, K, full)
+    _, seen = visible_vertices(mesh, R, t, K, full, occlusion=True)
+    assert not (seen & ~facing).any()
+    assert 0 < seen.sum() < facing.sum()
+    handle = mesh.vertices[:, 0] > 0.045  # beyond the body: the handle, behind the mug here
+    assert (facing[0] & handle).any() and not (seen[0] & handle).any()
+
+
+def test_a_new_neural_mesh_on_the_checkpoints_feature_net(trained, bop_root, tmp_path):
+    """init_feature_net_only: the feature net comes from the checkpoint (lr ~0: unchanged), the
+    neural mesh is new (another kind); without the flag the mesh settings must match; feature
+    net settings must match either way."""
+    _, start = trained
+    first, _ = load_checkpoint(start, "mug")
+    path = train(_cfg(bop_root, tmp_path / "tmpl", steps=1, init_checkpoint=str(start),
+                      init_feature_net_only=True, mesh_kind="template", lr=1e-12))  # fmt: skip
+    tuned, _ = load_checkpoint(path, "mug")
+    assert tuned.config.mesh_kind == "template" and first.config.mesh_kind == "cuboid"
+    for name, value in first.feature_net.state_dict().items():
+        if value.is_floating_point() and "running" not in name:
+            torch.testing.assert_close(tuned.feature_net.state_dict()[name], value)
+    with pytest.raises(ConfigError, match="mesh_kind"):
+        train(_cfg(bop_root, tmp_path / "a", steps=1, init_checkpoint=str(start),
+                   mesh_kind="template"))  # fmt: skip
+    with pytest.raises(ConfigError, match="dim"):
+        train(_cfg(bop_root, tmp_path / "b", steps=1, init_checkpoint=str(start),
+                   init_feature_net_only=True, dim=8))  # fmt: skip
+
+
 def test_cli_trains_and_reports_errors_with_exit_code_2(bop_root, tmp_path, capsys):
     args = ["--data", str(bop_root), "--steps", "2", *TINY_CLI]
     fresh = [*args, "--out", str(tmp_path / "fresh")]
