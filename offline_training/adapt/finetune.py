@@ -32,7 +32,7 @@ class FineTune:
     :mod:`offline_training.nemo.domain`). ``freeze_backbone_bn`` keeps the backbone's
     batch-norm statistics (:class:`TrainConfig`), which a small label set would re-estimate.
     ``replay_data``: labelled source data (e.g. the start model's synthetic training set) of
-    which ``replay_fraction`` of the items are drawn (:mod:`offline_training.nemo.replay`).
+    which ``replay_fraction`` of the items are drawn (:mod:`offline_training.replay`).
     """
 
     steps: int = 200

@@ -253,7 +253,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
 
 class AsLabelledTracks(torch.utils.data.Dataset):
     """A labelled :class:`CseSequenceSet` (``with_labels``) served in the pseudo-label layout,
-    for replay (:class:`offline_training.nemo.replay.ReplaySet`) into a pseudo-labelled set.
+    for replay (:class:`offline_training.replay.ReplaySet`) into a pseudo-labelled set.
 
     Every item gains ``labelled [F]`` (all True: the data engine's exact poses, so the
     ``pseudo`` term applies to both frames) and its ``sequence`` id is shifted by

@@ -109,7 +109,7 @@ class CseTrainConfig:
     #: a labelled BOP set (split ``train``, e.g. the synthetic data of ``init_checkpoint``)
     #: whose tracks replace each item with probability ``replay_fraction``, with their exact
     #: poses through the ``pseudo`` term (needs ``pseudo_labels``): fine-tuning on a few
-    #: recorded instances then forgets the category less (:mod:`offline_training.nemo.replay`)
+    #: recorded instances then forgets the category less (:mod:`offline_training.replay`)
     replay_data: str | None = None
     replay_fraction: float = 0.5
     #: the replay set's images per sequence (the data engine's ``--views-per-layout``)
@@ -200,7 +200,7 @@ def _prepare_and_run(cfg: CseTrainConfig, out: Path, ctx: distributed.DistContex
         photometric=PhotometricConfig() if cfg.photometric else None,
     )  # fmt: skip
     if cfg.replay_data:  # labelled source tracks mixed into the batches
-        from offline_training.nemo.replay import ReplaySet
+        from offline_training.replay import ReplaySet
 
         source = CseSequenceSet(
             cfg.replay_data, config.category, "train", cfg.replay_views_per_layout,

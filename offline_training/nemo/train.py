@@ -107,7 +107,7 @@ def train(cfg: TrainConfig) -> Path:
         cfg.min_visib_fract, augment=cfg.augment, seed=cfg.seed,
     )  # fmt: skip
     if cfg.replay_data:  # labelled source items mixed into the batches (.replay)
-        from offline_training.nemo.replay import ReplaySet
+        from offline_training.replay import ReplaySet
 
         source = NemoTrainingSet(
             cfg.replay_data, config.category, "train", cfg.crop_size, cfg.crop_scale,

@@ -52,7 +52,7 @@ class TrainConfig:
     Enhanced data and the domain-consistency loss (paper 001 Eqs. 4-5, :mod:`.domain`):
     ``replay_data``: a labelled source BOP dataset (e.g. the synthetic training data of the
     model being fine-tuned); each item is drawn from it with probability ``replay_fraction``
-    (:mod:`offline_training.nemo.replay`: fine-tuning on a small target then forgets less).
+    (:mod:`offline_training.replay`: fine-tuning on a small target then forgets less).
     ``mix_data`` is an enhanced copy of ``data`` (``enhance-dataset``; None = plain data only);
     an object whose image it holds is served from it with probability ``mix_fraction``;
     ``domain_weight`` alpha > 0 adds ``alpha * L_domain`` on the other domain's twin of each

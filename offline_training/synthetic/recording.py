@@ -149,6 +149,8 @@ def write_recording(
     rng = np.random.default_rng(cfg.seed)
     scene = sample_scene(cfg.categories, rng, n_objects=cfg.n_objects, cycle_categories=True)
     if cfg.objects_seed is not None:  # the same objects as that recording, placed anew
+        # (the scene drawn above is discarded but its draws stay: the arrangement that follows
+        # is that of the recordings behind BENCHMARKS.md's revisit figures)
         own = sample_scene(cfg.categories, np.random.default_rng(cfg.objects_seed),
                            n_objects=cfg.n_objects, cycle_categories=True)  # fmt: skip
         scene = sample_scene(cfg.categories, rng, instances=own.objects)

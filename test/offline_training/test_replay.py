@@ -2,8 +2,8 @@
 
 import pytest
 
-from offline_training.nemo.replay import ReplaySet
 from offline_training.nemo.train_config import TrainConfig
+from offline_training.replay import ReplaySet
 from ros_pose_estimation.core.errors import ConfigError
 
 

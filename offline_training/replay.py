@@ -1,4 +1,5 @@
-"""Source-data replay while fine-tuning on a target (``train-nemo --replay-data DIR``).
+"""Source-data replay while fine-tuning on a target (``train-nemo`` / ``pose-train
+--replay-data DIR``, both methods).
 
 Fine-tuning a synthetic-trained model on a few hundred target objects (pseudo-labels, anchors,
 or a small labelled set) for a few hundred steps teaches it those objects and makes it forget
@@ -8,7 +9,9 @@ batch on the labelled source data: :class:`ReplaySet` serves, for each item the 
 draws from the target set, a random source item instead with probability ``fraction``. The
 draw is a function of ``(seed, draw, index)`` only, so batches stay what the step number says
 (exact resume, as every trainer here). Both sets must serve the same item layout (two
-:class:`~offline_training.nemo.data.NemoTrainingSet`).
+:class:`~offline_training.nemo.data.NemoTrainingSet`, or a pseudo-labelled
+:class:`~offline_training.cse.data.CseSequenceSet` and
+:class:`~offline_training.cse.data.AsLabelledTracks`).
 """
 
 from __future__ import annotations
