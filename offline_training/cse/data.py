@@ -20,7 +20,8 @@ S]`` float in [0, 1], ``depth [F x S x S]`` (m, 0 invalid), ``mask [F x S x S]``
 track's sequence id: items of different sequences are different videos, what the cross-instance
 cycle pairs), ``up [F x 3]`` (the fixed frame's +z, i.e. up against gravity when the fixed frame
 follows REP 103, in each camera frame: what /tf says about gravity); with labels also ``R [F x 3
-x 3]``, ``t [F x 3]`` (crop camera = camera frame, m); with pseudo-labels those and ``labelled
+x 3]``, ``t [F x 3]`` (crop camera = camera frame, m), ``size [F x 3]`` (the instance's extents,
+m); with pseudo-labels those and ``labelled
 [F]`` bool (identity / zero where False).
 """
 
@@ -194,6 +195,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
         if self.with_labels:
             obj = sample.objects[e.k]
             out["R"], out["t"] = obj.R, obj.t
+            out["size"] = self.bop.instance_size(obj.obj_id)
         elif self.pseudo_labels:
             out["R"], out["t"], out["labelled"] = self._pseudo_label(sample, e.k)
         return out
@@ -246,6 +248,9 @@ class CseSequenceSet(torch.utils.data.Dataset):
         if self.with_labels or self.pseudo_labels:
             item["R"] = torch.as_tensor(np.stack([f["R"] for f in frames]), dtype=torch.float32)
             item["t"] = torch.as_tensor(np.stack([f["t"] for f in frames]), dtype=torch.float32)
+        if self.with_labels:
+            sizes = np.stack([f["size"] for f in frames])
+            item["size"] = torch.as_tensor(sizes, dtype=torch.float32)
         if self.pseudo_labels:
             item["labelled"] = torch.tensor([f["labelled"] for f in frames])
         return item
@@ -270,6 +275,7 @@ class AsLabelledTracks(torch.utils.data.Dataset):
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict:
         item = self.labelled[key]
+        item.pop("size")  # pseudo-labelled items carry no size: batches must share their keys
         item["labelled"] = torch.ones(item["R"].shape[0], dtype=torch.bool)
         item["sequence"] = item["sequence"] + self.sequence_offset
         return item

@@ -226,7 +226,8 @@ def symmetry_loss(vertices: torch.Tensor, transforms, diameter) -> torch.Tensor:
     return total / len(transforms)
 
 
-def supervised_loss(corr, vertices, R, t, K, xy, z, R_gt, t_gt, category, diameter):
+def supervised_loss(corr, vertices, R, t, K, xy, z, R_gt, t_gt, category, diameter,
+                    stretch=None):
     """Labels on: cell 3D points vs true model coordinates + pose heads (rotation: the symmetry
     axis only when symmetric). The labels are first moved to the equivalent pose nearest the
     prediction, so every equivalent pose is right: for a continuous symmetry axis (bottle, bowl,
@@ -234,8 +235,10 @@ def supervised_loss(corr, vertices, R, t, K, xy, z, R_gt, t_gt, category, diamet
     points must agree with each other on the azimuth, which a per-point radius + height
     target leaves free and the rigid solve needs), for a finite group (``box``) by the group
     element (:func:`nearest_equivalent_truth`). ``xy [B x P x 2]`` (crop px) and ``z [B x P]``
-    (m, 0 = none) are the observed cells of ``corr``."""
-    truth = true_model_points(K, xy, z, R_gt, t_gt)  # [B x P x 3] model coordinates
+    (m, 0 = none) are the observed cells of ``corr``. ``stretch [B x 3]``: template extents /
+    instance extents per axis, for a ``per_axis_scale`` model (labels in the stretched template
+    frame, :mod:`ros_pose_estimation.cse.axis_scale`); None: metric labels."""
+    truth = true_model_points(K, xy, z, R_gt, t_gt, stretch)  # [B x P x 3] model coordinates
     q = corr.w2d3d @ vertices
     ok = corr.mask & (z > 0)
     cat = get_category(category)
@@ -310,24 +313,28 @@ def gravity_prior(R: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     return ((R[..., 2] - up) ** 2).sum(-1).mean()
 
 
-def true_model_points(K, xy, z, R_gt, t_gt) -> torch.Tensor:
+def true_model_points(K, xy, z, R_gt, t_gt, stretch=None) -> torch.Tensor:
     """``[B x P x 3]`` model-frame points of cells at crop px ``xy [B x P x 2]`` with depth
-    ``z [B x P]`` (m) seen by a camera ``K [B x 3 x 3]`` at the true pose ``R_gt, t_gt``."""
+    ``z [B x P]`` (m) seen by a camera ``K [B x 3 x 3]`` at the true pose ``R_gt, t_gt``;
+    multiplied per axis by ``stretch [B x 3]`` when given (the model origin is the box centre,
+    so this maps the instance's box onto the template's)."""
     rays = torch.stack(
         [(xy[..., 0] - K[:, None, 0, 2]) / K[:, None, 0, 0],
          (xy[..., 1] - K[:, None, 1, 2]) / K[:, None, 1, 1], torch.ones_like(z)], -1,
     )  # fmt: skip
-    return (rays * z[..., None] - t_gt[:, None]) @ R_gt
+    points = (rays * z[..., None] - t_gt[:, None]) @ R_gt
+    return points if stretch is None else points * stretch[:, None]
 
 
-def nearest_vertex_ce(corr, vertices, K, xy, z, R_gt, t_gt, category) -> torch.Tensor:
+def nearest_vertex_ce(corr, vertices, K, xy, z, R_gt, t_gt, category,
+                      stretch=None) -> torch.Tensor:
     """Cross-entropy ``-log W2d3d[p, v*(p)]`` over labelled object cells, ``v*`` = the vertex
     (of the deformed mesh ``vertices [B x V x 3]``, no gradient through the choice) nearest the
     cell's true model point; for a category with a continuous symmetry axis (z) the true point
     is first turned about the axis to the azimuth of the predicted point, so every equivalent
     vertex ring is right; for a finite group the equivalent labels nearest the prediction are
-    used (:func:`nearest_equivalent_truth`)."""
-    truth = true_model_points(K, xy, z, R_gt, t_gt)
+    used (:func:`nearest_equivalent_truth`). ``stretch``: as :func:`supervised_loss`."""
+    truth = true_model_points(K, xy, z, R_gt, t_gt, stretch)
     ok = corr.mask & (z > 0)
     q = (corr.w2d3d @ vertices).detach()
     if len(get_category(category).continuous_axes):

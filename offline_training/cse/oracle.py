@@ -29,10 +29,15 @@ def fourier_codes(points: torch.Tensor, scale: float, dim: int = 64) -> torch.Te
 
 class OracleModel(CseModel):
     """Renders exact features for the object at ``R`` ``[3 x 3]``, ``t`` ``[3]`` (m; model ->
-    camera frame of the full image; crops only change the intrinsics). ``kw``: CseConfig."""
+    camera frame of the full image; crops only change the intrinsics). ``kw``: CseConfig.
+    ``stretch [3]``: the object is the template scaled per axis (a ``per_axis_scale`` model: the
+    stretched mesh carries the template's codes, so cells map into the template frame)."""
 
-    def __init__(self, category: str, R: np.ndarray, t: np.ndarray, **kw):
+    def __init__(self, category: str, R: np.ndarray, t: np.ndarray,
+                 stretch: np.ndarray | None = None, **kw):  # fmt: skip
         super().__init__(CseConfig(category, backbone="tiny", **kw))
+        scale = np.ones(3) if stretch is None else np.asarray(stretch, dtype=np.float64)
+        self.stretch = torch.as_tensor(scale, dtype=torch.float32)
         self.R_true = torch.as_tensor(R, dtype=torch.float32)
         self.t_true = torch.as_tensor(t, dtype=torch.float32)
         self.codes = fourier_codes(self.template, float(self.diameter), self.config.dim)
@@ -43,7 +48,8 @@ class OracleModel(CseModel):
         Kf[:, :2, :2] /= s
         Kf[:, :2, 2] = (Kf[:, :2, 2] + 0.5) / s - 0.5
         R, t = self.R_true.expand(b, 3, 3), self.t_true.expand(b, 3)
-        rend = render_features(self.template, self.faces, self.codes, Kf, R, t, (n, n))
+        shape = self.template * self.stretch
+        rend = render_features(shape, self.faces, self.codes, Kf, R, t, (n, n))
         feats = F.normalize(rend.features.contiguous() + 1e-6, dim=1)
         v = self.template[None].expand(b, -1, -1)
         zeros = torch.zeros(b, self.config.code_dim)

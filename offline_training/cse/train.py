@@ -53,7 +53,8 @@ from ros_pose_estimation.cse.model import CseConfig, CseModel
 
 RESUME_FORMAT = "ros_pose_estimation/cse-train-resume"
 MODEL_FIELDS = ("backbone", "backbone_stages", "dim", "stride", "fuse_channels", "crop_size",
-                "crop_scale", "code_dim", "n_vertices", "tau", "centre_embeddings")  # fmt: skip
+                "crop_scale", "code_dim", "n_vertices", "tau", "centre_embeddings",
+                "per_axis_scale")  # fmt: skip
 #: Settings a resumed run must share with the run it continues.
 RESUME_KEYS = (*MODEL_FIELDS, "category", "seed", "batch_size", "supervised", "steps")
 
@@ -96,6 +97,9 @@ class CseTrainConfig:
     n_vertices: int = 600
     tau: float = 0.1
     centre_embeddings: bool = False
+    #: labels in the template frame stretched per axis and no deformation (CseConfig; needs
+    #: ``supervised``: the stretch comes from each instance's true size)
+    per_axis_scale: bool = False
     instance_pairs: str | None = None  # DINO backbone file: turns the cross-instance cycle on
     init_checkpoint: str | None = None  # a CSE checkpoint of the category to start from
     instance_grid: int | None = None  # ViT patches per crop side (None: the CSE feature size)
@@ -133,6 +137,9 @@ class CseTrainConfig:
             raise ConfigError(f"instance_grid must be >= 1 or None, got {self.instance_grid}")
         if not 0.0 <= self.replay_fraction <= 1.0:
             raise ConfigError(f"replay_fraction must be in [0, 1], got {self.replay_fraction}")
+        if self.per_axis_scale and not self.supervised:
+            raise ConfigError("per_axis_scale needs supervised: its labels are stretched by "
+                              "each instance's true size, which pseudo-labels do not carry")
         if self.replay_data and not self.pseudo_labels:
             raise ConfigError("replay_data needs pseudo_labels (the replayed exact poses go "
                               "through the pseudo term)")  # fmt: skip
@@ -166,7 +173,8 @@ def _load_resume(path: Path, cfg: CseTrainConfig) -> dict:
     (files written before the ``centre_embeddings`` / ``backbone_stages`` options have them
     off / 4)."""
     return train_loop.load_resume(path, RESUME_FORMAT, "CSE", cfg, RESUME_KEYS,
-                                  {"centre_embeddings": False, "backbone_stages": 4})  # fmt: skip
+                                  {"centre_embeddings": False, "backbone_stages": 4,
+                                   "per_axis_scale": False})  # fmt: skip
 
 
 def train(cfg: CseTrainConfig) -> Path:

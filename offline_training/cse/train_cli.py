@@ -66,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--photometric", action="store_true",
                    help="perturb the look of every training crop: colour jitter, blur, noise, "
                    "JPEG (offline_training/cse/augment.py; labels unchanged)")  # fmt: skip
+    p.add_argument("--per-axis-scale", action="store_true",
+                   help="labels in the template frame stretched per axis, no deformation; the "
+                   "estimator fits one scale per axis from depth (for box; needs "
+                   "--supervised)")  # fmt: skip
     p.add_argument("--centre-embeddings", action="store_true",
                    help="centre the vertex embeddings (cse.pointnet)")  # fmt: skip
     p.add_argument("--instance-pairs", default=None, metavar="PATH",

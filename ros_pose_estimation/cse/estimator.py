@@ -11,7 +11,9 @@ neighbour) and the object mask (the detection's, else the box's pixels at the ob
 and the deformed template's vertex embeddings; on the object's feature cells Eq. 1-2 give each
 cell's 3D template point and Eq. 7 its confidence; cells with confidence above
 ``min_confidence`` and valid depth are back-projected with the crop intrinsics, and RANSAC +
-weighted Umeyama (:func:`.solve.pose_from_correspondences`) gives ``x_cam = s R x_model + t``;
+weighted Umeyama (:func:`.solve.pose_from_correspondences`) gives ``x_cam = s R x_model + t``
+(``R diag(s) x_model + t``, one scale per axis, for a ``per_axis_scale`` model:
+:mod:`.axis_scale`);
 optionally a few ICP steps refine it (:mod:`.refine`). The call is the estimator contract of
 :mod:`ros_pose_estimation.core.estimation` (the RGB estimator's), with ``needs_depth``; output:
 :class:`~ros_pose_estimation.core.estimation.PoseEstimate` with the metric ``size`` = the
@@ -72,6 +74,9 @@ class CseInferenceConfig:
         weight_by_confidence: weight RANSAC scores and refits by the confidence.
         icp_steps: similarity-ICP refinement steps after RANSAC (0: off), :mod:`.refine`;
             20 halves the rotation error of the CPU-trained models (mug 15 -> 7 deg).
+        icp_axis_scales: for a ``per_axis_scale`` model, ICP refits the three scales too
+            (off: it moves ``R``, ``t`` only and keeps RANSAC's scales; BENCHMARKS "RGB-D
+            box" compares the two).
         box_depth_band: object depth band without a mask (fraction of the box's metric size).
         box_support_plane: without a mask, also drop the pixels of the surface the object stands
             on (:func:`.pixels.remove_support_plane`; off: the depth band only; BENCHMARKS
@@ -88,6 +93,7 @@ class CseInferenceConfig:
     inlier_threshold: float = 0.02
     weight_by_confidence: bool = True
     icp_steps: int = 20
+    icp_axis_scales: bool = False
     box_depth_band: float = 0.6
     box_support_plane: bool = True
     canonical_symmetry: bool = True
@@ -246,18 +252,23 @@ class CseEstimator(CategoryEstimator):
     def _solve(self, model, crop, uv, z, points, conf, verts) -> PoseEstimate:
         icfg = self.config
         extents = verts.max(0) - verts.min(0)
+        per_axis = model.config.per_axis_scale
         pose = pose_from_correspondences(
             uv, z, crop.intrinsics, points, conf, icfg.min_confidence, extents,
             icfg.weight_by_confidence, icfg.min_points, icfg.seed,
             iterations=icfg.ransac_iterations, inlier_threshold=icfg.inlier_threshold,
+            per_axis_scale=per_axis,
         )  # fmt: skip
         s, R, t = pose.scale, pose.R, pose.t
         if icfg.icp_steps:
             valid = z > 0
             cam = crop.intrinsics.backproject(uv[valid], z[valid])
-            s, R, t, _ = icp_similarity(cam, verts, s, R, t, icfg.icp_steps, icfg.inlier_threshold)
+            s, R, t, _ = icp_similarity(
+                cam, verts, s, R, t, icfg.icp_steps, icfg.inlier_threshold,
+                with_scale=icfg.icp_axis_scales or not per_axis, per_axis=per_axis,
+            )  # fmt: skip
         centre = 0.5 * (verts.max(0) + verts.min(0))  # the instance box centre (model frame)
-        t = np.asarray(t, dtype=np.float64) + s * R @ centre
+        t = np.asarray(t, dtype=np.float64) + R @ (np.asarray(s) * centre)
         if icfg.canonical_symmetry:
             R = canonical_rotation(R, model.category)
         score = pose.score / max(len(uv), 1) if icfg.weight_by_confidence else pose.inlier_ratio

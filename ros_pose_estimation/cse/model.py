@@ -59,6 +59,11 @@ class CseConfig(CropModelConfig):
             yet a clear win on every category, see the module doc there).
         n_vertices: template vertex budget (for building from the category's shape).
         tau: softmax temperature of Eq. 1 (0.1 published).
+        per_axis_scale: correspondences live in the template's frame stretched per axis
+            (NOCS-style normalised coordinates: the instance is ``diag(s)`` x the template,
+            :mod:`.axis_scale`); the template is not deformed and the estimator recovers the
+            three scales from depth. For categories whose proportions vary more than a bounded
+            deformation follows (``box``). Off: paper 003's deformed template, one scale.
     """
 
     category: str
@@ -78,6 +83,7 @@ class CseConfig(CropModelConfig):
     centre_embeddings: bool = False
     n_vertices: int = DEFAULT_TEMPLATE_VERTICES
     tau: float = 0.1
+    per_axis_scale: bool = False
 
     def __post_init__(self) -> None:
         self.check_category_and_crop()
@@ -183,7 +189,11 @@ class CseModel(nn.Module):
         return torch.stack([x, y, z], -1)
 
     def deformed(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Shape code ``[B x C]`` -> offsets and deformed vertices, ``[B x V x 3]`` each (m)."""
+        """Shape code ``[B x C]`` -> offsets and deformed vertices, ``[B x V x 3]`` each (m);
+        zero offsets with ``per_axis_scale`` (the frame is normalised, not deformed)."""
+        if self.config.per_axis_scale:
+            offsets = torch.zeros(code.shape[0], *self.template.shape).to(self.template)
+            return offsets, self.template[None] + offsets
         offsets = self.deform(self.template / self.diameter, code) * self.diameter
         return offsets, self.template[None] + offsets
 

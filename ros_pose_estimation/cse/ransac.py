@@ -18,6 +18,7 @@ import numpy as np
 
 from ros_pose_estimation.core.errors import ConfigError, EstimationError
 
+from .axis_scale import umeyama_axes, umeyama_axes_batched
 from .umeyama import check_point_pairs, umeyama, umeyama_batched
 
 #: Defaults; the iteration count is the published one, the rest are this project's choices.
@@ -37,7 +38,8 @@ class RansacResult:
     """Robust similarity ``dst ~ s R src + t``.
 
     Attributes:
-        s: scale; R: ``[3 x 3]`` rotation (det +1); t: ``[3]`` translation (m).
+        s: scale (float), or ``[3]`` per model axis (``per_axis_scale``); R: ``[3 x 3]``
+            rotation (det +1); t: ``[3]`` translation (m).
         inliers: ``[N]`` bool, positive weight and residual below the threshold for the final
             transform.
         n_inliers: ``inliers.sum()``.
@@ -46,7 +48,7 @@ class RansacResult:
         rmse: root-mean-square residual of the inliers (m).
     """
 
-    s: float
+    s: float | np.ndarray
     R: np.ndarray
     t: np.ndarray
     inliers: np.ndarray
@@ -56,9 +58,14 @@ class RansacResult:
     rmse: float
 
 
-def residuals(src: np.ndarray, dst: np.ndarray, s, R, t) -> np.ndarray:
-    """``||dst - (s R src + t)||`` per point: ``[N]`` for one transform, ``[B x N]`` for ``B``."""
-    pred = np.asarray(s)[..., None, None] * np.einsum("...ij,nj->...ni", R, src)
+def residuals(src: np.ndarray, dst: np.ndarray, s, R, t, per_axis: bool = False) -> np.ndarray:
+    """``||dst - (R diag(s) src + t)||`` per point: ``[N]`` for one transform, ``[B x N]`` for
+    ``B``; ``s`` is ``[]`` / ``[B]`` (one scale), or ``[3]`` / ``[B x 3]`` with ``per_axis``."""
+    if per_axis:
+        scaled = np.asarray(s)[..., None, :] * src  # [(B x) N x 3]
+        pred = np.einsum("...ij,...nj->...ni", R, scaled)
+    else:
+        pred = np.asarray(s)[..., None, None] * np.einsum("...ij,nj->...ni", R, src)
     return np.linalg.norm(dst - pred - np.asarray(t)[..., None, :], axis=-1)
 
 
@@ -86,6 +93,7 @@ def ransac_similarity(
     confidence: float = DEFAULT_RANSAC["confidence"],
     batch_size: int = DEFAULT_RANSAC["batch_size"],
     refine_steps: int = DEFAULT_RANSAC["refine_steps"],
+    per_axis_scale: bool = False,
 ) -> RansacResult:
     """Robust similarity ``dst ~ s R src + t`` by RANSAC + Umeyama.
 
@@ -102,6 +110,8 @@ def ransac_similarity(
         with_scale: estimate the scale (else rigid, ``s = 1``).
         confidence: success probability of the adaptive stop (1.0 disables it).
         batch_size: hypotheses solved per vectorised call.
+        per_axis_scale: fit ``dst ~ R diag(s) src + t`` with ``s [3]``
+            (:mod:`.axis_scale`; needs ``sample_size >= 4`` and scale on).
 
     Raises:
         InputError: shapes, non-finite values, negative weights. ConfigError: bad parameters.
@@ -115,6 +125,16 @@ def ransac_similarity(
             f"inlier_threshold > 0, got {sample_size}, {iterations}, {batch_size}, "
             f"{inlier_threshold}"
         )
+    if per_axis_scale and (sample_size < 4 or not with_scale):
+        raise ConfigError("ransac_similarity: per_axis_scale needs sample_size >= 4 and scale")
+
+    def fit_batched(a, b, c):
+        return umeyama_axes_batched(a, b, c) if per_axis_scale else umeyama_batched(
+            a, b, c, with_scale)  # fmt: skip
+
+    def fit(a, b, c):
+        return umeyama_axes(a, b, c) if per_axis_scale else umeyama(a, b, c, with_scale)
+
     pool = np.flatnonzero(w > 0)
     if len(pool) < max(3, min_inliers):
         raise EstimationError(
@@ -129,16 +149,16 @@ def ransac_similarity(
         b = int(min(batch_size, iterations - drawn))
         keys = gen.random((b, len(pool)))
         idx = pool[np.argpartition(keys, m - 1, axis=1)[:, :m]]  # [b x m], no repeats
-        s, R, t, ok = umeyama_batched(src[idx], dst[idx], w[idx], with_scale)
+        s, R, t, ok = fit_batched(src[idx], dst[idx], w[idx])
         drawn += b
         if not ok.any():
             continue
-        inl = residuals(src, dst, s[ok], R[ok], t[ok]) < inlier_threshold  # [b' x N]
+        inl = residuals(src, dst, s[ok], R[ok], t[ok], per_axis_scale) < inlier_threshold
         scores = inl.astype(np.float64) @ w
         k = int(np.argmax(scores))
         if scores[k] > best_score:
             best_score = float(scores[k])
-            best = (float(s[ok][k]), R[ok][k], t[ok][k])
+            best = (s[ok][k] if per_axis_scale else float(s[ok][k]), R[ok][k], t[ok][k])
             ratio = inl[k, pool].mean()
             needed = needed_iterations(ratio, m, confidence)
     if best is None:
@@ -147,15 +167,18 @@ def ransac_similarity(
         )
     s_best, R_best, t_best = best
     positive = w > 0
-    inliers = (residuals(src, dst, s_best, R_best, t_best) < inlier_threshold) & positive
+    def support(s_, R_, t_):
+        return (residuals(src, dst, s_, R_, t_, per_axis_scale) < inlier_threshold) & positive
+
+    inliers = support(s_best, R_best, t_best)
     for _ in range(refine_steps if refine else 0):
         if np.count_nonzero(inliers) < 3:
             break
         try:
-            s_new, R_new, t_new = umeyama(src[inliers], dst[inliers], w[inliers], with_scale)
+            s_new, R_new, t_new = fit(src[inliers], dst[inliers], w[inliers])
         except EstimationError:
             break
-        new_inliers = (residuals(src, dst, s_new, R_new, t_new) < inlier_threshold) & positive
+        new_inliers = support(s_new, R_new, t_new)
         if w[new_inliers].sum() < w[inliers].sum():
             break  # the refit lost support: keep the previous transform
         s_best, R_best, t_best, inliers = s_new, R_new, t_new, new_inliers
@@ -165,7 +188,7 @@ def ransac_similarity(
             f"ransac_similarity: best transform has {n_inliers} inliers within "
             f"{inlier_threshold} m, need {min_inliers}"
         )
-    res = residuals(src, dst, s_best, R_best, t_best)[inliers]
+    res = residuals(src, dst, s_best, R_best, t_best, per_axis_scale)[inliers]
     return RansacResult(
         s=s_best,
         R=R_best,

@@ -14,6 +14,7 @@ from scipy.spatial import cKDTree
 
 from ros_pose_estimation.core.errors import EstimationError, check_shape
 
+from .axis_scale import apply, inverse_apply, umeyama_axes
 from .umeyama import umeyama
 
 
@@ -26,14 +27,17 @@ def icp_similarity(
     steps: int = 3,
     threshold: float = 0.02,
     with_scale: bool = True,
-) -> tuple[float, np.ndarray, np.ndarray, int]:
-    """Refine ``points ~ s R vertices + t``.
+    per_axis: bool = False,
+) -> tuple[float | np.ndarray, np.ndarray, np.ndarray, int]:
+    """Refine ``points ~ R diag(s) vertices + t``.
 
     Args:
         points: ``[N x 3]`` observed object points (camera frame, m).
         vertices: ``[V x 3]`` instance mesh vertices (model frame, m).
-        s, R, t: initial similarity.
+        s, R, t: initial similarity (``s`` a float, or ``[3]`` with ``per_axis``).
         steps: ICP iterations; threshold: pair distance bound (m, camera frame).
+        per_axis: ``s`` is ``[3]``, one scale per model axis (:mod:`.axis_scale`), refitted
+            with ``with_scale``, else held (only ``R``, ``t`` move).
 
     Returns:
         ``(s, R, t, n_pairs)`` of the last accepted step (the input when none was accepted).
@@ -43,16 +47,22 @@ def icp_similarity(
     verts = np.asarray(vertices, dtype=np.float64)
     check_shape("vertices", verts, ("V", 3))
     tree = cKDTree(verts)
-    best = (float(s), np.asarray(R, float), np.asarray(t, float), 0)
+    s_init = np.asarray(s, dtype=np.float64).copy() if per_axis else float(s)
+    best = (s_init, np.asarray(R, float), np.asarray(t, float), 0)
     for _ in range(steps):
         s0, R0, t0, support = best
-        model_pts = (pts - t0) @ R0 / s0  # R0^T (p - t) / s
-        dist, idx = tree.query(model_pts)
-        keep = dist * s0 < threshold
+        _, idx = tree.query(inverse_apply(pts, s0, R0, t0))  # diag(s)^-1 R0^T (p - t)
+        keep = np.linalg.norm(apply(verts[idx], s0, R0, t0) - pts, axis=1) < threshold
         if np.count_nonzero(keep) < 3 or np.count_nonzero(keep) < support:
             break
         try:
-            s1, R1, t1 = umeyama(verts[idx[keep]], pts[keep], with_scale=with_scale)
+            if per_axis and with_scale:
+                s1, R1, t1 = umeyama_axes(verts[idx[keep]], pts[keep])
+            elif per_axis:
+                _, R1, t1 = umeyama(verts[idx[keep]] * s0, pts[keep], with_scale=False)
+                s1 = s0
+            else:
+                s1, R1, t1 = umeyama(verts[idx[keep]], pts[keep], with_scale=with_scale)
         except EstimationError:
             break
         best = (s1, R1, t1, int(np.count_nonzero(keep)))

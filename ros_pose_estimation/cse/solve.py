@@ -34,7 +34,8 @@ class CsePose:
 
     Attributes:
         R: ``[3 x 3]`` rotation model -> camera; t: ``[3]`` translation (m, camera frame).
-        scale: template -> instance scale ``s``.
+        scale: template -> instance scale ``s`` (float), or ``[3]`` per model axis (with
+            ``per_axis_scale=True`` passed through to RANSAC, :mod:`.axis_scale`).
         size: ``[3]`` object extents (m) = template extents x ``scale``.
         n_points: pairs that entered RANSAC (confident and with valid depth).
         n_inliers: RANSAC inliers among them; inlier_ratio: ``n_inliers / n_points``.
@@ -45,7 +46,7 @@ class CsePose:
 
     R: np.ndarray
     t: np.ndarray
-    scale: float
+    scale: float | np.ndarray
     size: np.ndarray
     n_points: int
     n_inliers: int

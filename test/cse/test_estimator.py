@@ -29,6 +29,22 @@ def test_recovers_pose_size_and_centre(category, seed, with_mask):
     assert set(est.timings) == set(STAGES) and est.timings["total"] > 0
 
 
+@pytest.mark.parametrize("seed", [0, 3])
+def test_a_per_axis_scale_model_recovers_a_stretched_box_and_its_size(seed):
+    stretch = np.array([1.4, 0.7, 2.2])  # taller and narrower than the template
+    model, rgb, depth, mask, intr, R, t = oracle_frame("box", seed, None, stretch,
+                                                       per_axis_scale=True)  # fmt: skip
+    det = Detection("box", mask_box(mask), mask)
+    (est,) = CseEstimator({"box": model}).estimate(rgb, [det], intr, depth)
+    true_size = model.template_mesh().extents * stretch
+    assert rotation_error_deg(est.R, R, "box") < 5.0
+    assert np.linalg.norm(est.t - t) < 0.006
+    np.testing.assert_allclose(est.size, true_size, rtol=0.06)
+    model.config.per_axis_scale = False  # one scale: the size cannot come out right
+    (one,) = CseEstimator({"box": model}).estimate(rgb, [det], intr, depth)
+    assert np.abs(one.size / true_size - 1).max() > 0.2
+
+
 def test_depth_in_millimetres_and_metres_gives_the_same_pose():
     model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 2)
     est = CseEstimator({"mug": model}, CseInferenceConfig(icp_steps=0))

@@ -86,3 +86,26 @@ def test_errors():
     line = np.outer(np.linspace(0, 1, 10), [1.0, 0.0, 0.0])
     with pytest.raises(EstimationError, match="degenerate"):
         ransac_similarity(line, line, rng=0)
+
+
+def test_per_axis_scale_recovers_a_stretched_box_where_one_scale_cannot():
+    from ros_pose_estimation.cse.axis_scale import apply
+    from test.cse.test_axis_scale import box_surface
+
+    gen = np.random.default_rng(3)
+    src = box_surface(300, gen)
+    s, R, t = np.array([1.8, 0.6, 0.4]), random_rotations(1, gen)[0], np.array([0, 0, 0.8])
+    dst = apply(src, s, R, t) + gen.normal(0, 1e-3, src.shape)
+    bad = gen.choice(300, 60, replace=False)
+    dst[bad] += gen.uniform(-0.3, 0.3, (60, 3))
+    res = ransac_similarity(src, dst, rng=0, per_axis_scale=True, sample_size=5)
+    assert np.degrees(geodesic_angle(res.R, R)) < 1.0
+    assert np.allclose(res.s, s, rtol=0.03) and np.linalg.norm(res.t - t) < 0.005
+    one = ransac_similarity(src, dst, rng=0)  # one scale: a 2 cm gate keeps only a part
+    assert one.n_inliers < 0.7 * res.n_inliers
+
+
+def test_per_axis_scale_needs_four_point_samples():
+    src = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ConfigError, match="per_axis_scale"):
+        ransac_similarity(src, src, per_axis_scale=True, sample_size=3)

@@ -172,3 +172,19 @@ def test_gravity_prior_zero_upright_four_upside_down_and_pulls_towards_up():
     loss = L.gravity_prior(tilt[None], torch.tensor([[0.0, 0.0, 1.0]]))
     loss.backward()
     assert loss > 0 and tilt.grad.abs().sum() > 0
+
+
+def test_stretched_labels_map_the_instance_box_onto_the_template():
+    """A per_axis_scale model's labels: the true model point scaled per axis by template /
+    instance extents (the instance's corner lands on the template's corner)."""
+    K = torch.tensor([[[100.0, 0, 32], [0, 100.0, 32], [0, 0, 1]]])
+    R, t = torch.eye(3)[None], torch.tensor([[0.0, 0.0, 1.0]])
+    corner = torch.tensor([0.15, -0.05, -0.2])  # of a 0.3 x 0.1 x 0.4 box at 1 m
+    cam = corner + t[0]
+    xy = (cam[:2] / cam[2] * 100.0 + 32.0)[None, None]
+    z = cam[2].reshape(1, 1)
+    stretch = torch.tensor([[0.2 / 0.3, 0.12 / 0.1, 0.1 / 0.4]])
+    plain = L.true_model_points(K, xy, z, R, t)
+    stretched = L.true_model_points(K, xy, z, R, t, stretch)
+    assert torch.allclose(plain[0, 0], corner, atol=1e-6)
+    assert torch.allclose(stretched[0, 0], torch.tensor([0.1, -0.06, -0.05]), atol=1e-6)

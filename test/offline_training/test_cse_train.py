@@ -109,3 +109,21 @@ def test_init_checkpoint_starts_from_its_weights_and_refuses_other_settings(
     assert "other model settings" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "y"), "--init-checkpoint", "nope.pt"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_per_axis_scale_trains_on_stretched_labels_without_the_template_terms(
+    cse_root, tmp_path, capsys  # noqa: F811
+):
+    out = tmp_path / "axes"
+    base = ["--data", str(cse_root), "--category", "mug", "--steps", "2", "--log-every", "1",
+            *TINY_CLI]  # fmt: skip
+    assert main([*base, "--out", str(out), "--supervised", "--per-axis-scale"]) == 0
+    row = _log(out)[0]
+    assert row["supervised"] > 0 and "time" in row
+    assert not {"mask", "depth", "texture", "cycle_2d3d", "deform"} & set(row)
+    model, meta = load_checkpoint(out / "mug.pt", category="mug")
+    assert model.config.per_axis_scale and meta["train_config"]["per_axis_scale"] is True
+    offsets, vertices = model.deformed(torch.randn(2, model.config.code_dim))
+    assert not offsets.any() and torch.equal(vertices[1], model.template)
+    assert main([*base, "--out", str(tmp_path / "nolabels"), "--per-axis-scale"]) == 2
+    assert "needs supervised" in capsys.readouterr().err

@@ -1,0 +1,119 @@
+"""Similarity with one scale per model axis: ``dst ~ R diag(s) src + t``.
+
+For categories whose instances differ in proportions more than a template deformation can
+follow (``box``: flat packages to tall cereal boxes), the CSE model maps pixels into the
+template's frame *stretched per axis* (NOCS-style normalised coordinates: the instance is the
+template scaled by ``s_x, s_y, s_z``), and the back end recovers the three scales from depth.
+
+No closed form exists; :func:`umeyama_axes_batched` alternates the two closed-form halves from
+the isotropic Umeyama solution:
+
+* scales given ``R``: per axis ``s_k = sum w (R^T d)_k a_k / sum w a_k^2`` over the centred
+  points, shrunk towards the isotropic scale by ``shrink`` (a sample on one face of a box has no
+  extent along the face normal: that axis's scale is then the isotropic one, not 0 / 0);
+* ``R`` given the scales: the rigid Umeyama of ``diag(s) src`` onto ``dst``;
+
+and ``t`` follows from the weighted means. Units: ``src`` template metres, ``dst`` camera
+metres; ``s`` is unit-free ``[3]``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ros_pose_estimation.core.errors import EstimationError
+
+from .umeyama import check_point_pairs, umeyama_batched
+
+#: Alternations of scales and rotation (a box's converge in about 4, see the tests).
+ITERATIONS = 8
+#: Pull of each axis scale towards the isotropic one, as a fraction of the mean per-axis
+#: variance of the source points (small: only an axis without extent is decided by it).
+SHRINK = 1e-3
+
+
+def umeyama_axes_batched(
+    src: np.ndarray,
+    dst: np.ndarray,
+    weights: np.ndarray | None = None,
+    iterations: int = ITERATIONS,
+    shrink: float = SHRINK,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Solve ``B`` problems ``dst ~ R diag(s) src + t`` at once.
+
+    Args:
+        src: ``[B x N x 3]`` template points (m); dst: ``[B x N x 3]`` camera points (m).
+        weights: ``[B x N]`` non-negative weights or None.
+        iterations: scale / rotation alternations; shrink: see the module doc.
+
+    Returns:
+        ``s [B x 3]``, ``R [B x 3 x 3]``, ``t [B x 3]``, ``valid [B]`` (degenerate problems:
+        False and NaN, as :func:`.umeyama.umeyama_batched`).
+    """
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    s_iso, R, _, ok = umeyama_batched(src, dst, weights, True)
+    w = np.ones(src.shape[:2]) if weights is None else np.asarray(weights, dtype=np.float64)
+    wn = w / np.maximum(w.sum(1, keepdims=True), 1e-300)
+    mu_s = np.einsum("bn,bnk->bk", wn, src)
+    mu_d = np.einsum("bn,bnk->bk", wn, dst)
+    xs, xd = src - mu_s[:, None], dst - mu_d[:, None]
+    var = np.einsum("bn,bnk->bk", wn, xs**2)  # [B x 3] per-axis source variance
+    prior = shrink * var.mean(1, keepdims=True)  # [B x 1]
+    R = np.where(ok[:, None, None], R, np.eye(3))
+    s = np.repeat(np.where(ok, s_iso, 1.0)[:, None], 3, 1)
+    for _ in range(iterations):
+        back = np.einsum("bij,bni->bnj", R, xd)  # R^T xd, model axes
+        num = np.einsum("bn,bnk->bk", wn, back * xs)  # [B x 3]
+        iso = num.sum(1, keepdims=True) / np.maximum(var.sum(1, keepdims=True), 1e-300)
+        s = (num + prior * iso) / np.maximum(var + prior, 1e-300)
+        ok &= np.all(s > 0, axis=1)
+        s = np.where(s > 0, s, 1.0)
+        _, R_new, _, ok_r = umeyama_batched(src * s[:, None], dst, weights, False)
+        ok &= ok_r
+        R = np.where(ok_r[:, None, None], R_new, R)
+    t = mu_d - np.einsum("bij,bj->bi", R, s * mu_s)
+    nan = np.nan
+    return (
+        np.where(ok[:, None], s, nan),
+        np.where(ok[:, None, None], R, nan),
+        np.where(ok[:, None], t, nan),
+        ok,
+    )
+
+
+def umeyama_axes(
+    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``dst ~ R diag(s) src + t`` for ``[N x 3]`` point sets (weights ``[N]`` or None).
+
+    Returns:
+        ``(s [3], R [3 x 3], t [3])``.
+
+    Raises:
+        InputError: shapes, NaN/inf, negative weights. EstimationError: fewer than 4 points of
+            positive weight, or degenerate (collinear points, a non-positive scale).
+    """
+    src, dst, weights = check_point_pairs(src, dst, weights, "umeyama_axes")
+    used = len(src) if weights is None else int(np.count_nonzero(weights > 0))
+    if used < 4:
+        raise EstimationError(f"umeyama_axes needs at least 4 weighted points, got {used}")
+    s, R, t, ok = umeyama_axes_batched(
+        src[None], dst[None], None if weights is None else weights[None]
+    )
+    if not ok[0]:
+        raise EstimationError(
+            f"umeyama_axes: degenerate point sets ({used} weighted points): the per-axis "
+            "similarity is not unique"
+        )
+    return s[0], R[0], t[0]
+
+
+def apply(src: np.ndarray, s, R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``R diag(s) src + t`` for ``src [N x 3]`` with ``s`` a scalar or ``[3]``."""
+    return (np.asarray(src) * np.asarray(s, dtype=np.float64)) @ np.asarray(R).T + t
+
+
+def inverse_apply(points: np.ndarray, s, R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``diag(s)^-1 R^T (points - t)``: camera points ``[N x 3]`` into the template frame."""
+    return ((np.asarray(points) - t) @ np.asarray(R)) / np.asarray(s, dtype=np.float64)
