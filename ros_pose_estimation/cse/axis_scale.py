@@ -13,8 +13,10 @@ the isotropic Umeyama solution:
   extent along the face normal: that axis's scale is then the isotropic one, not 0 / 0);
 * ``R`` given the scales: the rigid Umeyama of ``diag(s) src`` onto ``dst``;
 
-and ``t`` follows from the weighted means. Units: ``src`` template metres, ``dst`` camera
-metres; ``s`` is unit-free ``[3]``.
+and ``t`` follows from the weighted means. Each axis's scale is kept within ``max_ratio`` of
+the isotropic one: a minimal sample of noisy correspondences otherwise fits a box 0.02 or 20
+times the template along one axis (seen on a half-trained model). Units: ``src`` template
+metres, ``dst`` camera metres; ``s`` is unit-free ``[3]``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ ITERATIONS = 8
 #: Pull of each axis scale towards the isotropic one, as a fraction of the mean per-axis
 #: variance of the source points (small: only an axis without extent is decided by it).
 SHRINK = 1e-3
+#: Bound of one axis's scale relative to the isotropic scale (procedural boxes: 0.3..3.5).
+MAX_RATIO = 4.0
 
 
 def umeyama_axes_batched(
@@ -38,13 +42,14 @@ def umeyama_axes_batched(
     weights: np.ndarray | None = None,
     iterations: int = ITERATIONS,
     shrink: float = SHRINK,
+    max_ratio: float = MAX_RATIO,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Solve ``B`` problems ``dst ~ R diag(s) src + t`` at once.
 
     Args:
         src: ``[B x N x 3]`` template points (m); dst: ``[B x N x 3]`` camera points (m).
         weights: ``[B x N]`` non-negative weights or None.
-        iterations: scale / rotation alternations; shrink: see the module doc.
+        iterations: scale / rotation alternations; shrink, max_ratio: see the module doc.
 
     Returns:
         ``s [B x 3]``, ``R [B x 3 x 3]``, ``t [B x 3]``, ``valid [B]`` (degenerate problems:
@@ -67,8 +72,9 @@ def umeyama_axes_batched(
         num = np.einsum("bn,bnk->bk", wn, back * xs)  # [B x 3]
         iso = num.sum(1, keepdims=True) / np.maximum(var.sum(1, keepdims=True), 1e-300)
         s = (num + prior * iso) / np.maximum(var + prior, 1e-300)
-        ok &= np.all(s > 0, axis=1)
-        s = np.where(s > 0, s, 1.0)
+        ok &= iso[:, 0] > 0
+        iso = np.where(iso > 0, iso, 1.0)
+        s = np.clip(s, iso / max_ratio, iso * max_ratio)
         _, R_new, _, ok_r = umeyama_batched(src * s[:, None], dst, weights, False)
         ok &= ok_r
         R = np.where(ok_r[:, None, None], R_new, R)

@@ -33,6 +33,10 @@ DEFAULT_RANSAC = {
 }
 
 
+#: Points per sample of the per-axis fit (9 unknowns; 4 points fit noise too closely).
+AXES_SAMPLE_SIZE = 6
+
+
 @dataclass(frozen=True)
 class RansacResult:
     """Robust similarity ``dst ~ s R src + t``.
@@ -111,7 +115,9 @@ def ransac_similarity(
         confidence: success probability of the adaptive stop (1.0 disables it).
         batch_size: hypotheses solved per vectorised call.
         per_axis_scale: fit ``dst ~ R diag(s) src + t`` with ``s [3]``
-            (:mod:`.axis_scale`; needs ``sample_size >= 4`` and scale on).
+            (:mod:`.axis_scale`; needs ``sample_size >= 4`` and scale on; 9 unknowns, so
+            :data:`AXES_SAMPLE_SIZE` points per sample are used when ``sample_size`` is left
+            at its default).
 
     Raises:
         InputError: shapes, non-finite values, negative weights. ConfigError: bad parameters.
@@ -125,6 +131,8 @@ def ransac_similarity(
             f"inlier_threshold > 0, got {sample_size}, {iterations}, {batch_size}, "
             f"{inlier_threshold}"
         )
+    if per_axis_scale and sample_size == DEFAULT_RANSAC["sample_size"]:
+        sample_size = AXES_SAMPLE_SIZE
     if per_axis_scale and (sample_size < 4 or not with_scale):
         raise ConfigError("ransac_similarity: per_axis_scale needs sample_size >= 4 and scale")
 
