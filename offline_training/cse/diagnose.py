@@ -10,7 +10,9 @@ Three checks, each printed as one summary line (``--json``: with the per-object 
   (:mod:`.oracle`: exact features rendered at the *ground-truth* pose) on every object of the
   category. Small errors mean the category template's frame, the data engine's ground-truth
   frame, the crops and the estimator's back end agree; the remaining error is the back end's
-  floor (template vs instance shape, RANSAC, depth quantisation).
+  floor (template vs instance shape, RANSAC, depth quantisation). With ``--per-axis-scale``
+  (or a ``per_axis_scale`` checkpoint) the oracle is such a model: its features come from the
+  template stretched to each instance's extents, and the back end fits one scale per axis.
 * ``model`` (``--checkpoint``): the same objects through the trained model (the estimator's
   defaults, plus ``--min-confidence``), and per object the relative rotation
   ``R_gt^T R_pred`` as angle + unit axis *in the model frame*. A consistent flip shows as many
@@ -156,6 +158,8 @@ def parser() -> argparse.ArgumentParser:
                    help="labelled RGB-D sequences (BOP root, split train) for the "
                         "correspondence check")  # fmt: skip
     p.add_argument("--views-per-layout", type=int, default=8, help="of --pairs-data")
+    p.add_argument("--per-axis-scale", action="store_true",
+                   help="oracle of a per_axis_scale model (default: as the checkpoint)")
     p.add_argument("--min-visib", type=float, default=0.3)
     p.add_argument("--max-objects", type=int, default=30)
     p.add_argument("--threads", type=int, default=None)
@@ -182,10 +186,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"diagnose-cse: {exc}", file=sys.stderr)
         return 2
     size = model.config.crop_size if model is not None else 128
-    oracle = pose_rows(
-        lambda obj: CseEstimator({category: OracleModel(category, obj.R, obj.t, crop_size=size)}),
-        bop, category, args.min_visib, args.max_objects,
-    )  # fmt: skip
+    axes = args.per_axis_scale or (model is not None and model.config.per_axis_scale)
+
+    def oracle_estimator(obj):
+        kw = {"crop_size": size, "per_axis_scale": axes}
+        if axes:  # the instance = the oracle's template stretched to the instance's extents
+            extents = OracleModel(category, obj.R, obj.t, **kw).template_mesh().extents
+            kw["stretch"] = bop.instance_size(obj.obj_id) / extents
+        return CseEstimator({category: OracleModel(category, obj.R, obj.t, **kw)})
+
+    oracle = pose_rows(oracle_estimator, bop, category, args.min_visib, args.max_objects)
     if not oracle:
         print(f"diagnose-cse: no {category} in {args.data}/{args.split}", file=sys.stderr)
         return 1
