@@ -5,7 +5,10 @@
 Reads ``<dir>/<set>_<model>.json`` (``evaluate_bag`` output; ``before.json`` and each run's
 ``report.json`` evaluation for the held-out bag s121) and prints, per model and set: objects,
 solved, median rotation (deg, an unsolved object counting as a miss), IoU50, 10deg5cm and
-5deg2cm; ``--json`` writes those figures (no per-object rows).
+5deg2cm; then per adapted model the change of the pooled held-out median against ``before``
+with a 95 % bootstrap interval (:func:`median_change`: the same frames, resampled by object
+track, because the frames of one track are not independent); ``--json`` writes those figures
+(no per-object rows).
 """
 
 from __future__ import annotations
@@ -51,6 +54,41 @@ def pooled(results: list[dict]) -> dict:
     return out
 
 
+def _paired_errors(before: list[dict], after: list[dict]):
+    """Rotation errors (deg; unsolved: inf) of the frames both results scored, keyed by
+    ``(recording, frame, track_id)``, and each frame's track ``(recording, track_id)``."""
+    def rows(results):
+        return {(r["recording"], r["frame"], r["track_id"]):
+                r["rot_err_deg"] if r["solved"] else float("inf")
+                for res in results for r in res["rows"]}  # fmt: skip
+
+    a, b = rows(before), rows(after)
+    keys = sorted(set(a) & set(b))
+    tracks = [(k[0], k[2]) for k in keys]
+    return np.array([a[k] for k in keys]), np.array([b[k] for k in keys]), tracks
+
+
+def median_change(before: list[dict], after: list[dict], draws: int = 2000,
+                  seed: int = 0) -> dict:  # fmt: skip
+    """Median rotation error after minus before on the frames both scored, and its 95 %
+    interval by a bootstrap over object tracks (``draws`` resamples of the tracks with
+    replacement, each taking all its frames). An interval that contains 0 is no measurable
+    change."""
+    a, b, tracks = _paired_errors(before, after)
+    names = sorted(set(tracks))
+    index = {t: i for i, t in enumerate(names)}
+    of_track = np.array([index[t] for t in tracks])
+    members = [np.flatnonzero(of_track == i) for i in range(len(names))]
+    gen = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(draws):
+        pick = np.concatenate([members[i] for i in gen.integers(0, len(names), len(names))])
+        diffs.append(np.median(b[pick]) - np.median(a[pick]))
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return {"frames": len(a), "tracks": len(names), "change_deg": float(np.median(b) -
+            np.median(a)), "ci95_deg": [float(lo), float(hi)]}  # fmt: skip
+
+
 def _cell(f: dict) -> str:
     return (f"{f['objects']} / {f['solved']} / {f['median_rot_deg']:.1f} / {f['iou50']:.2f} / "
             f"{f['10deg5cm']:.2f} / {f['5deg2cm']:.2f}")  # fmt: skip
@@ -82,20 +120,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("root", help="out/cse_bags/<category>")
     p.add_argument("--json", default=None, help="write the figures here")
     args = p.parse_args(argv)
-    table = {}
-    for name, row in load(Path(args.root)).items():
+    table, changes = {}, {}
+    loaded = load(Path(args.root))
+    for name, row in loaded.items():
         table[name] = {k: figures(v) for k, v in row.items()}
         if all(k in row for k in HELD_OUT):
             table[name]["held_out_all"] = pooled([row[k] for k in HELD_OUT])
+            if name != "before" and all(k in loaded.get("before", {}) for k in HELD_OUT):
+                changes[name] = median_change([loaded["before"][k] for k in HELD_OUT],
+                                              [row[k] for k in HELD_OUT])  # fmt: skip
     print("each cell: objects / solved / median rotation (deg) / IoU50 / 10deg5cm / 5deg2cm")
     print("| model | " + " | ".join(SETS.values()) + " |")
     print("|---" * (len(SETS) + 1) + "|")
     for name, row in table.items():
         cells = [_cell(row[k]) if k in row else "-" for k in SETS]
         print(f"| {name} | " + " | ".join(cells) + " |")
+    for name, c in changes.items():
+        lo, hi = c["ci95_deg"]
+        print(f"{name}: held-out median {c['change_deg']:+.2f} deg against before, 95 % "
+              f"interval over {c['tracks']} tracks [{lo:+.2f}, {hi:+.2f}] ({c['frames']} frames)")
     if args.json:
         Path(args.json).write_text(json.dumps({"root": args.root, "sets": SETS,
-                                               "models": table}, indent=1))  # fmt: skip
+                                               "models": table, "held_out_change": changes},
+                                              indent=1))  # fmt: skip
     return 0
 
 
