@@ -137,6 +137,8 @@ class CseTrainConfig:
             raise ConfigError(f"instance_grid must be >= 1 or None, got {self.instance_grid}")
         if not 0.0 <= self.replay_fraction <= 1.0:
             raise ConfigError(f"replay_fraction must be in [0, 1], got {self.replay_fraction}")
+        if self.deform_lr_scale < 0:
+            raise ConfigError(f"deform_lr_scale must be >= 0, got {self.deform_lr_scale}")
         if self.per_axis_scale and not self.supervised:
             raise ConfigError("per_axis_scale needs supervised: its labels are stretched by "
                               "each instance's true size, which pseudo-labels do not carry")

@@ -66,6 +66,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--photometric", action="store_true",
                    help="perturb the look of every training crop: colour jitter, blur, noise, "
                    "JPEG (offline_training/cse/augment.py; labels unchanged)")  # fmt: skip
+    p.add_argument("--deform-lr-scale", type=float, default=d.deform_lr_scale,
+                   help="learning rate of the template deformation MLP / --lr (published 0.1; "
+                   "the laptop's screen angle needs more, BENCHMARKS.md)")  # fmt: skip
     p.add_argument("--per-axis-scale", action="store_true",
                    help="labels in the template frame stretched per axis, no deformation; the "
                    "estimator fits one scale per axis from depth (for box; needs "

@@ -63,9 +63,11 @@ def test_supervised_switch_adds_the_labelled_term(cse_root, tmp_path):  # noqa: 
 def test_photometric_switch_reaches_the_training_config(cse_root, tmp_path):  # noqa: F811
     out = tmp_path / "look"
     assert main(["--data", str(cse_root), "--category", "mug", "--out", str(out), "--steps",
-                 "2", "--supervised", "--photometric", *TINY_CLI]) == 0  # fmt: skip
+                 "2", "--supervised", "--photometric", "--deform-lr-scale", "1.0",
+                 *TINY_CLI]) == 0  # fmt: skip
     _, meta = load_checkpoint(out / "mug.pt", category="mug")
     assert meta["train_config"]["photometric"] is True
+    assert meta["train_config"]["deform_lr_scale"] == 1.0
 
 
 def test_bad_weights_exit_2_naming_the_item(cse_root, tmp_path, capsys):  # noqa: F811
