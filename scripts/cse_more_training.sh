@@ -11,6 +11,8 @@
 # instances (seed 5; the default data has 40, seed 0) seen through a field of view drawn in
 # 40..75 deg, every crop's look perturbed (train-cse --photometric), e.g.
 # TAG=diverse SEED=5 DIVERSE=1 bash scripts/cse_more_training.sh camera mug.
+# EXTRA adds train-cse options, e.g. EXTRA="--deform-lr-scale 1.0" (a stage that only differs
+# from another by those options: compare the two TAGs).
 # Outputs: out/runs/cse_<c>_<TAG>/<c>.pt (+ <c>_half.pt),
 #          benchmarks/results/cse_<TAG>_<c>_cpu.json, cse_<TAG>_<c>_bundled_cpu.json,
 #          cse_<TAG>_{ood,ood_look}_<c>_cpu.json (against cse_bundled_{ood,ood_look}_<c>_cpu.json)
@@ -22,6 +24,8 @@ steps=${STEPS:-1500} tag=${TAG:-third} seed=${SEED:-2} diverse=${DIVERSE:-0}
 mkdir -p out/logs benchmarks/results
 extra=()
 [[ $diverse == 1 ]] && extra=(--photometric)
+read -r -a more <<< "${EXTRA:-}"
+extra+=("${more[@]}")
 data_of() {
   if [[ $diverse == 1 ]]; then
     if [[ $1 == mug || $1 == bottle ]]; then echo out/data/cse_train_mug_div; else echo "out/data/cse_train_$1_div"; fi
