@@ -38,6 +38,9 @@ class Category:
         continuous_axes: ``[A x 3]`` unit axes of continuous rotational symmetry (A = 0 or 1).
         discrete: ``[K x 3 x 3]`` finite rotation symmetry group including the identity.
         description: one line for humans.
+        x_longest_horizontal: the frame puts the longer horizontal edge on x (box): an
+            estimator that measures the extents turns a pose whose y extent is longer by 90 deg
+            about z (:func:`order_horizontal_extents`).
     """
 
     name: str
@@ -45,6 +48,7 @@ class Category:
     continuous_axes: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     discrete: np.ndarray = field(default_factory=lambda: np.eye(3)[None])
     description: str = ""
+    x_longest_horizontal: bool = False
 
     @property
     def has_continuous_symmetry(self) -> bool:
@@ -69,6 +73,7 @@ _BUILTIN = (
         7,
         discrete=np.stack([np.eye(3), _rot_pi("x"), _rot_pi("y"), _rot_pi("z")]),
         description="cuboid, longest horizontal edge along x",
+        x_longest_horizontal=True,
     ),
 )
 
@@ -83,6 +88,20 @@ class UnknownCategoryError(KeyError):
 
     def __str__(self) -> str:  # KeyError quotes its message; keep it readable
         return str(self.args[0]) if self.args else "unknown category"
+
+
+def order_horizontal_extents(
+    category: Category, R: np.ndarray, size: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For a category whose frame puts the longer horizontal edge on x (``box``): when the
+    measured ``size [3]`` (m) is longer along y, the same object in that convention, i.e.
+    ``R Rz(90 deg)`` (model -> camera ``[3 x 3]``) with x and y extents swapped; otherwise (and
+    for every other category) ``R, size`` unchanged."""
+    size = np.asarray(size, dtype=np.float64)
+    if not category.x_longest_horizontal or size[0] >= size[1]:
+        return np.asarray(R, dtype=np.float64), size
+    quarter = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # new x = old y
+    return np.asarray(R, dtype=np.float64) @ quarter, size[[1, 0, 2]]
 
 
 def get_category(name: str) -> Category:

@@ -37,6 +37,7 @@ import torch
 
 from ros_pose_estimation.core.batching import sync_device
 from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.categories import get_category, order_horizontal_extents
 from ros_pose_estimation.core.category_estimator import CategoryEstimator
 from ros_pose_estimation.core.crops import crop_inputs, detection_crop
 from ros_pose_estimation.core.errors import (
@@ -75,7 +76,8 @@ class CseInferenceConfig:
         icp_steps: similarity-ICP refinement steps after RANSAC (0: off), :mod:`.refine`;
             20 halves the rotation error of the CPU-trained models (mug 15 -> 7 deg).
         icp_axis_scales: for a ``per_axis_scale`` model, ICP refits the three scales too
-            (off: it moves ``R``, ``t`` only and keeps RANSAC's scales; BENCHMARKS "RGB-D
+            (the default: soft correspondences shrink the RANSAC box, ICP grows it back; off:
+            it moves ``R``, ``t`` only, exact with exact correspondences; BENCHMARKS "RGB-D
             box" compares the two).
         box_depth_band: object depth band without a mask (fraction of the box's metric size).
         box_support_plane: without a mask, also drop the pixels of the surface the object stands
@@ -93,7 +95,7 @@ class CseInferenceConfig:
     inlier_threshold: float = 0.02
     weight_by_confidence: bool = True
     icp_steps: int = 20
-    icp_axis_scales: bool = False
+    icp_axis_scales: bool = True
     box_depth_band: float = 0.6
     box_support_plane: bool = True
     canonical_symmetry: bool = True
@@ -269,6 +271,8 @@ class CseEstimator(CategoryEstimator):
             )  # fmt: skip
         centre = 0.5 * (verts.max(0) + verts.min(0))  # the instance box centre (model frame)
         t = np.asarray(t, dtype=np.float64) + R @ (np.asarray(s) * centre)
+        # measured extents decide which horizontal edge is x where the frame says (box)
+        R, size = order_horizontal_extents(get_category(model.category), R, extents * s)
         if icfg.canonical_symmetry:
             R = canonical_rotation(R, model.category)
         score = pose.score / max(len(uv), 1) if icfg.weight_by_confidence else pose.inlier_ratio
@@ -277,7 +281,7 @@ class CseEstimator(CategoryEstimator):
             R=R,
             t=t,
             score=float(np.clip(score, 0.0, 1.0)),
-            size=extents * s,
+            size=size,
             steps=0,
             converged=True,
             loss=pose.rmse,
