@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ros_pose_estimation.core.errors import EstimationError
+from ros_pose_estimation.core.errors import ConfigError, EstimationError
 
 from .umeyama import check_point_pairs, umeyama_batched
 
@@ -43,6 +43,7 @@ def umeyama_axes_batched(
     iterations: int = ITERATIONS,
     shrink: float = SHRINK,
     max_ratio: float = MAX_RATIO,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Solve ``B`` problems ``dst ~ R diag(s) src + t`` at once.
 
@@ -50,6 +51,8 @@ def umeyama_axes_batched(
         src: ``[B x N x 3]`` template points (m); dst: ``[B x N x 3]`` camera points (m).
         weights: ``[B x N]`` non-negative weights or None.
         iterations: scale / rotation alternations; shrink, max_ratio: see the module doc.
+        init: ``(s [B x 3], R [B x 3 x 3])`` to start from (e.g. ICP's previous step: then
+            one or two alternations suffice) instead of the isotropic Umeyama solution.
 
     Returns:
         ``s [B x 3]``, ``R [B x 3 x 3]``, ``t [B x 3]``, ``valid [B]`` (degenerate problems:
@@ -57,7 +60,13 @@ def umeyama_axes_batched(
     """
     src = np.asarray(src, dtype=np.float64)
     dst = np.asarray(dst, dtype=np.float64)
-    s_iso, R, _, ok = umeyama_batched(src, dst, weights, True)
+    if iterations < 1:
+        raise ConfigError(f"umeyama_axes: iterations must be >= 1, got {iterations}")
+    if init is None:  # the rotation of the one-scale solution (the scales follow from it)
+        _, R, _, ok = umeyama_batched(src, dst, weights, True)
+    else:
+        R = np.asarray(init[1], dtype=np.float64)
+        ok = np.ones(len(src), dtype=bool)
     w = np.ones(src.shape[:2]) if weights is None else np.asarray(weights, dtype=np.float64)
     wn = w / np.maximum(w.sum(1, keepdims=True), 1e-300)
     mu_s = np.einsum("bn,bnk->bk", wn, src)
@@ -66,7 +75,6 @@ def umeyama_axes_batched(
     var = np.einsum("bn,bnk->bk", wn, xs**2)  # [B x 3] per-axis source variance
     prior = shrink * var.mean(1, keepdims=True)  # [B x 1]
     R = np.where(ok[:, None, None], R, np.eye(3))
-    s = np.repeat(np.where(ok, s_iso, 1.0)[:, None], 3, 1)
     for _ in range(iterations):
         back = np.einsum("bij,bni->bnj", R, xd)  # R^T xd, model axes
         num = np.einsum("bn,bnk->bk", wn, back * xs)  # [B x 3]
@@ -89,9 +97,14 @@ def umeyama_axes_batched(
 
 
 def umeyama_axes(
-    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+    src: np.ndarray,
+    dst: np.ndarray,
+    weights: np.ndarray | None = None,
+    init: tuple[np.ndarray, np.ndarray] | None = None,
+    iterations: int = ITERATIONS,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``dst ~ R diag(s) src + t`` for ``[N x 3]`` point sets (weights ``[N]`` or None).
+    """``dst ~ R diag(s) src + t`` for ``[N x 3]`` point sets (weights ``[N]`` or None;
+    ``init``: ``(s [3], R [3 x 3])`` to start from, see :func:`umeyama_axes_batched`).
 
     Returns:
         ``(s [3], R [3 x 3], t [3])``.
@@ -104,9 +117,11 @@ def umeyama_axes(
     used = len(src) if weights is None else int(np.count_nonzero(weights > 0))
     if used < 4:
         raise EstimationError(f"umeyama_axes needs at least 4 weighted points, got {used}")
+    start = None if init is None else (np.asarray(init[0])[None], np.asarray(init[1])[None])
     s, R, t, ok = umeyama_axes_batched(
-        src[None], dst[None], None if weights is None else weights[None]
-    )
+        src[None], dst[None], None if weights is None else weights[None], iterations,
+        init=start,
+    )  # fmt: skip
     if not ok[0]:
         raise EstimationError(
             f"umeyama_axes: degenerate point sets ({used} weighted points): the per-axis "

@@ -17,6 +17,9 @@ from ros_pose_estimation.core.errors import EstimationError, check_shape
 from .axis_scale import apply, inverse_apply, umeyama_axes
 from .umeyama import umeyama
 
+#: Scale / rotation alternations per ICP step of a per-axis fit (warm-started from the last).
+ICP_AXES_ITERATIONS = 2
+
 
 def icp_similarity(
     points: np.ndarray,
@@ -57,7 +60,8 @@ def icp_similarity(
             break
         try:
             if per_axis and with_scale:
-                s1, R1, t1 = umeyama_axes(verts[idx[keep]], pts[keep])
+                s1, R1, t1 = umeyama_axes(verts[idx[keep]], pts[keep], init=(s0, R0),
+                                          iterations=ICP_AXES_ITERATIONS)  # fmt: skip
             elif per_axis:
                 _, R1, t1 = umeyama(verts[idx[keep]] * s0, pts[keep], with_scale=False)
                 s1 = s0
