@@ -40,8 +40,11 @@ def point_colours(points: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.n
 def frame_maps(model, item: dict, frame: int) -> dict:
     """For crop ``frame`` of a labelled :class:`~.data.CseSequenceSet` item: ``[n x n x 3]``
     true and predicted model points (m, NaN off the labelled cells), the cell mask and the
-    crop ``[S x S x 3]`` uint8."""
+    crop ``[S x S x 3]`` uint8. The true points are those the training compares with: in the
+    stretched template frame for a ``per_axis_scale`` model, and for a finite symmetry group
+    (box) the equivalent labels nearest the prediction."""
     from offline_training.cse import losses as L
+    from ros_pose_estimation.core.categories import get_category
     from ros_pose_estimation.cse.correspondence import (
         cell_centres,
         correspondences,
@@ -58,10 +61,17 @@ def frame_maps(model, item: dict, frame: int) -> dict:
     cells = (frac[0].reshape(-1) >= 0.5) & (cell_depth[0].reshape(-1) > 0)
     K, xy = item["K"][frame], cell_centres(n, n, mc.stride)
     z = cell_depth[0].reshape(-1)
+    stretch = None
+    if mc.per_axis_scale:
+        extents = model.template.max(0).values - model.template.min(0).values
+        stretch = (extents / item["size"][frame])[None]
     truth = L.true_model_points(K[None], xy[None], z[None], item["R"][frame : frame + 1],
-                                item["t"][frame : frame + 1])[0]  # fmt: skip
+                                item["t"][frame : frame + 1], stretch)[0]  # fmt: skip
     corr = correspondences(pixel_embeddings(out.features), out.embeddings, None, mc.tau)
     pred = (corr.w2d3d @ out.vertices)[0]
+    if len(get_category(mc.category).discrete) > 1:
+        truth = L.nearest_equivalent_truth(truth[None], pred[None], cells[None],
+                                           mc.category)[0][0]  # fmt: skip
     nan = torch.full_like(truth, float("nan"))
     truth = torch.where(cells[:, None], truth, nan).reshape(n, n, 3).numpy()
     pred = torch.where(cells[:, None], pred, nan).reshape(n, n, 3).numpy()
