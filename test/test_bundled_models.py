@@ -26,7 +26,7 @@ def test_bundled_model_loads_and_runs(category):
     torch.testing.assert_close(feats.norm(dim=1), torch.ones(1, 16, 16))
 
 
-@pytest.mark.parametrize("category", ["mug", "camera", "bottle", "can", "laptop", "bowl"])
+@pytest.mark.parametrize("category", ["mug", "camera", "bottle", "can", "laptop", "bowl", "box"])
 def test_bundled_rgbd_model_loads_in_float32_and_runs(category):
     """models/cse: stored with float16 weights (export-model --half), built in float32."""
     from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse
@@ -40,3 +40,5 @@ def test_bundled_rgbd_model_loads_in_float32_and_runs(category):
     with torch.no_grad():
         out = model(torch.rand(1, 3, 128, 128), torch.eye(3)[None] * 150)
     assert out.features.shape == (1, model.config.dim, 32, 32)
+    # the box's proportions vary more than a template deformation follows: one scale per axis
+    assert model.config.per_axis_scale == (category == "box")

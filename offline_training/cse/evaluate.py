@@ -214,7 +214,9 @@ def inference_config(items: list[str], config_class):
                               f"{', '.join(kinds)}")  # fmt: skip
         kind = kinds[name]
         try:
-            if kind is bool:
+            if kind is type(None):  # an optional number: "none" keeps the default
+                values[name] = None if text.lower() == "none" else float(text)
+            elif kind is bool:
                 if text.lower() not in ("true", "false", "1", "0"):
                     raise ValueError(text)
                 values[name] = text.lower() in ("true", "1")
