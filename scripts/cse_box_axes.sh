@@ -15,7 +15,8 @@
 # Outputs: out/runs/cse_box_axes{,_more}/box.pt (+ box_half.pt), benchmarks/results/
 #          cse_axes_held_<set>_cpu.json, cse_axes{,_more}_default_<set>_cpu.json
 #          (<set>: box = seed 2000, ood_box, ood_look_box),
-#          cse_box_oracle_{one_scale,axes}_cpu.json
+#          cse_box_oracle_{one_scale,axes}_cpu.json; docs/images/cse_box_supervised.png.
+# The second stage is the bundled models/cse/box.pt (export-model --half).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
@@ -66,3 +67,9 @@ for set in final ood ood_look; do
       --json "benchmarks/results/cse_axes${stage}_default_${name}_cpu.json"
   done
 done
+# what the bundled (second-stage) model maps each pixel to, on 8 other boxes (seed 1001)
+[[ -d out/data/box_seq_heldout/train ]] || generate-dataset --category box --instances 8 \
+  --images 48 --views-per-layout 8 --objects-per-image 1..2 --out out/data/box_seq_heldout \
+  --seed 1001 --split train --no-progress
+python -m offline_training.cse.pictures --data out/data/box_seq_heldout --category box \
+  --checkpoint "${run}_more/box_half.pt" --out docs/images/cse_box_supervised.png --frames 6
