@@ -54,12 +54,22 @@ def halve(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def export(src: str | Path, dst: str | Path, half: bool = True) -> Path:
-    """Write ``src`` to ``dst`` (float16 weights with ``half``); returns ``dst``."""
+def export(src: str | Path, dst: str | Path, half: bool = True,
+           inference_tau: float | None = None) -> Path:  # fmt: skip
+    """Write ``src`` to ``dst`` (float16 weights with ``half``; a CSE model's Eq. 1
+    temperature for inference set to ``inference_tau`` when given); returns ``dst``."""
     from ros_pose_estimation.core.checkpoint_file import write_payload
+    from ros_pose_estimation.core.errors import ConfigError
+    from ros_pose_estimation.cse.model import CseConfig
 
     kind, payload = read_any(src)
     payload = dict(payload)
+    if inference_tau is not None:
+        if kind != "cse":
+            raise ConfigError(f"{src}: --inference-tau applies to CSE (RGB-D) models only")
+        config = {**payload["config"], "inference_tau": float(inference_tau)}
+        CseConfig.from_dict(config)  # validated (tau > 0)
+        payload["config"] = config
     if half:
         payload["model"] = halve(payload["model"])
     meta = dict(payload.get("meta") or {})
@@ -75,9 +85,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("src", help="trained checkpoint (.pt)")
     p.add_argument("dst", help="file to write")
     p.add_argument("--half", action="store_true", help="store the weights as float16")
+    p.add_argument("--inference-tau", type=float, default=None, metavar="T",
+                   help="CSE only: Eq. 1's temperature the estimator uses with this model "
+                   "(default: its training temperature)")  # fmt: skip
     args = p.parse_args(argv)
     try:
-        out = export(args.src, args.dst, args.half)
+        out = export(args.src, args.dst, args.half, args.inference_tau)
     except (PoseEstimationError, OSError) as exc:
         print(f"export-model: {exc}", file=sys.stderr)
         return 2

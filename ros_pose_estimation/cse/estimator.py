@@ -84,11 +84,11 @@ class CseInferenceConfig:
             on (:func:`.pixels.remove_support_plane`; off: the depth band only; BENCHMARKS
             "RGB-D" measures box-only detections with and without it).
         canonical_symmetry: output one representative rotation for symmetric categories.
-        tau: softmax temperature of Eq. 1 at inference (None: the model's own, the training
-            one, 0.1 published). 0.05 commits each cell to one region of the template rather
-            than averaging several (a symmetric box's equivalent faces, a bowl's inside and
-            outside): better on the seed-1000 validation sets of six of the seven bundled
-            models, BENCHMARKS "Inference temperature".
+        tau: softmax temperature of Eq. 1 at inference for every model (None: each model's
+            ``inference_tau``, else its training ``tau``, 0.1 published). A lower one commits
+            each cell to one region of the template rather than averaging several (a symmetric
+            box's equivalent faces, a bowl's inside and outside): five bundled models carry
+            0.05, chosen on validation sets (BENCHMARKS "Inference temperature").
         min_points: fewer usable cells -> the detection fails (EstimationError).
         seed: RANSAC seed (deterministic results).
     """
@@ -106,7 +106,7 @@ class CseInferenceConfig:
     canonical_symmetry: bool = True
     min_points: int = 8
     seed: int = 0
-    tau: float | None = 0.05
+    tau: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.min_confidence < 1.0 or self.sigma_cells <= 0:
@@ -233,7 +233,7 @@ class CseEstimator(CategoryEstimator):
         n = cfg.feature_size
         mask = torch.from_numpy(np.stack([prepared[j][2] for j in live]).reshape(len(live), -1))
         mask = mask.to(self.device)
-        tau = cfg.tau if icfg.tau is None else icfg.tau
+        tau = icfg.tau if icfg.tau is not None else cfg.inference_tau or cfg.tau
         corr = correspondences(pixel_embeddings(pred.features), pred.embeddings, mask, tau)
         xy = cell_centres(n, n, cfg.stride, self.device)
         conf = cycle_confidence(corr, xy, float(cfg.stride), icfg.sigma_cells)

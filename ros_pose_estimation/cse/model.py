@@ -64,6 +64,9 @@ class CseConfig(CropModelConfig):
             :mod:`.axis_scale`); the template is not deformed and the estimator recovers the
             three scales from depth. For categories whose proportions vary more than a bounded
             deformation follows (``box``). Off: paper 003's deformed template, one scale.
+        inference_tau: Eq. 1's temperature for the estimator with this model (None: ``tau``),
+            chosen on validation data when the model is exported (``export-model
+            --inference-tau``; BENCHMARKS "Inference temperature").
     """
 
     category: str
@@ -84,13 +87,15 @@ class CseConfig(CropModelConfig):
     n_vertices: int = DEFAULT_TEMPLATE_VERTICES
     tau: float = 0.1
     per_axis_scale: bool = False
+    inference_tau: float | None = None
 
     def __post_init__(self) -> None:
         self.check_category_and_crop()
         if self.crop_size % 32 or self.crop_size < 32:
             raise ConfigError(f"crop_size must be a positive multiple of 32, got {self.crop_size}")
-        if self.tau <= 0:
-            raise ConfigError(f"tau must be > 0, got {self.tau}")
+        if self.tau <= 0 or (self.inference_tau is not None and not self.inference_tau > 0):
+            raise ConfigError(f"tau and inference_tau must be > 0, got {self.tau}, "
+                              f"{self.inference_tau}")  # fmt: skip
 
 
 @dataclass

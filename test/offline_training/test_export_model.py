@@ -31,3 +31,29 @@ def test_a_file_that_is_no_checkpoint_exits_2(tmp_path, capsys):
     torch.save({"format": "something else"}, bad)
     assert main([str(bad), str(tmp_path / "out.pt"), "--half"]) == 2
     assert "not a NeMo or CSE checkpoint" in capsys.readouterr().err
+
+
+def test_inference_tau_is_stored_for_the_estimator_and_checked(tmp_path, capsys, monkeypatch):
+    import ros_pose_estimation.cse.estimator as est_module
+    from ros_pose_estimation.core.estimation import Detection
+    from test.cse.oracle import mask_box, oracle_frame
+
+    model = CseModel(CseConfig("mug", backbone="tiny", crop_size=64)).eval()
+    src = save_checkpoint(tmp_path / "mug.pt", model, {"step": 1})
+    dst = tmp_path / "mug_tau.pt"
+    assert main([str(src), str(dst), "--inference-tau", "0.05"]) == 0
+    loaded, _ = load_checkpoint(dst, category="mug")
+    assert loaded.config.inference_tau == 0.05 and loaded.config.tau == 0.1
+    assert load_checkpoint(src, category="mug")[0].config.inference_tau is None
+    assert main([str(src), str(tmp_path / "bad.pt"), "--inference-tau", "0"]) == 2
+    assert "inference_tau must be > 0" in capsys.readouterr().err
+    # the estimator's order: its own override, else the model's inference_tau, else tau
+    seen, real = [], est_module.correspondences
+    monkeypatch.setattr(est_module, "correspondences",
+                        lambda *a: seen.append(a[3]) or real(*a))  # fmt: skip
+    _, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
+    det = [Detection("mug", mask_box(mask), mask)]
+    for m, config in ((loaded, None), (loaded, est_module.CseInferenceConfig(tau=0.2)),
+                      (model, None)):  # fmt: skip
+        est_module.CseEstimator({"mug": m}, config).estimate(rgb, det, intr, depth, errors="none")
+    assert seen == [0.05, 0.2, 0.1]
