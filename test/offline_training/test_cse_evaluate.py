@@ -169,3 +169,17 @@ def test_cli_writes_json_and_checks_arguments(cse_root, tmp_path, capsys):  # no
     assert main([*args[:4], "--checkpoint", str(tmp_path / "none.pt"), "--quiet"]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert main(["--data", str(tmp_path), "--checkpoint", str(ckpt), "--quiet"]) == 2
+
+
+def test_set_parses_optional_numbers_and_booleans():
+    from offline_training.cse.evaluate import inference_config
+    from ros_pose_estimation.core.errors import ConfigError
+    from ros_pose_estimation.cse.estimator import CseInferenceConfig
+
+    cfg = inference_config(["tau=0.05", "icp_axis_scales=false", "icp_steps=3"],
+                           CseInferenceConfig)  # fmt: skip
+    assert cfg.tau == 0.05 and cfg.icp_axis_scales is False and cfg.icp_steps == 3
+    assert inference_config(["tau=none"], CseInferenceConfig).tau is None
+    for bad in ("tau=0", "tau=cold", "icp_axis_scales=maybe"):
+        with pytest.raises(ConfigError):
+            inference_config([bad], CseInferenceConfig)
