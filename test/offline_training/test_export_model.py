@@ -57,3 +57,15 @@ def test_inference_tau_is_stored_for_the_estimator_and_checked(tmp_path, capsys,
                       (model, None)):  # fmt: skip
         est_module.CseEstimator({"mug": m}, config).estimate(rgb, det, intr, depth, errors="none")
     assert seen == [0.05, 0.2, 0.1]
+
+
+def test_a_model_exported_with_a_temperature_can_be_fine_tuned(tmp_path):
+    from offline_training.train_loop import load_init_weights
+
+    model = CseModel(CseConfig("mug", backbone="tiny", crop_size=64)).eval()
+    src = save_checkpoint(tmp_path / "mug.pt", model, {"step": 1})
+    assert main([str(src), str(tmp_path / "tau.pt"), "--inference-tau", "0.05"]) == 0
+    init, _ = load_checkpoint(tmp_path / "tau.pt", category="mug")
+    fresh = CseModel(CseConfig("mug", backbone="tiny", crop_size=64))
+    load_init_weights(fresh, init, tmp_path / "tau.pt")  # no settings error
+    assert fresh.config.inference_tau is None  # chosen anew for the fine-tuned model
