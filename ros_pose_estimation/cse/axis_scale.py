@@ -52,7 +52,8 @@ def umeyama_axes_batched(
         weights: ``[B x N]`` non-negative weights or None.
         iterations: scale / rotation alternations; shrink, max_ratio: see the module doc.
         init: ``(s [B x 3], R [B x 3 x 3])`` to start from (e.g. ICP's previous step: then
-            one or two alternations suffice) instead of the isotropic Umeyama solution.
+            one or two alternations suffice) instead of the isotropic Umeyama solution; the
+            first alternation recomputes the scales from this ``R``.
 
     Returns:
         ``s [B x 3]``, ``R [B x 3 x 3]``, ``t [B x 3]``, ``valid [B]`` (degenerate problems:
