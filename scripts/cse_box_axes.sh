@@ -8,18 +8,19 @@
 #          supervised (the data engine's exact labels) + the cross-time and rotated-copy
 #          cycles, perturbed looks (--photometric), one thread (~30 min on this CPU),
 #   then 1500 more steps from that model at lr 1e-4 (seed 2), as scripts/cse_more_training.sh,
-#   and 1500 more again (seed 3): the bundled file, exported with --inference-tau 0.05;
+#   1500 more again (seed 3) and again (seed 4; the bundled file), exported with
+#   --inference-tau 0.05;
 #   eval:  evaluate-cse on 100 objects of the seed-2000 set and of the other-camera and
 #          other-look sets of scripts/cse_ood_eval.sh (made here for the box): the first stage
 #          with ICP holding RANSAC's scales (`--set icp_axis_scales=false`) and with the
-#          defaults (ICP refits them), the second stage with the defaults, the third stage
-#          at its own temperature 0.05.
-# Outputs: out/runs/cse_box_axes{,_more,_third}/box.pt (+ box_half.pt), benchmarks/results/
-#          cse_axes_held_<set>_cpu.json, cse_axes{,_more}_default_<set>_cpu.json,
-#          cse_axes_third_<set>_cpu.json
+#          defaults (ICP refits them), the second stage with the defaults, the third and
+#          fourth stages at their own temperature 0.05.
+# Outputs: out/runs/cse_box_axes{,_more,_third,_fourth}/box.pt (+ box_half.pt),
+#          benchmarks/results/cse_axes_held_<set>_cpu.json,
+#          cse_axes{,_more}_default_<set>_cpu.json, cse_axes_{third,fourth}_<set>_cpu.json
 #          (<set>: box = seed 2000, ood_box, ood_look_box),
 #          cse_box_oracle_{one_scale,axes}_cpu.json; docs/images/cse_box_supervised.png.
-# The third stage is the bundled models/cse/box.pt.
+# The fourth stage is the bundled models/cse/box.pt.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
@@ -61,11 +62,19 @@ python -m offline_training.cse.diagnose --data out/data/box_rgbd_final --split t
   --steps 1500 --batch-size 4 --lr 1e-4 --backbone efficientnet_lite0 --backbone-stages 3 \
   --crop-size 128 --num-threads 1 --num-workers 0 --seed 3 --checkpoint-every 100 \
   --log-every 25 --no-progress > out/logs/cse_box_axes_third.log 2>&1
+[[ -f ${run}_fourth/box.pt ]] || train-cse --data "$data" --category box --out "${run}_fourth" \
+  --supervised --per-axis-scale --photometric --init-checkpoint "${run}_third/box.pt" \
+  --steps 1500 --batch-size 4 --lr 1e-4 --backbone efficientnet_lite0 --backbone-stages 3 \
+  --crop-size 128 --num-threads 1 --num-workers 0 --seed 4 --checkpoint-every 100 \
+  --log-every 25 --no-progress > out/logs/cse_box_axes_fourth.log 2>&1
 for r in "$run" "${run}_more"; do
   [[ -f $r/box_half.pt ]] || export-model "$r/box.pt" "$r/box_half.pt" --half
 done
-# the bundled file: the third stage with Eq. 1 at 0.05 (scripts/cse_inference_tau.sh)
-export-model "${run}_third/box.pt" "${run}_third/box_half.pt" --half --inference-tau 0.05
+# the third and fourth stages with Eq. 1 at 0.05 (scripts/cse_inference_tau.sh); the fourth
+# is the bundled file
+for stage in third fourth; do
+  export-model "${run}_$stage/box.pt" "${run}_$stage/box_half.pt" --half --inference-tau 0.05
+done
 for set in final ood ood_look; do
   name=box; [[ $set != final ]] && name=${set}_box
   evaluate-cse --data "out/data/box_rgbd_$set" --split test --checkpoint "$run/box_half.pt" \
@@ -76,13 +85,15 @@ for set in final ood ood_look; do
       --checkpoint "${run}${stage}/box_half.pt" --max-objects 100 --threads 1 --quiet \
       --json "benchmarks/results/cse_axes${stage}_default_${name}_cpu.json"
   done
-  evaluate-cse --data "out/data/box_rgbd_$set" --split test \
-    --checkpoint "${run}_third/box_half.pt" --max-objects 100 --threads 1 --quiet \
-    --json "benchmarks/results/cse_axes_third_${name}_cpu.json"
+  for stage in third fourth; do
+    evaluate-cse --data "out/data/box_rgbd_$set" --split test \
+      --checkpoint "${run}_$stage/box_half.pt" --max-objects 100 --threads 1 --quiet \
+      --json "benchmarks/results/cse_axes_${stage}_${name}_cpu.json"
+  done
 done
-# what the bundled (third-stage) model maps each pixel to, on 8 other boxes (seed 1001)
+# what the bundled (fourth-stage) model maps each pixel to, on 8 other boxes (seed 1001)
 [[ -d out/data/box_seq_heldout/train ]] || generate-dataset --category box --instances 8 \
   --images 48 --views-per-layout 8 --objects-per-image 1..2 --out out/data/box_seq_heldout \
   --seed 1001 --split train --no-progress
 python -m offline_training.cse.pictures --data out/data/box_seq_heldout --category box \
-  --checkpoint "${run}_third/box_half.pt" --out docs/images/cse_box_supervised.png --frames 6
+  --checkpoint "${run}_fourth/box_half.pt" --out docs/images/cse_box_supervised.png --frames 6
