@@ -174,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     from ros_pose_estimation.core.errors import PoseEstimationError
     from ros_pose_estimation.cse.checkpoint import load_checkpoint
     from ros_pose_estimation.cse.estimator import CseEstimator, CseInferenceConfig
+    from ros_pose_estimation.cse.model import CseConfig
+    from ros_pose_estimation.cse.template import category_template
 
     args = parser().parse_args(argv)
     try:
@@ -187,13 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     size = model.config.crop_size if model is not None else 128
     axes = args.per_axis_scale or (model is not None and model.config.per_axis_scale)
+    # the oracle's template (CseConfig's default vertex budget), built once for its extents
+    extents = category_template(category, CseConfig(category).n_vertices).extents
 
     def oracle_estimator(obj):
-        kw = {"crop_size": size, "per_axis_scale": axes}
-        if axes:  # the instance = the oracle's template stretched to the instance's extents
-            extents = OracleModel(category, obj.R, obj.t, **kw).template_mesh().extents
-            kw["stretch"] = bop.instance_size(obj.obj_id) / extents
-        return CseEstimator({category: OracleModel(category, obj.R, obj.t, **kw)})
+        # per axis: the instance = the oracle's template stretched to the instance's extents
+        stretch = bop.instance_size(obj.obj_id) / extents if axes else None
+        oracle = OracleModel(category, obj.R, obj.t, stretch, crop_size=size, per_axis_scale=axes)
+        return CseEstimator({category: oracle})
 
     oracle = pose_rows(oracle_estimator, bop, category, args.min_visib, args.max_objects)
     if not oracle:

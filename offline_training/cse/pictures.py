@@ -61,10 +61,7 @@ def frame_maps(model, item: dict, frame: int) -> dict:
     cells = (frac[0].reshape(-1) >= 0.5) & (cell_depth[0].reshape(-1) > 0)
     K, xy = item["K"][frame], cell_centres(n, n, mc.stride)
     z = cell_depth[0].reshape(-1)
-    stretch = None
-    if mc.per_axis_scale:
-        extents = model.template.max(0).values - model.template.min(0).values
-        stretch = (extents / item["size"][frame])[None]
+    stretch = model.axis_stretch(item["size"][frame : frame + 1]) if mc.per_axis_scale else None
     truth = L.true_model_points(K[None], xy[None], z[None], item["R"][frame : frame + 1],
                                 item["t"][frame : frame + 1], stretch)[0]  # fmt: skip
     corr = correspondences(pixel_embeddings(out.features), out.embeddings, None, mc.tau)

@@ -18,7 +18,6 @@ from offline_training.cse import losses as L
 from offline_training.cse.hungarian_labels import c2f_losses
 from offline_training.cse.instance_pairs import instance_pairs, partner_index, patch_masks
 from offline_training.cse.shape_memory import memory_losses
-from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.cse.correspondence import (
     Correspondence,
     cell_centres,
@@ -112,6 +111,9 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
             model.faces, out.vertices, out.R, out.t, Kf, frac, cell_depth, colours, px_colours,
             corr, diam, ctx.edges,
         ))  # fmt: skip
+        terms["deform"] = L.deformation_loss(out.offsets, diam)
+        terms["laplacian"] = L.laplacian_loss(out.offsets, ctx.unique_edges, diam)
+        terms["symmetry"] = L.symmetry_loss(out.vertices, ctx.symmetry, diam)
     idx = torch.arange(2 * b)
     src, tgt = _select(corr, idx[0::2]), _select(corr, idx[1::2])
     src_pos = torch.gather(where[0::2][:b], 1, batch["pair_cell"])
@@ -136,16 +138,12 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
         rot = _select(corr, rot_ids)
         inside = ((uv >= 0) & (uv <= S - 1)).all(-1) & ~empty[0 : 2 * b : 2, None]
         terms["aux"] = L.transfer_cycle(src, rot, pick, uv, inside, xy[rot_ids], S)
-    if metric:
-        terms["deform"] = L.deformation_loss(out.offsets, diam)
-        terms["laplacian"] = L.laplacian_loss(out.offsets, ctx.unique_edges, diam)
-        terms["symmetry"] = L.symmetry_loss(out.vertices, ctx.symmetry, diam)
     if cfg.supervised:
         R_gt, t_gt = batch["R"].flatten(0, 1), batch["t"].flatten(0, 1)
         m = 2 * b
         z = torch.gather(cell_depth.flatten(1)[:m], 1, index[:m])
         labelled = _select(corr, idx)
-        stretch = None if metric else _stretch(model, batch["size"].flatten(0, 1))
+        stretch = None if metric else model.axis_stretch(batch["size"].flatten(0, 1))
         terms["supervised"] = L.supervised_loss(
             labelled, out.vertices[:m], out.R[:m], out.t[:m], K[:m], xy[:m], z, R_gt,
             t_gt, mc.category, diam, stretch,
@@ -154,8 +152,6 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
             terms["supervised_ce"] = L.nearest_vertex_ce(
                 labelled, out.vertices[:m], K[:m], xy[:m], z, R_gt, t_gt, mc.category, stretch
             )
-    if "labelled" in batch and not metric:
-        raise ConfigError("a per_axis_scale model cannot train on pseudo-labels (no sizes)")
     if "labelled" in batch:  # pose-train's depth + TF pseudo-labels, on some tracks only
         terms["pseudo"] = _pseudo_term(batch, corr, out, K, xy, cell_depth, index, mc, diam)
     if cfg.weights.get("gravity", 0.0):
@@ -170,12 +166,6 @@ def compute_losses(model: CseModel, batch: dict, cfg: CseTrainConfig, ctx: StepC
     stats["loss"] = float(total.detach())
     stats.update(extra)
     return total, stats
-
-
-def _stretch(model: CseModel, size: torch.Tensor) -> torch.Tensor:
-    """``[N x 3]`` template extents / instance extents ``size [N x 3]`` (m) per model axis."""
-    extents = model.template.max(0).values - model.template.min(0).values
-    return extents[None] / size.clamp(min=1e-6)
 
 
 def _pseudo_term(batch, corr, out, K, xy, cell_depth, index, mc, diam) -> torch.Tensor:
