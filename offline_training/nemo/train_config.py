@@ -59,6 +59,11 @@ class TrainConfig:
     such object (0 = off, the default). ``domain_self`` instead applies the term to each
     crop's own features at its label (CC3D on pseudo-labelled target images, which have no
     twin: ``||f~_r - C_r||^2`` with ``f~`` from the crop itself, :mod:`offline_training.adapt`).
+
+    Pose margin (:mod:`.pose_margin`): ``pose_margin_weight`` > 0 adds that times
+    ``softplus((L(truth) - L(perturbed)) / pose_margin_temperature)`` over
+    ``pose_margin_poses`` rotations per crop, ``pose_margin_min_deg``..``pose_margin_max_deg``
+    (log-uniform) off the label: render-and-compare's loss must be lowest at the true pose.
     """
 
     data: str
@@ -112,6 +117,11 @@ class TrainConfig:
     domain_self: bool = False
     replay_data: str | None = None
     replay_fraction: float = 0.5
+    pose_margin_weight: float = 0.0
+    pose_margin_poses: int = 4
+    pose_margin_min_deg: float = 2.0
+    pose_margin_max_deg: float = 30.0
+    pose_margin_temperature: float = 0.005
 
     def __post_init__(self) -> None:
         train_loop.require_positive(self, ("steps", "batch_size", "checkpoint_every", "log_every"))
@@ -142,6 +152,15 @@ class TrainConfig:
                               f"{self.neighbour_fraction}")  # fmt: skip
         if self.replay_data and self.mix_data:
             raise ConfigError("replay_data and mix_data exclude each other (one mixed set)")
+        if self.pose_margin_weight < 0 or self.pose_margin_poses < 1:
+            raise ConfigError(f"need pose_margin_weight >= 0 and pose_margin_poses >= 1, got "
+                              f"{self.pose_margin_weight}, {self.pose_margin_poses}")  # fmt: skip
+        if not 0 < self.pose_margin_min_deg <= self.pose_margin_max_deg:
+            raise ConfigError(f"need 0 < pose_margin_min_deg <= pose_margin_max_deg, got "
+                              f"{self.pose_margin_min_deg}, {self.pose_margin_max_deg}")
+        if self.pose_margin_temperature <= 0:
+            raise ConfigError(f"pose_margin_temperature must be > 0, got "
+                              f"{self.pose_margin_temperature}")  # fmt: skip
         if self.domain_weight > 0 and not (self.mix_data or self.domain_self):
             raise ConfigError("domain_weight > 0 needs mix_data (the enhanced copy whose "
                               "twins the domain-consistency loss compares)")  # fmt: skip

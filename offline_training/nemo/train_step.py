@@ -2,7 +2,8 @@
 CoKe; see :mod:`offline_training.nemo.train`).
 
 * :func:`visible_vertices`: which mesh vertices a crop sees (facing, inside, on the mask);
-* :func:`train_step`: features -> contrastive loss (+ paper 001's domain-consistency term on
+* :func:`train_step`: features -> contrastive loss (+ the pose margin when
+  ``pose_margin_weight`` > 0, :mod:`.pose_margin`; + paper 001's domain-consistency term on
   enhanced twins when ``domain_weight`` > 0, :mod:`.domain`) -> Adam step -> momentum update of
   the vertex features and the clutter queue;
 * :func:`make_optimizer`, :func:`lr_factor`, :func:`set_learning_rate`: Adam on the feature net
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 
 from offline_training import distributed
 from offline_training.nemo import domain
+from offline_training.nemo.pose_margin import pose_margin_loss
 from offline_training.nemo.train_config import TrainConfig
 from ros_pose_estimation.nemo.contrastive import (
     contrastive_loss,
@@ -97,6 +99,14 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
         sub_feats, sub_ids, model.mesh.features, model.mesh.clutter, neighbours,
         temperature=cfg.temperature, bg_feats=bg if len(bg) else None, bg_weight=cfg.bg_weight,
     )  # fmt: skip
+    if cfg.pose_margin_weight > 0:  # the truth must out-score its neighbours (.pose_margin)
+        margin, margin_stats = pose_margin_loss(
+            model.mesh, fmap, K, R, t, stride, model.config.category, generator,
+            cfg.pose_margin_poses, cfg.pose_margin_min_deg, cfg.pose_margin_max_deg,
+            cfg.pose_margin_temperature,
+        )  # fmt: skip
+        loss = loss + cfg.pose_margin_weight * margin
+        stats.update(margin_stats)
     if twin_fmap is not None:  # paper 001 Eq. 5 (.domain)
         uv_feat, bank = image_to_feature_uv(uv, stride), model.mesh.features
         loss = domain.add_domain_term(loss, stats, twin_fmap, uv_feat, visible, batch, bank,

@@ -1,0 +1,121 @@
+"""How often does render-and-compare score a wrong rotation better than the truth?
+
+    python -m benchmarks.nemo_margin_probe --data out/data/mug_train --split train \\
+        --checkpoint models/nemo/mug.pt --crops 64 --threads 1 --json out/probe.json
+
+For ``--crops`` labelled crops of the split (evenly spaced, plain: no augmentation; the
+training crops of :class:`offline_training.nemo.data.NemoTrainingSet`), the model's features
+are compared (:func:`ros_pose_estimation.nemo.scoring.render_compare`, the ``"nemo"`` loss of
+every preset) with the neural mesh at the true pose and at ``--draws`` rotations per crop at
+each of ``--angles`` degrees off the truth (random axes, the object's origin fixed; for a
+category with a continuous symmetry axis, no rotation about it). Printed per angle: the share
+of perturbed rotations that score better than the truth (a model whose loss is lowest at the
+truth has 0 everywhere) and the mean loss difference. This is the ranking the pose-margin loss
+trains (:mod:`offline_training.nemo.pose_margin`); the probe needs no search, so it isolates
+the loss surface from the optimiser. Prints the device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.device_info import describe
+
+
+def probe(model, dataset, crops: int, angles: list[float], draws: int, seed: int = 0) -> dict:
+    """``{angle: {"better": share, "mean_gap": mean L(perturbed) - L(truth)}}`` and the mean
+    loss at the truth, for the model on ``crops`` items of ``dataset``."""
+    import torch
+
+    from offline_training.nemo.pose_margin import feature_intrinsics, perturb_rotations
+    from ros_pose_estimation.core.categories import get_category
+    from ros_pose_estimation.nemo.scoring import Observation, clutter_similarity, render_compare
+
+    index = np.linspace(0, len(dataset) - 1, min(crops, len(dataset))).round().astype(int)
+    items = [dataset[int(i)] for i in index]
+    image, K, R, t = (torch.stack([it[k] for it in items]) for k in ("image", "K", "R", "t"))
+    with torch.no_grad():
+        feats = model.features(image).float()
+        b, _, h, w = feats.shape
+        obs = Observation(
+            feats, clutter_similarity(feats, model.mesh.clutter),
+            feature_intrinsics(K, model.config.stride),
+            torch.tensor([[(w - 1) / 2.0, (h - 1) / 2.0]]).expand(b, 2),
+            torch.full((b,), float(max(h, w))),
+        )  # fmt: skip
+        owner = torch.arange(b)
+        truth = render_compare(model.mesh, R, t, obs, owner).loss
+        cat = get_category(model.category)
+        axis = None
+        if cat.has_continuous_symmetry:
+            axis = torch.as_tensor(cat.continuous_axes[0], dtype=torch.float32)
+        gen = torch.Generator().manual_seed(seed)
+        out: dict = {"crops": b, "loss_at_truth": float(truth.mean()), "angles": {}}
+        for angle in angles:
+            R_pert, _ = perturb_rotations(R, draws, angle, angle, gen, axis)
+            loss = render_compare(model.mesh, R_pert, t.repeat_interleave(draws, 0), obs,
+                                  owner.repeat_interleave(draws)).loss  # fmt: skip
+            gap = (loss - truth.repeat_interleave(draws)).numpy()
+            out["angles"][f"{angle:g}"] = {"better": float(np.mean(gap < 0)),
+                                           "mean_gap": float(gap.mean())}  # fmt: skip
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.nemo_margin_probe",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--data", required=True, help="BOP dataset root")
+    p.add_argument("--split", default="train")
+    p.add_argument("--checkpoint", action="append", required=True, help="model .pt; repeat")
+    p.add_argument("--crops", type=int, default=64, help="labelled crops (default 64)")
+    p.add_argument("--angles", type=float, nargs="+", default=[2, 5, 10, 20, 40],
+                   help="perturbation angles, deg (default 2 5 10 20 40)")
+    p.add_argument("--draws", type=int, default=8, help="rotations per crop and angle")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)  # fmt: skip
+
+    import torch
+
+    from offline_training.nemo.data import NemoTrainingSet
+    from ros_pose_estimation.core.errors import PoseEstimationError
+    from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+
+    torch.set_num_threads(args.threads)
+    results = {}
+    print(f"device: {describe('cpu')}")
+    for path in args.checkpoint:
+        try:
+            model, _ = load_checkpoint(path)
+            model.eval()
+            cfg = model.config
+            dataset = NemoTrainingSet(args.data, model.category, args.split, cfg.crop_size,
+                                      cfg.crop_scale)  # fmt: skip
+        except (FileNotFoundError, PoseEstimationError) as exc:
+            print(f"nemo_margin_probe: error: {exc}", file=sys.stderr)
+            return 2
+        res = probe(model, dataset, args.crops, args.angles, args.draws)
+        results[path] = res
+        print(f"{path} ({model.category}, {res['crops']} crops of {args.data}/{args.split}; "
+              f"loss at the truth {res['loss_at_truth']:.4f})")  # fmt: skip
+        for angle, r in res["angles"].items():
+            print(f"  {angle:>5s} deg off: {r['better']:.3f} score better than the truth "
+                  f"(mean loss gap {r['mean_gap']:+.4f})")  # fmt: skip
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({"device": describe("cpu"), "data": args.data,
+                                               "split": args.split, "results": results},
+                                              indent=2) + "\n")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
