@@ -228,11 +228,13 @@ def _prepare_and_run(cfg: CseTrainConfig, out: Path, ctx: distributed.DistContex
 
 def load_init(model: CseModel, path: str) -> None:
     """Copy the weights, template and embeddings of the CSE checkpoint ``path`` into ``model``
-    (strict; only the crop settings may differ, :func:`.train_loop.load_init_weights`)."""
+    (strict; only the crop settings and ``per_axis_scale`` may differ,
+    :func:`.train_loop.load_init_weights`: one scale or one per axis changes the labels and the
+    solver, not the network, so a one-scale model can start a per-axis one)."""
     from ros_pose_estimation.cse.checkpoint import load_checkpoint
 
     init, _ = load_checkpoint(path, model.category)
-    train_loop.load_init_weights(model, init, path)
+    train_loop.load_init_weights(model, init, path, ignore={"per_axis_scale"})
 
 
 def _to(batch: dict, device: torch.device) -> dict:

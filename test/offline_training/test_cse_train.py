@@ -111,6 +111,11 @@ def test_init_checkpoint_starts_from_its_weights_and_refuses_other_settings(
     assert "other model settings" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "y"), "--init-checkpoint", "nope.pt"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    # one scale or one per axis changes the labels and the solver, not the network
+    axes = tmp_path / "axes"
+    assert main([*base, "--out", str(axes), "--init-checkpoint", str(start), "--supervised",
+                 "--per-axis-scale"]) == 0  # fmt: skip
+    assert load_cse(axes / "bottle.pt")[0].config.per_axis_scale
 
 
 def test_per_axis_scale_trains_on_stretched_labels_without_the_template_terms(
