@@ -41,5 +41,5 @@ def test_bundled_rgbd_model_loads_in_float32_and_runs(category):
         out = model(torch.rand(1, 3, 128, 128), torch.eye(3)[None] * 150)
     assert out.features.shape == (1, model.config.dim, 32, 32)
     # proportions vary more than a template deformation follows: one scale per axis (box;
-    # bottle and camera: tall or short, long or short lens; BENCHMARKS "per-axis scale")
-    assert model.config.per_axis_scale == (category in ("box", "bottle", "camera"))
+    # bottle, camera, mug: tall or short, long or short lens; BENCHMARKS "per-axis scale")
+    assert model.config.per_axis_scale == (category in ("box", "bottle", "camera", "mug"))
