@@ -32,30 +32,24 @@ def probe(model, dataset, crops: int, angles: list[float], draws: int, seed: int
     loss at the truth, for the model on ``crops`` items of ``dataset``."""
     import torch
 
-    from offline_training.nemo.pose_margin import feature_intrinsics, perturb_rotations
-    from ros_pose_estimation.core.categories import get_category
-    from ros_pose_estimation.nemo.scoring import Observation, clutter_similarity, render_compare
+    from offline_training.nemo.pose_margin import (
+        crop_observation,
+        perturb_rotations,
+        symmetry_axis,
+    )
+    from ros_pose_estimation.nemo.scoring import render_compare
 
     index = np.linspace(0, len(dataset) - 1, min(crops, len(dataset))).round().astype(int)
     items = [dataset[int(i)] for i in index]
     image, K, R, t = (torch.stack([it[k] for it in items]) for k in ("image", "K", "R", "t"))
     with torch.no_grad():
         feats = model.features(image).float()
-        b, _, h, w = feats.shape
-        obs = Observation(
-            feats, clutter_similarity(feats, model.mesh.clutter),
-            feature_intrinsics(K, model.config.stride),
-            torch.tensor([[(w - 1) / 2.0, (h - 1) / 2.0]]).expand(b, 2),
-            torch.full((b,), float(max(h, w))),
-        )  # fmt: skip
-        owner = torch.arange(b)
+        obs = crop_observation(feats, K, model.config.stride, model.mesh.clutter)
+        owner = torch.arange(len(feats))
         truth = render_compare(model.mesh, R, t, obs, owner).loss
-        cat = get_category(model.category)
-        axis = None
-        if cat.has_continuous_symmetry:
-            axis = torch.as_tensor(cat.continuous_axes[0], dtype=torch.float32)
+        axis = symmetry_axis(model.category)
         gen = torch.Generator().manual_seed(seed)
-        out: dict = {"crops": b, "loss_at_truth": float(truth.mean()), "angles": {}}
+        out: dict = {"crops": len(feats), "loss_at_truth": float(truth.mean()), "angles": {}}
         for angle in angles:
             R_pert, _ = perturb_rotations(R, draws, angle, angle, gen, axis)
             loss = render_compare(model.mesh, R_pert, t.repeat_interleave(draws, 0), obs,

@@ -31,21 +31,37 @@ import math
 import torch
 import torch.nn.functional as F
 
+from offline_training.cse.losses import feature_K
 from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.pose_param import rodrigues
 from ros_pose_estimation.nemo.scoring import Observation, clutter_similarity, render_compare
 
-__all__ = ["feature_intrinsics", "perturb_rotations", "pose_margin_loss"]
+__all__ = ["crop_observation", "perturb_rotations", "pose_margin_loss", "symmetry_axis"]
 
 
-def feature_intrinsics(K: torch.Tensor, stride: int) -> torch.Tensor:
-    """``[B x 3 x 3]`` crop intrinsics (px) -> those of its feature map at ``stride`` (pixel-
-    centre convention, as :func:`ros_pose_estimation.nemo.contrastive.image_to_feature_uv`)."""
-    Kf = K.clone()
-    Kf[:, :2, :2] = K[:, :2, :2] / stride
-    Kf[:, :2, 2] = (K[:, :2, 2] + 0.5) / stride - 0.5
-    return Kf
+def symmetry_axis(category: str) -> torch.Tensor | None:
+    """``[3]`` model-frame axis of the category's continuous symmetry, or None."""
+    cat = get_category(category)
+    if not cat.has_continuous_symmetry:
+        return None
+    return torch.as_tensor(cat.continuous_axes[0], dtype=torch.float32)
+
+
+def crop_observation(fmap: torch.Tensor, K: torch.Tensor, stride: int,
+                     clutter: torch.Tensor) -> Observation:  # fmt: skip
+    """What :func:`render_compare` compares with for whole training crops: ``fmap [B x D x h x
+    w]`` unit features, crop intrinsics ``K [B x 3 x 3]`` (px) scaled to the map
+    (:func:`offline_training.cse.losses.feature_K`), the neural mesh's ``clutter [M x D]``; the
+    anchor is the map's centre and the box the whole map."""
+    b, _, h, w = fmap.shape
+    return Observation(
+        features=fmap,
+        clutter=clutter_similarity(fmap, clutter.to(fmap)),
+        K=feature_K(K, stride),
+        anchor=fmap.new_tensor([[(w - 1) / 2.0, (h - 1) / 2.0]]).expand(b, 2),
+        box_side=fmap.new_full((b,), float(max(h, w))),
+    )
 
 
 def perturb_rotations(
@@ -108,20 +124,10 @@ def pose_margin_loss(
     """
     if temperature <= 0 or n_poses < 1:
         raise ConfigError(f"need temperature > 0 and n_poses >= 1, got {temperature}, {n_poses}")
-    b, _, h, w = fmap.shape
-    cat = get_category(category)
-    axis = None
-    if cat.has_continuous_symmetry:
-        axis = torch.as_tensor(cat.continuous_axes[0], dtype=R.dtype)
-    R_pert, _ = perturb_rotations(R, n_poses, min_deg, max_deg, generator, axis)
-    clutter = mesh.clutter.detach().to(fmap)
-    obs = Observation(
-        features=fmap,
-        clutter=clutter_similarity(fmap, clutter),
-        K=feature_intrinsics(K, stride),
-        anchor=fmap.new_tensor([[(w - 1) / 2.0, (h - 1) / 2.0]]).expand(b, 2),
-        box_side=fmap.new_full((b,), float(max(h, w))),
-    )
+    b = fmap.shape[0]
+    R_pert, _ = perturb_rotations(R, n_poses, min_deg, max_deg, generator,
+                                  symmetry_axis(category))  # fmt: skip
+    obs = crop_observation(fmap, K, stride, mesh.clutter.detach())
     owner = torch.arange(b, device=fmap.device)
     poses_R = torch.cat([R, R_pert])
     poses_t = torch.cat([t, t.repeat_interleave(n_poses, 0)])

@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from offline_training.cse.losses import feature_K as feature_intrinsics
 from offline_training.nemo.pose_margin import (
-    feature_intrinsics,
+    crop_observation,
     perturb_rotations,
     pose_margin_loss,
+    symmetry_axis,
 )
 from offline_training.nemo.train import train
 from offline_training.nemo.train_config import TrainConfig
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 from ros_pose_estimation.core.camera import Intrinsics
-from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.rotations import geodesic_angle, viewpoint_to_matrix
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
@@ -52,6 +53,15 @@ def test_feature_intrinsics_are_the_crop_camera_scaled_by_the_stride():
     np.testing.assert_allclose(feature_intrinsics(K, STRIDE)[0].numpy(), expected, atol=1e-6)
 
 
+def test_symmetry_axis_and_crop_observation():
+    assert symmetry_axis("mug") is None
+    assert torch.allclose(symmetry_axis("bottle"), torch.tensor([0.0, 0.0, 1.0]))
+    fmap = torch.nn.functional.normalize(torch.randn(2, 8, 16, 16), dim=1)
+    obs = crop_observation(fmap, _crop_camera(2), STRIDE, torch.zeros(0, 8))
+    assert obs.size == (16, 16) and obs.box_side.tolist() == [16.0, 16.0]
+    assert obs.anchor[0].tolist() == [7.5, 7.5]
+
+
 def test_perturbations_have_the_drawn_angles_within_the_range():
     R, _ = _poses(5)
     gen = torch.Generator().manual_seed(0)
@@ -68,7 +78,7 @@ def test_perturbations_have_the_drawn_angles_within_the_range():
 
 def test_no_perturbation_turns_about_a_continuous_symmetry_axis():
     R, _ = _poses(4)
-    axis = torch.as_tensor(get_category("bottle").continuous_axes[0], dtype=torch.float32)
+    axis = symmetry_axis("bottle")
     gen = torch.Generator().manual_seed(1)
     R_pert, angle = perturb_rotations(R, 6, 5.0, 20.0, gen, symmetry_axis=axis)
     Rn = R.repeat_interleave(6, 0)
