@@ -107,14 +107,18 @@ class Estimator(Protocol):
         ...
 
     def estimate(self, rgb: np.ndarray, detections: Sequence[Detection], intrinsics: Intrinsics,
-                 depth: np.ndarray | None = None) -> list[PoseEstimate]:  # fmt: skip
+                 depth: np.ndarray | None = None,
+                 errors: str = "raise") -> list[PoseEstimate | None]:  # fmt: skip
         """One :class:`PoseEstimate` per detection, in order, for ``rgb`` ``[H x W x 3]``
         uint8 seen by ``intrinsics``; ``depth`` ``[H x W]`` registered to ``rgb`` (uint16 mm
         or float32 m, 0 / NaN invalid), ignored by estimators that do not need it.
+        ``errors``: ``"raise"`` (a detection that cannot be solved raises) or ``"none"`` (its
+        entry is None, the others are still returned: what evaluators want).
 
         Raises:
             InputError (incl. DepthError): bad inputs, naming the argument or detection.
-            EstimationError: a detection could not be solved.
+            EstimationError: a detection could not be solved (``errors="raise"``).
+            ConfigError: ``errors`` is neither.
         """
         ...
 

@@ -36,7 +36,7 @@ from ros_pose_estimation.core.batching import sync_device
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.category_estimator import CategoryEstimator
 from ros_pose_estimation.core.crops import Crop, CropInputs, crop_inputs, detection_crop
-from ros_pose_estimation.core.errors import InputError
+from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.estimation import (
     Detection,
     PoseEstimate,
@@ -151,11 +151,14 @@ class NemoEstimator(CategoryEstimator):
         detections: Sequence[Detection],
         intrinsics: Intrinsics,
         depth: np.ndarray | None = None,
+        errors: str = "raise",
     ) -> list[PoseEstimate]:
         """Poses of ``detections`` in ``rgb`` (``[H x W x 3]`` uint8) seen by a camera
         with ``intrinsics``; one :class:`PoseEstimate` per detection, in order. ``depth`` is
         accepted for the common contract and ignored. A detection's ``mask`` (``[H x W]``
-        bool) hides the feature cells farther than one cell from it.
+        bool) hides the feature cells farther than one cell from it. ``errors`` (``"raise"``
+        or ``"none"``) is the common contract's too: render-and-compare always returns its
+        best pose, so there is no unsolved detection to report either way.
 
         ``score``: paper 001 Eq. 6, the mean cosine similarity between the observed features
         and the rendered neural-mesh features over the pixels the mesh covers at the pose
@@ -170,6 +173,8 @@ class NemoEstimator(CategoryEstimator):
                 unknown category or one without a model, empty / zero-area / non-finite box,
                 box wholly outside the image, mask of the wrong shape.
         """
+        if errors not in ("raise", "none"):
+            raise ConfigError(f"errors: expected 'raise' or 'none', got {errors!r}")
         names = check_inputs(rgb, detections, intrinsics, self.models)
         if not detections:
             return []

@@ -256,6 +256,12 @@ def test_from_checkpoints(tmp_path):
     (same,) = estimator.estimate(IMAGE, [Detection("Mug", [200, 150, 300, 260])], INTR, depth)
     np.testing.assert_array_equal(same.R, est.R)
     np.testing.assert_array_equal(same.t, est.t)
+    # the common contract's errors= (evaluators pass "none"): accepted, same result; checked
+    (tolerant,) = estimator.estimate(IMAGE, [Detection("Mug", [200, 150, 300, 260])], INTR,
+                                     depth, errors="none")  # fmt: skip
+    np.testing.assert_array_equal(tolerant.R, est.R)
+    with pytest.raises(ConfigError, match="errors"):
+        estimator.estimate(IMAGE, [Detection("Mug", [200, 150, 300, 260])], INTR, errors="skip")
     with pytest.raises(ConfigError, match="two checkpoints of category 'mug'"):
         NemoEstimator.from_checkpoints([path, path])
 

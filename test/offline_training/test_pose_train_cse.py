@@ -221,6 +221,20 @@ def test_evaluate_bag_cli(bag, tmp_path, capsys):
     capsys.readouterr()
     assert evaluate_main([*argv, "--set", "icp_stpes=0"]) == 2
     assert "icp_stpes" in capsys.readouterr().err
+    # the RGB estimator through the same loop (the common estimate(..., errors=) contract)
+    import torch
+
+    from ros_pose_estimation.nemo.checkpoint import save_checkpoint
+    from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+
+    torch.manual_seed(0)
+    nemo = save_checkpoint(tmp_path / "nemo_mug.pt", NemoModel(
+        NemoConfig("mug", backbone="tiny", dim=16, crop_size=64, n_vertices=200)))
+    assert evaluate_main([str(bag), "--checkpoint", str(nemo), "--method", "nemo", "--preset",
+                          "fast", "--every-nth", "5", "--cache", str(tmp_path / "cache"),
+                          "--json", str(out)]) == 0  # fmt: skip
+    assert "4 objects in 2 frames, 4 solved" in capsys.readouterr().out
+    assert json.loads(out.read_text())["metrics"]["per_category"]["mug"]["count"] == 4
     bare = tmp_path / "bare"
     shutil.copytree(bag, bare)
     (bare / "ground_truth.json").unlink()
