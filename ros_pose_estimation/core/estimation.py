@@ -107,7 +107,7 @@ class Estimator(Protocol):
         ...
 
     def estimate(self, rgb: np.ndarray, detections: Sequence[Detection], intrinsics: Intrinsics,
-                 depth: np.ndarray | None = None,
+                 depth: np.ndarray | None = None, *,
                  errors: str = "raise") -> list[PoseEstimate | None]:  # fmt: skip
         """One :class:`PoseEstimate` per detection, in order, for ``rgb`` ``[H x W x 3]``
         uint8 seen by ``intrinsics``; ``depth`` ``[H x W]`` registered to ``rgb`` (uint16 mm

@@ -151,6 +151,7 @@ class NemoEstimator(CategoryEstimator):
         detections: Sequence[Detection],
         intrinsics: Intrinsics,
         depth: np.ndarray | None = None,
+        *,
         errors: str = "raise",
     ) -> list[PoseEstimate]:
         """Poses of ``detections`` in ``rgb`` (``[H x W x 3]`` uint8) seen by a camera

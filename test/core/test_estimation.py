@@ -89,11 +89,15 @@ def test_both_estimators_offer_the_contracts_call():
     from ros_pose_estimation.cse.estimator import CseEstimator
     from ros_pose_estimation.nemo.estimator import NemoEstimator
 
-    contract = list(inspect.signature(Estimator.estimate).parameters)
+    every = inspect.signature(Estimator.estimate).parameters
+    contract = [n for n, p in every.items() if p.kind is not inspect.Parameter.KEYWORD_ONLY]
+    by_name = {n: p.default for n, p in every.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert by_name == {"errors": "raise"}
     for cls, name, needs_depth in ((NemoEstimator, "nemo", False), (CseEstimator, "cse", True)):
         assert (cls.name, cls.needs_depth) == (name, needs_depth)
         params = inspect.signature(cls.estimate).parameters
         assert list(params)[: len(contract)] == contract, cls.__name__
+        assert {n: params[n].default for n in by_name} == by_name, cls.__name__
         assert params["depth"].default is None
         assert all(p.default is not inspect.Parameter.empty
                    for p in list(params.values())[len(contract):])  # fmt: skip
