@@ -1,4 +1,5 @@
-"""The mug's azimuth from its handle cells (ros_pose_estimation/cse/part_azimuth.py)."""
+"""The parts that fix a frame (ros_pose_estimation/cse/parts.py): a mug's handle, a laptop's
+base."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import pytest
 from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
-from ros_pose_estimation.cse.part_azimuth import body_axis_xy, handle_azimuth, handle_mask
+from ros_pose_estimation.cse.parts import (
+    BASE_FRACTION,
+    base_pitch,
+    body_axis_xy,
+    handle_azimuth,
+    handle_mask,
+)
 from ros_pose_estimation.shapes import template_mesh
 
 VERTS = np.asarray(template_mesh("mug").vertices, dtype=np.float64)
@@ -70,9 +77,36 @@ def test_only_the_handle_cells_decide():
     np.testing.assert_array_equal(t_same, t_bad)
 
 
+def test_a_laptop_base_fixes_the_pitch_whatever_the_screen():
+    """The screen opened 20 deg farther than the template's: a solve tilted 9 deg about the hinge
+    axis comes back to the true rotation from the base cells alone."""
+    verts = np.asarray(template_mesh("laptop").vertices, dtype=np.float64)
+    z_lo, z_hi = verts[:, 2].min(), verts[:, 2].max()
+    base = verts[:, 2] < z_lo + BASE_FRACTION * (z_hi - z_lo)
+    assert 0.1 * len(verts) < base.sum() < 0.9 * len(verts)
+    instance = verts.copy()  # the screen turned about the hinge (back edge of the base, model y)
+    hinge = np.array([verts[base, 0].min(), 0.0, z_lo + BASE_FRACTION * (z_hi - z_lo)])
+    Ry = lambda a: np.asarray(axis_angle_to_matrix(np.array([0.0, a, 0.0])), dtype=np.float64)  # noqa: E731
+    instance[~base] = (verts[~base] - hinge) @ Ry(math.radians(-20.0)).T + hinge
+    R = np.asarray(axis_angle_to_matrix(np.array([-0.9, 0.2, 0.5])), dtype=np.float64)
+    t = np.array([0.0, 0.1, 0.8])
+    cam = 0.9 * instance @ R.T + t
+    R_tilted = R @ Ry(math.radians(9.0))
+    R_new, cells, phi = base_pitch(cam, verts, np.ones(len(verts)), 0.9, R_tilted, t, verts)
+    assert cells == base.sum() and math.degrees(phi) == pytest.approx(-9.0, abs=1e-6)
+    np.testing.assert_allclose(R_new, R, atol=1e-9)
+    few = np.zeros(len(verts))
+    few[np.flatnonzero(base)[:7]] = 1.0
+    R_same, cells, phi = base_pitch(cam, verts, few, 0.9, R_tilted, t, verts, min_cells=8)
+    assert (cells, phi) == (7, 0.0)
+    np.testing.assert_array_equal(R_same, R_tilted)
+
+
 def test_shapes_and_settings_are_checked():
     with pytest.raises(InputError, match="template_points"):
         handle_azimuth(np.zeros((4, 3)), np.zeros((3, 3)), np.ones(4), 1.0, np.eye(3),
                        np.zeros(3), VERTS)  # fmt: skip
     with pytest.raises(ConfigError, match="handle_min_cells"):
         CseInferenceConfig(handle_min_cells=0)
+    with pytest.raises(ConfigError, match="base_min_cells"):
+        CseInferenceConfig(base_min_cells=0)
