@@ -41,6 +41,8 @@ def range_type(cast, name: str, lowest: str):
 _float_range = range_type(float, "X", "0 <")
 #: ``"0..9"`` -> (0.0, 9.0): like ``_float_range`` but LO may be 0
 _nonneg_range = range_type(float, "X", "0 <=")
+#: ``"-10..90"`` -> (-10.0, 90.0): any LO <= HI (checked further by the config)
+_any_range = range_type(float, "X", "any")
 #: ``"1..3"`` -> (1, 3); ``"2"`` -> (2, 2)
 _int_range = range_type(int, "N", "1 <=")
 
@@ -69,6 +71,9 @@ def dataset_parser() -> argparse.ArgumentParser:
                    help="farthest camera from the scene centre (m), e.g. a depth sensor's "
                    "range: a spread-out layout that --fill would put farther is framed closer "
                    "(it fills more of the image); default: no cap")
+    p.add_argument("--elevation", type=_any_range, default=(10.0, 80.0), metavar="LO..HI",
+                   help="camera elevation above the table (deg; 90 looks straight down), drawn "
+                   "per image (default 10..80)")
     p.add_argument("--objects-per-image", type=_int_range, default=(1, 3), metavar="LO..HI",
                    help="objects per image, e.g. 1..3 (default) or 2")
     p.add_argument("--split", default="train", help="split folder (default train)")
@@ -141,7 +146,7 @@ def dataset_main(argv: list[str] | None = None) -> int:
         instances=args.instances, images=args.images, seed=args.seed, width=args.width,
         height=args.height, hfov_deg=args.hfov[0],
         hfov_range=args.hfov if args.hfov[0] != args.hfov[1] else None, fill=args.fill,
-        max_distance=args.max_distance,
+        max_distance=args.max_distance, elevation_deg=args.elevation,
         objects_per_image=args.objects_per_image,
         split=args.split, noise=args.noise, shadows=args.shadows, with_table=args.table,
         views_per_layout=args.views_per_layout, background_images=backgrounds,

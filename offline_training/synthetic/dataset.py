@@ -81,6 +81,9 @@ class DatasetConfig:
         for name, rng in (("hfov_range", self.hfov_range), ("fill", self.fill)):
             if rng is not None and not 0.0 < rng[0] <= rng[1]:
                 raise ValueError(f"{name} must satisfy 0 < lo <= hi, got {rng[0]}..{rng[1]}")
+        lo, hi = self.elevation_deg
+        if not -90.0 <= lo <= hi <= 90.0:
+            raise ValueError(f"elevation_deg must satisfy -90 <= lo <= hi <= 90, got {lo}..{hi}")
         if self.max_distance is not None and not self.max_distance > 0:
             raise ValueError(f"max_distance must be > 0 (m), got {self.max_distance}")
         if self.hfov_range is not None and self.hfov_range[1] >= 170.0:

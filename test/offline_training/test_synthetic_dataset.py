@@ -104,3 +104,15 @@ def test_max_distance_caps_how_far_the_camera_stands(tmp_path, capsys):
     capsys.readouterr()
     assert dataset_main([*TINY, "--out", str(tmp_path / "bad"), "--max-distance", "0"]) == 2
     assert "max_distance must be > 0" in capsys.readouterr().err
+
+
+def test_elevation_range_sets_where_the_camera_looks_from(tmp_path, capsys):
+    out = tmp_path / "high"
+    assert dataset_main([*TINY, "--out", str(out), "--elevation", "70..80"]) == 0
+    cams = json.loads((out / "train/000000/scene_camera.json").read_text())
+    for cam in cams.values():  # the optical axis in the world (table) frame, pointing down
+        axis = np.array(cam["cam_R_w2c"]).reshape(3, 3).T @ [0.0, 0.0, 1.0]
+        assert 70.0 - 1e-6 <= np.degrees(np.arcsin(-axis[2])) <= 80.0 + 1e-6
+    capsys.readouterr()
+    assert dataset_main([*TINY, "--out", str(tmp_path / "bad"), "--elevation", "60..95"]) == 2
+    assert "elevation_deg must satisfy" in capsys.readouterr().err
