@@ -2,6 +2,7 @@
 
     python -m benchmarks.bench_pipeline [--objects 1 5] [--device cuda] [--frames 20]
     python -m benchmarks.bench_pipeline --data out/data/mug_ood --device cuda --json out.json
+    python -m benchmarks.bench_pipeline --device cuda --first-calls 6    # + first-call costs
 
 The pipeline is built as the node's configure step builds it
 (:func:`ros_pose_estimation.node.pipeline_factory.build_pipeline`) from ``config/pose.yaml``:
@@ -20,6 +21,12 @@ stream), after ``--warmup`` untimed frames: median / p90 ms per frame, per objec
 of the pipeline's stage timings. That is the node's work per frame minus the message
 conversions and DDS (``benchmarks.bench_node`` measures the node itself, with ROS).
 Prints the device (``benchmarks.device_info.describe``); ``--json`` writes everything.
+
+``--first-calls K`` first times, for 1..K objects in turn (the frame's first object repeated,
+so one model sees a batch of K), the first call that sees that many detections and a repeat of
+it (tracker reset before each): on a GPU a batch shape the process has not run yet costs kernel
+selection and loading once, which a node pays whenever a frame brings a number of objects of a
+category that it has not seen before.
 """
 
 from __future__ import annotations
@@ -193,6 +200,24 @@ def run(pipeline, frame: Frame, objects: int, frames: int, warmup: int) -> dict:
             "skipped_last_frame": results[-1].skipped}  # fmt: skip
 
 
+def first_calls(pipeline, frame: Frame, k: int) -> list[dict]:
+    """For ``n`` = 1..``k`` objects: ms of the first ``pipeline.process`` call with ``n``
+    detections (the frame's first, repeated) and of the same call repeated (tracker reset
+    before each)."""
+    rows = []
+    for n in range(1, k + 1):
+        dets = with_objects(frame.detections[:1], n)
+        ms = []
+        for _ in range(2):
+            pipeline.reset()
+            t0 = time.perf_counter()
+            pipeline.process(frame.rgb, dets, frame.intrinsics, 1_800_000_000 * 10**9,
+                             frame.depth)  # fmt: skip
+            ms.append(1e3 * (time.perf_counter() - t0))
+        rows.append({"objects": n, "first_ms": ms[0], "repeat_ms": ms[1]})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--objects", type=int, nargs="+", default=[1, 5])
@@ -207,10 +232,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=640, help="synthetic frame width")
     p.add_argument("--height", type=int, default=480, help="synthetic frame height")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--first-calls", type=int, default=0, metavar="K",
+                   help="first: time the first and a repeated call with 1..K objects")
     p.add_argument("--json", type=Path)
     args = p.parse_args(argv)
-    if min(args.objects) < 1 or args.frames < 1 or args.warmup < 0:
-        p.error("need --objects >= 1, --frames >= 1, --warmup >= 0")
+    if min(args.objects) < 1 or args.frames < 1 or args.warmup < 0 or args.first_calls < 0:
+        p.error("need --objects >= 1, --frames >= 1, --warmup >= 0, --first-calls >= 0")
 
     import torch
 
@@ -240,6 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{value('preset')}, loaded in {load_s:.1f} s; frame: {frame.source}",
         flush=True,
     )
+    first = first_calls(pipeline, frame, args.first_calls)
+    for r in first:
+        print(f"{r['objects']} object(s), first call: {r['first_ms']:.1f} ms, repeated: "
+              f"{r['repeat_ms']:.1f} ms", flush=True)  # fmt: skip
     results = []
     for n in args.objects:
         if device.startswith("cuda"):
@@ -257,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps({
             "device": describe(device), "config": str(args.config), "preset": value("preset"),
             "models": {s.category: s.checkpoint for s in specs}, "frame": frame.source,
-            "load_s": load_s, "results": results,
+            "load_s": load_s, "first_calls": first, "results": results,
         }, indent=2))  # fmt: skip
     return 0
 

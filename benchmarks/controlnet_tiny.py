@@ -1,12 +1,13 @@
 """ControlNet enhancement throughput with tiny random models, end to end (``enhance-dataset``).
 
     python -m benchmarks.controlnet_tiny [--images 4] [--steps 30] [--resolution 512] \\
-        [--device cuda --fp16] [--batch-size 1] [--json out.json]
+        [--device cuda --fp16] [--batch-size 1] [--data BOP_DIR --split test] [--json out.json]
 
 Builds a tiny random SD-1.5-shaped pipeline (UNet ``(4, 8)``, ControlNet from it, tiny CLIP
 text encoder and a byte-level tokenizer; ``shared/notes/diffusion.md``), saves it and loads it
 back through :func:`~offline_training.diffusion.controlnet_loading.load_controlnet_pipeline`,
-renders a small dataset with the data engine (320 x 240) and times
+renders a small dataset with the data engine (320 x 240; ``--data``: an existing BOP dataset
+instead, for a machine without open3d, the renderer) and times
 :func:`~offline_training.diffusion.enhance_dataset.enhance_dataset` over it: Canny, the
 pipeline at the published settings (512 px -> 512 x 704, 30 DDIM steps, guidance 9), resizing
 and writing; it prints images/s (wall) and the process's CPU seconds per image (steadier than
@@ -115,38 +116,51 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latent-stride", type=int, choices=(2, 8), default=8)
     p.add_argument("--device", default="cpu")
     p.add_argument("--fp16", action="store_true", help="float16 weights (CUDA)")
+    p.add_argument("--data", type=Path,
+                   help="enhance this BOP dataset's images instead of rendering a new one")
+    p.add_argument("--split", default="train", help="the split of --data (default train)")
     p.add_argument("--json", help="write the result here")
     args = p.parse_args(argv)
+    if args.data is not None and not (args.data / args.split).is_dir():
+        p.error(f"--data {args.data} has no split '{args.split}' (no folder "
+                f"{args.data / args.split})")
 
     import torch
 
     from benchmarks.device_info import describe
     from offline_training.diffusion.controlnet import ControlNetEnhancer, EnhanceSettings
     from offline_training.diffusion.enhance_dataset import enhance_dataset
-    from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         base, net = save_tiny_controlnet(tmp / "weights", args.latent_stride)
-        data = tmp / "bop"
-        generate_dataset(DatasetConfig(["mug", "bottle"], data, images=args.images + 1,
-                                       instances=2), progress=False)  # fmt: skip
+        data, split = args.data, args.split
+        if data is None:
+            from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
+
+            data, split = tmp / "bop", "train"
+            generate_dataset(DatasetConfig(["mug", "bottle"], data, images=args.images + 1,
+                                           instances=2), progress=False)  # fmt: skip
         settings = EnhanceSettings(resolution=args.resolution, steps=args.steps)
         enhancer = ControlNetEnhancer.from_pretrained(str(base), str(net), settings,
                                                       args.device, args.fp16)  # fmt: skip
-        enhance_dataset(data, tmp / "warm", enhancer, max_images=1, progress=False)  # warm-up
+        enhance_dataset(data, tmp / "warm", enhancer, split=split, max_images=1,
+                        progress=False)  # warm-up
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         t0, cpu0 = time.perf_counter(), time.process_time()
-        summary = enhance_dataset(data, tmp / "out", enhancer, max_images=args.images,
-                                  batch_size=args.batch_size, progress=False)  # fmt: skip
+        summary = enhance_dataset(data, tmp / "out", enhancer, split=split,
+                                  max_images=args.images, batch_size=args.batch_size,
+                                  progress=False)  # fmt: skip
         if args.device.startswith("cuda"):
             torch.cuda.synchronize()
         seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     result = {
         "device": describe(args.device), "torch": torch.__version__,
         "dtype": "fp16" if args.fp16 else "fp32", "images": summary.written,
-        "size": "320x240 -> control 512x704" if args.resolution == 512 else str(args.resolution),
+        "size": ("320x240 -> control 512x704" if args.resolution == 512 and args.data is None
+                 else f"{args.resolution} px control" + (f", images of {args.data}" if args.data
+                                                         else "")),
         "steps": args.steps, "batch_size": args.batch_size, "latent_stride": args.latent_stride,
         "seconds": seconds, "images_per_s": summary.written / seconds,
         "process_cpu_s_per_image": cpu / max(summary.written, 1),

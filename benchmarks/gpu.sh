@@ -238,9 +238,13 @@ if has diffusers && has transformers; then
   [[ "$DEVICE" == cuda ]] && half="--fp16"
   n_views=4 n_images=2 z_steps=50 c_steps=30
   [[ "$QUICK" == 1 ]] && n_views=2 n_images=1 z_steps=3 c_steps=3
+  cn_data=()  # without open3d (the renderer) ControlNet enhances the carried test set's images
+  if ! has open3d && [[ -d "$CARRIED/mug/test" ]]; then
+    cn_data=(--controlnet-data "$CARRIED/mug" --controlnet-split test)
+  fi
   step diffusion 120 "$PY" -m benchmarks.diffusion_tiny --views "$n_views" \
     --images "$n_images" --zero123-steps "$z_steps" --controlnet-steps "$c_steps" \
-    --device "$DEVICE" $half --json "$OUT/diffusion.json"
+    "${cn_data[@]}" --device "$DEVICE" $half --json "$OUT/diffusion.json"
 else
   record diffusion skipped 0 "diffusers / transformers do not import here"
 fi
