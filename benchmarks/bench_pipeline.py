@@ -7,7 +7,8 @@
 The pipeline is built as the node's configure step builds it
 (:func:`ros_pose_estimation.node.pipeline_factory.build_pipeline`) from ``config/pose.yaml``:
 the bundled mug / bottle / camera models, the preset of that file (``--preset`` overrides it).
-Only ``device`` and ``num_threads`` are replaced by ``--device`` / ``--threads``.
+Only ``device`` and ``num_threads`` are replaced by ``--device`` / ``--threads`` (and ``cudnn``
+by ``--cudnn``: cuDNN on for the convolutions, as before the node parameter existed).
 
 Frame: by default a synthetic ``--width`` x ``--height`` frame (hfov 60 deg): the categories'
 template meshes rendered flat-shaded at random rotations in a row ~0.7 m away, in front of a
@@ -232,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=640, help="synthetic frame width")
     p.add_argument("--height", type=int, default=480, help="synthetic frame height")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cudnn", action="store_true", help="cuDNN on (the file says off)")
     p.add_argument("--first-calls", type=int, default=0, metavar="K",
                    help="first: time the first and a repeated call with 1..K objects")
     p.add_argument("--json", type=Path)
@@ -248,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
                  "max_objects": max(20, *args.objects)}  # fmt: skip
     if args.preset:
         overrides["preset"] = args.preset
+    if args.cudnn:
+        overrides["cudnn"] = True
     value = node_params(args.config, overrides)
     t0 = time.perf_counter()
     try:
@@ -264,7 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"device: {describe(device)}")
     print(
         f"models: {', '.join(f'{s.category} ({s.method})' for s in specs)}, preset "
-        f"{value('preset')}, loaded in {load_s:.1f} s; frame: {frame.source}",
+        f"{value('preset')}, loaded in {load_s:.1f} s; frame: {frame.source}"
+        + (f"; cuDNN {'on' if value('cudnn') else 'off'}" if device.startswith("cuda") else ""),
         flush=True,
     )
     first = first_calls(pipeline, frame, args.first_calls)
@@ -287,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({
             "device": describe(device), "config": str(args.config), "preset": value("preset"),
+            "cudnn": bool(value("cudnn")) if device.startswith("cuda") else None,
             "models": {s.category: s.checkpoint for s in specs}, "frame": frame.source,
             "load_s": load_s, "first_calls": first, "results": results,
         }, indent=2))  # fmt: skip

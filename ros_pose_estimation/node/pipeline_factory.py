@@ -2,7 +2,9 @@
 :class:`~ros_pose_estimation.pipeline.pose_pipeline.PosePipeline` (on configure).
 
 No rclpy: ``value(name)`` is the node's checked parameter read. :func:`build_pipeline` resolves
-the torch device, sets torch's CPU thread count, builds one
+the torch device, sets torch's CPU thread count and, on CUDA, whether cuDNN runs the
+convolutions (``cudnn``; off by default: a batch size it has not seen costs 1.5-4.6 s of kernel
+selection once, BENCHMARKS.md "GPU figures"), builds one
 :class:`~ros_pose_estimation.pipeline.estimators.ModelSpec` per entry of ``categories``, loads
 the estimators and the tracking filter's config; :func:`load_meshes` loads the categories' template
 meshes when markers or the debug image draw them. torch and the models are imported on
@@ -76,6 +78,10 @@ def build_pipeline(value: Value) -> tuple[PosePipeline, list[ModelSpec], str]:
         import torch
 
         torch.set_num_threads(threads)
+    if device.startswith("cuda"):
+        import torch
+
+        torch.backends.cudnn.enabled = bool(value("cudnn"))
     specs = []
     for category in value("categories"):
         ids = [c for c in value(f"models.{category}.class_ids") if c]

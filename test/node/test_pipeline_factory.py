@@ -65,6 +65,24 @@ def test_a_missing_checkpoint_fails_configure_with_its_name(tmp_path):
         build_pipeline(value)
 
 
+@pytest.mark.parametrize("cudnn", [False, True])
+def test_cudnn_follows_the_parameter_on_cuda_only(monkeypatch, cudnn):
+    import torch
+
+    from ros_pose_estimation.node import pipeline_factory
+    from ros_pose_estimation.pipeline import estimators
+
+    monkeypatch.setattr(estimators, "load_estimators", lambda specs, device, preset: {})
+    monkeypatch.setattr(torch.backends.cudnn, "enabled", not cudnn)
+    value = values(categories=[], cudnn=cudnn)
+    monkeypatch.setattr(pipeline_factory, "resolve_device", lambda device: "cpu")
+    build_pipeline(value)
+    assert torch.backends.cudnn.enabled is (not cudnn)  # CPU: left as it was
+    monkeypatch.setattr(pipeline_factory, "resolve_device", lambda device: "cuda:0")
+    assert build_pipeline(value)[2] == "cuda:0"
+    assert torch.backends.cudnn.enabled is cudnn
+
+
 @pytest.mark.ros
 def test_descriptors_carry_ranges_choices_and_types():
     try:
