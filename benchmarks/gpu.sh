@@ -23,7 +23,9 @@
 #             are in the tree), at most GPU_SH_MAX_OBJECTS objects -> nemo_eval_<c>.json
 #   diffusion the Zero-1-to-3 and ControlNet generators with tiny random models (issue 15's
 #             smoke run: data flow and per-step overhead, fp16 on CUDA), when diffusers and
-#             transformers import -> diffusion.json
+#             transformers import (the H200 image lacks diffusers: carry its wheel, see
+#             BENCHMARKS.md "GPU figures"); without open3d ControlNet enhances the carried
+#             test set's mug images -> diffusion.json
 #   summary   every step's status and wall time, speed-up of default over reference per
 #             category (same run), headline latencies, the env -> summary.json; log -> log.txt
 # At most 8 files come back from $OUT, so there are never more (summary, log, three
