@@ -10,23 +10,26 @@
 # Usage: bash scripts/nemo_finetune_experiment.sh CATEGORY ...  (needs out/data/<c>_train and
 # out/data/<c>_ood of scripts/nemo_pretrained_experiment.sh; a training set of only its first
 # N images, --images N with the same seed, is the same distribution); PARALLEL (2) trainings
-# at a time.
-# Outputs: out/runs/<c>_ft/<c>.pt, benchmarks/results/nemo_ft_<c>{,_vs_reference}_cpu.json
+# at a time; MARGIN (0) the pose-margin weight (1: the bundled mug's last stage); TAG (ft)
+# names the run and its results, so that a second round does not overwrite the first.
+# Outputs: out/runs/<c>_<TAG>/<c>.pt, benchmarks/results/nemo_<TAG>_<c>{,_vs_reference}_cpu.json
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 steps=${STEPS:-600} parallel=${PARALLEL:-2} ref_objects=${REF_OBJECTS:-60}
+tag=${TAG:-ft} margin=${MARGIN:-0}
 mkdir -p out/logs benchmarks/results
 train() {
   local c=$1
-  [[ -f out/runs/${c}_ft/$c.pt ]] && return 0
-  train-nemo --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_ft" \
-    --init-checkpoint "models/nemo/$c.pt" --steps "$steps" --batch-size 16 --lr 1e-4 \
+  [[ -f out/runs/${c}_$tag/$c.pt ]] && return 0
+  train-nemo --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_$tag" \
+    --init-checkpoint "models/nemo/$c.pt" --pose-margin-weight "$margin" --steps "$steps" \
+    --batch-size 16 --lr 1e-4 \
     --lr-schedule cosine --backbone-lr-scale 0.5 --frozen-stages 1 --backbone-stages 3 \
     --backbone efficientnet_lite0 --fuse-channels 64 --crop-size 128 --max-points 1024 \
     --num-threads 1 --num-workers 1 --seed 1 --log-every 25 --checkpoint-every 100 \
-    --snapshot-every 200 --no-progress > "out/logs/${c}_ft.log" 2>&1
+    --snapshot-every 200 --no-progress > "out/logs/${c}_$tag.log" 2>&1
 }
 for c in "$@"; do
   while (( $(jobs -rp | wc -l) >= parallel )); do wait -n; done
@@ -35,12 +38,12 @@ done
 wait
 for c in "$@"; do
   python -m benchmarks.nemo_compare --data "out/data/${c}_ood" --split test --max-objects 200 \
-    --run "bundled=models/nemo/$c.pt:default" --run "ft=out/runs/${c}_ft/$c.pt:default" \
-    --threads 1 --quiet --json "benchmarks/results/nemo_ft_${c}_cpu.json"
+    --run "bundled=models/nemo/$c.pt:default" --run "ft=out/runs/${c}_$tag/$c.pt:default" \
+    --threads 1 --quiet --json "benchmarks/results/nemo_${tag}_${c}_cpu.json"
 done
 for c in "$@"; do  # the published schedule costs ~10x: on the first REF_OBJECTS objects
   python -m benchmarks.nemo_compare --data "out/data/${c}_ood" --split test \
-    --max-objects "$ref_objects" --run "ft=out/runs/${c}_ft/$c.pt:default" \
-    --run "ft_reference=out/runs/${c}_ft/$c.pt:reference" --threads 1 --quiet \
-    --json "benchmarks/results/nemo_ft_${c}_vs_reference_cpu.json"
+    --max-objects "$ref_objects" --run "ft=out/runs/${c}_$tag/$c.pt:default" \
+    --run "ft_reference=out/runs/${c}_$tag/$c.pt:reference" --threads 1 --quiet \
+    --json "benchmarks/results/nemo_${tag}_${c}_vs_reference_cpu.json"
 done
