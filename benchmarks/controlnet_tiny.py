@@ -158,9 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "device": describe(args.device), "torch": torch.__version__,
         "dtype": "fp16" if args.fp16 else "fp32", "images": summary.written,
-        "size": ("320x240 -> control 512x704" if args.resolution == 512 and args.data is None
-                 else f"{args.resolution} px control" + (f", images of {args.data}" if args.data
-                                                         else "")),
+        "size": (f"images of {args.data}, {args.resolution} px control" if args.data
+                 else "320x240 -> control 512x704" if args.resolution == 512
+                 else str(args.resolution)),
         "steps": args.steps, "batch_size": args.batch_size, "latent_stride": args.latent_stride,
         "seconds": seconds, "images_per_s": summary.written / seconds,
         "process_cpu_s_per_image": cpu / max(summary.written, 1),

@@ -17,6 +17,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/nemo_recipe.sh
+source scripts/nemo_recipe.sh
 steps=${STEPS:-600} parallel=${PARALLEL:-2} ref_objects=${REF_OBJECTS:-60}
 tag=${TAG:-ft} margin=${MARGIN:-0}
 mkdir -p out/logs benchmarks/results
@@ -25,11 +27,7 @@ train() {
   [[ -f out/runs/${c}_$tag/$c.pt ]] && return 0
   train-nemo --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_$tag" \
     --init-checkpoint "models/nemo/$c.pt" --pose-margin-weight "$margin" --steps "$steps" \
-    --batch-size 16 --lr 1e-4 \
-    --lr-schedule cosine --backbone-lr-scale 0.5 --frozen-stages 1 --backbone-stages 3 \
-    --backbone efficientnet_lite0 --fuse-channels 64 --crop-size 128 --max-points 1024 \
-    --num-threads 1 --num-workers 1 --seed 1 --log-every 25 --checkpoint-every 100 \
-    --snapshot-every 200 --no-progress > "out/logs/${c}_$tag.log" 2>&1
+    "${NEMO_FINETUNE[@]}" --snapshot-every 200 > "out/logs/${c}_$tag.log" 2>&1
 }
 for c in "$@"; do
   while (( $(jobs -rp | wc -l) >= parallel )); do wait -n; done

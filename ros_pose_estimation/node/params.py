@@ -135,7 +135,7 @@ PARAMS: tuple[Param, ...] = (
        applies="configure"),
     _p("cudnn", False, "on CUDA, run the networks' convolutions through cuDNN (false: torch's "
        "own kernels; cuDNN selects and loads kernels for every new number of detections, "
-       "stalling the first such frame by 1.5-4.6 s on an H200)", applies="configure"),
+       "stalling the first such frame by 1.4-4.6 s on an H200)", applies="configure"),
     _p("autostart", True, "configure and activate the lifecycle node on start-up (false: wait "
        "for a lifecycle manager)", applies="configure"),
     _p("use_compressed", False, "subscribe to <image>/compressed (sensor_msgs/CompressedImage) "

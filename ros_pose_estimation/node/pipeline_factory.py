@@ -3,7 +3,7 @@
 
 No rclpy: ``value(name)`` is the node's checked parameter read. :func:`build_pipeline` resolves
 the torch device, sets torch's CPU thread count and, on CUDA, whether cuDNN runs the
-convolutions (``cudnn``; off by default: a batch size it has not seen costs 1.5-4.6 s of kernel
+convolutions (``cudnn``; off by default: a batch size it has not seen costs 1.4-4.6 s of kernel
 selection once, BENCHMARKS.md "GPU figures"), builds one
 :class:`~ros_pose_estimation.pipeline.estimators.ModelSpec` per entry of ``categories``, loads
 the estimators and the tracking filter's config; :func:`load_meshes` loads the categories' template
