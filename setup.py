@@ -67,6 +67,8 @@ setup(
             "train-nemo = offline_training.nemo.train_cli:main",
             "evaluate_nemo = offline_training.nemo.evaluate:main",
             "evaluate-nemo = offline_training.nemo.evaluate:main",
+            "calibrate_nemo = offline_training.nemo.calibrate:main",
+            "calibrate-nemo = offline_training.nemo.calibrate:main",
             "generate_bag = offline_training.synthetic.recording_cli:main",
             "train_cse = offline_training.cse.train_cli:main",
             "train-cse = offline_training.cse.train_cli:main",

@@ -6,7 +6,8 @@
         --run bundled_small=models/nemo/mug.pt:default --threads 1 --json out/compare.json
 
 Each ``--run NAME=CHECKPOINT[:PRESET]`` (preset default, fast or reference; default
-``default``) is one estimator; every selected object of an image goes to every estimator in
+``default``; with ``-raw`` appended, e.g. ``default-raw``, without the checkpoint's view
+correction) is one estimator; every selected object of an image goes to every estimator in
 turn (``offline_training.nemo.evaluate.evaluate``: same objects, same machine load, first image
 untimed), so accuracy *and* latency per object compare across checkpoints, e.g. a new model
 against the bundled one, or the snapshots ``step_N.pt`` of a training run (a learning curve:
@@ -28,18 +29,30 @@ from pathlib import Path
 
 from benchmarks.device_info import describe
 
+#: A preset name with this suffix runs without the checkpoint's view correction.
+RAW = "-raw"
+
 
 def parse_run(text: str) -> tuple[str, str, str]:
-    """``NAME=CHECKPOINT[:PRESET]`` -> (name, checkpoint, preset)."""
+    """``NAME=CHECKPOINT[:PRESET]`` -> (name, checkpoint, preset); ``PRESET`` may end in
+    ``-raw`` (e.g. ``default-raw``): that preset without the view correction."""
     from ros_pose_estimation.nemo.presets import PRESETS
 
     name, sep, rest = text.partition("=")
     if not sep or not name or not rest:
         raise argparse.ArgumentTypeError(f"expected NAME=CHECKPOINT[:PRESET], got {text!r}")
     path, _, preset = rest.rpartition(":")
-    if not path or preset not in PRESETS:
+    if not path or preset.removesuffix(RAW) not in PRESETS:
         path, preset = rest, "default"
     return name, path, preset
+
+
+def preset_config(preset: str):
+    """The :class:`InferenceConfig` of a run's preset (``-raw``: view correction off)."""
+    from ros_pose_estimation.nemo.presets import InferenceConfig
+
+    config = InferenceConfig.named(preset.removesuffix(RAW))
+    return config.replace(view_correction=False) if preset.endswith(RAW) else config
 
 
 def curve_runs(run_dir: str | Path) -> list[tuple[str, str, str]]:
@@ -78,7 +91,6 @@ def main(argv: list[str] | None = None) -> int:
     from ros_pose_estimation.core.errors import PoseEstimationError
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
     from ros_pose_estimation.nemo.estimator import NemoEstimator
-    from ros_pose_estimation.nemo.presets import InferenceConfig
 
     torch.set_num_threads(args.threads)
     runs = list(args.run)
@@ -95,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, path, preset in runs:
             model, meta = load_checkpoint(path)
             estimators[name] = NemoEstimator({model.category: model.to(args.device)},
-                                             InferenceConfig.named(preset), args.device)
+                                             preset_config(preset), args.device)
             info[name] = {"checkpoint": path, "preset": preset, "category": model.category,
                           "backbone": model.config.backbone, "step": meta.get("step"),
                           "train_seconds": meta.get("seconds")}  # fmt: skip

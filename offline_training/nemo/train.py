@@ -136,7 +136,9 @@ MESH_SETTINGS = frozenset({"mesh_kind", "n_vertices", "geodesic_level", "mesh_ma
 def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
     """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict; only
     the crop settings may differ, :func:`.train_loop.load_init_weights`); returns the
-    checkpoint's own ``backbone_init`` (where its backbone came from)."""
+    checkpoint's own ``backbone_init`` (where its backbone came from). A view correction the
+    checkpoint carries is left behind: it was fitted to the weights training is about to
+    change."""
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
     init, meta = load_checkpoint(cfg.init_checkpoint, cfg.category)
@@ -146,7 +148,10 @@ def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
                                      theirs=init.config)  # fmt: skip
     else:
         train_loop.load_init_weights(model, init, cfg.init_checkpoint)
-    return str(meta.get("backbone_init", "unknown"))
+    lineage = str(meta.get("backbone_init", "unknown"))
+    if init.view_correction is not None:  # fitted to the old weights: stale after training
+        lineage += " (its view correction is not carried over: fit one with calibrate-nemo)"
+    return lineage
 
 
 def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Path,

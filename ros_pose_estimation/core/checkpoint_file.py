@@ -80,12 +80,14 @@ def write_model(
     model: torch.nn.Module,
     parts: Mapping[str, torch.nn.Module],
     meta: dict | None = None,
+    extra: Mapping[str, object] | None = None,
 ) -> Path:
     """Write ``model``'s checkpoint to ``path`` atomically.
 
     The payload: ``format`` = ``fmt``, ``format_version`` = ``version``, the model's
     ``category`` and ``config.to_dict()``, the :func:`cpu_state` of each module of ``parts``
-    under its key (e.g. ``{"model": model}``), and ``meta`` (free-form, JSON-like).
+    under its key (e.g. ``{"model": model}``), ``meta`` (free-form, JSON-like), and the
+    optional entries of ``extra`` (tensors, strings, numbers, containers of them) under theirs.
     """
     payload = {
         "format": fmt,
@@ -94,6 +96,7 @@ def write_model(
         "config": model.config.to_dict(),
         **{key: cpu_state(module) for key, module in parts.items()},
         "meta": dict(meta or {}),
+        **dict(extra or {}),
     }
     return write_payload(path, payload)
 

@@ -11,7 +11,11 @@ reads it and nothing in it can execute code)::
       "feature_net": {state dict},
       "neural_mesh": {"vertices", "faces", "features", "clutter", "clutter_ptr"},
       "meta": {free-form JSON-like training information: steps, data, seed, time, ...},
+      "view_correction": {"category", "views", "residuals", "sigma", "info"}   (optional)
     }
+
+``view_correction`` is present when the model was calibrated (``calibrate-nemo``,
+:mod:`ros_pose_estimation.nemo.view_correction`); checkpoints without it load as before.
 
 Loading is strict: unknown formats, newer versions, another category than the one asked for,
 and missing or unexpected weights raise :class:`CheckpointError` saying what was expected.
@@ -29,15 +33,23 @@ from ros_pose_estimation.core.checkpoint_weights import build_model
 from ros_pose_estimation.core.errors import CheckpointError
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
+from ros_pose_estimation.nemo.view_correction import ViewCorrection
 
 FORMAT = "ros_pose_estimation/nemo"
 FORMAT_VERSION = 1
 
 
 def save_checkpoint(path: str | os.PathLike, model: NemoModel, meta: dict | None = None) -> Path:
-    """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
+    """Write ``model`` to ``path`` atomically (a temporary file renamed into place), with its
+    ``view_correction`` when it has one."""
     parts = {"feature_net": model.feature_net, "neural_mesh": model.mesh}
-    return write_model(path, FORMAT, FORMAT_VERSION, model, parts, meta)
+    extra = {}
+    if model.view_correction is not None:
+        state = model.view_correction.state()
+        state["views"] = torch.as_tensor(state["views"], dtype=torch.float32)
+        state["residuals"] = torch.as_tensor(state["residuals"], dtype=torch.float32)
+        extra["view_correction"] = state
+    return write_model(path, FORMAT, FORMAT_VERSION, model, parts, meta, extra)
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -74,6 +86,14 @@ def load_checkpoint(
                 f"config says dim={config.dim}"
             )
         model.mesh = mesh
+        if payload.get("view_correction") is not None:
+            state = {k: v.double().numpy() if isinstance(v, torch.Tensor) else v
+                     for k, v in dict(payload["view_correction"]).items()}  # fmt: skip
+            correction = ViewCorrection.from_state(state, str(path))
+            if correction.category != config.category:
+                raise CheckpointError(f"{path}: view_correction is for {correction.category!r}, "
+                                      f"the model for {config.category!r}")  # fmt: skip
+            model.view_correction = correction
         return model
 
     def weights(model: NemoModel) -> list:

@@ -14,7 +14,9 @@ hypotheses is placed on each box at the box-derived distance (:mod:`.pose_param`
 (:mod:`.hypotheses` score maps, or rendering, :mod:`.scoring`); the best ``top_k`` of every
 detection are refined together in one batch (render-and-compare by Levenberg-Marquardt,
 :mod:`.levenberg_marquardt`, or Adam, :mod:`.refine`), and each detection keeps its
-lowest-loss hypothesis. The settings and the named presets are in :mod:`.presets`; the
+lowest-loss hypothesis, whose rotation the model's viewpoint bias correction adjusts when its
+checkpoint has one (:mod:`.view_correction`; ``refine_from`` returns the raw optimum).
+The settings and the named presets are in :mod:`.presets`; the
 per-category models and batching are :class:`~ros_pose_estimation.core.category_estimator
 .CategoryEstimator`'s. Poses are in the camera frame of the input image (a crop is a
 pinhole camera with the same optical frame).
@@ -353,6 +355,9 @@ class NemoEstimator(CategoryEstimator):
         times["refine"] += t3 - t2
         size = typical_size(model).double().cpu().numpy()
         R, t = R[:, 0].double().cpu().numpy(), t[:, 0].double().cpu().numpy()
+        if config.view_correction and model.view_correction is not None:
+            R = model.view_correction.apply(R, t)
+            times["refine"] += time.perf_counter() - t3
         return [
             PoseEstimate(
                 category=model.category,

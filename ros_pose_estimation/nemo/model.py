@@ -15,6 +15,7 @@ from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.model_config import CropModelConfig
 from ros_pose_estimation.models.feature_net import FeatureNet
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
+from ros_pose_estimation.nemo.view_correction import ViewCorrection
 
 
 @dataclass
@@ -100,6 +101,9 @@ class NemoModel(nn.Module):
             n_clutter=config.n_clutter,
             seed=seed,
         )
+        #: viewpoint-dependent rotation bias correction fitted on synthetic views
+        #: (:mod:`.view_correction`); None until ``calibrate-nemo`` fits one.
+        self.view_correction: ViewCorrection | None = None
 
     @property
     def category(self) -> str:

@@ -232,6 +232,11 @@ class InferenceConfig:
         distance_margin: the distance stays within ``[d_min / m, d_max * m]``, ``d_min``,
             ``d_max`` the extreme box-derived distances of the grid's rotations
             (:func:`.pose_param.distance_prior`).
+
+    Correction:
+        view_correction: apply the model's viewpoint bias correction to the refined rotation
+            when its checkpoint has one (:mod:`.view_correction`, fitted by ``calibrate-nemo``);
+            False gives the raw render-and-compare optimum.
     """
 
     init: str = "scoremap"
@@ -251,6 +256,7 @@ class InferenceConfig:
     optimise_offset: bool = True
     max_offset: float = 1.0
     distance_margin: float = 1.5
+    view_correction: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "elevations_deg", tuple(float(e) for e in self.elevations_deg))

@@ -89,7 +89,7 @@ def build_pipeline(value: Value) -> tuple[PosePipeline, list[ModelSpec], str]:
             category, value(f"models.{category}.checkpoint"),
             value(f"models.{category}.method"), ids,
         ))  # fmt: skip
-    estimators = load_estimators(specs, device, value("preset"))
+    estimators = load_estimators(specs, device, value("preset"), value("view_correction"))
     pipeline = PosePipeline(
         estimators, value("max_objects"), value("min_score"), tracking_config(value),
     )  # fmt: skip

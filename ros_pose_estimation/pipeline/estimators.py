@@ -95,10 +95,15 @@ def resolve_path(path: str) -> str | None:
 
 
 def load_estimators(
-    specs: Sequence[ModelSpec], device: str = "cpu", preset: str = "default"
+    specs: Sequence[ModelSpec],
+    device: str = "cpu",
+    preset: str = "default",
+    view_correction: bool = True,
 ) -> dict[str, Estimator]:
     """Load the models of ``specs``; returns category -> estimator (one estimator object per
-    method, shared by its categories).
+    method, shared by its categories). ``preset``: NeMo's search; ``view_correction``: apply
+    the viewpoint bias corrections the NeMo checkpoints carry
+    (:mod:`ros_pose_estimation.nemo.view_correction`).
 
     Raises:
         ConfigError: no specs, a category twice, unknown method or preset.
@@ -127,7 +132,8 @@ def load_estimators(
                     f"{model.category!r} model, not {spec.category!r}"
                 )
             models[spec.category] = model
-        nemo_estimator = NemoEstimator(models, InferenceConfig.named(preset), device)
+        config = InferenceConfig.named(preset).replace(view_correction=view_correction)
+        nemo_estimator = NemoEstimator(models, config, device)
         by_category.update(dict.fromkeys(models, nemo_estimator))
     cse = [s for s in specs if s.method == "cse"]
     if cse:

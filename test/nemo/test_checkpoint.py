@@ -1,11 +1,13 @@
 """NeMo checkpoints: one file, weights_only loading, strict and specific errors."""
 
+import numpy as np
 import pytest
 import torch
 
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
 from ros_pose_estimation.nemo.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+from ros_pose_estimation.nemo.view_correction import ViewCorrection
 
 
 @pytest.fixture
@@ -67,3 +69,27 @@ def test_config_validation():
         NemoConfig("mug", crop_size=100)
     with pytest.raises(ConfigError, match="unknown NemoConfig fields"):
         NemoConfig.from_dict({"category": "mug", "colour": "red"})
+
+
+def test_view_correction_round_trip_and_category_check(tmp_path, model):
+    views = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    residuals = np.array([[0.01, 0.0, 0.0], [0.0, 0.02, 0.0], [0.0, 0.0, 0.03]])
+    model.view_correction = ViewCorrection("mug", views, residuals, 0.2, {"pairs": 3})
+    path = save_checkpoint(tmp_path / "mug.pt", model)
+    loaded, _ = load_checkpoint(path)
+    got = loaded.view_correction
+    assert got is not None and got.sigma == pytest.approx(0.2) and got.info == {"pairs": 3}
+    np.testing.assert_allclose(got.views, views, atol=1e-7)
+    np.testing.assert_allclose(got.residuals, residuals, atol=1e-7)
+    payload = torch.load(path, weights_only=True)
+    payload["view_correction"]["category"] = "bottle"
+    torch.save(payload, tmp_path / "wrong.pt")
+    with pytest.raises(CheckpointError, match="view_correction is for 'bottle'"):
+        load_checkpoint(tmp_path / "wrong.pt")
+    del payload["view_correction"]["sigma"]
+    torch.save(payload, tmp_path / "broken.pt")
+    with pytest.raises(CheckpointError, match="lacks"):
+        load_checkpoint(tmp_path / "broken.pt")
+    model.view_correction = None
+    plain, _ = load_checkpoint(save_checkpoint(tmp_path / "plain.pt", model))
+    assert plain.view_correction is None

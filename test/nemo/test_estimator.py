@@ -24,11 +24,13 @@ from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix, viewpoint_to_matrix
+from ros_pose_estimation.core.so3 import exp_map
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.estimator import STAGES, NemoEstimator, feature_camera
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.presets import PRESETS, AdamSchedule, InferenceConfig, LMSchedule
 from ros_pose_estimation.nemo.scoring import oracle_features
+from ros_pose_estimation.nemo.view_correction import ViewCorrection
 from ros_pose_estimation.shapes import template_mesh
 
 CATEGORY = "camera"  # no symmetry
@@ -311,3 +313,23 @@ def test_refine_from_can_hold_the_rotation(model):
     assert np.allclose(held.R, start.R, atol=1e-6)  # only distance and centre moved
     assert held.loss <= loss0 and free.loss < held.loss
     assert rotation_error_deg(free.R, poses[0][0], CATEGORY) < 4.0
+
+
+def test_view_correction_turns_the_refined_rotation(model):
+    """A model carrying a view correction: the estimate is the raw optimum turned by it (in the
+    object frame); ``view_correction=False`` gives the raw optimum."""
+    poses, dets = _scene(4, 1)
+    _set_oracle(model, poses, dets)
+    (raw,) = NemoEstimator({CATEGORY: model}, InferenceConfig()).estimate(IMAGE, dets, INTR)
+    turn = np.array([0.0, 0.05, 0.0])  # 2.9 deg about the model's y, from every viewpoint
+    views = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0],
+                      [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # fmt: skip
+    model.view_correction = ViewCorrection(CATEGORY, views, np.tile(turn, (6, 1)), sigma=0.5)
+    try:
+        (fixed,) = NemoEstimator({CATEGORY: model}, InferenceConfig()).estimate(IMAGE, dets, INTR)
+        off = InferenceConfig().replace(view_correction=False)
+        (plain,) = NemoEstimator({CATEGORY: model}, off).estimate(IMAGE, dets, INTR)
+    finally:
+        model.view_correction = None
+    assert np.allclose(fixed.R, raw.R @ exp_map(turn), atol=1e-5)
+    assert np.allclose(fixed.t, raw.t) and np.allclose(plain.R, raw.R, atol=1e-6)

@@ -72,7 +72,7 @@ def test_cudnn_follows_the_parameter_on_cuda_only(monkeypatch, cudnn):
     from ros_pose_estimation.node import pipeline_factory
     from ros_pose_estimation.pipeline import estimators
 
-    monkeypatch.setattr(estimators, "load_estimators", lambda specs, device, preset: {})
+    monkeypatch.setattr(estimators, "load_estimators", lambda specs, device, *settings: {})
     monkeypatch.setattr(torch.backends.cudnn, "enabled", not cudnn)
     value = values(categories=[], cudnn=cudnn)
     monkeypatch.setattr(pipeline_factory, "resolve_device", lambda device: "cpu")
@@ -81,6 +81,16 @@ def test_cudnn_follows_the_parameter_on_cuda_only(monkeypatch, cudnn):
     monkeypatch.setattr(pipeline_factory, "resolve_device", lambda device: "cuda:0")
     assert build_pipeline(value)[2] == "cuda:0"
     assert torch.backends.cudnn.enabled is cudnn
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_view_correction_parameter_reaches_the_nemo_estimator(on):
+    value = values(device="cpu", categories=["mug"], view_correction=on, **{
+        "models.mug.checkpoint": "models/nemo/mug.pt", "models.mug.method": "nemo",
+        "models.mug.class_ids": [""]})  # fmt: skip
+    pipeline, _, _ = build_pipeline(value)
+    (estimator,) = set(pipeline.estimators.values())
+    assert estimator.config.view_correction is on
 
 
 @pytest.mark.ros

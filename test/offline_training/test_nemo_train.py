@@ -3,6 +3,7 @@
 import json
 import re
 
+import numpy as np
 import pytest
 import torch
 
@@ -14,9 +15,10 @@ from offline_training.nemo.train_step import lr_factor, make_optimizer, visible_
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.rotations import axis_rotation
-from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
 from ros_pose_estimation.nemo.model import NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh, cuboid_mesh
+from ros_pose_estimation.nemo.view_correction import ViewCorrection
 
 TINY = {"backbone": "tiny", "dim": 16, "crop_size": 64, "n_vertices": 200, "n_clutter": 64,
         "batch_size": 4, "num_workers": 0, "num_threads": 1, "progress": False}  # fmt: skip
@@ -83,6 +85,19 @@ def test_fine_tuning_starts_from_the_checkpoint_and_records_its_lineage(trained,
         if value.is_floating_point() and "running" not in name:
             torch.testing.assert_close(tuned.feature_net.state_dict()[name], value)
     assert meta["backbone_init"] == f"{first_meta['backbone_init']}; fine-tuning {start}"
+
+
+def test_fine_tuning_leaves_the_start_models_view_correction_behind(trained, bop_root,
+                                                                     tmp_path):
+    _, start = trained
+    model, meta = load_checkpoint(start, "mug")
+    views = np.eye(3)
+    model.view_correction = ViewCorrection("mug", views, 0.01 * views, 0.2)
+    calibrated = save_checkpoint(tmp_path / "calibrated.pt", model, meta)
+    path = train(_cfg(bop_root, tmp_path / "ft", steps=1, init_checkpoint=str(calibrated)))
+    tuned, tuned_meta = load_checkpoint(path, "mug")
+    assert tuned.view_correction is None  # fitted to weights that training changed
+    assert "view correction is not carried over" in tuned_meta["backbone_init"]
 
 
 def test_resume_reproduces_the_uninterrupted_run(bop_root, tmp_path, monkeypatch, capsys):

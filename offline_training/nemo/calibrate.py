@@ -1,0 +1,157 @@
+"""Fit a NeMo model's viewpoint bias correction on labelled synthetic views.
+
+    generate-dataset --category mug --instances 50 --images 1500 --out out/data/mug_cal \\
+        --seed 5000 --split val --hfov 40..75 --fill 0.25..0.9
+    calibrate-nemo --checkpoint models/nemo/mug.pt --data out/data/mug_cal --split val \\
+        --out models/nemo/mug.pt [--max-objects 3000] [--json report.json]
+
+The model (``--checkpoint``) estimates every selected object of the calibration set with its
+raw render-and-compare optimum (the ``--preset``'s search, any correction it already carries
+switched off); :func:`ros_pose_estimation.nemo.view_correction.fit_view_correction` then fits
+the correction from those estimates and the set's labels (kernel width by 5-fold
+cross-validation; estimates more than ``--max-error`` deg off left out), and the model is
+written to ``--out`` with it (the same weights; ``meta.view_correction`` says what it was fitted
+on). The node and ``evaluate-nemo`` apply it from then on (``InferenceConfig.view_correction``).
+
+Use instances the model was not trained on (another ``--seed`` of ``generate-dataset``) and the
+training's camera and distance ranges; a few thousand objects. The data engine's labels are
+free: no human label is involved. Prints the cross-validated median rotation error per kernel
+width and the device.
+
+Exit codes: 0 written, 1 no usable object in the data, 2 bad arguments (missing data or
+checkpoint, a checkpoint of another kind).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="calibrate-nemo", description=__doc__.split("\n\n")[0])
+    p.add_argument("--checkpoint", required=True, help="NeMo checkpoint (.pt) to calibrate")
+    p.add_argument("--data", required=True, help="labelled BOP dataset (generate-dataset)")
+    p.add_argument("--split", default="val")
+    p.add_argument("--out", required=True, help="where to write the calibrated checkpoint")
+    p.add_argument("--preset", default="default", help="search preset of the estimates")
+    p.add_argument("--max-objects", type=int, default=3000)
+    p.add_argument("--min-visib", type=float, default=0.3)
+    p.add_argument("--max-error", type=float, default=30.0,
+                   help="estimates farther than this (deg) from their label are left out")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's)")
+    p.add_argument("--json", default=None, help="write the fit's report here")
+    p.add_argument("--estimates", default=None, metavar="NPZ",
+                   help="cache of the raw estimates and labels: read when it exists and was "
+                        "made from the same checkpoint, data and selection (no estimation), "
+                        "else written (refit with other settings for free)")
+    return p  # fmt: skip
+
+
+def collect(dataset, estimator, max_objects: int, min_visib: float):
+    """``(R_est [M x 3 x 3], t_est [M x 3], R_true [M x 3 x 3])`` over the first ``max_objects``
+    objects ``evaluate-nemo`` would select, one estimator call per image."""
+    from offline_training.evaluation import bop_box_to_xyxy, select_objects
+    from ros_pose_estimation.core.camera import Intrinsics
+    from ros_pose_estimation.core.estimation import Detection
+
+    R_est, t_est, R_true = [], [], []
+    for index in range(len(dataset)):
+        if len(R_est) >= max_objects:
+            break
+        sample = dataset[index]
+        keep = select_objects(sample, estimator.categories, min_visib)[: max_objects - len(R_est)]
+        if not keep:
+            continue
+        h, w = sample.rgb.shape[:2]
+        objs = [sample.objects[i] for i in keep]
+        dets = [Detection(o.category, bop_box_to_xyxy(o.bbox_visib)) for o in objs]
+        estimates = estimator.estimate(sample.rgb, dets, Intrinsics.from_K(sample.K, w, h))
+        for o, est in zip(objs, estimates, strict=True):
+            R_est.append(est.R)
+            t_est.append(est.t)
+            R_true.append(o.R)
+    shape = (-1, 3, 3)
+    return (np.asarray(R_est).reshape(shape), np.asarray(t_est).reshape(-1, 3),
+            np.asarray(R_true).reshape(shape))  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``calibrate-nemo``; returns the exit code."""
+    args = parser().parse_args(argv)
+    import torch
+
+    from offline_training.evaluation import describe_device
+    from offline_training.synthetic.bop_reader import BopDataset
+    from ros_pose_estimation.core.errors import InputError, PoseEstimationError
+    from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
+    from ros_pose_estimation.nemo.estimator import NemoEstimator
+    from ros_pose_estimation.nemo.presets import InferenceConfig
+    from ros_pose_estimation.nemo.view_correction import fit_view_correction
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        model, meta = load_checkpoint(args.checkpoint)
+        dataset = BopDataset(args.data, args.split, load_masks=False)
+        config = InferenceConfig.named(args.preset).replace(view_correction=False)
+    except (FileNotFoundError, PoseEstimationError) as exc:
+        print(f"calibrate-nemo: error: {exc}", file=sys.stderr)
+        return 2
+    start = time.perf_counter()
+    cache = Path(args.estimates) if args.estimates else None
+    source = (f"{Path(args.checkpoint).resolve()}|{Path(args.data).resolve()}|{args.split}|"
+              f"{args.preset}|{args.max_objects}|{args.min_visib}")  # fmt: skip
+    if cache is not None and cache.is_file():
+        with np.load(cache) as saved:
+            if str(saved["source"]) != source:
+                print(f"calibrate-nemo: error: {cache} holds the estimates of "
+                      f"{saved['source']}, not of {source}; delete it or name another file",
+                      file=sys.stderr)  # fmt: skip
+                return 2
+            R_est, t_est, R_true = saved["R_est"], saved["t_est"], saved["R_true"]
+    else:
+        estimator = NemoEstimator({model.category: model}, config)
+        R_est, t_est, R_true = collect(dataset, estimator, args.max_objects, args.min_visib)
+        if cache is not None:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cache, R_est=R_est, t_est=t_est, R_true=R_true, source=source)
+    seconds = time.perf_counter() - start
+    if len(R_est) == 0:
+        print(f"calibrate-nemo: no {model.category} with visib_fract >= {args.min_visib} in "
+              f"{args.data}/{args.split}; make a calibration set with generate-dataset "
+              f"--category {model.category}", file=sys.stderr)  # fmt: skip
+        return 1
+    try:
+        correction = fit_view_correction(model.category, R_est, t_est, R_true,
+                                         max_error_deg=args.max_error)  # fmt: skip
+    except InputError as exc:
+        print(f"calibrate-nemo: error: {exc}", file=sys.stderr)
+        return 1
+    info = dict(correction.info, data=str(Path(args.data).resolve()), split=args.split,
+                preset=args.preset, estimate_seconds=round(seconds, 1))  # fmt: skip
+    correction = type(correction)(correction.category, correction.views, correction.residuals,
+                                  correction.sigma, info)  # fmt: skip
+    model.view_correction = correction
+    save_checkpoint(args.out, model, dict(meta, view_correction=info))
+    device = describe_device("cpu")
+    print(f"calibrate-nemo: {model.category}: {info['pairs']} of {info['objects']} estimates "
+          f"within {args.max_error:g} deg used, median error {info['median_before_deg']:.2f} "
+          f"deg raw; cross-validated median with the correction:")  # fmt: skip
+    for sigma, median in info["cv_median_deg"].items():
+        mark = " <- kept" if float(sigma) == correction.sigma else ""
+        print(f"  sigma {float(sigma):.2f} rad: {median:.2f} deg{mark}")
+    print(f"wrote {args.out} ({seconds:.0f} s of estimation; {device})")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(dict(info, device=device), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

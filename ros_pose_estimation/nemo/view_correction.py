@@ -1,0 +1,236 @@
+"""Viewpoint-dependent bias correction of NeMo's rotations, fitted on labelled synthetic views.
+
+Render-and-compare with trained features does not land on the true rotation: its loss minimum
+is a few degrees off, and *systematically* so for a given viewpoint (BENCHMARKS.md: side views
+are read too high, top-down ones too low, on the model's own training images as on unseen
+data). What is systematic can be measured once and subtracted. The data engine gives free
+exact labels, so a calibration set of synthetic views (other instances than the training set)
+tells, for each viewpoint, how the model's estimate is off.
+
+The correction is a rotation in the object's frame, a kernel regression over the viewing
+direction (Nadaraya-Watson): for an estimate ``R`` (object -> camera, ``[3 x 3]``) at ``t``
+(m), the viewing direction in the object frame is ``v = R^T (-t / |t|)``; from the
+calibration pairs ``(v_i, r_i)``, ``r_i = log(R_i^T R*_i)`` the rotation vector (rad, object
+frame) from an estimate to its label's closest symmetric equivalent ``R*_i``, the correction is
+
+    r(v) = sum_i w_i r_i / sum_i w_i,   w_i = exp((v . v_i - 1) / sigma^2),
+    R_corrected = R exp(r(v)).
+
+``sigma`` (rad) is about the angular width of the kernel; :func:`fit_view_correction` picks it
+by cross-validation on the calibration set. Estimates off by more than ``max_error_deg`` (flips,
+wrong side) are left out of the fit: their residual is not a bias. For a category with a
+continuous symmetry axis (bottle, can, bowl) the azimuth about that axis means nothing, so each
+pair is turned about the axis to azimuth 0 before it is stored, and the query likewise
+(the correction then depends on the elevation alone).
+
+Pure numpy; no rclpy, no torch: a checkpoint stores the pairs as tensors and
+:meth:`ViewCorrection.from_state` reads them back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ros_pose_estimation.core.categories import Category, get_category
+from ros_pose_estimation.core.errors import CheckpointError, InputError
+from ros_pose_estimation.core.so3 import exp_map, frame_with_z, log_map
+from ros_pose_estimation.core.symmetry import closest_symmetric
+
+__all__ = ["ViewCorrection", "fit_view_correction", "viewing_direction"]
+
+
+def viewing_direction(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``[... x 3]`` unit direction from the object to the camera in the object frame, for
+    rotations ``R [... x 3 x 3]`` (object -> camera) and translations ``t [... x 3]`` (m)."""
+    R, t = np.asarray(R, dtype=np.float64), np.asarray(t, dtype=np.float64)
+    to_camera = -t / np.linalg.norm(t, axis=-1, keepdims=True)
+    return np.einsum("...ji,...j->...i", R, to_camera)
+
+
+def _axis_frame(category: Category) -> np.ndarray | None:
+    """``Q [3 x 3]`` with ``Q e_z`` = the category's continuous symmetry axis, or None."""
+    axes = np.asarray(category.continuous_axes, dtype=np.float64).reshape(-1, 3)
+    return frame_with_z(axes[0]) if len(axes) == 1 else None
+
+
+def _rot_z(angle: np.ndarray) -> np.ndarray:
+    """``[N x 3 x 3]`` rotations about z by ``angle [N]`` (rad)."""
+    c, s = np.cos(angle), np.sin(angle)
+    out = np.zeros((len(angle), 3, 3))
+    out[:, 0, 0], out[:, 0, 1], out[:, 1, 0], out[:, 1, 1] = c, -s, s, c
+    out[:, 2, 2] = 1.0
+    return out
+
+
+def _fold(views: np.ndarray, q: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Views ``[N x 3]`` expressed in the symmetry frame ``q`` and turned about its z to
+    azimuth 0; also the ``[N x 3 x 3]`` turns (frame -> folded), None without a symmetry axis."""
+    if q is None:
+        return views, None
+    local = views @ q
+    turn = _rot_z(-np.arctan2(local[:, 1], local[:, 0]))
+    return np.einsum("nij,nj->ni", turn, local), turn
+
+
+@dataclass(frozen=True)
+class ViewCorrection:
+    """A fitted correction (see the module docstring).
+
+    Attributes:
+        category: the category it was fitted for.
+        views: ``[N x 3]`` unit viewing directions of the calibration estimates (object frame;
+            folded to azimuth 0 about a continuous symmetry axis).
+        residuals: ``[N x 3]`` rotation vectors (rad) estimate -> label, same frame as ``views``.
+        sigma: kernel width (rad).
+        info: how it was fitted (JSON-like: data, objects, cross-validated errors).
+    """
+
+    category: str
+    views: np.ndarray
+    residuals: np.ndarray
+    sigma: float
+    info: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        views = np.asarray(self.views, dtype=np.float64)
+        residuals = np.asarray(self.residuals, dtype=np.float64)
+        if views.ndim != 2 or views.shape[1] != 3 or residuals.shape != views.shape:
+            raise InputError(f"view correction: views {views.shape} and residuals "
+                             f"{residuals.shape} must both be [N x 3]")  # fmt: skip
+        if len(views) == 0:
+            raise InputError("view correction: no calibration pairs")
+        if not (np.isfinite(views).all() and np.isfinite(residuals).all()):
+            raise InputError("view correction: non-finite calibration pairs")
+        if not (np.isfinite(self.sigma) and self.sigma > 0):
+            raise InputError(f"view correction: sigma must be > 0 rad, got {self.sigma}")
+        object.__setattr__(self, "views", views)
+        object.__setattr__(self, "residuals", residuals)
+
+    def residual(self, R: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """``[B x 3]`` correction rotation vectors (rad, object frame) for estimates
+        ``R [B x 3 x 3]`` at ``t [B x 3]`` (m)."""
+        q = _axis_frame(get_category(self.category))
+        views, turn = _fold(viewing_direction(R, t), q)
+        weights = np.exp((views @ self.views.T - 1.0) / self.sigma**2)  # [B x N]
+        total = weights.sum(1, keepdims=True)
+        mean = weights @ self.residuals / np.maximum(total, 1e-300)
+        if q is not None:  # back from the folded frame to the object frame
+            mean = np.einsum("ij,bkj,bk->bi", q, turn, mean)
+        return np.where(total > 1e-300, mean, 0.0)
+
+    def apply(self, R: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Corrected rotations ``[B x 3 x 3]`` for ``R [B x 3 x 3]`` at ``t [B x 3]`` (m)."""
+        R = np.asarray(R, dtype=np.float64)
+        r = self.residual(R, t)
+        return np.stack([R[b] @ exp_map(r[b]) for b in range(len(R))]) if len(R) else R.copy()
+
+    # ---------------------------------------------------------------- checkpoint form
+    def state(self) -> dict:
+        """Plain form for a checkpoint (numpy arrays become tensors in the caller)."""
+        return {"category": self.category, "views": self.views, "residuals": self.residuals,
+                "sigma": float(self.sigma), "info": dict(self.info)}  # fmt: skip
+
+    @classmethod
+    def from_state(cls, state: dict, source: str = "checkpoint") -> ViewCorrection:
+        """Inverse of :meth:`state` (arrays or tensors).
+
+        Raises:
+            CheckpointError: missing keys or malformed arrays, naming ``source``.
+        """
+        missing = {"category", "views", "residuals", "sigma"} - set(state)
+        if missing:
+            raise CheckpointError(f"{source}: view_correction lacks {sorted(missing)}")
+        try:
+            return cls(str(state["category"]), np.asarray(state["views"]),
+                       np.asarray(state["residuals"]), float(state["sigma"]),
+                       dict(state.get("info", {})))  # fmt: skip
+        except InputError as err:
+            raise CheckpointError(f"{source}: {err}") from err
+
+
+def _pairs(R_est, t_est, R_true, category: Category, max_error_deg: float):
+    """Calibration pairs ``(views [N x 3], residuals [N x 3])`` and the kept mask ``[M]``."""
+    views, residuals, keep = [], [], []
+    for R, t, Rt in zip(R_est, t_est, R_true, strict=True):
+        best = closest_symmetric(R, Rt, category)
+        r = log_map(R.T @ best)
+        ok = bool(np.degrees(np.linalg.norm(r)) <= max_error_deg)
+        keep.append(ok)
+        if ok:
+            views.append(viewing_direction(R, t))
+            residuals.append(r)
+    views, residuals = np.asarray(views).reshape(-1, 3), np.asarray(residuals).reshape(-1, 3)
+    q = _axis_frame(category)
+    folded, turn = _fold(views, q)
+    if q is not None:
+        residuals = np.einsum("nij,nj->ni", turn, residuals @ q)
+    return folded, residuals, np.asarray(keep)
+
+
+def _errors_deg(correction: ViewCorrection, R_est, t_est, R_true, category) -> np.ndarray:
+    fixed = correction.apply(R_est, t_est)
+    return np.array([
+        np.degrees(np.linalg.norm(log_map(f.T @ closest_symmetric(f, rt, category))))
+        for f, rt in zip(fixed, R_true, strict=True)
+    ])  # fmt: skip
+
+
+def fit_view_correction(
+    category: str,
+    R_est: np.ndarray,
+    t_est: np.ndarray,
+    R_true: np.ndarray,
+    sigmas_rad: tuple[float, ...] = (0.05, 0.08, 0.12, 0.16, 0.22, 0.3, 0.45),
+    max_error_deg: float = 30.0,
+    folds: int = 5,
+    seed: int = 0,
+) -> ViewCorrection:
+    """Fit a :class:`ViewCorrection` from estimates and labels of a calibration set.
+
+    Args:
+        category: the model's category.
+        R_est: ``[M x 3 x 3]`` the model's (uncorrected) rotations; ``t_est``: ``[M x 3]`` its
+            translations (m); ``R_true``: ``[M x 3 x 3]`` the labels.
+        sigmas_rad: kernel widths tried; the one with the lowest cross-validated median
+            rotation error over the kept estimates wins (ties: the wider).
+        max_error_deg: estimates farther than this from their label are left out.
+        folds: cross-validation folds (random split, ``seed``).
+
+    Returns:
+        The correction over all kept pairs; ``info`` holds the objects used, the median error
+        before and the cross-validated median after for every sigma.
+
+    Raises:
+        InputError: mismatched shapes, or fewer than ``4 * folds`` usable estimates.
+    """
+    cat = get_category(category)
+    R_est, t_est, R_true = (np.asarray(a, dtype=np.float64) for a in (R_est, t_est, R_true))
+    if R_est.shape != R_true.shape or R_est.shape[1:] != (3, 3) or t_est.shape != (len(R_est), 3):
+        raise InputError(
+            f"fit_view_correction: R_est {R_est.shape}, t_est {t_est.shape}, R_true "
+            f"{R_true.shape}: expected [M x 3 x 3], [M x 3], [M x 3 x 3]"
+        )
+    views, residuals, keep = _pairs(R_est, t_est, R_true, cat, max_error_deg)
+    if len(views) < 4 * folds:
+        raise InputError(f"fit_view_correction: {len(views)} of {len(R_est)} estimates within "
+                         f"{max_error_deg} deg of their labels; need >= {4 * folds}")  # fmt: skip
+    kept = np.flatnonzero(keep)
+    before = np.degrees(np.linalg.norm(residuals, axis=1))
+    fold_of = np.random.default_rng(seed).permutation(len(kept)) % folds
+    cv: dict[str, float] = {}
+    for sigma in sigmas_rad:
+        errors = np.empty(len(kept))
+        for k in range(folds):
+            train, test = fold_of != k, fold_of == k
+            model = ViewCorrection(category, views[train], residuals[train], sigma)
+            idx = kept[test]
+            errors[test] = _errors_deg(model, R_est[idx], t_est[idx], R_true[idx], cat)
+        cv[f"{sigma:g}"] = float(np.median(errors))
+    best = min(sigmas_rad, key=lambda s: (cv[f"{s:g}"], -s))
+    info = {"objects": int(len(R_est)), "pairs": int(len(views)),
+            "max_error_deg": float(max_error_deg), "folds": int(folds),
+            "median_before_deg": float(np.median(before)), "cv_median_deg": cv,
+            "sigma_rad": float(best)}  # fmt: skip
+    return ViewCorrection(category, views, residuals, float(best), info)

@@ -1,0 +1,81 @@
+"""calibrate-nemo on a tiny generated dataset: writes a checkpoint carrying the correction,
+and fails with a message that says what to fix."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from offline_training.nemo.calibrate import main
+from offline_training.synthetic.cli import dataset_main
+from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
+from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("nemo_cal")
+    rc = dataset_main([
+        "--category", "mug", "--instances", "2", "--images", "6", "--out", str(root / "data"),
+        "--seed", "4", "--split", "val", "--width", "160", "--height", "120",
+        "--objects-per-image", "4", "--no-progress", "--no-noise", "--no-shadows",
+    ])  # fmt: skip
+    assert rc == 0
+    torch.manual_seed(0)
+    cfg = NemoConfig("mug", backbone="tiny", dim=16, crop_size=64, n_vertices=200)
+    return root, save_checkpoint(root / "mug.pt", NemoModel(cfg), meta={"steps": 3})
+
+
+def test_writes_a_calibrated_checkpoint(data, capsys):
+    root, ckpt = data
+    out, report = root / "cal.pt", root / "cal.json"
+    rc = main([
+        "--checkpoint", str(ckpt), "--data", str(root / "data"), "--out", str(out),
+        "--min-visib", "0.0", "--max-error", "180", "--json", str(report), "--preset", "fast",
+    ])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    text = capsys.readouterr().out
+    assert "<- kept" in text and "cpu" in text
+    model, meta = load_checkpoint(out)
+    info = json.loads(report.read_text())
+    assert model.view_correction is not None
+    assert meta["steps"] == 3 and meta["view_correction"]["pairs"] == info["pairs"] >= 20
+    assert model.view_correction.sigma == pytest.approx(info["sigma_rad"])
+    before, _ = load_checkpoint(ckpt)  # the same weights
+    for a, b in zip(before.state_dict().values(), model.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    assert np.isfinite(list(info["cv_median_deg"].values())).all()
+
+
+def test_estimates_cache_is_reused_only_for_the_same_inputs(data, tmp_path, capsys):
+    root, ckpt = data
+    cache = tmp_path / "est.npz"
+    args = ["--checkpoint", str(ckpt), "--data", str(root / "data"), "--min-visib", "0.0",
+            "--max-error", "180", "--preset", "fast", "--estimates", str(cache)]  # fmt: skip
+    assert main(args + ["--out", str(tmp_path / "a.pt")]) == 0 and cache.is_file()
+    first = load_checkpoint(tmp_path / "a.pt")[0].view_correction
+    assert main(args + ["--out", str(tmp_path / "b.pt")]) == 0  # from the cache
+    second = load_checkpoint(tmp_path / "b.pt")[0].view_correction
+    np.testing.assert_array_equal(first.residuals, second.residuals)
+    capsys.readouterr()
+    other = [a if a != "fast" else "default" for a in args]
+    assert main(other + ["--out", str(tmp_path / "c.pt")]) == 2
+    assert "holds the estimates of" in capsys.readouterr().err
+
+
+def test_errors_say_what_to_fix(data, tmp_path, capsys):
+    root, ckpt = data
+    rc = main(["--checkpoint", str(ckpt), "--data", str(tmp_path / "none"),
+               "--out", str(tmp_path / "x.pt")])  # fmt: skip
+    assert rc == 2 and "calibrate-nemo: error" in capsys.readouterr().err
+    rc = main(["--checkpoint", str(tmp_path / "missing.pt"), "--data", str(root / "data"),
+               "--out", str(tmp_path / "x.pt")])  # fmt: skip
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
+    rc = main(["--checkpoint", str(ckpt), "--data", str(root / "data"), "--out",
+               str(tmp_path / "x.pt"), "--min-visib", "0.0", "--max-error", "0.001",
+               "--preset", "fast"])  # fmt: skip
+    assert rc == 1 and "need >= 20" in capsys.readouterr().err
+    assert not (tmp_path / "x.pt").exists()

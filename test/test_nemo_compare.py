@@ -1,0 +1,23 @@
+"""benchmarks.nemo_compare's run syntax: NAME=CHECKPOINT[:PRESET], PRESET optionally -raw."""
+
+import argparse
+
+import pytest
+
+from benchmarks.nemo_compare import parse_run, preset_config
+
+
+def test_run_names_checkpoint_and_preset():
+    assert parse_run("a=x.pt") == ("a", "x.pt", "default")
+    assert parse_run("a=x.pt:reference") == ("a", "x.pt", "reference")
+    assert parse_run("a=C:/m/x.pt") == ("a", "C:/m/x.pt", "default")  # not a preset: the path
+    assert parse_run("a=x.pt:default-raw") == ("a", "x.pt", "default-raw")
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_run("x.pt")
+
+
+def test_raw_presets_switch_the_view_correction_off():
+    assert preset_config("default").view_correction is True
+    raw = preset_config("reference-raw")
+    assert raw.view_correction is False
+    assert raw.replace(view_correction=True) == preset_config("reference")
