@@ -14,6 +14,9 @@ category and elevation band: objects, median rotation error, mean signed elevati
 mean near 0 in every band says the errors are unbiased in elevation; positive at low and
 negative at high elevations says the estimates are pulled towards middle elevations.
 
+``--raw``: the checkpoints' view correction off (:mod:`ros_pose_estimation.nemo.view_correction`;
+the oracle mode always runs without it).
+
 ``--oracle``: no dataset; the model's own neural mesh gives the feature maps (what a perfect
 network would output, :func:`ros_pose_estimation.nemo.scoring.oracle_features`), rendered at
 ``--supersample`` times the feature resolution and average-pooled down (a network that pools
@@ -101,7 +104,9 @@ def run_oracle(model, supersample: int, per_elevation: int, elevations, seed: in
     image = np.zeros((480, 640, 3), np.uint8)
     cat, cfg, n = model.category, model.config, model.config.feature_size
     model.feature_net = Maps()
-    estimator = NemoEstimator({cat: model}, InferenceConfig.named("default"))
+    # the oracle's maps are not the trained features the view correction was fitted to
+    config = InferenceConfig.named("default").replace(view_correction=False)
+    estimator = NemoEstimator({cat: model}, config)
     template = template_mesh(cat).vertices
     rng = np.random.default_rng(seed)
     rows = []
@@ -157,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--oracle", action="store_true", help="oracle feature maps, no dataset")
     p.add_argument("--supersample", type=int, default=4, help="--oracle: render this much finer")
     p.add_argument("--per-elevation", type=int, default=12, help="--oracle: poses per elevation")
+    p.add_argument("--raw", action="store_true",
+                   help="without the checkpoints' view correction (the raw optimum)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
@@ -184,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             from offline_training.synthetic.bop_reader import BopDataset
 
-            preset = InferenceConfig.named("default")
+            preset = InferenceConfig.named("default").replace(view_correction=not args.raw)
             estimator = NemoEstimator.from_checkpoints(args.checkpoint, preset)
             rows = run_dataset(BopDataset(args.data, args.split), estimator, args.max_objects)
     except (CheckpointError, InputError, FileNotFoundError) as exc:

@@ -25,6 +25,7 @@ checkpoint, a checkpoint of another kind).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -135,17 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     info = dict(correction.info, data=str(Path(args.data).resolve()), split=args.split,
                 preset=args.preset, estimate_seconds=round(seconds, 1))  # fmt: skip
-    correction = type(correction)(correction.category, correction.views, correction.residuals,
-                                  correction.sigma, info)  # fmt: skip
+    correction = dataclasses.replace(correction, info=info)
     model.view_correction = correction
     save_checkpoint(args.out, model, dict(meta, view_correction=info))
     device = describe_device("cpu")
     print(f"calibrate-nemo: {model.category}: {info['pairs']} of {info['objects']} estimates "
           f"within {args.max_error:g} deg used, median error {info['median_before_deg']:.2f} "
           f"deg raw; cross-validated median with the correction:")  # fmt: skip
-    for sigma, median in info["cv_median_deg"].items():
-        mark = " <- kept" if float(sigma) == correction.sigma else ""
-        print(f"  sigma {float(sigma):.2f} rad: {median:.2f} deg{mark}")
+    for widths, median in info["cv_median_deg"].items():
+        mark = " <- kept" if widths == info["kept"] else ""
+        print(f"  kernel widths (rad) {widths}: {median:.2f} deg{mark}")
     print(f"wrote {args.out} ({seconds:.0f} s of estimation; {device})")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

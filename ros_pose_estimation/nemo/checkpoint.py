@@ -11,7 +11,8 @@ reads it and nothing in it can execute code)::
       "feature_net": {state dict},
       "neural_mesh": {"vertices", "faces", "features", "clutter", "clutter_ptr"},
       "meta": {free-form JSON-like training information: steps, data, seed, time, ...},
-      "view_correction": {"category", "views", "residuals", "sigma", "info"}   (optional)
+      "view_correction": {"category", "views", "residuals", "sigma", "info",
+                          "rolls", "roll_sigma"}   (optional; rolls/roll_sigma optional)
     }
 
 ``view_correction`` is present when the model was calibrated (``calibrate-nemo``,
@@ -26,6 +27,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ros_pose_estimation.core.checkpoint_file import read_payload, write_model
@@ -46,9 +48,10 @@ def save_checkpoint(path: str | os.PathLike, model: NemoModel, meta: dict | None
     extra = {}
     if model.view_correction is not None:
         state = model.view_correction.state()
-        state["views"] = torch.as_tensor(state["views"], dtype=torch.float32)
-        state["residuals"] = torch.as_tensor(state["residuals"], dtype=torch.float32)
-        extra["view_correction"] = state
+        extra["view_correction"] = {
+            k: torch.as_tensor(v, dtype=torch.float32) if isinstance(v, np.ndarray) else v
+            for k, v in state.items()
+        }
     return write_model(path, FORMAT, FORMAT_VERSION, model, parts, meta, extra)
 
 

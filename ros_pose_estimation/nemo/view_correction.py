@@ -16,8 +16,14 @@ frame) from an estimate to its label's closest symmetric equivalent ``R*_i``, th
     r(v) = sum_i w_i r_i / sum_i w_i,   w_i = exp((v . v_i - 1) / sigma^2),
     R_corrected = R exp(r(v)).
 
-``sigma`` (rad) is about the angular width of the kernel; :func:`fit_view_correction` picks it
-by cross-validation on the calibration set. Estimates off by more than ``max_error_deg`` (flips,
+``sigma`` (rad) is about the angular width of the kernel. The viewing direction fixes two of
+the three degrees of freedom of the rotation relative to the camera; the third is the roll
+about the viewing ray, ``phi``, the angle of the object's up axis in the image (0 = upright,
+:func:`image_roll`). With ``roll_sigma`` set, each weight is also multiplied by
+``exp((cos(phi - phi_i) - 1) / roll_sigma^2)``. :func:`fit_view_correction` picks ``sigma`` and
+``roll_sigma`` (or none) by cross-validation on the calibration set. A query far from every
+calibration view takes the correction of the nearest ones (the weights are normalised); it is
+0 only where every weight underflows. Estimates off by more than ``max_error_deg`` (flips,
 wrong side) are left out of the fit: their residual is not a bias. For a category with a
 continuous symmetry axis (bottle, can, bowl) the azimuth about that axis means nothing, so each
 pair is turned about the axis to azimuth 0 before it is stored, and the query likewise
@@ -38,7 +44,7 @@ from ros_pose_estimation.core.errors import CheckpointError, InputError
 from ros_pose_estimation.core.so3 import exp_map, frame_with_z, log_map
 from ros_pose_estimation.core.symmetry import closest_symmetric
 
-__all__ = ["ViewCorrection", "fit_view_correction", "viewing_direction"]
+__all__ = ["ViewCorrection", "fit_view_correction", "image_roll", "viewing_direction"]
 
 
 def viewing_direction(R: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -47,6 +53,19 @@ def viewing_direction(R: np.ndarray, t: np.ndarray) -> np.ndarray:
     R, t = np.asarray(R, dtype=np.float64), np.asarray(t, dtype=np.float64)
     to_camera = -t / np.linalg.norm(t, axis=-1, keepdims=True)
     return np.einsum("...ji,...j->...i", R, to_camera)
+
+
+def image_roll(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``[...]`` angle (rad) of the object's up axis (its z) about the viewing ray, for
+    ``R [... x 3 x 3]`` (object -> camera) at ``t [... x 3]`` (m): 0 when it points up in the
+    image (the camera's -y, made perpendicular to the ray), positive towards the image's +x."""
+    R, t = np.asarray(R, dtype=np.float64), np.asarray(t, dtype=np.float64)
+    ray = t / np.linalg.norm(t, axis=-1, keepdims=True)
+    x = np.array([1.0, 0.0, 0.0]) - ray[..., :1] * ray  # camera x without its ray component
+    x = x / np.linalg.norm(x, axis=-1, keepdims=True)
+    y = np.cross(ray, x)
+    up = R[..., :, 2]
+    return np.arctan2((up * x).sum(-1), -(up * y).sum(-1))
 
 
 def _axis_frame(category: Category) -> np.ndarray | None:
@@ -83,8 +102,10 @@ class ViewCorrection:
         views: ``[N x 3]`` unit viewing directions of the calibration estimates (object frame;
             folded to azimuth 0 about a continuous symmetry axis).
         residuals: ``[N x 3]`` rotation vectors (rad) estimate -> label, same frame as ``views``.
-        sigma: kernel width (rad).
+        sigma: kernel width over the viewing direction (rad).
         info: how it was fitted (JSON-like: data, objects, cross-validated errors).
+        rolls: ``[N]`` the calibration estimates' :func:`image_roll` (rad), with
+            ``roll_sigma`` (rad) the kernel width over it; both None: no roll term.
     """
 
     category: str
@@ -92,6 +113,8 @@ class ViewCorrection:
     residuals: np.ndarray
     sigma: float
     info: dict = field(default_factory=dict)
+    rolls: np.ndarray | None = None
+    roll_sigma: float | None = None
 
     def __post_init__(self) -> None:
         views = np.asarray(self.views, dtype=np.float64)
@@ -105,6 +128,17 @@ class ViewCorrection:
             raise InputError("view correction: non-finite calibration pairs")
         if not (np.isfinite(self.sigma) and self.sigma > 0):
             raise InputError(f"view correction: sigma must be > 0 rad, got {self.sigma}")
+        if (self.rolls is None) != (self.roll_sigma is None):
+            raise InputError("view correction: rolls and roll_sigma go together")
+        if self.rolls is not None:
+            rolls = np.asarray(self.rolls, dtype=np.float64).reshape(-1)
+            if len(rolls) != len(views) or not np.isfinite(rolls).all():
+                raise InputError(f"view correction: {len(rolls)} rolls for {len(views)} views")
+            if not (np.isfinite(self.roll_sigma) and self.roll_sigma > 0):
+                raise InputError(f"view correction: roll_sigma must be > 0 rad, got "
+                                 f"{self.roll_sigma}")  # fmt: skip
+            object.__setattr__(self, "rolls", rolls)
+            object.__setattr__(self, "roll_sigma", float(self.roll_sigma))
         object.__setattr__(self, "views", views)
         object.__setattr__(self, "residuals", residuals)
 
@@ -113,7 +147,11 @@ class ViewCorrection:
         ``R [B x 3 x 3]`` at ``t [B x 3]`` (m)."""
         q = _axis_frame(get_category(self.category))
         views, turn = _fold(viewing_direction(R, t), q)
-        weights = np.exp((views @ self.views.T - 1.0) / self.sigma**2)  # [B x N]
+        logw = (views @ self.views.T - 1.0) / self.sigma**2  # [B x N]
+        if self.roll_sigma is not None:
+            roll = image_roll(R, t)
+            logw = logw + (np.cos(roll[:, None] - self.rolls[None]) - 1.0) / self.roll_sigma**2
+        weights = np.exp(logw)
         total = weights.sum(1, keepdims=True)
         mean = weights @ self.residuals / np.maximum(total, 1e-300)
         if q is not None:  # back from the folded frame to the object frame
@@ -129,8 +167,11 @@ class ViewCorrection:
     # ---------------------------------------------------------------- checkpoint form
     def state(self) -> dict:
         """Plain form for a checkpoint (numpy arrays become tensors in the caller)."""
-        return {"category": self.category, "views": self.views, "residuals": self.residuals,
-                "sigma": float(self.sigma), "info": dict(self.info)}  # fmt: skip
+        state = {"category": self.category, "views": self.views, "residuals": self.residuals,
+                 "sigma": float(self.sigma), "info": dict(self.info)}  # fmt: skip
+        if self.roll_sigma is not None:
+            state.update(rolls=self.rolls, roll_sigma=float(self.roll_sigma))
+        return state
 
     @classmethod
     def from_state(cls, state: dict, source: str = "checkpoint") -> ViewCorrection:
@@ -143,30 +184,29 @@ class ViewCorrection:
         if missing:
             raise CheckpointError(f"{source}: view_correction lacks {sorted(missing)}")
         try:
+            rolls, roll_sigma = state.get("rolls"), state.get("roll_sigma")
             return cls(str(state["category"]), np.asarray(state["views"]),
                        np.asarray(state["residuals"]), float(state["sigma"]),
-                       dict(state.get("info", {})))  # fmt: skip
+                       dict(state.get("info", {})),
+                       None if rolls is None else np.asarray(rolls),
+                       None if roll_sigma is None else float(roll_sigma))  # fmt: skip
         except InputError as err:
             raise CheckpointError(f"{source}: {err}") from err
 
 
 def _pairs(R_est, t_est, R_true, category: Category, max_error_deg: float):
-    """Calibration pairs ``(views [N x 3], residuals [N x 3])`` and the kept mask ``[M]``."""
-    views, residuals, keep = [], [], []
-    for R, t, Rt in zip(R_est, t_est, R_true, strict=True):
-        best = closest_symmetric(R, Rt, category)
-        r = log_map(R.T @ best)
-        ok = bool(np.degrees(np.linalg.norm(r)) <= max_error_deg)
-        keep.append(ok)
-        if ok:
-            views.append(viewing_direction(R, t))
-            residuals.append(r)
-    views, residuals = np.asarray(views).reshape(-1, 3), np.asarray(residuals).reshape(-1, 3)
+    """Calibration pairs ``(views [N x 3], residuals [N x 3], rolls [N])`` and the kept mask
+    ``[M]``."""
+    pairs = zip(R_est, R_true, strict=True)
+    best = np.stack([closest_symmetric(R, Rt, category) for R, Rt in pairs])
+    residuals = np.stack([log_map(R.T @ b) for R, b in zip(R_est, best, strict=True)])
+    keep = np.degrees(np.linalg.norm(residuals, axis=1)) <= max_error_deg
     q = _axis_frame(category)
-    folded, turn = _fold(views, q)
+    views, turn = _fold(viewing_direction(R_est[keep], t_est[keep]), q)
+    residuals = residuals[keep]
     if q is not None:
         residuals = np.einsum("nij,nj->ni", turn, residuals @ q)
-    return folded, residuals, np.asarray(keep)
+    return views, residuals, image_roll(R_est[keep], t_est[keep]), keep
 
 
 def _errors_deg(correction: ViewCorrection, R_est, t_est, R_true, category) -> np.ndarray:
@@ -177,12 +217,17 @@ def _errors_deg(correction: ViewCorrection, R_est, t_est, R_true, category) -> n
     ])  # fmt: skip
 
 
+def _key(sigma: float, roll_sigma: float | None) -> str:
+    return f"{sigma:g}" if roll_sigma is None else f"{sigma:g}, roll {roll_sigma:g}"
+
+
 def fit_view_correction(
     category: str,
     R_est: np.ndarray,
     t_est: np.ndarray,
     R_true: np.ndarray,
     sigmas_rad: tuple[float, ...] = (0.05, 0.08, 0.12, 0.16, 0.22, 0.3, 0.45),
+    roll_sigmas_rad: tuple[float | None, ...] = (None, 0.4, 0.2, 0.1),
     max_error_deg: float = 30.0,
     folds: int = 5,
     seed: int = 0,
@@ -193,14 +238,15 @@ def fit_view_correction(
         category: the model's category.
         R_est: ``[M x 3 x 3]`` the model's (uncorrected) rotations; ``t_est``: ``[M x 3]`` its
             translations (m); ``R_true``: ``[M x 3 x 3]`` the labels.
-        sigmas_rad: kernel widths tried; the one with the lowest cross-validated median
-            rotation error over the kept estimates wins (ties: the wider).
+        sigmas_rad, roll_sigmas_rad: kernel widths tried (rad; a roll width None: no roll
+            term); the pair with the lowest cross-validated median rotation error over the
+            kept estimates wins (ties: the wider, then without roll).
         max_error_deg: estimates farther than this from their label are left out.
         folds: cross-validation folds (random split, ``seed``).
 
     Returns:
         The correction over all kept pairs; ``info`` holds the objects used, the median error
-        before and the cross-validated median after for every sigma.
+        before and the cross-validated median after for every pair of widths.
 
     Raises:
         InputError: mismatched shapes, or fewer than ``4 * folds`` usable estimates.
@@ -212,7 +258,7 @@ def fit_view_correction(
             f"fit_view_correction: R_est {R_est.shape}, t_est {t_est.shape}, R_true "
             f"{R_true.shape}: expected [M x 3 x 3], [M x 3], [M x 3 x 3]"
         )
-    views, residuals, keep = _pairs(R_est, t_est, R_true, cat, max_error_deg)
+    views, residuals, rolls, keep = _pairs(R_est, t_est, R_true, cat, max_error_deg)
     if len(views) < 4 * folds:
         raise InputError(f"fit_view_correction: {len(views)} of {len(R_est)} estimates within "
                          f"{max_error_deg} deg of their labels; need >= {4 * folds}")  # fmt: skip
@@ -220,17 +266,22 @@ def fit_view_correction(
     before = np.degrees(np.linalg.norm(residuals, axis=1))
     fold_of = np.random.default_rng(seed).permutation(len(kept)) % folds
     cv: dict[str, float] = {}
-    for sigma in sigmas_rad:
+    grid = [(s, r) for r in roll_sigmas_rad for s in sigmas_rad]
+    for sigma, roll_sigma in grid:
         errors = np.empty(len(kept))
         for k in range(folds):
             train, test = fold_of != k, fold_of == k
-            model = ViewCorrection(category, views[train], residuals[train], sigma)
+            model = ViewCorrection(category, views[train], residuals[train], sigma,
+                                   rolls=None if roll_sigma is None else rolls[train],
+                                   roll_sigma=roll_sigma)  # fmt: skip
             idx = kept[test]
             errors[test] = _errors_deg(model, R_est[idx], t_est[idx], R_true[idx], cat)
-        cv[f"{sigma:g}"] = float(np.median(errors))
-    best = min(sigmas_rad, key=lambda s: (cv[f"{s:g}"], -s))
+        cv[_key(sigma, roll_sigma)] = float(np.median(errors))
+    sigma, roll_sigma = min(grid, key=lambda g: (cv[_key(*g)], -g[0], -(g[1] or np.inf)))
     info = {"objects": int(len(R_est)), "pairs": int(len(views)),
             "max_error_deg": float(max_error_deg), "folds": int(folds),
             "median_before_deg": float(np.median(before)), "cv_median_deg": cv,
-            "sigma_rad": float(best)}  # fmt: skip
-    return ViewCorrection(category, views, residuals, float(best), info)
+            "sigma_rad": float(sigma), "roll_sigma_rad": roll_sigma,
+            "kept": _key(sigma, roll_sigma)}  # fmt: skip
+    return ViewCorrection(category, views, residuals, float(sigma), info,
+                          None if roll_sigma is None else rolls, roll_sigma)  # fmt: skip

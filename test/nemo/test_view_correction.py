@@ -13,6 +13,7 @@ from ros_pose_estimation.core.so3 import exp_map
 from ros_pose_estimation.nemo.view_correction import (
     ViewCorrection,
     fit_view_correction,
+    image_roll,
     viewing_direction,
 )
 
@@ -127,3 +128,38 @@ def test_far_from_every_calibration_view_means_no_correction():
     assert np.allclose(fit.apply(R, np.array([[0.0, -2.0, 0.0]])), R)  # seen from +y: far
     near = fit.apply(R, np.array([[0.0, 2.0, 0.0]]))  # seen from -y: the calibration view
     assert np.allclose(near[0], exp_map(np.full(3, 0.1)))
+
+
+def test_image_roll_is_the_up_axis_angle_in_the_image():
+    upright = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # z_obj -> -y_cam
+    t = np.array([0.0, 0.0, 1.0])
+    assert image_roll(upright, t) == pytest.approx(0.0, abs=1e-9)
+    turn = exp_map(np.array([0.0, 0.0, 0.3]))  # about the camera z: up turns towards +x
+    assert image_roll(turn @ upright, t) == pytest.approx(0.3)
+    off_axis = np.array([0.5, 0.0, 1.0])  # the ray's own tilt is not a roll
+    assert abs(image_roll(upright, off_axis)) < 1e-9
+
+
+def test_a_roll_dependent_bias_needs_the_roll_term():
+    """A bias about the model's x proportional to the image roll: the viewing direction
+    alone cannot see it; the fit picks a roll width and removes most of it."""
+    rng = np.random.default_rng(16)
+
+    def views(n):
+        R, t = _views(n, seed=int(rng.integers(1 << 30)))
+        return R, t, R @ np.stack([exp_map(np.array([0.4 * r, 0.0, 0.0]))
+                                   for r in image_roll(R, t)])  # fmt: skip
+
+    R_cal, t_cal, est_cal = views(800)
+    R_new, t_new, est_new = views(300)
+    keep = np.abs(image_roll(est_cal, t_cal)) < np.radians(60)
+    fit = fit_view_correction("mug", est_cal[keep], t_cal[keep], R_cal[keep])
+    assert fit.roll_sigma is not None and fit.rolls.shape == (len(fit.views),)
+    near = np.abs(image_roll(est_new, t_new)) < np.radians(60)
+    raw = np.median(rotation_error_deg(est_new[near], R_new[near], "mug"))
+    fixed = fit.apply(est_new[near], t_new[near])
+    assert np.median(rotation_error_deg(fixed, R_new[near], "mug")) < 0.5 * raw
+    back = ViewCorrection.from_state(fit.state())
+    assert np.allclose(back.apply(est_new, t_new), fit.apply(est_new, t_new))
+    with pytest.raises(InputError, match="go together"):
+        ViewCorrection("mug", fit.views, fit.residuals, 0.1, rolls=fit.rolls)
