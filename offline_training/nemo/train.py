@@ -135,10 +135,10 @@ MESH_SETTINGS = frozenset({"mesh_kind", "n_vertices", "geodesic_level", "mesh_ma
 
 def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
     """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict; only
-    the crop settings may differ, :func:`.train_loop.load_init_weights`); returns the
-    checkpoint's own ``backbone_init`` (where its backbone came from). A view correction the
-    checkpoint carries is left behind: it was fitted to the weights training is about to
-    change."""
+    the crop settings may differ, :func:`.train_loop.load_init_weights`); returns the lineage:
+    the checkpoint's own ``backbone_init`` (where its backbone came from), then the checkpoint.
+    A view correction the checkpoint carries is left behind: it was fitted to the weights
+    training is about to change."""
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
     init, meta = load_checkpoint(cfg.init_checkpoint, cfg.category)
@@ -148,7 +148,7 @@ def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
                                      theirs=init.config)  # fmt: skip
     else:
         train_loop.load_init_weights(model, init, cfg.init_checkpoint)
-    lineage = str(meta.get("backbone_init", "unknown"))
+    lineage = f"{meta.get('backbone_init', 'unknown')}; fine-tuning {cfg.init_checkpoint}"
     if init.view_correction is not None:  # fitted to the old weights: stale after training
         lineage += " (its view correction is not carried over: fit one with calibrate-nemo)"
     return lineage
@@ -161,7 +161,7 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
     init = model.feature_net.describe_init()
     if cfg.init_checkpoint:
         # the lineage stays readable: "<the start's own backbone_init>; fine-tuning <path>"
-        init = f"{_load_init(model, cfg)}; fine-tuning {cfg.init_checkpoint}"
+        init = _load_init(model, cfg)
     elif not model.feature_net.pretrained:
         init += " -> RANDOM INIT (give backbone_weights / --backbone-weights for ImageNet init)"
     say = train_loop.say if ctx.is_main else (lambda _: None)
