@@ -1,7 +1,8 @@
 """``pose-train``: unlabeled robot recordings -> a NeMo (RGB) or CSE (RGB-D) model the node loads.
 
     pose-train BAG [BAG ...] --category mug --out runs/mug_bags [--steps 300] [--seed 0] \\
-        [--init-checkpoint models/nemo/mug.pt] [--eval-bag HELD_OUT_BAG] [--supervised]
+        [--init-checkpoint models/nemo/mug.pt] [--eval-bag HELD_OUT_BAG] [--supervised] \\
+        [--calibrate-data out/data/mug_cal]
     pose-train BAG [BAG ...] --method cse --category mug --out runs/mug_cse [--steps 600] \\
         [--batch-size 6] [--views-per-sequence 8] [--init-checkpoint models/cse/mug.pt]
 
@@ -33,7 +34,9 @@ arguments and output folder):
    :mod:`offline_training.bags.export_bop`).
 4. **train** with the NeMo trainer (``OUT/train``: progress bar, log, exact resume; under
    ``torchrun`` on several processes, :mod:`offline_training.distributed`), then copy the
-   model to ``OUT/<category>.pt``: a checkpoint the node loads unchanged.
+   model to ``OUT/<category>.pt``: a checkpoint the node loads unchanged; with
+   ``--calibrate-data DIR`` (NeMo), fit its viewpoint bias correction on that labelled
+   synthetic set (:mod:`offline_training.nemo.calibrate`; report key ``view_correction``).
 5. **evaluate** (when ``--eval-bag`` recordings carry ground truth, e.g. other instances) with
    the node's estimator, and write ``OUT/report.json``: extraction counts, tracks, accepted and
    rejected labels with reasons, pseudo-label error against ground truth when the bag has it
@@ -115,6 +118,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-bag", action="append", default=[],
                    help="held-out recording with ground truth to evaluate on (repeat)")
     p.add_argument("--eval-every-nth", type=int, default=3, help="frames of the eval bag used")
+    p.add_argument("--calibrate-data", default=None, metavar="DIR",
+                   help="nemo: after training, fit the model's viewpoint bias correction on "
+                        "this labelled synthetic set of the category (calibrate-nemo; e.g. "
+                        "generate-dataset --seed 5000 --split val)")
+    p.add_argument("--calibrate-split", default="val", help="split of --calibrate-data")
     p.add_argument("--eval-preset", default="default", help="inference preset for evaluation")
     p.add_argument("--every-nth", type=int, default=1, help="training frames used (every n-th)")
     p.add_argument("--checkpoint-every", type=int, default=50,
@@ -196,6 +204,13 @@ def main(argv: list[str] | None = None) -> int:
                           f"{args.replay_views_per_layout}", 2)  # fmt: skip
     if args.photometric and args.method != "cse":
         return _error("--photometric is for --method cse (NeMo's training augments by itself)", 2)
+    if args.calibrate_data is not None:
+        if args.method != "nemo":
+            return _error("--calibrate-data is for --method nemo (the RGB models)", 2)
+        if not (Path(args.calibrate_data) / args.calibrate_split).is_dir():
+            return _error(f"--calibrate-data {args.calibrate_data} has no split "
+                          f"{args.calibrate_split!r} (a BOP set such as generate-dataset "
+                          "writes)", 2)  # fmt: skip
     if args.gravity_weight < 0:
         return _error(f"--gravity-weight must be >= 0, got {args.gravity_weight}", 2)
     if args.labels == "tf-consensus":

@@ -70,6 +70,16 @@ def run_nemo(args) -> dict:
         if not ctx.is_main:
             return report
         model = keep_model(out, args.category, final, report, read_checkpoint)
+        if getattr(args, "calibrate_data", None):
+            from offline_training.nemo import calibrate
+
+            t_cal = time.perf_counter()
+            try:
+                report["view_correction"] = calibrate.calibrate(
+                    model, args.calibrate_data, args.calibrate_split)
+            except calibrate.CalibrationError as exc:
+                raise InputError(f"trained {model}, but its calibration failed: {exc}") from None
+            report["seconds"]["calibrate"] = time.perf_counter() - t_cal
         if args.eval_bag:
             t_eval = time.perf_counter()
             report["evaluation"] = _evaluate(args, model, out)

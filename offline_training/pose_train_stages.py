@@ -63,7 +63,7 @@ def check_run(out: Path, args) -> None:
 
     mine = {k: v for k, v in vars(args).items() if k not in ("no_progress", "eval_bag",
             "eval_every_nth", "eval_preset", "num_threads", "device", "out", "cache",
-            "num_workers")}  # fmt: skip
+            "num_workers", "calibrate_data", "calibrate_split")}  # fmt: skip
     path = out / "run.json"
     if path.is_file():
         # runs saved before --method existed were NeMo runs with the defaults of the new options

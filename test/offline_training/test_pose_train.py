@@ -152,3 +152,44 @@ def test_replay_data_is_mixed_into_fine_tuning_and_checked(bag, tmp_path, capsys
     for message, extra in cases.items():
         assert main(_args(bag, tmp_path / "bad", tmp_path / "cache", *extra)) == 2, message
         assert re.search(message, capsys.readouterr().err)
+
+
+def test_calibrate_data_fits_the_view_correction_after_training(bag, tmp_path, capsys,
+                                                               monkeypatch):
+    """--calibrate-data: the kept model is calibrated before evaluation and the report says
+    how (the fit itself is replaced by a recorder: a 4-step model has no bias to fit); only for
+    NeMo, and the split must exist."""
+    from offline_training.nemo import calibrate as calibrate_mod
+
+    source = tmp_path / "cal"
+    (source / "val").mkdir(parents=True)
+    calls = []
+
+    def fake(path, data, split):
+        calls.append((path, data, split))
+        return {"pairs": 20}
+
+    monkeypatch.setattr(calibrate_mod, "calibrate", fake)
+    out = tmp_path / "calibrated"
+    assert main(_args(bag, out, tmp_path / "cache", "--calibrate-data", str(source))) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert calls == [(out / "mug.pt", str(source), "val")]
+    assert report["view_correction"] == {"pairs": 20} and "calibrate" in report["seconds"]
+    capsys.readouterr()
+    cases = {
+        "--calibrate-data is for --method nemo": ["--method", "cse", "--calibrate-data",
+                                                  str(source)],
+        "has no split 'test'": ["--calibrate-data", str(source), "--calibrate-split", "test"],
+    }
+    for message, extra in cases.items():
+        assert main(_args(bag, tmp_path / "bad", tmp_path / "cache", *extra)) == 2, message
+        assert message in capsys.readouterr().err
+
+    def failing(path, data, split):
+        raise calibrate_mod.CalibrationError("need >= 20", 1)
+
+    monkeypatch.setattr(calibrate_mod, "calibrate", failing)
+    assert main(_args(bag, tmp_path / "fails", tmp_path / "cache", "--calibrate-data",
+                      str(source))) == 1  # fmt: skip
+    assert "calibration failed: need >= 20" in capsys.readouterr().err
+    assert (tmp_path / "fails" / "mug.pt").exists()
