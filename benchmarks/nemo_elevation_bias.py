@@ -50,26 +50,13 @@ def elevation_deg(R: np.ndarray, t: np.ndarray) -> float:
 
 def run_dataset(dataset, estimator, max_objects=None, min_visib=0.3) -> list[dict]:
     """Per object: category, true elevation, signed elevation error, rotation error (deg)."""
-    from offline_training.evaluation import bop_box_to_xyxy, select_objects
-    from ros_pose_estimation.core.camera import Intrinsics
-    from ros_pose_estimation.core.estimation import Detection
+    from offline_training.evaluation import detection_frames
     from ros_pose_estimation.core.metrics import rotation_error_deg
 
     rows: list[dict] = []
-    for index in range(len(dataset)):
-        if max_objects is not None and len(rows) >= max_objects:
-            break
-        sample = dataset[index]
-        keep = select_objects(sample, estimator.categories, min_visib)
-        if max_objects is not None:
-            keep = keep[: max_objects - len(rows)]
-        if not keep:
-            continue
-        h, w = sample.rgb.shape[:2]
-        objs = [sample.objects[i] for i in keep]
-        dets = [Detection(o.category, bop_box_to_xyxy(o.bbox_visib)) for o in objs]
-        for o, est in zip(objs, estimator.estimate(sample.rgb, dets, Intrinsics.from_K(
-                sample.K, w, h)), strict=True):  # fmt: skip
+    for frame in detection_frames(dataset, estimator.categories, min_visib, max_objects):
+        estimates = estimator.estimate(frame.sample.rgb, frame.detections, frame.intrinsics)
+        for o, est in zip(frame.objects, estimates, strict=True):
             true_el = elevation_deg(o.R, o.t)
             err = float(rotation_error_deg(est.R, o.R, o.category))
             rows.append({"category": o.category, "elevation_deg": true_el,

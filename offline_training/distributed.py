@@ -64,6 +64,12 @@ class DistContext:
             dist.destroy_process_group()
 
 
+def is_main_process() -> bool:
+    """Whether this process is rank 0 of ``torchrun`` (or runs alone), without joining the
+    process group: for work after training that one process does."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def setup(device: str, batch_size: int) -> DistContext:
     """The context from ``torchrun``'s environment (a single process without it).
 

@@ -7,6 +7,8 @@ and the line that names the device.
   object's visibility and box from (:mod:`offline_training.synthetic.bop_reader` derives them
   when a dataset lacks ``scene_gt_info.json`` or some of its fields).
 * :func:`bop_box_to_xyxy`: a BOP box as the detector box of the project's pixel convention.
+* :func:`detection_frames`: the images of a dataset with their selected objects as detections
+  and the camera, up to a number of objects (the loop every NeMo evaluator runs).
 * :func:`describe_device`: ``"cpu (model name, N torch threads)"`` or the GPU's name.
 
 Pure numpy but for :func:`describe_device` (torch imported when called).
@@ -15,12 +17,19 @@ Pure numpy but for :func:`describe_device` (torch imported when called).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["SelectionReport", "bop_box_to_xyxy", "describe_device", "select_objects"]
+__all__ = [
+    "DetectionFrame",
+    "SelectionReport",
+    "bop_box_to_xyxy",
+    "describe_device",
+    "detection_frames",
+    "select_objects",
+]
 
 
 def bop_box_to_xyxy(bbox) -> np.ndarray:
@@ -129,6 +138,58 @@ def select_objects(
             report.kept += 1
             keep.append(i)
     return keep
+
+
+@dataclass
+class DetectionFrame:
+    """One image to estimate: its ``index`` in the dataset, the ``sample``, the indices ``keep``
+    of its selected objects, their ``detections`` (in that order) and the ``intrinsics``."""
+
+    index: int
+    sample: object
+    keep: list[int]
+    detections: list
+    intrinsics: object
+
+    @property
+    def objects(self) -> list:
+        """The selected annotated objects, in the order of ``detections``."""
+        return [self.sample.objects[i] for i in self.keep]
+
+
+def detection_frames(
+    dataset,
+    categories: Iterable[str],
+    min_visib: float = 0.3,
+    max_objects: int | None = None,
+    report: SelectionReport | None = None,
+    use_masks: bool = False,
+) -> Iterator[DetectionFrame]:
+    """The images of ``dataset`` (a BOP reader) with objects :func:`select_objects` keeps, as
+    :class:`DetectionFrame` s, until ``max_objects`` objects were yielded (None: all). Each
+    detection has the object's category and :func:`bop_box_to_xyxy` box, and with
+    ``use_masks`` its ``mask_visib``."""
+    from ros_pose_estimation.core.camera import Intrinsics
+    from ros_pose_estimation.core.estimation import Detection
+
+    categories, done = set(categories), 0
+    for index in range(len(dataset)):
+        if max_objects is not None and done >= max_objects:
+            return
+        sample = dataset[index]
+        keep = select_objects(sample, categories, min_visib, report)
+        if max_objects is not None:
+            keep = keep[: max_objects - done]
+        if not keep:
+            continue
+        h, w = sample.rgb.shape[:2]
+        detections = [
+            Detection(sample.objects[i].category, bop_box_to_xyxy(sample.objects[i].bbox_visib),
+                      sample.objects[i].mask_visib if use_masks else None)
+            for i in keep
+        ]  # fmt: skip
+        done += len(keep)
+        yield DetectionFrame(index, sample, keep, detections, Intrinsics.from_K(sample.K, w, h))
 
 
 def describe_device(device: str) -> str:

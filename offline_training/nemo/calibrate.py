@@ -57,26 +57,15 @@ def parser() -> argparse.ArgumentParser:
 def collect(dataset, estimator, max_objects: int, min_visib: float):
     """``(R_est [M x 3 x 3], t_est [M x 3], R_true [M x 3 x 3])`` over the first ``max_objects``
     objects ``evaluate-nemo`` would select, one estimator call per image."""
-    from offline_training.evaluation import bop_box_to_xyxy, select_objects
-    from ros_pose_estimation.core.camera import Intrinsics
-    from ros_pose_estimation.core.estimation import Detection
+    from offline_training.evaluation import detection_frames
 
     R_est, t_est, R_true = [], [], []
-    for index in range(len(dataset)):
-        if len(R_est) >= max_objects:
-            break
-        sample = dataset[index]
-        keep = select_objects(sample, estimator.categories, min_visib)[: max_objects - len(R_est)]
-        if not keep:
-            continue
-        h, w = sample.rgb.shape[:2]
-        objs = [sample.objects[i] for i in keep]
-        dets = [Detection(o.category, bop_box_to_xyxy(o.bbox_visib)) for o in objs]
-        estimates = estimator.estimate(sample.rgb, dets, Intrinsics.from_K(sample.K, w, h))
-        for o, est in zip(objs, estimates, strict=True):
+    for frame in detection_frames(dataset, estimator.categories, min_visib, max_objects):
+        estimates = estimator.estimate(frame.sample.rgb, frame.detections, frame.intrinsics)
+        for obj, est in zip(frame.objects, estimates, strict=True):
             R_est.append(est.R)
             t_est.append(est.t)
-            R_true.append(o.R)
+            R_true.append(obj.R)
     shape = (-1, 3, 3)
     return (np.asarray(R_est).reshape(shape), np.asarray(t_est).reshape(-1, 3),
             np.asarray(R_true).reshape(shape))  # fmt: skip

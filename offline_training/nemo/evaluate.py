@@ -43,11 +43,9 @@ import numpy as np
 
 from offline_training.evaluation import (
     SelectionReport,
-    bop_box_to_xyxy,
     describe_device,
-    select_objects,
+    detection_frames,
 )
-from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.metrics import pose_accuracy, rotation_error_deg
 from ros_pose_estimation.nemo.presets import PRESETS
 
@@ -97,31 +95,14 @@ def evaluate(
     ``report`` (if given) counts the objects seen, their sources and why any were skipped.
     """
     from offline_training.handle_visibility import MugHandles
-    from ros_pose_estimation.core.estimation import Detection
 
     handles = MugHandles(dataset)
     categories = set.intersection(*(set(e.categories) for e in estimators.values()))
     results: list[ObjectResult] = []
     done, warm = 0, False
-    for index in range(len(dataset)):
-        if max_objects is not None and done >= max_objects:
-            break
-        sample = dataset[index]
-        keep = select_objects(sample, categories, min_visib, report)
-        if max_objects is not None:
-            keep = keep[: max_objects - done]
-        if not keep:
-            continue
-        h, w = sample.rgb.shape[:2]
-        intr = Intrinsics.from_K(sample.K, w, h)
-        dets = [
-            Detection(
-                sample.objects[i].category,
-                bop_box_to_xyxy(sample.objects[i].bbox_visib),
-                sample.objects[i].mask_visib if use_masks else None,
-            )
-            for i in keep
-        ]
+    frames = detection_frames(dataset, categories, min_visib, max_objects, report, use_masks)
+    for frame in frames:
+        sample, keep, dets, intr = frame.sample, frame.keep, frame.detections, frame.intrinsics
         if not warm:  # first call builds caches and warms up the allocator: not timed
             for estimator in estimators.values():
                 estimator.estimate(sample.rgb, dets[:1], intr)
@@ -147,7 +128,7 @@ def evaluate(
                 ))  # fmt: skip
         done += len(keep)
         if log is not None:
-            log(f"image {index + 1}/{len(dataset)}: {done} objects")
+            log(f"image {frame.index + 1}/{len(dataset)}: {done} objects")
     return results
 
 

@@ -22,7 +22,6 @@ unreadable backbone weights or resume file).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -217,7 +216,9 @@ def _train(args: argparse.Namespace) -> None:
     if args.no_augment:
         cfg.augment = None
     path = train(cfg)
-    if args.calibrate_data and os.environ.get("RANK", "0") == "0":
+    from offline_training.distributed import is_main_process
+
+    if args.calibrate_data and is_main_process():
         from offline_training.evaluation import describe_device
         from offline_training.nemo.calibrate import CalibrationError, calibrate, report
 

@@ -41,8 +41,9 @@ import numpy as np
 
 from ros_pose_estimation.core.categories import Category, get_category
 from ros_pose_estimation.core.errors import CheckpointError, InputError
+from ros_pose_estimation.core.rotations import axis_rotation
 from ros_pose_estimation.core.so3 import exp_map, frame_with_z, log_map
-from ros_pose_estimation.core.symmetry import closest_symmetric
+from ros_pose_estimation.core.symmetry import closest_symmetric, symmetric_angle
 
 __all__ = ["ViewCorrection", "fit_view_correction", "image_roll", "viewing_direction"]
 
@@ -74,22 +75,13 @@ def _axis_frame(category: Category) -> np.ndarray | None:
     return frame_with_z(axes[0]) if len(axes) == 1 else None
 
 
-def _rot_z(angle: np.ndarray) -> np.ndarray:
-    """``[N x 3 x 3]`` rotations about z by ``angle [N]`` (rad)."""
-    c, s = np.cos(angle), np.sin(angle)
-    out = np.zeros((len(angle), 3, 3))
-    out[:, 0, 0], out[:, 0, 1], out[:, 1, 0], out[:, 1, 1] = c, -s, s, c
-    out[:, 2, 2] = 1.0
-    return out
-
-
 def _fold(views: np.ndarray, q: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Views ``[N x 3]`` expressed in the symmetry frame ``q`` and turned about its z to
     azimuth 0; also the ``[N x 3 x 3]`` turns (frame -> folded), None without a symmetry axis."""
     if q is None:
         return views, None
     local = views @ q
-    turn = _rot_z(-np.arctan2(local[:, 1], local[:, 0]))
+    turn = axis_rotation("z", -np.arctan2(local[:, 1], local[:, 0]))
     return np.einsum("nij,nj->ni", turn, local), turn
 
 
@@ -211,10 +203,8 @@ def _pairs(R_est, t_est, R_true, category: Category, max_error_deg: float):
 
 def _errors_deg(correction: ViewCorrection, R_est, t_est, R_true, category) -> np.ndarray:
     fixed = correction.apply(R_est, t_est)
-    return np.array([
-        np.degrees(np.linalg.norm(log_map(f.T @ closest_symmetric(f, rt, category))))
-        for f, rt in zip(fixed, R_true, strict=True)
-    ])  # fmt: skip
+    pairs = zip(fixed, R_true, strict=True)
+    return np.degrees([symmetric_angle(f, rt, category) for f, rt in pairs])
 
 
 def _key(sigma: float, roll_sigma: float | None) -> str:

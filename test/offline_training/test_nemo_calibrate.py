@@ -10,23 +10,14 @@ import pytest
 import torch
 
 from offline_training.nemo.calibrate import main
-from offline_training.synthetic.cli import dataset_main
-from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
-from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+from test.offline_training.tiny_nemo import tiny_mug_set
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nemo_cal")
-    rc = dataset_main([
-        "--category", "mug", "--instances", "2", "--images", "6", "--out", str(root / "data"),
-        "--seed", "4", "--split", "val", "--width", "160", "--height", "120",
-        "--objects-per-image", "4", "--no-progress", "--no-noise", "--no-shadows",
-    ])  # fmt: skip
-    assert rc == 0
-    torch.manual_seed(0)
-    cfg = NemoConfig("mug", backbone="tiny", dim=16, crop_size=64, n_vertices=200)
-    return root, save_checkpoint(root / "mug.pt", NemoModel(cfg), meta={"steps": 3})
+    return tiny_mug_set(tmp_path_factory.mktemp("nemo_cal"), instances=2, images=6, objects=4,
+                        seed=4, split="val", meta={"steps": 3})  # fmt: skip
 
 
 def test_writes_a_calibrated_checkpoint(data, capsys):

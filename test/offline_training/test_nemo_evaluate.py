@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from offline_training.evaluation import bop_box_to_xyxy
 from offline_training.nemo.evaluate import (
@@ -17,24 +16,13 @@ from offline_training.nemo.evaluate import (
     summarize,
 )
 from offline_training.synthetic.bop_reader import BopDataset
-from offline_training.synthetic.cli import dataset_main
-from ros_pose_estimation.nemo.checkpoint import save_checkpoint
-from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+from test.offline_training.tiny_nemo import tiny_mug_set
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("nemo_eval")
-    rc = dataset_main([
-        "--category", "mug", "--instances", "1", "--images", "2", "--out", str(root / "data"),
-        "--seed", "3", "--split", "test", "--width", "160", "--height", "120",
-        "--objects-per-image", "2", "--no-progress", "--no-noise", "--no-shadows",
-    ])  # fmt: skip
-    assert rc == 0
-    torch.manual_seed(0)
-    cfg = NemoConfig("mug", backbone="tiny", dim=16, crop_size=64, n_vertices=200)
-    ckpt = save_checkpoint(root / "mug.pt", NemoModel(cfg))
-    return root, ckpt
+    return tiny_mug_set(tmp_path_factory.mktemp("nemo_eval"), instances=1, images=2, objects=2,
+                        seed=3, split="test")  # fmt: skip
 
 
 def test_cli_reports_accuracy_latency_and_writes_json(data, capsys):
