@@ -69,6 +69,7 @@ setup(
             "evaluate-nemo = offline_training.nemo.evaluate:main",
             "calibrate_nemo = offline_training.nemo.calibrate:main",
             "calibrate-nemo = offline_training.nemo.calibrate:main",
+            "calibrate-cse = offline_training.cse.calibrate:main",
             "generate_bag = offline_training.synthetic.recording_cli:main",
             "train_cse = offline_training.cse.train_cli:main",
             "train-cse = offline_training.cse.train_cli:main",

@@ -14,7 +14,7 @@ category and elevation band: objects, median rotation error, mean signed elevati
 mean near 0 in every band says the errors are unbiased in elevation; positive at low and
 negative at high elevations says the estimates are pulled towards middle elevations.
 
-``--raw``: the checkpoints' view correction off (:mod:`ros_pose_estimation.nemo.view_correction`;
+``--raw``: the checkpoints' view correction off (:mod:`ros_pose_estimation.core.view_correction`;
 the oracle mode always runs without it).
 
 ``--oracle``: no dataset; the model's own neural mesh gives the feature maps (what a perfect

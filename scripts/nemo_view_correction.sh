@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Viewpoint bias correction of the RGB (NeMo) models (ros_pose_estimation/nemo/view_correction.py).
+# Viewpoint bias correction of the RGB (NeMo) models (ros_pose_estimation/core/view_correction.py).
 # The models' rotation errors are systematic for a given viewpoint (BENCHMARKS.md: side views
 # read too high, top-down ones too low, on their own training images too). Per category:
 #   1. a calibration set: the training generator's settings, 50 other instances (seed 5000),

@@ -7,7 +7,7 @@
 
 The model (``--checkpoint``) estimates every selected object of the calibration set with its
 raw render-and-compare optimum (the ``--preset``'s search, any correction it already carries
-switched off); :func:`ros_pose_estimation.nemo.view_correction.fit_view_correction` then fits
+switched off); :func:`ros_pose_estimation.core.view_correction.fit_view_correction` then fits
 the correction from those estimates and the set's labels (kernel width by 5-fold
 cross-validation; estimates more than ``--max-error`` deg off left out), and the model is
 written to ``--out`` with it (the same weights; ``meta.view_correction`` says what it was fitted
@@ -32,6 +32,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from offline_training.calibration import CalibrationError, cached_estimates, report
+
+__all__ = ["CalibrationError", "calibrate", "collect", "main", "parser"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -71,15 +75,6 @@ def collect(dataset, estimator, max_objects: int, min_visib: float):
             np.asarray(R_true).reshape(shape))  # fmt: skip
 
 
-class CalibrationError(Exception):
-    """Calibration could not run; ``code`` is the exit code (1: nothing usable in the data,
-    2: bad inputs)."""
-
-    def __init__(self, message: str, code: int) -> None:
-        super().__init__(message)
-        self.code = code
-
-
 def calibrate(
     checkpoint: str | Path,
     data: str | Path,
@@ -100,10 +95,10 @@ def calibrate(
     """
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import InputError, PoseEstimationError
+    from ros_pose_estimation.core.view_correction import fit_view_correction
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
     from ros_pose_estimation.nemo.estimator import NemoEstimator
     from ros_pose_estimation.nemo.presets import InferenceConfig
-    from ros_pose_estimation.nemo.view_correction import fit_view_correction
 
     out = Path(checkpoint if out is None else out)
     try:
@@ -113,22 +108,16 @@ def calibrate(
     except (FileNotFoundError, PoseEstimationError) as exc:
         raise CalibrationError(str(exc), 2) from None
     start = time.perf_counter()
-    cache = Path(estimates) if estimates else None
     source = (f"{Path(checkpoint).resolve()}|{Path(data).resolve()}|{split}|{preset}|"
               f"{max_objects}|{min_visib}")  # fmt: skip
-    if cache is not None and cache.is_file():
-        with np.load(cache) as saved:
-            if str(saved["source"]) != source:
-                raise CalibrationError(
-                    f"{cache} holds the estimates of {saved['source']}, not of {source}; "
-                    "delete it or name another file", 2)  # fmt: skip
-            R_est, t_est, R_true = saved["R_est"], saved["t_est"], saved["R_true"]
-    else:
+
+    def estimate() -> dict:
         estimator = NemoEstimator({model.category: model}, config)
         R_est, t_est, R_true = collect(dataset, estimator, max_objects, min_visib)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez(cache, R_est=R_est, t_est=t_est, R_true=R_true, source=source)
+        return {"R_est": R_est, "t_est": t_est, "R_true": R_true}
+
+    arrays = cached_estimates(estimates, source, estimate)
+    R_est, t_est, R_true = arrays["R_est"], arrays["t_est"], arrays["R_true"]
     seconds = time.perf_counter() - start
     if len(R_est) == 0:
         raise CalibrationError(f"no {model.category} with visib_fract >= {min_visib} in "
@@ -144,19 +133,6 @@ def calibrate(
     model.view_correction = dataclasses.replace(correction, info=info)
     save_checkpoint(out, model, dict(meta, view_correction=info))
     return info
-
-
-def report(info: dict, out: str | Path, device: str) -> str:
-    """The fit in words: pairs used, the raw median, the cross-validated medians."""
-    lines = [f"calibrate-nemo: {info['category']}: {info['pairs']} of {info['objects']} "
-             f"estimates within {info['max_error_deg']:g} deg used, median error "
-             f"{info['median_before_deg']:.2f} deg raw; cross-validated median with the "
-             "correction:"]  # fmt: skip
-    for widths, median in info["cv_median_deg"].items():
-        mark = " <- kept" if widths == info["kept"] else ""
-        lines.append(f"  kernel widths (rad) {widths}: {median:.2f} deg{mark}")
-    lines.append(f"wrote {out} ({info['estimate_seconds']:.0f} s of estimation; {device})")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -177,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"calibrate-nemo: error: {exc}", file=sys.stderr)
         return exc.code
     device = describe_device("cpu")
-    print(report(info, args.out, device))
+    print(report("calibrate-nemo", info, args.out, device))
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(dict(info, device=device), indent=1))

@@ -226,7 +226,7 @@ def _train(args: argparse.Namespace) -> None:
             info = calibrate(path, args.calibrate_data, args.calibrate_split)
         except CalibrationError as exc:
             raise UsageError(f"trained {path}, but its calibration failed: {exc}") from None
-        print(report(info, path, describe_device("cpu")))
+        print(report("calibrate-nemo", info, path, describe_device("cpu")))
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from ros_pose_estimation.core.errors import CheckpointError
+from ros_pose_estimation.core.view_correction import ViewCorrection
 
 #: What a refused pickle payload means, for every loader's message.
 UNSAFE_FILE = (
@@ -146,3 +147,35 @@ def check_category(path: str | os.PathLike, payload: dict, category: str | None)
             f"{path} is a model of category {payload['category']!r}, but category "
             f"{category!r} was asked for"
         )
+
+
+def correction_entry(correction: ViewCorrection | None) -> dict:
+    """The checkpoint entry of a model's :class:`ViewCorrection`: ``{"view_correction": {...}}``
+    with its arrays as float32 tensors; ``{}`` without one (for ``write_model``'s ``extra``)."""
+    if correction is None:
+        return {}
+    state = correction.state()
+    return {"view_correction": {
+        key: torch.as_tensor(value, dtype=torch.float32) if hasattr(value, "shape") else value
+        for key, value in state.items()
+    }}  # fmt: skip
+
+
+def read_correction(path: str | os.PathLike, payload: dict) -> ViewCorrection | None:
+    """The payload's ``view_correction`` (None when it has none).
+
+    Raises:
+        CheckpointError: malformed, or fitted for another category than the payload's.
+    """
+    entry = payload.get("view_correction")
+    if entry is None:
+        return None
+    if not isinstance(entry, Mapping):
+        raise CheckpointError(f"{path}: view_correction is not a dict")
+    state = {key: value.double().numpy() if isinstance(value, torch.Tensor) else value
+             for key, value in entry.items()}  # fmt: skip
+    correction = ViewCorrection.from_state(state, str(path))
+    if correction.category != payload["category"]:
+        raise CheckpointError(f"{path}: view_correction is for {correction.category!r}, the "
+                              f"model for {payload['category']!r}")  # fmt: skip
+    return correction

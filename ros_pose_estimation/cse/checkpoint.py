@@ -9,6 +9,7 @@ Layout (plain dict of tensors, strings and numbers: ``torch.load(weights_only=Tr
       "config": {...CseConfig fields...},
       "model": {state dict, incl. the template's "template" [V x 3], "faces" [F x 3]},
       "meta": {free-form training information},
+      "view_correction": {...},  # optional: calibrate-cse's fit (core.view_correction)
     }
 
 The template mesh travels inside the state dict, so a model trained on a user's template is
@@ -22,7 +23,12 @@ from pathlib import Path
 
 import torch
 
-from ros_pose_estimation.core.checkpoint_file import read_payload, write_model
+from ros_pose_estimation.core.checkpoint_file import (
+    correction_entry,
+    read_correction,
+    read_payload,
+    write_model,
+)
 from ros_pose_estimation.core.checkpoint_weights import build_model
 from ros_pose_estimation.core.errors import CheckpointError
 from ros_pose_estimation.core.mesh import TriMesh
@@ -34,8 +40,10 @@ FORMAT_VERSION = 1
 
 
 def save_checkpoint(path: str | os.PathLike, model: CseModel, meta: dict | None = None) -> Path:
-    """Write ``model`` to ``path`` atomically (temporary file renamed into place)."""
-    return write_model(path, FORMAT, FORMAT_VERSION, model, {"model": model}, meta)
+    """Write ``model`` to ``path`` atomically (temporary file renamed into place), with its
+    ``view_correction`` when it has one."""
+    return write_model(path, FORMAT, FORMAT_VERSION, model, {"model": model}, meta,
+                       correction_entry(model.view_correction))  # fmt: skip
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:
@@ -67,7 +75,9 @@ def load_checkpoint(
         stored.setdefault("centre_embeddings", False)  # written before the field existed
         config = CseConfig.from_dict(stored)
         template = TriMesh(state["template"].double().numpy(), state["faces"].numpy())
-        return CseModel(config, template=template)
+        model = CseModel(config, template=template)
+        model.view_correction = read_correction(path, payload)
+        return model
 
     def weights(model: CseModel) -> list:
         return [(model, payload["model"], "weights")]

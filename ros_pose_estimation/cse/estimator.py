@@ -16,8 +16,10 @@ weighted Umeyama (:func:`.solve.pose_from_correspondences`) gives ``x_cam = s R 
 :mod:`.axis_scale`);
 optionally a few ICP steps refine it (:mod:`.refine`); a mug is then turned about its body's
 axis to fit its handle cells, a laptop about its hinge axis to fit its base cells
-(:mod:`.parts`). The call is the estimator contract of
-:mod:`ros_pose_estimation.core.estimation` (the RGB estimator's), with ``needs_depth``; output:
+(:mod:`.parts`); last, the model's viewpoint bias correction, when it has one, turns the
+rotation and moves the box centre (:mod:`ros_pose_estimation.core.view_correction`). The
+call is the estimator contract of :mod:`ros_pose_estimation.core.estimation` (the RGB
+estimator's), with ``needs_depth``; output:
 :class:`~ros_pose_estimation.core.estimation.PoseEstimate` with the metric ``size`` = the
 deformed template's extents x ``s``, ``t`` = the centre of that box, ``score`` = the
 confidence-weighted RANSAC inlier count over the object's cells (the inlier fraction without
@@ -101,6 +103,10 @@ class CseInferenceConfig:
             with the turn put it farther from the truth).
         base_min_cells: fewer confident base cells with depth: no turn (not tuned).
         canonical_symmetry: output one representative rotation for symmetric categories.
+        view_correction: turn the final rotation and move the box centre by the model's
+            viewpoint bias correction when its checkpoint has one
+            (:mod:`ros_pose_estimation.core.view_correction`, fitted by ``calibrate-cse``);
+            False gives the pose of the solve alone.
         tau: softmax temperature of Eq. 1 at inference for every model (None: each model's
             ``inference_tau``, else its training ``tau``, 0.1 published). A lower one commits
             each cell to one region of the template rather than averaging several (a symmetric
@@ -125,6 +131,7 @@ class CseInferenceConfig:
     base_pitch: bool = True
     base_min_cells: int = 8
     canonical_symmetry: bool = True
+    view_correction: bool = True
     min_points: int = 8
     seed: int = 0
     tau: float | None = None
@@ -317,6 +324,11 @@ class CseEstimator(CategoryEstimator):
         R, size = order_horizontal_extents(get_category(model.category), R, extents * s)
         if icfg.canonical_symmetry:
             R = canonical_rotation(R, model.category)
+        if icfg.view_correction and model.view_correction is not None:
+            R, t = model.view_correction.correct(R[None], t[None], size[None])
+            R, t = R[0], t[0]
+            if icfg.canonical_symmetry:
+                R = canonical_rotation(R, model.category)
         score = pose.score / max(len(uv), 1) if icfg.weight_by_confidence else pose.inlier_ratio
         return PoseEstimate(
             category=model.category,

@@ -30,6 +30,7 @@ from ros_pose_estimation.core.errors import ConfigError, check_shape
 from ros_pose_estimation.core.mesh import TriMesh
 from ros_pose_estimation.core.model_config import CropModelConfig
 from ros_pose_estimation.core.rotations import rot6d_to_matrix
+from ros_pose_estimation.core.view_correction import ViewCorrection
 from ros_pose_estimation.models.feature_net import FeatureNet
 
 from .pointnet import DeformationMLP, PointNetEncoder
@@ -161,6 +162,10 @@ class CseModel(nn.Module):
         self.deform = DeformationMLP(
             config.code_dim, config.deform_hidden, config.deform_layers, config.max_offset
         )
+        #: viewpoint-dependent rotation and centre bias correction fitted on synthetic views
+        #: (:mod:`ros_pose_estimation.core.view_correction`); None until ``calibrate-cse``
+        #: fits one.
+        self.view_correction: ViewCorrection | None = None
         self.mesh_encoder = PointNetEncoder(
             config.dim, config.pointnet_width, config.centre_embeddings
         )

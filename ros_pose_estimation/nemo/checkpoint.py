@@ -16,7 +16,7 @@ reads it and nothing in it can execute code)::
     }
 
 ``view_correction`` is present when the model was calibrated (``calibrate-nemo``,
-:mod:`ros_pose_estimation.nemo.view_correction`); checkpoints without it load as before.
+:mod:`ros_pose_estimation.core.view_correction`); checkpoints without it load as before.
 
 Loading is strict: unknown formats, newer versions, another category than the one asked for,
 and missing or unexpected weights raise :class:`CheckpointError` saying what was expected.
@@ -27,15 +27,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from ros_pose_estimation.core.checkpoint_file import read_payload, write_model
+from ros_pose_estimation.core.checkpoint_file import (
+    correction_entry,
+    read_correction,
+    read_payload,
+    write_model,
+)
 from ros_pose_estimation.core.checkpoint_weights import build_model
 from ros_pose_estimation.core.errors import CheckpointError
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
-from ros_pose_estimation.nemo.view_correction import ViewCorrection
 
 FORMAT = "ros_pose_estimation/nemo"
 FORMAT_VERSION = 1
@@ -45,13 +48,7 @@ def save_checkpoint(path: str | os.PathLike, model: NemoModel, meta: dict | None
     """Write ``model`` to ``path`` atomically (a temporary file renamed into place), with its
     ``view_correction`` when it has one."""
     parts = {"feature_net": model.feature_net, "neural_mesh": model.mesh}
-    extra = {}
-    if model.view_correction is not None:
-        state = model.view_correction.state()
-        extra["view_correction"] = {
-            k: torch.as_tensor(v, dtype=torch.float32) if isinstance(v, np.ndarray) else v
-            for k, v in state.items()
-        }
+    extra = correction_entry(model.view_correction)
     return write_model(path, FORMAT, FORMAT_VERSION, model, parts, meta, extra)
 
 
@@ -89,14 +86,7 @@ def load_checkpoint(
                 f"config says dim={config.dim}"
             )
         model.mesh = mesh
-        if payload.get("view_correction") is not None:
-            state = {k: v.double().numpy() if isinstance(v, torch.Tensor) else v
-                     for k, v in dict(payload["view_correction"]).items()}  # fmt: skip
-            correction = ViewCorrection.from_state(state, str(path))
-            if correction.category != config.category:
-                raise CheckpointError(f"{path}: view_correction is for {correction.category!r}, "
-                                      f"the model for {config.category!r}")  # fmt: skip
-            model.view_correction = correction
+        model.view_correction = read_correction(path, payload)
         return model
 
     def weights(model: NemoModel) -> list:

@@ -15,7 +15,8 @@ hypotheses is placed on each box at the box-derived distance (:mod:`.pose_param`
 detection are refined together in one batch (render-and-compare by Levenberg-Marquardt,
 :mod:`.levenberg_marquardt`, or Adam, :mod:`.refine`), and each detection keeps its
 lowest-loss hypothesis, whose rotation the model's viewpoint bias correction adjusts when its
-checkpoint has one (:mod:`.view_correction`; ``refine_from`` returns the raw optimum).
+checkpoint has one (:mod:`ros_pose_estimation.core.view_correction`; ``refine_from``
+returns the raw optimum).
 The settings and the named presets are in :mod:`.presets`; the
 per-category models and batching are :class:`~ros_pose_estimation.core.category_estimator
 .CategoryEstimator`'s. Poses are in the camera frame of the input image (a crop is a

@@ -13,9 +13,9 @@ from torch import nn
 
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.model_config import CropModelConfig
+from ros_pose_estimation.core.view_correction import ViewCorrection
 from ros_pose_estimation.models.feature_net import FeatureNet
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
-from ros_pose_estimation.nemo.view_correction import ViewCorrection
 
 
 @dataclass
@@ -102,7 +102,8 @@ class NemoModel(nn.Module):
             seed=seed,
         )
         #: viewpoint-dependent rotation bias correction fitted on synthetic views
-        #: (:mod:`.view_correction`); None until ``calibrate-nemo`` fits one.
+        #: (:mod:`ros_pose_estimation.core.view_correction`); None until ``calibrate-nemo``
+        #: fits one.
         self.view_correction: ViewCorrection | None = None
 
     @property

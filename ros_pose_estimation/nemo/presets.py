@@ -235,7 +235,8 @@ class InferenceConfig:
 
     Correction:
         view_correction: apply the model's viewpoint bias correction to the refined rotation
-            when its checkpoint has one (:mod:`.view_correction`, fitted by ``calibrate-nemo``);
+            when its checkpoint has one (:mod:`ros_pose_estimation.core.view_correction`,
+            fitted by ``calibrate-nemo``);
             False gives the raw render-and-compare optimum.
     """
 

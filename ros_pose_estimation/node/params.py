@@ -131,9 +131,9 @@ PARAMS: tuple[Param, ...] = (
     _p("preset", "default", "NeMo inference preset: default (fast), fast (CPU robots), "
        "reference (the published 144-pose, 300-step schedule)",
        choices=("default", "fast", "reference"), applies="configure"),
-    _p("view_correction", True, "NeMo: turn each rotation by the viewpoint bias correction its "
-       "checkpoint carries (fitted on synthetic views by calibrate-nemo; false: the raw "
-       "render-and-compare optimum)", applies="configure"),
+    _p("view_correction", True, "turn each rotation (NeMo, CSE) and move each box centre (CSE) "
+       "by the viewpoint bias correction its checkpoint carries (fitted on synthetic views by "
+       "calibrate-nemo / calibrate-cse; false: the raw estimate)", applies="configure"),
     _p("num_threads", 0, "torch CPU threads for inference (0: torch's default)", low=0, high=256,
        applies="configure"),
     _p("cudnn", False, "on CUDA, run the networks' convolutions through cuDNN (false: torch's "

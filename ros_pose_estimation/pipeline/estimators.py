@@ -102,8 +102,8 @@ def load_estimators(
 ) -> dict[str, Estimator]:
     """Load the models of ``specs``; returns category -> estimator (one estimator object per
     method, shared by its categories). ``preset``: NeMo's search; ``view_correction``: apply
-    the viewpoint bias corrections the NeMo checkpoints carry
-    (:mod:`ros_pose_estimation.nemo.view_correction`).
+    the viewpoint bias corrections the checkpoints carry (NeMo: rotation; CSE: rotation and
+    box centre; :mod:`ros_pose_estimation.core.view_correction`).
 
     Raises:
         ConfigError: no specs, a category twice, unknown method or preset.
@@ -141,7 +141,11 @@ def load_estimators(
             from ros_pose_estimation.cse.estimator import CseEstimator
         except ImportError as exc:
             raise ConfigError(f"method 'cse' is not available in this build: {exc}") from None
-        cse_estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], device=device)
+        from ros_pose_estimation.cse.estimator import CseInferenceConfig
+
+        cse_config = CseInferenceConfig(view_correction=view_correction)
+        cse_estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], cse_config,
+                                                      device=device)  # fmt: skip
         missing = {s.category for s in cse} - set(cse_estimator.categories)
         if missing:
             raise CheckpointError(f"cse checkpoints do not hold categories {sorted(missing)}")

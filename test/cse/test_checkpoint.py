@@ -56,3 +56,23 @@ def test_strict_loading(tmp_path):
         load_checkpoint(tmp_path / "y.pt")
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "nope.pt")
+
+
+def test_a_view_correction_travels_with_the_weights(tmp_path):
+    from ros_pose_estimation.core.view_correction import ViewCorrection
+
+    model = _model()
+    assert load_checkpoint(save_checkpoint(tmp_path / "a.pt", model))[0].view_correction is None
+    views = np.concatenate([np.eye(3), -np.eye(3)])
+    model.view_correction = ViewCorrection("bottle", views, 0.01 * views, 0.3,
+                                           {"pairs": 6}, translations=0.02 * views,
+                                           translation_sigma=0.5)  # fmt: skip
+    loaded, _ = load_checkpoint(save_checkpoint(tmp_path / "b.pt", model))
+    back = loaded.view_correction
+    assert back.info == {"pairs": 6} and back.translation_sigma == 0.5
+    np.testing.assert_allclose(back.translations, 0.02 * views, atol=1e-7)
+    payload = read_checkpoint(tmp_path / "b.pt")
+    payload["view_correction"]["category"] = "mug"
+    torch.save(payload, tmp_path / "c.pt")
+    with pytest.raises(CheckpointError, match="view_correction is for 'mug'"):
+        load_checkpoint(tmp_path / "c.pt")

@@ -119,3 +119,23 @@ def test_does_not_import_nemo():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=Path(__file__).resolve().parents[2])  # fmt: skip
     assert out.stdout.strip() == "[]"
+
+
+def test_the_view_correction_turns_the_rotation_and_moves_the_centre_last():
+    from ros_pose_estimation.core.so3 import exp_map
+    from ros_pose_estimation.core.view_correction import ViewCorrection
+
+    model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 0)
+    det = Detection("mug", mask_box(mask), mask)
+    views = np.concatenate([np.eye(3), -np.eye(3)])  # every side: a constant correction
+    turn, shift = np.array([0.0, 0.0, 0.05]), np.array([0.0, 0.02, 0.0])
+    model.view_correction = ViewCorrection("mug", views, np.tile(turn, (6, 1)), 3.0,
+                                           translations=np.tile(shift, (6, 1)),
+                                           translation_sigma=3.0)  # fmt: skip
+    (on,) = CseEstimator({"mug": model}).estimate(rgb, [det], intr, depth)
+    off_config = CseInferenceConfig(view_correction=False)
+    (off,) = CseEstimator({"mug": model}, off_config).estimate(rgb, [det], intr, depth)
+    np.testing.assert_allclose(on.R, off.R @ exp_map(turn), atol=1e-9)
+    np.testing.assert_allclose(on.t, off.t + off.R @ shift * np.linalg.norm(off.size), atol=1e-9)
+    np.testing.assert_array_equal(on.size, off.size)
+    assert rotation_error_deg(off.R, R, "mug") < 5.0  # the raw solve is the oracle's

@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+from ros_pose_estimation.core.view_correction import ViewCorrection
 from ros_pose_estimation.nemo.checkpoint import FORMAT_VERSION, load_checkpoint, save_checkpoint
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
-from ros_pose_estimation.nemo.view_correction import ViewCorrection
 
 
 @pytest.fixture

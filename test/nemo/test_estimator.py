@@ -25,12 +25,12 @@ from ros_pose_estimation.core.estimation import Detection, PoseEstimate
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix, viewpoint_to_matrix
 from ros_pose_estimation.core.so3 import exp_map
+from ros_pose_estimation.core.view_correction import ViewCorrection
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.estimator import STAGES, NemoEstimator, feature_camera
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.presets import PRESETS, AdamSchedule, InferenceConfig, LMSchedule
 from ros_pose_estimation.nemo.scoring import oracle_features
-from ros_pose_estimation.nemo.view_correction import ViewCorrection
 from ros_pose_estimation.shapes import template_mesh
 
 CATEGORY = "camera"  # no symmetry

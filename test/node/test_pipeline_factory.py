@@ -84,9 +84,10 @@ def test_cudnn_follows_the_parameter_on_cuda_only(monkeypatch, cudnn):
 
 
 @pytest.mark.parametrize("on", [False, True])
-def test_view_correction_parameter_reaches_the_nemo_estimator(on):
-    value = values(device="cpu", categories=["mug"], view_correction=on, **{
-        "models.mug.checkpoint": "models/nemo/mug.pt", "models.mug.method": "nemo",
+@pytest.mark.parametrize("method", ["nemo", "cse"])
+def test_view_correction_parameter_reaches_the_estimator(on, method):
+    value = values(device="cpu", categories=["mug"], view_correction=on, mode="rgbd", **{
+        "models.mug.checkpoint": f"models/{method}/mug.pt", "models.mug.method": method,
         "models.mug.class_ids": [""]})  # fmt: skip
     pipeline, _, _ = build_pipeline(value)
     (estimator,) = set(pipeline.estimators.values())

@@ -15,10 +15,10 @@ from offline_training.nemo.train_step import lr_factor, make_optimizer, visible_
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.rotations import axis_rotation
+from ros_pose_estimation.core.view_correction import ViewCorrection
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
 from ros_pose_estimation.nemo.model import NemoModel
 from ros_pose_estimation.nemo.neural_mesh import NeuralMesh, cuboid_mesh
-from ros_pose_estimation.nemo.view_correction import ViewCorrection
 
 TINY = {"backbone": "tiny", "dim": 16, "crop_size": 64, "n_vertices": 200, "n_clutter": 64,
         "batch_size": 4, "num_workers": 0, "num_threads": 1, "progress": False}  # fmt: skip

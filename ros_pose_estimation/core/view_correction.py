@@ -98,6 +98,12 @@ class ViewCorrection:
         info: how it was fitted (JSON-like: data, objects, cross-validated errors).
         rolls: ``[N]`` the calibration estimates' :func:`image_roll` (rad), with
             ``roll_sigma`` (rad) the kernel width over it; both None: no roll term.
+        translations: ``[N x 3]`` centre errors label - estimate in the estimate's object
+            frame / the estimate's box diagonal (same frame as ``views``), with
+            ``translation_sigma`` (rad) their kernel width over the viewing direction; both
+            None: the translation is left alone (NeMo).
+        rotate: False: the rotation is left alone (the fit found no rotation correction that
+            beat none in cross-validation); ``residuals`` and ``sigma`` are then unused.
     """
 
     category: str
@@ -107,6 +113,9 @@ class ViewCorrection:
     info: dict = field(default_factory=dict)
     rolls: np.ndarray | None = None
     roll_sigma: float | None = None
+    translations: np.ndarray | None = None
+    translation_sigma: float | None = None
+    rotate: bool = True
 
     def __post_init__(self) -> None:
         views = np.asarray(self.views, dtype=np.float64)
@@ -131,6 +140,18 @@ class ViewCorrection:
                                  f"{self.roll_sigma}")  # fmt: skip
             object.__setattr__(self, "rolls", rolls)
             object.__setattr__(self, "roll_sigma", float(self.roll_sigma))
+        if (self.translations is None) != (self.translation_sigma is None):
+            raise InputError("view correction: translations and translation_sigma go together")
+        if self.translations is not None:
+            translations = np.asarray(self.translations, dtype=np.float64)
+            if translations.shape != views.shape or not np.isfinite(translations).all():
+                raise InputError(f"view correction: translations {translations.shape} for "
+                                 f"views {views.shape}, both [N x 3] and finite")  # fmt: skip
+            if not (np.isfinite(self.translation_sigma) and self.translation_sigma > 0):
+                raise InputError(f"view correction: translation_sigma must be > 0 rad, got "
+                                 f"{self.translation_sigma}")  # fmt: skip
+            object.__setattr__(self, "translations", translations)
+            object.__setattr__(self, "translation_sigma", float(self.translation_sigma))
         object.__setattr__(self, "views", views)
         object.__setattr__(self, "residuals", residuals)
 
@@ -153,8 +174,37 @@ class ViewCorrection:
     def apply(self, R: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Corrected rotations ``[B x 3 x 3]`` for ``R [B x 3 x 3]`` at ``t [B x 3]`` (m)."""
         R = np.asarray(R, dtype=np.float64)
+        if not self.rotate:
+            return R.copy()
         r = self.residual(R, t)
         return np.stack([R[b] @ exp_map(r[b]) for b in range(len(R))]) if len(R) else R.copy()
+
+    def translation_residual(self, R: np.ndarray, t: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """``[B x 3]`` centre corrections (m, camera frame) for estimates ``R [B x 3 x 3]`` at
+        ``t [B x 3]`` (m) with metric box sizes ``sizes [B x 3]`` (m); zeros without a
+        translation part."""
+        R, t = np.asarray(R, dtype=np.float64), np.asarray(t, dtype=np.float64)
+        if self.translations is None:
+            return np.zeros_like(t)
+        q = _axis_frame(get_category(self.category))
+        views, turn = _fold(viewing_direction(R, t), q)
+        weights = np.exp((views @ self.views.T - 1.0) / self.translation_sigma**2)
+        total = weights.sum(1, keepdims=True)
+        mean = weights @ self.translations / np.maximum(total, 1e-300)
+        if q is not None:
+            mean = np.einsum("ij,bkj,bk->bi", q, turn, mean)
+        mean = np.where(total > 1e-300, mean, 0.0)
+        diagonal = np.linalg.norm(np.asarray(sizes, dtype=np.float64), axis=-1, keepdims=True)
+        return np.einsum("bij,bj->bi", R, mean) * diagonal
+
+    def correct(
+        self, R: np.ndarray, t: np.ndarray, sizes: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(R [B x 3 x 3], t [B x 3])`` corrected; ``t`` only when the correction has a
+        translation part and ``sizes [B x 3]`` (m) are given."""
+        t = np.asarray(t, dtype=np.float64)
+        shift = 0.0 if sizes is None else self.translation_residual(R, t, sizes)
+        return self.apply(R, t), t + shift
 
     # ---------------------------------------------------------------- checkpoint form
     def state(self) -> dict:
@@ -163,6 +213,11 @@ class ViewCorrection:
                  "sigma": float(self.sigma), "info": dict(self.info)}  # fmt: skip
         if self.roll_sigma is not None:
             state.update(rolls=self.rolls, roll_sigma=float(self.roll_sigma))
+        if self.translation_sigma is not None:
+            state.update(translations=self.translations,
+                         translation_sigma=float(self.translation_sigma))  # fmt: skip
+        if not self.rotate:
+            state["rotate"] = False
         return state
 
     @classmethod
@@ -176,29 +231,42 @@ class ViewCorrection:
         if missing:
             raise CheckpointError(f"{source}: view_correction lacks {sorted(missing)}")
         try:
-            rolls, roll_sigma = state.get("rolls"), state.get("roll_sigma")
+            def optional(key, kind):
+                value = state.get(key)
+                return None if value is None else kind(value)
+
             return cls(str(state["category"]), np.asarray(state["views"]),
                        np.asarray(state["residuals"]), float(state["sigma"]),
-                       dict(state.get("info", {})),
-                       None if rolls is None else np.asarray(rolls),
-                       None if roll_sigma is None else float(roll_sigma))  # fmt: skip
+                       dict(state.get("info", {})), optional("rolls", np.asarray),
+                       optional("roll_sigma", float), optional("translations", np.asarray),
+                       optional("translation_sigma", float),
+                       bool(state.get("rotate", True)))  # fmt: skip
         except InputError as err:
             raise CheckpointError(f"{source}: {err}") from err
 
 
-def _pairs(R_est, t_est, R_true, category: Category, max_error_deg: float):
-    """Calibration pairs ``(views [N x 3], residuals [N x 3], rolls [N])`` and the kept mask
-    ``[M]``."""
+def _pairs(R_est, t_est, R_true, category: Category, max_error_deg: float, t_true=None,
+           sizes=None, max_translation_error: float = np.inf):
+    """Calibration pairs ``(views [N x 3], residuals [N x 3], rolls [N], translations [N x 3]
+    or None)`` and the kept mask ``[M]``."""
     pairs = zip(R_est, R_true, strict=True)
     best = np.stack([closest_symmetric(R, Rt, category) for R, Rt in pairs])
     residuals = np.stack([log_map(R.T @ b) for R, b in zip(R_est, best, strict=True)])
     keep = np.degrees(np.linalg.norm(residuals, axis=1)) <= max_error_deg
+    translations = None
+    if t_true is not None:
+        diagonal = np.linalg.norm(sizes, axis=1, keepdims=True)
+        translations = np.einsum("mji,mj->mi", R_est, t_true - t_est) / diagonal
+        keep &= np.linalg.norm(translations, axis=1) <= max_translation_error
+        translations = translations[keep]
     q = _axis_frame(category)
     views, turn = _fold(viewing_direction(R_est[keep], t_est[keep]), q)
     residuals = residuals[keep]
     if q is not None:
         residuals = np.einsum("nij,nj->ni", turn, residuals @ q)
-    return views, residuals, image_roll(R_est[keep], t_est[keep]), keep
+        if translations is not None:
+            translations = np.einsum("nij,nj->ni", turn, translations @ q)
+    return views, residuals, image_roll(R_est[keep], t_est[keep]), translations, keep
 
 
 def _errors_deg(correction: ViewCorrection, R_est, t_est, R_true, category) -> np.ndarray:
@@ -221,6 +289,10 @@ def fit_view_correction(
     max_error_deg: float = 30.0,
     folds: int = 5,
     seed: int = 0,
+    t_true: np.ndarray | None = None,
+    sizes: np.ndarray | None = None,
+    translation_sigmas_rad: tuple[float, ...] = (0.08, 0.12, 0.16, 0.22, 0.3, 0.45, 1.0, 3.0),
+    max_translation_error: float = 0.3,
 ) -> ViewCorrection:
     """Fit a :class:`ViewCorrection` from estimates and labels of a calibration set.
 
@@ -230,13 +302,21 @@ def fit_view_correction(
             translations (m); ``R_true``: ``[M x 3 x 3]`` the labels.
         sigmas_rad, roll_sigmas_rad: kernel widths tried (rad; a roll width None: no roll
             term); the pair with the lowest cross-validated median rotation error over the
-            kept estimates wins (ties: the wider, then without roll).
+            kept estimates wins (ties: the wider, then without roll), if it beats the raw
+            median; else the rotation is left alone (``rotate`` False, ``info["kept"]``
+            "none"). The translation's width likewise.
         max_error_deg: estimates farther than this from their label are left out.
         folds: cross-validation folds (random split, ``seed``).
+        t_true, sizes: ``[M x 3]`` the labels' translations (m) and the estimates' metric box
+            sizes (m): given both, the translation is corrected too, its width chosen from
+            ``translation_sigmas_rad`` by the cross-validated median centre error (3.0 rad:
+            about one mean shift for every view); estimates whose centre is off by more than
+            ``max_translation_error`` box diagonals are left out as well.
 
     Returns:
         The correction over all kept pairs; ``info`` holds the objects used, the median error
-        before and the cross-validated median after for every pair of widths.
+        before and the cross-validated median after for every pair of widths (and
+        ``translation``: the same in cm for the translation widths).
 
     Raises:
         InputError: mismatched shapes, or fewer than ``4 * folds`` usable estimates.
@@ -248,7 +328,18 @@ def fit_view_correction(
             f"fit_view_correction: R_est {R_est.shape}, t_est {t_est.shape}, R_true "
             f"{R_true.shape}: expected [M x 3 x 3], [M x 3], [M x 3 x 3]"
         )
-    views, residuals, rolls, keep = _pairs(R_est, t_est, R_true, cat, max_error_deg)
+    if (t_true is None) != (sizes is None):
+        raise InputError("fit_view_correction: t_true and sizes go together")
+    if t_true is not None:
+        t_true, sizes = np.asarray(t_true, np.float64), np.asarray(sizes, np.float64)
+        if t_true.shape != t_est.shape or sizes.shape != t_est.shape:
+            raise InputError(f"fit_view_correction: t_true {t_true.shape} and sizes "
+                             f"{sizes.shape}: expected [M x 3] like t_est")  # fmt: skip
+        if not (np.linalg.norm(sizes, axis=1) > 0).all():
+            raise InputError("fit_view_correction: every size must be > 0")
+    views, residuals, rolls, translations, keep = _pairs(
+        R_est, t_est, R_true, cat, max_error_deg, t_true, sizes, max_translation_error
+    )
     if len(views) < 4 * folds:
         raise InputError(f"fit_view_correction: {len(views)} of {len(R_est)} estimates within "
                          f"{max_error_deg} deg of their labels; need >= {4 * folds}")  # fmt: skip
@@ -268,10 +359,37 @@ def fit_view_correction(
             errors[test] = _errors_deg(model, R_est[idx], t_est[idx], R_true[idx], cat)
         cv[_key(sigma, roll_sigma)] = float(np.median(errors))
     sigma, roll_sigma = min(grid, key=lambda g: (cv[_key(*g)], -g[0], -(g[1] or np.inf)))
+    rotate = cv[_key(sigma, roll_sigma)] < float(np.median(before))
     info = {"objects": int(len(R_est)), "pairs": int(len(views)),
             "max_error_deg": float(max_error_deg), "folds": int(folds),
             "median_before_deg": float(np.median(before)), "cv_median_deg": cv,
             "sigma_rad": float(sigma), "roll_sigma_rad": roll_sigma,
-            "kept": _key(sigma, roll_sigma)}  # fmt: skip
+            "kept": _key(sigma, roll_sigma) if rotate else "none"}  # fmt: skip
+    translation_sigma = None
+    if translations is not None:
+        before_m = np.linalg.norm(t_true[kept] - t_est[kept], axis=1)
+        cv_t: dict[str, float] = {}
+        for width in translation_sigmas_rad:
+            shifted = np.empty((len(kept), 3))
+            for k in range(folds):
+                train, test = fold_of != k, fold_of == k
+                model = ViewCorrection(category, views[train], residuals[train], 1.0,
+                                       translations=translations[train],
+                                       translation_sigma=width)  # fmt: skip
+                i = kept[test]
+                shifted[test] = t_est[i] + model.translation_residual(R_est[i], t_est[i], sizes[i])
+            error_m = np.linalg.norm(shifted - t_true[kept], axis=1)
+            cv_t[f"{width:g}"] = 100 * float(np.median(error_m))
+        best = min(translation_sigmas_rad, key=lambda w: (cv_t[f"{w:g}"], -w))
+        if cv_t[f"{best:g}"] < 100 * float(np.median(before_m)):
+            translation_sigma = float(best)
+        info["translation"] = {
+            "max_error_diagonals": float(max_translation_error),
+            "median_before_cm": 100 * float(np.median(before_m)), "cv_median_cm": cv_t,
+            "sigma_rad": translation_sigma,
+            "kept": "none" if translation_sigma is None else f"{translation_sigma:g}",
+        }  # fmt: skip
     return ViewCorrection(category, views, residuals, float(sigma), info,
-                          None if roll_sigma is None else rolls, roll_sigma)  # fmt: skip
+                          None if roll_sigma is None else rolls, roll_sigma,
+                          None if translation_sigma is None else translations,
+                          translation_sigma, rotate)  # fmt: skip

@@ -1,5 +1,6 @@
 """Viewpoint bias correction: it removes a systematic, viewpoint-dependent rotation bias,
-leaves unbiased estimates alone, honours symmetry, and survives a checkpoint."""
+leaves unbiased estimates alone, honours symmetry, and survives a checkpoint; with labelled
+translations and sizes (RGB-D) it moves a biased centre back as well."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from ros_pose_estimation.core.errors import CheckpointError, InputError
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.core.rotations import random_rotations
 from ros_pose_estimation.core.so3 import exp_map
-from ros_pose_estimation.nemo.view_correction import (
+from ros_pose_estimation.core.view_correction import (
     ViewCorrection,
     fit_view_correction,
     image_roll,
@@ -163,3 +164,92 @@ def test_a_roll_dependent_bias_needs_the_roll_term():
     assert np.allclose(back.apply(est_new, t_new), fit.apply(est_new, t_new))
     with pytest.raises(InputError, match="go together"):
         ViewCorrection("mug", fit.views, fit.residuals, 0.1, rolls=fit.rolls)
+
+
+def _pulled_in(R, t, sizes, fraction=0.04, noise=0.0, seed=0):
+    """Centres pulled towards the camera by ``fraction`` of the box diagonal, more for views
+    from the side (an RGB-D solve leaning towards the visible surface)."""
+    rng = np.random.default_rng(seed)
+    ray = t / np.linalg.norm(t, axis=1, keepdims=True)
+    side = 1.0 - np.abs(viewing_direction(R, t)[:, 2])
+    pull = fraction * (0.5 + side) * np.linalg.norm(sizes, axis=1)
+    return t - pull[:, None] * ray + noise * rng.standard_normal(t.shape)
+
+
+def test_a_centre_pulled_towards_the_camera_is_moved_back():
+    rng = np.random.default_rng(17)
+    R_cal, t_cal = _views(600, seed=18)
+    R_new, t_new = _views(300, seed=19)
+    s_cal, s_new = rng.uniform(0.05, 0.3, (600, 3)), rng.uniform(0.05, 0.3, (300, 3))
+    est_cal, est_new = _pulled_in(R_cal, t_cal, s_cal, noise=1e-3), _pulled_in(R_new, t_new, s_new)
+    fit = fit_view_correction("camera", R_cal, est_cal, R_cal, t_true=t_cal, sizes=s_cal)
+    assert fit.translations.shape == (600, 3) and "translation" in fit.info
+    tr = fit.info["translation"]
+    assert min(tr["cv_median_cm"].values()) < 0.5 * tr["median_before_cm"]
+    R_fixed, t_fixed = fit.correct(R_new, est_new, s_new)
+    raw = np.linalg.norm(est_new - t_new, axis=1)
+    fixed = np.linalg.norm(t_fixed - t_new, axis=1)
+    assert np.median(fixed) < 0.3 * np.median(raw)
+    assert np.allclose(R_fixed, R_new, atol=1e-3)  # unbiased rotations stay
+    _, t_same = fit.correct(R_new, est_new)  # no sizes: the centre is not touched
+    assert np.array_equal(t_same, est_new)
+    back = ViewCorrection.from_state(fit.state())
+    assert np.allclose(back.correct(R_new, est_new, s_new)[1], t_fixed)
+
+
+def test_a_symmetric_category_moves_the_centre_the_same_for_any_turn_about_its_axis():
+    rng = np.random.default_rng(20)
+    R_cal, t_cal = _views(500, seed=21)
+    sizes = np.full((500, 3), 0.1)
+    fit = fit_view_correction("bottle", R_cal, _pulled_in(R_cal, t_cal, sizes), R_cal,
+                              t_true=t_cal, sizes=sizes)  # fmt: skip
+    R_new, t_new = _views(50, seed=22)
+    est = _pulled_in(R_new, t_new, sizes[:50])
+    turn = exp_map(np.array([0.0, 0.0, rng.uniform(0.5, 2.5)]))
+    a = fit.translation_residual(R_new, est, sizes[:50])
+    b = fit.translation_residual(R_new @ turn, est, sizes[:50])
+    assert np.allclose(a, b, atol=1e-9)
+    assert np.median(np.linalg.norm(est + a - t_new, axis=1)) < 0.3 * np.median(
+        np.linalg.norm(est - t_new, axis=1))
+
+
+def test_translation_arguments_and_states_are_checked():
+    R_cal, t_cal = _views(100, seed=23)
+    sizes = np.full((100, 3), 0.1)
+    with pytest.raises(InputError, match="go together"):
+        fit_view_correction("mug", R_cal, t_cal, R_cal, t_true=t_cal)
+    with pytest.raises(InputError, match="like t_est"):
+        fit_view_correction("mug", R_cal, t_cal, R_cal, t_true=t_cal, sizes=sizes[:5])
+    with pytest.raises(InputError, match="> 0"):
+        fit_view_correction("mug", R_cal, t_cal, R_cal, t_true=t_cal, sizes=0 * sizes)
+    far = t_cal.copy()
+    far[:90] += 1.0  # 90 centres 1 m off: more than 0.3 diagonals
+    with pytest.raises(InputError, match="need >= 20"):
+        fit_view_correction("mug", R_cal, t_cal, R_cal, t_true=far, sizes=sizes)
+    fit = fit_view_correction("mug", R_cal, _pulled_in(R_cal, t_cal, sizes), R_cal,
+                              t_true=t_cal, sizes=sizes)  # fmt: skip
+    bad = dict(fit.state(), translations=np.zeros((4, 3)))
+    with pytest.raises(CheckpointError, match="translations"):
+        ViewCorrection.from_state(bad, "x.pt")
+    bad = dict(fit.state())
+    del bad["translation_sigma"]
+    with pytest.raises(CheckpointError, match="go together"):
+        ViewCorrection.from_state(bad, "x.pt")
+
+
+def test_a_correction_that_does_not_beat_none_in_cross_validation_is_not_kept():
+    """Unbiased, noisy estimates: no width beats the raw rotations or centres, so neither
+    part is applied and the checkpoint form says so."""
+    rng = np.random.default_rng(24)
+    R_cal, t_cal = _views(300, seed=25)
+    est = _elevation_pull(R_cal, t_cal, gain=0.0, noise_deg=3.0, seed=26)
+    sizes = np.full((300, 3), 0.1)
+    t_est = t_cal + 0.005 * rng.standard_normal(t_cal.shape)
+    fit = fit_view_correction("camera", est, t_est, R_cal, t_true=t_cal, sizes=sizes,
+                              sigmas_rad=(0.02,), roll_sigmas_rad=(None,),
+                              translation_sigmas_rad=(0.02,))  # fmt: skip
+    assert not fit.rotate and fit.info["kept"] == "none"
+    assert fit.translations is None and fit.info["translation"]["kept"] == "none"
+    R_new, t_new = fit.correct(est, t_est, sizes)
+    assert np.array_equal(R_new, est) and np.array_equal(t_new, t_est)
+    assert not ViewCorrection.from_state(fit.state()).rotate
