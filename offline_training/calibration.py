@@ -1,5 +1,5 @@
 """What ``calibrate-nemo`` and ``calibrate-cse`` share: the error, the estimates' cache, the
-report in words.
+report in words, the calibrated file.
 
 Both tools estimate a labelled synthetic calibration set with a model's raw output, fit
 :func:`ros_pose_estimation.core.view_correction.fit_view_correction` and write the model with
@@ -58,7 +58,8 @@ def report(tool: str, info: dict, out: str | Path, device: str) -> str:
         mark = " <- kept" if widths == info["kept"] else ""
         lines.append(f"  kernel widths (rad) {widths}: {median:.2f} deg{mark}")
     if info["kept"] == "none":
-        lines.append("  none beats the raw rotations: the rotation is left alone")
+        lines.append(f"  none beats the raw rotations by {100 * info['min_gain']:g} %: the "
+                     "rotation is left alone")  # fmt: skip
     if "translation" in info:
         tr = info["translation"]
         lines.append(f"median centre error {tr['median_before_cm']:.2f} cm raw; "
@@ -67,6 +68,23 @@ def report(tool: str, info: dict, out: str | Path, device: str) -> str:
             mark = " <- kept" if width == tr["kept"] else ""
             lines.append(f"  kernel width (rad) {width}: {median:.2f} cm{mark}")
         if tr["kept"] == "none":
-            lines.append("  none beats the raw centres: the translation is left alone")
+            lines.append(f"  none beats the raw centres by {100 * info['min_gain']:g} %: the "
+                         "translation is left alone")  # fmt: skip
+    if info.get("stored") is False:
+        lines.append("nothing to correct: the model is written without a correction")
     lines.append(f"wrote {out} ({info['estimate_seconds']:.0f} s of estimation; {device})")
     return "\n".join(lines)
+
+
+def write_calibrated(src: str | Path, out: str | Path, read_checkpoint, correction, info: dict):
+    """Write ``src``'s checkpoint payload (read and checked by the family's
+    ``read_checkpoint``) to ``out`` with ``correction`` (a ``ViewCorrection``, or None: none)
+    and ``meta.view_correction`` = ``info``. The weights are the file's own bytes: a float16
+    export stays float16 and its meta keeps what it says."""
+    from ros_pose_estimation.core.checkpoint_file import correction_entry, write_payload
+
+    payload = dict(read_checkpoint(src))
+    payload.pop("view_correction", None)
+    payload.update(correction_entry(correction))
+    payload["meta"] = dict(payload.get("meta") or {}, view_correction=info)
+    return write_payload(out, payload)

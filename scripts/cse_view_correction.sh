@@ -9,6 +9,8 @@
 #   3. the correction off and on, 100 objects per test set (no choice is made on them): seed
 #      2000 (10 other instances, the training camera), the other camera and the other look of
 #      scripts/cse_ood_eval.sh; with masks, and box-only on seed 2000 and the other camera.
+#   4. INSTALL=1: the same fit (from the cached estimates) written into SRC_DIR/<c>.pt, the
+#      file's own float16 weights and meta kept (how the bundled models got theirs).
 # Usage: bash scripts/cse_view_correction.sh CATEGORY ...  (SRC_DIR (models/cse) holds the
 # models to calibrate; a correction they already carry is ignored and replaced; out/data/photos
 # from scripts/nemo_pretrained_experiment.sh).
@@ -51,4 +53,8 @@ for c in "$@"; do
       done
     done
   done
+  if [[ ${INSTALL:-0} == 1 ]]; then
+    calibrate-cse --checkpoint "$src_dir/$c.pt" --data "out/data/${c}_rgbd_cal" --split val \
+      --out "$src_dir/$c.pt" --threads 1 --estimates "out/cal_cse/${c}_estimates.npz"
+  fi
 done

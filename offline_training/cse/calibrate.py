@@ -35,7 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from offline_training.calibration import CalibrationError, cached_estimates, report
+from offline_training.calibration import (
+    CalibrationError,
+    cached_estimates,
+    report,
+    write_calibrated,
+)
 
 __all__ = ["calibrate", "collect", "main", "parser"]
 
@@ -101,12 +106,12 @@ def calibrate(
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import InputError, PoseEstimationError
     from ros_pose_estimation.core.view_correction import fit_view_correction
-    from ros_pose_estimation.cse.checkpoint import load_checkpoint, save_checkpoint
+    from ros_pose_estimation.cse.checkpoint import load_checkpoint, read_checkpoint
     from ros_pose_estimation.cse.estimator import CseEstimator, CseInferenceConfig
 
     out = Path(checkpoint if out is None else out)
     try:
-        model, meta = load_checkpoint(checkpoint)
+        model, _ = load_checkpoint(checkpoint)
         dataset = BopDataset(data, split)  # masks: the detections (and the mug's handle check)
     except (FileNotFoundError, PoseEstimationError) as exc:
         raise CalibrationError(str(exc), 2) from None
@@ -136,8 +141,9 @@ def calibrate(
     info = dict(correction.info, category=model.category, data=str(Path(data).resolve()),
                 split=split, detections="box" if box_only else "mask",
                 estimate_seconds=round(seconds, 1))  # fmt: skip
-    model.view_correction = dataclasses.replace(correction, info=info)
-    save_checkpoint(out, model, dict(meta, view_correction=info))
+    info["stored"] = not correction.changes_nothing
+    stored = dataclasses.replace(correction, info=info) if info["stored"] else None
+    write_calibrated(checkpoint, out, read_checkpoint, stored, info)
     return info
 
 

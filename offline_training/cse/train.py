@@ -230,7 +230,9 @@ def load_init(model: CseModel, path: str) -> None:
     """Copy the weights, template and embeddings of the CSE checkpoint ``path`` into ``model``
     (strict; only the crop settings and ``per_axis_scale`` may differ,
     :func:`.train_loop.load_init_weights`: one scale or one per axis changes the labels and the
-    solver, not the network, so a one-scale model can start a per-axis one)."""
+    solver, not the network, so a one-scale model can start a per-axis one). A viewpoint bias
+    correction the checkpoint carries is not copied: it was fitted to the old weights (run
+    ``calibrate-cse`` on the trained model)."""
     from ros_pose_estimation.cse.checkpoint import load_checkpoint
 
     init, _ = load_checkpoint(path, model.category)

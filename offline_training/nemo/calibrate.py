@@ -33,7 +33,12 @@ from pathlib import Path
 
 import numpy as np
 
-from offline_training.calibration import CalibrationError, cached_estimates, report
+from offline_training.calibration import (
+    CalibrationError,
+    cached_estimates,
+    report,
+    write_calibrated,
+)
 
 __all__ = ["CalibrationError", "calibrate", "collect", "main", "parser"]
 
@@ -96,13 +101,13 @@ def calibrate(
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import InputError, PoseEstimationError
     from ros_pose_estimation.core.view_correction import fit_view_correction
-    from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
+    from ros_pose_estimation.nemo.checkpoint import load_checkpoint, read_checkpoint
     from ros_pose_estimation.nemo.estimator import NemoEstimator
     from ros_pose_estimation.nemo.presets import InferenceConfig
 
     out = Path(checkpoint if out is None else out)
     try:
-        model, meta = load_checkpoint(checkpoint)
+        model, _ = load_checkpoint(checkpoint)
         dataset = BopDataset(data, split, load_masks=False)
         config = InferenceConfig.named(preset).replace(view_correction=False)
     except (FileNotFoundError, PoseEstimationError) as exc:
@@ -130,8 +135,9 @@ def calibrate(
         raise CalibrationError(str(exc), 1) from None
     info = dict(correction.info, category=model.category, data=str(Path(data).resolve()),
                 split=split, preset=preset, estimate_seconds=round(seconds, 1))  # fmt: skip
-    model.view_correction = dataclasses.replace(correction, info=info)
-    save_checkpoint(out, model, dict(meta, view_correction=info))
+    info["stored"] = not correction.changes_nothing
+    stored = dataclasses.replace(correction, info=info) if info["stored"] else None
+    write_calibrated(checkpoint, out, read_checkpoint, stored, info)
     return info
 
 

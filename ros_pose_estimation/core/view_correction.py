@@ -155,6 +155,11 @@ class ViewCorrection:
         object.__setattr__(self, "views", views)
         object.__setattr__(self, "residuals", residuals)
 
+    @property
+    def changes_nothing(self) -> bool:
+        """True when neither the rotation nor the translation is corrected."""
+        return not self.rotate and self.translations is None
+
     def residual(self, R: np.ndarray, t: np.ndarray) -> np.ndarray:
         """``[B x 3]`` correction rotation vectors (rad, object frame) for estimates
         ``R [B x 3 x 3]`` at ``t [B x 3]`` (m)."""
@@ -293,6 +298,7 @@ def fit_view_correction(
     sizes: np.ndarray | None = None,
     translation_sigmas_rad: tuple[float, ...] = (0.08, 0.12, 0.16, 0.22, 0.3, 0.45, 1.0, 3.0),
     max_translation_error: float = 0.3,
+    min_gain: float = 0.03,
 ) -> ViewCorrection:
     """Fit a :class:`ViewCorrection` from estimates and labels of a calibration set.
 
@@ -303,8 +309,9 @@ def fit_view_correction(
         sigmas_rad, roll_sigmas_rad: kernel widths tried (rad; a roll width None: no roll
             term); the pair with the lowest cross-validated median rotation error over the
             kept estimates wins (ties: the wider, then without roll), if it beats the raw
-            median; else the rotation is left alone (``rotate`` False, ``info["kept"]``
-            "none"). The translation's width likewise.
+            median by ``min_gain`` (a fraction: 0.03 = 3 %, a margin for the noise of
+            cross-validation); else the rotation is left alone (``rotate`` False,
+            ``info["kept"]`` "none"). The translation's width likewise.
         max_error_deg: estimates farther than this from their label are left out.
         folds: cross-validation folds (random split, ``seed``).
         t_true, sizes: ``[M x 3]`` the labels' translations (m) and the estimates' metric box
@@ -359,9 +366,10 @@ def fit_view_correction(
             errors[test] = _errors_deg(model, R_est[idx], t_est[idx], R_true[idx], cat)
         cv[_key(sigma, roll_sigma)] = float(np.median(errors))
     sigma, roll_sigma = min(grid, key=lambda g: (cv[_key(*g)], -g[0], -(g[1] or np.inf)))
-    rotate = cv[_key(sigma, roll_sigma)] < float(np.median(before))
+    rotate = cv[_key(sigma, roll_sigma)] < (1.0 - min_gain) * float(np.median(before))
     info = {"objects": int(len(R_est)), "pairs": int(len(views)),
             "max_error_deg": float(max_error_deg), "folds": int(folds),
+            "min_gain": float(min_gain),
             "median_before_deg": float(np.median(before)), "cv_median_deg": cv,
             "sigma_rad": float(sigma), "roll_sigma_rad": roll_sigma,
             "kept": _key(sigma, roll_sigma) if rotate else "none"}  # fmt: skip
@@ -381,7 +389,7 @@ def fit_view_correction(
             error_m = np.linalg.norm(shifted - t_true[kept], axis=1)
             cv_t[f"{width:g}"] = 100 * float(np.median(error_m))
         best = min(translation_sigmas_rad, key=lambda w: (cv_t[f"{w:g}"], -w))
-        if cv_t[f"{best:g}"] < 100 * float(np.median(before_m)):
+        if cv_t[f"{best:g}"] < (1.0 - min_gain) * 100 * float(np.median(before_m)):
             translation_sigma = float(best)
         info["translation"] = {
             "max_error_diagonals": float(max_translation_error),

@@ -248,7 +248,7 @@ def test_a_correction_that_does_not_beat_none_in_cross_validation_is_not_kept():
     fit = fit_view_correction("camera", est, t_est, R_cal, t_true=t_cal, sizes=sizes,
                               sigmas_rad=(0.02,), roll_sigmas_rad=(None,),
                               translation_sigmas_rad=(0.02,))  # fmt: skip
-    assert not fit.rotate and fit.info["kept"] == "none"
+    assert not fit.rotate and fit.info["kept"] == "none" and fit.changes_nothing
     assert fit.translations is None and fit.info["translation"]["kept"] == "none"
     R_new, t_new = fit.correct(est, t_est, sizes)
     assert np.array_equal(R_new, est) and np.array_equal(t_new, t_est)

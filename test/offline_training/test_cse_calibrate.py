@@ -75,3 +75,28 @@ def test_errors_say_what_to_fix(data, tmp_path, capsys):
                str(tmp_path / "x.pt"), "--min-visib", "0.0", "--max-error", "0.001"])  # fmt: skip
     assert rc == 1 and "need >= 20" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_a_fit_that_corrects_nothing_is_not_stored(data, tmp_path, monkeypatch, capsys):
+    import dataclasses
+
+    from ros_pose_estimation.core import view_correction
+
+    real = view_correction.fit_view_correction
+
+    def fit_nothing(*args, **kwargs):
+        fit = real(*args, **kwargs)
+        info = dict(fit.info, kept="none", translation=dict(fit.info["translation"], kept="none"))
+        return dataclasses.replace(fit, translations=None, translation_sigma=None, rotate=False,
+                                   info=info)  # fmt: skip
+
+    monkeypatch.setattr(view_correction, "fit_view_correction", fit_nothing)
+    root, ckpt = data
+    out = tmp_path / "none.pt"
+    assert main(["--checkpoint", str(ckpt), "--data", str(root / "data"), "--out", str(out),
+                 *LOOSE]) == 0  # fmt: skip
+    text = capsys.readouterr().out
+    assert "rotation is left alone" in text and "translation is left alone" in text
+    assert "written without a correction" in text
+    model, meta = load_checkpoint(out)
+    assert model.view_correction is None and meta["view_correction"]["stored"] is False

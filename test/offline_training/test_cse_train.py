@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -93,14 +94,21 @@ def test_cli_errors_exit_2(cse_root, trained, tmp_path, capsys):  # noqa: F811
 def test_init_checkpoint_starts_from_its_weights_and_refuses_other_settings(
     cse_root, trained, tmp_path, capsys  # noqa: F811
 ):
+    from ros_pose_estimation.core.view_correction import ViewCorrection
     from ros_pose_estimation.cse.checkpoint import load_checkpoint as load_cse
+    from ros_pose_estimation.cse.checkpoint import save_checkpoint as save_cse
 
-    start = trained[1]  # a trained bottle model of TINY_CLI's settings
+    start = tmp_path / "start.pt"  # a trained bottle model of TINY_CLI's settings, calibrated
+    model, meta = load_cse(trained[1])
+    views = np.concatenate([np.eye(3), -np.eye(3)])
+    model.view_correction = ViewCorrection("bottle", views, 0.01 * views, 0.3)
+    save_cse(start, model, meta)
     out = tmp_path / "ft"
     base = ["--data", str(cse_root), "--category", "bottle", "--steps", "1", *TINY_CLI]
     assert main([*base, "--out", str(out), "--init-checkpoint", str(start), "--lr", "0"]) == 0
     assert "fine-tuning" in capsys.readouterr().out
     before, after = load_cse(start)[0], load_cse(out / "bottle.pt")[0]
+    assert after.view_correction is None  # fitted to the old weights: not carried over
     after_state = after.state_dict()
     for name, a in before.state_dict().items():
         b = after_state[name]
