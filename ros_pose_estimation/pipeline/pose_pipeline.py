@@ -97,8 +97,10 @@ class PosePipeline:
         self.update_settings(max_objects, min_score)
 
     def enable_fusion(self, config: WorldFusionConfig | None) -> None:
-        """Start world-frame fusion with ``config`` (a fresh state), or stop it (None)."""
-        self.fusion = None if config is None else WorldFusion(config)
+        """Start world-frame fusion with ``config`` (a fresh state), or stop it (None); the
+        categories of depth-based estimators fuse with ``config.rgbd_score_temperature``."""
+        depth = [c for c, e in self.estimators.items() if getattr(e, "needs_depth", False)]
+        self.fusion = None if config is None else WorldFusion(config, depth)
 
     def fuse(self, result: FrameResult, stamp_ns: int, T_fixed_cam: np.ndarray) -> None:
         """Fuse ``result.poses`` (of :meth:`process`) given ``T_fixed_cam`` ``[4 x 4]``, the

@@ -12,7 +12,9 @@ stamp) and fuses all of a track's estimates there:
 * **Weights**: robust (Huber, :data:`.fusion_state.HUBER_K` sigmas) in each mean; in the
   rotation mean also ``exp(score / score_temperature)`` per estimate (higher-scoring views
   count more; scores compare within one model). The score says little about depth: the
-  centre does not use it.
+  centre does not use it. The categories of RGB-D models (``depth_categories``) use
+  ``rgbd_score_temperature`` instead (default 0, equal weights: their score does not rank
+  rotations).
 * **Rotation**: symmetry-aware robust mean (:func:`ros_pose_estimation.core.rotation_averaging.
   robust_mean`: continuous symmetry -> only the axis is averaged; discrete -> the equivalent
   closest to the mean), scale ``rotation_sigma_deg``. **Centre**: robust information mean
@@ -140,8 +142,13 @@ class WorldFusion:
         config: settings; validated here (:class:`ConfigError` when invalid).
     """
 
-    def __init__(self, config: WorldFusionConfig | None = None) -> None:
+    def __init__(
+        self, config: WorldFusionConfig | None = None, depth_categories: Iterable[str] = ()
+    ) -> None:
         self.config = (config or WorldFusionConfig()).validate()
+        #: categories estimated by RGB-D models: their rotation mean uses
+        #: ``rgbd_score_temperature``
+        self.depth_categories = frozenset(depth_categories)
         self._states: dict[int, ObjectState] = {}  # track id -> state (shared when re-identified)
         self._retired: list[tuple[ObjectState, int]] = []  # (state, stamp its track ended)
 
@@ -216,6 +223,12 @@ class WorldFusion:
         return out
 
     # ------------------------------------------------------------------ internals
+    def _config(self, category: Category) -> WorldFusionConfig:
+        """The settings an object of ``category`` is fitted with (its score temperature)."""
+        if category.name not in self.depth_categories:
+            return self.config
+        return replace(self.config, score_temperature=self.config.rgbd_score_temperature)
+
     def _sample(self, R: np.ndarray, t: np.ndarray, size, score: float, T: np.ndarray) -> dict:
         """One estimate (camera frame) as a sample in the fixed frame: pose, size, score, its
         viewing ray (unit, fixed frame) and centre error along it (m)."""
@@ -251,7 +264,7 @@ class WorldFusion:
         gate = self._differs(category, state.R, state.t, state.covariance[:3, :3], sample)
         if not gate:
             state.pending.clear()
-            state.add(sample, self.config)
+            state.add(sample, self._config(category))
             return "reidentified" if found else "fused", state
         last = state.pending[-1] if state.pending else None
         if last is None or self._differs(category, last["R"], last["t"],
@@ -301,7 +314,7 @@ class WorldFusion:
                  object_id: int | None = None) -> ObjectState:  # fmt: skip
         """A new state from ``samples`` (fitted from the newest one) for the object
         ``object_id`` (None: a new object, ``track_id``)."""
-        state = ObjectState(category, samples, self.config, phase=track_id)
+        state = ObjectState(category, samples, self._config(category), phase=track_id)
         state.object_id = track_id if object_id is None else object_id
         self._states[track_id] = state
         return state

@@ -11,6 +11,7 @@ import pytest
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.errors import ConfigError, DepthError, InputError
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate
+from ros_pose_estimation.pipeline.fusion_config import WorldFusionConfig
 from ros_pose_estimation.pipeline.pose_pipeline import PosePipeline
 
 INTR = Intrinsics(100.0, 100.0, 31.5, 23.5, 64, 48)
@@ -91,6 +92,13 @@ def test_depth_errors_are_counted_as_no_depth():
     assert result.skipped["no_depth"] == 1 and not result.poses
 
 
+def test_fusion_knows_which_categories_come_from_depth_models():
+    pipe = PosePipeline({"mug": FakeEstimator(["mug"], needs_depth=True),
+                         "bottle": FakeEstimator(["bottle"])})  # fmt: skip
+    pipe.enable_fusion(WorldFusionConfig())
+    assert pipe.fusion.depth_categories == {"mug"}
+
+
 def test_tracks_keep_their_ids_across_frames_and_reset_forgets_them():
     pipe = PosePipeline({"mug": FakeEstimator(["mug"])})
     first = pipe.process(RGB, [_det("mug", 5), _det("mug", 40)], INTR, 1_000_000_000)
@@ -126,8 +134,6 @@ def test_cse_estimator_runs_directly_in_the_pipeline_and_needs_depth():
 
 
 def test_world_fusion_is_off_until_enabled_then_fuses_the_tracked_poses():
-    from ros_pose_estimation.pipeline.fusion_config import WorldFusionConfig
-
     pipe = PosePipeline({"mug": FakeEstimator(["mug"])})
     result = pipe.process(RGB, [_det("mug", 5)], INTR, 1)
     assert result.fused is None and pipe.fusion is None

@@ -353,3 +353,28 @@ def test_streaming_between_refits_stays_close_to_a_full_refit():
         angle = np.arccos(np.clip((np.trace(R.T @ state.R) - 1) / 2, -1, 1))
         if state.category.name != "bottle":  # (the bottle's: only the axis is defined)
             assert angle < 0.5 * np.linalg.norm(sd[3:])
+
+
+def test_rgbd_categories_fuse_with_their_own_score_temperature():
+    """Every third mug estimate is turned 25 deg about its axis (inside the rotation gate) and
+    scores higher: with the score weights the fused mug follows them; as a depth category
+    (``rgbd_score_temperature`` 0, the default: equal weights) it stays near the truth."""
+    rng = np.random.default_rng(9)
+    turn = Rotation.from_euler("z", 25, degrees=True).as_matrix()
+    mug = {"mug": OBJECTS["mug"]}
+    frames = []
+    for k in range(30):
+        (est,) = estimates(camera_pose(k), rng, mug, rot_deg=2.0, depth_bias=1.0)
+        if k % 3 == 0:
+            est.R, est.score = est.R @ turn, 0.9
+        else:
+            est.score = 0.7
+        frames.append((k * FRAME_NS, camera_pose(k), [est]))
+    truth = OBJECTS["mug"][:3, :3]
+    by_score = run(frames, WorldFusion(WorldFusionConfig()))[-1][1][0]
+    as_depth = run(frames, WorldFusion(WorldFusionConfig(), depth_categories=["mug"]))[-1][1][0]
+    assert rotation_error_deg(by_score.R, truth, "mug") > 20.0
+    assert rotation_error_deg(as_depth.R, truth, "mug") < 12.0
+    weighted = WorldFusionConfig(rgbd_score_temperature=0.01)
+    same = run(frames, WorldFusion(weighted, depth_categories=["mug"]))[-1][1][0]
+    np.testing.assert_allclose(same.R, by_score.R, atol=1e-9)
