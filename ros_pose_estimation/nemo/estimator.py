@@ -65,6 +65,7 @@ from ros_pose_estimation.nemo.scoring import (
     clutter_similarity,
     render_compare,
 )
+from ros_pose_estimation.nemo.upright import second_look
 
 __all__ = ["STAGES", "NemoEstimator", "feature_camera"]
 
@@ -182,6 +183,17 @@ class NemoEstimator(CategoryEstimator):
         names = check_inputs(rgb, detections, intrinsics, self.models)
         if not detections:
             return []
+        first = self._estimate(rgb, detections, intrinsics, names)
+        if not self.config.upright:
+            return first
+        cfg = self.config
+        return second_look(rgb, detections, intrinsics, first, self._estimate,
+                           cfg.upright_min_deg, cfg.upright_keep, cfg.upright_looks)  # fmt: skip
+
+    def _estimate(self, rgb, detections, intrinsics, names=None) -> list[PoseEstimate]:
+        """One look at ``detections`` (checked inputs; ``names`` their canonical categories)."""
+        if names is None:
+            names = check_inputs(rgb, detections, intrinsics, self.models)
         return self.estimate_by_category(
             detections,
             names,

@@ -201,6 +201,10 @@ def schedule_from_dict(data: dict) -> AdamSchedule | LMSchedule:
     return cls(**fields_)
 
 
+#: which look :mod:`.upright` keeps
+UPRIGHT_KEEP = ("lower_loss", "second")
+
+
 @dataclass(frozen=True)
 class InferenceConfig:
     """How a pose is searched for (see :mod:`.hypotheses`, :mod:`.refine`, :mod:`.pose_param`).
@@ -238,6 +242,16 @@ class InferenceConfig:
             when its checkpoint has one (:mod:`ros_pose_estimation.core.view_correction`,
             fitted by ``calibrate-nemo``);
             False gives the raw render-and-compare optimum.
+
+    Upright second look (:mod:`.upright`):
+        upright: when an estimate's object stands rolled by more than ``upright_min_deg`` in
+            the image (a camera turned about its axis), estimate it again in the view of the
+            camera turned so that the object stands upright (the views the models were trained
+            on), and map that pose back.
+        upright_keep: ``"lower_loss"``: the look with the lowest render-and-compare loss;
+            ``"second"``: always the last upright look.
+        upright_looks: at most this many upright looks per object, each turning the camera
+            by what the previous one says (until the turn settles).
     """
 
     init: str = "scoremap"
@@ -258,6 +272,10 @@ class InferenceConfig:
     max_offset: float = 1.0
     distance_margin: float = 1.5
     view_correction: bool = True
+    upright: bool = True
+    upright_min_deg: float = 15.0
+    upright_keep: str = "lower_loss"
+    upright_looks: int = 2
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "elevations_deg", tuple(float(e) for e in self.elevations_deg))
@@ -283,6 +301,9 @@ class InferenceConfig:
                 "lr_scale_offset >= 0": self.lr_scale_offset >= 0,
                 "max_offset > 0": self.max_offset > 0,
                 "distance_margin >= 1": self.distance_margin >= 1,
+                "0 <= upright_min_deg <= 180": 0.0 <= self.upright_min_deg <= 180.0,
+                f"upright_keep in {UPRIGHT_KEEP}": self.upright_keep in UPRIGHT_KEEP,
+                "upright_looks >= 1": self.upright_looks >= 1,
             },
         )
 

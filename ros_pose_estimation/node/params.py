@@ -134,6 +134,10 @@ PARAMS: tuple[Param, ...] = (
     _p("view_correction", True, "turn each rotation (NeMo, CSE) and move each box centre (CSE) "
        "by the viewpoint bias correction its checkpoint carries (fitted on synthetic views by "
        "calibrate-nemo / calibrate-cse; false: the raw estimate)", applies="configure"),
+    _p("upright", True, "NeMo: look again at an object that stands rolled by more than 15 deg "
+       "in the image, through the camera turned about its axis so that the object stands "
+       "upright (a camera mounted with a roll; costs a second estimate for those objects only)",
+       applies="configure"),
     _p("num_threads", 0, "torch CPU threads for inference (0: torch's default)", low=0, high=256,
        applies="configure"),
     _p("cudnn", False, "on CUDA, run the networks' convolutions through cuDNN (false: torch's "

@@ -89,7 +89,8 @@ def build_pipeline(value: Value) -> tuple[PosePipeline, list[ModelSpec], str]:
             category, value(f"models.{category}.checkpoint"),
             value(f"models.{category}.method"), ids,
         ))  # fmt: skip
-    estimators = load_estimators(specs, device, value("preset"), value("view_correction"))
+    estimators = load_estimators(specs, device, value("preset"), value("view_correction"),
+                                 value("upright"))  # fmt: skip
     pipeline = PosePipeline(
         estimators, value("max_objects"), value("min_score"), tracking_config(value),
     )  # fmt: skip

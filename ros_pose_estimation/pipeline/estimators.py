@@ -99,11 +99,14 @@ def load_estimators(
     device: str = "cpu",
     preset: str = "default",
     view_correction: bool = True,
+    upright: bool = True,
 ) -> dict[str, Estimator]:
     """Load the models of ``specs``; returns category -> estimator (one estimator object per
     method, shared by its categories). ``preset``: NeMo's search; ``view_correction``: apply
     the viewpoint bias corrections the checkpoints carry (NeMo: rotation; CSE: rotation and
-    box centre; :mod:`ros_pose_estimation.core.view_correction`).
+    box centre; :mod:`ros_pose_estimation.core.view_correction`); ``upright``: NeMo's second
+    look at rolled objects through a camera turned upright (:mod:`ros_pose_estimation.nemo.
+    upright`).
 
     Raises:
         ConfigError: no specs, a category twice, unknown method or preset.
@@ -132,7 +135,8 @@ def load_estimators(
                     f"{model.category!r} model, not {spec.category!r}"
                 )
             models[spec.category] = model
-        config = InferenceConfig.named(preset).replace(view_correction=view_correction)
+        config = InferenceConfig.named(preset).replace(view_correction=view_correction,
+                                                       upright=upright)  # fmt: skip
         nemo_estimator = NemoEstimator(models, config, device)
         by_category.update(dict.fromkeys(models, nemo_estimator))
     cse = [s for s in specs if s.method == "cse"]

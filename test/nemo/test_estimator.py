@@ -36,6 +36,9 @@ from ros_pose_estimation.shapes import template_mesh
 CATEGORY = "camera"  # no symmetry
 INTR = Intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
 IMAGE = np.zeros((480, 640, 3), np.uint8)
+#: the oracle's feature maps are those of the first look's crops: no upright second look here
+#: (test/nemo/test_upright.py tests it)
+ONE_LOOK = InferenceConfig(upright=False)
 
 
 class OracleNet(nn.Module):
@@ -115,7 +118,7 @@ def _errors(estimates: list[PoseEstimate], poses):
 def default_run(model):
     poses, dets = _scene(0, 3)
     _set_oracle(model, poses, dets)
-    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
+    estimator = NemoEstimator({CATEGORY: model}, ONE_LOOK)
     calls = model.feature_net.calls
     out = estimator.estimate(IMAGE, dets, INTR)
     assert model.feature_net.calls == calls + 1  # one batched forward for the three crops
@@ -211,7 +214,7 @@ def test_detection_mask_limits_the_evidence(model):
     mask = np.zeros(IMAGE.shape[:2], bool)
     x0, y0, x1, y1 = np.round(dets[0].box_xyxy).astype(int)
     mask[y0 - 5 : y1 + 6, x0 - 5 : x1 + 6] = True
-    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
+    estimator = NemoEstimator({CATEGORY: model}, ONE_LOOK)
     (est,) = estimator.estimate(IMAGE, [Detection(CATEGORY, dets[0].box_xyxy, mask)], INTR)
     assert rotation_error_deg(est.R, poses[0][0], CATEGORY) < 6.0 and est.score > 0.9
     far = np.zeros_like(mask)
@@ -271,7 +274,7 @@ def test_from_checkpoints(tmp_path):
 def test_refine_from_a_start_pose_returns_to_the_truth(model):
     poses, dets = _scene(5, 3)
     _set_oracle(model, [poses[0], poses[2]], [dets[0], dets[2]])  # the crops with a start
-    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
+    estimator = NemoEstimator({CATEGORY: model}, ONE_LOOK)
     size = template_mesh(CATEGORY).extents
     turn = axis_angle_to_matrix(np.radians(12.0) * np.array([0.6, 0.0, 0.8]))
     truth = [PoseEstimate(CATEGORY, R, t, 1.0, size) for R, t in poses]
@@ -291,7 +294,7 @@ def test_refine_from_a_start_pose_returns_to_the_truth(model):
 
 def test_refine_from_checks_its_starts(model):
     poses, dets = _scene(6, 2)
-    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
+    estimator = NemoEstimator({CATEGORY: model}, ONE_LOOK)
     start = PoseEstimate(CATEGORY, poses[0][0], poses[0][1], 1.0, None)
     with pytest.raises(InputError, match="one per detection"):
         estimator.refine_from(IMAGE, dets, INTR, [start])
@@ -305,7 +308,7 @@ def test_refine_from_checks_its_starts(model):
 def test_refine_from_can_hold_the_rotation(model):
     poses, dets = _scene(7, 1)
     _set_oracle(model, poses, dets)
-    estimator = NemoEstimator({CATEGORY: model}, InferenceConfig())
+    estimator = NemoEstimator({CATEGORY: model}, ONE_LOOK)
     turn = axis_angle_to_matrix(np.radians(10.0) * np.array([0.0, 1.0, 0.0]))
     start = PoseEstimate(CATEGORY, poses[0][0] @ turn, 1.05 * poses[0][1], 1.0, None)
     (held,), (loss0,) = estimator.refine_from(IMAGE, dets, INTR, [start], fix_rotation=True)
@@ -320,16 +323,37 @@ def test_view_correction_turns_the_refined_rotation(model):
     object frame); ``view_correction=False`` gives the raw optimum."""
     poses, dets = _scene(4, 1)
     _set_oracle(model, poses, dets)
-    (raw,) = NemoEstimator({CATEGORY: model}, InferenceConfig()).estimate(IMAGE, dets, INTR)
+    (raw,) = NemoEstimator({CATEGORY: model}, ONE_LOOK).estimate(IMAGE, dets, INTR)
     turn = np.array([0.0, 0.05, 0.0])  # 2.9 deg about the model's y, from every viewpoint
     views = np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0],
                       [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])  # fmt: skip
     model.view_correction = ViewCorrection(CATEGORY, views, np.tile(turn, (6, 1)), sigma=0.5)
     try:
-        (fixed,) = NemoEstimator({CATEGORY: model}, InferenceConfig()).estimate(IMAGE, dets, INTR)
+        (fixed,) = NemoEstimator({CATEGORY: model}, ONE_LOOK).estimate(IMAGE, dets, INTR)
         off = InferenceConfig().replace(view_correction=False)
         (plain,) = NemoEstimator({CATEGORY: model}, off).estimate(IMAGE, dets, INTR)
     finally:
         model.view_correction = None
     assert np.allclose(fixed.R, raw.R @ exp_map(turn), atol=1e-5)
     assert np.allclose(fixed.t, raw.t) and np.allclose(plain.R, raw.R, atol=1e-6)
+
+
+def test_upright_setting_hands_the_first_look_to_the_second_look(model, monkeypatch):
+    from ros_pose_estimation.nemo import estimator as estimator_mod
+
+    poses, dets = _scene(5, 1)
+    _set_oracle(model, poses, dets)
+    seen = {}
+
+    def fake_second_look(rgb, detections, intrinsics, first, estimate, min_deg, keep, looks):
+        seen.update(first=first, min_deg=min_deg, keep=keep, looks=looks, estimate=estimate)
+        return first
+
+    monkeypatch.setattr(estimator_mod, "second_look", fake_second_look)
+    off = InferenceConfig(upright=False)
+    (plain,) = NemoEstimator({CATEGORY: model}, off).estimate(IMAGE, dets, INTR)
+    assert not seen
+    config = InferenceConfig(upright=True, upright_min_deg=20.0, upright_looks=3)
+    (est,) = NemoEstimator({CATEGORY: model}, config).estimate(IMAGE, dets, INTR)
+    assert seen["min_deg"] == 20.0 and seen["keep"] == "lower_loss" and seen["looks"] == 3
+    np.testing.assert_allclose(est.R, plain.R, atol=1e-6)

@@ -112,3 +112,13 @@ def test_descriptors_carry_ranges_choices_and_types():
     assert mode.description.endswith("(fixed while configured)") and not mode.read_only
     assert descriptor(find("categories")).type == ParameterType.PARAMETER_STRING_ARRAY
     assert not descriptor(find("slop")).description.endswith("(fixed while configured)")
+
+
+@pytest.mark.parametrize("on", [False, True])
+def test_upright_parameter_reaches_the_nemo_estimator(on):
+    value = values(device="cpu", categories=["mug"], upright=on, **{
+        "models.mug.checkpoint": "models/nemo/mug.pt", "models.mug.method": "nemo",
+        "models.mug.class_ids": [""]})  # fmt: skip
+    pipeline, _, _ = build_pipeline(value)
+    (estimator,) = set(pipeline.estimators.values())
+    assert estimator.config.upright is on
