@@ -12,7 +12,9 @@ the box of the turned visible mask (what a detector would draw). The runs, on th
 images, interleaved (``--runs``): ``plain`` (one look), ``upright`` (up to two more looks
 through a camera turned upright, the lowest loss kept: ``InferenceConfig.upright``,
 :mod:`ros_pose_estimation.nemo.upright`), ``upright-second`` (always the last upright look),
-``upright-1`` (one upright look). Prints, per roll and run,
+``upright-1`` (one upright look), ``gravity`` (the camera turned upright by the world's up
+direction instead of a first look, as the node does with /tf: here the labels' z, the objects
+standing on the table). Prints, per roll and run,
 Acc@pi/6, Acc@pi/18, the median rotation error and the median latency per object, and the
 device.
 """
@@ -33,7 +35,10 @@ from benchmarks.device_info import describe
 
 RUNS = {"plain": {"upright": False}, "upright": {"upright": True},
         "upright-second": {"upright": True, "upright_keep": "second"},
-        "upright-1": {"upright": True, "upright_looks": 1}}  # fmt: skip
+        "upright-1": {"upright": True, "upright_looks": 1},
+        "gravity": {"upright": True}}  # fmt: skip
+#: runs given the world's up in the camera (the labels' z: the objects stand on the table)
+WITH_UP = {"gravity"}
 
 
 def turned_frame(sample, keep, intrinsics, angle_deg: float):
@@ -103,11 +108,13 @@ def main(argv: list[str] | None = None) -> int:
         for roll in args.rolls:
             image, intr, dets, Rs, _ = turned_frame(frame.sample, frame.keep, frame.intrinsics,
                                                     roll)  # fmt: skip
+            up = Rs[0][:, 2] if Rs else None
             if not dets:
                 continue
             for name in args.runs:
                 start = time.perf_counter()
-                estimates = estimators[name].estimate(image, dets, intr)
+                extra = {"up": up} if name in WITH_UP else {}
+                estimates = estimators[name].estimate(image, dets, intr, **extra)
                 latency[(roll, name)].append(1e3 * (time.perf_counter() - start) / len(dets))
                 errors[(roll, name)] += [float(rotation_error_deg(e.R, R, model.category))
                                          for e, R in zip(estimates, Rs, strict=True)]  # fmt: skip

@@ -65,7 +65,7 @@ from ros_pose_estimation.nemo.scoring import (
     clutter_similarity,
     render_compare,
 )
-from ros_pose_estimation.nemo.upright import second_look
+from ros_pose_estimation.nemo.upright import gravity_look, second_look
 
 __all__ = ["STAGES", "NemoEstimator", "feature_camera"]
 
@@ -117,6 +117,9 @@ class NemoEstimator(CategoryEstimator):
     name = "nemo"
     #: depth is not used (monocular RGB).
     needs_depth = False
+    #: :meth:`estimate` takes ``up``, the world's up in the camera frame (the pipeline passes
+    #: it when the node knows it from /tf).
+    uses_up = True
     stages = STAGES
     load_checkpoint = staticmethod(load_checkpoint)
 
@@ -157,13 +160,17 @@ class NemoEstimator(CategoryEstimator):
         depth: np.ndarray | None = None,
         *,
         errors: str = "raise",
+        up: np.ndarray | None = None,
     ) -> list[PoseEstimate]:
         """Poses of ``detections`` in ``rgb`` (``[H x W x 3]`` uint8) seen by a camera
         with ``intrinsics``; one :class:`PoseEstimate` per detection, in order. ``depth`` is
-        accepted for the common contract and ignored. A detection's ``mask`` (``[H x W]``
-        bool) hides the feature cells farther than one cell from it. ``errors`` (``"raise"``
-        or ``"none"``) is the common contract's too: render-and-compare always returns its
-        best pose, so there is no unsolved detection to report either way.
+        accepted for the common contract and ignored. ``up``: the world's up direction in the
+        camera frame (``[3]``, e.g. from /tf), when known: with ``config.upright`` a rolled
+        camera is turned upright by it, one look per object (:func:`.upright.gravity_look`);
+        without it, by a first look (:func:`.upright.second_look`). A detection's ``mask``
+        (``[H x W]`` bool) hides the feature cells farther than one cell from it. ``errors``
+        (``"raise"`` or ``"none"``) is the common contract's too: render-and-compare always
+        returns its best pose, so there is no unsolved detection to report either way.
 
         ``score``: paper 001 Eq. 6, the mean cosine similarity between the observed features
         and the rendered neural-mesh features over the pixels the mesh covers at the pose
@@ -183,10 +190,13 @@ class NemoEstimator(CategoryEstimator):
         names = check_inputs(rgb, detections, intrinsics, self.models)
         if not detections:
             return []
-        first = self._estimate(rgb, detections, intrinsics, names)
-        if not self.config.upright:
-            return first
         cfg = self.config
+        if cfg.upright and up is not None:
+            return gravity_look(rgb, detections, intrinsics, up, self._estimate,
+                                cfg.upright_min_deg)  # fmt: skip
+        first = self._estimate(rgb, detections, intrinsics, names)
+        if not cfg.upright:
+            return first
         return second_look(rgb, detections, intrinsics, first, self._estimate,
                            cfg.upright_min_deg, cfg.upright_keep, cfg.upright_looks)  # fmt: skip
 

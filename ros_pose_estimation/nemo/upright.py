@@ -14,6 +14,12 @@ original box, :func:`~ros_pose_estimation.core.camera_roll.upright_box`; its mas
 the estimator runs again there and the pose is turned back. ``upright_keep`` chooses between
 the two looks (the lower render-and-compare loss, or always the upright one). It costs a second
 estimate for the rolled objects only.
+
+With the world's up direction in the camera (gravity from /tf: :func:`gravity_look`) the turn
+needs no first look: each object whose up leans more than ``min_deg`` at its viewing ray is
+estimated once, in the view of the camera turned so that the world's up points up in the
+image (objects standing on a surface share it). That is exact for every category and costs
+nothing but the warp.
 """
 
 from __future__ import annotations
@@ -26,10 +32,12 @@ import numpy as np
 
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.camera_roll import roll_matrix, rolled_view, upright_box
+from ros_pose_estimation.core.errors import InputError
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate
+from ros_pose_estimation.core.so3 import frame_with_z
 from ros_pose_estimation.core.view_correction import image_roll
 
-__all__ = ["upright_turn", "upright_view", "second_look"]
+__all__ = ["gravity_look", "gravity_turn", "upright_turn", "upright_view", "second_look"]
 
 #: a look whose turn differs from the previous one by less than this (deg) ends the looks
 SETTLE_DEG = 2.0
@@ -95,4 +103,48 @@ def second_look(
             if keep == "second" or current.loss < best.loss:
                 best = current
         out[i] = replace(best, timings=timings)
+    return out
+
+
+def gravity_turn(up: np.ndarray, intrinsics: Intrinsics, box_xyxy) -> float:
+    """The camera turn (rad) after which the world's ``up`` (``[3]``, camera frame) points up
+    in the image at the centre of ``box_xyxy``."""
+    x0, y0, x1, y1 = np.asarray(box_xyxy, dtype=np.float64)
+    ray = np.array([((x0 + x1) / 2 - intrinsics.cx) / intrinsics.fx,
+                    ((y0 + y1) / 2 - intrinsics.cy) / intrinsics.fy, 1.0])  # fmt: skip
+    return upright_turn(frame_with_z(up), ray)
+
+
+def gravity_look(
+    rgb: np.ndarray,
+    detections: Sequence[Detection],
+    intrinsics: Intrinsics,
+    up: np.ndarray,
+    estimate: Callable[[np.ndarray, list[Detection], Intrinsics], list[PoseEstimate]],
+    min_deg: float,
+) -> list[PoseEstimate]:
+    """One look per detection: the ones whose world up leans less than ``min_deg`` in one
+    batched call on ``rgb``, each other one in the view of the camera turned upright by
+    ``up`` (``[3]``, the world's up in the camera frame; module docstring).
+
+    Raises:
+        InputError: ``up`` not a finite non-zero ``[3]`` vector.
+    """
+    up = np.asarray(up, dtype=np.float64).reshape(-1)
+    if up.shape != (3,) or not np.isfinite(up).all() or np.linalg.norm(up) < 1e-9:
+        raise InputError(f"up: expected a finite non-zero [3] vector, got {up.tolist()}")
+    turns = [gravity_turn(up, intrinsics, det.box_xyxy) for det in detections]
+    plain = [i for i, a in enumerate(turns) if abs(math.degrees(a)) < min_deg]
+    out: list = [None] * len(detections)
+    if plain:
+        for i, est in zip(plain, estimate(rgb, [detections[i] for i in plain], intrinsics),
+                          strict=True):  # fmt: skip
+            out[i] = est
+    for i, angle in enumerate(turns):
+        if out[i] is not None or i in plain:
+            continue
+        view, upright = upright_view(rgb, intrinsics, detections[i], angle)
+        (again,) = estimate(view.image, [upright], view.intrinsics)
+        R, t = view.pose_back(again.R, again.t)
+        out[i] = replace(again, R=R, t=t)
     return out

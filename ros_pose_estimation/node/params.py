@@ -188,8 +188,11 @@ PARAMS: tuple[Param, ...] = (
        "the fused poses in this frame, ~/detections_per_frame the per-frame ones",
        applies="activate"),
     _p("fixed_frame_timeout", 0.05, "how long (s) a frame waits for the camera's transform "
-       "into fixed_frame at the image stamp; without it the frame is published unfused",
-       low=0.0, high=10.0),
+       "into fixed_frame (and up_frame) at the image stamp; without it the frame is published "
+       "unfused (estimated without gravity)", low=0.0, high=10.0),
+    _p("up_frame", "", "a TF frame whose +z points up (base_link, odom, map...): the RGB "
+       "models turn a rolled camera upright by it, one look per object, instead of by a first "
+       "look ('' = fixed_frame when set, else no gravity)", applies="activate"),
     _p("time_jump_reset", 1.0, "a frame this much (s) older than the previous one means "
        "time jumped back (bag loop, sim reset): tracks and queues are reset", low=0.0,
        high=3600.0),

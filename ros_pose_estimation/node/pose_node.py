@@ -183,17 +183,20 @@ class PoseEstimationNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _start_fusion(self) -> None:
-        """World-frame fusion per ``fixed_frame`` (off when empty): a TF listener and a fresh
-        fused state. Raises ConfigError for a bad frame id or ``fusion.*`` values."""
+        """World-frame fusion per ``fixed_frame`` (off when empty) with a fresh fused state, and
+        a TF listener when ``fixed_frame`` or ``up_frame`` is set (gravity for the RGB models).
+        Raises ConfigError for a bad frame id or ``fusion.*`` values."""
         fixed = check_frame_id("fixed_frame", self._value("fixed_frame"))
-        if not fixed:
-            self.pipeline.enable_fusion(None)
+        up = check_frame_id("up_frame", self._value("up_frame"))
+        self.pipeline.enable_fusion(fusion_config(self._value) if fixed else None)
+        if not (fixed or up):
             return
-        self.pipeline.enable_fusion(fusion_config(self._value))
         self._camera_pose = CameraPoseSource(self)
         self._processor.camera_pose = self._camera_pose
-        self.get_logger().info(f"world-frame fusion of static objects in {fixed!r} (TF: "
-                               f"{self._camera_pose.backend})")  # fmt: skip
+        if fixed:
+            self.get_logger().info(f"world-frame fusion of static objects in {fixed!r} (TF: "
+                                   f"{self._camera_pose.backend})")  # fmt: skip
+        self.get_logger().info(f"gravity from TF: +z of {up or fixed!r} is up")
 
     def _make_sync(self, n_inputs: int) -> None:
         """(Re)create the time synchroniser (:mod:`.synchroniser`)."""

@@ -22,6 +22,11 @@ pipeline fuses (:meth:`~ros_pose_estimation.pipeline.pose_pipeline.PosePipeline.
 the transform is not available the frame is published unfused, with a warning throttled per
 reason naming the frames and why.
 
+Gravity (``up_frame``, else ``fixed_frame``, set): before estimation the camera's orientation in
+that frame at the image stamp gives the world's up in the camera (its +z), which the RGB
+estimator turns a rolled camera upright by (:func:`ros_pose_estimation.nemo.upright.
+gravity_look`); without the transform the frame is estimated without it (throttled warning).
+
 Statistics never fail a frame: they are recorded after the frame was published, and an image
 stamp ahead of the node's clock (clock skew: a camera or recording machine whose clock is
 ahead of this host's, or ``use_sim_time`` before the first ``/clock``) is not a negative
@@ -35,6 +40,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from ros_pose_estimation import conversions as conv
 from ros_pose_estimation.core.errors import InputError, IntrinsicsError
@@ -167,7 +174,9 @@ class FrameProcessor:
             return
         rgb, intrinsics = decoded.rgb, decoded.intrinsics
         converted = time.perf_counter()
-        result = pipeline.process(rgb, decoded.detections, intrinsics, stamp_ns, decoded.depth)
+        up = self._gravity(header.frame_id, stamp_ns) if self.camera_pose is not None else None
+        result = pipeline.process(rgb, decoded.detections, intrinsics, stamp_ns, decoded.depth,
+                                  up=up)  # fmt: skip
         self._last_stamp_ns = stamp_ns
         if self.camera_pose is not None and pipeline.fusion is not None:
             self._fuse(pipeline, result, header.frame_id, stamp_ns)
@@ -182,6 +191,25 @@ class FrameProcessor:
                          {"convert": converted - start, "publish": done - published})
         except InputError as exc:  # a statistic never fails a frame that was published
             self._log("statistics", f"statistics of a frame not recorded: {exc}")
+
+    def _gravity(self, camera_frame: str, stamp_ns: int) -> np.ndarray | None:
+        """``[3]`` the up direction (+z of ``up_frame``, else ``fixed_frame``) in the camera
+        frame at the stamp; None without such a frame, or (with a throttled warning) when its
+        transform is not there in time."""
+        frame = self._value("up_frame") or self._value("fixed_frame")
+        if not frame:
+            return None
+        try:
+            T = self.camera_pose.lookup(frame, camera_frame, stamp_ns,
+                                        self._value("fixed_frame_timeout"))  # fmt: skip
+        except InputError as exc:  # TFLookupError, or a transform that is not rigid
+            if self._value("up_frame"):  # (fixed_frame's own lookup warns on its own)
+                self._log("no_gravity", f"frame estimated without gravity (a rolled camera is "
+                          f"turned upright by a first look): no transform {frame} <- "
+                          f"{camera_frame or 'an empty frame'} at the image stamp: "
+                          f"{exc}")  # fmt: skip
+            return None
+        return np.asarray(T, dtype=np.float64)[:3, :3].T @ np.array([0.0, 0.0, 1.0])
 
     def _fuse(self, pipeline, result, camera_frame: str, stamp_ns: int) -> None:
         """World-frame fusion of ``result`` (module docstring); unfused when the camera's

@@ -161,10 +161,13 @@ class PosePipeline:
         intrinsics: Intrinsics,
         stamp_ns: int,
         depth: np.ndarray | None = None,
+        up: np.ndarray | None = None,
     ) -> FrameResult:
         """Poses of ``detections`` in ``rgb`` (``[H x W x 3]`` uint8) at ``stamp_ns``.
 
         ``depth``: ``[H x W]`` float32 metres (0 = invalid), needed by ``cse`` models only.
+        ``up``: ``[3]`` the world's up direction in the camera frame (from /tf), for the
+        estimators that use it (``uses_up``: NeMo turns a rolled camera upright by it).
         """
         start = time.perf_counter()
         result = FrameResult()
@@ -185,7 +188,7 @@ class PosePipeline:
         found: dict[int, PoseEstimate] = {}
         for estimator, ids in groups.values():
             for i, est in self._estimate(estimator, rgb, detections, ids, intrinsics, depth,
-                                         result):  # fmt: skip
+                                         result, up):  # fmt: skip
                 if est.score < self.min_score:
                     result.skip("low_score", f"detection {i} ({detections[i].category}): score "
                                 f"{est.score:.3f} < min_score {self.min_score}")
@@ -201,12 +204,13 @@ class PosePipeline:
         )  # fmt: skip
         return result
 
-    def _estimate(self, estimator, rgb, detections, ids, intrinsics, depth, result):
+    def _estimate(self, estimator, rgb, detections, ids, intrinsics, depth, result, up=None):
         """``(index, estimate)`` for ``ids``: one batch; when the batch raises, one by one so
         only the offending detection is lost."""
         batch = [detections[i] for i in ids]
+        extra = {"up": up} if up is not None and getattr(estimator, "uses_up", False) else {}
         try:
-            estimates = estimator.estimate(rgb, batch, intrinsics, depth)
+            estimates = estimator.estimate(rgb, batch, intrinsics, depth, **extra)
         except PoseEstimationError as exc:
             if len(ids) == 1:
                 self._skip(result, ids[0], batch[0], exc)
@@ -214,7 +218,7 @@ class PosePipeline:
             pairs = []
             for i in ids:
                 pairs.extend(self._estimate(estimator, rgb, detections, [i], intrinsics, depth,
-                                            result))  # fmt: skip
+                                            result, up))  # fmt: skip
             return pairs
         for est in estimates:
             for stage, ms in est.timings.items():

@@ -14,7 +14,7 @@ import pytest
 
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.camera_roll import roll_matrix
-from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.core.view_correction import image_roll
@@ -96,3 +96,19 @@ def test_settings_are_checked():
         InferenceConfig(upright_keep="best")
     with pytest.raises(ConfigError, match="upright_looks"):
         InferenceConfig(upright_looks=0)
+
+
+def test_gravity_turns_the_camera_upright_in_one_look(monkeypatch):
+    R, t = _rolled(50.0)
+    reader = HalfRollReader(R, t, monkeypatch)
+    det = Detection("camera", [300.0, 200.0, 360.0, 280.0])
+    up = R[:, 2]  # the object stands upright in the world
+    (out,) = upright_mod.gravity_look(IMAGE, [det], INTR, up, reader, 15.0)
+    assert reader.calls == 1 and rotation_error_deg(out.R, R, "camera") < 1.0
+    np.testing.assert_allclose(out.t, t, atol=1e-9)
+    R0, t0 = _rolled(5.0)  # upright enough: one batched look on the image itself
+    reader = HalfRollReader(R0, t0, monkeypatch)
+    (same,) = upright_mod.gravity_look(IMAGE, [det], INTR, R0[:, 2], reader, 15.0)
+    assert reader.calls == 1 and not reader.views
+    with pytest.raises(InputError, match="up"):
+        upright_mod.gravity_look(IMAGE, [det], INTR, np.zeros(3), reader, 15.0)

@@ -61,6 +61,8 @@ class StandInNode:
 class StandInPipeline:
     """Records stamps; each frame's result skips ``skips`` ((reason, text) pairs)."""
 
+    fusion = None  # off
+
     def __init__(self, skips=()) -> None:
         self.stamps: list[int] = []
         self.resets = 0
@@ -69,11 +71,12 @@ class StandInPipeline:
     def reset(self) -> None:
         self.resets += 1
 
-    def process(self, rgb, detections, intrinsics, stamp_ns, depth):
+    def process(self, rgb, detections, intrinsics, stamp_ns, depth, up=None):
         from ros_pose_estimation.pipeline.pose_pipeline import FrameResult
 
         assert rgb.shape == (H, W, 3) and depth is None
         self.stamps.append(stamp_ns)
+        self.ups = [*getattr(self, "ups", []), up]
         result = FrameResult(timings={"total": 1.0})
         for reason, text in self.skips:
             result.skip(reason, text)
@@ -328,7 +331,7 @@ def test_a_statistic_that_cannot_be_recorded_does_not_fail_the_frame(msgs):
     from ros_pose_estimation.pipeline.pose_pipeline import FrameResult
 
     # an estimator reporting a broken timing
-    pipeline.process = lambda *a: FrameResult(timings={"total": float("nan")})
+    pipeline.process = lambda *a, **k: FrameResult(timings={"total": float("nan")})
     processor.process(frame(image(1), dets()), pipeline)
     assert len(published) == 1 and stats.outputs.total == 1
     ((level, text, _),) = node.logger.lines
@@ -368,7 +371,9 @@ def test_fusion_looks_up_the_camera_at_the_image_stamp_and_fuses(msgs):
     pipeline = FusingPipeline()
     processor.camera_info = info()
     processor.process(frame(image(10), dets()), pipeline)
-    assert processor.camera_pose.calls == [("odom", "cam_optical", 10_000_000_000, 0.2)]
+    call = ("odom", "cam_optical", 10_000_000_000, 0.2)
+    assert processor.camera_pose.calls == [call, call]  # gravity, then fusion
+    np.testing.assert_allclose(pipeline.ups[0], [0.0, 0.0, 1.0])
     assert pipeline.fused == [(10_000_000_000, T)] and published[0][3].fused == []
     assert not [line for line in node.logger.lines if line[0] == "warning"]
 
@@ -398,3 +403,35 @@ def test_fusion_off_never_looks_up(msgs):
     processor.camera_info = info()
     processor.process(frame(image(10), dets()), pipeline)
     assert published and not pipeline.fused and processor.camera_pose is None
+
+
+def test_gravity_is_the_up_frames_z_in_the_camera_at_the_image_stamp(msgs):
+    image, info, dets = msgs
+    processor, node, _, published = make(up_frame="base_link", fixed_frame_timeout=0.1)
+    T = np.eye(4)  # an optical frame looking forward, rolled 30 deg: base z is up-ish in -y
+    R_base_cam = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+    c, s_ = np.cos(np.radians(30)), np.sin(np.radians(30))
+    T[:3, :3] = R_base_cam @ np.array([[c, -s_, 0.0], [s_, c, 0.0], [0.0, 0.0, 1.0]])
+    processor.camera_pose = StandInCameraPose(T)
+    pipeline = StandInPipeline()
+    processor.camera_info = info()
+    processor.process(frame(image(10), dets()), pipeline)
+    assert processor.camera_pose.calls == [("base_link", "cam_optical", 10_000_000_000, 0.1)]
+    np.testing.assert_allclose(pipeline.ups[0], T[:3, :3].T @ [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(pipeline.ups[0], [-s_, -c, 0.0], atol=1e-12)
+    assert published
+
+
+def test_without_the_up_transform_the_frame_is_estimated_without_gravity(msgs):
+    from ros_pose_estimation.core.tf_buffer import TFLookupError
+
+    image, info, dets = msgs
+    processor, node, _, published = make(up_frame="base_link", fixed_frame_timeout=0.0)
+    processor.camera_pose = StandInCameraPose(error=TFLookupError("no base_link"))
+    pipeline = StandInPipeline()
+    processor.camera_info = info()
+    for sec in (10, 11):
+        processor.process(frame(image(sec), dets()), pipeline)
+    assert pipeline.ups == [None, None] and len(published) == 2
+    warnings = [text for level, text, _ in node.logger.lines if level == "warning"]
+    assert len(warnings) == 1 and "without gravity" in warnings[0] and "base_link" in warnings[0]

@@ -157,3 +157,20 @@ def test_world_fusion_is_off_until_enabled_then_fuses_the_tracked_poses():
     assert pipe.fusion.track_ids == []
     pipe.enable_fusion(None)
     assert pipe.fusion is None
+
+
+def test_up_reaches_only_the_estimators_that_use_it():
+    class UpEstimator(FakeEstimator):
+        uses_up = True
+
+        def estimate(self, rgb, dets, intr, depth=None, up=None):
+            self.up = up
+            return super().estimate(rgb, dets, intr, depth)
+
+    mug, bottle = UpEstimator(["mug"]), FakeEstimator(["bottle"])
+    pipe = PosePipeline({"mug": mug, "bottle": bottle})
+    up = np.array([0.0, -1.0, 0.0])
+    result = pipe.process(RGB, [_det("mug", 5), _det("bottle", 30)], INTR, 1, up=up)
+    assert len(result.poses) == 2 and mug.up is up
+    pipe.process(RGB, [_det("mug", 5)], INTR, 2)
+    assert mug.up is None
