@@ -11,7 +11,7 @@ canvas that holds it); the labels turn with it (``Q R``, ``Q t``) and each detec
 the box of the turned visible mask (what a detector would draw). The runs, on the same
 images, interleaved (``--runs``): ``plain`` (one look), ``upright`` (up to two more looks
 through a camera turned upright, the lowest loss kept: ``InferenceConfig.upright``,
-:mod:`ros_pose_estimation.nemo.upright`), ``upright-second`` (always the last upright look),
+:mod:`ros_pose_estimation.core.upright`), ``upright-second`` (always the last upright look),
 ``upright-1`` (one upright look), ``gravity`` (the camera turned upright by the world's up
 direction instead of a first look, as the node does with /tf: here the labels' z, the objects
 standing on the table). Prints, per roll and run,

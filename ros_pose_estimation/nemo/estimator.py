@@ -46,6 +46,7 @@ from ros_pose_estimation.core.estimation import (
     check_inputs,
     group_by_category,
 )
+from ros_pose_estimation.core.upright import gravity_look, second_look
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
 from ros_pose_estimation.nemo.hypotheses import (
@@ -65,7 +66,6 @@ from ros_pose_estimation.nemo.scoring import (
     clutter_similarity,
     render_compare,
 )
-from ros_pose_estimation.nemo.upright import gravity_look, second_look
 
 __all__ = ["STAGES", "NemoEstimator", "feature_camera"]
 
@@ -166,8 +166,8 @@ class NemoEstimator(CategoryEstimator):
         with ``intrinsics``; one :class:`PoseEstimate` per detection, in order. ``depth`` is
         accepted for the common contract and ignored. ``up``: the world's up direction in the
         camera frame (``[3]``, e.g. from /tf), when known: with ``config.upright`` a rolled
-        camera is turned upright by it, one look per object (:func:`.upright.gravity_look`);
-        without it, by a first look (:func:`.upright.second_look`). A detection's ``mask``
+        camera is turned upright by it, one look per object; without it, by a first look
+        (:mod:`ros_pose_estimation.core.upright`). A detection's ``mask``
         (``[H x W]`` bool) hides the feature cells farther than one cell from it. ``errors``
         (``"raise"`` or ``"none"``) is the common contract's too: render-and-compare always
         returns its best pose, so there is no unsolved detection to report either way.
@@ -194,14 +194,15 @@ class NemoEstimator(CategoryEstimator):
         if cfg.upright and up is not None:
             return gravity_look(rgb, detections, intrinsics, up, self._estimate,
                                 cfg.upright_min_deg)  # fmt: skip
-        first = self._estimate(rgb, detections, intrinsics, names)
+        first = self._estimate(rgb, detections, intrinsics, names=names)
         if not cfg.upright:
             return first
         return second_look(rgb, detections, intrinsics, first, self._estimate,
                            cfg.upright_min_deg, cfg.upright_keep, cfg.upright_looks)  # fmt: skip
 
-    def _estimate(self, rgb, detections, intrinsics, names=None) -> list[PoseEstimate]:
-        """One look at ``detections`` (checked inputs; ``names`` their canonical categories)."""
+    def _estimate(self, rgb, detections, intrinsics, depth=None, names=None) -> list:
+        """One look at ``detections`` (``names``: their canonical categories when checked
+        already); ``depth`` is ignored (the upright looks' common call)."""
         if names is None:
             names = check_inputs(rgb, detections, intrinsics, self.models)
         return self.estimate_by_category(

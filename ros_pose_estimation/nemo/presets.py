@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import ClassVar
 
 from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.core.upright import UPRIGHT_KEEP
 
 __all__ = [
     "PRESETS",
@@ -201,10 +202,6 @@ def schedule_from_dict(data: dict) -> AdamSchedule | LMSchedule:
     return cls(**fields_)
 
 
-#: which look :mod:`.upright` keeps
-UPRIGHT_KEEP = ("lower_loss", "second")
-
-
 @dataclass(frozen=True)
 class InferenceConfig:
     """How a pose is searched for (see :mod:`.hypotheses`, :mod:`.refine`, :mod:`.pose_param`).
@@ -243,7 +240,7 @@ class InferenceConfig:
             fitted by ``calibrate-nemo``);
             False gives the raw render-and-compare optimum.
 
-    Upright second look (:mod:`.upright`):
+    Upright look (:mod:`ros_pose_estimation.core.upright`):
         upright: when an estimate's object stands rolled by more than ``upright_min_deg`` in
             the image (a camera turned about its axis), estimate it again in the view of the
             camera turned so that the object stands upright (the views the models were trained

@@ -134,9 +134,10 @@ PARAMS: tuple[Param, ...] = (
     _p("view_correction", True, "turn each rotation (NeMo, CSE) and move each box centre (CSE) "
        "by the viewpoint bias correction its checkpoint carries (fitted on synthetic views by "
        "calibrate-nemo / calibrate-cse; false: the raw estimate)", applies="configure"),
-    _p("upright", True, "NeMo: look again at an object that stands rolled by more than 15 deg "
-       "in the image, through the camera turned about its axis so that the object stands "
-       "upright (a camera mounted with a roll; costs a second estimate for those objects only)",
+    _p("upright", True, "look at an object that stands rolled in the image (NeMo: by more "
+       "than 15 deg, CSE: 25 deg) through the camera turned about its axis so that it stands "
+       "upright: by gravity when up_frame (or fixed_frame) is set, one look; else by a first "
+       "look, a second estimate for those objects only (a camera mounted with a roll)",
        applies="configure"),
     _p("num_threads", 0, "torch CPU threads for inference (0: torch's default)", low=0, high=256,
        applies="configure"),
@@ -190,9 +191,9 @@ PARAMS: tuple[Param, ...] = (
     _p("fixed_frame_timeout", 0.05, "how long (s) a frame waits for the camera's transform "
        "into fixed_frame (and up_frame) at the image stamp; without it the frame is published "
        "unfused (estimated without gravity)", low=0.0, high=10.0),
-    _p("up_frame", "", "a TF frame whose +z points up (base_link, odom, map...): the RGB "
-       "models turn a rolled camera upright by it, one look per object, instead of by a first "
-       "look ('' = fixed_frame when set, else no gravity)", applies="activate"),
+    _p("up_frame", "", "a TF frame whose +z points up (base_link, odom, map...): the models "
+       "turn a rolled camera upright by it, one look per object, instead of by a first look "
+       "('' = fixed_frame when set, else no gravity)", applies="activate"),
     _p("time_jump_reset", 1.0, "a frame this much (s) older than the previous one means "
        "time jumped back (bag loop, sim reset): tracks and queues are reset", low=0.0,
        high=3600.0),

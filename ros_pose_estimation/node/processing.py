@@ -23,8 +23,8 @@ the transform is not available the frame is published unfused, with a warning th
 reason naming the frames and why.
 
 Gravity (``up_frame``, else ``fixed_frame``, set): before estimation the camera's orientation in
-that frame at the image stamp gives the world's up in the camera (its +z), which the RGB
-estimator turns a rolled camera upright by (:func:`ros_pose_estimation.nemo.upright.
+that frame at the image stamp gives the world's up in the camera (its +z), which the
+estimators turn a rolled camera upright by (:func:`ros_pose_estimation.core.upright.
 gravity_look`); without the transform the frame is estimated without it (throttled warning).
 
 Statistics never fail a frame: they are recorded after the frame was published, and an image

@@ -104,8 +104,8 @@ def load_estimators(
     """Load the models of ``specs``; returns category -> estimator (one estimator object per
     method, shared by its categories). ``preset``: NeMo's search; ``view_correction``: apply
     the viewpoint bias corrections the checkpoints carry (NeMo: rotation; CSE: rotation and
-    box centre; :mod:`ros_pose_estimation.core.view_correction`); ``upright``: NeMo's second
-    look at rolled objects through a camera turned upright (:mod:`ros_pose_estimation.nemo.
+    box centre; :mod:`ros_pose_estimation.core.view_correction`); ``upright``: look at rolled
+    objects through a camera turned upright (both methods, :mod:`ros_pose_estimation.core.
     upright`).
 
     Raises:
@@ -147,7 +147,7 @@ def load_estimators(
             raise ConfigError(f"method 'cse' is not available in this build: {exc}") from None
         from ros_pose_estimation.cse.estimator import CseInferenceConfig
 
-        cse_config = CseInferenceConfig(view_correction=view_correction)
+        cse_config = CseInferenceConfig(view_correction=view_correction, upright=upright)
         cse_estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], cse_config,
                                                       device=device)  # fmt: skip
         missing = {s.category for s in cse} - set(cse_estimator.categories)

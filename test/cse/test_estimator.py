@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ros_pose_estimation.core.conventions import metres_to_depth
-from ros_pose_estimation.core.errors import DepthError, EstimationError, InputError
+from ros_pose_estimation.core.errors import ConfigError, DepthError, EstimationError, InputError
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.cse.estimator import STAGES, CseEstimator, CseInferenceConfig
@@ -139,3 +139,36 @@ def test_the_view_correction_turns_the_rotation_and_moves_the_centre_last():
     np.testing.assert_allclose(on.t, off.t + off.R @ shift * np.linalg.norm(off.size), atol=1e-9)
     np.testing.assert_array_equal(on.size, off.size)
     assert rotation_error_deg(off.R, R, "mug") < 5.0  # the raw solve is the oracle's
+
+
+def test_upright_looks_are_wired_with_the_depth_in_metres(monkeypatch):
+    """With ``up`` the gravity look, without it the first-look path, each given the depth in
+    metres and the settings; ``upright=False`` neither."""
+    from ros_pose_estimation.cse import estimator as estimator_mod
+
+    model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 0)
+    det = Detection("mug", mask_box(mask), mask)
+    seen = {}
+
+    def fake_gravity(rgb_, dets, intr_, up, look, min_deg, depth_m):
+        seen["gravity"] = (up, min_deg, depth_m.dtype)
+        return look(rgb_, dets, intr_, depth_m)
+
+    def fake_second(rgb_, dets, intr_, first, look, min_deg, keep, looks, depth_m):
+        seen["second"] = (min_deg, keep, looks, depth_m.dtype)
+        return first
+
+    monkeypatch.setattr(estimator_mod, "gravity_look", fake_gravity)
+    monkeypatch.setattr(estimator_mod, "second_look", fake_second)
+    mm = metres_to_depth(depth, "16UC1")
+    (a,) = CseEstimator({"mug": model}).estimate(rgb, [det], intr, mm)
+    assert seen.pop("second") == (25.0, "lower_loss", 1, np.float32)
+    up = R[:, 2]
+    (b,) = CseEstimator({"mug": model}).estimate(rgb, [det], intr, mm, up=up)
+    assert seen.pop("gravity")[1:] == (25.0, np.float32) and not seen
+    off = CseInferenceConfig(upright=False)
+    (c,) = CseEstimator({"mug": model}, off).estimate(rgb, [det], intr, mm, up=up)
+    assert not seen
+    np.testing.assert_allclose(a.R, c.R) and np.testing.assert_allclose(b.R, c.R)
+    with pytest.raises(ConfigError, match="upright_keep"):
+        CseInferenceConfig(upright_keep="best")

@@ -115,9 +115,10 @@ def test_descriptors_carry_ranges_choices_and_types():
 
 
 @pytest.mark.parametrize("on", [False, True])
-def test_upright_parameter_reaches_the_nemo_estimator(on):
-    value = values(device="cpu", categories=["mug"], upright=on, **{
-        "models.mug.checkpoint": "models/nemo/mug.pt", "models.mug.method": "nemo",
+@pytest.mark.parametrize("method", ["nemo", "cse"])
+def test_upright_parameter_reaches_the_estimator(on, method):
+    value = values(device="cpu", categories=["mug"], upright=on, mode="rgbd", **{
+        "models.mug.checkpoint": f"models/{method}/mug.pt", "models.mug.method": method,
         "models.mug.class_ids": [""]})  # fmt: skip
     pipeline, _, _ = build_pipeline(value)
     (estimator,) = set(pipeline.estimators.values())

@@ -1,5 +1,6 @@
-"""The upright second look: a rolled object is looked at again through a camera turned so that
-it stands upright, and the pose comes back in the original camera.
+"""The upright looks: a rolled object is looked at again through a camera turned so that it
+stands upright (by a first look, or by gravity), and the pose comes back in the original camera;
+the depth and the mask are warped with the image.
 
 The estimator is a stand-in that sees the true pose in whatever camera it is given (the
 turned view's ``Q`` is recorded when the view is made) but, like a model trained on upright
@@ -12,13 +13,13 @@ import math
 import numpy as np
 import pytest
 
+from ros_pose_estimation.core import upright as upright_mod
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.camera_roll import roll_matrix
 from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.core.view_correction import image_roll
-from ros_pose_estimation.nemo import upright as upright_mod
 from ros_pose_estimation.nemo.presets import InferenceConfig
 
 INTR = Intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
@@ -34,13 +35,13 @@ class HalfRollReader:
         real = upright_mod.upright_view
 
         def recording(*args, **kwargs):
-            view, det = real(*args, **kwargs)
-            self.views.append(view)
-            return view, det
+            out = real(*args, **kwargs)
+            self.views.append(out[0])
+            return out
 
         monkeypatch.setattr(upright_mod, "upright_view", recording)
 
-    def __call__(self, image, detections, intrinsics):
+    def __call__(self, image, detections, intrinsics, depth=None):
         self.calls += 1
         Q = self.views[-1].Q if intrinsics is not INTR else np.eye(3)
         R, t = Q @ self.R, Q @ self.t
@@ -112,3 +113,17 @@ def test_gravity_turns_the_camera_upright_in_one_look(monkeypatch):
     assert reader.calls == 1 and not reader.views
     with pytest.raises(InputError, match="up"):
         upright_mod.gravity_look(IMAGE, [det], INTR, np.zeros(3), reader, 15.0)
+
+
+def test_depth_and_mask_are_warped_with_the_view_and_give_the_box():
+    depth = np.zeros(INTR.shape, np.float32)
+    mask = np.zeros(INTR.shape, bool)
+    mask[200:280, 300:340] = True  # a tall object ...
+    depth[mask] = 0.8
+    det = Detection("camera", [299.5, 199.5, 339.5, 279.5], mask)
+    view, upright, warped = upright_mod.upright_view(IMAGE, INTR, det, math.radians(90), depth)
+    x0, y0, x1, y1 = upright.box_xyxy  # ... lies on its side after a quarter turn
+    assert (x1 - x0) == pytest.approx(80, abs=2) and (y1 - y0) == pytest.approx(40, abs=2)
+    assert warped.shape == view.image.shape[:2]
+    np.testing.assert_array_equal(np.unique(warped), np.float32([0.0, 0.8]))  # never blended
+    assert upright.mask.sum() == mask.sum()
