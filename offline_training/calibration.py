@@ -9,6 +9,8 @@ an ``.npz`` that remembers what made it (``source``) and is refused for other in
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -88,3 +90,27 @@ def write_calibrated(src: str | Path, out: str | Path, read_checkpoint, correcti
     payload.update(correction_entry(correction))
     payload["meta"] = dict(payload.get("meta") or {}, view_correction=info)
     return write_payload(out, payload)
+
+
+def run_tool(tool: str, threads: int, fit: Callable[[], dict], out: str | Path,
+             json_path: str | None) -> int:  # fmt: skip
+    """A calibration command's body: ``threads`` torch CPU threads (0: torch's), ``fit()`` (the
+    family's ``calibrate``), the report printed and ``json_path`` written; returns the exit
+    code (:class:`CalibrationError`'s, said on stderr)."""
+    import torch
+
+    from offline_training.evaluation import describe_device
+
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        info = fit()
+    except CalibrationError as exc:
+        print(f"{tool}: error: {exc}", file=sys.stderr)
+        return exc.code
+    device = describe_device("cpu")
+    print(report(tool, info, out, device))
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(dict(info, device=device), indent=1))
+    return 0

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 from offline_training.calibration import (
     CalibrationError,
     cached_estimates,
-    report,
+    run_tool,
     write_calibrated,
 )
 
@@ -150,26 +149,14 @@ def calibrate(
 def main(argv: list[str] | None = None) -> int:
     """``calibrate-cse``; returns the exit code."""
     args = parser().parse_args(argv)
-    import torch
 
-    from offline_training.evaluation import describe_device
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        info = calibrate(
+    def fit() -> dict:
+        return calibrate(
             args.checkpoint, args.data, args.split, args.out, args.max_objects, args.min_visib,
             args.box_only, args.max_error, args.max_centre_error, args.estimates,
         )  # fmt: skip
-    except CalibrationError as exc:
-        print(f"calibrate-cse: error: {exc}", file=sys.stderr)
-        return exc.code
-    device = describe_device("cpu")
-    print(report("calibrate-cse", info, args.out, device))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(dict(info, device=device), indent=1))
-    return 0
+
+    return run_tool("calibrate-cse", args.threads, fit, args.out, args.json)
 
 
 if __name__ == "__main__":

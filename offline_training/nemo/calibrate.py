@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
@@ -36,7 +35,7 @@ import numpy as np
 from offline_training.calibration import (
     CalibrationError,
     cached_estimates,
-    report,
+    run_tool,
     write_calibrated,
 )
 
@@ -144,26 +143,14 @@ def calibrate(
 def main(argv: list[str] | None = None) -> int:
     """``calibrate-nemo``; returns the exit code."""
     args = parser().parse_args(argv)
-    import torch
 
-    from offline_training.evaluation import describe_device
-
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        info = calibrate(
+    def fit() -> dict:
+        return calibrate(
             args.checkpoint, args.data, args.split, args.out, args.preset, args.max_objects,
             args.min_visib, args.max_error, args.estimates,
         )  # fmt: skip
-    except CalibrationError as exc:
-        print(f"calibrate-nemo: error: {exc}", file=sys.stderr)
-        return exc.code
-    device = describe_device("cpu")
-    print(report("calibrate-nemo", info, args.out, device))
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(dict(info, device=device), indent=1))
-    return 0
+
+    return run_tool("calibrate-nemo", args.threads, fit, args.out, args.json)
 
 
 if __name__ == "__main__":

@@ -219,8 +219,9 @@ def _train(args: argparse.Namespace) -> None:
     from offline_training.distributed import is_main_process
 
     if args.calibrate_data and is_main_process():
+        from offline_training.calibration import CalibrationError, report
         from offline_training.evaluation import describe_device
-        from offline_training.nemo.calibrate import CalibrationError, calibrate, report
+        from offline_training.nemo.calibrate import calibrate
 
         try:
             info = calibrate(path, args.calibrate_data, args.calibrate_split)

@@ -83,17 +83,6 @@ def test_cudnn_follows_the_parameter_on_cuda_only(monkeypatch, cudnn):
     assert torch.backends.cudnn.enabled is cudnn
 
 
-@pytest.mark.parametrize("on", [False, True])
-@pytest.mark.parametrize("method", ["nemo", "cse"])
-def test_view_correction_parameter_reaches_the_estimator(on, method):
-    value = values(device="cpu", categories=["mug"], view_correction=on, mode="rgbd", **{
-        "models.mug.checkpoint": f"models/{method}/mug.pt", "models.mug.method": method,
-        "models.mug.class_ids": [""]})  # fmt: skip
-    pipeline, _, _ = build_pipeline(value)
-    (estimator,) = set(pipeline.estimators.values())
-    assert estimator.config.view_correction is on
-
-
 @pytest.mark.ros
 def test_descriptors_carry_ranges_choices_and_types():
     try:
@@ -116,10 +105,11 @@ def test_descriptors_carry_ranges_choices_and_types():
 
 @pytest.mark.parametrize("on", [False, True])
 @pytest.mark.parametrize("method", ["nemo", "cse"])
-def test_upright_parameter_reaches_the_estimator(on, method):
-    value = values(device="cpu", categories=["mug"], upright=on, mode="rgbd", **{
-        "models.mug.checkpoint": f"models/{method}/mug.pt", "models.mug.method": method,
-        "models.mug.class_ids": [""]})  # fmt: skip
+@pytest.mark.parametrize("name", ["view_correction", "upright"])
+def test_estimator_switches_reach_the_estimator(on, method, name):
+    value = values(device="cpu", categories=["mug"], mode="rgbd", **{
+        name: on, "models.mug.checkpoint": f"models/{method}/mug.pt",
+        "models.mug.method": method, "models.mug.class_ids": [""]})  # fmt: skip
     pipeline, _, _ = build_pipeline(value)
     (estimator,) = set(pipeline.estimators.values())
-    assert estimator.config.upright is on
+    assert getattr(estimator.config, name) is on
