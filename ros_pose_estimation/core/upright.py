@@ -17,7 +17,8 @@ Two ways to know the turn:
   standing on a surface share it). Exact for every category; it costs only the warp (and the
   batching of those objects).
 * **A first look** (:func:`second_look`): for each first estimate whose object's up axis leans
-  more than ``min_deg`` in the image (:func:`.view_correction.image_roll`), the camera is
+  more than ``min_deg`` in the image (:func:`image_lean_deg`: up to the category's symmetry,
+  so an upside-down box, the same box, does not count as leaning), the camera is
   turned so that the estimate stands upright and the object estimated again, up to ``looks``
   times (each turning by what the previous look says); ``keep`` chooses between the looks (the
   lowest solver loss, or always the last). Only as good as the first look's reading of the
@@ -38,13 +39,14 @@ import numpy as np
 
 from .camera import Intrinsics
 from .camera_roll import RolledView, roll_matrix, rolled_view, upright_box
+from .categories import get_category
 from .errors import InputError
 from .estimation import Detection, PoseEstimate
 from .so3 import frame_with_z
 from .view_correction import image_roll
 
-__all__ = ["SETTLE_DEG", "UPRIGHT_KEEP", "gravity_look", "gravity_turn", "second_look",
-           "upright_turn", "upright_view"]  # fmt: skip
+__all__ = ["SETTLE_DEG", "UPRIGHT_KEEP", "gravity_look", "gravity_turn", "image_lean_deg",
+           "second_look", "upright_equivalent", "upright_turn", "upright_view"]  # fmt: skip
 
 #: a look whose turn differs from the previous one by less than this (deg) ends the looks
 SETTLE_DEG = 2.0
@@ -57,9 +59,27 @@ EstimateFn = Callable[[np.ndarray, list[Detection], Intrinsics, np.ndarray | Non
                       list[PoseEstimate | None]]  # fmt: skip
 
 
-def upright_turn(R: np.ndarray, t: np.ndarray) -> float:
+def upright_equivalent(R: np.ndarray, t: np.ndarray, category: str | None) -> np.ndarray:
+    """Of ``R`` and its symmetric equivalents (``category``'s discrete group; None: ``R``
+    alone), the one whose up axis leans least in the image: an upside-down box is the same
+    box, not a camera turned by 180 deg."""
+    if category is None:
+        return np.asarray(R, dtype=np.float64)
+    group = get_category(category).discrete
+    candidates = [np.asarray(R, dtype=np.float64) @ g for g in group]
+    return min(candidates, key=lambda c: abs(float(image_roll(c, t))))
+
+
+def image_lean_deg(R: np.ndarray, t: np.ndarray, category: str | None = None) -> float:
+    """How far (deg) the object of pose ``R``, ``t`` leans in the image, up to its symmetry."""
+    return abs(math.degrees(float(image_roll(upright_equivalent(R, t, category), t))))
+
+
+def upright_turn(R: np.ndarray, t: np.ndarray, category: str | None = None) -> float:
     """The camera turn (rad, :func:`.camera_roll.roll_matrix`) after which the object of pose
-    ``R``, ``t`` stands upright in the image (its image roll ~0)."""
+    ``R``, ``t`` (of ``category``: its least-leaning symmetric equivalent) stands upright in
+    the image (its image roll ~0)."""
+    R = upright_equivalent(R, t, category)
     roll = float(image_roll(R, t))
     candidates = (roll, -roll)
     residual = [abs(float(image_roll(roll_matrix(a) @ R, roll_matrix(a) @ t))) for a in candidates]
@@ -171,11 +191,11 @@ def second_look(
     :data:`SETTLE_DEG`. The kept estimate's timings add every look's."""
     out = list(first)
     for i, (det, est) in enumerate(zip(detections, first, strict=True)):
-        if est is None or abs(math.degrees(float(image_roll(est.R, est.t)))) < min_deg:
+        if est is None or image_lean_deg(est.R, est.t, det.category) < min_deg:
             continue
         best, angle, timings, current = est, None, dict(est.timings), est
         for _ in range(looks):
-            turn = upright_turn(current.R, current.t)
+            turn = upright_turn(current.R, current.t, det.category)
             if angle is not None and abs(math.degrees(turn - angle)) < SETTLE_DEG:
                 break
             angle = turn

@@ -127,3 +127,18 @@ def test_depth_and_mask_are_warped_with_the_view_and_give_the_box():
     assert warped.shape == view.image.shape[:2]
     np.testing.assert_array_equal(np.unique(warped), np.float32([0.0, 0.8]))  # never blended
     assert upright.mask.sum() == mask.sum()
+
+
+def test_an_upside_down_box_is_the_same_box_not_a_rolled_camera(monkeypatch):
+    """The box's group holds the 180-deg flips: an estimate with its z down does not lean, and
+    the first-look path leaves it alone; a mug turned upside down does lean."""
+    flip = np.diag([1.0, -1.0, -1.0])  # 180 deg about the box's x
+    R, t = _rolled(5.0)
+    assert upright_mod.image_lean_deg(R @ flip, t, "box") < 6.0
+    assert upright_mod.image_lean_deg(R @ flip, t, "mug") > 170.0
+    assert upright_mod.image_lean_deg(R @ flip, t) > 170.0  # no category: z as it is
+    reader = HalfRollReader(R, t, monkeypatch)
+    det = Detection("box", [300.0, 200.0, 360.0, 280.0])
+    first = [PoseEstimate("box", R @ flip, t, 0.9, np.full(3, 0.1), {"total": 1.0}, loss=0.0)]
+    out = upright_mod.second_look(IMAGE, [det], INTR, first, reader, 15.0, "second")
+    assert out[0] is first[0] and reader.calls == 0
