@@ -14,7 +14,8 @@ through a camera turned upright, the lowest loss kept: ``InferenceConfig.upright
 :mod:`ros_pose_estimation.core.upright`), ``upright-second`` (always the last upright look),
 ``upright-1`` (one upright look), ``gravity`` (the camera turned upright by the world's up
 direction instead of a first look, as the node does with /tf: here the labels' z, the objects
-standing on the table). Prints, per roll and run,
+standing on the table); ``upright-5`` and ``gravity-0``: the same at a 5-deg and a 0-deg
+threshold (every object turned). Prints, per roll and run,
 Acc@pi/6, Acc@pi/18, the median rotation error and the median latency per object, and the
 device.
 """
@@ -36,9 +37,11 @@ from benchmarks.device_info import describe
 RUNS = {"plain": {"upright": False}, "upright": {"upright": True},
         "upright-second": {"upright": True, "upright_keep": "second"},
         "upright-1": {"upright": True, "upright_looks": 1},
-        "gravity": {"upright": True}}  # fmt: skip
+        "gravity": {"upright": True},
+        "upright-5": {"upright": True, "upright_min_deg": 5.0},
+        "gravity-0": {"upright": True, "upright_min_deg": 0.0}}  # fmt: skip
 #: runs given the world's up in the camera (the labels' z: the objects stand on the table)
-WITH_UP = {"gravity"}
+WITH_UP = {"gravity", "gravity-0"}
 
 
 def turned_frame(sample, keep, intrinsics, angle_deg: float):
