@@ -22,10 +22,12 @@ unreadable backbone weights or resume file).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
 from offline_training.train_cli_common import UsageError, category_name, run_training
+from ros_pose_estimation.core.errors import ConfigError
 
 
 def parser() -> argparse.ArgumentParser:
@@ -172,6 +174,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
     p.add_argument("--no-augment", action="store_true", help="plain crops, no augmentation")
+    p.add_argument("--max-rotation", type=float, default=None, metavar="DEG",
+                   help="in-plane rotation augmentation: angle uniform in +-DEG (default "
+                        f"{d.augment.max_rotation_deg:g}; larger: models for rolled "
+                        "cameras)")
+    p.add_argument("--p-rotate", type=float, default=None, metavar="P",
+                   help=f"probability of that rotation (default {d.augment.p_rotate:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -208,13 +216,24 @@ def _train(args: argparse.Namespace) -> None:
     if args.calibrate_data and not calibration.is_dir():
         raise UsageError(f"--calibrate-data {args.calibrate_data} has no split "
                          f"{args.calibrate_split!r} ({calibration})")  # fmt: skip
+    if args.no_augment and (args.max_rotation is not None or args.p_rotate is not None):
+        raise UsageError("--max-rotation / --p-rotate configure the augmentation that "
+                         "--no-augment turns off: give one or the other")
     options = {k: v for k, v in vars(args).items()
                if k not in ("no_augment", "no_progress", "pose_margin_deg", "calibrate_data",
-                            "calibrate_split")}  # fmt: skip
+                            "calibrate_split", "max_rotation", "p_rotate")}  # fmt: skip
     options["pose_margin_min_deg"], options["pose_margin_max_deg"] = args.pose_margin_deg
     cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)
     if args.no_augment:
         cfg.augment = None
+    else:
+        rotation = {k: v for k, v in (("max_rotation_deg", args.max_rotation),
+                                      ("p_rotate", args.p_rotate)) if v is not None}
+        if rotation:
+            try:
+                cfg.augment = dataclasses.replace(cfg.augment, **rotation)
+            except ConfigError as exc:  # AugmentConfig checks its ranges
+                raise UsageError(str(exc)) from None
     path = train(cfg)
     from offline_training.distributed import is_main_process
 

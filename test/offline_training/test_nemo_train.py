@@ -199,6 +199,10 @@ def test_cli_trains_and_reports_errors_with_exit_code_2(bop_root, tmp_path, caps
         "already holds a training run": [*args, "--out", f"{tmp_path}/cli", "--category", "mug"],
         "neighbour_fraction must be in \\[0, 1\\)": [*fresh, "--category", "mug",
                                                    "--neighbour-fraction", "-0.1"],
+        "max_rotation_deg in \\[0, 90\\]": [*fresh, "--category", "mug", "--max-rotation",
+                                             "120"],
+        "give one or the other": [*fresh, "--category", "mug", "--no-augment",
+                                  "--p-rotate", "0.5"],
     }
     for message, argv in cases.items():
         assert main(argv) == 2, message
@@ -299,3 +303,17 @@ def test_calibrate_data_runs_calibrate_nemo_after_training(bop_root, tmp_path, c
     err = capsys.readouterr().err
     assert "trained" in err and "calibration failed: need >= 20" in err
     assert (tmp_path / "e" / "mug.pt").exists()
+
+
+def test_rotation_augmentation_options_reach_the_training_config(monkeypatch, tmp_path):
+    from offline_training.nemo import train_cli
+
+    seen = {}
+    monkeypatch.setattr("offline_training.nemo.train.train",
+                        lambda cfg: seen.setdefault("cfg", cfg) and tmp_path / "x.pt")
+    data = tmp_path / "data"
+    (data / "train").mkdir(parents=True)
+    train_cli.main(["--data", str(data), "--category", "mug", "--out", str(tmp_path / "o"),
+                    "--max-rotation", "60", "--p-rotate", "0.7", *TINY_CLI])  # fmt: skip
+    aug = seen["cfg"].augment
+    assert aug.max_rotation_deg == 60.0 and aug.p_rotate == 0.7 and aug.p_color == 0.8
