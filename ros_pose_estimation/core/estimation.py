@@ -96,6 +96,11 @@ class Estimator(Protocol):
     Attributes:
         name: short method name (``"nemo"``, ``"cse"``), the prefix of its timing keys.
         needs_depth: :meth:`estimate` raises :class:`DepthError` when ``depth`` is None.
+
+    An estimator whose ``uses_up`` is True also takes ``up=`` (``[3]``, the world's up
+    direction in the camera frame, from /tf) in :meth:`estimate` and turns a rolled camera
+    upright by it (:mod:`ros_pose_estimation.core.upright`); the pipeline passes it only to
+    those.
     """
 
     name: str
