@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.device_info import describe
+from benchmarks.nemo_roll import turned_frame
 
 RUNS = {"plain": {"upright": False}, "upright": {"upright": True},
         "gravity": {"upright": True}}  # fmt: skip
@@ -36,26 +37,14 @@ WITH_UP = {"gravity"}
 
 def turned_rgbd(sample, keep, intrinsics, angle_deg: float):
     """``(image, depth_m, intrinsics, detections, R list, t list)`` seen by the camera turned
-    by ``angle_deg``; objects whose turned mask is empty are left out."""
+    by ``angle_deg`` (:func:`benchmarks.nemo_roll.turned_frame` with the masks, and the depth
+    turned with nearest-neighbour sampling: a turn about the optical axis keeps every depth)."""
     from ros_pose_estimation.core.camera_roll import rolled_view
-    from ros_pose_estimation.core.estimation import Detection
 
-    a = math.radians(angle_deg)
-    view = rolled_view(sample.rgb, intrinsics, a)
-    depth = rolled_view(sample.depth.astype(np.float32), intrinsics, a, nearest=True).image
-    dets, Rs, ts = [], [], []
-    for k in keep:
-        obj = sample.objects[k]
-        mask = rolled_view(obj.mask_visib, intrinsics, a, nearest=True).image
-        ys, xs = np.nonzero(mask)
-        if len(xs) == 0:
-            continue
-        box = [xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5]
-        dets.append(Detection(obj.category, box, mask))
-        Rs.append(view.Q @ obj.R)
-        ts.append(view.Q @ obj.t)
-    return view.image, depth, view.intrinsics, dets, Rs, ts
-
+    image, intr, dets, Rs, ts = turned_frame(sample, keep, intrinsics, angle_deg, True)
+    depth = rolled_view(sample.depth.astype(np.float32), intrinsics, math.radians(angle_deg),
+                        nearest=True).image  # fmt: skip
+    return image, depth, intr, dets, Rs, ts
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="cse_roll", description=__doc__.split("\n\n")[0])

@@ -44,9 +44,10 @@ RUNS = {"plain": {"upright": False}, "upright": {"upright": True},
 WITH_UP = {"gravity", "gravity-0"}
 
 
-def turned_frame(sample, keep, intrinsics, angle_deg: float):
-    """``(image, intrinsics, detections, R [N x 3 x 3], t [N x 3])`` of the frame seen by the
-    camera turned by ``angle_deg``; None for an object whose turned mask is empty."""
+def turned_frame(sample, keep, intrinsics, angle_deg: float, with_masks: bool = False):
+    """``(image, intrinsics, detections, R list, t list)`` of the frame seen by the camera
+    turned by ``angle_deg``: each detection the box of its turned visible mask (and, with
+    ``with_masks``, the mask); objects whose turned mask is empty are left out."""
     from ros_pose_estimation.core.camera_roll import rolled_view
     from ros_pose_estimation.core.estimation import Detection
 
@@ -60,7 +61,7 @@ def turned_frame(sample, keep, intrinsics, angle_deg: float):
         if len(xs) == 0:
             continue
         box = [xs.min() - 0.5, ys.min() - 0.5, xs.max() + 0.5, ys.max() + 0.5]
-        dets.append(Detection(obj.category, box))
+        dets.append(Detection(obj.category, box, mask if with_masks else None))
         Rs.append(view.Q @ obj.R)
         ts.append(view.Q @ obj.t)
     return view.image, view.intrinsics, dets, Rs, ts

@@ -9,8 +9,10 @@ an ``.npz`` that remembers what made it (``source``) and is refused for other in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,33 +52,37 @@ def cached_estimates(
     return arrays
 
 
+def _widths(lines: list[str], cv: dict, kept: str, label: str, unit: str,
+            raw: tuple[str, str], min_gain: float) -> None:
+    """One line per kernel width tried, the kept one marked, or why none was kept (``raw``:
+    what was estimated, what is then left alone)."""
+    for widths, median in cv.items():
+        mark = " <- kept" if widths == kept else ""
+        lines.append(f"  {label} (rad) {widths}: {median:.2f} {unit}{mark}")
+    if kept == "none":
+        lines.append(f"  none beats the raw {raw[0]} by {100 * min_gain:g} %: the {raw[1]} is "
+                     "left alone")  # fmt: skip
+
+
 def report(tool: str, info: dict, out: str | Path, device: str) -> str:
     """The fit in words: pairs used, the raw medians, the cross-validated medians."""
     lines = [f"{tool}: {info['category']}: {info['pairs']} of {info['objects']} estimates "
              f"within {info['max_error_deg']:g} deg used, median rotation error "
              f"{info['median_before_deg']:.2f} deg raw; cross-validated median with the "
              "correction:"]  # fmt: skip
-    for widths, median in info["cv_median_deg"].items():
-        mark = " <- kept" if widths == info["kept"] else ""
-        lines.append(f"  kernel widths (rad) {widths}: {median:.2f} deg{mark}")
-    if info["kept"] == "none":
-        lines.append(f"  none beats the raw rotations by {100 * info['min_gain']:g} %: the "
-                     "rotation is left alone")  # fmt: skip
+    gain = info["min_gain"]
+    _widths(lines, info["cv_median_deg"], info["kept"], "kernel widths", "deg",
+            ("rotations", "rotation"), gain)
     if "translation" in info:
         tr = info["translation"]
         lines.append(f"median centre error {tr['median_before_cm']:.2f} cm raw; "
                      "cross-validated with the correction:")  # fmt: skip
-        for width, median in tr["cv_median_cm"].items():
-            mark = " <- kept" if width == tr["kept"] else ""
-            lines.append(f"  kernel width (rad) {width}: {median:.2f} cm{mark}")
-        if tr["kept"] == "none":
-            lines.append(f"  none beats the raw centres by {100 * info['min_gain']:g} %: the "
-                         "translation is left alone")  # fmt: skip
+        _widths(lines, tr["cv_median_cm"], tr["kept"], "kernel width", "cm",
+                ("centres", "translation"), gain)
     if info.get("stored") is False:
         lines.append("nothing to correct: the model is written without a correction")
     lines.append(f"wrote {out} ({info['estimate_seconds']:.0f} s of estimation; {device})")
     return "\n".join(lines)
-
 
 def write_calibrated(src: str | Path, out: str | Path, read_checkpoint, correction, info: dict):
     """Write ``src``'s checkpoint payload (read and checked by the family's
@@ -114,3 +120,50 @@ def run_tool(tool: str, threads: int, fit: Callable[[], dict], out: str | Path,
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(dict(info, device=device), indent=1))
     return 0
+
+
+def fit_and_write(
+    category: str,
+    checkpoint: str | Path,
+    data: str | Path,
+    split: str,
+    out: str | Path | None,
+    read_checkpoint: Callable,
+    selection: tuple,
+    estimate: Callable[[], dict[str, np.ndarray]],
+    fit: Callable[[dict[str, np.ndarray]], object],
+    cache: str | Path | None = None,
+    info_extra: dict | None = None,
+    empty_hint: str = "",
+) -> dict:
+    """What both calibration tools do once their model and data are loaded: the raw estimates
+    (``estimate()``, through the ``cache`` made from ``checkpoint``, ``data``, ``split`` and
+    ``selection``), the correction (``fit(arrays)``), and ``checkpoint``'s payload written to
+    ``out`` (default: ``checkpoint``) with it, unless it corrects nothing; returns the fit's
+    ``info`` with ``category``, ``data``, ``split``, ``info_extra``, ``estimate_seconds`` and
+    ``stored``.
+
+    Raises:
+        CalibrationError: a stale cache (code 2); no estimate, or too few usable ones (code 1).
+    """
+    from ros_pose_estimation.core.errors import InputError
+
+    start = time.perf_counter()
+    source = "|".join(map(str, (Path(checkpoint).resolve(), Path(data).resolve(), split,
+                                *selection)))  # fmt: skip
+    arrays = cached_estimates(cache, source, estimate)
+    seconds = time.perf_counter() - start
+    if len(arrays["R_est"]) == 0:
+        raise CalibrationError(f"no {category} {empty_hint}in {data}/{split}; make a calibration "
+                               f"set with generate-dataset --category {category}", 1)  # fmt: skip
+    try:
+        correction = fit(arrays)
+    except InputError as exc:
+        raise CalibrationError(str(exc), 1) from None
+    info = dict(correction.info, category=category, data=str(Path(data).resolve()), split=split,
+                **(info_extra or {}), estimate_seconds=round(seconds, 1))  # fmt: skip
+    info["stored"] = not correction.changes_nothing
+    stored = dataclasses.replace(correction, info=info) if info["stored"] else None
+    write_calibrated(checkpoint, checkpoint if out is None else out, read_checkpoint, stored,
+                     info)  # fmt: skip
+    return info

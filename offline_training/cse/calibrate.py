@@ -27,18 +27,15 @@ checkpoint, a checkpoint of another kind, a stale ``--estimates`` cache).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from offline_training.calibration import (
     CalibrationError,
-    cached_estimates,
+    fit_and_write,
     run_tool,
-    write_calibrated,
 )
 
 __all__ = ["calibrate", "collect", "main", "parser"]
@@ -103,47 +100,34 @@ def calibrate(
             cache (code 2); no usable object (code 1).
     """
     from offline_training.synthetic.bop_reader import BopDataset
-    from ros_pose_estimation.core.errors import InputError, PoseEstimationError
+    from ros_pose_estimation.core.errors import PoseEstimationError
     from ros_pose_estimation.core.view_correction import fit_view_correction
     from ros_pose_estimation.cse.checkpoint import load_checkpoint, read_checkpoint
     from ros_pose_estimation.cse.estimator import CseEstimator, CseInferenceConfig
 
-    out = Path(checkpoint if out is None else out)
     try:
         model, _ = load_checkpoint(checkpoint)
         dataset = BopDataset(data, split)  # masks: the detections (and the mug's handle check)
     except (FileNotFoundError, PoseEstimationError) as exc:
         raise CalibrationError(str(exc), 2) from None
-    start = time.perf_counter()
-    source = (f"{Path(checkpoint).resolve()}|{Path(data).resolve()}|{split}|{max_objects}|"
-              f"{min_visib}|{'box' if box_only else 'mask'}")  # fmt: skip
+    detections = "box" if box_only else "mask"
 
     def estimate() -> dict:
         config = CseInferenceConfig(view_correction=False)
         estimator = CseEstimator({model.category: model}, config)
         return collect(dataset, estimator, max_objects, min_visib, box_only)
 
-    arrays = cached_estimates(estimates, source, estimate)
-    seconds = time.perf_counter() - start
-    if len(arrays["R_est"]) == 0:
-        raise CalibrationError(f"no {model.category} with visib_fract >= {min_visib} and depth "
-                               f"solved in {data}/{split}; make a calibration set with "
-                               f"generate-dataset --category {model.category}", 1)  # fmt: skip
-    try:
-        correction = fit_view_correction(
+    def fit(arrays: dict):
+        return fit_view_correction(
             model.category, arrays["R_est"], arrays["t_est"], arrays["R_true"],
             max_error_deg=max_error, t_true=arrays["t_true"], sizes=arrays["size_est"],
             max_translation_error=max_centre_error,
         )  # fmt: skip
-    except InputError as exc:
-        raise CalibrationError(str(exc), 1) from None
-    info = dict(correction.info, category=model.category, data=str(Path(data).resolve()),
-                split=split, detections="box" if box_only else "mask",
-                estimate_seconds=round(seconds, 1))  # fmt: skip
-    info["stored"] = not correction.changes_nothing
-    stored = dataclasses.replace(correction, info=info) if info["stored"] else None
-    write_calibrated(checkpoint, out, read_checkpoint, stored, info)
-    return info
+
+    return fit_and_write(model.category, checkpoint, data, split, out, read_checkpoint,
+                         (max_objects, min_visib, detections), estimate, fit, estimates,
+                         {"detections": detections},
+                         f"with visib_fract >= {min_visib} and depth solved ")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,18 +25,15 @@ checkpoint, a checkpoint of another kind).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 from offline_training.calibration import (
     CalibrationError,
-    cached_estimates,
+    fit_and_write,
     run_tool,
-    write_calibrated,
 )
 
 __all__ = ["CalibrationError", "calibrate", "collect", "main", "parser"]
@@ -98,46 +95,31 @@ def calibrate(
             cache (code 2); no usable object (code 1).
     """
     from offline_training.synthetic.bop_reader import BopDataset
-    from ros_pose_estimation.core.errors import InputError, PoseEstimationError
+    from ros_pose_estimation.core.errors import PoseEstimationError
     from ros_pose_estimation.core.view_correction import fit_view_correction
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint, read_checkpoint
     from ros_pose_estimation.nemo.estimator import NemoEstimator
     from ros_pose_estimation.nemo.presets import InferenceConfig
 
-    out = Path(checkpoint if out is None else out)
     try:
         model, _ = load_checkpoint(checkpoint)
         dataset = BopDataset(data, split, load_masks=False)
         config = InferenceConfig.named(preset).replace(view_correction=False)
     except (FileNotFoundError, PoseEstimationError) as exc:
         raise CalibrationError(str(exc), 2) from None
-    start = time.perf_counter()
-    source = (f"{Path(checkpoint).resolve()}|{Path(data).resolve()}|{split}|{preset}|"
-              f"{max_objects}|{min_visib}")  # fmt: skip
 
     def estimate() -> dict:
         estimator = NemoEstimator({model.category: model}, config)
         R_est, t_est, R_true = collect(dataset, estimator, max_objects, min_visib)
         return {"R_est": R_est, "t_est": t_est, "R_true": R_true}
 
-    arrays = cached_estimates(estimates, source, estimate)
-    R_est, t_est, R_true = arrays["R_est"], arrays["t_est"], arrays["R_true"]
-    seconds = time.perf_counter() - start
-    if len(R_est) == 0:
-        raise CalibrationError(f"no {model.category} with visib_fract >= {min_visib} in "
-                               f"{data}/{split}; make a calibration set with generate-dataset "
-                               f"--category {model.category}", 1)  # fmt: skip
-    try:
-        correction = fit_view_correction(model.category, R_est, t_est, R_true,
-                                         max_error_deg=max_error)  # fmt: skip
-    except InputError as exc:
-        raise CalibrationError(str(exc), 1) from None
-    info = dict(correction.info, category=model.category, data=str(Path(data).resolve()),
-                split=split, preset=preset, estimate_seconds=round(seconds, 1))  # fmt: skip
-    info["stored"] = not correction.changes_nothing
-    stored = dataclasses.replace(correction, info=info) if info["stored"] else None
-    write_calibrated(checkpoint, out, read_checkpoint, stored, info)
-    return info
+    def fit(arrays: dict):
+        return fit_view_correction(model.category, arrays["R_est"], arrays["t_est"],
+                                   arrays["R_true"], max_error_deg=max_error)  # fmt: skip
+
+    return fit_and_write(model.category, checkpoint, data, split, out, read_checkpoint,
+                         (preset, max_objects, min_visib), estimate, fit, estimates,
+                         {"preset": preset}, f"with visib_fract >= {min_visib} ")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,9 +168,8 @@ def gravity_look(
         estimates = estimate(rgb, [detections[i] for i in plain], intrinsics, depth)
         for i, est in zip(plain, estimates, strict=True):
             out[i] = est
-    for i, angle in enumerate(turns):
-        if i not in plain:
-            out[i] = _look(rgb, depth, intrinsics, detections[i], angle, estimate)
+    for i in sorted(set(range(len(detections))) - set(plain)):
+        out[i] = _look(rgb, depth, intrinsics, detections[i], turns[i], estimate)
     return out
 
 

@@ -160,21 +160,27 @@ class ViewCorrection:
         """True when neither the rotation nor the translation is corrected."""
         return not self.rotate and self.translations is None
 
-    def residual(self, R: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """``[B x 3]`` correction rotation vectors (rad, object frame) for estimates
-        ``R [B x 3 x 3]`` at ``t [B x 3]`` (m)."""
+    def _kernel_mean(self, R, t, values: np.ndarray, sigma: float, with_roll: bool):
+        """``[B x 3]`` the kernel-weighted mean of the stored ``values`` ``[N x 3]`` (vectors in
+        the folded frame) at the estimates' viewing directions (and image rolls), back in the
+        object frame; 0 where every weight underflows."""
         q = _axis_frame(get_category(self.category))
         views, turn = _fold(viewing_direction(R, t), q)
-        logw = (views @ self.views.T - 1.0) / self.sigma**2  # [B x N]
-        if self.roll_sigma is not None:
+        logw = (views @ self.views.T - 1.0) / sigma**2  # [B x N]
+        if with_roll and self.roll_sigma is not None:
             roll = image_roll(R, t)
             logw = logw + (np.cos(roll[:, None] - self.rolls[None]) - 1.0) / self.roll_sigma**2
         weights = np.exp(logw)
         total = weights.sum(1, keepdims=True)
-        mean = weights @ self.residuals / np.maximum(total, 1e-300)
+        mean = weights @ values / np.maximum(total, 1e-300)
         if q is not None:  # back from the folded frame to the object frame
             mean = np.einsum("ij,bkj,bk->bi", q, turn, mean)
         return np.where(total > 1e-300, mean, 0.0)
+
+    def residual(self, R: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """``[B x 3]`` correction rotation vectors (rad, object frame) for estimates
+        ``R [B x 3 x 3]`` at ``t [B x 3]`` (m)."""
+        return self._kernel_mean(R, t, self.residuals, self.sigma, with_roll=True)
 
     def apply(self, R: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Corrected rotations ``[B x 3 x 3]`` for ``R [B x 3 x 3]`` at ``t [B x 3]`` (m)."""
@@ -191,14 +197,7 @@ class ViewCorrection:
         R, t = np.asarray(R, dtype=np.float64), np.asarray(t, dtype=np.float64)
         if self.translations is None:
             return np.zeros_like(t)
-        q = _axis_frame(get_category(self.category))
-        views, turn = _fold(viewing_direction(R, t), q)
-        weights = np.exp((views @ self.views.T - 1.0) / self.translation_sigma**2)
-        total = weights.sum(1, keepdims=True)
-        mean = weights @ self.translations / np.maximum(total, 1e-300)
-        if q is not None:
-            mean = np.einsum("ij,bkj,bk->bi", q, turn, mean)
-        mean = np.where(total > 1e-300, mean, 0.0)
+        mean = self._kernel_mean(R, t, self.translations, self.translation_sigma, False)
         diagonal = np.linalg.norm(np.asarray(sizes, dtype=np.float64), axis=-1, keepdims=True)
         return np.einsum("bij,bj->bi", R, mean) * diagonal
 

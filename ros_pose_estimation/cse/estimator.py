@@ -35,6 +35,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -254,14 +255,14 @@ class CseEstimator(CategoryEstimator):
         intrinsics.check_image(depth_m, "depth")
         cfg = self.config
         if cfg.upright and up is not None:
-            look = lambda image, dets, intr, d: self._look(image, dets, intr, d, errors)  # noqa: E731
-            return gravity_look(rgb, detections, intrinsics, up, look, cfg.upright_min_deg,
+            return gravity_look(rgb, detections, intrinsics, up,
+                                partial(self._look, errors=errors), cfg.upright_min_deg,
                                 depth_m)  # fmt: skip
         first = self._look(rgb, detections, intrinsics, depth_m, errors, names)
         if not cfg.upright:
             return first
-        again = lambda image, dets, intr, d: self._look(image, dets, intr, d, "none")  # noqa: E731
-        return second_look(rgb, detections, intrinsics, first, again, cfg.upright_min_deg,
+        return second_look(rgb, detections, intrinsics, first,
+                           partial(self._look, errors="none"), cfg.upright_min_deg,
                            cfg.upright_keep, cfg.upright_looks, depth_m)  # fmt: skip
 
     def _look(self, rgb, detections, intrinsics, depth_m, errors, names=None) -> list:

@@ -93,6 +93,7 @@ class FrameProcessor:
         self._throttle = KeyedThrottle(THROTTLE_S)
         self._skew_warned = False
         self.camera_pose = None  # CameraPoseSource while fusion is on (set on activate)
+        self._last_lookup: tuple | None = None  # ((frame, camera frame, stamp), T or error)
 
     def image_arrived(self) -> None:
         """Note the first image's arrival (the camera_info timeout counts from it)."""
@@ -192,6 +193,23 @@ class FrameProcessor:
         except InputError as exc:  # a statistic never fails a frame that was published
             self._log("statistics", f"statistics of a frame not recorded: {exc}")
 
+    def _lookup(self, frame: str, camera_frame: str, stamp_ns: int) -> np.ndarray:
+        """The camera's pose in ``frame`` at the stamp (waiting up to ``fixed_frame_timeout``),
+        looked up once per frame and stamp: gravity and fusion share it, and a missing
+        transform is waited for once. Raises the lookup's InputError."""
+        key = (frame, camera_frame, stamp_ns)
+        if self._last_lookup is None or self._last_lookup[0] != key:
+            try:
+                found = self.camera_pose.lookup(frame, camera_frame, stamp_ns,
+                                                self._value("fixed_frame_timeout"))  # fmt: skip
+            except InputError as exc:
+                found = exc
+            self._last_lookup = (key, found)
+        found = self._last_lookup[1]
+        if isinstance(found, InputError):
+            raise found
+        return found
+
     def _gravity(self, camera_frame: str, stamp_ns: int) -> np.ndarray | None:
         """``[3]`` the up direction (+z of ``up_frame``, else ``fixed_frame``) in the camera
         frame at the stamp; None without such a frame, or (with a throttled warning) when its
@@ -200,8 +218,7 @@ class FrameProcessor:
         if not frame:
             return None
         try:
-            T = self.camera_pose.lookup(frame, camera_frame, stamp_ns,
-                                        self._value("fixed_frame_timeout"))  # fmt: skip
+            T = self._lookup(frame, camera_frame, stamp_ns)
         except InputError as exc:  # TFLookupError, or a transform that is not rigid
             if self._value("up_frame"):  # (fixed_frame's own lookup warns on its own)
                 self._log("no_gravity", f"frame estimated without gravity (a rolled camera is "
@@ -216,8 +233,7 @@ class FrameProcessor:
         transform into ``fixed_frame`` at the stamp is not there in time."""
         fixed = self._value("fixed_frame")
         try:
-            T = self.camera_pose.lookup(fixed, camera_frame, stamp_ns,
-                                        self._value("fixed_frame_timeout"))  # fmt: skip
+            T = self._lookup(fixed, camera_frame, stamp_ns)
             pipeline.fuse(result, stamp_ns, T)
         except InputError as exc:  # TFLookupError, or a transform that is not rigid
             self._log("unfused", f"frame published unfused (per-frame poses in "

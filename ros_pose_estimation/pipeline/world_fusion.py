@@ -146,6 +146,7 @@ class WorldFusion:
         self, config: WorldFusionConfig | None = None, depth_categories: Iterable[str] = ()
     ) -> None:
         self.config = (config or WorldFusionConfig()).validate()
+        self._depth_config = self._with_depth_temperature(self.config)
         #: categories estimated by RGB-D models: their rotation mean uses
         #: ``rgbd_score_temperature``
         self.depth_categories = frozenset(depth_categories)
@@ -156,6 +157,7 @@ class WorldFusion:
         """Use ``config`` from the next :meth:`update` on; fused states are kept (a smaller
         ``max_samples`` keeps each object's newest inliers)."""
         self.config = config.validate()
+        self._depth_config = self._with_depth_temperature(self.config)
         for state in self._states.values():
             state.resize(self.config.max_samples)
 
@@ -223,11 +225,13 @@ class WorldFusion:
         return out
 
     # ------------------------------------------------------------------ internals
+    @staticmethod
+    def _with_depth_temperature(config: WorldFusionConfig) -> WorldFusionConfig:
+        return replace(config, score_temperature=config.rgbd_score_temperature)
+
     def _config(self, category: Category) -> WorldFusionConfig:
         """The settings an object of ``category`` is fitted with (its score temperature)."""
-        if category.name not in self.depth_categories:
-            return self.config
-        return replace(self.config, score_temperature=self.config.rgbd_score_temperature)
+        return self._depth_config if category.name in self.depth_categories else self.config
 
     def _sample(self, R: np.ndarray, t: np.ndarray, size, score: float, T: np.ndarray) -> dict:
         """One estimate (camera frame) as a sample in the fixed frame: pose, size, score, its
