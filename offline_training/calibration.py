@@ -70,7 +70,7 @@ def report(tool: str, info: dict, out: str | Path, device: str) -> str:
              f"within {info['max_error_deg']:g} deg used, median rotation error "
              f"{info['median_before_deg']:.2f} deg raw; cross-validated median with the "
              "correction:"]  # fmt: skip
-    gain = info["min_gain"]
+    gain = info.get("min_gain", 0.0)  # (fits before the 3 % rule lack it; they keep a width)
     _widths(lines, info["cv_median_deg"], info["kept"], "kernel widths", "deg",
             ("rotations", "rotation"), gain)
     if "translation" in info:
