@@ -1,7 +1,8 @@
 """World-frame fusion on recorded bags: per-frame vs fused pose error, and its cost per frame.
 
     python -m benchmarks.world_fusion [--bag data/demo/demo_bag] [--bag BAG2 ...] \\
-        [--cache out/world_fusion] [--preset default] [--threads 1] [--every 1] [--json F]
+        [--cache out/world_fusion] [--preset default] [--threads 1] [--every 1] [--gravity] \\
+        [--set NAME=VALUE ...] [--json F]
 
 Per bag (a recording made by ``generate-bag``, with ``ground_truth.json``):
 
@@ -13,7 +14,8 @@ Per bag (a recording made by ``generate-bag``, with ``ground_truth.json``):
    node's per-frame output; the camera pose ``T_fixed_cam`` comes from the bag's ``/tf`` through
    :class:`~ros_pose_estimation.core.tf_buffer.TFBuffer` at the image stamp (fixed frame: the
    recording's world); :class:`~ros_pose_estimation.pipeline.world_fusion.WorldFusion`
-   (defaults) fuses.
+   (defaults, or ``--set`` settings) fuses. ``--gravity``: the estimates get the world's up
+   from /tf, as in the node with ``fixed_frame`` set (cached separately).
 3. **Scores** every pose against the ground truth as the demo does (symmetry-aware rotation
    error, centre distance; fused poses expressed back in the camera frame): per category the
    median errors of the raw estimates, of the tracked per-frame output and of the fused output.
@@ -41,10 +43,13 @@ TOPICS = {
 }
 
 
-def estimate_bag(bag: Path, categories: list[str], preset: str, device: str) -> dict:
+def estimate_bag(bag: Path, categories: list[str], preset: str, device: str,
+                 gravity: tuple | None = None) -> dict:
     """Run the bundled models on every frame of ``bag``; arrays per estimate: ``stamp``,
     ``category``, ``R [N x 3 x 3]``, ``t [N x 3]``, ``size``, ``score``, and ``frames``
-    (every frame's stamp, also those without estimates)."""
+    (every frame's stamp, also those without estimates). ``gravity``: ``(tf, up_frame,
+    camera_frame)``: each frame gets the world's up (+z of ``up_frame`` in the camera at the
+    image stamp), as the node does with ``fixed_frame`` or ``up_frame`` set."""
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray
 
@@ -67,7 +72,11 @@ def estimate_bag(bag: Path, categories: list[str], preset: str, device: str) -> 
             continue
         info = conv.intrinsics_from_camera_info(msgs["camera_info"])
         frame = decode_frame(msgs["image"], msgs["detections"], None, info, source)
-        result = pipeline.process(frame.rgb, frame.detections, info, stamp)
+        up = None
+        if gravity is not None:
+            tf, up_frame, camera_frame = gravity
+            up = tf.lookup(up_frame, camera_frame, stamp)[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+        result = pipeline.process(frame.rgb, frame.detections, info, stamp, up=up)
         frames.append(stamp)
         for est in result.estimates:
             for key, value in (
@@ -180,6 +189,23 @@ def print_report(name: str, every: int, res: dict) -> None:
           f"{fm['tf_lookup_median']:.3f} ms median")  # fmt: skip
 
 
+def fusion_config(settings: list[str]):
+    """A :class:`WorldFusionConfig` with ``NAME=VALUE`` ``settings`` over the defaults."""
+    from dataclasses import fields, replace
+
+    from ros_pose_estimation.pipeline.fusion_config import WorldFusionConfig
+
+    types = {f.name: type(f.default) for f in fields(WorldFusionConfig)}
+    values = {}
+    for item in settings:
+        name, _, value = item.partition("=")
+        if name not in types or not value:
+            raise SystemExit(f"world_fusion: --set {item!r}: expected NAME=VALUE with NAME one "
+                             f"of {', '.join(types)}")  # fmt: skip
+        values[name] = types[name](value)
+    return replace(WorldFusionConfig(), **values).validate()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="world_fusion", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -205,8 +231,14 @@ def main(argv: list[str] | None = None) -> int:
         default=3,
         help="replays per bag; each frame's cost is its fastest (default 3)",
     )
+    p.add_argument("--gravity", action="store_true",
+                   help="estimate with the world's up from the bag's /tf, as the node does "
+                   "with fixed_frame set (default: without)")  # fmt: skip
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="a WorldFusionConfig setting (repeat; e.g. score_temperature=0.01)")
     p.add_argument("--json", default=None, help="write the figures here")
     args = p.parse_args(argv)  # fmt: skip
+    config = fusion_config(args.set)
     import torch
 
     from benchmarks.device_info import describe
@@ -217,18 +249,21 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for bag in [Path(b) for b in args.bag or [ROOT / "data" / "demo" / "demo_bag"]]:
         truth = GroundTruth(bag)
-        cache = Path(args.cache) / f"{bag.name}_{args.preset}.npz"
+        tag = "_gravity" if args.gravity else ""
+        cache = Path(args.cache) / f"{bag.name}_{args.preset}{tag}.npz"
+        tf = load_tf(bag)
         if cache.is_file():
             est = dict(np.load(cache))
         else:
             categories = sorted({c for c, _, _ in truth.objects})
             print(f"{bag}: estimating {categories} ({args.preset}) ...", flush=True)
-            est = estimate_bag(bag, categories, args.preset, args.device)
+            gravity = (tf, truth.world_frame, truth.frame_id) if args.gravity else None
+            est = estimate_bag(bag, categories, args.preset, args.device, gravity)
             cache.parent.mkdir(parents=True, exist_ok=True)
             np.savez(cache, **est)
-        tf = load_tf(bag)
         for every in args.every or [1]:
-            runs = [replay(est, tf, truth, every) for _ in range(max(args.timing_runs, 1))]
+            runs = [replay(est, tf, truth, every, config)
+                    for _ in range(max(args.timing_runs, 1))]  # fmt: skip
             res = {k: v for k, v in runs[0].items() if not k.endswith("_per_frame")}
             res["fuse_ms"] = timing(runs)
             print_report(str(bag), every, res)

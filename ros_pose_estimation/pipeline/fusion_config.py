@@ -98,11 +98,22 @@ class WorldFusionConfig:
         1e6,
     )
     score_temperature: float = _setting(
-        0.01,
+        0.0,
         "estimates weigh exp(score / score_temperature) in the rotation mean: higher-scoring "
-        "views count more (scores compare within one model; 0: equal weights)",
+        "views count more (scores compare within one model; 0: equal weights, the default: "
+        "on five recorded sweeps and passes 0.01 fused worse than equal weights)",
         0.0,
         100.0,
+    )
+    score_top_k: int = _setting(
+        5,
+        "the score weights' reference is the k-th best score of the object's samples: the "
+        "k best weigh 1 and the rest exp((score - reference) / score_temperature), so that no "
+        "fewer than k views decide the rotation (1: the best view alone; on the demo bag, "
+        "with gravity, one high-scoring view 17 deg off took the fused bottle from 4 to 16.5 "
+        "deg)",
+        1,
+        10000,
     )
     rgbd_score_temperature: float = _setting(
         0.0,

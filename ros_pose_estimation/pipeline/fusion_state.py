@@ -96,9 +96,9 @@ class ObjectState:
         """Robust means of all samples from the current pose, and the covariance."""
         arr = self.samples.arrays()
         prior = None
-        self._best_score = float(arr["score"].max())
-        if config.score_temperature > 0:  # rotation only; the best sample weighs 1
-            prior = np.exp((arr["score"] - self._best_score) / config.score_temperature)
+        self._ref_score = score_reference(arr["score"], config.score_top_k)
+        if config.score_temperature > 0:  # rotation only; the k best samples weigh 1
+            prior = score_weights(arr["score"], self._ref_score, config.score_temperature)
         sigma_r = math.radians(config.rotation_sigma_deg)
         rot = robust_mean(arr["R"], self.category, self.R, HUBER_K * sigma_r, prior, iterations)
         pos = robust_ray_mean(arr["t"], arr["ray"], config.translation_sigma_m, arr["along"],
@@ -124,8 +124,8 @@ class ObjectState:
     def _stream(self, sample: dict, config: WorldFusionConfig) -> None:
         prior = 1.0
         if config.score_temperature > 0:
-            prior = math.exp(min((sample["score"] - self._best_score) / config.score_temperature,
-                                 50.0))  # fmt: skip
+            prior = float(score_weights(np.array([sample["score"]]), self._ref_score,
+                                        config.score_temperature)[0])  # fmt: skip
         sigma_r = math.radians(config.rotation_sigma_deg)
         self.R, self._rot_total, _, w_r = add_to_mean(
             self.R, self._rot_total, sample["R"], self.category, HUBER_K * sigma_r, prior
@@ -153,6 +153,20 @@ class ObjectState:
             axis = self.R @ axes[0]
             cov[3:, 3:] += SYMMETRY_AXIS_VARIANCE * np.outer(axis, axis)
         self.covariance = cov
+
+
+def score_reference(scores: np.ndarray, top_k: int) -> float:
+    """The score weights' reference: the ``top_k``-th best of ``scores`` ``[N]`` (the lowest
+    when there are fewer)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    k = min(max(int(top_k), 1), len(scores))
+    return float(np.partition(scores, len(scores) - k)[len(scores) - k])
+
+
+def score_weights(scores: np.ndarray, reference: float, temperature: float) -> np.ndarray:
+    """``[N]`` rotation weights of samples with ``scores`` ``[N]``: 1 at or above
+    ``reference``, ``exp((score - reference) / temperature)`` below it."""
+    return np.exp(np.minimum(np.asarray(scores, dtype=np.float64) - reference, 0.0) / temperature)
 
 
 def _mean_covariance(residuals: np.ndarray, weights: np.ndarray, prior: np.ndarray) -> np.ndarray:

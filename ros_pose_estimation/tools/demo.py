@@ -15,7 +15,8 @@
 
 World-frame fusion: ``-p fixed_frame:=world`` (the recording's world frame) also plays the
 bag's ``/tf`` and ``/tf_static``; the fused poses (published in that frame) are scored after
-the recorded camera pose brings them back into the camera.
+the recorded camera pose brings them back into the camera. ``-p up_frame:=world`` alone plays
+them too: per-frame poses, estimated with gravity.
 
 Your own recording: ``--bag BAG`` (a rosbag2 folder or .mcap/.db3 file). Its topics are found
 by type (:mod:`.demo_topics`) or named with ``--image-topic`` (``Image`` or
@@ -205,6 +206,16 @@ def open_bag(args):
     return source, topics, truth
 
 
+def needs_tf(params: list[str]) -> bool:
+    """Whether the node parameters ``params`` (``name:=value``) set a non-empty
+    ``fixed_frame`` or ``up_frame``: then the bag's /tf and /tf_static are played too."""
+    for item in params:
+        name, sep, value = item.partition(":=")
+        if sep and name in ("fixed_frame", "up_frame") and value:
+            return True
+    return False
+
+
 def run(args) -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -222,7 +233,7 @@ def run(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     frames_in = source.topics[topics.image].count
     played_topics = topics.played()
-    if any(p.startswith("fixed_frame:=") and p.split(":=", 1)[1] for p in args.param):
+    if needs_tf(args.param):
         played_topics += tuple(t for t in ("/tf", "/tf_static") if t in source.topics)
     print("playing " + ", ".join(played_topics) + ("" if truth else " (no ground_truth.json: "
           "poses are counted, not scored)"), flush=True)  # fmt: skip

@@ -8,7 +8,7 @@ import argparse
 import pytest
 
 from ros_pose_estimation.core.errors import InputError
-from ros_pose_estimation.tools.demo import build_parser, node_command
+from ros_pose_estimation.tools.demo import build_parser, needs_tf, node_command
 from ros_pose_estimation.tools.demo_report import format_report
 from ros_pose_estimation.tools.demo_topics import (
     CAMERA_INFO,
@@ -96,3 +96,13 @@ def test_report_without_ground_truth_counts_poses_and_says_where_frames_went():
     assert "80 images received, 79 synchronised with detections, 78 published; dropped: " \
         "stale 1" in text  # fmt: skip
     assert "poses not scored" in text and "median rot" not in text
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [([], False), (["fixed_frame:=world"], True), (["up_frame:=base_link"], True),
+     (["fixed_frame:=", "up_frame:="], False), (["fixed_frame_timeout:=1.0"], False),
+     (["upright:=false", "up_frame:=odom"], True)],
+)  # fmt: skip
+def test_the_bags_tf_is_played_for_fusion_or_gravity(params, expected):
+    assert needs_tf(params) is expected
