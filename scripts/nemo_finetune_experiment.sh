@@ -11,7 +11,8 @@
 # out/data/<c>_ood of scripts/nemo_pretrained_experiment.sh; a training set of only its first
 # N images, --images N with the same seed, is the same distribution); PARALLEL (2) trainings
 # at a time; MARGIN (0) the pose-margin weight (1: the bundled mug's last stage); TAG (ft)
-# names the run and its results, so that a second round does not overwrite the first.
+# names the run and its results, so that a second round does not overwrite the first; EXTRA:
+# more train-nemo options (e.g. EXTRA="--p-occlude 0.5 --p-degrade 0.5").
 # Outputs: out/runs/<c>_<TAG>/<c>.pt, benchmarks/results/nemo_<TAG>_<c>{,_vs_reference}_cpu.json
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -21,13 +22,14 @@ source scripts/env.sh
 source scripts/nemo_recipe.sh
 steps=${STEPS:-600} parallel=${PARALLEL:-2} ref_objects=${REF_OBJECTS:-60}
 tag=${TAG:-ft} margin=${MARGIN:-0}
+read -r -a extra <<<"${EXTRA:-}"
 mkdir -p out/logs benchmarks/results
 train() {
   local c=$1
   [[ -f out/runs/${c}_$tag/$c.pt ]] && return 0
   train-nemo --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_$tag" \
     --init-checkpoint "models/nemo/$c.pt" --pose-margin-weight "$margin" --steps "$steps" \
-    "${NEMO_FINETUNE[@]}" --snapshot-every 200 > "out/logs/${c}_$tag.log" 2>&1
+    "${NEMO_FINETUNE[@]}" "${extra[@]}" --snapshot-every 200 > "out/logs/${c}_$tag.log" 2>&1
 }
 for c in "$@"; do
   while (( $(jobs -rp | wc -l) >= parallel )); do wait -n; done

@@ -46,6 +46,18 @@ class AugmentConfig:
         p_rotate: probability of an in-plane rotation.
         max_rotation_deg: rotation angle uniform in ``+- max_rotation_deg`` (deg).
         rotate_about: ``"crop_centre"`` (default) or ``"optical_axis"``; see module doc.
+        p_occlude: probability of a synthetic occluder (:func:`occlude`): an ellipse or polygon
+            of procedural texture or flat colour over part of the object, its pixels taken out
+            of the visible mask (their vertices then count as hidden, as NeMo's occlusion
+            training does).
+        occlude_fraction: ``(lo, hi)``: the occluder's area, a fraction of the object's
+            visible area drawn uniformly (it hides at most that much of the object, all of
+            it above 1).
+        p_degrade: probability of a camera degradation (:func:`degrade`): each of motion
+            blur (up to ``max_blur_px`` long), Gaussian noise (std-dev up to ``max_noise``,
+            0-255 units) and JPEG compression (quality 30-95) with probability 1/2.
+        max_blur_px: longest motion blur (px of the crop).
+        max_noise: largest noise std-dev (0-255 units).
     """
 
     p_color: float = 0.8
@@ -59,9 +71,21 @@ class AugmentConfig:
     p_rotate: float = 0.5
     max_rotation_deg: float = 10.0
     rotate_about: str = "crop_centre"
+    p_occlude: float = 0.0
+    occlude_fraction: tuple[float, float] = (0.15, 0.6)
+    p_degrade: float = 0.0
+    max_blur_px: float = 5.0
+    max_noise: float = 8.0
 
     def __post_init__(self) -> None:
-        for name in ("p_color", "p_background", "p_rotate"):
+        lo, hi = self.occlude_fraction
+        if not 0.0 <= lo <= hi <= 2.0:
+            raise ConfigError(f"occlude_fraction must satisfy 0 <= lo <= hi <= 2, got "
+                              f"{self.occlude_fraction}")  # fmt: skip
+        if not self.max_blur_px >= 0 or not self.max_noise >= 0:
+            raise ConfigError(f"max_blur_px and max_noise must be >= 0, got {self.max_blur_px}, "
+                              f"{self.max_noise}")  # fmt: skip
+        for name in ("p_color", "p_background", "p_rotate", "p_occlude", "p_degrade"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("brightness", "contrast", "saturation", "box_shift", "box_scale"):
@@ -156,6 +180,67 @@ def paste_background(image: np.ndarray, mask: np.ndarray, rng: np.random.Generat
     return np.where(mask[..., None], image, background)
 
 
+def occlude(
+    image: np.ndarray,
+    mask: np.ndarray,
+    cfg: AugmentConfig,
+    rng: np.random.Generator,
+    fill: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic occluder over part of the object: ``(image, mask)`` with an ellipse or a
+    convex polygon (centred on a random visible pixel, its area ``occlude_fraction`` of the
+    visible area) painted with ``fill`` (``[H x W x 3]`` uint8; None: a procedural background
+    or a flat colour), and its pixels removed from ``mask``. Unchanged when the mask is
+    empty."""
+    from offline_training.synthetic.backgrounds import make_background, sample_background
+
+    check_shape("mask", mask, image.shape[:2])
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        return image, mask
+    h, w = mask.shape
+    area = rng.uniform(*cfg.occlude_fraction) * len(xs)
+    k = int(rng.integers(len(xs)))
+    centre = np.array([xs[k], ys[k]], dtype=np.float64)
+    shape = np.zeros((h, w), np.uint8)
+    aspect = rng.uniform(0.4, 1.0)
+    radius = np.sqrt(area / (np.pi * aspect))  # ellipse of axes radius, aspect * radius
+    if rng.random() < 0.5:
+        axes = (max(1, round(radius)), max(1, round(aspect * radius)))
+        cv2.ellipse(shape, (round(centre[0]), round(centre[1])), axes,
+                    float(rng.uniform(0, 180)), 0, 360, 1, -1)  # fmt: skip
+    else:
+        angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(4, 8))))
+        pts = centre + radius * np.stack([np.cos(angles), aspect * np.sin(angles)], axis=1)
+        cv2.fillConvexPoly(shape, np.round(pts).astype(np.int32), 1)
+    occluder = shape > 0
+    if fill is not None:
+        check_shape("fill", fill, image.shape)
+    elif rng.random() < 0.7:
+        fill = make_background(sample_background(rng), w, h)
+    else:
+        fill = np.broadcast_to(rng.integers(0, 256, 3, dtype=np.uint8), image.shape)
+    return np.where(occluder[..., None], fill, image), mask & ~occluder
+
+
+def degrade(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """``image`` ``[H x W x 3]`` uint8 through a worse camera: each of motion blur, Gaussian
+    noise and JPEG compression with probability 1/2 (:class:`AugmentConfig`)."""
+    from offline_training.synthetic.look import jpeg_roundtrip, motion_kernel
+
+    img = image
+    length = rng.uniform(0.0, cfg.max_blur_px)
+    if rng.random() < 0.5 and length >= 1.5:
+        kernel = motion_kernel(length, rng.uniform(0.0, np.pi))
+        img = cv2.filter2D(img, -1, kernel, borderType=cv2.BORDER_REFLECT)
+    if rng.random() < 0.5 and cfg.max_noise > 0:
+        noise = rng.standard_normal(img.shape).astype(np.float32) * rng.uniform(0, cfg.max_noise)
+        img = np.clip(img.astype(np.float32) + noise + 0.5, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        img = jpeg_roundtrip(np.ascontiguousarray(img), int(rng.integers(30, 96)))
+    return img
+
+
 def augment_crop(
     image: np.ndarray,
     mask: np.ndarray,
@@ -165,7 +250,8 @@ def augment_crop(
     cfg: AugmentConfig,
     rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Rotation, then background paste (also fills the rotated corners), then colour jitter.
+    """Rotation, then background paste (also fills the rotated corners), an occluder, colour
+    jitter and a camera degradation (the last two only when their probabilities are set).
 
     Shapes as in :func:`rotate_sample`; returns ``(image, mask, R, t)`` (K is unchanged).
     """
@@ -178,6 +264,10 @@ def augment_crop(
         image, mask, R, t = rotate_sample(image, mask, K, R, t, Q)
     if rng.random() < cfg.p_background:
         image = paste_background(image, mask, rng)
+    if cfg.p_occlude > 0 and rng.random() < cfg.p_occlude:
+        image, mask = occlude(image, mask, cfg, rng)
     if rng.random() < cfg.p_color:
         image = color_jitter(image, cfg, rng)
+    if cfg.p_degrade > 0 and rng.random() < cfg.p_degrade:
+        image = degrade(image, cfg, rng)
     return image, mask, R, t

@@ -180,6 +180,12 @@ def parser() -> argparse.ArgumentParser:
                         "cameras)")
     p.add_argument("--p-rotate", type=float, default=None, metavar="P",
                    help=f"probability of that rotation (default {d.augment.p_rotate:g})")
+    p.add_argument("--p-occlude", type=float, default=None, metavar="P",
+                   help="probability of a synthetic occluder over part of the object, its "
+                        f"pixels hidden from the loss (default {d.augment.p_occlude:g})")
+    p.add_argument("--p-degrade", type=float, default=None, metavar="P",
+                   help="probability of motion blur / noise / JPEG on the crop (default "
+                        f"{d.augment.p_degrade:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -216,24 +222,25 @@ def _train(args: argparse.Namespace) -> None:
     if args.calibrate_data and not calibration.is_dir():
         raise UsageError(f"--calibrate-data {args.calibrate_data} has no split "
                          f"{args.calibrate_split!r} ({calibration})")  # fmt: skip
-    if args.no_augment and (args.max_rotation is not None or args.p_rotate is not None):
-        raise UsageError("--max-rotation / --p-rotate configure the augmentation that "
-                         "--no-augment turns off: give one or the other")
+    augment = {k: v for k, v in (("max_rotation_deg", args.max_rotation),
+                                 ("p_rotate", args.p_rotate), ("p_occlude", args.p_occlude),
+                                 ("p_degrade", args.p_degrade)) if v is not None}  # fmt: skip
+    if args.no_augment and augment:
+        raise UsageError("--max-rotation / --p-rotate / --p-occlude / --p-degrade configure "
+                         "the augmentation that --no-augment turns off: give one or the other")
     options = {k: v for k, v in vars(args).items()
                if k not in ("no_augment", "no_progress", "pose_margin_deg", "calibrate_data",
-                            "calibrate_split", "max_rotation", "p_rotate")}  # fmt: skip
+                            "calibrate_split", "max_rotation", "p_rotate", "p_occlude",
+                            "p_degrade")}  # fmt: skip
     options["pose_margin_min_deg"], options["pose_margin_max_deg"] = args.pose_margin_deg
     cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)
     if args.no_augment:
         cfg.augment = None
-    else:
-        rotation = {k: v for k, v in (("max_rotation_deg", args.max_rotation),
-                                      ("p_rotate", args.p_rotate)) if v is not None}
-        if rotation:
-            try:
-                cfg.augment = dataclasses.replace(cfg.augment, **rotation)
-            except ConfigError as exc:  # AugmentConfig checks its ranges
-                raise UsageError(str(exc)) from None
+    elif augment:
+        try:
+            cfg.augment = dataclasses.replace(cfg.augment, **augment)
+        except ConfigError as exc:  # AugmentConfig checks its ranges
+            raise UsageError(str(exc)) from None
     path = train(cfg)
     from offline_training.distributed import is_main_process
 

@@ -8,6 +8,9 @@ import torch
 from offline_training.bop_objects import NoSamplesError, dataset_categories
 from offline_training.nemo.augment import (
     AugmentConfig,
+    augment_crop,
+    degrade,
+    occlude,
     ray_rotation,
     rotate_sample,
     rotation_homography,
@@ -163,3 +166,62 @@ def test_dataloader_workers_give_the_same_batches(bop_root):
             for w in (0, 1)]  # fmt: skip
     for a, b in zip(*runs, strict=True):
         assert torch.equal(a["image"], b["image"]) and a["category"] == b["category"]
+
+
+def _block(size=96):
+    """A grey ``[size x size x 3]`` crop with a textured object block and its mask."""
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    mask = np.zeros((size, size), bool)
+    mask[20:80, 30:70] = True
+    image[mask] = 128
+    return image, mask
+
+
+def test_occluders_hide_part_of_the_object_and_paint_only_what_they_hide():
+    image, mask = _block()
+    cfg = AugmentConfig(occlude_fraction=(0.2, 0.5))
+    rng = np.random.default_rng(1)
+    hidden = []
+    for _ in range(100):
+        out, out_mask = occlude(image, mask, cfg, rng)
+        assert out.shape == image.shape and out.dtype == np.uint8
+        assert not (out_mask & ~mask).any()  # nothing becomes visible
+        changed = (out != image).any(axis=2)
+        assert not (changed & out_mask).any()  # what is still visible keeps its pixels
+        hidden.append(1.0 - out_mask.sum() / mask.sum())
+    assert 0.0 < np.median(hidden) <= 0.5 and max(hidden) <= 0.5 + 0.05  # at most the area
+    empty = np.zeros_like(mask)
+    out, out_mask = occlude(image, empty, cfg, rng)
+    assert out is image and not out_mask.any()
+
+
+def test_degradation_keeps_the_image_shape_and_roughly_its_content():
+    image, _ = _block()
+    cfg = AugmentConfig(max_blur_px=5.0, max_noise=8.0)
+    rng = np.random.default_rng(2)
+    outs = [degrade(image, cfg, rng) for _ in range(20)]
+    assert all(o.shape == image.shape and o.dtype == np.uint8 for o in outs)
+    assert any((o != image).any() for o in outs)
+    assert all(abs(float(o.mean()) - float(image.mean())) < 6.0 for o in outs)
+
+
+def test_occluders_and_degradation_are_off_by_default_and_leave_labels_exact():
+    image, mask = _block()
+    K = np.array([[80.0, 0, 48], [0, 80.0, 48], [0, 0, 1]])
+    R, t = np.eye(3), np.array([0.0, 0.0, 0.5])
+    plain = AugmentConfig(p_color=0.0, p_background=0.0, p_rotate=0.0)
+    out, out_mask, R2, t2 = augment_crop(image, mask, K, R, t, plain, np.random.default_rng(3))
+    assert (out == image).all() and (out_mask == mask).all()
+    cfg = AugmentConfig(p_color=0.0, p_background=0.0, p_rotate=0.0, p_occlude=1.0,
+                        p_degrade=1.0)  # fmt: skip
+    out, out_mask, R2, t2 = augment_crop(image, mask, K, R, t, cfg, np.random.default_rng(3))
+    assert out_mask.sum() < mask.sum() and (R2 == R).all() and (t2 == t).all()
+
+
+@pytest.mark.parametrize("bad", [{"p_occlude": 1.5}, {"p_degrade": -0.1},
+                                 {"occlude_fraction": (0.5, 0.2)},
+                                 {"occlude_fraction": (0.5, 2.5)}, {"max_noise": -1.0}])
+def test_occluder_and_degradation_settings_are_checked(bad):
+    with pytest.raises(ConfigError):
+        AugmentConfig(**bad)

@@ -203,6 +203,7 @@ def test_cli_trains_and_reports_errors_with_exit_code_2(bop_root, tmp_path, caps
                                              "120"],
         "give one or the other": [*fresh, "--category", "mug", "--no-augment",
                                   "--p-rotate", "0.5"],
+        "p_occlude must be in \\[0, 1\\]": [*fresh, "--category", "mug", "--p-occlude", "2"],
     }
     for message, argv in cases.items():
         assert main(argv) == 2, message
@@ -314,6 +315,8 @@ def test_rotation_augmentation_options_reach_the_training_config(monkeypatch, tm
     data = tmp_path / "data"
     (data / "train").mkdir(parents=True)
     train_cli.main(["--data", str(data), "--category", "mug", "--out", str(tmp_path / "o"),
-                    "--max-rotation", "60", "--p-rotate", "0.7", *TINY_CLI])  # fmt: skip
+                    "--max-rotation", "60", "--p-rotate", "0.7", "--p-occlude", "0.5",
+                    "--p-degrade", "0.25", *TINY_CLI])  # fmt: skip
     aug = seen["cfg"].augment
     assert aug.max_rotation_deg == 60.0 and aug.p_rotate == 0.7 and aug.p_color == 0.8
+    assert aug.p_occlude == 0.5 and aug.p_degrade == 0.25
