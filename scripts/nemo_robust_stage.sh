@@ -12,7 +12,8 @@
 #      noise, JPEG; scripts/cse_view_correction.sh), the same 200 clean objects partly hidden
 #      by photo occluders (benchmarks/nemo_occlusion.py), and the new model's default against
 #      its reference schedule on the first 60.
-# Usage: bash scripts/nemo_robust_stage.sh CATEGORY ...  (PARALLEL trainings at a time, 2)
+# Usage: bash scripts/nemo_robust_stage.sh CATEGORY ...  (PARALLEL trainings at a time, 2;
+# makes out/data/<c>_train when missing; needs out/data/<c>_{cal,ood,rgbd_ood_look})
 # Outputs: out/runs/<c>_$TAG/<c>.pt, out/cal_$TAG/<c>.pt,
 #   benchmarks/results/nemo_${TAG}cal_<c>_{ood,rgbd_ood_look,vs_reference}_cpu.json,
 #   benchmarks/results/nemo_occlusion_${TAG}cal_<c>_cpu.json
@@ -27,6 +28,10 @@ mkdir -p out/logs "out/cal_$tag" benchmarks/results
 train() {
   local c=$1
   [[ -f out/runs/${c}_$tag/$c.pt ]] && return 0
+  # the training data of scripts/nemo_pretrained_experiment.sh
+  [[ -d out/data/${c}_train/train ]] || generate-dataset --category "$c" --instances 50 \
+    --images 2000 --out "out/data/${c}_train" --seed 0 --split train --hfov 40..75 \
+    --fill 0.25..0.9 --no-progress
   train-nemo --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_$tag" \
     --init-checkpoint "models/nemo/$c.pt" --pose-margin-weight "$margin" --steps "$steps" \
     "${NEMO_FINETUNE[@]}" --p-occlude 0.5 --p-degrade 0.5 --snapshot-every 200 \

@@ -35,3 +35,19 @@ def test_bins_of_the_hidden_share():
     assert bin_name(0.0) == "none"
     assert bin_name(0.05) == "0.0-0.2" and bin_name(0.2) == "0.0-0.2"
     assert bin_name(0.5) == "0.4-0.6" and bin_name(0.95) == ">0.6"
+
+
+def test_the_rgbd_occluder_stands_in_front_of_the_object():
+    from benchmarks.cse_occlusion import occluder_depth
+
+    depth = np.full((20, 30), 1.2, np.float32)
+    mask = np.zeros((20, 30), bool)
+    mask[5:15, 10:20] = True
+    depth[mask] = 0.8
+    occluder = np.zeros_like(mask)
+    occluder[8:18, 15:25] = True
+    out = occluder_depth(depth, mask, occluder, np.random.default_rng(0))
+    assert (out[~occluder] == depth[~occluder]).all()
+    assert np.all((out[occluder] >= 0.6 - 1e-6) & (out[occluder] <= 0.75 + 1e-6))
+    assert (occluder_depth(depth, np.zeros_like(mask), occluder, np.random.default_rng(0))
+            == depth).all()  # no object depth: nothing to stand in front of
