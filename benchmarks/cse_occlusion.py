@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.device_info import describe
-from benchmarks.nemo_occlusion import bin_name, load_photos, occluded_view
+from benchmarks.nemo_occlusion import bin_name, occluded_objects
 
 
 def occluder_depth(depth: np.ndarray, mask: np.ndarray, occluder: np.ndarray, rng) -> np.ndarray:
@@ -72,21 +72,14 @@ def main(argv: list[str] | None = None) -> int:
     category = model.category
     estimator = CseEstimator({category: model}, CseInferenceConfig())
     rows: dict[str, list[tuple[float, float]]] = {}
-    hidden_all, photos = [], None
-    for frame in detection_frames(dataset, [category], args.min_visib, args.max_objects):
-        sample = frame.sample
-        if sample.depth is None:
-            continue
-        image, depth = sample.rgb, sample.depth.astype(np.float32)
-        if photos is None:
-            photos = load_photos(args.photos, image.shape[1], image.shape[0])
-            if not photos:
-                print(f"cse_occlusion: error: no photos in {args.photos}", file=sys.stderr)
-                return 2
-        for det, obj, k in zip(frame.detections, frame.objects, frame.keep, strict=True):
+    hidden_all = []
+    frames = [f for f in detection_frames(dataset, [category], args.min_visib, args.max_objects)
+              if f.sample.depth is not None]  # fmt: skip
+    try:
+        for frame, det, obj, key, hidden_img, hidden, left in occluded_objects(
+                frames, args.photos, args.seed):
+            image, depth = frame.sample.rgb, frame.sample.depth.astype(np.float32)
             mask = np.asarray(obj.mask_visib, dtype=bool)
-            key = [args.seed, frame.index, k]
-            hidden_img, hidden, left = occluded_view(image, mask, photos, key)
             occluder = (hidden_img != image).any(axis=2) | (mask & ~left)
             hidden_depth = occluder_depth(depth, mask, occluder, np.random.default_rng(key))
             hidden_all.append(hidden)
@@ -99,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
                     float(rotation_error_deg(e.R, obj.R, category)),
                     float(np.linalg.norm(e.t - obj.t)))  # fmt: skip
                 rows.setdefault(bin_name(share), []).append(err)
+    except FileNotFoundError as exc:
+        print(f"cse_occlusion: error: {exc}", file=sys.stderr)
+        return 2
     device = describe("cpu")
     print(f"{category}: {args.checkpoint} on {args.data}/{args.split}, {len(hidden_all)} "
           f"objects, hidden share median {np.median(hidden_all):.2f}, "

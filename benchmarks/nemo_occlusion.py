@@ -72,6 +72,29 @@ def occluded_view(image: np.ndarray, mask: np.ndarray, photos: list[np.ndarray],
     return out, 1.0 - float(left.sum()) / max(int(mask.sum()), 1), left
 
 
+def occluded_objects(frames, photos_folder: str, seed: int):
+    """For each selected object of ``frames`` (:func:`offline_training.evaluation.
+    detection_frames`): ``(frame, detection, object, its draw key, occluded image, hidden
+    share, visible mask)``, the occluder cut from the photos of ``photos_folder`` (loaded
+    once, at the first image's size) and drawn from the key ``[seed, image index, object
+    index]``.
+
+    Raises:
+        FileNotFoundError: ``photos_folder`` holds no photo.
+    """
+    photos = None
+    for frame in frames:
+        image = frame.sample.rgb
+        if photos is None:
+            photos = load_photos(photos_folder, image.shape[1], image.shape[0])
+            if not photos:
+                raise FileNotFoundError(f"no photos in {photos_folder}")
+        for det, obj, k in zip(frame.detections, frame.objects, frame.keep, strict=True):
+            key = [seed, frame.index, k]
+            hidden_img, hidden, left = occluded_view(image, obj.mask_visib, photos, key)
+            yield frame, det, obj, key, hidden_img, hidden, left
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="nemo_occlusion", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", required=True)
@@ -114,18 +137,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows: dict[tuple[str, str], list[float]] = {}
     hidden_all = []
-    photos = None
-    for frame in detection_frames(dataset, [category], args.min_visib, args.max_objects):
-        image = frame.sample.rgb
-        if photos is None:
-            photos = load_photos(args.photos, image.shape[1], image.shape[0])
-            if not photos:
-                print(f"nemo_occlusion: error: no photos in {args.photos}", file=sys.stderr)
-                return 2
-        for det, obj, k in zip(frame.detections, frame.objects, frame.keep, strict=True):
-            hidden_img, hidden, left = occluded_view(image, obj.mask_visib, photos,
-                                                     [args.seed, frame.index, k])  # fmt: skip
+    frames = detection_frames(dataset, [category], args.min_visib, args.max_objects)
+    try:
+        for frame, det, obj, _, hidden_img, hidden, left in occluded_objects(
+                frames, args.photos, args.seed):
             hidden_all.append(hidden)
+            image = frame.sample.rgb
             views = ((image, 0.0, np.asarray(obj.mask_visib, bool)), (hidden_img, hidden, left))
             for view, share, visible in views:
                 shown = replace(det, mask=visible if args.masks else None)
@@ -133,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
                     (e,) = est.estimate(view, [shown], frame.intrinsics)
                     err = 180.0 if e is None else float(rotation_error_deg(e.R, obj.R, category))
                     rows.setdefault((name, bin_name(share)), []).append(err)
+    except FileNotFoundError as exc:
+        print(f"nemo_occlusion: error: {exc}", file=sys.stderr)
+        return 2
     device = describe("cpu")
     print(f"{category}: {args.data}/{args.split}, {len(hidden_all)} objects, hidden share "
           f"median {np.median(hidden_all):.2f} ({device})")  # fmt: skip
