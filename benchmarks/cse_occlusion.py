@@ -25,16 +25,7 @@ import numpy as np
 
 from benchmarks.device_info import describe
 from benchmarks.nemo_occlusion import bin_name, occluded_objects
-
-
-def occluder_depth(depth: np.ndarray, mask: np.ndarray, occluder: np.ndarray, rng) -> np.ndarray:
-    """``depth`` ``[H x W]`` (m) with the ``occluder`` pixels set in front of the object of
-    ``mask``: its median depth less 5-20 cm (never below 0.1 m)."""
-    out = np.array(depth, dtype=np.float32, copy=True)
-    valid = mask & (depth > 0)
-    if valid.any() and occluder.any():
-        out[occluder] = max(float(np.median(depth[valid])) - rng.uniform(0.05, 0.2), 0.1)
-    return out
+from offline_training.cse.augment import occluder_depth
 
 
 def main(argv: list[str] | None = None) -> int:

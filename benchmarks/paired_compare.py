@@ -3,11 +3,16 @@
     python -m benchmarks.paired_compare benchmarks/results/nemo_margin_mug_cpu.json \\
         --pair pm1:pm0 --pair pm1:bundled
 
+    python -m benchmarks.paired_compare bundled=cse_occ_final_mug_bundled_cpu.json \\
+        new=cse_occ_final_mug_new_cpu.json --pair new:bundled --key trans_err_cm
+
 Reads the per-object rows of a ``benchmarks.nemo_compare --json`` file (every run evaluated on
-the same objects) and prints, per ``--pair A:B``: the change of the median rotation error
-(A minus B, deg) with a 95 % bootstrap interval (objects resampled with replacement, the same
-objects for both runs), and the share of objects A estimates better, with a two-sided sign-test
-p-value (ties dropped). An interval that contains 0 is no measurable change of the median.
+the same objects), or of several files given as ``NAME=FILE`` (e.g. ``evaluate-cse --json``
+files of two models on the same objects: each file's rows become run ``NAME``), and prints, per
+``--pair A:B``: the change of the median error (A minus B, deg or, for a ``*_cm`` key, cm) with
+a 95 % bootstrap interval (objects resampled with replacement, the same objects for both runs),
+and the share of objects A estimates better, with a two-sided sign-test p-value (ties
+dropped). An interval that contains 0 is no measurable change of the median.
 """
 
 from __future__ import annotations
@@ -60,32 +65,47 @@ def compare(ea: np.ndarray, eb: np.ndarray, draws: int = 4000, seed: int = 0) ->
             "a_better": wins / len(ea), "sign_test_p": sign_test(wins, losses)}  # fmt: skip
 
 
+def load_runs(specs: list[str]) -> list[dict]:
+    """Per-object rows of ``specs``: a file's rows as they are, or, for ``NAME=FILE``, the
+    file's rows with ``preset`` set to ``NAME``."""
+    objects = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        rows = json.loads(Path(path if sep else spec).read_text())["objects"]
+        objects += [{**r, "preset": name} for r in rows] if sep else rows
+    return objects
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.paired_compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("json", help="a benchmarks.nemo_compare --json file")
+    p.add_argument("json", nargs="+", help="a benchmarks.nemo_compare --json file, or NAME=FILE "
+                   "per run (files with per-object rows, e.g. evaluate-cse --json)")
     p.add_argument("--pair", action="append", required=True, metavar="A:B",
                    help="runs to compare (A minus B); repeat")
     p.add_argument("--key", default="rot_err_deg", help="per-object error (default rot_err_deg;"
-                   " rot_err_nocs_deg: the mug's NOCS protocol)")
+                   " rot_err_nocs_deg: the mug's NOCS protocol; trans_err_cm: evaluate-cse's "
+                   "centre error)")
     args = p.parse_args(argv)  # fmt: skip
     try:
-        objects = json.loads(Path(args.json).read_text())["objects"]
+        objects = load_runs(args.json)
     except (OSError, ValueError, KeyError) as exc:
-        print(f"paired_compare: error: {args.json} is not a nemo_compare JSON with per-object "
-              f"rows ({exc})", file=sys.stderr)  # fmt: skip
+        print(f"paired_compare: error: {' '.join(args.json)}: not JSON with per-object rows "
+              f"({exc})", file=sys.stderr)  # fmt: skip
         return 2
+    unit = "cm" if args.key.endswith("_cm") else "deg"
     for pair in args.pair:
         a, _, b = pair.partition(":")
         ea, eb = paired_errors(objects, a, b, args.key)
         if not len(ea):
             print(f"paired_compare: error: runs {a!r} and {b!r} share no scored object in "
-                  f"{args.json}", file=sys.stderr)  # fmt: skip
+                  f"{' '.join(args.json)}", file=sys.stderr)  # fmt: skip
             return 2
         r = compare(ea, eb)
+        lo, hi = r["ci95_deg"]
         print(f"{a} vs {b} ({r['objects']} objects, {args.key}): median {r['median_a']:.2f} vs "
-              f"{r['median_b']:.2f} deg, change {r['change_deg']:+.2f} [{r['ci95_deg'][0]:+.2f}, "
-              f"{r['ci95_deg'][1]:+.2f}]; {a} better on {r['a_better']:.3f} of the objects "
+              f"{r['median_b']:.2f} {unit}, change {r['change_deg']:+.2f} [{lo:+.2f}, {hi:+.2f}]; "
+              f"{a} better on {r['a_better']:.3f} of the objects "
               f"(sign test p = {r['sign_test_p']:.3g})")  # fmt: skip
     return 0
 

@@ -38,7 +38,7 @@ def test_bins_of_the_hidden_share():
 
 
 def test_the_rgbd_occluder_stands_in_front_of_the_object():
-    from benchmarks.cse_occlusion import occluder_depth
+    from offline_training.cse.augment import occluder_depth
 
     depth = np.full((20, 30), 1.2, np.float32)
     mask = np.zeros((20, 30), bool)

@@ -43,3 +43,18 @@ def test_errors_exit_2(tmp_path, capsys):
     assert paired_compare.main([str(path), "--pair", "a:missing"]) == 2
     assert paired_compare.main([str(tmp_path / "none.json"), "--pair", "a:b"]) == 2
     assert "paired_compare: error" in capsys.readouterr().err
+
+
+def test_named_files_become_runs(tmp_path, capsys):
+    rows = _rows("x", [1.0, 2.0, 3.0, 4.0])
+    for r in rows:
+        r["trans_err_cm"] = r.pop("rot_err_deg")
+        del r["preset"]  # evaluate-cse rows carry no run name
+    worse = [{**r, "trans_err_cm": r["trans_err_cm"] + 1} for r in rows]
+    (tmp_path / "a.json").write_text(json.dumps({"objects": rows}))
+    (tmp_path / "b.json").write_text(json.dumps({"objects": worse}))
+    argv = [f"new={tmp_path / 'a.json'}", f"old={tmp_path / 'b.json'}", "--pair", "new:old",
+            "--key", "trans_err_cm"]
+    assert paired_compare.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "median 2.50 vs 3.50 cm, change -1.00" in out and "better on 1.000" in out

@@ -12,6 +12,11 @@ perturbed on its own (the two frames of a real pair need not share the look eith
 
 Only the RGB crop changes: depth, mask, intrinsics and every label stay exact. The ranges are
 generic, not those of any evaluation set. Randomness comes only from the generator passed in.
+
+:func:`occlude_rgbd` is the geometric counterpart: something standing in front of the object
+(NeMo's occlusion training, :func:`offline_training.nemo.augment.occluder_shape`, in RGB-D). Its
+pixels get a procedural texture or a flat colour, a depth in front of the object, and leave the
+visible mask, so they carry no correspondence label; the object's pose labels stay exact.
 """
 
 from __future__ import annotations
@@ -21,11 +26,16 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from offline_training.nemo.augment import AugmentConfig, color_jitter
+from offline_training.nemo.augment import (
+    AugmentConfig,
+    color_jitter,
+    occluder_fill,
+    occluder_shape,
+)
 from offline_training.synthetic.look import jpeg_roundtrip
 from ros_pose_estimation.core.errors import ConfigError, check_shape
 
-__all__ = ["PhotometricConfig", "photometric"]
+__all__ = ["OccluderConfig", "PhotometricConfig", "occlude_rgbd", "occluder_depth", "photometric"]
 
 
 @dataclass
@@ -83,3 +93,79 @@ def photometric(image: np.ndarray, cfg: PhotometricConfig, rng: np.random.Genera
     if rng.random() < cfg.p_jpeg:
         out = jpeg_roundtrip(out, int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)))
     return out
+
+
+@dataclass
+class OccluderConfig:
+    """What :func:`occlude_rgbd` draws.
+
+    Attributes:
+        p: probability that a crop gets an occluder.
+        fraction: the occluder's area, a fraction of the object's visible area, uniform in
+            ``(lo, hi)`` (it hides at most that much of the object).
+        in_front: how far in front of the object's median depth the occluder stands (m),
+            uniform in ``(lo, hi)``.
+    """
+
+    p: float = 0.5
+    fraction: tuple[float, float] = (0.15, 0.6)
+    in_front: tuple[float, float] = (0.05, 0.2)
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p <= 1.0:
+            raise ConfigError(f"occluder probability must lie in [0, 1], got {self.p}")
+        lo, hi = self.fraction
+        if not 0.0 <= lo <= hi <= 2.0:
+            raise ConfigError(f"occluder fraction: need 0 <= lo <= hi <= 2, got {lo}, {hi}")
+        lo, hi = self.in_front
+        if not 0.0 <= lo <= hi:
+            raise ConfigError(f"occluder in_front: need 0 <= lo <= hi (m), got {lo}, {hi}")
+
+
+def occluder_depth(
+    depth: np.ndarray,
+    mask: np.ndarray,
+    occluder: np.ndarray,
+    rng: np.random.Generator,
+    in_front: tuple[float, float] = (0.05, 0.2),
+) -> np.ndarray:
+    """``depth`` ``[H x W]`` (m, 0 invalid) with the ``occluder`` pixels set in front of the
+    object of ``mask``: its median valid depth less a distance uniform in ``in_front`` (m),
+    never below 0.1 m. A new array; unchanged values where the mask has no valid depth."""
+    out = np.array(depth, dtype=np.float32, copy=True)
+    valid = mask & (depth > 0)
+    if valid.any() and occluder.any():
+        out[occluder] = max(float(np.median(depth[valid])) - rng.uniform(*in_front), 0.1)
+    return out
+
+
+def occlude_rgbd(
+    image: np.ndarray,
+    depth: np.ndarray,
+    mask: np.ndarray,
+    cfg: OccluderConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An occluder in front of the object, with probability ``cfg.p``.
+
+    Args:
+        image: ``[S x S x 3]`` uint8 RGB crop; depth: ``[S x S]`` (m, 0 invalid); mask:
+            ``[S x S]`` bool visible mask of the object.
+
+    Returns:
+        ``(image, depth, mask)``, new arrays: the occluder's pixels painted
+        (:func:`~offline_training.nemo.augment.occluder_fill`), set in front
+        (:func:`occluder_depth`) and removed from the mask. The inputs when no occluder is
+        drawn or the mask is empty.
+    """
+    check_shape("image", image, ("S", "S2", 3))
+    check_shape("depth", depth, image.shape[:2])
+    check_shape("mask", mask, image.shape[:2])
+    if rng.random() >= cfg.p:
+        return image, depth, mask
+    occluder = occluder_shape(mask, cfg.fraction, rng)
+    if occluder is None:
+        return image, depth, mask
+    depth = occluder_depth(depth, mask, occluder, rng, cfg.in_front)
+    image = np.where(occluder[..., None], occluder_fill(image.shape, rng), image)
+    return image, depth, mask & ~occluder

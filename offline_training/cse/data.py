@@ -35,7 +35,12 @@ import numpy as np
 import torch
 
 from offline_training.bop_objects import NoSamplesError, scan_annotations
-from offline_training.cse.augment import PhotometricConfig, photometric
+from offline_training.cse.augment import (
+    OccluderConfig,
+    PhotometricConfig,
+    occlude_rgbd,
+    photometric,
+)
 from offline_training.synthetic.bop_reader import (
     BopDataset,
     BopSample,
@@ -104,6 +109,10 @@ class CseSequenceSet(torch.utils.data.Dataset):
             frames have one (``with_labels`` must be off).
         photometric: look perturbations of each RGB crop (:mod:`.augment`; None: none). Drawn
             from the item's generator, so an item is reproducible.
+        occluders: an occluder in front of each frame's object with probability
+            ``occluders.p`` (:func:`.augment.occlude_rgbd`: colour, depth and visible mask
+            change; None: none), drawn before the look, from the item's own generator. The
+            cross-time pairs are found after it, so no pair starts or ends on an occluder.
     """
 
     def __init__(
@@ -122,6 +131,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
         seed: int = 0,
         pseudo_labels: bool = False,
         photometric: PhotometricConfig | None = None,
+        occluders: OccluderConfig | None = None,
     ) -> None:
         if with_labels and pseudo_labels:
             raise ConfigError("with_labels (ground truth) and pseudo_labels exclude each other")
@@ -135,7 +145,7 @@ class CseSequenceSet(torch.utils.data.Dataset):
         self.crop_size, self.crop_scale, self.stride = crop_size, crop_scale, stride
         self.n_pairs, self.with_labels, self.seed = n_pairs, with_labels, seed
         self.pseudo_labels = pseudo_labels
-        self.photometric = photometric
+        self.photometric, self.occluders = photometric, occluders
         tracks: dict[tuple[int, int], list] = defaultdict(list)
         for e in scan_annotations(self.bop):
             if e.category == self.category and e.usable(min_visib_fract, min_box_px):
@@ -216,6 +226,12 @@ class CseSequenceSet(torch.utils.data.Dataset):
         track = self.tracks[index]
         ia, ib = rng.choice(len(track), 2, replace=False)
         a, b = self._frame(track[ia]), self._frame(track[ib])
+        if self.occluders is not None:  # own generators: the other draws stay the same
+            hide = np.random.default_rng([self.seed, draw, index, 2])
+            for f in (a, b):
+                f["image"], f["depth"], f["mask"] = occlude_rgbd(
+                    f["image"], f["depth"], f["mask"], self.occluders, hide
+                )
         if self.photometric is not None:  # its own generator: the draws above stay the same
             look = np.random.default_rng([self.seed, draw, index, 1])
             for f in (a, b):

@@ -36,7 +36,7 @@ import torch
 
 from offline_training import distributed, train_loop
 from offline_training.cse import losses as L
-from offline_training.cse.augment import PhotometricConfig
+from offline_training.cse.augment import OccluderConfig, PhotometricConfig
 from offline_training.cse.data import AsLabelledTracks, CseSequenceSet
 from offline_training.cse.shape_memory import build_memory
 from offline_training.cse.train_step import StepContext, compute_losses
@@ -110,6 +110,9 @@ class CseTrainConfig:
     pseudo_labels: bool = False
     #: perturb the look of every training crop (colour, blur, noise, JPEG: .augment)
     photometric: bool = False
+    #: probability of an occluder in front of each training crop's object (colour, depth and
+    #: visible mask: .augment.occlude_rgbd); 0: none
+    p_occlude: float = 0.0
     #: a labelled BOP set (split ``train``, e.g. the synthetic data of ``init_checkpoint``)
     #: whose tracks replace each item with probability ``replay_fraction``, with their exact
     #: poses through the ``pseudo`` term (needs ``pseudo_labels``): fine-tuning on a few
@@ -137,6 +140,8 @@ class CseTrainConfig:
             raise ConfigError(f"instance_grid must be >= 1 or None, got {self.instance_grid}")
         if not 0.0 <= self.replay_fraction <= 1.0:
             raise ConfigError(f"replay_fraction must be in [0, 1], got {self.replay_fraction}")
+        if not 0.0 <= self.p_occlude <= 1.0:
+            raise ConfigError(f"p_occlude must be in [0, 1], got {self.p_occlude}")
         if self.deform_lr_scale < 0:
             raise ConfigError(f"deform_lr_scale must be >= 0, got {self.deform_lr_scale}")
         if self.per_axis_scale and not self.supervised:
@@ -208,6 +213,7 @@ def _prepare_and_run(cfg: CseTrainConfig, out: Path, ctx: distributed.DistContex
         cfg.crop_scale, cfg.stride, cfg.min_visib_fract, n_pairs=cfg.n_pairs,
         with_labels=cfg.supervised, seed=cfg.seed, pseudo_labels=cfg.pseudo_labels,
         photometric=PhotometricConfig() if cfg.photometric else None,
+        occluders=OccluderConfig(p=cfg.p_occlude) if cfg.p_occlude > 0 else None,
     )  # fmt: skip
     if cfg.replay_data:  # labelled source tracks mixed into the batches
         from offline_training.replay import ReplaySet

@@ -66,6 +66,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--photometric", action="store_true",
                    help="perturb the look of every training crop: colour jitter, blur, noise, "
                    "JPEG (offline_training/cse/augment.py; labels unchanged)")  # fmt: skip
+    p.add_argument("--p-occlude", type=float, default=d.p_occlude, metavar="P",
+                   help="probability of a synthetic occluder in front of each training crop's "
+                   "object: painted, set 5-20 cm in front in the depth, out of the visible mask "
+                   "(default %(default)s: none)")  # fmt: skip
     p.add_argument("--deform-lr-scale", type=float, default=d.deform_lr_scale,
                    help="learning rate of the template deformation MLP / --lr (published 0.1; "
                    "the laptop's screen angle needs more, BENCHMARKS.md)")  # fmt: skip

@@ -180,26 +180,17 @@ def paste_background(image: np.ndarray, mask: np.ndarray, rng: np.random.Generat
     return np.where(mask[..., None], image, background)
 
 
-def occlude(
-    image: np.ndarray,
-    mask: np.ndarray,
-    cfg: AugmentConfig,
-    rng: np.random.Generator,
-    fill: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A synthetic occluder over part of the object: ``(image, mask)`` with an ellipse or a
-    convex polygon (centred on a random visible pixel, its area ``occlude_fraction`` of the
-    visible area) painted with ``fill`` (``[H x W x 3]`` uint8; None: a procedural background
-    or a flat colour), and its pixels removed from ``mask``. Unchanged when the mask is
-    empty."""
-    from offline_training.synthetic.backgrounds import make_background, sample_background
-
-    check_shape("mask", mask, image.shape[:2])
+def occluder_shape(
+    mask: np.ndarray, fraction: tuple[float, float], rng: np.random.Generator
+) -> np.ndarray | None:
+    """``[H x W]`` bool: an ellipse or a convex polygon centred on a random pixel of ``mask``
+    whose area is a fraction drawn uniformly in ``fraction`` of the mask's area (what
+    :func:`occlude` paints); None when the mask is empty."""
     ys, xs = np.nonzero(mask)
     if len(xs) == 0:
-        return image, mask
+        return None
     h, w = mask.shape
-    area = rng.uniform(*cfg.occlude_fraction) * len(xs)
+    area = rng.uniform(*fraction) * len(xs)
     k = int(rng.integers(len(xs)))
     centre = np.array([xs[k], ys[k]], dtype=np.float64)
     shape = np.zeros((h, w), np.uint8)
@@ -213,13 +204,37 @@ def occlude(
         angles = np.sort(rng.uniform(0, 2 * np.pi, int(rng.integers(4, 8))))
         pts = centre + radius * np.stack([np.cos(angles), aspect * np.sin(angles)], axis=1)
         cv2.fillConvexPoly(shape, np.round(pts).astype(np.int32), 1)
-    occluder = shape > 0
+    return shape > 0
+
+
+def occluder_fill(shape: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """``shape`` ``(H, W, 3)`` uint8: a procedural background (7 in 10) or a flat colour."""
+    from offline_training.synthetic.backgrounds import make_background, sample_background
+
+    if rng.random() < 0.7:
+        return make_background(sample_background(rng), shape[1], shape[0])
+    return np.broadcast_to(rng.integers(0, 256, 3, dtype=np.uint8), shape)
+
+
+def occlude(
+    image: np.ndarray,
+    mask: np.ndarray,
+    cfg: AugmentConfig,
+    rng: np.random.Generator,
+    fill: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic occluder over part of the object: ``(image, mask)`` with an
+    :func:`occluder_shape` (area ``occlude_fraction`` of the visible area) painted with
+    ``fill`` (``[H x W x 3]`` uint8; None: :func:`occluder_fill`), and its pixels removed
+    from ``mask``. Unchanged when the mask is empty."""
+    check_shape("mask", mask, image.shape[:2])
+    occluder = occluder_shape(mask, cfg.occlude_fraction, rng)
+    if occluder is None:
+        return image, mask
     if fill is not None:
         check_shape("fill", fill, image.shape)
-    elif rng.random() < 0.7:
-        fill = make_background(sample_background(rng), w, h)
     else:
-        fill = np.broadcast_to(rng.integers(0, 256, 3, dtype=np.uint8), image.shape)
+        fill = occluder_fill(image.shape, rng)
     return np.where(occluder[..., None], fill, image), mask & ~occluder
 
 

@@ -65,10 +65,17 @@ def test_photometric_switch_reaches_the_training_config(cse_root, tmp_path):  # 
     out = tmp_path / "look"
     assert main(["--data", str(cse_root), "--category", "mug", "--out", str(out), "--steps",
                  "2", "--supervised", "--photometric", "--deform-lr-scale", "1.0",
-                 *TINY_CLI]) == 0  # fmt: skip
+                 "--p-occlude", "0.5", *TINY_CLI]) == 0  # fmt: skip
     _, meta = load_checkpoint(out / "mug.pt", category="mug")
     assert meta["train_config"]["photometric"] is True
+    assert meta["train_config"]["p_occlude"] == 0.5
     assert meta["train_config"]["deform_lr_scale"] == 1.0
+
+
+def test_an_occluder_probability_outside_0_1_is_refused(cse_root, tmp_path, capsys):  # noqa: F811
+    assert main(["--data", str(cse_root), "--category", "mug", "--out", str(tmp_path / "o"),
+                 "--steps", "2", "--p-occlude", "1.5", *TINY_CLI]) == 2  # fmt: skip
+    assert "p_occlude" in capsys.readouterr().err
 
 
 def test_bad_weights_exit_2_naming_the_item(cse_root, tmp_path, capsys):  # noqa: F811
