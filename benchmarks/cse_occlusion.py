@@ -39,11 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-visib", type=float, default=0.3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override an inference setting (repeat), as evaluate-cse's --set")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
 
     import torch
 
+    from offline_training.cse.evaluate import inference_config
     from offline_training.evaluation import detection_frames
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import PoseEstimationError
@@ -57,11 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, _ = load_checkpoint(args.checkpoint)
         dataset = BopDataset(args.data, args.split)
+        config = inference_config(args.set, CseInferenceConfig)
     except (FileNotFoundError, PoseEstimationError) as exc:
         print(f"cse_occlusion: error: {exc}", file=sys.stderr)
         return 2
     category = model.category
-    estimator = CseEstimator({category: model}, CseInferenceConfig())
+    estimator = CseEstimator({category: model}, config)
     rows: dict[str, list[tuple[float, float]]] = {}
     hidden_all = []
     frames = [f for f in detection_frames(dataset, [category], args.min_visib, args.max_objects)

@@ -55,25 +55,33 @@ def halve(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
 
 
 def export(src: str | Path, dst: str | Path, half: bool = True,
-           inference_tau: float | None = None) -> Path:  # fmt: skip
+           inference_tau: float | None = None, box_layers: int | None = None) -> Path:  # fmt: skip
     """Write ``src`` to ``dst`` (float16 weights with ``half``; a CSE model's Eq. 1
-    temperature for inference set to ``inference_tau`` when given); returns ``dst``."""
+    temperature for inference set to ``inference_tau`` and its box-only depth layers to
+    ``box_layers`` when given); returns ``dst``."""
     from ros_pose_estimation.core.checkpoint_file import write_payload
     from ros_pose_estimation.core.errors import ConfigError
     from ros_pose_estimation.cse.model import CseConfig
 
     kind, payload = read_any(src)
     payload = dict(payload)
-    if inference_tau is not None:
+    settings = {"inference_tau": None if inference_tau is None else float(inference_tau),
+                "box_layers": None if box_layers is None else int(box_layers)}  # fmt: skip
+    settings = {k: v for k, v in settings.items() if v is not None}
+    if settings:
         if kind != "cse":
-            raise ConfigError(f"{src}: --inference-tau applies to CSE (RGB-D) models only")
-        config = {**payload["config"], "inference_tau": float(inference_tau)}
-        CseConfig.from_dict(config)  # validated (tau > 0)
+            flags = ", ".join("--" + k.replace("_", "-") for k in settings)
+            raise ConfigError(f"{src}: {flags} applies to CSE (RGB-D) models only")
+        config = {**payload["config"], **settings}
+        CseConfig.from_dict(config)  # validated (tau > 0, box_layers >= 1)
         payload["config"] = config
     if half:
         payload["model"] = halve(payload["model"])
     meta = dict(payload.get("meta") or {})
-    meta.update(exported_from=str(src), weights_dtype="float16" if half else "float32")
+    previous = meta.get("exported_from")  # a re-export keeps the lineage
+    meta.update(exported_from=str(src) if previous is None else f"{previous} -> {src}")
+    if half or "weights_dtype" not in meta:
+        meta["weights_dtype"] = "float16" if half else "float32"
     payload["meta"] = meta
     return write_payload(dst, payload)
 
@@ -88,9 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--inference-tau", type=float, default=None, metavar="T",
                    help="CSE only: Eq. 1's temperature the estimator uses with this model "
                    "(default: its training temperature)")  # fmt: skip
+    p.add_argument("--box-layers", type=int, default=None, metavar="N",
+                   help="CSE only: depth layers of a box-only detection the estimator tries "
+                   "with this model (default: one; CseInferenceConfig.box_layers)")  # fmt: skip
     args = p.parse_args(argv)
     try:
-        out = export(args.src, args.dst, args.half, args.inference_tau)
+        out = export(args.src, args.dst, args.half, args.inference_tau, args.box_layers)
     except (PoseEstimationError, OSError) as exc:
         print(f"export-model: {exc}", file=sys.stderr)
         return 2

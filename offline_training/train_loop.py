@@ -305,9 +305,10 @@ class StepLoop:
 
 
 #: Model settings an ``--init-checkpoint`` may differ in: the crop fed to the network and the
-#: estimator's temperature stored at export (``inference_tau``), not the weights (a model may be
-#: fine-tuned at another crop size or margin; a fine-tuned model's temperature is chosen anew).
-INPUT_ONLY_SETTINGS = frozenset({"crop_size", "crop_scale", "inference_tau"})
+#: estimator's settings stored at export (``inference_tau``, ``box_layers``), not the weights (a
+#: model may be fine-tuned at another crop size or margin; a fine-tuned model's estimator
+#: settings are chosen anew).
+INPUT_ONLY_SETTINGS = frozenset({"crop_size", "crop_scale", "inference_tau", "box_layers"})
 
 
 def load_init_weights(model: torch.nn.Module, init: torch.nn.Module, path, *,

@@ -205,7 +205,8 @@ def inference_config(items: list[str], config_class):
 
     from ros_pose_estimation.core.errors import ConfigError
 
-    kinds = {f.name: type(f.default) for f in dataclasses.fields(config_class)}
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
+    kinds = {name: type(f.default) for name, f in fields.items()}
     values = {}
     for item in items:
         name, sep, text = item.partition("=")
@@ -215,7 +216,8 @@ def inference_config(items: list[str], config_class):
         kind = kinds[name]
         try:
             if kind is type(None):  # an optional number: "none" keeps the default
-                values[name] = None if text.lower() == "none" else float(text)
+                number = int if str(fields[name].type).startswith("int") else float
+                values[name] = None if text.lower() == "none" else number(text)
             elif kind is bool:
                 if text.lower() not in ("true", "false", "1", "0"):
                     raise ValueError(text)

@@ -58,7 +58,7 @@ from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
 from .model import CseModel
 from .parts import BASE_CATEGORIES, HANDLE_CATEGORIES, base_pitch, handle_azimuth
-from .pixels import box_depth_mask, cell_mask_and_depth, depth_metres, remove_support_plane
+from .pixels import box_depth_layers, cell_mask_and_depth, depth_metres, remove_support_plane
 from .refine import icp_similarity
 from .solve import pose_from_correspondences
 from .symmetry import canonical_rotation
@@ -89,6 +89,18 @@ class CseInferenceConfig:
             it moves ``R``, ``t`` only, exact with exact correspondences; BENCHMARKS "RGB-D
             box" compares the two).
         box_depth_band: object depth band without a mask (fraction of the box's metric size).
+        box_layers: without a mask, how many depth layers of the box to try
+            (:func:`.pixels.box_depth_layers`: the band around the box centre's depth, then
+            around the depths of the pixels left): each is solved, and of the poses whose
+            proportions are plausible (``box_layer_max_distortion``) the one with the most
+            confidence-weighted inliers is kept, so that something in front of the object
+            that covers the box's centre is not taken for it. 1: the centre's layer only.
+            None: each model's ``box_layers`` (chosen per category on validation data and
+            stored at export; BENCHMARKS "Box-only detections behind an occluder"), else 1.
+        box_layer_max_distortion: a layer's pose is plausible when its extents, divided by
+            the template's axis by axis, differ by at most this factor (a flat occluder fits
+            with one extent collapsed); when no layer is plausible, all compete. Only
+            ``per_axis_scale`` models measure proportions; for the others every pose passes.
         box_support_plane: without a mask, also drop the pixels of the surface the object stands
             on (:func:`.pixels.remove_support_plane`; off: the depth band only; BENCHMARKS
             "RGB-D" measures box-only detections with and without it).
@@ -135,6 +147,8 @@ class CseInferenceConfig:
     icp_steps: int = 20
     icp_axis_scales: bool = True
     box_depth_band: float = 0.6
+    box_layers: int | None = None
+    box_layer_max_distortion: float = 2.0
     box_support_plane: bool = True
     handle_azimuth: bool = True
     handle_min_cells: int = 2
@@ -166,9 +180,25 @@ class CseInferenceConfig:
         if self.upright_keep not in UPRIGHT_KEEP:
             raise ConfigError(f"upright_keep: expected one of {UPRIGHT_KEEP}, got "
                               f"{self.upright_keep!r}")  # fmt: skip
+        if (self.box_layers is not None and self.box_layers < 1) or not (
+            self.box_layer_max_distortion >= 1.0
+        ):
+            raise ConfigError(f"need box_layers >= 1 and box_layer_max_distortion >= 1, got "
+                              f"{self.box_layers}, {self.box_layer_max_distortion}")  # fmt: skip
         if self.handle_min_cells < 1 or self.base_min_cells < 1:
             raise ConfigError(f"handle_min_cells and base_min_cells must be >= 1, got "
                               f"{self.handle_min_cells}, {self.base_min_cells}")  # fmt: skip
+
+
+def size_distortion(size: np.ndarray, template: np.ndarray, category) -> float:
+    """How far the proportions of ``size [3]`` (m) are from those of the ``template``'s extents
+    ``[3]``: the largest over the smallest per-axis ratio ``size / template`` (1: the same
+    proportions). For a category whose frame puts the longer horizontal edge on x, the size
+    may have been reordered that way, so the better of both x/y orders counts."""
+    size = np.asarray(size, dtype=np.float64)
+    orders = [size, size[[1, 0, 2]]] if category.x_longest_horizontal else [size]
+    ratios = [o / np.maximum(template, 1e-9) for o in orders]
+    return float(min(r.max() / max(r.min(), 1e-9) for r in ratios))
 
 
 class CseEstimator(CategoryEstimator):
@@ -199,18 +229,30 @@ class CseEstimator(CategoryEstimator):
 
     # ------------------------------------------------------------------ inputs
     def _prepare(self, image, depth_m, det: Detection, intrinsics, model: CseModel):
-        cfg = model.config
+        """``(crop rgb [S x S x 3] uint8, crop, cells [n x n] bool, cell depth [n x n] m,
+        other layers)``: the last a list of ``(cells, cell depth)`` of the box's further depth
+        layers without a mask (``box_layers`` > 1), else empty."""
+        cfg, icfg = model.config, self.config
         crop = detection_crop(det.box_xyxy, intrinsics, cfg.crop_size, cfg.crop_scale)
-        mask = det.mask
-        if mask is None:
-            mask = box_depth_mask(depth_m, det.box_xyxy, intrinsics.fx, self.config.box_depth_band)
-            if self.config.box_support_plane:
-                mask = remove_support_plane(mask, depth_m, det.box_xyxy, intrinsics)
-        inputs = crop_inputs(crop, image, det.box_xyxy, mask, depth_m)
+        masks = [det.mask]
+        if det.mask is None:
+            n = icfg.box_layers if icfg.box_layers is not None else cfg.box_layers or 1
+            masks = box_depth_layers(depth_m, det.box_xyxy, intrinsics.fx, icfg.box_depth_band,
+                                     n)  # fmt: skip
+            if icfg.box_support_plane:
+                masks = [remove_support_plane(m, depth_m, det.box_xyxy, intrinsics)
+                         for m in masks]  # fmt: skip
+        inputs = crop_inputs(crop, image, det.box_xyxy, masks[0], depth_m)
         cells, cell_depth = cell_mask_and_depth(
-            inputs.mask, inputs.depth, cfg.stride, self.config.min_mask_fraction
+            inputs.mask, inputs.depth, cfg.stride, icfg.min_mask_fraction
         )
-        return inputs.rgb, crop, cells, cell_depth
+        layers = []
+        for m in masks[1:]:
+            alt = cell_mask_and_depth(crop.warp_mask(m), inputs.depth, cfg.stride,
+                                      icfg.min_mask_fraction)  # fmt: skip
+            if np.count_nonzero(alt[0]) >= icfg.min_points:
+                layers.append(alt)
+        return inputs.rgb, crop, cells, cell_depth, layers
 
     # ------------------------------------------------------------------ estimation
     def estimate(
@@ -318,7 +360,7 @@ class CseEstimator(CategoryEstimator):
         t2 = time.perf_counter()
         uv = xy.double().cpu().numpy()
         for b, j in enumerate(live):
-            _, crop, cells, cell_depth = prepared[j]
+            _, crop, cells, cell_depth, layers = prepared[j]
             sel = cells.reshape(-1)
             try:
                 out[j] = self._solve(
@@ -326,13 +368,53 @@ class CseEstimator(CategoryEstimator):
                     conf[b][sel], verts[b],
                 )  # fmt: skip
             except (EstimationError, DepthError) as exc:
-                if errors == "raise":
+                if errors == "raise" and not layers:
                     raise type(exc)(f"detection {j} of {model.category}: {exc}") from None
+            if layers:
+                out[j] = self._best_layer(model, pred, b, crop, (cells, cell_depth), layers,
+                                          out[j], xy, tau)  # fmt: skip
+                if out[j] is None and errors == "raise":
+                    raise EstimationError(f"detection {j} of {model.category}: no depth layer "
+                                          f"of the box could be solved")  # fmt: skip
         t3 = time.perf_counter()
         times["features"] += t1 - t0
         times["correspondence"] += t2 - t1
         times["solve"] += t3 - t2
         return out
+
+    def _best_layer(self, model, pred, b, crop, first, layers, first_pose, xy, tau):
+        """The pose of the box's depth layer (``first`` and ``layers``: ``(cells [n x n] bool,
+        cell depth [n x n] m)`` each) whose solve is plausible and best supported
+        (``box_layers``); ``first_pose`` is the first layer's (None: it failed). None when no
+        layer solves."""
+        icfg = self.config
+        uv = xy.double().cpu().numpy()
+        verts = pred.vertices[b].double().cpu().numpy()
+        template = verts.max(0) - verts.min(0)
+        category = get_category(model.category)
+        candidates = [] if first_pose is None else [(first_pose, np.count_nonzero(first[0]))]
+        feats = pixel_embeddings(pred.features[b : b + 1])
+        for cells, cell_depth in layers:
+            mask = torch.from_numpy(cells.reshape(1, -1)).to(feats.device)
+            corr = correspondences(feats, pred.embeddings[b : b + 1], mask, tau)
+            conf = cycle_confidence(corr, xy, float(model.config.stride), icfg.sigma_cells)
+            points = (corr.w2d3d @ pred.vertices[b : b + 1]).double().cpu().numpy()[0]
+            conf = conf.double().cpu().numpy()[0]
+            sel = cells.reshape(-1)
+            try:
+                pose = self._solve(model, crop, uv[sel], cell_depth.reshape(-1)[sel],
+                                   points[sel], conf[sel], verts)  # fmt: skip
+            except (EstimationError, DepthError):
+                continue  # this layer has too few usable cells: the others decide
+            candidates.append((pose, np.count_nonzero(cells)))
+        if not candidates:
+            return None
+        if model.config.per_axis_scale:
+            plausible = [c for c in candidates if size_distortion(c[0].size, template, category)
+                         <= icfg.box_layer_max_distortion]  # fmt: skip
+            candidates = plausible or candidates
+        # score: confidence-weighted inliers per cell, times the cells: the inlier weight
+        return max(candidates, key=lambda c: c[0].score * c[1])[0]
 
     def _solve(self, model, crop, uv, z, points, conf, verts) -> PoseEstimate:
         icfg = self.config

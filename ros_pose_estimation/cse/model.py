@@ -68,6 +68,11 @@ class CseConfig(CropModelConfig):
         inference_tau: Eq. 1's temperature for the estimator with this model (None: ``tau``),
             chosen on validation data when the model is exported (``export-model
             --inference-tau``; BENCHMARKS "Inference temperature").
+        box_layers: depth layers of a box-only detection the estimator tries with this model
+            (None: one; :class:`~ros_pose_estimation.cse.estimator.CseInferenceConfig`
+            ``box_layers``), chosen on validation data when the model is exported
+            (``export-model --box-layers``; BENCHMARKS "Box-only detections behind an
+            occluder").
     """
 
     category: str
@@ -89,6 +94,7 @@ class CseConfig(CropModelConfig):
     tau: float = 0.1
     per_axis_scale: bool = False
     inference_tau: float | None = None
+    box_layers: int | None = None
 
     def __post_init__(self) -> None:
         self.check_category_and_crop()
@@ -97,6 +103,8 @@ class CseConfig(CropModelConfig):
         if self.tau <= 0 or (self.inference_tau is not None and not self.inference_tau > 0):
             raise ConfigError(f"tau and inference_tau must be > 0, got {self.tau}, "
                               f"{self.inference_tau}")  # fmt: skip
+        if self.box_layers is not None and self.box_layers < 1:
+            raise ConfigError(f"box_layers must be >= 1 (or None), got {self.box_layers}")
 
 
 @dataclass

@@ -6,6 +6,9 @@
 * :func:`box_depth_mask`: without a segmentation mask, the object's pixels are the box's pixels
   whose depth lies within a band around the depth of the box's centre (median of the inner
   half), the band being ``band x`` the box's metric size at that depth.
+* :func:`box_depth_layers`: the same band around other depths of the box too (something in
+  front of the object can cover the box's centre, whose depth then picks it): candidate masks
+  that the estimator solves one by one, keeping the best supported pose.
 * :func:`remove_support_plane`: drop from such a mask the pixels of the surface the object
   stands on (a table inside the box's lower part lies in that band): a plane fitted (RANSAC) to
   the depth of a ring of pixels around the box, and the mask's pixels less than ``min_height``
@@ -64,6 +67,29 @@ def box_depth_mask(
     Raises:
         DepthError: no valid depth inside the box.
     """
+    return box_depth_layers(depth_m, box_xyxy, fx, band, max_layers=1)[0]
+
+
+def box_depth_layers(
+    depth_m: np.ndarray,
+    box_xyxy: np.ndarray,
+    fx: float,
+    band: float = 0.6,
+    max_layers: int = 3,
+    min_share: float = 0.15,
+) -> list[np.ndarray]:
+    """Candidate object masks of a detection box without a segmentation mask, each ``[H x W]``
+    bool, disjoint.
+
+    The first is :func:`box_depth_mask`'s (the band around the median depth of the box's inner
+    half). Each next one is the band around the median depth of the box's valid pixels that no
+    earlier one holds, while those are at least ``min_share`` of the box's valid pixels, up to
+    ``max_layers`` masks: an occluder over the box's centre, the object behind it, the
+    background. The band is ``band`` x the box's longer side in metres at the layer's depth.
+
+    Raises:
+        DepthError: no valid depth inside the box.
+    """
     z = np.asarray(depth_m)
     h, w = check_shape("depth_m", z, ("H", "W")).values()
     x0, y0, x1, y1 = (float(v) for v in box_xyxy)
@@ -74,9 +100,20 @@ def box_depth_mask(
         raise DepthError(f"no valid depth inside the detection box {[x0, y0, x1, y1]}")
     cx, cy, hw, hh = (x0 + x1) / 2, (y0 + y1) / 2, (x1 - x0) / 4, (y1 - y0) / 4
     inner = ((np.abs(rows - cy) <= hh)[:, None] & (np.abs(cols - cx) <= hw)[None, :]) & valid
-    z_ref = float(np.median(z[inner if inner.any() else valid]))
-    side = max(x1 - x0, y1 - y0) * z_ref / fx
-    return valid & (np.abs(z - z_ref) <= band * side)
+    px = max(x1 - x0, y1 - y0)
+    layers: list[np.ndarray] = []
+    left, total = valid, np.count_nonzero(valid)
+    while len(layers) < max_layers:
+        if layers and np.count_nonzero(left) < min_share * total:
+            break
+        seed = inner if not layers and inner.any() else left
+        z_ref = float(np.median(z[seed]))
+        layer = left & (np.abs(z - z_ref) <= band * px * z_ref / fx)
+        if layers and not layer.any():  # a median between two layers selects none: stop
+            break
+        layers.append(layer)
+        left = left & ~layer
+    return layers
 
 
 def remove_support_plane(

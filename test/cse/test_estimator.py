@@ -172,3 +172,46 @@ def test_upright_looks_are_wired_with_the_depth_in_metres(monkeypatch):
     np.testing.assert_allclose(a.R, c.R) and np.testing.assert_allclose(b.R, c.R)
     with pytest.raises(ConfigError, match="upright_keep"):
         CseInferenceConfig(upright_keep="best")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_box_only_an_occluder_over_the_box_centre_is_not_taken_for_the_object(seed):
+    model, rgb, depth, mask, intr, R, t = oracle_frame("mug", seed, per_axis_scale=True)
+    box = mask_box(mask)
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    cols, rows = np.meshgrid(np.arange(depth.shape[1]), np.arange(depth.shape[0]))
+    occluder = ((cols > x0 + 0.25 * w) & (cols < x1 - 0.25 * w)
+                & (rows > y0 + 0.2 * h) & (rows < y1 - 0.2 * h))  # fmt: skip
+    hidden = depth.copy()
+    hidden[occluder] = float(np.median(depth[mask])) - 0.1  # a card 10 cm in front
+    det = [Detection("mug", box, None)]
+    (one,) = CseEstimator({"mug": model}, CseInferenceConfig(box_layers=1)).estimate(
+        rgb, det, intr, hidden)
+    assert np.linalg.norm(one.t - t) > 0.03  # the card's depth band: the card is solved
+    (est,) = CseEstimator({"mug": model}, CseInferenceConfig(box_layers=3)).estimate(
+        rgb, det, intr, hidden)
+    assert rotation_error_deg(est.R, R, "mug") < 10.0
+    assert np.linalg.norm(est.t - t) < 0.015
+    (clean,) = CseEstimator({"mug": model}, CseInferenceConfig(box_layers=3)).estimate(
+        rgb, det, intr, depth)  # nothing in front: the same pose as with one layer
+    (ref,) = CseEstimator({"mug": model}, CseInferenceConfig(box_layers=1)).estimate(
+        rgb, det, intr, depth)
+    assert np.linalg.norm(clean.t - ref.t) < 1e-9
+
+
+def test_size_distortion_compares_proportions():
+    from ros_pose_estimation.core.categories import get_category
+    from ros_pose_estimation.cse.estimator import size_distortion
+
+    template = np.array([0.2, 0.1, 0.1])
+    mug, box = get_category("mug"), get_category("box")
+    assert size_distortion(2 * template, template, mug) == pytest.approx(1.0)
+    assert size_distortion(np.array([0.2, 0.1, 0.02]), template, mug) == pytest.approx(5.0)
+    swapped = np.array([0.1, 0.2, 0.1])  # the box's frame may reorder x and y
+    assert size_distortion(swapped, template, box) == pytest.approx(1.0)
+    assert size_distortion(swapped, template, mug) == pytest.approx(4.0)
+    with pytest.raises(ConfigError):
+        CseInferenceConfig(box_layers=0)
+    with pytest.raises(ConfigError):
+        CseInferenceConfig(box_layer_max_distortion=0.5)

@@ -5,7 +5,12 @@ import pytest
 
 from ros_pose_estimation.core.conventions import metres_to_depth
 from ros_pose_estimation.core.errors import DepthError, EncodingError
-from ros_pose_estimation.cse.pixels import box_depth_mask, cell_mask_and_depth, depth_metres
+from ros_pose_estimation.cse.pixels import (
+    box_depth_layers,
+    box_depth_mask,
+    cell_mask_and_depth,
+    depth_metres,
+)
 
 
 def test_16uc1_millimetres_and_32fc1_metres_agree():
@@ -104,3 +109,20 @@ def test_remove_support_plane_drops_the_table_keeps_the_object():
     # nothing around the box to fit a plane to: the mask is kept as it is
     bare = np.where(cube, z, 0.0)
     np.testing.assert_array_equal(remove_support_plane(band & cube, bare, box, intr), band & cube)
+
+
+def test_box_depth_layers_finds_the_object_behind_an_occluder():
+    z = np.full((60, 80), 2.0)
+    z[20:40, 30:50] = 1.0  # the object
+    z[24:37, 34:47] = 0.8  # something in front of the box's inner half
+    box = [29, 19, 51, 41]
+    layers = box_depth_layers(z, box, fx=100.0, band=0.1)
+    assert len(layers) == 3 and not (layers[0] & layers[1]).any()
+    assert np.all(z[layers[0]] == 0.8)  # the centre's layer: the occluder
+    assert np.all(z[layers[1]] == 1.0) and layers[1].sum() == 20 * 20 - 13 * 13
+    assert np.all(z[layers[2]] == 2.0)  # the wall around it
+    first = box_depth_layers(z, box, fx=100.0, band=0.1, max_layers=1)
+    assert len(first) == 1 and np.array_equal(first[0], layers[0])
+    assert np.array_equal(box_depth_mask(z, box, fx=100.0, band=0.1), layers[0])
+    few = box_depth_layers(z, box, fx=100.0, band=0.1, min_share=0.7)
+    assert len(few) == 1  # what the occluder leaves is 68 % of the box: under 70 %

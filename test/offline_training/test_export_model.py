@@ -69,3 +69,30 @@ def test_a_model_exported_with_a_temperature_can_be_fine_tuned(tmp_path):
     fresh = CseModel(CseConfig("mug", backbone="tiny", crop_size=64))
     load_init_weights(fresh, init, tmp_path / "tau.pt")  # no settings error
     assert fresh.config.inference_tau is None  # chosen anew for the fine-tuned model
+
+
+def test_box_layers_are_stored_for_the_estimator_and_the_lineage_kept(tmp_path, monkeypatch):
+    import ros_pose_estimation.cse.estimator as est_module
+    from ros_pose_estimation.core.estimation import Detection
+    from test.cse.oracle import mask_box, oracle_frame
+
+    model = CseModel(CseConfig("mug", backbone="tiny", crop_size=64)).eval()
+    src = save_checkpoint(tmp_path / "mug.pt", model, {"step": 1})
+    mid, dst = tmp_path / "mug_half.pt", tmp_path / "mug_layers.pt"
+    assert main([str(src), str(mid), "--half"]) == 0
+    assert main([str(mid), str(dst), "--box-layers", "3"]) == 0
+    loaded, meta = load_checkpoint(dst, category="mug")
+    assert loaded.config.box_layers == 3 and meta["weights_dtype"] == "float16"
+    assert meta["exported_from"] == f"{src} -> {mid}"
+    assert main([str(src), str(tmp_path / "bad.pt"), "--box-layers", "0"]) == 2
+    # the estimator's order: its own setting, else the model's, else one layer
+    seen, real = [], est_module.box_depth_layers
+    monkeypatch.setattr(est_module, "box_depth_layers",
+                        lambda *a: seen.append(a[4]) or real(*a))  # fmt: skip
+    _, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
+    det = [Detection("mug", mask_box(mask), None)]
+    one_look = est_module.CseInferenceConfig(upright=False)  # one call per estimate
+    override = est_module.CseInferenceConfig(upright=False, box_layers=2)
+    for m, config in ((loaded, one_look), (loaded, override), (model, one_look)):
+        est_module.CseEstimator({"mug": m}, config).estimate(rgb, det, intr, depth, errors="none")
+    assert seen == [3, 2, 1]
