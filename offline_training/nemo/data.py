@@ -37,6 +37,7 @@ from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.crops import Crop, square_crop_box
 from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.cse.symmetry import canonical_rotation
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,12 @@ class NemoTrainingSet(torch.utils.data.Dataset):
             visible box is smaller than this (px, longer side).
         augment: augmentation settings, or None for plain crops.
         seed: seed of the augmentation draws.
+        canonical_symmetry: for a symmetric category (bottle, bowl, can: about z; box: 180 deg
+            about each axis) the label ``R`` is the member of the object's symmetry family
+            that the view picks (:func:`ros_pose_estimation.cse.symmetry.canonical_rotation`,
+            after the augmentation): the data engine's frame of a symmetric instance is one
+            of several equivalent ones, so equivalent views of two instances would otherwise
+            ask the same image features of different vertices.
 
     Items (``__getitem__(index)`` or ``(index, draw)``): ``image`` ``[3 x S x S]`` float32 in
     [0, 1], ``K`` ``[3 x 3]`` crop intrinsics (px), ``R`` ``[3 x 3]`` model -> camera, ``t``
@@ -73,6 +80,7 @@ class NemoTrainingSet(torch.utils.data.Dataset):
         min_box_px: int = 8,
         augment: AugmentConfig | None = None,
         seed: int = 0,
+        canonical_symmetry: bool = False,
     ) -> None:
         cats = [categories] if isinstance(categories, str) else list(categories)
         self.categories = [get_category(c).name for c in cats]
@@ -82,6 +90,7 @@ class NemoTrainingSet(torch.utils.data.Dataset):
         self.root, self.split = Path(root), split
         self.crop_size, self.crop_scale = int(crop_size), float(crop_scale)
         self.augment, self.seed = augment, int(seed)
+        self.canonical_symmetry = canonical_symmetry
         self.bop = BopDataset(root, split, load_masks=False)
         everything = scan_annotations(self.bop)
         self.entries = [
@@ -132,6 +141,8 @@ class NemoTrainingSet(torch.utils.data.Dataset):
         K, R, t = crop.intrinsics.K, obj.R, obj.t
         if rng is not None:
             image, crop_mask, R, t = augment_crop(image, crop_mask, K, R, t, self.augment, rng)
+        if self.canonical_symmetry:
+            R = canonical_rotation(R, e.category)
         chw = np.ascontiguousarray(image.transpose(2, 0, 1))
         return {
             "image": torch.from_numpy(chw).float() / 255.0,

@@ -105,6 +105,7 @@ def train(cfg: TrainConfig) -> Path:
     dataset = NemoTrainingSet(
         cfg.data, config.category, cfg.split, cfg.crop_size, cfg.crop_scale,
         cfg.min_visib_fract, augment=cfg.augment, seed=cfg.seed,
+        canonical_symmetry=cfg.canonical_symmetry,
     )  # fmt: skip
     if cfg.replay_data:  # labelled source items mixed into the batches (.replay)
         from offline_training.replay import ReplaySet
@@ -112,6 +113,7 @@ def train(cfg: TrainConfig) -> Path:
         source = NemoTrainingSet(
             cfg.replay_data, config.category, "train", cfg.crop_size, cfg.crop_scale,
             cfg.min_visib_fract, augment=cfg.augment, seed=cfg.seed,
+            canonical_symmetry=cfg.canonical_symmetry,
         )  # fmt: skip
         dataset = ReplaySet(dataset, source, cfg.replay_fraction, cfg.seed)
         if ctx.is_main:

@@ -136,6 +136,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--domain-weight", type=float, default=d.domain_weight, metavar="ALPHA",
                    help="weight of the domain-consistency loss on the enhanced / plain twins "
                    "(paper 001 Eqs. 4-5; default 0 = off; needs --mix-data)")  # fmt: skip
+    p.add_argument("--canonical-symmetry", action="store_true",
+                   help="label a symmetric category's crops with the member of its symmetry "
+                   "family the view picks (cse.symmetry.canonical_rotation), so that "
+                   "equivalent views of different instances get the same vertex labels")
     p.add_argument("--replay-data", default=None, metavar="DIR",
                    help="labelled source data (split train, e.g. the synthetic data the "
                    "--init-checkpoint was trained on) replayed while fine-tuning")

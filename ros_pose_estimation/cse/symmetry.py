@@ -6,8 +6,11 @@ it would jump between frames. :func:`canonical_rotation` returns the member of t
 whose model x axis, seen in the camera, is as close as possible to the camera's +x (the model x
 axis is then the camera x axis projected onto the plane orthogonal to ``R a``; when ``R a`` is
 nearly parallel to camera x, camera y is used instead). For a finite symmetry group (box) it
-returns the member ``R S`` closest to the identity rotation. Asymmetric categories are
-returned unchanged. Metrics are symmetry-aware anyway (:mod:`ros_pose_estimation.core.metrics`).
+returns the member ``R S`` whose model z axis points most upwards in the image (camera -y), and
+of those the one whose model x axis points most to the image's right (camera +x): a box on a
+table keeps z up, as the frame convention has it for an object in its resting pose, and NeMo's
+hypotheses (upright views) contain that member. Asymmetric categories are returned unchanged.
+Metrics are symmetry-aware anyway (:mod:`ros_pose_estimation.core.metrics`).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import numpy as np
 
 from ros_pose_estimation.core.categories import Category, get_category
 from ros_pose_estimation.core.errors import InputError, check_shape
-from ros_pose_estimation.core.rotations import axis_angle_to_matrix, geodesic_angle
+from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 
 
 def canonical_rotation(R: np.ndarray, category: Category | str) -> np.ndarray:
@@ -45,6 +48,8 @@ def canonical_rotation(R: np.ndarray, category: Category | str) -> np.ndarray:
     group = np.asarray(cat.discrete, dtype=np.float64)
     if len(group) > 1:
         candidates = rot[None] @ group
-        best = int(np.argmin(geodesic_angle(candidates, np.eye(3)[None])))
+        up = -candidates[:, 1, 2]  # model z in the camera, its upward (-y) component
+        right = candidates[:, 0, 0]  # model x in the camera, its x component
+        best = max(range(len(group)), key=lambda i: (up[i], right[i]))
         return candidates[best]
     return rot

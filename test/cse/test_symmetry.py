@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.core.rotations import (
     axis_angle_to_matrix,
@@ -25,10 +26,20 @@ def test_rotation_about_the_symmetry_axis_gives_one_output():
             np.testing.assert_allclose(outs[0][:, 0], want / np.linalg.norm(want), atol=1e-9)
 
 
-def test_asymmetric_is_unchanged_and_box_picks_the_group_member_nearest_identity():
+def test_asymmetric_is_unchanged_and_box_keeps_z_up_then_x_right():
     R = random_rotations(1, 1)[0]
     np.testing.assert_array_equal(canonical_rotation(R, "mug"), R)
     flip = np.diag([1.0, -1.0, -1.0])  # 180 deg about x: a box symmetry
     near = axis_angle_to_matrix(np.array([0.1, 0.0, 0.0]))
     out = canonical_rotation(near @ flip, "box")
     assert np.degrees(geodesic_angle(out, near)) < 1e-6
+
+    # a box on a table seen from 40 deg above, model x pointing away and to the left: the
+    # member with z up in the image and x towards the image's right
+    look = axis_angle_to_matrix(np.array([np.radians(-90 - 40), 0.0, 0.0]))  # world -> camera
+    R = look @ axis_angle_to_matrix(np.array([0.0, 0.0, np.radians(120)]))  # box yaw 120 deg
+    for S in get_category("box").discrete:
+        out = canonical_rotation(R @ S, "box")
+        assert rotation_error_deg(out, R, "box") < 1e-6
+        assert out[1, 2] < 0 and out[0, 0] > 0  # z up in the image, x to the right
+        np.testing.assert_allclose(out, canonical_rotation(R, "box"), atol=1e-12)

@@ -225,3 +225,24 @@ def test_occluders_and_degradation_are_off_by_default_and_leave_labels_exact():
 def test_occluder_and_degradation_settings_are_checked(bad):
     with pytest.raises(ConfigError):
         AugmentConfig(**bad)
+
+
+def test_canonical_symmetry_relabels_symmetric_categories_only(bop_root):
+    from ros_pose_estimation.core.metrics import rotation_error_deg
+    from ros_pose_estimation.cse.symmetry import canonical_rotation
+
+    plain = NemoTrainingSet(bop_root, ["mug", "bottle"], augment=AugmentConfig(), seed=2)
+    canon = NemoTrainingSet(bop_root, ["mug", "bottle"], augment=AugmentConfig(), seed=2,
+                            canonical_symmetry=True)  # fmt: skip
+    moved = 0
+    for i in range(len(plain)):
+        a, b = plain[i], canon[i]
+        assert torch.equal(a["image"], b["image"]) and torch.equal(a["t"], b["t"])
+        Ra, Rb = a["R"].double().numpy(), b["R"].double().numpy()
+        if a["category"] == "mug":  # no symmetry: untouched
+            assert torch.equal(a["R"], b["R"])
+            continue
+        assert rotation_error_deg(Ra, Rb, "bottle") < 1e-3  # the same object
+        np.testing.assert_allclose(Rb, canonical_rotation(Ra, "bottle"), atol=1e-5)
+        moved += rotation_error_deg(Ra, Rb) > 1.0
+    assert moved > 0  # the data engine's bottle frames are not the canonical ones

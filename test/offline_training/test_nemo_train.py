@@ -316,7 +316,8 @@ def test_rotation_augmentation_options_reach_the_training_config(monkeypatch, tm
     (data / "train").mkdir(parents=True)
     train_cli.main(["--data", str(data), "--category", "mug", "--out", str(tmp_path / "o"),
                     "--max-rotation", "60", "--p-rotate", "0.7", "--p-occlude", "0.5",
-                    "--p-degrade", "0.25", *TINY_CLI])  # fmt: skip
+                    "--p-degrade", "0.25", "--canonical-symmetry", *TINY_CLI])  # fmt: skip
+    assert seen["cfg"].canonical_symmetry is True
     aug = seen["cfg"].augment
     assert aug.max_rotation_deg == 60.0 and aug.p_rotate == 0.7 and aug.p_color == 0.8
     assert aug.p_occlude == 0.5 and aug.p_degrade == 0.25
