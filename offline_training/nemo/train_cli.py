@@ -139,7 +139,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--canonical-symmetry", action="store_true",
                    help="label a symmetric category's crops with the member of its symmetry "
                    "family the view picks (cse.symmetry.canonical_rotation), so that "
-                   "equivalent views of different instances get the same vertex labels")
+                   "equivalent views of different instances get the same vertex labels (measured "
+                   "on box and can: worse poses, BENCHMARKS.md; off by default)")
     p.add_argument("--replay-data", default=None, metavar="DIR",
                    help="labelled source data (split train, e.g. the synthetic data the "
                    "--init-checkpoint was trained on) replayed while fine-tuning")
