@@ -88,6 +88,17 @@ def dataset_parser() -> argparse.ArgumentParser:
                    help="folder of photos to mix with the procedural backgrounds")
     p.add_argument("--jpg", action="store_true", help="write rgb as .jpg instead of .png")
     add_look_args(p)
+    gloss = p.add_argument_group(
+        "glossy objects", "a Blinn-Phong highlight on some objects (offline_training.synthetic."
+        "gloss); drawn from its own generator: geometry and labels stay those of the seed")
+    gloss.add_argument("--gloss", type=float, default=0.0, metavar="SHARE",
+                       help="probability that an object is glossy (default 0: all matte)")
+    gloss.add_argument("--gloss-strength", type=_nonneg_range, default=(0.2, 0.8),
+                       metavar="LO..HI", help="highlight peak, share of the light (default "
+                       "0.2..0.8)")  # fmt: skip
+    gloss.add_argument("--gloss-shininess", type=_float_range, default=(10.0, 200.0),
+                       metavar="LO..HI", help="Blinn-Phong exponent, drawn log-uniformly "
+                       "(default 10..200: broad sheen to small hot spot)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -135,6 +146,7 @@ def dataset_main(argv: list[str] | None = None) -> int:
             return 2
         get_category(name)
     from .dataset import DatasetConfig, generate_dataset
+    from .gloss import GlossConfig
 
     backgrounds = []
     if args.backgrounds:
@@ -152,6 +164,7 @@ def dataset_main(argv: list[str] | None = None) -> int:
         views_per_layout=args.views_per_layout, background_images=backgrounds,
         rgb_ext=".jpg" if args.jpg else ".png",
         look=look_from_args(args),
+        gloss=GlossConfig(args.gloss, args.gloss_strength, args.gloss_shininess),
     )  # fmt: skip
     try:
         cfg.validate()

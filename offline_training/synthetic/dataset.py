@@ -9,7 +9,9 @@ masks and poses, and writes them in the BOP layout of :mod:`.bop`. BOP scene fol
 
 Determinism: instance ``k`` of category ``c`` uses the generator ``[seed, 0, class_id, k]`` and
 layout ``j`` uses ``[seed, 1, j]``, so a dataset is reproducible from its config and a layout
-does not depend on the ones before it.
+does not depend on the ones before it. Glossy objects (``gloss``, :mod:`.gloss`) draw from
+``[seed, 3, j]`` and a look (``look``, :mod:`.look`) from ``[seed, 2, image]``: neither changes
+the geometry or the labels of the same seed without it.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
 
 from .bop import BopWriter
+from .gloss import GlossConfig, sample_gloss, sample_reflected
 from .look import Look, apply_look
 from .render import render
-from .scene import ObjectModel, sample_scene
+from .scene import Light, ObjectModel, sample_scene
 from .sensor_noise import SensorNoise
 from .views import fit_distance, sample_camera_pose
 
@@ -63,6 +66,9 @@ class DatasetConfig:
     #: post-render appearance (a target domain's lighting, blur, noise, JPEG; :mod:`.look`);
     #: drawn from the generator ``[seed, 2, image index]``: geometry and labels unchanged
     look: Look = field(default_factory=Look)
+    #: which objects are glossy (:mod:`.gloss`; default: none), drawn per layout from the
+    #: generator ``[seed, 3, layout]``: geometry and labels unchanged
+    gloss: GlossConfig = field(default_factory=GlossConfig)
 
     def intrinsics(self, hfov_deg: float | None = None) -> Intrinsics:
         """Pinhole intrinsics at ``hfov_deg`` (default :attr:`hfov_deg`), centred principal
@@ -92,6 +98,7 @@ class DatasetConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         self.look.validate()
+        self.gloss.validate()
 
 
 @dataclass
@@ -165,6 +172,12 @@ def generate_dataset(cfg: DatasetConfig, progress: bool = True) -> DatasetSummar
                     list(models), rng, n, models=models, with_table=cfg.with_table,
                     background_paths=cfg.background_images,
                 )  # fmt: skip
+                if not cfg.gloss.is_off:  # own stream: the layout's draws stay unchanged
+                    gloss_rng = np.random.default_rng([cfg.seed, 3, layout])
+                    for obj, g in zip(scene.objects, sample_gloss(len(scene.objects), cfg.gloss,
+                                                                  gloss_rng), strict=True):
+                        obj.gloss = g
+                    scene.reflected = [Light(d, i) for d, i in sample_reflected(gloss_rng)]
             if cfg.hfov_range is not None:  # drawn after the layout: layouts stay reproducible
                 intr = cfg.intrinsics(float(rng.uniform(*cfg.hfov_range)))
             result, T_world_cam = _render_view(scene, intr, cfg, noise, rng)

@@ -14,7 +14,8 @@ Conventions (pinned by ``test/offline_training/test_render.py``):
 
 Rays are cast in the camera frame with direction ``K^-1 [u, v, 1]``: Open3D measures the hit
 distance in units of the direction's length, so the hit "distance" *is* the depth z.
-Shading is Lambertian with directional lights, ambient light and ray-cast shadows.
+Shading is Lambertian with directional lights, ambient light and ray-cast shadows, plus a
+Blinn-Phong highlight on objects that carry a :class:`.gloss.Gloss` (:mod:`.gloss`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import numpy as np
 import open3d as o3d
 
 from .backgrounds import BackgroundSpec, make_background
+from .gloss import highlight
 from .scene import Scene
 from .sensor_noise import SensorNoise, apply_depth_noise, apply_rgb_noise
 from .textures import surface_color
@@ -133,9 +135,14 @@ def _silhouette(mesh_cam, K: np.ndarray, width: int, height: int) -> tuple[np.nd
 
 
 def _shade(scene: Scene, rc, poses, T_world_cam, pts, nrm, gid, shadows: bool) -> np.ndarray:
-    """Lambertian colour ``[M x 3]`` (0-1) of hit points ``pts`` ``[M x 3]`` (camera frame, m)
-    with camera-facing unit normals ``nrm`` ``[M x 3]`` on geometries ``gid`` ``[M]``."""
+    """Colour ``[M x 3]`` (0-1, before clipping) of hit points ``pts`` ``[M x 3]`` (camera frame,
+    m) with camera-facing unit normals ``nrm`` ``[M x 3]`` on geometries ``gid`` ``[M]``:
+    Lambertian, plus the highlight of glossy objects."""
     n_obj = len(scene.objects)
+    glossy = [(i, o.gloss) for i, o in enumerate(scene.objects) if o.gloss is not None]
+    shine = np.zeros((len(pts), 3), np.float32)
+    if glossy:
+        view = -pts / np.maximum(np.linalg.norm(pts, axis=1, keepdims=True), 1e-12)
     albedo = np.zeros((len(pts), 3), np.float32)
     for i, o in enumerate(scene.objects):  # textures live in the canonical object frame
         sel = gid == i
@@ -147,7 +154,9 @@ def _shade(scene: Scene, rc, poses, T_world_cam, pts, nrm, gid, shadows: bool) -
         world_pts, world_nrm = _mul(pts[sel], R.T) + tr, _mul(nrm[sel], R.T)
         albedo[sel] = surface_color(scene.table.texture, world_pts, world_nrm)
     light = np.full((len(pts), 3), float(scene.ambient), dtype=np.float32)
-    for lt in scene.lights:
+    sources = [(lt, True) for lt in scene.lights]
+    sources += [(lt, False) for lt in scene.reflected] if glossy else []
+    for lt, diffuse in sources:
         d = T_world_cam[:3, :3].T @ np.asarray(lt.direction, dtype=np.float64)
         lam = np.clip(np.einsum("ij,j->i", nrm, d), 0.0, None).astype(np.float32)
         lit = np.flatnonzero(lam > 0)  # only surfaces facing the light can be shadowed
@@ -156,8 +165,14 @@ def _shade(scene: Scene, rc, poses, T_world_cam, pts, nrm, gid, shadows: bool) -
             orig = p + n * (2e-4 + 2e-4 * p[:, 2:])  # offset against self-shadowing
             srays = np.concatenate([orig, np.broadcast_to(d, orig.shape)], 1).astype(np.float32)
             lam[lit[rc.test_occlusions(o3d.core.Tensor(srays)).numpy()]] = 0.0
-        light += (lt.intensity * lam)[:, None] * np.asarray(lt.color, dtype=np.float32)
-    return albedo * light
+        if diffuse:
+            light += (lt.intensity * lam)[:, None] * np.asarray(lt.color, dtype=np.float32)
+        for i, gloss in glossy:
+            sel = np.flatnonzero((gid == i) & (lam > 0))  # lit and not in shadow
+            spec = gloss.strength * lt.intensity * highlight(nrm[sel], view[sel], d,
+                                                             gloss.shininess)  # fmt: skip
+            shine[sel] += spec[:, None].astype(np.float32) * np.asarray(lt.color, np.float32)
+    return albedo * light + shine
 
 
 def _object_gt(meshes, instance, depth, K, width: int, height: int) -> dict:

@@ -21,6 +21,7 @@ from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.mesh import TriMesh
 
 from .backgrounds import BackgroundSpec, sample_background
+from .gloss import Gloss
 from .textures import TextureSpec, sample_texture
 from .views import camera_on_sphere, fit_distance, look_at, sample_camera_pose  # noqa: F401
 
@@ -44,6 +45,7 @@ class SceneObject:
         mesh: mesh in the object's canonical frame (m).
         T_world_obj: ``[4 x 4]`` pose of the canonical frame in the world.
         texture: albedo texture, evaluated in the canonical frame.
+        gloss: its highlight (:class:`.gloss.Gloss`), or None for a matte object.
     """
 
     category: str
@@ -51,6 +53,7 @@ class SceneObject:
     mesh: TriMesh
     T_world_obj: np.ndarray
     texture: TextureSpec
+    gloss: Gloss | None = None
 
 
 @dataclass
@@ -93,6 +96,7 @@ class Scene:
             None for black.
         lights: directional lights.
         ambient: ambient light level (added to every surface, unshadowed).
+        reflected: lights seen only in glossy objects' highlights (:mod:`.gloss`).
     """
 
     objects: list[SceneObject]
@@ -100,6 +104,7 @@ class Scene:
     background: BackgroundSpec | np.ndarray | None = None
     lights: list[Light] = field(default_factory=list)
     ambient: float = 0.3
+    reflected: list[Light] = field(default_factory=list)
 
     def objects_bounds(self) -> np.ndarray:
         """``[2 x 3]`` world AABB (m) of all object vertices."""
@@ -212,8 +217,11 @@ def sample_scene(
         if not instances:
             raise ValueError("instances must hold at least one object")
         chosen = [ObjectModel(o.obj_id, o.category, o.mesh) for o in instances]
-        return _arrange(chosen, [o.texture for o in instances], rng, table_size, with_table,
-                        background_paths, gap, spread)  # fmt: skip
+        scene = _arrange(chosen, [o.texture for o in instances], rng, table_size, with_table,
+                         background_paths, gap, spread)  # fmt: skip
+        for placed, given in zip(scene.objects, instances, strict=True):
+            placed.gloss = given.gloss  # the same physical objects: the same surfaces
+        return scene
     if n_objects < 1:
         raise ValueError(f"n_objects must be >= 1, got {n_objects}")
     if not categories:
