@@ -132,8 +132,10 @@ def test_the_view_correction_turns_the_rotation_and_moves_the_centre_last():
     model.view_correction = ViewCorrection("mug", views, np.tile(turn, (6, 1)), 3.0,
                                            translations=np.tile(shift, (6, 1)),
                                            translation_sigma=3.0)  # fmt: skip
-    (on,) = CseEstimator({"mug": model}).estimate(rgb, [det], intr, depth)
-    off_config = CseInferenceConfig(view_correction=False)
+    # the depth handle step runs after the correction (a visible handle has the last word)
+    (on,) = CseEstimator({"mug": model}, CseInferenceConfig(handle_depth=False)).estimate(
+        rgb, [det], intr, depth)
+    off_config = CseInferenceConfig(view_correction=False, handle_depth=False)
     (off,) = CseEstimator({"mug": model}, off_config).estimate(rgb, [det], intr, depth)
     np.testing.assert_allclose(on.R, off.R @ exp_map(turn), atol=1e-9)
     np.testing.assert_allclose(on.t, off.t + off.R @ shift * np.linalg.norm(off.size), atol=1e-9)
@@ -215,3 +217,22 @@ def test_size_distortion_compares_proportions():
         CseInferenceConfig(box_layers=0)
     with pytest.raises(ConfigError):
         CseInferenceConfig(box_layer_max_distortion=0.5)
+
+
+def test_the_depth_handle_step_turns_a_wrong_azimuth_back():
+    from ros_pose_estimation.core.so3 import exp_map
+    from ros_pose_estimation.core.view_correction import ViewCorrection
+
+    model, rgb, depth, mask, intr, R, _ = oracle_frame("mug", 0)
+    det = Detection("mug", mask_box(mask), mask)
+    views = np.concatenate([np.eye(3), -np.eye(3)])
+    turn = np.array([0.0, 0.0, 0.5])  # a correction that turns the mug 29 deg about its axis
+    model.view_correction = ViewCorrection("mug", views, np.tile(turn, (6, 1)), 3.0)
+
+    def error(config):
+        (est,) = CseEstimator({"mug": model}, config).estimate(rgb, [det], intr, depth)
+        return np.degrees(np.arccos(np.clip((np.trace(est.R.T @ R) - 1) / 2, -1, 1)))
+
+    assert np.degrees(np.linalg.norm(exp_map(turn) - np.eye(3))) > 0  # sanity of the helper
+    assert error(CseInferenceConfig(handle_depth=False)) > 20.0
+    assert error(CseInferenceConfig()) < 5.0
