@@ -56,7 +56,8 @@ from ros_pose_estimation.core.upright import UPRIGHT_KEEP, gravity_look, second_
 
 from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
-from .handle_depth import handle_turn, object_points
+from .handle_depth import handle_turn, inside_box, object_points
+from .laptop_planes import laptop_box, laptop_rotation
 from .model import CseModel
 from .parts import BASE_CATEGORIES, HANDLE_CATEGORIES, base_pitch, handle_azimuth
 from .pixels import box_depth_layers, cell_mask_and_depth, depth_metres, remove_support_plane
@@ -123,6 +124,13 @@ class CseInferenceConfig:
             margins 0.15 / 0.25 / 0.4, 4 / 8 / 16 pixels, windows 60 / 90 / 180 deg, minimum
             turns 0 / 5 / 10 / 15 deg and sinks 0 / 0.1 / 0.15 / 0.2 / 0.3 (BENCHMARKS "The
             mug's handle in the depth image").
+        laptop_planes: for a laptop, after everything else, take the rotation from the
+            planes of its base and screen in the depth pixels (:mod:`.laptop_planes`: z the
+            base's normal, y the hinge where the screen is seen, else x snapped to the base's
+            outline); ``laptop_plane_threshold``: the planes' inlier distance (m; 6 mm chosen
+            on two laptop validation sets against 4 and 8, BENCHMARKS "The laptop's slabs");
+            ``laptop_box``: where both slabs are seen, the box centre and size measured from
+            the pixels in that frame too (:func:`.laptop_planes.laptop_box`).
         base_pitch: for a laptop, turn the solved rotation about the hinge axis (model y) to
             fit the cells of the base slab (:mod:`.parts`: a rigid fit of base and screen tilts
             the base by a compromise when the screen's opening differs from the template's);
@@ -171,6 +179,9 @@ class CseInferenceConfig:
     handle_depth_window_deg: float = 180.0
     handle_depth_min_turn_deg: float = 0.0
     handle_depth_sink: float = 0.1
+    laptop_planes: bool = True
+    laptop_plane_threshold: float = 0.006
+    laptop_box: bool = True
     base_pitch: bool = True
     base_min_cells: int = 8
     canonical_symmetry: bool = True
@@ -213,6 +224,9 @@ class CseInferenceConfig:
             raise ConfigError(f"need handle_depth_margin >= 0, handle_depth_min_points >= 1, "
                               f"0 < handle_depth_window_deg <= 180, handle_depth_min_turn_deg "
                               f">= 0 and handle_depth_sink >= 0, got {values}")  # fmt: skip
+        if not self.laptop_plane_threshold > 0.0:
+            raise ConfigError(f"laptop_plane_threshold must be > 0 (m), got "
+                              f"{self.laptop_plane_threshold}")  # fmt: skip
         if self.handle_min_cells < 1 or self.base_min_cells < 1:
             raise ConfigError(f"handle_min_cells and base_min_cells must be >= 1, got "
                               f"{self.handle_min_cells}, {self.base_min_cells}")  # fmt: skip
@@ -355,16 +369,24 @@ class CseEstimator(CategoryEstimator):
             lambda model, prepared, times: self._estimate_group(model, prepared, times, errors),
         )
         icfg = self.config
-        if icfg.handle_depth:
-            for det, name, est in zip(detections, names, results, strict=True):
-                if est is None or name not in HANDLE_CATEGORIES:
-                    continue
+        for det, name, est in zip(detections, names, results, strict=True):
+            if est is None:
+                continue
+            if icfg.handle_depth and name in HANDLE_CATEGORIES:
                 pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
                 est.R, est.t, _, _ = handle_turn(
                     pts, est.R, est.t, est.size, icfg.handle_depth_margin,
                     icfg.handle_depth_min_points, icfg.handle_depth_window_deg,
                     icfg.handle_depth_min_turn_deg, icfg.handle_depth_sink,
                 )  # fmt: skip
+            if icfg.laptop_planes and name in BASE_CATEGORIES:
+                pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
+                if det.mask is None:  # the box's pixels: keep those of the solved object
+                    pts = inside_box(pts, est.R, est.t, est.size)
+                est.R, how = laptop_rotation(pts, est.R, est.t, icfg.laptop_plane_threshold,
+                                             icfg.seed)  # fmt: skip
+                if how == "two planes" and icfg.laptop_box:
+                    est.t, est.size = laptop_box(pts, est.R, est.t)
         return results
 
     @torch.no_grad()

@@ -30,7 +30,7 @@ import numpy as np
 
 from ros_pose_estimation.core.errors import check_shape
 
-__all__ = ["handle_turn", "object_points"]
+__all__ = ["handle_turn", "inside_box", "object_points"]
 
 #: Histogram bin (deg) of the candidate pixels' azimuths, and the half-width (deg) of the
 #: neighbourhood of the peak that is averaged.
@@ -58,6 +58,18 @@ def object_points(depth_m: np.ndarray, box_xyxy, mask: np.ndarray | None, intrin
     zz = z[v, u]
     uv = np.stack([u + x0, v + y0], axis=1).astype(np.float64)
     return intrinsics.backproject(uv, zz)
+
+
+def inside_box(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.ndarray,
+               grow: float = 0.15, floor: float = 0.01) -> np.ndarray:  # fmt: skip
+    """The ``points [N x 3]`` (camera frame, m) inside the solved object's box (``R``, box
+    centre ``t``, extents ``size``, m) grown by ``grow`` of each extent, and at least ``floor``
+    (m) above its bottom face (what it stands on): a box-only detection's pixels of the
+    object."""
+    q = (np.asarray(points, dtype=np.float64) - np.asarray(t, dtype=np.float64)) @ np.asarray(R)
+    half = 0.5 * np.asarray(size, dtype=np.float64) * (1.0 + grow)
+    keep = np.all(np.abs(q) <= half, axis=1) & (q[:, 2] > -0.5 * float(size[2]) + floor)
+    return np.asarray(points)[keep]
 
 
 def handle_turn(

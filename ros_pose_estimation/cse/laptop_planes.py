@@ -1,0 +1,164 @@
+"""A laptop's rotation from the planes of its base and screen in the depth image (RGB-D).
+
+The laptop's frame is its base's (``categories.md``: z up from the base, y along the hinge, x
+from the hinge towards the front edge), and both slabs are flat. Whatever the network's
+correspondences say, the depth pixels fix most of the rotation by themselves: the base's
+normal is z, and where the screen is seen too, the hinge, the line where the two planes meet,
+is y. :func:`laptop_rotation` takes the object's depth pixels (``[N x 3]`` camera frame, m) and
+the solved pose:
+
+1. RANSAC finds the largest plane (at least ``MIN_SHARE`` of the pixels within ``threshold``),
+   then the largest plane of the rest (at least ``MIN_SHARE_SECOND``); each is refitted to its
+   inliers by least squares.
+2. The base is the plane whose pixels lie lower along the solved z; its normal, turned to
+   agree with the solved z, is the new z (refused beyond ``MAX_TILT_DEG`` of it).
+3. With a screen plane at least ``MIN_FOLD_DEG`` away from the base's: y along their line
+   (turned to agree with the solved y), x = y x z, and x turned by 180 deg about z when the base's
+   pixels lie behind the screen's along it ("two planes").
+4. With the base alone (within ``MAX_TILT_ONE_DEG`` of the solved z): x is the solved x laid
+   into the base plane, then snapped to the nearest edge of the base pixels' minimum-area
+   rectangle if that is within ``MAX_SNAP_DEG`` ("base").
+
+Otherwise (too few pixels, no plane, a plane too far from the solved z) the rotation is
+returned unchanged. With both slabs seen, :func:`laptop_box` also measures the box: in the new
+frame the pixels' extents along x and y, and along z from ``BASE_THICKNESS`` below the base's
+top (its 5th percentile) to the screen's highest pixel; the box centre is their middle.
+Pure numpy and OpenCV; ``test/cse/test_laptop_planes.py`` pins it on synthetic slabs.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from ros_pose_estimation.core.errors import check_shape
+
+__all__ = ["BASE_THICKNESS", "fit_plane", "laptop_box", "laptop_rotation"]
+
+#: RANSAC hypotheses per plane; the larger plane's and the second plane's least share of the
+#: pixels; the least angle between base and screen (deg); the most the base's normal may
+#: differ from the solved z with a screen seen, and without (deg); the largest snap (deg) to
+#: the base's rectangle. Chosen on the laptop validation sets (BENCHMARKS "The laptop's slabs").
+ITERATIONS = 200
+MIN_SHARE = 0.15
+MIN_SHARE_SECOND = 0.05
+MIN_FOLD_DEG = 25.0
+MAX_TILT_DEG = 70.0
+MAX_TILT_ONE_DEG = 20.0
+MAX_SNAP_DEG = 40.0
+MIN_POINTS = 30
+#: The base slab's thickness below its top surface (m): the data engine draws 1.2-2.4 cm.
+BASE_THICKNESS = 0.018
+
+
+Plane = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def fit_plane(points: np.ndarray, threshold: float, rng: np.random.Generator,
+              iterations: int = ITERATIONS) -> Plane | None:  # fmt: skip
+    """The plane with the most of ``points [N x 3]`` (m) within ``threshold`` (m): ``(unit
+    normal [3], a point on it [3], inlier mask [N])``, least-squares refitted to its inliers;
+    None with fewer than 3 points or no non-degenerate sample."""
+    pts = np.asarray(points, dtype=np.float64)
+    if len(pts) < 3:
+        return None
+    a, b, c = rng.integers(0, len(pts), (iterations, 3)).T
+    normals = np.cross(pts[b] - pts[a], pts[c] - pts[a])  # [I x 3] hypotheses
+    length = np.linalg.norm(normals, axis=1)
+    ok = length > 1e-12
+    if not ok.any():
+        return None
+    normals, anchors = normals[ok] / length[ok, None], pts[a[ok]]
+    counts = (np.abs(pts @ normals.T - np.einsum("ij,ij->i", anchors, normals)) < threshold).sum(0)
+    k = int(np.argmax(counts))  # the first best, as a loop over the hypotheses would keep
+    best = (int(counts[k]), normals[k], anchors[k])
+    inliers = np.abs((pts - best[2]) @ best[1]) < threshold
+    centre = pts[inliers].mean(0)
+    normal = np.linalg.svd(pts[inliers] - centre, full_matrices=False)[2][2]
+    return normal, centre, np.abs((pts - centre) @ normal) < threshold
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    return math.degrees(math.acos(float(np.clip(a @ b, -1.0, 1.0))))
+
+
+def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: float = 0.006,
+                    seed: int = 0) -> tuple[np.ndarray, str]:  # fmt: skip
+    """The laptop's rotation from its slabs (see the module docstring).
+
+    Args:
+        points: ``[N x 3]`` the laptop's depth pixels, camera frame (m).
+        R: ``[3 x 3]`` the solved rotation model -> camera; t: ``[3]`` its box centre (m).
+        threshold: plane inlier distance (m).
+        seed: RANSAC seed (deterministic results).
+
+    Returns:
+        ``(R', how)``: the new rotation and ``"two planes"``, ``"base"`` or why it is
+        unchanged (``"few points"``, ``"no plane"``, ``"tilted"``).
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    check_shape("points", pts, ("N", 3))
+    R = np.asarray(R, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    if len(pts) < MIN_POINTS:
+        return R, "few points"
+    rng = np.random.default_rng(seed)
+    first = fit_plane(pts, threshold, rng)
+    if first is None or first[2].mean() < MIN_SHARE:
+        return R, "no plane"
+    planes = [(first[0], pts[first[2]])]
+    rest = pts[~first[2]]
+    second = fit_plane(rest, threshold, rng) if len(rest) >= MIN_POINTS else None
+    if second is not None and second[2].sum() >= MIN_SHARE_SECOND * len(pts):
+        planes.append((second[0], rest[second[2]]))
+    planes.sort(key=lambda plane: float(((plane[1] - t) @ R[:, 2]).mean()))  # base: lowest
+    z, base = planes[0]
+    z = z if z @ R[:, 2] >= 0 else -z
+    tilt = _angle_deg(z, R[:, 2])
+    if tilt > MAX_TILT_DEG:
+        return R, "tilted"
+    if len(planes) == 2:
+        screen_normal, screen = planes[1]
+        fold = math.degrees(math.acos(float(np.clip(abs(z @ screen_normal), 0.0, 1.0))))
+        if fold >= MIN_FOLD_DEG:
+            y = np.cross(z, screen_normal)
+            y /= np.linalg.norm(y)
+            y = y if y @ R[:, 1] >= 0 else -y
+            x = np.cross(y, z)
+            if (base.mean(0) - screen.mean(0)) @ x < 0:  # the base lies in front of the hinge
+                x, y = -x, -y
+            return np.stack([x, y, z], axis=1), "two planes"
+    if tilt > MAX_TILT_ONE_DEG:
+        return R, "tilted"
+    x = R[:, 0] - (R[:, 0] @ z) * z
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    uv = np.stack([(base - base.mean(0)) @ x, (base - base.mean(0)) @ y], axis=1)
+    edge = math.radians(cv2.minAreaRect(uv.astype(np.float32))[2])
+    snap = min((edge + k * math.pi / 2 for k in range(4)),
+               key=lambda a: abs(math.remainder(a, 2 * math.pi)))  # fmt: skip
+    snap = math.remainder(snap, 2 * math.pi)
+    if abs(math.degrees(snap)) <= MAX_SNAP_DEG:
+        x = math.cos(snap) * x + math.sin(snap) * y
+        x /= np.linalg.norm(x)
+        y = np.cross(z, x)
+    return np.stack([x, y, z], axis=1), "base"
+
+
+def laptop_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,
+               base_thickness: float = BASE_THICKNESS) -> tuple[np.ndarray, np.ndarray]:
+    """``(box centre [3], extents [3])`` (m) of a laptop measured from its depth pixels
+    ``points [N x 3]`` (camera frame) in the frame ``R`` (a "two planes" rotation of
+    :func:`laptop_rotation`) about the solved centre ``t``: x and y from the pixels' extents,
+    z from ``base_thickness`` below the base's top (the 5th percentile of the pixels' heights)
+    to the highest pixel (the screen's top)."""
+    pts = np.asarray(points, dtype=np.float64)
+    check_shape("points", pts, ("N", 3))
+    R = np.asarray(R, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    q = (pts - t) @ R
+    lo = np.array([q[:, 0].min(), q[:, 1].min(), np.percentile(q[:, 2], 5) - base_thickness])
+    hi = q.max(axis=0)
+    return t + R @ (0.5 * (lo + hi)), hi - lo

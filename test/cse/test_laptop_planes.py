@@ -1,0 +1,118 @@
+"""A laptop's rotation from its base and screen planes (ros_pose_estimation/cse/laptop_planes.py)
+on synthetic slabs: a wrong solve comes back, a bad one is left alone."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ros_pose_estimation.core.errors import ConfigError, InputError
+from ros_pose_estimation.core.rotations import axis_angle_to_matrix
+from ros_pose_estimation.cse.estimator import CseInferenceConfig
+from ros_pose_estimation.cse.handle_depth import inside_box
+from ros_pose_estimation.cse.laptop_planes import fit_plane, laptop_box, laptop_rotation
+
+BASE = (0.22, 0.30)  # x (hinge -> front edge), y (along the hinge), m
+SCREEN_HEIGHT = 0.20
+
+
+def _rot(axis, deg):
+    v = np.asarray(axis, dtype=np.float64)
+    return np.asarray(axis_angle_to_matrix(v / np.linalg.norm(v) * math.radians(deg)))
+
+
+def _laptop(opening_deg=110.0, screen=True, n=1500, seed=0):
+    """Model-frame points of the base's top (z = 0) and the screen's front, opened by
+    ``opening_deg`` about the hinge (y axis at x = -0.11), origin near the box centre."""
+    rng = np.random.default_rng(seed)
+    base = np.stack([rng.uniform(-0.11, 0.11, n), rng.uniform(-0.15, 0.15, n), np.zeros(n)], 1)
+    if not screen:
+        return base
+    a = math.radians(opening_deg)  # the screen leans back from +x by the opening
+    s = rng.uniform(0.0, SCREEN_HEIGHT, n)
+    up = np.array([math.cos(a), 0.0, math.sin(a)])
+    scr = np.array([-0.11, 0.0, 0.0]) + s[:, None] * up
+    scr[:, 1] = rng.uniform(-0.15, 0.15, n)
+    return np.concatenate([base, scr])
+
+
+TRUE_R = _rot([0.3, -1.0, 0.2], 200.0)  # looking down at the laptop from the front-left
+TRUE_T = np.array([0.02, 0.05, 0.9])
+
+
+def _camera(points, noise=0.0, seed=1):
+    rng = np.random.default_rng(seed)
+    return points @ TRUE_R.T + TRUE_T + noise * rng.standard_normal(points.shape)
+
+
+def _angle(A, B):
+    return math.degrees(math.acos(np.clip((np.trace(A.T @ B) - 1) / 2, -1.0, 1.0)))
+
+
+@pytest.mark.parametrize("turn", [([0, 1, 0], 25.0), ([0, 0, 1], -15.0), ([1, 1, 0], 20.0),
+                                  ([0, 0, 1], 175.0)])  # fmt: skip
+def test_two_planes_give_the_rotation_back(turn):
+    pts = _camera(_laptop(), noise=0.001)
+    R_bad = TRUE_R @ _rot(*turn)
+    R, how = laptop_rotation(pts, R_bad, TRUE_T)
+    assert how == "two planes"
+    assert _angle(R, TRUE_R) < 1.0  # a front/back flip (175 deg) too: the base is in front
+
+
+def test_the_base_alone_fixes_the_tilt_and_snaps_the_yaw_to_its_outline():
+    pts = _camera(_laptop(screen=False), noise=0.001)
+    R_bad = TRUE_R @ _rot([1, 0, 0], 8.0) @ _rot([0, 0, 1], 12.0)
+    R, how = laptop_rotation(pts, R_bad, TRUE_T)
+    assert how == "base"
+    assert _angle(R, TRUE_R) < 1.5
+
+
+def test_what_it_leaves_alone():
+    pts = _camera(_laptop(screen=False))
+    R_far = TRUE_R @ _rot([1, 0, 0], 45.0)  # the only plane is 45 deg from the solved z
+    R, how = laptop_rotation(pts, R_far, TRUE_T)
+    assert how == "tilted" and np.array_equal(R, R_far)
+    R, how = laptop_rotation(pts[:10], TRUE_R, TRUE_T)
+    assert how == "few points" and np.array_equal(R, TRUE_R)
+    cloud = np.random.default_rng(3).normal(size=(500, 3)) * 0.1 + TRUE_T  # no plane in it
+    assert laptop_rotation(cloud, TRUE_R, TRUE_T)[1] == "no plane"
+    with pytest.raises(InputError):
+        laptop_rotation(np.zeros((40, 2)), TRUE_R, TRUE_T)
+
+
+def test_fit_plane_recovers_a_plane_among_outliers():
+    rng = np.random.default_rng(0)
+    plane = np.stack([rng.uniform(-1, 1, 300), rng.uniform(-1, 1, 300), np.zeros(300)], 1)
+    pts = np.concatenate([plane @ TRUE_R.T + 0.5, rng.uniform(-1, 1, (100, 3))])
+    normal, centre, inliers = fit_plane(pts, 0.01, rng)
+    assert abs(normal @ TRUE_R[:, 2]) > 0.9999
+    assert inliers[:300].all() and inliers[300:].mean() < 0.1
+    assert abs((centre - 0.5) @ TRUE_R[:, 2]) < 1e-3  # on the plane (an outlier or two in)
+    assert fit_plane(pts[:2], 0.01, rng) is None
+
+
+def test_inside_box_keeps_the_object_and_drops_what_it_stands_on():
+    size = np.array([0.22, 0.30, 0.20])
+    q = np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0], [0.0, 0.0, -0.099], [0.0, 0.0, -0.08]])
+    kept = inside_box(q @ TRUE_R.T + TRUE_T, TRUE_R, TRUE_T, size)
+    np.testing.assert_allclose((kept - TRUE_T) @ TRUE_R, q[[0, 3]], atol=1e-12)
+
+
+def test_config_check():
+    with pytest.raises(ConfigError):
+        CseInferenceConfig(laptop_plane_threshold=0.0)
+    assert CseInferenceConfig().laptop_planes
+
+
+def test_the_box_is_measured_from_both_slabs():
+    model = _laptop(opening_deg=100.0, n=4000)
+    pts = _camera(model)
+    R, how = laptop_rotation(pts, TRUE_R @ _rot([0, 1, 0], 10.0), TRUE_T + 0.02)
+    assert how == "two planes"
+    centre, size = laptop_box(pts, R, TRUE_T + 0.02, base_thickness=0.02)
+    lo, hi = model.min(0), model.max(0)
+    lo[2] -= 0.02  # the slab under the base's top
+    np.testing.assert_allclose(size, hi - lo, atol=0.004)
+    np.testing.assert_allclose((centre - TRUE_T) @ TRUE_R, 0.5 * (lo + hi), atol=0.004)
