@@ -40,7 +40,7 @@ if [[ $mode == val ]]; then
     run "$set" on
     run "$set" rotation --set laptop_box=false
     for th in 0.004 0.008; do
-      run "$set" "threshold$th" --set laptop_box=false --set laptop_plane_threshold=$th
+      run "$set" "threshold$th" --set laptop_box=false --set plane_threshold=$th
     done
   done
 else

@@ -54,6 +54,7 @@ from ros_pose_estimation.core.errors import (
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate, check_inputs
 from ros_pose_estimation.core.upright import UPRIGHT_KEEP, gravity_look, second_look
 
+from .box_faces import box_from_faces
 from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
 from .handle_depth import handle_turn, inside_box, object_points
@@ -64,6 +65,9 @@ from .pixels import box_depth_layers, cell_mask_and_depth, depth_metres, remove_
 from .refine import icp_similarity
 from .solve import pose_from_correspondences
 from .symmetry import canonical_rotation
+
+#: Categories whose pose and extents ``box_faces`` measures from their flat faces.
+FACE_CATEGORIES = frozenset({"box"})
 
 #: Stages timed per call (ms): crop, network forward, correspondences + confidence, RANSAC.
 STAGES = ("crop", "features", "correspondence", "solve", "total")
@@ -127,10 +131,14 @@ class CseInferenceConfig:
         laptop_planes: for a laptop, after everything else, take the rotation from the
             planes of its base and screen in the depth pixels (:mod:`.laptop_planes`: z the
             base's normal, y the hinge where the screen is seen, else x snapped to the base's
-            outline); ``laptop_plane_threshold``: the planes' inlier distance (m; 6 mm chosen
+            outline); ``plane_threshold``: the planes' inlier distance (m; 6 mm chosen
             on two laptop validation sets against 4 and 8, BENCHMARKS "The laptop's slabs");
             ``laptop_box``: where both slabs are seen, the box centre and size measured from
             the pixels in that frame too (:func:`.laptop_planes.laptop_box`).
+        box_faces: for a box, after everything else, take the rotation from its flat faces
+            in the depth pixels and the extents and centre from the pixels' spread on them
+            (:mod:`.box_faces`; planes within ``plane_threshold``), then put the
+            longer horizontal edge on x again.
         base_pitch: for a laptop, turn the solved rotation about the hinge axis (model y) to
             fit the cells of the base slab (:mod:`.parts`: a rigid fit of base and screen tilts
             the base by a compromise when the screen's opening differs from the template's);
@@ -180,8 +188,9 @@ class CseInferenceConfig:
     handle_depth_min_turn_deg: float = 0.0
     handle_depth_sink: float = 0.1
     laptop_planes: bool = True
-    laptop_plane_threshold: float = 0.006
+    plane_threshold: float = 0.006
     laptop_box: bool = True
+    box_faces: bool = True
     base_pitch: bool = True
     base_min_cells: int = 8
     canonical_symmetry: bool = True
@@ -224,9 +233,9 @@ class CseInferenceConfig:
             raise ConfigError(f"need handle_depth_margin >= 0, handle_depth_min_points >= 1, "
                               f"0 < handle_depth_window_deg <= 180, handle_depth_min_turn_deg "
                               f">= 0 and handle_depth_sink >= 0, got {values}")  # fmt: skip
-        if not self.laptop_plane_threshold > 0.0:
-            raise ConfigError(f"laptop_plane_threshold must be > 0 (m), got "
-                              f"{self.laptop_plane_threshold}")  # fmt: skip
+        if not self.plane_threshold > 0.0:
+            raise ConfigError(f"plane_threshold must be > 0 (m), got "
+                              f"{self.plane_threshold}")  # fmt: skip
         if self.handle_min_cells < 1 or self.base_min_cells < 1:
             raise ConfigError(f"handle_min_cells and base_min_cells must be >= 1, got "
                               f"{self.handle_min_cells}, {self.base_min_cells}")  # fmt: skip
@@ -383,10 +392,18 @@ class CseEstimator(CategoryEstimator):
                 pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
                 if det.mask is None:  # the box's pixels: keep those of the solved object
                     pts = inside_box(pts, est.R, est.t, est.size)
-                est.R, how = laptop_rotation(pts, est.R, est.t, icfg.laptop_plane_threshold,
+                est.R, how = laptop_rotation(pts, est.R, est.t, icfg.plane_threshold,
                                              icfg.seed)  # fmt: skip
                 if how == "two planes" and icfg.laptop_box:
                     est.t, est.size = laptop_box(pts, est.R, est.t)
+            if icfg.box_faces and name in FACE_CATEGORIES:
+                pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
+                if det.mask is None:
+                    pts = inside_box(pts, est.R, est.t, est.size)
+                R, est.t, size, _ = box_from_faces(pts, est.R, est.t, est.size,
+                                                   icfg.plane_threshold, icfg.seed)
+                R, est.size = order_horizontal_extents(get_category(name), R, size)
+                est.R = canonical_rotation(R, name) if icfg.canonical_symmetry else R
         return results
 
     @torch.no_grad()

@@ -102,7 +102,7 @@ def test_inside_box_keeps_the_object_and_drops_what_it_stands_on():
 
 def test_config_check():
     with pytest.raises(ConfigError):
-        CseInferenceConfig(laptop_plane_threshold=0.0)
+        CseInferenceConfig(plane_threshold=0.0)
     assert CseInferenceConfig().laptop_planes
 
 

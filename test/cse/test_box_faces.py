@@ -1,0 +1,80 @@
+"""A box's rotation and extents from its faces (ros_pose_estimation/cse/box_faces.py) on
+synthetic boxes: the faces seen fix what they can, a wrong solve comes back."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ros_pose_estimation.core.errors import InputError
+from ros_pose_estimation.core.rotations import axis_angle_to_matrix
+from ros_pose_estimation.cse.box_faces import box_from_faces
+from ros_pose_estimation.cse.estimator import CseInferenceConfig
+
+SIZE = np.array([0.30, 0.18, 0.12])
+TRUE_R = np.asarray(axis_angle_to_matrix(np.array([2.0, 0.4, -0.3])), dtype=np.float64)
+TRUE_T = np.array([0.05, -0.03, 0.8])
+
+
+def _rot(axis, deg):
+    v = np.asarray(axis, dtype=np.float64)
+    return np.asarray(axis_angle_to_matrix(v / np.linalg.norm(v) * math.radians(deg)))
+
+
+def _visible_faces(n=1500, seed=0, only=None):
+    """Camera-frame points on the faces of the box at (TRUE_R, TRUE_T) that face the camera
+    (``only``: just the face whose outward normal is nearest that model axis index)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(3):
+        for sign in (1.0, -1.0):
+            normal = TRUE_R[:, k] * sign
+            centre = TRUE_T + normal * SIZE[k] / 2
+            if normal @ (-centre) <= 0 or (only is not None and k != only):
+                continue
+            q = rng.uniform(-0.5, 0.5, (n, 3)) * SIZE
+            q[:, k] = sign * SIZE[k] / 2
+            out.append(q @ TRUE_R.T + TRUE_T)
+    return np.concatenate(out)
+
+
+def _angle(A, B):
+    return math.degrees(math.acos(np.clip((np.trace(A.T @ B) - 1) / 2, -1.0, 1.0)))
+
+
+@pytest.mark.parametrize("turn", [([0, 0, 1], 20.0), ([1, 0, 0], -15.0), ([1, 1, 1], 25.0)])
+def test_the_faces_seen_give_pose_and_extents_back(turn):
+    pts = _visible_faces()
+    R, t, size, faces = box_from_faces(pts, TRUE_R @ _rot(*turn), TRUE_T + 0.03, SIZE * 0.7)
+    assert faces >= 2
+    assert _angle(R, TRUE_R) < 1.0
+    np.testing.assert_allclose(size, SIZE, atol=0.005)
+    np.testing.assert_allclose(t, TRUE_T, atol=0.005)
+
+
+def test_one_face_fixes_its_axis_and_snaps_to_its_outline():
+    # the z face alone: its normal, its edges, the solved depth
+    pts = _visible_faces(only=2)
+    solved = TRUE_R @ _rot([0, 0, 1], 12.0) @ _rot([1, 0, 0], 6.0)
+    R, t, size, faces = box_from_faces(pts, solved, TRUE_T, SIZE)
+    assert faces == 1
+    assert _angle(R, TRUE_R) < 1.0
+    np.testing.assert_allclose(size, SIZE, atol=0.005)  # x, y seen; z: the solved one
+    np.testing.assert_allclose(t, TRUE_T, atol=0.005)
+
+
+def test_no_face_or_too_few_pixels_change_nothing():
+    cloud = np.random.default_rng(1).uniform(-0.3, 0.3, (400, 3)) + TRUE_T  # no plane in it
+    R, t, size, faces = box_from_faces(cloud, TRUE_R, TRUE_T, SIZE)
+    assert faces == 0 and np.array_equal(R, TRUE_R) and np.array_equal(size, SIZE)
+    assert box_from_faces(_visible_faces()[:10], TRUE_R, TRUE_T, SIZE)[3] == 0
+    # a face 60 deg from every solved axis is not given to any
+    assert box_from_faces(_visible_faces(), TRUE_R @ _rot([1, 1, 0], 60.0), TRUE_T, SIZE)[3] < 3
+    with pytest.raises(InputError):
+        box_from_faces(np.zeros((40, 2)), TRUE_R, TRUE_T, SIZE)
+
+
+def test_on_by_default():
+    assert CseInferenceConfig().box_faces
