@@ -76,7 +76,9 @@ def test_cli_json_and_exit_codes(cse_root, tmp_path, capsys):  # noqa: F811
 
 def test_the_per_axis_oracle_fits_boxes_that_one_scale_cannot(tmp_path, capsys):
     """Boxes range from flat packages to tall cereal boxes: the template with one scale misses
-    their centres by centimetres; stretched per axis (a per_axis_scale model) it does not."""
+    their centres (by centimetres from the solve; by about one once the box's faces measure
+    the box, the estimator's default); stretched per axis (a per_axis_scale model) it does
+    not."""
     from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 
     root = tmp_path / "boxes"
@@ -88,4 +90,4 @@ def test_the_per_axis_oracle_fits_boxes_that_one_scale_cannot(tmp_path, capsys):
     assert main([*base, "--per-axis-scale"]) == 0
     axes = json.loads(capsys.readouterr().out.split("box oracle: ")[1])
     assert axes["solved"] == axes["objects"] > 0
-    assert axes["median_trans_cm"] < 1.0 < 2.0 < one["median_trans_cm"]
+    assert axes["median_trans_cm"] < 1.0 < one["median_trans_cm"]
