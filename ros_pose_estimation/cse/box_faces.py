@@ -45,6 +45,10 @@ MIN_SHARE = 0.08
 MAX_TURN_DEG = 45.0
 MAX_SNAP_DEG = 40.0
 MIN_POINTS = 30
+#: With the top face alone: the most its normal may differ from the support surface's (deg),
+#: and the least height above it (m) taken for the box's height.
+MAX_TOP_TILT_DEG = 15.0
+MIN_HEIGHT = 0.01
 
 
 def _orthonormal(axes: dict[int, np.ndarray]) -> np.ndarray:
@@ -66,8 +70,9 @@ def _orthonormal(axes: dict[int, np.ndarray]) -> np.ndarray:
 
 
 def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.ndarray,
-                   threshold: float = 0.006,
-                   seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # fmt: skip
+                   threshold: float = 0.006, seed: int = 0,
+                   support: tuple[np.ndarray, float] | None = None,
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # fmt: skip
     """``(R', t', size', faces)``: the box's pose and extents from its faces (see the module
     docstring); ``faces`` = how many were used (0: unchanged).
 
@@ -76,6 +81,10 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
         R: ``[3 x 3]`` model -> camera; t: ``[3]`` box centre (m); size: ``[3]`` extents (m).
         threshold: plane inlier distance (m).
         seed: RANSAC seed (deterministic results).
+        support: the surface the box stands on, ``(unit normal [3], offset)`` with a point's
+            height ``p . normal + offset`` (:func:`.pixels.support_plane`), or None. When the
+            only face seen is the top (its normal within ``MAX_TOP_TILT_DEG`` of the
+            surface's), the box's height is the top's height above the surface.
     """
     pts = np.asarray(points, dtype=np.float64)
     check_shape("points", pts, ("N", 3))
@@ -126,5 +135,10 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
         if not spanned[k]:  # the only face is perpendicular to k: its depth is not seen
             face_q = float(np.median((faces[k][1] - t) @ R_new[:, k]))
             toward = 1.0 if R_new[:, k] @ (-(t + R_new[:, k] * face_q)) > 0 else -1.0
-            centre[k], extent[k] = face_q - toward * 0.5 * size[k], size[k]
+            depth_k = size[k]
+            if support is not None and abs(float(R_new[:, k] @ support[0])) >= math.cos(
+                    math.radians(MAX_TOP_TILT_DEG)):  # fmt: skip
+                height = float(np.median(faces[k][1] @ support[0])) + support[1]
+                depth_k = height if height >= MIN_HEIGHT else depth_k  # the top over the table
+            centre[k], extent[k] = face_q - toward * 0.5 * depth_k, depth_k
     return R_new, t + R_new @ centre, extent, len(faces)

@@ -61,7 +61,13 @@ from .handle_depth import handle_turn, inside_box, object_points
 from .laptop_planes import laptop_box, laptop_rotation
 from .model import CseModel
 from .parts import BASE_CATEGORIES, HANDLE_CATEGORIES, base_pitch, handle_azimuth
-from .pixels import box_depth_layers, cell_mask_and_depth, depth_metres, remove_support_plane
+from .pixels import (
+    box_depth_layers,
+    cell_mask_and_depth,
+    depth_metres,
+    remove_support_plane,
+    support_plane,
+)
 from .refine import icp_similarity
 from .solve import pose_from_correspondences
 from .symmetry import canonical_rotation
@@ -400,8 +406,9 @@ class CseEstimator(CategoryEstimator):
                 pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
                 if det.mask is None:
                     pts = inside_box(pts, est.R, est.t, est.size)
+                support = support_plane(depth_m, det.box_xyxy, intrinsics)
                 R, est.t, size, _ = box_from_faces(pts, est.R, est.t, est.size,
-                                                   icfg.plane_threshold, icfg.seed)
+                                                   icfg.plane_threshold, icfg.seed, support)
                 R, est.size = order_horizontal_extents(get_category(name), R, size)
                 est.R = canonical_rotation(R, name) if icfg.canonical_symmetry else R
         return results

@@ -116,6 +116,61 @@ def box_depth_layers(
     return layers
 
 
+def support_plane(
+    depth_m: np.ndarray,
+    box_xyxy: np.ndarray,
+    intrinsics,
+    ring: float = 0.35,
+    threshold: float = 0.006,
+    iterations: int = 64,
+    min_inlier_fraction: float = 0.3,
+    max_points: int = 1500,
+    seed: int = 0,
+) -> tuple[np.ndarray, float] | None:
+    """The surface around a detection, ``(unit normal [3], offset)`` (m) with the camera on its
+    positive side (a point's height above it: ``p . normal + offset``), or None.
+
+    The plane is fitted to the valid depth of the ring between ``box_xyxy`` and the box grown by
+    ``ring`` x its size on every side (the table and background around the object), ``iterations``
+    RANSAC hypotheses of 3 points with ``threshold`` m inlier distance (deterministic: ``seed``);
+    None when fewer than 30 ring pixels have depth or no plane holds ``min_inlier_fraction`` of
+    them.
+    """
+    z = np.asarray(depth_m)
+    h, w = z.shape
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    gx, gy = ring * (x1 - x0), ring * (y1 - y0)
+    r0, r1 = max(int(np.floor(y0 - gy)), 0), min(int(np.ceil(y1 + gy)), h - 1)
+    c0, c1 = max(int(np.floor(x0 - gx)), 0), min(int(np.ceil(x1 + gx)), w - 1)
+    rows, cols = np.mgrid[r0 : r1 + 1, c0 : c1 + 1]
+    outside = ~((rows >= y0) & (rows <= y1) & (cols >= x0) & (cols <= x1))
+    keep = outside & (z[rows, cols] > 0)
+    if np.count_nonzero(keep) < 30:
+        return None
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(keep)
+    if len(idx) > max_points:
+        idx = rng.choice(idx, max_points, replace=False)
+    uv = np.stack([cols.reshape(-1)[idx], rows.reshape(-1)[idx]], 1).astype(np.float64)
+    pts = intrinsics.backproject(uv, z[rows, cols].reshape(-1)[idx].astype(np.float64))
+    tri = pts[rng.integers(0, len(pts), (iterations, 3))]  # [I x 3 x 3]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norm = np.linalg.norm(normals, axis=1)
+    ok = norm > 1e-9
+    if not ok.any():
+        return None
+    normals = normals[ok] / norm[ok, None]
+    offsets = -np.einsum("ij,ij->i", normals, tri[ok, 0])
+    counts = (np.abs(pts @ normals.T + offsets) < threshold).sum(0)
+    best = int(np.argmax(counts))
+    if counts[best] < min_inlier_fraction * len(pts):
+        return None
+    normal, offset = normals[best], float(offsets[best])
+    if offset < 0:  # the camera (origin) on the positive side
+        normal, offset = -normal, -offset
+    return normal, offset
+
+
 def remove_support_plane(
     mask: np.ndarray,
     depth_m: np.ndarray,
@@ -131,50 +186,23 @@ def remove_support_plane(
 ) -> np.ndarray:
     """``mask`` ``[H x W]`` bool without the pixels of the supporting surface.
 
-    The plane is fitted to the valid depth of the ring between ``box_xyxy`` and the box grown by
-    ``ring`` x its size on every side (the table and background around the object), ``iterations``
-    RANSAC hypotheses of 3 points with ``threshold`` m inlier distance (deterministic: ``seed``).
-    Mask pixels whose height above the plane (the camera's side positive) is below
-    ``min_height`` m are removed. The mask is returned unchanged when no plane holds
-    ``min_inlier_fraction`` of the ring's points or when the removal would leave less than a
-    quarter of it (a plane through the object, not under it).
+    The surface is :func:`support_plane`'s (same arguments). Mask pixels whose height above it
+    is below ``min_height`` m are removed. The mask is returned unchanged when there is no
+    plane or when the removal would leave less than a quarter of it (a plane through the
+    object, not under it).
 
     Args:
         depth_m: ``[H x W]`` depth (m, 0 invalid). intrinsics: the image's
             :class:`~ros_pose_estimation.core.camera.Intrinsics`.
     """
+    if not mask.any():
+        return mask
+    plane = support_plane(depth_m, box_xyxy, intrinsics, ring, threshold, iterations,
+                          min_inlier_fraction, max_points, seed)  # fmt: skip
+    if plane is None:
+        return mask
+    normal, offset = plane
     z = np.asarray(depth_m)
-    h, w = z.shape
-    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
-    gx, gy = ring * (x1 - x0), ring * (y1 - y0)
-    r0, r1 = max(int(np.floor(y0 - gy)), 0), min(int(np.ceil(y1 + gy)), h - 1)
-    c0, c1 = max(int(np.floor(x0 - gx)), 0), min(int(np.ceil(x1 + gx)), w - 1)
-    rows, cols = np.mgrid[r0 : r1 + 1, c0 : c1 + 1]
-    outside = ~((rows >= y0) & (rows <= y1) & (cols >= x0) & (cols <= x1))
-    keep = outside & (z[rows, cols] > 0)
-    if np.count_nonzero(keep) < 30 or not mask.any():
-        return mask
-    rng = np.random.default_rng(seed)
-    idx = np.flatnonzero(keep)
-    if len(idx) > max_points:
-        idx = rng.choice(idx, max_points, replace=False)
-    uv = np.stack([cols.reshape(-1)[idx], rows.reshape(-1)[idx]], 1).astype(np.float64)
-    pts = intrinsics.backproject(uv, z[rows, cols].reshape(-1)[idx].astype(np.float64))
-    tri = pts[rng.integers(0, len(pts), (iterations, 3))]  # [I x 3 x 3]
-    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    norm = np.linalg.norm(normals, axis=1)
-    ok = norm > 1e-9
-    if not ok.any():
-        return mask
-    normals = normals[ok] / norm[ok, None]
-    offsets = -np.einsum("ij,ij->i", normals, tri[ok, 0])
-    counts = (np.abs(pts @ normals.T + offsets) < threshold).sum(0)
-    best = int(np.argmax(counts))
-    if counts[best] < min_inlier_fraction * len(pts):
-        return mask
-    normal, offset = normals[best], offsets[best]
-    if offset < 0:  # the camera (origin) on the positive side
-        normal, offset = -normal, -offset
     mr, mc = np.nonzero(mask)
     on = intrinsics.backproject(np.stack([mc, mr], 1).astype(np.float64),
                                 z[mr, mc].astype(np.float64))  # fmt: skip

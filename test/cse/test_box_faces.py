@@ -78,3 +78,21 @@ def test_no_face_or_too_few_pixels_change_nothing():
 
 def test_on_by_default():
     assert CseInferenceConfig().box_faces
+
+
+def test_the_top_alone_takes_its_height_from_the_surface_under_the_box():
+    pts = _visible_faces(only=2)
+    z = TRUE_R[:, 2] * np.sign(TRUE_R[:, 2] @ -TRUE_T)  # the top's normal, towards the camera
+    bottom = TRUE_T - z * SIZE[2] / 2
+    support = (z, -float(bottom @ z))  # the table: height 0 at the box's bottom
+    wrong = SIZE * np.array([1.0, 1.0, 0.2])  # a solve that flattened the unseen height
+    R, t, size, faces = box_from_faces(pts, TRUE_R, TRUE_T, wrong, support=support)
+    assert faces == 1
+    np.testing.assert_allclose(size, SIZE, atol=0.005)
+    np.testing.assert_allclose(t, TRUE_T, atol=0.005)
+    # without the surface, the solved height stays
+    assert box_from_faces(pts, TRUE_R, TRUE_T, wrong)[2][2] == pytest.approx(wrong[2])
+    # a surface not under the top (tilted 40 deg) is not used
+    tilted = (np.asarray(_rot(TRUE_R[:, 0], 40.0)) @ z, support[1])
+    assert box_from_faces(pts, TRUE_R, TRUE_T, wrong, support=tilted)[2][2] == pytest.approx(
+        wrong[2])

@@ -109,6 +109,14 @@ def test_remove_support_plane_drops_the_table_keeps_the_object():
     # nothing around the box to fit a plane to: the mask is kept as it is
     bare = np.where(cube, z, 0.0)
     np.testing.assert_array_equal(remove_support_plane(band & cube, bare, box, intr), band & cube)
+    # the surface itself: the table's normal (world z in the camera), the camera 0.05 m + the
+    # camera's height above it
+    from ros_pose_estimation.cse.pixels import support_plane
+
+    normal, offset = support_plane(z, box, intr)
+    np.testing.assert_allclose(normal, R_wc.T @ np.array([0.0, 0.0, 1.0]), atol=1e-6)
+    assert offset == pytest.approx(c[2], abs=1e-6)  # the camera's height above the table
+    assert support_plane(bare, box, intr) is None
 
 
 def test_box_depth_layers_finds_the_object_behind_an_occluder():
