@@ -70,6 +70,7 @@ from .pixels import (
 )
 from .refine import icp_similarity
 from .solve import pose_from_correspondences
+from .support import stand_upright
 from .symmetry import canonical_rotation
 
 #: Categories whose pose and extents ``box_faces`` measures from their flat faces.
@@ -145,6 +146,12 @@ class CseInferenceConfig:
             in the depth pixels and the extents and centre from the pixels' spread on them
             (:mod:`.box_faces`; planes within ``plane_threshold``), then put the
             longer horizontal edge on x again.
+        upright_on_support: before the steps above, turn every object whose solved z is within
+            ``upright_on_support_deg`` of the normal of the surface around its detection
+            (:func:`.pixels.support_plane`) so that it stands upright on it
+            (:mod:`.support`; a tabletop prior: objects in their natural resting pose. Turn it
+            off for piles, tilted or hand-held objects: anything tilted by more than the
+            angle is left alone, anything tilted by less is stood up).
         base_pitch: for a laptop, turn the solved rotation about the hinge axis (model y) to
             fit the cells of the base slab (:mod:`.parts`: a rigid fit of base and screen tilts
             the base by a compromise when the screen's opening differs from the template's);
@@ -197,6 +204,8 @@ class CseInferenceConfig:
     plane_threshold: float = 0.006
     laptop_box: bool = True
     box_faces: bool = True
+    upright_on_support: bool = True
+    upright_on_support_deg: float = 15.0
     base_pitch: bool = True
     base_min_cells: int = 8
     canonical_symmetry: bool = True
@@ -239,6 +248,9 @@ class CseInferenceConfig:
             raise ConfigError(f"need handle_depth_margin >= 0, handle_depth_min_points >= 1, "
                               f"0 < handle_depth_window_deg <= 180, handle_depth_min_turn_deg "
                               f">= 0 and handle_depth_sink >= 0, got {values}")  # fmt: skip
+        if not 0.0 <= self.upright_on_support_deg <= 90.0:
+            raise ConfigError(f"upright_on_support_deg must lie in [0, 90], got "
+                              f"{self.upright_on_support_deg}")  # fmt: skip
         if not self.plane_threshold > 0.0:
             raise ConfigError(f"plane_threshold must be > 0 (m), got "
                               f"{self.plane_threshold}")  # fmt: skip
@@ -387,6 +399,11 @@ class CseEstimator(CategoryEstimator):
         for det, name, est in zip(detections, names, results, strict=True):
             if est is None:
                 continue
+            support = None
+            if icfg.upright_on_support or (icfg.box_faces and name in FACE_CATEGORIES):
+                support = support_plane(depth_m, det.box_xyxy, intrinsics)
+            if icfg.upright_on_support and support is not None:
+                est.R = stand_upright(est.R, support[0], icfg.upright_on_support_deg)
             if icfg.handle_depth and name in HANDLE_CATEGORIES:
                 pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
                 est.R, est.t, _, _ = handle_turn(
@@ -406,7 +423,6 @@ class CseEstimator(CategoryEstimator):
                 pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
                 if det.mask is None:
                     pts = inside_box(pts, est.R, est.t, est.size)
-                support = support_plane(depth_m, det.box_xyxy, intrinsics)
                 R, est.t, size, _ = box_from_faces(pts, est.R, est.t, est.size,
                                                    icfg.plane_threshold, icfg.seed, support)
                 R, est.size = order_horizontal_extents(get_category(name), R, size)
