@@ -139,6 +139,9 @@ PARAMS: tuple[Param, ...] = (
        "upright: by gravity when up_frame (or fixed_frame) is set, one look; else by a first "
        "look, a second estimate for those objects only (a camera mounted with a roll)",
        applies="configure"),
+    _p("stand_on_support", True, "RGB-D (CSE): stand an object whose up axis is within 15 deg "
+       "of the normal of the surface around it upright on that surface (a tabletop prior; "
+       "false where objects lean on purpose: piles, bins, hand-held)", applies="configure"),
     _p("num_threads", 0, "torch CPU threads for inference (0: torch's default)", low=0, high=256,
        applies="configure"),
     _p("cudnn", False, "on CUDA, run the networks' convolutions through cuDNN (false: torch's "

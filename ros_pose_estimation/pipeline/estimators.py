@@ -100,13 +100,15 @@ def load_estimators(
     preset: str = "default",
     view_correction: bool = True,
     upright: bool = True,
+    stand_on_support: bool = True,
 ) -> dict[str, Estimator]:
     """Load the models of ``specs``; returns category -> estimator (one estimator object per
     method, shared by its categories). ``preset``: NeMo's search; ``view_correction``: apply
     the viewpoint bias corrections the checkpoints carry (NeMo: rotation; CSE: rotation and
     box centre; :mod:`ros_pose_estimation.core.view_correction`); ``upright``: look at rolled
     objects through a camera turned upright (both methods, :mod:`ros_pose_estimation.core.
-    upright`).
+    upright`); ``stand_on_support``: CSE's tabletop prior
+    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support`).
 
     Raises:
         ConfigError: no specs, a category twice, unknown method or preset.
@@ -147,7 +149,8 @@ def load_estimators(
             raise ConfigError(f"method 'cse' is not available in this build: {exc}") from None
         from ros_pose_estimation.cse.estimator import CseInferenceConfig
 
-        cse_config = CseInferenceConfig(view_correction=view_correction, upright=upright)
+        cse_config = CseInferenceConfig(view_correction=view_correction, upright=upright,
+                                        upright_on_support=stand_on_support)  # fmt: skip
         cse_estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], cse_config,
                                                       device=device)  # fmt: skip
         missing = {s.category for s in cse} - set(cse_estimator.categories)

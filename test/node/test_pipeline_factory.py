@@ -105,11 +105,17 @@ def test_descriptors_carry_ranges_choices_and_types():
 
 @pytest.mark.parametrize("on", [False, True])
 @pytest.mark.parametrize("method", ["nemo", "cse"])
-@pytest.mark.parametrize("name", ["view_correction", "upright"])
+@pytest.mark.parametrize("name", ["view_correction", "upright", "stand_on_support"])
 def test_estimator_switches_reach_the_estimator(on, method, name):
     value = values(device="cpu", categories=["mug"], mode="rgbd", **{
         name: on, "models.mug.checkpoint": f"models/{method}/mug.pt",
         "models.mug.method": method, "models.mug.class_ids": [""]})  # fmt: skip
     pipeline, _, _ = build_pipeline(value)
     (estimator,) = set(pipeline.estimators.values())
+    if name == "stand_on_support":  # CSE's tabletop prior; NeMo has none
+        if method == "cse":
+            assert estimator.config.upright_on_support is on
+        else:
+            assert not hasattr(estimator.config, "upright_on_support")
+        return
     assert getattr(estimator.config, name) is on
