@@ -15,26 +15,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 mode=${1:?usage: bash scripts/cse_laptop_planes.sh val|test}
-[[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
-wide=(--instances 10 --images 60 --split test --width 640 --height 480 --hfov 56.1
-      --fill 0.2..0.6 --backgrounds out/data/photos --no-progress)
-look=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --rgb-noise 5
-      --jpeg-quality 50)
-gen() {  # gen NAME ARGS...: generate out/data/laptop_rgbd_NAME once
-  local name=$1; shift
-  [[ -d out/data/laptop_rgbd_$name/test ]] || generate-dataset --category laptop "$@" \
-    --out "out/data/laptop_rgbd_$name"
-}
-run() {  # run SET SETTING ARGS...: evaluate-cse on 100 laptops of SET
+# shellcheck source=scripts/cse_step_sets.sh
+source scripts/cse_step_sets.sh
+run() {  # run SET SETTING ARGS...: evaluate-cse on 100 objects of SET
   local set=$1 setting=$2; shift 2
-  evaluate-cse --data "out/data/laptop_rgbd_$set" --split test --checkpoint models/cse/laptop.pt \
-    --max-objects 100 --threads 1 --quiet "$@" \
-    --json "benchmarks/results/cse_laptop_planes_${set}_${setting}_laptop_cpu.json"
+  cse_eval laptop "$set" "benchmarks/results/cse_laptop_planes_${set}_${setting}_laptop_cpu.json" "$@"
 }
 mkdir -p benchmarks/results
 if [[ $mode == val ]]; then
-  gen val --instances 10 --images 60 --seed 1000 --split test --no-progress
-  gen val640 "${wide[@]}" --seed 1500
   for set in val val640; do
     run "$set" off --set laptop_planes=false
     run "$set" on
@@ -44,9 +32,6 @@ if [[ $mode == val ]]; then
     done
   done
 else
-  gen final --instances 10 --images 150 --seed 2000 --split test --no-progress
-  gen ood "${wide[@]}" --seed 3000
-  gen ood_look "${wide[@]}" --seed 3000 "${look[@]}"
   for set in final ood ood_look; do
     run "$set" off --set laptop_planes=false
     run "$set" on

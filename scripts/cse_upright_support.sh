@@ -15,41 +15,23 @@ mode=${1:?usage: bash scripts/cse_upright_support.sh val|test [CATEGORY ...]}
 shift
 categories=("${@:-mug camera bottle bowl can laptop box}")
 read -r -a categories <<< "${categories[*]}"
-[[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
-wide=(--instances 10 --images 60 --split test --width 640 --height 480 --hfov 56.1
-      --fill 0.2..0.6 --backgrounds out/data/photos --no-progress)
-look=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --rgb-noise 5
-      --jpeg-quality 50)
-gen() {  # gen CATEGORY NAME ARGS...: generate out/data/<c>_rgbd_NAME once
-  local c=$1 name=$2; shift 2
-  [[ -d out/data/${c}_rgbd_$name/test ]] || generate-dataset --category "$c" "$@" \
-    --out "out/data/${c}_rgbd_$name" > /dev/null
-}
-run() {  # run CATEGORY SET SETTING ARGS...: evaluate-cse on 100 objects
-  local c=$1 set=$2 setting=$3; shift 3
-  evaluate-cse --data "out/data/${c}_rgbd_$set" --split test --checkpoint "models/cse/$c.pt" \
-    --max-objects 100 --threads 1 --quiet "$@" \
-    --json "benchmarks/results/cse_upright_${set}_${setting}_${c}_cpu.json" \
-    | grep -E "^$c|NOCS" | sed "s/^/$set $setting /"
-}
+# shellcheck source=scripts/cse_step_sets.sh
+source scripts/cse_step_sets.sh
 pair() {  # pair CATEGORY SET: off and on side by side
-  run "$1" "$2" off --set upright_on_support=false &
-  run "$1" "$2" on
+  local c=$1 set=$2
+  cse_set "$c" "$set"  # once, before the two jobs
+  local json=benchmarks/results/cse_upright_${set}
+  cse_eval "$c" "$set" "${json}_off_${c}_cpu.json" --set upright_on_support=false \
+    | grep -E "^$c|NOCS" | sed "s/^/$set off /" &
+  cse_eval "$c" "$set" "${json}_on_${c}_cpu.json" | grep -E "^$c|NOCS" | sed "s/^/$set on /"
   wait
 }
 mkdir -p benchmarks/results
 for c in "${categories[@]}"; do
   if [[ $mode == val ]]; then
-    gen "$c" val --instances 10 --images 60 --seed 1000 --split test --no-progress
     pair "$c" val
-    if [[ $c == laptop ]]; then
-      gen "$c" val640 "${wide[@]}" --seed 1500
-      pair "$c" val640
-    fi
+    if [[ $c == laptop ]]; then pair "$c" val640; fi
   else
-    gen "$c" final --instances 10 --images 150 --seed 2000 --split test --no-progress
-    gen "$c" ood "${wide[@]}" --seed 3000
-    gen "$c" ood_look "${wide[@]}" --seed 3000 "${look[@]}"
     for set in final ood ood_look; do pair "$c" "$set"; done
   fi
 done

@@ -5,7 +5,7 @@ pixels give their planes without any network, and the pixels on the faces span t
 extents. :func:`box_from_faces` takes the object's depth pixels (``[N x 3]`` camera frame, m)
 and the solved pose (rotation ``R``, box centre ``t``, extents ``size``):
 
-1. RANSAC (:func:`.laptop_planes.fit_plane`) finds up to ``MAX_FACES`` planes, each holding at
+1. RANSAC (:func:`.planes.fit_plane`) finds up to ``MAX_FACES`` planes, each holding at
    least ``MIN_SHARE`` of the pixels.
 2. Each plane's normal goes to the solved axis it is nearest to (within ``MAX_TURN_DEG``; one
    plane per axis, the larger wins), signed as that axis.
@@ -32,7 +32,7 @@ import numpy as np
 
 from ros_pose_estimation.core.errors import check_shape
 
-from .laptop_planes import fit_plane
+from .planes import fit_plane
 
 __all__ = ["box_from_faces"]
 

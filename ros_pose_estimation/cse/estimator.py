@@ -57,7 +57,7 @@ from ros_pose_estimation.core.upright import UPRIGHT_KEEP, gravity_look, second_
 from .box_faces import box_from_faces
 from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
-from .handle_depth import handle_turn, inside_box, object_points
+from .handle_depth import handle_turn
 from .laptop_planes import laptop_box, laptop_rotation
 from .model import CseModel
 from .parts import BASE_CATEGORIES, HANDLE_CATEGORIES, base_pitch, handle_azimuth
@@ -65,6 +65,8 @@ from .pixels import (
     box_depth_layers,
     cell_mask_and_depth,
     depth_metres,
+    inside_box,
+    object_points,
     remove_support_plane,
     support_plane,
 )
@@ -75,6 +77,13 @@ from .symmetry import canonical_rotation
 
 #: Categories whose pose and extents ``box_faces`` measures from their flat faces.
 FACE_CATEGORIES = frozenset({"box"})
+
+def _solved_object_points(depth_m, det: Detection, intrinsics, est: PoseEstimate) -> np.ndarray:
+    """``[N x 3]`` the detection's depth pixels (camera frame, m): the mask's, or, without one,
+    the box's that lie inside the solved object's box (:func:`.pixels.inside_box`)."""
+    pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
+    return pts if det.mask is not None else inside_box(pts, est.R, est.t, est.size)
+
 
 #: Stages timed per call (ms): crop, network forward, correspondences + confidence, RANSAC.
 STAGES = ("crop", "features", "correspondence", "solve", "total")
@@ -404,7 +413,7 @@ class CseEstimator(CategoryEstimator):
                 support = support_plane(depth_m, det.box_xyxy, intrinsics)
             if icfg.upright_on_support and support is not None:
                 est.R = stand_upright(est.R, support[0], icfg.upright_on_support_deg)
-            if icfg.handle_depth and name in HANDLE_CATEGORIES:
+            if icfg.handle_depth and name in HANDLE_CATEGORIES:  # a box's pixels as they are
                 pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
                 est.R, est.t, _, _ = handle_turn(
                     pts, est.R, est.t, est.size, icfg.handle_depth_margin,
@@ -412,17 +421,13 @@ class CseEstimator(CategoryEstimator):
                     icfg.handle_depth_min_turn_deg, icfg.handle_depth_sink,
                 )  # fmt: skip
             if icfg.laptop_planes and name in BASE_CATEGORIES:
-                pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
-                if det.mask is None:  # the box's pixels: keep those of the solved object
-                    pts = inside_box(pts, est.R, est.t, est.size)
+                pts = _solved_object_points(depth_m, det, intrinsics, est)
                 est.R, how = laptop_rotation(pts, est.R, est.t, icfg.plane_threshold,
                                              icfg.seed)  # fmt: skip
                 if how == "two planes" and icfg.laptop_box:
                     est.t, est.size = laptop_box(pts, est.R, est.t)
             if icfg.box_faces and name in FACE_CATEGORIES:
-                pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
-                if det.mask is None:
-                    pts = inside_box(pts, est.R, est.t, est.size)
+                pts = _solved_object_points(depth_m, det, intrinsics, est)
                 R, est.t, size, _ = box_from_faces(pts, est.R, est.t, est.size,
                                                    icfg.plane_threshold, icfg.seed, support)
                 R, est.size = order_horizontal_extents(get_category(name), R, size)

@@ -7,7 +7,8 @@ cells, which cannot fix it. The depth pixels themselves show the handle without 
 in the solved model frame the body is a cylinder of radius ``r = size_y / 2`` about the axis
 ``(x, y) = (-size_x / 2 + r, 0)``, and the handle is what sticks out of it.
 
-:func:`handle_turn` takes the object's depth pixels (``[N x 3]`` camera frame, m) and moves
+:func:`handle_turn` takes the object's depth pixels (``[N x 3]`` camera frame, m;
+:func:`.pixels.object_points`) and moves
 each ``sink`` body radii further along its viewing ray (a depth pixel lies on the handle's
 near side; without this their mean direction leans a few degrees towards the camera). It
 puts them in the solved frame (``R``, box centre ``t``, extents ``size``), keeps those between
@@ -30,46 +31,12 @@ import numpy as np
 
 from ros_pose_estimation.core.errors import check_shape
 
-__all__ = ["handle_turn", "inside_box", "object_points"]
+__all__ = ["handle_turn"]
 
 #: Histogram bin (deg) of the candidate pixels' azimuths, and the half-width (deg) of the
 #: neighbourhood of the peak that is averaged.
 BIN_DEG = 10.0
 PEAK_HALF_WIDTH_DEG = 30.0
-
-
-def object_points(depth_m: np.ndarray, box_xyxy, mask: np.ndarray | None, intrinsics,
-                  max_points: int = 4000) -> np.ndarray:  # fmt: skip
-    """``[N x 3]`` camera-frame points (m) of the valid depth pixels inside ``box_xyxy`` (px,
-    clipped to the image) and ``mask`` (``[H x W]`` bool, or None: the whole box); at most
-    ``max_points``, taken evenly in raster order."""
-    h, w = depth_m.shape
-    x0, y0, x1, y1 = (int(v) for v in np.round(np.asarray(box_xyxy, dtype=np.float64)))
-    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
-    if x1 <= x0 or y1 <= y0:
-        return np.zeros((0, 3))
-    z = depth_m[y0:y1, x0:x1].astype(np.float64)
-    ok = np.isfinite(z) & (z > 0)
-    if mask is not None:
-        ok &= np.asarray(mask, dtype=bool)[y0:y1, x0:x1]
-    v, u = np.nonzero(ok)
-    step = max(1, math.ceil(len(v) / max_points))
-    v, u = v[::step], u[::step]
-    zz = z[v, u]
-    uv = np.stack([u + x0, v + y0], axis=1).astype(np.float64)
-    return intrinsics.backproject(uv, zz)
-
-
-def inside_box(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.ndarray,
-               grow: float = 0.15, floor: float = 0.01) -> np.ndarray:  # fmt: skip
-    """The ``points [N x 3]`` (camera frame, m) inside the solved object's box (``R``, box
-    centre ``t``, extents ``size``, m) grown by ``grow`` of each extent, and at least ``floor``
-    (m) above its bottom face (what it stands on): a box-only detection's pixels of the
-    object."""
-    q = (np.asarray(points, dtype=np.float64) - np.asarray(t, dtype=np.float64)) @ np.asarray(R)
-    half = 0.5 * np.asarray(size, dtype=np.float64) * (1.0 + grow)
-    keep = np.all(np.abs(q) <= half, axis=1) & (q[:, 2] > -0.5 * float(size[2]) + floor)
-    return np.asarray(points)[keep]
 
 
 def handle_turn(

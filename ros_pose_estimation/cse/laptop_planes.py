@@ -7,9 +7,9 @@ normal is z, and where the screen is seen too, the hinge, the line where the two
 is y. :func:`laptop_rotation` takes the object's depth pixels (``[N x 3]`` camera frame, m) and
 the solved pose:
 
-1. RANSAC finds the largest plane (at least ``MIN_SHARE`` of the pixels within ``threshold``),
-   then the largest plane of the rest (at least ``MIN_SHARE_SECOND``); each is refitted to its
-   inliers by least squares.
+1. RANSAC (:func:`.planes.fit_plane`) finds the largest plane (at least ``MIN_SHARE`` of the
+   pixels within ``threshold``), then the largest plane of the rest (at least
+   ``MIN_SHARE_SECOND``); each is refitted to its inliers by least squares.
 2. The base is the plane whose pixels lie lower along the solved z; its normal, turned to
    agree with the solved z, is the new z (refused beyond ``MAX_TILT_DEG`` of it).
 3. With a screen plane at least ``MIN_FOLD_DEG`` away from the base's: y along their line
@@ -35,13 +35,14 @@ import numpy as np
 
 from ros_pose_estimation.core.errors import check_shape
 
-__all__ = ["BASE_THICKNESS", "fit_plane", "laptop_box", "laptop_rotation"]
+from .planes import fit_plane
 
-#: RANSAC hypotheses per plane; the larger plane's and the second plane's least share of the
+__all__ = ["BASE_THICKNESS", "laptop_box", "laptop_rotation"]
+
+#: The larger plane's and the second plane's least share of the
 #: pixels; the least angle between base and screen (deg); the most the base's normal may
 #: differ from the solved z with a screen seen, and without (deg); the largest snap (deg) to
 #: the base's rectangle. Chosen on the laptop validation sets (BENCHMARKS "The laptop's slabs").
-ITERATIONS = 200
 MIN_SHARE = 0.15
 MIN_SHARE_SECOND = 0.05
 MIN_FOLD_DEG = 25.0
@@ -51,33 +52,6 @@ MAX_SNAP_DEG = 40.0
 MIN_POINTS = 30
 #: The base slab's thickness below its top surface (m): the data engine draws 1.2-2.4 cm.
 BASE_THICKNESS = 0.018
-
-
-Plane = tuple[np.ndarray, np.ndarray, np.ndarray]
-
-
-def fit_plane(points: np.ndarray, threshold: float, rng: np.random.Generator,
-              iterations: int = ITERATIONS) -> Plane | None:  # fmt: skip
-    """The plane with the most of ``points [N x 3]`` (m) within ``threshold`` (m): ``(unit
-    normal [3], a point on it [3], inlier mask [N])``, least-squares refitted to its inliers;
-    None with fewer than 3 points or no non-degenerate sample."""
-    pts = np.asarray(points, dtype=np.float64)
-    if len(pts) < 3:
-        return None
-    a, b, c = rng.integers(0, len(pts), (iterations, 3)).T
-    normals = np.cross(pts[b] - pts[a], pts[c] - pts[a])  # [I x 3] hypotheses
-    length = np.linalg.norm(normals, axis=1)
-    ok = length > 1e-12
-    if not ok.any():
-        return None
-    normals, anchors = normals[ok] / length[ok, None], pts[a[ok]]
-    counts = (np.abs(pts @ normals.T - np.einsum("ij,ij->i", anchors, normals)) < threshold).sum(0)
-    k = int(np.argmax(counts))  # the first best, as a loop over the hypotheses would keep
-    best = (int(counts[k]), normals[k], anchors[k])
-    inliers = np.abs((pts - best[2]) @ best[1]) < threshold
-    centre = pts[inliers].mean(0)
-    normal = np.linalg.svd(pts[inliers] - centre, full_matrices=False)[2][2]
-    return normal, centre, np.abs((pts - centre) @ normal) < threshold
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:

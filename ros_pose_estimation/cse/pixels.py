@@ -20,10 +20,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ros_pose_estimation.core.conventions import DEPTH_ENCODINGS, depth_to_metres
 from ros_pose_estimation.core.errors import DepthError, EncodingError, check_shape
+
+from .planes import best_plane
 
 _DTYPE_ENCODING = {np.dtype(np.uint16): "16UC1", np.dtype(np.float32): "32FC1"}
 
@@ -153,19 +157,11 @@ def support_plane(
         idx = rng.choice(idx, max_points, replace=False)
     uv = np.stack([cols.reshape(-1)[idx], rows.reshape(-1)[idx]], 1).astype(np.float64)
     pts = intrinsics.backproject(uv, z[rows, cols].reshape(-1)[idx].astype(np.float64))
-    tri = pts[rng.integers(0, len(pts), (iterations, 3))]  # [I x 3 x 3]
-    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    norm = np.linalg.norm(normals, axis=1)
-    ok = norm > 1e-9
-    if not ok.any():
+    best = best_plane(pts, threshold, rng, iterations, min_norm=1e-9)
+    if best is None or best[0] < min_inlier_fraction * len(pts):
         return None
-    normals = normals[ok] / norm[ok, None]
-    offsets = -np.einsum("ij,ij->i", normals, tri[ok, 0])
-    counts = (np.abs(pts @ normals.T + offsets) < threshold).sum(0)
-    best = int(np.argmax(counts))
-    if counts[best] < min_inlier_fraction * len(pts):
-        return None
-    normal, offset = normals[best], float(offsets[best])
+    normal = best[1]
+    offset = -float(np.einsum("ij,ij->i", best[2][None], normal[None])[0])  # as RANSAC scored it
     if offset < 0:  # the camera (origin) on the positive side
         normal, offset = -normal, -offset
     return normal, offset
@@ -231,3 +227,37 @@ def cell_mask_and_depth(
     total = np.where(good, z, 0.0).reshape(blocks).sum((1, 3))
     depth = np.where(count > 0, total / np.maximum(count, 1), 0.0)
     return frac >= min_fraction, depth
+
+
+def object_points(depth_m: np.ndarray, box_xyxy, mask: np.ndarray | None, intrinsics,
+                  max_points: int = 4000) -> np.ndarray:  # fmt: skip
+    """``[N x 3]`` camera-frame points (m) of the valid depth pixels inside ``box_xyxy`` (px,
+    clipped to the image) and ``mask`` (``[H x W]`` bool, or None: the whole box); at most
+    ``max_points``, taken evenly in raster order."""
+    h, w = depth_m.shape
+    x0, y0, x1, y1 = (int(v) for v in np.round(np.asarray(box_xyxy, dtype=np.float64)))
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros((0, 3))
+    z = depth_m[y0:y1, x0:x1].astype(np.float64)
+    ok = np.isfinite(z) & (z > 0)
+    if mask is not None:
+        ok &= np.asarray(mask, dtype=bool)[y0:y1, x0:x1]
+    v, u = np.nonzero(ok)
+    step = max(1, math.ceil(len(v) / max_points))
+    v, u = v[::step], u[::step]
+    zz = z[v, u]
+    uv = np.stack([u + x0, v + y0], axis=1).astype(np.float64)
+    return intrinsics.backproject(uv, zz)
+
+
+def inside_box(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.ndarray,
+               grow: float = 0.15, floor: float = 0.01) -> np.ndarray:  # fmt: skip
+    """The ``points [N x 3]`` (camera frame, m) inside the solved object's box (``R``, box
+    centre ``t``, extents ``size``, m) grown by ``grow`` of each extent, and at least ``floor``
+    (m) above its bottom face (what it stands on): a box-only detection's pixels of the
+    object."""
+    q = (np.asarray(points, dtype=np.float64) - np.asarray(t, dtype=np.float64)) @ np.asarray(R)
+    half = 0.5 * np.asarray(size, dtype=np.float64) * (1.0 + grow)
+    keep = np.all(np.abs(q) <= half, axis=1) & (q[:, 2] > -0.5 * float(size[2]) + floor)
+    return np.asarray(points)[keep]

@@ -8,11 +8,10 @@ import math
 import numpy as np
 import pytest
 
-from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
-from ros_pose_estimation.cse.handle_depth import handle_turn, object_points
+from ros_pose_estimation.cse.handle_depth import handle_turn
 from ros_pose_estimation.shapes import template_mesh
 
 MUG = template_mesh("mug")
@@ -97,19 +96,7 @@ def test_window_and_minimum_turn():
     assert _angle(handle_turn(cam, R_bad, t_bad, SIZE, sink=0.0)[0], R) < 2.0
 
 
-def test_object_points_box_mask_and_backprojection():
-    intr = Intrinsics(fx=100.0, fy=110.0, cx=20.0, cy=15.0, width=40, height=30)
-    depth = np.full((30, 40), 0.8, np.float32)
-    depth[0, :] = 0.0
-    depth[1, :] = np.nan
-    mask = np.zeros((30, 40), bool)
-    mask[0:10, 5:8] = True
-    pts = object_points(depth, (-5, -5, 10, 12), None, intr)  # clipped to the image
-    assert len(pts) == 10 * 10  # rows 2-11, columns 0-9 (rows 0, 1: no depth)
-    np.testing.assert_allclose(pts[0], [(0 - 20) / 100 * 0.8, (2 - 15) / 110 * 0.8, 0.8])
-    assert len(object_points(depth, (-5, -5, 10, 12), mask, intr)) == 8 * 3
-    assert len(object_points(depth, (0, 0, 40, 30), None, intr, max_points=50)) <= 50
-    assert object_points(depth, (50, 50, 60, 60), None, intr).shape == (0, 3)
+def test_wrong_point_shapes_are_refused():
     with pytest.raises(InputError):
         handle_turn(np.zeros((4, 2)), np.eye(3), np.zeros(3), SIZE)
 

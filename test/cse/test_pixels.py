@@ -10,6 +10,8 @@ from ros_pose_estimation.cse.pixels import (
     box_depth_mask,
     cell_mask_and_depth,
     depth_metres,
+    inside_box,
+    object_points,
 )
 
 
@@ -134,3 +136,32 @@ def test_box_depth_layers_finds_the_object_behind_an_occluder():
     assert np.array_equal(box_depth_mask(z, box, fx=100.0, band=0.1), layers[0])
     few = box_depth_layers(z, box, fx=100.0, band=0.1, min_share=0.7)
     assert len(few) == 1  # what the occluder leaves is 68 % of the box: under 70 %
+
+
+def test_object_points_box_mask_and_backprojection():
+    from ros_pose_estimation.core.camera import Intrinsics
+
+    intr = Intrinsics(fx=100.0, fy=110.0, cx=20.0, cy=15.0, width=40, height=30)
+    depth = np.full((30, 40), 0.8, np.float32)
+    depth[0, :] = 0.0
+    depth[1, :] = np.nan
+    mask = np.zeros((30, 40), bool)
+    mask[0:10, 5:8] = True
+    pts = object_points(depth, (-5, -5, 10, 12), None, intr)  # clipped to the image
+    assert len(pts) == 10 * 10  # rows 2-11, columns 0-9 (rows 0, 1: no depth)
+    np.testing.assert_allclose(pts[0], [(0 - 20) / 100 * 0.8, (2 - 15) / 110 * 0.8, 0.8])
+    assert len(object_points(depth, (-5, -5, 10, 12), mask, intr)) == 8 * 3
+    assert len(object_points(depth, (0, 0, 40, 30), None, intr, max_points=50)) <= 50
+    assert object_points(depth, (50, 50, 60, 60), None, intr).shape == (0, 3)
+
+
+def test_inside_box_keeps_the_object_and_drops_what_it_stands_on():
+    from ros_pose_estimation.core.rotations import axis_angle_to_matrix
+
+    axis = np.array([0.3, -1.0, 0.2])
+    R = np.asarray(axis_angle_to_matrix(axis / np.linalg.norm(axis) * np.radians(200.0)))
+    t = np.array([0.02, 0.05, 0.9])
+    size = np.array([0.22, 0.30, 0.20])
+    q = np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0], [0.0, 0.0, -0.099], [0.0, 0.0, -0.08]])
+    kept = inside_box(q @ R.T + t, R, t, size)
+    np.testing.assert_allclose((kept - t) @ R, q[[0, 3]], atol=1e-12)

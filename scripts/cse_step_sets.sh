@@ -1,0 +1,36 @@
+# shellcheck shell=bash
+# The RGB-D sets and the evaluation that the depth-step scripts share (sourced, not run):
+# scripts/cse_handle_depth.sh, cse_laptop_planes.sh, cse_box_faces.sh, cse_upright_support.sh.
+#   cse_set C SET: make out/data/<C>_rgbd_<SET> once; SET is one of
+#     val      other instances, 320x240 (seed 1000, as scripts/cse_inference_tau.sh)
+#     val640   other instances, 640x480, photo backgrounds, farther (seed 1500)
+#     final    the README's seed-2000 test set (as scripts/cse_bundled_models.sh)
+#     ood      another camera: 640x480, f ~ 600 px, photo backgrounds, farther (seed 3000,
+#              the settings of scripts/cse_ood_eval.sh)
+#     ood_look the same with dim, tinted, blurred, noisy, JPEG-compressed colour
+#   cse_eval C SET JSON ARGS...: evaluate-cse of models/cse/<C>.pt on 100 objects of that set,
+#     one thread, ARGS (e.g. --set NAME=VALUE, --box-only) passed on, figures to JSON
+[[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
+CSE_WIDE=(--instances 10 --images 60 --split test --width 640 --height 480 --hfov 56.1
+          --fill 0.2..0.6 --backgrounds out/data/photos --no-progress)
+CSE_LOOK=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --rgb-noise 5
+          --jpeg-quality 50)
+cse_set() {
+  local c=$1 set=$2 args
+  case $set in
+    val) args=(--instances 10 --images 60 --seed 1000 --split test --no-progress) ;;
+    val640) args=("${CSE_WIDE[@]}" --seed 1500) ;;
+    final) args=(--instances 10 --images 150 --seed 2000 --split test --no-progress) ;;
+    ood) args=("${CSE_WIDE[@]}" --seed 3000) ;;
+    ood_look) args=("${CSE_WIDE[@]}" --seed 3000 "${CSE_LOOK[@]}") ;;
+    *) echo "cse_set: unknown set $set" >&2; return 2 ;;
+  esac
+  [[ -d out/data/${c}_rgbd_$set/test ]] || generate-dataset --category "$c" "${args[@]}" \
+    --out "out/data/${c}_rgbd_$set" > /dev/null
+}
+cse_eval() {
+  local c=$1 set=$2 json=$3; shift 3
+  cse_set "$c" "$set"
+  evaluate-cse --data "out/data/${c}_rgbd_$set" --split test --checkpoint "models/cse/$c.pt" \
+    --max-objects 100 --threads 1 --quiet "$@" --json "$json"
+}
