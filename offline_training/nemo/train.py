@@ -51,6 +51,7 @@ from offline_training.train_loop import (
     step_loader,
     torch_threads,
 )
+from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 
@@ -156,6 +157,26 @@ def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
     return lineage
 
 
+def _symmetric_mesh(model: NemoModel, neighbours: torch.Tensor, tie: bool
+                    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The orbits ``[K x V]`` of the mesh's vertices under the category's symmetries and the
+    negatives to leave out ``[V x V]``; with ``tie`` the vertex features are averaged over each
+    orbit first (a resumed run's are tied already)."""
+    from offline_training.nemo import symmetric_vertices as sym
+
+    rotations = sym.symmetry_rotations(model.config.category)
+    if len(rotations) < 2:
+        raise ConfigError(
+            f"--symmetric-vertices: category {model.config.category!r} has no rotational "
+            "symmetry (categories.md); train without it"
+        )
+    orbits = sym.vertex_orbits(model.mesh.vertices, rotations)
+    if tie:
+        with torch.no_grad():
+            model.mesh.features.copy_(sym.tie_features(model.mesh.features, orbits))
+    return orbits, sym.symmetric_neighbours(neighbours, orbits)
+
+
 def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Path,
          ctx: distributed.DistContext) -> Path:  # fmt: skip
     torch.manual_seed(cfg.seed)
@@ -191,6 +212,10 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
     ctx.barrier()  # every rank has read the resume file before rank 0 may rewrite it
     out.mkdir(parents=True, exist_ok=True)
     neighbours = model.mesh.neighbour_mask(cfg.neighbour_fraction).to(device)
+    orbits = None
+    if cfg.symmetric_vertices:  # one feature per symmetry orbit (.symmetric_vertices)
+        orbits, neighbours = _symmetric_mesh(model, neighbours, tie=step == 0)
+        say(f"symmetric vertices: {len(orbits)} rotations tie the neural mesh's features")
     sampler = StepBatchSampler(len(dataset), cfg.batch_size, cfg.steps, cfg.seed, step)
     if ctx.enabled:
         sampler = distributed.RankBatchSampler(sampler, ctx.rank, ctx.world)
@@ -209,7 +234,8 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
         if ctx.enabled:
             generator = distributed.step_generator(cfg.seed, done, ctx.rank)
         set_learning_rate(optimizer, cfg, done)
-        return train_step(model, optimizer, batch, cfg, neighbours, generator, net, ctx)
+        return train_step(model, optimizer, batch, cfg, neighbours, generator, net, ctx,
+                          orbits=orbits)  # fmt: skip
 
     def save() -> None:
         m = meta()

@@ -141,6 +141,10 @@ def parser() -> argparse.ArgumentParser:
                    "family the view picks (cse.symmetry.canonical_rotation), so that "
                    "equivalent views of different instances get the same vertex labels (measured "
                    "on box and can: worse poses, BENCHMARKS.md; off by default)")
+    p.add_argument("--symmetric-vertices", action="store_true",
+                   help="symmetric categories (box; bottle, bowl, can by quarter turns): tie "
+                   "the features of vertices the category's symmetries map onto each other and "
+                   "never use them as each other's negatives (.symmetric_vertices)")
     p.add_argument("--replay-data", default=None, metavar="DIR",
                    help="labelled source data (split train, e.g. the synthetic data the "
                    "--init-checkpoint was trained on) replayed while fine-tuning")

@@ -118,6 +118,7 @@ class TrainConfig:
     replay_data: str | None = None
     replay_fraction: float = 0.5
     canonical_symmetry: bool = False
+    symmetric_vertices: bool = False
     pose_margin_weight: float = 0.0
     pose_margin_poses: int = 4
     pose_margin_min_deg: float = 2.0

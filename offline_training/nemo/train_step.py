@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from offline_training import distributed
 from offline_training.nemo import domain
 from offline_training.nemo.pose_margin import pose_margin_loss
+from offline_training.nemo.symmetric_vertices import expand_observations
 from offline_training.nemo.train_config import TrainConfig
 from ros_pose_estimation.nemo.contrastive import (
     contrastive_loss,
@@ -69,12 +70,14 @@ def visible_vertices(
 
 
 def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
-               net=None, ctx: distributed.DistContext | None = None) -> dict:  # fmt: skip
+               net=None, ctx: distributed.DistContext | None = None,
+               orbits: torch.Tensor | None = None) -> dict:  # fmt: skip
     """One optimisation step on ``batch`` (see module doc); returns float stats.
 
     ``net``: the feature net to call (its ``DistributedDataParallel`` wrapper in a distributed
     run; default ``model.feature_net``); ``ctx``: the distributed context (mesh updates from
-    every rank's features)."""
+    every rank's features); ``orbits``: ``[K x V]`` vertex orbits under the category's
+    symmetries (:mod:`.symmetric_vertices`): every observation updates its whole orbit."""
     device = next(model.parameters()).device
     image = batch["image"].to(device, non_blocking=True)
     K, R, t = (batch[k].to(device) for k in ("K", "R", "t"))
@@ -118,6 +121,8 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
     if ctx is not None and ctx.enabled:  # every rank applies the same, global update
         feats, bg = distributed.all_gather_rows(feats, ctx), distributed.all_gather_rows(bg, ctx)
         vertex_ids = distributed.all_gather_rows(vertex_ids, ctx)
+    if orbits is not None:  # the orbit's features stay one feature
+        feats, vertex_ids = expand_observations(feats, vertex_ids, orbits)
     model.mesh.update_vertex_features(feats, vertex_ids, momentum=cfg.momentum)
     model.mesh.update_clutter(bg)  # after the loss (the queue is its negatives)
     stats["loss"] = float(loss.detach())

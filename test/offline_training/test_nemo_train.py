@@ -106,11 +106,11 @@ def test_resume_reproduces_the_uninterrupted_run(bop_root, tmp_path, monkeypatch
 
     calls, step = {"n": 0}, train_mod.train_step
 
-    def interrupted(*args):
+    def interrupted(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 5:  # dies during step 5: resume.pt holds step 3, the log step 4
             raise KeyboardInterrupt
-        return step(*args)
+        return step(*args, **kwargs)
 
     monkeypatch.setattr(train_mod, "train_step", interrupted)
     with pytest.raises(KeyboardInterrupt):
@@ -316,8 +316,34 @@ def test_rotation_augmentation_options_reach_the_training_config(monkeypatch, tm
     (data / "train").mkdir(parents=True)
     train_cli.main(["--data", str(data), "--category", "mug", "--out", str(tmp_path / "o"),
                     "--max-rotation", "60", "--p-rotate", "0.7", "--p-occlude", "0.5",
-                    "--p-degrade", "0.25", "--canonical-symmetry", *TINY_CLI])  # fmt: skip
-    assert seen["cfg"].canonical_symmetry is True
+                    "--p-degrade", "0.25", "--canonical-symmetry", "--symmetric-vertices",
+                    *TINY_CLI])  # fmt: skip
+    assert seen["cfg"].canonical_symmetry is True and seen["cfg"].symmetric_vertices is True
     aug = seen["cfg"].augment
     assert aug.max_rotation_deg == 60.0 and aug.p_rotate == 0.7 and aug.p_color == 0.8
     assert aug.p_occlude == 0.5 and aug.p_degrade == 0.25
+
+
+def test_symmetric_vertices_train_a_mesh_whose_equivalent_vertices_share_one_feature(
+        bop_root, tmp_path):  # fmt: skip
+    from offline_training.nemo.symmetric_vertices import symmetry_rotations, vertex_orbits
+
+    out = tmp_path / "bottle"
+    path = train(TrainConfig(data=str(bop_root), category="bottle", out=str(out),
+                             **{**TINY, "steps": 6, "lr": 1e-3, "log_every": 1},
+                             symmetric_vertices=True))  # fmt: skip
+    model, _ = load_checkpoint(path, "bottle")
+    mesh = model.mesh
+    orbits = vertex_orbits(mesh.vertices, symmetry_rotations("bottle"))
+    assert not torch.equal(orbits[1], orbits[0])
+    torch.testing.assert_close(mesh.features[orbits[1]], mesh.features, atol=1e-6, rtol=0)
+    # the same run without the flag leaves the half-turned vertices apart
+    plain = train(TrainConfig(data=str(bop_root), category="bottle", out=str(tmp_path / "p"),
+                              **{**TINY, "steps": 6, "lr": 1e-3}))  # fmt: skip
+    feats = load_checkpoint(plain, "bottle")[0].mesh.features
+    assert (feats[orbits[1]] - feats).abs().max() > 1e-2
+
+
+def test_symmetric_vertices_refuse_an_asymmetric_category(bop_root, tmp_path):
+    with pytest.raises(ConfigError, match="no rotational symmetry"):
+        train(_cfg(bop_root, tmp_path / "m", steps=2, symmetric_vertices=True))

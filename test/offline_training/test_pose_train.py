@@ -71,11 +71,11 @@ def test_interrupted_run_resumes_to_the_same_model(bag, tmp_path, monkeypatch, c
     assert main(_args(bag, tmp_path / "a", cache)) == 0
     calls, step = {"n": 0}, train_mod.train_step
 
-    def interrupted(*args):
+    def interrupted(*args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 4:  # dies in step 4: resume.pt holds step 2
             raise KeyboardInterrupt
-        return step(*args)
+        return step(*args, **kwargs)
 
     monkeypatch.setattr(train_mod, "train_step", interrupted)
     assert main(_args(bag, tmp_path / "b", cache)) == 130
