@@ -72,7 +72,7 @@ from .pixels import (
 )
 from .refine import icp_similarity
 from .solve import pose_from_correspondences
-from .support import stand_upright
+from .support import rest_axis_up, stand_upright
 from .symmetry import canonical_rotation
 
 #: Categories whose pose and extents ``box_faces`` measures from their flat faces.
@@ -161,6 +161,9 @@ class CseInferenceConfig:
             (:mod:`.support`; a tabletop prior: objects in their natural resting pose. Turn it
             off for piles, tilted or hand-held objects: anything tilted by more than the
             angle is left alone, anything tilted by less is stood up).
+        box_rest_face: with ``upright_on_support``, first relabel a box's axes so that the one
+            within ``box_rest_face_deg`` of the surface's normal is z (:func:`.support.
+            rest_axis_up`: a box rests on any face, and its frame calls the vertical axis z).
         base_pitch: for a laptop, turn the solved rotation about the hinge axis (model y) to
             fit the cells of the base slab (:mod:`.parts`: a rigid fit of base and screen tilts
             the base by a compromise when the screen's opening differs from the template's);
@@ -215,6 +218,8 @@ class CseInferenceConfig:
     box_faces: bool = True
     upright_on_support: bool = True
     upright_on_support_deg: float = 15.0
+    box_rest_face: bool = True
+    box_rest_face_deg: float = 15.0
     base_pitch: bool = True
     base_min_cells: int = 8
     canonical_symmetry: bool = True
@@ -412,6 +417,9 @@ class CseEstimator(CategoryEstimator):
             if icfg.upright_on_support or (icfg.box_faces and name in FACE_CATEGORIES):
                 support = support_plane(depth_m, det.box_xyxy, intrinsics)
             if icfg.upright_on_support and support is not None:
+                if icfg.box_rest_face and name in FACE_CATEGORIES:  # any face may be down
+                    est.R, est.size = rest_axis_up(est.R, est.size, support[0],
+                                                   icfg.box_rest_face_deg)  # fmt: skip
                 est.R = stand_upright(est.R, support[0], icfg.upright_on_support_deg)
             if icfg.handle_depth and name in HANDLE_CATEGORIES:  # a box's pixels as they are
                 pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)

@@ -7,6 +7,9 @@ already fit to drop the table's pixels), and its normal is measured far more pre
 tilt the correspondences give. :func:`stand_upright` turns a solved rotation by the smallest
 rotation that puts its z on the surface's normal, when the two are within ``max_deg`` of each
 other (an object that is clearly tilted, lying on its side or held in a hand is left alone).
+A box rests on any of its faces, and its frame calls whichever axis is then vertical z (x the
+longer horizontal edge): :func:`rest_axis_up` relabels a solved box's axes so that the one
+nearest the surface's normal is z, when it is within ``max_deg`` of it.
 Pure numpy; ``test/cse/test_support.py`` pins it.
 """
 
@@ -16,7 +19,7 @@ import math
 
 import numpy as np
 
-__all__ = ["stand_upright"]
+__all__ = ["rest_axis_up", "stand_upright"]
 
 
 def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> np.ndarray:
@@ -35,3 +38,25 @@ def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> n
     K = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
     turn = np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * (K @ K)  # Rodrigues
     return turn @ R
+
+
+def rest_axis_up(R: np.ndarray, size: np.ndarray, normal: np.ndarray, max_deg: float = 15.0
+                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A cuboid's rotation ``R [3 x 3]`` (model -> camera) and extents ``size [3]`` (m) with its
+    axes relabelled so that z is the axis nearest the unit surface ``normal [3]`` (camera
+    frame), pointing away from the surface's side of it, when that axis is within ``max_deg``
+    of the normal; else both unchanged. The same box either way: the axes are cycled (and two
+    of them reversed where z must flip, a half turn about x), with the extents cycled alike."""
+    R = np.asarray(R, dtype=np.float64)
+    size = np.asarray(size, dtype=np.float64)
+    n = np.asarray(normal, dtype=np.float64)
+    n = n / np.linalg.norm(n)
+    cosines = R.T @ n
+    k = int(np.argmax(np.abs(cosines)))
+    if abs(cosines[k]) < math.cos(math.radians(max_deg)):
+        return R, size
+    order = [(k + 1) % 3, (k + 2) % 3, k]  # cyclic: a proper rotation
+    out = R[:, order].copy()
+    if cosines[k] < 0:  # z would point into the surface: a half turn about the new x
+        out[:, 1:] *= -1.0
+    return out, size[order]

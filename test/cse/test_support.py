@@ -1,8 +1,10 @@
 """Objects standing on a surface (ros_pose_estimation/cse/support.py): a solve tilted by a few
-degrees stands upright on the surface's normal; a clearly tilted one is left alone."""
+degrees stands upright on the surface's normal; a clearly tilted one is left alone; a box solved
+with another axis up is relabelled so that z is the vertical one."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
-from ros_pose_estimation.cse.support import stand_upright
+from ros_pose_estimation.cse.support import rest_axis_up, stand_upright
 
 
 def _rot(axis, deg):
@@ -48,3 +50,45 @@ def test_config():
     assert CseInferenceConfig().upright_on_support
     with pytest.raises(ConfigError):
         CseInferenceConfig(upright_on_support_deg=100.0)
+
+
+def _box_corners(R, size):
+    signs = np.array([[a, b, c] for a in (-1, 1) for b in (-1, 1) for c in (-1, 1)], float)
+    return np.sort(np.round((signs * size / 2) @ R.T, 9), axis=0)
+
+
+def _signed_permutation(axis: int, sign: int) -> np.ndarray:
+    """A proper signed permutation ``Q`` with ``Q e_axis = sign e_z``."""
+    for perm in itertools.permutations(range(3)):
+        for signs in itertools.product((1, -1), repeat=3):
+            Q = np.zeros((3, 3))
+            Q[list(perm), range(3)] = signs
+            if np.linalg.det(Q) > 0 and np.allclose(Q[:, axis], [0, 0, sign]):
+                return Q
+    raise AssertionError
+
+
+@pytest.mark.parametrize("axis, sign", [(0, 1), (0, -1), (1, 1), (1, -1), (2, -1)])
+def test_a_box_solved_on_its_side_gets_the_vertical_axis_as_z(axis, sign):
+    size = np.array([0.30, 0.12, 0.20])  # the box, upright in TRUE_R
+    Q = _signed_permutation(axis, sign)
+    R = TRUE_R @ Q  # the same box labelled with model axis `axis` (signed) up
+    sizes_in = size[np.abs(Q).argmax(axis=0)]
+    np.testing.assert_allclose(_box_corners(R, sizes_in), _box_corners(TRUE_R, size), atol=1e-9)
+    tilted = R @ _rot([0.3, 0.2, 0.1], 4.0)
+    R_out, size_out = rest_axis_up(tilted, sizes_in, NORMAL, 15.0)
+    assert np.linalg.det(R_out) == pytest.approx(1.0)
+    assert R_out[:, 2] @ NORMAL > math.cos(math.radians(5.0))  # z up, away from the table
+    np.testing.assert_allclose(size_out[2], size[2])  # the vertical extent is z's
+    np.testing.assert_allclose(_box_corners(R_out, size_out), _box_corners(tilted, sizes_in),
+                               atol=1e-9)  # the same box  # fmt: skip
+
+
+def test_a_box_tilted_beyond_the_angle_or_already_upright_keeps_its_axes():
+    size = np.array([0.3, 0.12, 0.2])
+    upright = TRUE_R @ _rot([0, 0, 1], 30.0)
+    R, s = rest_axis_up(upright, size, NORMAL, 15.0)
+    assert np.array_equal(R, upright) and np.array_equal(s, size)
+    leaning = TRUE_R @ _rot([1, 0, 0], 60.0)  # y 30 deg off the normal
+    R, s = rest_axis_up(leaning, size, NORMAL, 15.0)
+    assert np.array_equal(R, leaning) and np.array_equal(s, size)
