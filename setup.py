@@ -89,6 +89,7 @@ setup(
             "train-views = offline_training.diffusion.train_views_cli:main",
             "enhance-dataset = offline_training.diffusion.enhance_cli:main",
             "adapt-nemo = offline_training.adapt.cli:main",
+            "adapt-bn = offline_training.bn_adapt:main",
         ],
     },
 )
