@@ -7,7 +7,8 @@ Reads ``<dir>/<set>_<model>.json`` (``evaluate_bag`` output; ``before.json`` and
 solved, median rotation (deg, an unsolved object counting as a miss), IoU50, 10deg5cm and
 5deg2cm; then per adapted model the change of the pooled held-out median against ``before``
 with a 95 % bootstrap interval (:func:`median_change`: the same frames, resampled by object
-track, because the frames of one track are not independent); ``--json`` writes those figures
+track, because the frames of one track are not independent), and the same for the change of
+the 10deg5cm and 5deg2cm shares; ``--json`` writes those figures
 (no per-object rows).
 """
 
@@ -55,38 +56,55 @@ def pooled(results: list[dict]) -> dict:
 
 
 def _paired_errors(before: list[dict], after: list[dict]):
-    """Rotation errors (deg; unsolved: inf) of the frames both results scored, keyed by
-    ``(recording, frame, track_id)``, and each frame's track ``(recording, track_id)``."""
+    """Rotation (deg) and translation (cm) errors, ``[F x 2]`` each (unsolved: inf), of the
+    frames both results scored, keyed by ``(recording, frame, track_id)``, and each frame's
+    track ``(recording, track_id)``."""
     def rows(results):
         return {(r["recording"], r["frame"], r["track_id"]):
-                r["rot_err_deg"] if r["solved"] else float("inf")
+                (r["rot_err_deg"], r["trans_err_cm"]) if r["solved"] else (np.inf, np.inf)
                 for res in results for r in res["rows"]}  # fmt: skip
 
     a, b = rows(before), rows(after)
     keys = sorted(set(a) & set(b))
     tracks = [(k[0], k[2]) for k in keys]
-    return np.array([a[k] for k in keys]), np.array([b[k] for k in keys]), tracks
+    return (np.array([a[k] for k in keys]).reshape(-1, 2),
+            np.array([b[k] for k in keys]).reshape(-1, 2), tracks)  # fmt: skip
+
+
+#: the shares whose change is bootstrapped too: name -> (max rotation deg, max translation cm)
+SHARES = {"10deg5cm": (10.0, 5.0), "5deg2cm": (5.0, 2.0)}
 
 
 def median_change(before: list[dict], after: list[dict], draws: int = 2000,
                   seed: int = 0) -> dict:  # fmt: skip
     """Median rotation error after minus before on the frames both scored, and its 95 %
     interval by a bootstrap over object tracks (``draws`` resamples of the tracks with
-    replacement, each taking all its frames). An interval that contains 0 is no measurable
+    replacement, each taking all its frames); the same for the shares of :data:`SHARES`
+    (``change_<name>``, ``ci95_<name>``). An interval that contains 0 is no measurable
     change."""
     a, b, tracks = _paired_errors(before, after)
     names = sorted(set(tracks))
     index = {t: i for i, t in enumerate(names)}
     of_track = np.array([index[t] for t in tracks])
     members = [np.flatnonzero(of_track == i) for i in range(len(names))]
+    hits = {k: ((b[:, 0] < r) & (b[:, 1] < c)).astype(float)
+            - ((a[:, 0] < r) & (a[:, 1] < c)).astype(float)
+            for k, (r, c) in SHARES.items()}  # fmt: skip
     gen = np.random.default_rng(seed)
-    diffs = []
+    diffs, shares = [], {k: [] for k in SHARES}
     for _ in range(draws):
         pick = np.concatenate([members[i] for i in gen.integers(0, len(names), len(names))])
-        diffs.append(np.median(b[pick]) - np.median(a[pick]))
+        diffs.append(np.median(b[pick, 0]) - np.median(a[pick, 0]))
+        for k in SHARES:
+            shares[k].append(hits[k][pick].mean())
     lo, hi = np.percentile(diffs, [2.5, 97.5])
-    return {"frames": len(a), "tracks": len(names), "change_deg": float(np.median(b) -
-            np.median(a)), "ci95_deg": [float(lo), float(hi)]}  # fmt: skip
+    out = {"frames": len(a), "tracks": len(names), "change_deg": float(np.median(b[:, 0]) -
+           np.median(a[:, 0])), "ci95_deg": [float(lo), float(hi)]}  # fmt: skip
+    for k in SHARES:
+        lo, hi = np.percentile(shares[k], [2.5, 97.5])
+        out[f"change_{k}"] = float(hits[k].mean())
+        out[f"ci95_{k}"] = [float(lo), float(hi)]
+    return out
 
 
 def _cell(f: dict) -> str:
@@ -139,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
         lo, hi = c["ci95_deg"]
         print(f"{name}: held-out median {c['change_deg']:+.2f} deg against before, 95 % "
               f"interval over {c['tracks']} tracks [{lo:+.2f}, {hi:+.2f}] ({c['frames']} frames)")
+        for k in SHARES:
+            lo, hi = c[f"ci95_{k}"]
+            print(f"{name}: held-out {k} {c[f'change_{k}']:+.3f} against before, 95 % "
+                  f"interval [{lo:+.3f}, {hi:+.3f}]")
     if args.json:
         Path(args.json).write_text(json.dumps({"root": args.root, "sets": SETS,
                                                "models": table, "held_out_change": changes},
