@@ -1,6 +1,7 @@
 """Objects standing on a surface (ros_pose_estimation/cse/support.py): a solve tilted by a few
 degrees stands upright on the surface's normal; a clearly tilted one is left alone; a box solved
-with another axis up is relabelled so that z is the vertical one."""
+with another axis up is relabelled so that z is the vertical one; a box reaching below the
+surface is cut at it."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
-from ros_pose_estimation.cse.support import rest_axis_up, stand_upright
+from ros_pose_estimation.cse.support import clip_to_support, rest_axis_up, stand_upright
 
 
 def _rot(axis, deg):
@@ -92,3 +93,37 @@ def test_a_box_tilted_beyond_the_angle_or_already_upright_keeps_its_axes():
     leaning = TRUE_R @ _rot([1, 0, 0], 60.0)  # y 30 deg off the normal
     R, s = rest_axis_up(leaning, size, NORMAL, 15.0)
     assert np.array_equal(R, leaning) and np.array_equal(s, size)
+
+
+def _table_under(t, R, size, sink):
+    """The surface ``(normal, offset)`` on which a box of centre ``t`` stands with its bottom
+    ``sink`` m below the surface's plane (negative: floating above it)."""
+    n = R[:, 2]
+    return n, -float(t @ n) + 0.5 * size[2] - sink
+
+
+def test_a_box_reaching_below_the_table_is_cut_there_keeping_its_top():
+    size = np.array([0.08, 0.08, 0.14])
+    t = np.array([0.05, -0.02, 0.7])
+    support = _table_under(t, TRUE_R, size, sink=0.03)  # the bottom 3 cm under the table
+    t2, size2 = clip_to_support(TRUE_R, t, size, support)
+    np.testing.assert_allclose(size2, [0.08, 0.08, 0.11])
+    height = lambda p: float(p @ support[0]) + support[1]  # noqa: E731
+    assert height(t2 - 0.5 * size2[2] * TRUE_R[:, 2]) == pytest.approx(0.0, abs=1e-12)
+    top = t + 0.5 * size[2] * TRUE_R[:, 2]
+    np.testing.assert_allclose(t2 + 0.5 * size2[2] * TRUE_R[:, 2], top, atol=1e-12)
+
+
+def test_clipping_leaves_floating_tilted_and_implausible_boxes_alone():
+    size = np.array([0.08, 0.08, 0.14])
+    t = np.array([0.05, -0.02, 0.7])
+    above = _table_under(t, TRUE_R, size, sink=-0.01)  # floating 1 cm above: not moved down
+    t1, size1 = clip_to_support(TRUE_R, t, size, above)
+    assert np.array_equal(t1, t) and np.array_equal(size1, size)
+    below = _table_under(t, TRUE_R, size, sink=0.03)
+    tilted = TRUE_R @ _rot([1, 0, 0], 40.0)
+    t2, size2 = clip_to_support(tilted, t, size, below)
+    assert np.array_equal(t2, t) and np.array_equal(size2, size)
+    deep = _table_under(t, TRUE_R, size, sink=0.1)  # 70 % of the height under the "table"
+    t3, size3 = clip_to_support(TRUE_R, t, size, deep)
+    assert np.array_equal(t3, t) and np.array_equal(size3, size)
