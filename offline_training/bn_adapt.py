@@ -182,18 +182,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _save(args, model, n: int) -> None:
     """The adapted model in the checkpoint's own format, its meta extended."""
+    import importlib
+
+    checkpoint = importlib.import_module(f"ros_pose_estimation.{args.method}.checkpoint")
     note = {"recordings": [str(b) for b in args.bags], "crops": n, "mix": args.mix,
             "every_nth": args.every_nth, "from": str(args.checkpoint)}  # fmt: skip
-    if args.method == "cse":
-        from ros_pose_estimation.cse.checkpoint import load_checkpoint, save_checkpoint
-
-        _, meta = load_checkpoint(args.checkpoint)
-        save_checkpoint(args.out, model, {**meta, "bn_adaptation": note})
-    else:
-        from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
-
-        _, meta = load_checkpoint(args.checkpoint)
-        save_checkpoint(args.out, model, {**meta, "bn_adaptation": note})
+    _, meta = checkpoint.load_checkpoint(args.checkpoint)
+    checkpoint.save_checkpoint(args.out, model, {**meta, "bn_adaptation": note})
 
 
 if __name__ == "__main__":

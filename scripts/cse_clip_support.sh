@@ -11,7 +11,8 @@
 #         3rd frame, box-only detections as recorded; run that script first)
 # Usage: bash scripts/cse_clip_support.sh val|test|bags [CATEGORY ...]   (default: all seven; two
 #        jobs at a time; needs out/data/photos, made by scripts/nemo_pretrained_experiment.sh)
-# Outputs: benchmarks/results/cse_clip_<set>_<setting>_<c>_cpu.json
+# Outputs: benchmarks/results/cse_clip_<set>_<setting>_<c>_cpu.json,
+#          benchmarks/results/cse_clip_bags_<c>_cpu.json
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
@@ -22,43 +23,20 @@ cats=("${@:-mug camera bottle bowl can laptop box}")
 read -r -a cats <<< "${cats[*]}"
 # shellcheck source=scripts/cse_step_sets.sh
 source scripts/cse_step_sets.sh
-run() {  # run C SET SETTING ARGS...: evaluate-cse on 100 objects of SET
-  local c=$1 set=$2 setting=$3; shift 3
-  cse_eval "$c" "$set" "benchmarks/results/cse_clip_${set}_${setting}_${c}_cpu.json" "$@" \
-    > /dev/null
-}
-both() {  # both C SET [SUFFIX ARGS...]: off and on
-  local c=$1 set=$2 suffix=${3:-}; shift 3 || shift $#
-  run "$c" "$set" "off$suffix" --set clip_to_support=false "$@"
-  run "$c" "$set" "on$suffix" "$@"
+both() {  # both C SET SUFFIX ARGS...: off and on
+  cse_off_on clip clip_to_support "$@"
 }
 mkdir -p benchmarks/results
 for c in "${cats[@]}"; do
   if [[ $mode == bags ]]; then
-    out=out/cse_bags/$c
-    for setting in off on; do
-      extra=(); [[ $setting == off ]] && extra=(--set clip_to_support=false)
-      python -m offline_training.bags.evaluate_bag "$out"/bags/heldout_s12{1,2,3} \
-        "$out"/bags/revisit_s22{1,2,3} --checkpoint "models/cse/$c.pt" --method cse \
-        --every-nth 3 --cache "$out/cache" --threads 1 "${extra[@]}" \
-        --json "$out/clip_$setting.json" | tail -n 2
-    done
-    python - "$out" "benchmarks/results/cse_clip_bags_${c}_cpu.json" <<'PY'
-import json, sys
-from pathlib import Path
-from benchmarks.bag_adaptation_table import figures, median_change
-root, dest = Path(sys.argv[1]), Path(sys.argv[2])
-off, on = (json.loads((root / f"clip_{s}.json").read_text()) for s in ("off", "on"))
-result = {"recordings": "heldout_s121-s123, revisit_s221-s223 (every 3rd frame)",
-          "off": figures(off), "on": figures(on), "change": median_change([off], [on])}
-print(json.dumps(result))
-dest.write_text(json.dumps(result, indent=1))
-PY
+    cse_bags_off_on clip clip_to_support "$c"
   elif [[ $mode == val ]]; then
     both "$c" val "" &
     both "$c" val _box --box-only
     wait
-    [[ -d out/data/${c}_rgbd_val640/test || $c =~ ^(mug|camera|laptop|box)$ ]] && both "$c" val640 ""
+    if [[ -d out/data/${c}_rgbd_val640/test || $c =~ ^(mug|camera|laptop|box)$ ]]; then
+      both "$c" val640 ""
+    fi
   else
     both "$c" final "" &
     both "$c" ood ""

@@ -10,6 +10,8 @@
 #     ood_look the same with dim, tinted, blurred, noisy, JPEG-compressed colour
 #   cse_eval C SET JSON ARGS...: evaluate-cse of models/cse/<C>.pt on 100 objects of that set,
 #     one thread, ARGS (e.g. --set NAME=VALUE, --box-only) passed on, figures to JSON
+#   cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with a step off and at its default
+#   cse_bags_off_on TAG FLAG C: the same on the held-out recordings of cse_bn_adaptation.sh
 [[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
 CSE_WIDE=(--instances 10 --images 60 --split test --width 640 --height 480 --hfov 56.1
           --fill 0.2..0.6 --backgrounds out/data/photos --no-progress)
@@ -33,4 +35,37 @@ cse_eval() {
   cse_set "$c" "$set"
   evaluate-cse --data "out/data/${c}_rgbd_$set" --split test --checkpoint "models/cse/$c.pt" \
     --max-objects 100 --threads 1 --quiet "$@" --json "$json"
+}
+cse_off_on() {  # cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with FLAG off
+  # (--set FLAG=false) and at its default, to
+  # benchmarks/results/cse_<TAG>_<SET>_{off,on}<SUFFIX>_<C>_cpu.json
+  local tag=$1 flag=$2 c=$3 set=$4 suffix=$5; shift 5
+  cse_eval "$c" "$set" "benchmarks/results/cse_${tag}_${set}_off${suffix}_${c}_cpu.json" \
+    --set "$flag=false" "$@" > /dev/null
+  cse_eval "$c" "$set" "benchmarks/results/cse_${tag}_${set}_on${suffix}_${c}_cpu.json" "$@" \
+    > /dev/null
+}
+cse_bags_off_on() {  # cse_bags_off_on TAG FLAG C: the held-out recordings of
+  # scripts/cse_bn_adaptation.sh (s121-s123, s221-s223, every 3rd frame, box-only detections as
+  # recorded) with FLAG off and at its default; figures and the paired bootstrap over object
+  # tracks (benchmarks/bag_adaptation_table.py) to benchmarks/results/cse_<TAG>_bags_<C>_cpu.json
+  local tag=$1 flag=$2 c=$3 setting extra out=out/cse_bags/$3
+  for setting in off on; do
+    extra=(); [[ $setting == off ]] && extra=(--set "$flag=false")
+    python -m offline_training.bags.evaluate_bag "$out"/bags/heldout_s12{1,2,3} \
+      "$out"/bags/revisit_s22{1,2,3} --checkpoint "models/cse/$c.pt" --method cse \
+      --every-nth 3 --cache "$out/cache" --threads 1 "${extra[@]}" \
+      --json "$out/${tag}_$setting.json" | tail -n 2
+  done
+  python - "$out" "$tag" "benchmarks/results/cse_${tag}_bags_${c}_cpu.json" <<'PY'
+import json, sys
+from pathlib import Path
+from benchmarks.bag_adaptation_table import figures, median_change
+root, tag, dest = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+off, on = (json.loads((root / f"{tag}_{s}.json").read_text()) for s in ("off", "on"))
+result = {"recordings": "heldout_s121-s123, revisit_s221-s223 (every 3rd frame)",
+          "off": figures(off), "on": figures(on), "change": median_change([off], [on])}
+print(json.dumps(result))
+dest.write_text(json.dumps(result, indent=1))
+PY
 }

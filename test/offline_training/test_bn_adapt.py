@@ -92,3 +92,15 @@ def test_cli_adapts_a_cse_checkpoint_on_a_bag(tmp_path, capsys):
     assert main([argv[0], "--checkpoint", str(tmp_path / "bottle.pt"), "--out",
                  str(tmp_path / "b.pt"), "--cache", str(tmp_path / "cache")]) == 1  # fmt: skip
     assert "no crop" in capsys.readouterr().err
+    # the RGB model through the same tool
+    from ros_pose_estimation.nemo.checkpoint import load_checkpoint as load_nemo
+    from ros_pose_estimation.nemo.checkpoint import save_checkpoint as save_nemo
+    from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+
+    nemo = NemoModel(NemoConfig(category="mug", backbone="tiny", dim=16, crop_size=64,
+                                n_vertices=200, n_clutter=64))  # fmt: skip
+    save_nemo(tmp_path / "nemo.pt", nemo, {"trainer": "test"})
+    assert main([argv[0], "--method", "nemo", "--checkpoint", str(tmp_path / "nemo.pt"),
+                 "--out", str(tmp_path / "nemo_bn.pt"), "--cache", str(tmp_path / "cache_rgb"),
+                 "--batch-size", "4"]) == 0  # fmt: skip
+    assert load_nemo(tmp_path / "nemo_bn.pt")[1]["bn_adaptation"]["crops"] >= 4
