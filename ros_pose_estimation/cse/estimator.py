@@ -67,7 +67,7 @@ from .pixels import (
     depth_metres,
     inside_box,
     object_points,
-    remove_support_plane,
+    remove_below_plane,
     support_plane,
 )
 from .refine import icp_similarity
@@ -325,10 +325,11 @@ class CseEstimator(CategoryEstimator):
         return CseInferenceConfig()
 
     # ------------------------------------------------------------------ inputs
-    def _prepare(self, image, depth_m, det: Detection, intrinsics, model: CseModel):
+    def _prepare(self, image, depth_m, det: Detection, intrinsics, model: CseModel, support):
         """``(crop rgb [S x S x 3] uint8, crop, cells [n x n] bool, cell depth [n x n] m,
         other layers)``: the last a list of ``(cells, cell depth)`` of the box's further depth
-        layers without a mask (``box_layers`` > 1), else empty."""
+        layers without a mask (``box_layers`` > 1), else empty. ``support()``: the surface
+        around the detection (:func:`.pixels.support_plane`, fitted once per look)."""
         cfg, icfg = model.config, self.config
         crop = detection_crop(det.box_xyxy, intrinsics, cfg.crop_size, cfg.crop_scale)
         masks = [det.mask]
@@ -337,8 +338,8 @@ class CseEstimator(CategoryEstimator):
             masks = box_depth_layers(depth_m, det.box_xyxy, intrinsics.fx, icfg.box_depth_band,
                                      n)  # fmt: skip
             if icfg.box_support_plane:
-                masks = [remove_support_plane(m, depth_m, det.box_xyxy, intrinsics)
-                         for m in masks]  # fmt: skip
+                plane = support()
+                masks = [remove_below_plane(m, depth_m, intrinsics, plane) for m in masks]
         inputs = crop_inputs(crop, image, det.box_xyxy, masks[0], depth_m)
         cells, cell_depth = cell_mask_and_depth(
             inputs.mask, inputs.depth, cfg.stride, icfg.min_mask_fraction
@@ -408,10 +409,19 @@ class CseEstimator(CategoryEstimator):
         """One look at ``detections`` with ``depth_m`` (``[H x W]`` float32 m)."""
         if names is None:
             names = check_inputs(rgb, detections, intrinsics, self.models)
+        planes: dict[int, tuple | None] = {}  # detection index -> its support plane
+
+        def support_of(i: int):
+            if i not in planes:
+                planes[i] = support_plane(depth_m, detections[i].box_xyxy, intrinsics)
+            return planes[i]
+
+        index = {id(det): i for i, det in enumerate(detections)}
 
         def crop(det: Detection, model: CseModel):
             try:
-                return self._prepare(rgb, depth_m, det, intrinsics, model)
+                return self._prepare(rgb, depth_m, det, intrinsics, model,
+                                     partial(support_of, index[id(det)]))  # fmt: skip
             except (EstimationError, InputError):
                 if errors == "raise":
                     raise
@@ -424,12 +434,12 @@ class CseEstimator(CategoryEstimator):
             lambda model, prepared, times: self._estimate_group(model, prepared, times, errors),
         )
         icfg = self.config
-        for det, name, est in zip(detections, names, results, strict=True):
+        for i, (det, name, est) in enumerate(zip(detections, names, results, strict=True)):
             if est is None:
                 continue
             support = None
             if icfg.upright_on_support or (icfg.box_faces and name in FACE_CATEGORIES):
-                support = support_plane(depth_m, det.box_xyxy, intrinsics)
+                support = support_of(i)
             if icfg.upright_on_support and support is not None:
                 if icfg.box_rest_face and name in FACE_CATEGORIES:  # any face may be down
                     est.R, est.size = rest_axis_up(est.R, est.size, support[0],

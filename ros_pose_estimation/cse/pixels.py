@@ -195,7 +195,21 @@ def remove_support_plane(
         return mask
     plane = support_plane(depth_m, box_xyxy, intrinsics, ring, threshold, iterations,
                           min_inlier_fraction, max_points, seed)  # fmt: skip
-    if plane is None:
+    return remove_below_plane(mask, depth_m, intrinsics, plane, min_height)
+
+
+def remove_below_plane(
+    mask: np.ndarray,
+    depth_m: np.ndarray,
+    intrinsics,
+    plane: tuple[np.ndarray, float] | None,
+    min_height: float = 0.008,
+) -> np.ndarray:
+    """``mask`` ``[H x W]`` bool without the pixels less than ``min_height`` m above ``plane``
+    (:func:`support_plane`'s ``(normal, offset)``; None: no plane, the mask unchanged); the
+    mask is returned unchanged too when the removal would leave less than a quarter of it (a
+    plane through the object, not under it)."""
+    if plane is None or not mask.any():
         return mask
     normal, offset = plane
     z = np.asarray(depth_m)

@@ -149,6 +149,27 @@ def test_the_view_correction_turns_the_rotation_and_moves_the_centre_last():
     assert rotation_error_deg(off.R, R, "mug") < 5.0  # the raw solve is the oracle's
 
 
+def test_the_support_plane_is_fitted_once_per_box_only_detection(monkeypatch):
+    """The box's mask (support removed) and the tabletop steps share one plane fit."""
+    from ros_pose_estimation.cse import estimator as estimator_mod
+
+    model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 4)
+    fits = []
+    fit = estimator_mod.support_plane
+    monkeypatch.setattr(estimator_mod, "support_plane",
+                        lambda *a, **k: fits.append(1) or fit(*a, **k))  # fmt: skip
+    est = CseEstimator({"mug": model}, CseInferenceConfig(upright=False))
+    box = mask_box(mask)
+    (one,) = est.estimate(rgb, [Detection("mug", box)], intr, depth)
+    assert len(fits) == 1
+    two = est.estimate(rgb, [Detection("mug", box), Detection("mug", box)], intr, depth)
+    assert len(fits) == 3
+    for got in two:
+        np.testing.assert_allclose(got.R, one.R)
+        np.testing.assert_allclose(got.t, one.t)
+    assert rotation_error_deg(one.R, R, "mug") < 5.0
+
+
 def test_upright_looks_are_wired_with_the_depth_in_metres(monkeypatch):
     """With ``up`` the gravity look, without it the first-look path, each given the depth in
     metres and the settings; ``upright=False`` neither."""
