@@ -41,15 +41,17 @@ TOPICS = {
     "/camera/color/camera_info": "camera_info",
     "/detections": "detections",
 }
+DEPTH_TOPIC = "/camera/aligned_depth/image_raw"
 
 
 def estimate_bag(bag: Path, categories: list[str], preset: str, device: str,
-                 gravity: tuple | None = None) -> dict:
-    """Run the bundled models on every frame of ``bag``; arrays per estimate: ``stamp``,
-    ``category``, ``R [N x 3 x 3]``, ``t [N x 3]``, ``size``, ``score``, and ``frames``
-    (every frame's stamp, also those without estimates). ``gravity``: ``(tf, up_frame,
-    camera_frame)``: each frame gets the world's up (+z of ``up_frame`` in the camera at the
-    image stamp), as the node does with ``fixed_frame`` or ``up_frame`` set."""
+                 gravity: tuple | None = None, method: str = "nemo") -> dict:
+    """Run the bundled models (``models/<method>/<c>.pt``; ``cse``: with the bag's aligned
+    depth) on every frame of ``bag``; arrays per estimate: ``stamp``, ``category``,
+    ``R [N x 3 x 3]``, ``t [N x 3]``, ``size``, ``score``, and ``frames`` (every frame's stamp,
+    also those without estimates). ``gravity``: ``(tf, up_frame, camera_frame)``: each frame
+    gets the world's up (+z of ``up_frame`` in the camera at the image stamp), as the node does
+    with ``fixed_frame`` or ``up_frame`` set."""
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray
 
@@ -59,24 +61,27 @@ def estimate_bag(bag: Path, categories: list[str], preset: str, device: str,
     from ros_pose_estimation.pipeline.pose_pipeline import PosePipeline
     from ros_pose_estimation.tools.bag_reader import messages_by_stamp
 
-    classes = {"image": Image, "camera_info": CameraInfo, "detections": Detection2DArray}
-    by_stamp = messages_by_stamp(bag, {t: (k, classes[k]) for t, k in TOPICS.items()})
-    specs = [ModelSpec(c, str(ROOT / "models" / "nemo" / f"{c}.pt")) for c in categories]
+    classes = {"image": Image, "camera_info": CameraInfo, "detections": Detection2DArray,
+               "depth": Image}  # fmt: skip
+    topics = {**TOPICS, **({DEPTH_TOPIC: "depth"} if method == "cse" else {})}
+    by_stamp = messages_by_stamp(bag, {t: (k, classes[k]) for t, k in topics.items()})
+    specs = [ModelSpec(c, str(ROOT / "models" / method / f"{c}.pt"), method=method)
+             for c in categories]  # fmt: skip
     pipeline = PosePipeline(load_estimators(specs, device, preset))
     source = ObjectSource({c: c for c in categories})
     rows: dict[str, list] = {k: [] for k in ("stamp", "category", "R", "t", "size", "score")}
     frames = []
     for i, stamp in enumerate(sorted(by_stamp)):
         msgs = by_stamp[stamp]
-        if len(msgs) < 3:
+        if len(msgs) < len(topics):
             continue
         info = conv.intrinsics_from_camera_info(msgs["camera_info"])
-        frame = decode_frame(msgs["image"], msgs["detections"], None, info, source)
+        frame = decode_frame(msgs["image"], msgs["detections"], msgs.get("depth"), info, source)
         up = None
         if gravity is not None:
             tf, up_frame, camera_frame = gravity
             up = tf.lookup(up_frame, camera_frame, stamp)[:3, :3].T @ np.array([0.0, 0.0, 1.0])
-        result = pipeline.process(frame.rgb, frame.detections, info, stamp, up=up)
+        result = pipeline.process(frame.rgb, frame.detections, info, stamp, frame.depth, up=up)
         frames.append(stamp)
         for est in result.estimates:
             for key, value in (

@@ -2,6 +2,7 @@
 bundled models, and every model it names loads; pose_rgbd.yaml and pose_rgbd_coco.yaml are
 their RGB-D twins with the bundled CSE models; pose.rviz shows the node's outputs."""
 
+import math
 from pathlib import Path
 
 import pytest
@@ -86,8 +87,12 @@ def test_rgbd_config_is_its_rgb_twin_with_depth_and_the_bundled_cse_models_that_
     rgb, rgbd = _params(rgb_name), _params(rgbd_name)
     assert set(rgb) == set(rgbd) and rgbd["mode"] == "rgbd"
     for key in rgb:
-        if key not in ("mode", "models", "fusion"):
+        if key not in ("mode", "models", "fusion", "tracking"):
             assert rgbd[key] == rgb[key], key
+    follow = ("follow_speed_m_s", "follow_speed_deg_s")  # the RGB-D estimates jitter less
+    assert {k: v for k, v in rgbd["tracking"].items() if k not in follow} == {
+        k: v for k, v in rgb["tracking"].items() if k not in follow}  # fmt: skip
+    assert all(rgb["tracking"][k] == math.inf > rgbd["tracking"][k] > 0 for k in follow)
     _same_fusion_but_depth_sigma(rgb, rgbd)
     assert set(rgbd["models"]) == set(rgbd["categories"]) == set(methods)
     for category, entry in rgbd["models"].items():

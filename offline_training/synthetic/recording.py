@@ -158,7 +158,7 @@ def write_recording(
     center, radius = scene.center_and_radius()
     k = cfg.intrinsics_matrix()
     dist = max(fit_distance(radius, k[0, 0], k[1, 1], cfg.width, cfg.height, fill=0.8), 0.35)
-    if cfg.trajectory == "arm_sweep":
+    if cfg.trajectory in ("arm_sweep", "static"):
         shape = {"radius": dist}
     else:  # base_pass: mast camera looking 35 deg down at the scene from ``dist``
         el = np.deg2rad(35.0)

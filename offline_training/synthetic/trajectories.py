@@ -1,7 +1,7 @@
 """Smooth camera trajectories of a robot recording, with the TF tree kinematics would give.
 
-Two motions are modelled, each as a chain of frames so that the recorded ``/tf`` looks like a
-real robot's:
+Three camera set-ups are modelled, each as a chain of frames so that the recorded ``/tf`` looks
+like a real robot's:
 
 * ``arm_sweep``: a fixed arm base; the end effector (``tool0``) sweeps the wrist camera along an
   arc around the table, always looking at the scene centre.
@@ -10,6 +10,8 @@ real robot's:
 * ``base_pass``: a mobile base drives past the table on a straight line; the camera is mounted
   on a mast looking sideways at the table.
   ``world -> base_link`` (moving) ``-> camera_link`` (static) ``-> camera_color_optical_frame``.
+* ``static``: the arm of ``arm_sweep`` holding the camera still (the same chain; ``tool0``
+  still published as moving, constant).
 
 All poses are ``[4 x 4]`` homogeneous transforms ``T_parent_child`` in metres; the camera's
 optical frame follows REP 103 (x right, y down, z forward).
@@ -46,7 +48,7 @@ class Trajectory:
     Attributes:
         times: ``[T]`` seconds from the start of the recording.
         links: TF edges from ``world`` down to the optical frame.
-        kind: ``"arm_sweep"`` or ``"base_pass"``.
+        kind: ``"arm_sweep"``, ``"base_pass"`` or ``"static"``.
     """
 
     times: np.ndarray
@@ -210,4 +212,32 @@ def base_pass(
     return Trajectory(times, [base, mast, optical], "base_pass")
 
 
-TRAJECTORIES = {"arm_sweep": arm_sweep, "base_pass": base_pass}
+def static(
+    center: np.ndarray,
+    duration: float = 10.0,
+    rate: float = 15.0,
+    radius: float = 0.6,
+    elevation_deg: tuple[float, float] = (35.0, 50.0),
+    azimuth_deg: tuple[float, float] = (-60.0, 60.0),
+    rng: np.random.Generator | None = None,
+) -> Trajectory:
+    """An arm holding its wrist camera still: ``arm_sweep``'s chain and distance, one azimuth
+    and elevation drawn within its bounds, looking at ``center`` for the whole recording (what
+    is left to see is the estimator's frame-to-frame noise)."""
+    rng = np.random.default_rng() if rng is None else rng
+    times = _times(duration, rate)
+    a = np.deg2rad(rng.uniform(*azimuth_deg))
+    e = np.deg2rad(rng.uniform(*elevation_deg))
+    center = np.asarray(center, float)
+    base_pos = center + np.array([-radius - 0.25, 0.0, -center[2]])
+    base = FrameLink("world", "base_link", _transform(np.eye(3), base_pos), True)
+    eye_world = center + radius * np.array([-np.cos(e) * np.cos(a), -np.cos(e) * np.sin(a),
+                                            np.sin(e)])  # fmt: skip
+    rot = _look_at_body(eye_world, center)
+    tool = _transform(rot, eye_world - rot[:, 0] * 0.05 - base_pos)
+    held = FrameLink("base_link", "tool0", np.repeat(tool[None], len(times), axis=0), False)
+    mount, optical = _camera_mount()
+    return Trajectory(times, [base, held, mount, optical], "static")
+
+
+TRAJECTORIES = {"arm_sweep": arm_sweep, "base_pass": base_pass, "static": static}

@@ -234,7 +234,8 @@ def tracking_params() -> tuple[Param, ...]:
     running filter (the fields are checked together, a bad combination is refused)."""
     return tuple(
         Param(f"tracking.{f.name}", f.default, f.metadata["doc"], *f.metadata["range"],
-              allow_inf=f.name in ("max_translation_jump_m", "max_rotation_jump_deg"))
+              allow_inf=f.name in ("max_translation_jump_m", "max_rotation_jump_deg",
+                                   "follow_speed_m_s", "follow_speed_deg_s"))
         for f in fields(TrackFilterConfig)
     )  # fmt: skip
 

@@ -67,6 +67,20 @@ class TrackFilterConfig:
     rotation_weight: float = _setting(
         0.5, "weight of a new estimate in the rotation slerp (1: no smoothing)", 0.001, 1.0
     )
+    follow_speed_m_s: float = _setting(
+        math.inf,
+        "speed (m/s, camera frame, from the track's consecutive estimates) at which the "
+        "translation/size weight has risen 63 % of the way from translation_weight to 1: a "
+        "moving camera or object is followed with less lag, a still one stays smoothed "
+        "(.inf: the fixed weight)",
+        1e-6,
+    )
+    follow_speed_deg_s: float = _setting(
+        math.inf,
+        "the same for the rotation weight: angular speed (deg/s) at which it has risen 63 % of "
+        "the way from rotation_weight to 1 (.inf: the fixed weight)",
+        1e-6,
+    )
     max_age_s: float = _setting(
         1.0, "a track with no associated estimate for longer (s) is dropped", 0.01, 3600.0
     )
@@ -120,6 +134,8 @@ class TrackFilterConfig:
         )
         for name in ("translation_weight", "rotation_weight"):
             need(0.0 < number(name) <= 1.0, name, "a weight in (0, 1] (0 would freeze the track)")
+        for name in ("follow_speed_m_s", "follow_speed_deg_s"):
+            need(number(name) > 0.0, name, "a speed > 0, or inf for the fixed weight")
         need(0.0 < number("max_age_s") < math.inf, "max_age_s", "a finite time > 0 (s)")
         need(0.0 < number("max_gap_s") < math.inf, "max_gap_s", "a finite time > 0 (s)")
         need(0.0 <= number("min_score") <= 1.0, "min_score", "a score in [0, 1]")

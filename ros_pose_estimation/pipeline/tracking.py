@@ -18,6 +18,13 @@
   one (status ``"reacquired"``, smoothing and covariance restart).
 * **Smoothing**: translation and size by an exponential moving average with weight
   ``translation_weight`` on the new estimate; rotation by slerp with ``rotation_weight``.
+  A fixed weight makes a moving pose lag (in the camera frame, a moving camera moves every
+  object): with a finite ``follow_speed_m_s`` / ``follow_speed_deg_s`` the weight rises with
+  the track's speed ``v`` (of its velocity: consecutive estimates' differences over time,
+  averaged with weight :data:`SPEED_AVERAGE` on the newest, so that noise, which changes
+  direction, averages out and motion does not) as
+  ``w = 1 - (1 - w0) exp(-v / follow_speed)``, so a still object keeps the full smoothing and a
+  moving one is followed.
 * **Covariance** ``[6 x 6]`` (x, y, z, rotation about x, y, z of the camera frame, m^2 and
   rad^2, as ``geometry_msgs/PoseWithCovariance``): the mean of ``r r^T`` over the last
   ``covariance_window`` accepted residuals ``r`` (estimate minus the track's pose before the
@@ -62,6 +69,8 @@ from ros_pose_estimation.pipeline.tracks import (
     measurement,
 )
 
+#: Weight of a new velocity in the track's velocity average (the speed the smoothing follows).
+SPEED_AVERAGE = 0.3
 #: Variance (rad^2) of an angle uniform on [-pi, pi]: rotation about a continuous symmetry axis.
 SYMMETRY_AXIS_VARIANCE = math.pi**2 / 3.0
 
@@ -72,6 +81,8 @@ class _State:
     category: Category
     residuals: deque = field(default_factory=deque)
     pending: Measurement | None = None
+    last: Measurement | None = None  # the latest accepted estimate (symmetry-aligned)
+    velocity: tuple = (np.zeros(3), np.zeros(3))  # averaged: m/s, deg/s (rotation vector)
 
 
 class TrackFilter:
@@ -190,15 +201,35 @@ class TrackFilter:
             track.updates, track.pending_outliers = 1, 0
             state.residuals.clear()
             state.pending = None
+            state.last, state.velocity = replace(m, R=r_sym), (np.zeros(3), np.zeros(3))
             return self._result(state, m, stamp, "reacquired")
         residual = np.concatenate([m.t - track.t, _log(r_sym @ track.R.T)])
         state.residuals.append(residual)
-        track.t = track.t + cfg.translation_weight * (m.t - track.t)
-        track.size = track.size + cfg.translation_weight * (m.size - track.size)
-        track.R = _slerp(track.R, r_sym, cfg.rotation_weight)
+        w_t, w_r = self._weights(state, m, r_sym, gap_s)
+        track.t = track.t + w_t * (m.t - track.t)
+        track.size = track.size + w_t * (m.size - track.size)
+        track.R = _slerp(track.R, r_sym, w_r)
         track.updates += 1
         track.pending_outliers, state.pending = 0, None
         return self._result(state, m, stamp, "tracked")
+
+    def _weights(self, state: _State, m: Measurement, r_sym: np.ndarray,
+                 gap_s: float) -> tuple[float, float]:  # fmt: skip
+        """The translation and rotation weights of ``m`` (module docstring, Smoothing);
+        updates the track's speed."""
+        cfg = self.config
+        last = state.last
+        state.last = replace(m, R=r_sym)
+        if last is not None and gap_s > 0.0:
+            v = (m.t - last.t) / gap_s
+            w = np.degrees(_log(r_sym @ last.R.T)) / gap_s
+            a = SPEED_AVERAGE
+            state.velocity = ((1 - a) * state.velocity[0] + a * v,
+                              (1 - a) * state.velocity[1] + a * w)  # fmt: skip
+        speed_t, speed_r = (float(np.linalg.norm(x)) for x in state.velocity)
+        w_t = 1.0 - (1.0 - cfg.translation_weight) * math.exp(-speed_t / cfg.follow_speed_m_s)
+        w_r = 1.0 - (1.0 - cfg.rotation_weight) * math.exp(-speed_r / cfg.follow_speed_deg_s)
+        return w_t, w_r
 
     def _start(self, m: Measurement, stamp: int) -> TrackedPose:
         track = Track(
@@ -206,6 +237,7 @@ class TrackFilter:
         )
         self._next_id += 1
         state = _State(track, m.category, deque(maxlen=self.config.covariance_window))
+        state.last = m
         self._states[track.track_id] = state
         return self._result(state, m, stamp, "new")
 

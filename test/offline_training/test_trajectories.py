@@ -9,12 +9,13 @@ from offline_training.synthetic.trajectories import (
     arm_sweep,
     base_pass,
     interpolate_transforms,
+    static,
 )
 
 CENTER = np.array([0.1, -0.05, 0.06])
 
 
-@pytest.mark.parametrize("make", [arm_sweep, base_pass])
+@pytest.mark.parametrize("make", [arm_sweep, base_pass, static])
 def test_camera_looks_at_scene_and_is_a_valid_optical_frame(make):
     traj = make(CENTER, duration=4.0, rate=20.0, rng=np.random.default_rng(1))
     poses = traj.camera_poses()
@@ -40,6 +41,17 @@ def test_motion_is_smooth(make):
     accel = np.abs(np.diff(speed)) * 30.0
     assert accel.max() < 2.0  # m/s^2, no jumps
     assert speed[0] < 0.05 and speed[-1] < 0.05  # eased start and stop
+
+
+def test_a_static_camera_holds_one_pose_on_the_arm_s_chain():
+    traj = static(CENTER, duration=2.0, rate=10.0, rng=np.random.default_rng(3))
+    poses = traj.camera_poses()
+    np.testing.assert_array_equal(poses, np.repeat(poses[:1], len(poses), axis=0))
+    sweep = arm_sweep(CENTER, duration=2.0, rate=10.0, rng=np.random.default_rng(3))
+    assert [(ln.parent, ln.child) for ln in traj.links] == [
+        (ln.parent, ln.child) for ln in sweep.links]  # fmt: skip
+    other = static(CENTER, duration=2.0, rate=10.0, rng=np.random.default_rng(4)).camera_poses()
+    assert np.abs(other[0] - poses[0]).max() > 1e-3  # each recording its own view
 
 
 def test_static_links_and_optical_rotation():
