@@ -41,10 +41,13 @@ import numpy as np
 
 
 def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
-             depth_encoding="16UC1", progress=None,
-             report=None) -> tuple[list, list[dict]]:  # fmt: skip
+             depth_encoding="16UC1", progress=None, report=None,
+             object_depth_kept: float = 1.0) -> tuple[list, list[dict]]:  # fmt: skip
     """Run ``estimator`` over ``bop``; returns ``(PoseRecord list, per-object dicts)``.
-    ``report``: a :class:`~offline_training.evaluation.SelectionReport` to fill in."""
+    ``report``: a :class:`~offline_training.evaluation.SelectionReport` to fill in.
+    ``object_depth_kept`` < 1: of each selected object's visible pixels only this fraction
+    keeps its depth (drawn per image, seeded by its index; the rest 0): a black or glossy
+    object whose depth the sensor mostly misses."""
     from offline_training.evaluation import bop_box_to_xyxy, select_objects
     from offline_training.handle_visibility import MugHandles
     from ros_pose_estimation.core.camera import Intrinsics
@@ -68,7 +71,15 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
             continue
         h, w = sample.rgb.shape[:2]
         intr = Intrinsics.from_K(sample.K, w, h)
-        depth = metres_to_depth(sample.depth, depth_encoding)
+        metres = sample.depth
+        if object_depth_kept < 1.0:
+            metres = metres.copy()
+            gen = np.random.default_rng(i)
+            for k in keep:
+                rows_, cols_ = np.nonzero(sample.objects[k].mask_visib)
+                lost = gen.random(len(rows_)) >= object_depth_kept
+                metres[rows_[lost], cols_[lost]] = 0.0
+        depth = metres_to_depth(metres, depth_encoding)
         dets = [
             Detection(sample.objects[k].category,
                       bop_box_to_xyxy(sample.objects[k].bbox_visib),
@@ -187,6 +198,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-objects", type=int, default=None)
     p.add_argument("--box-only", action="store_true", help="no masks: box + depth pixels")
     p.add_argument("--depth-encoding", choices=("16UC1", "32FC1"), default="16UC1")
+    p.add_argument("--object-depth-kept", type=float, default=1.0, metavar="FRACTION",
+                   help="keep the depth of only this fraction of each object's visible pixels "
+                   "(random; a black or glossy object), default 1")
     p.add_argument("--icp-steps", type=int, default=None, help="override the refinement steps")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override an inference setting (repeat), e.g. min_confidence=0.3; "
@@ -232,6 +246,10 @@ def inference_config(items: list[str], config_class):
 def main(argv: list[str] | None = None) -> int:
     """``evaluate-cse``; returns the exit code."""
     args = parser().parse_args(argv)
+    if not 0.0 <= args.object_depth_kept <= 1.0:
+        print(f"evaluate-cse: error: --object-depth-kept must lie in [0, 1], got "
+              f"{args.object_depth_kept}", file=sys.stderr)  # fmt: skip
+        return 2
     import torch
 
     from offline_training.evaluation import SelectionReport, describe_device
@@ -262,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     say = None if args.quiet else (lambda n: print(f"\r{n} objects", end="", file=sys.stderr))
     report = SelectionReport()
     records, rows = evaluate(estimator, bop, args.min_visib, args.max_objects, args.box_only,
-                             args.depth_encoding, say, report)  # fmt: skip
+                             args.depth_encoding, say, report, args.object_depth_kept)  # fmt: skip
     if not args.quiet and rows:
         print(file=sys.stderr)
     if report.derivation():

@@ -76,6 +76,9 @@ class PoseEstimate:
             closed-form solver).
         loss: final loss of the solver (lower is better; NeMo: render-and-compare loss, CSE:
             the inliers' RMS residual in m).
+        warning: empty, or a line saying what made this estimate less reliable than usual
+            (CSE: too little depth on the object, solved from the image,
+            :mod:`ros_pose_estimation.cse.sparse_depth`); the node logs it, throttled.
     """
 
     category: str
@@ -88,6 +91,7 @@ class PoseEstimate:
     steps: int = 0
     converged: bool = False
     loss: float = float("nan")
+    warning: str = ""
 
 
 class Estimator(Protocol):

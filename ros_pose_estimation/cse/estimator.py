@@ -73,6 +73,7 @@ from .pixels import (
 from .refine import icp_similarity
 from .revolution import width_from_box
 from .solve import pose_from_correspondences
+from .sparse_depth import pose_from_image
 from .support import clip_to_support, rest_axis_up, stand_upright
 from .symmetry import canonical_rotation
 
@@ -201,6 +202,15 @@ class CseInferenceConfig:
             box's equivalent faces, a bowl's inside and outside): five bundled models carry
             0.05, chosen on validation sets (BENCHMARKS "Inference temperature").
         min_points: fewer usable cells -> the detection fails (EstimationError).
+        image_pose, image_pose_cells: when too few confident cells have depth (a black or
+            glossy surface, an object beyond the sensor's range), solve by PnP on the
+            confident cells alone, scaled by the depth there is (:mod:`.sparse_depth`;
+            RANSAC inlier distance ``image_pose_cells`` feature cells); the estimate's
+            ``warning`` says so. False: such a detection fails as before.
+        image_pose_size_prior: with no depth on the object at all, scale that pose by the
+            template's (the category's typical) size rather than fail: at a few metres the
+            distance is then tens of cm off (BENCHMARKS "Too little depth"), so off by
+            default.
         seed: RANSAC seed (deterministic results).
     """
 
@@ -243,6 +253,9 @@ class CseInferenceConfig:
     upright_keep: str = "lower_loss"
     upright_looks: int = 1
     min_points: int = 8
+    image_pose: bool = True
+    image_pose_cells: float = 1.0
+    image_pose_size_prior: bool = False
     seed: int = 0
     tau: float | None = None
 
@@ -282,6 +295,9 @@ class CseInferenceConfig:
         if not self.plane_threshold > 0.0:
             raise ConfigError(f"plane_threshold must be > 0 (m), got "
                               f"{self.plane_threshold}")  # fmt: skip
+        if not self.image_pose_cells > 0.0:
+            raise ConfigError(f"image_pose_cells must be > 0 (feature cells), got "
+                              f"{self.image_pose_cells}")  # fmt: skip
         if self.handle_min_cells < 1 or self.base_min_cells < 1:
             raise ConfigError(f"handle_min_cells and base_min_cells must be >= 1, got "
                               f"{self.handle_min_cells}, {self.base_min_cells}")  # fmt: skip
@@ -512,7 +528,10 @@ class CseEstimator(CategoryEstimator):
                     conf[b][sel], verts[b],
                 )  # fmt: skip
             except (EstimationError, DepthError) as exc:
-                if errors == "raise" and not layers:
+                if icfg.image_pose and not layers:
+                    out[j] = self._image_pose(model, crop, uv[sel], cell_depth.reshape(-1)[sel],
+                                              points[b][sel], conf[b][sel], verts[b])
+                if out[j] is None and errors == "raise" and not layers:
                     raise type(exc)(f"detection {j} of {model.category}: {exc}") from None
             if layers:
                 out[j] = self._best_layer(model, pred, b, crop, (cells, cell_depth), layers,
@@ -588,6 +607,47 @@ class CseEstimator(CategoryEstimator):
             box_centre = np.asarray(t, dtype=np.float64) + R @ (np.asarray(s) * centre)
             R, _, _ = base_pitch(cells, points, weights, s, R, t, verts, icfg.base_min_cells)
             t = box_centre - R @ (np.asarray(s) * centre)
+        score = pose.score / max(len(uv), 1) if icfg.weight_by_confidence else pose.inlier_ratio
+        return self._finish(model, s, R, t, verts, score, pose.rmse)
+
+    def _image_pose(self, model, crop, uv, z, points, conf, verts) -> PoseEstimate | None:
+        """:meth:`_solve_from_image` after the depth solve failed; None when the depth solve
+        had enough confident cells with depth (it failed for another reason) or this fails
+        too (the caller reports the depth solve's error)."""
+        usable = np.count_nonzero((conf > self.config.min_confidence) & (z > 0))
+        if usable >= max(self.config.min_points, 3):
+            return None
+        try:
+            return self._solve_from_image(model, crop, uv, z, points, conf, verts)
+        except EstimationError:
+            return None
+
+    def _solve_from_image(self, model, crop, uv, z, points, conf, verts) -> PoseEstimate:
+        """The pose from the cells' correspondences by PnP, scaled by what depth there is
+        (:mod:`.sparse_depth`); its ``warning`` says so."""
+        icfg = self.config
+        pose = pose_from_image(
+            uv, z, crop.intrinsics, points, conf, icfg.min_confidence, icfg.min_points,
+            icfg.image_pose_cells * model.config.stride, icfg.ransac_iterations, icfg.seed,
+            icfg.image_pose_size_prior,
+        )  # fmt: skip
+        est = self._finish(model, pose.scale, pose.R, pose.t, verts, pose.score, float("nan"))
+        n_depth = int(np.count_nonzero(z > 0))
+        est.warning = (
+            f"{n_depth} of {len(uv)} object cells have depth: pose from the image (PnP on "
+            f"{pose.n_inliers} of {pose.n_points} confident cells), scale from "
+            + (f"{pose.depth_cells} {pose.scale_from} with depth" if pose.depth_cells
+               else "the category's template size: distance and size may be far off")
+        )  # fmt: skip
+        return est
+
+    def _finish(self, model, s, R, t, verts, score, loss) -> PoseEstimate:
+        """The estimate of the similarity ``x_cam = R diag(s) x_model + t`` (``s`` one scale
+        or ``[3]``): ``t`` moved to the instance box's centre, the size, the category's
+        frame conventions and the view correction."""
+        icfg = self.config
+        extents = verts.max(0) - verts.min(0)
+        centre = 0.5 * (verts.max(0) + verts.min(0))  # the instance box centre (model frame)
         t = np.asarray(t, dtype=np.float64) + R @ (np.asarray(s) * centre)
         # measured extents decide which horizontal edge is x where the frame says (box)
         R, size = order_horizontal_extents(get_category(model.category), R, extents * s)
@@ -598,7 +658,6 @@ class CseEstimator(CategoryEstimator):
             R, t = R[0], t[0]
             if icfg.canonical_symmetry:
                 R = canonical_rotation(R, model.category)
-        score = pose.score / max(len(uv), 1) if icfg.weight_by_confidence else pose.inlier_ratio
         return PoseEstimate(
             category=model.category,
             R=R,
@@ -607,5 +666,5 @@ class CseEstimator(CategoryEstimator):
             size=size,
             steps=0,
             converged=True,
-            loss=pose.rmse,
+            loss=loss,
         )

@@ -142,6 +142,10 @@ PARAMS: tuple[Param, ...] = (
     _p("stand_on_support", True, "RGB-D (CSE): stand an object whose up axis is within 15 deg "
        "of the normal of the surface around it upright on that surface (a tabletop prior; "
        "false where objects lean on purpose: piles, bins, hand-held)", applies="configure"),
+    _p("solve_without_depth", True, "RGB-D (CSE): when too few of an object's confident "
+       "pixels have depth (black or glossy surfaces, beyond the sensor's range), solve its pose "
+       "from the image (PnP) scaled by the depth there is, and warn; false: skip it",
+       applies="configure"),
     _p("num_threads", 0, "torch CPU threads for inference (0: torch's default)", low=0, high=256,
        applies="configure"),
     _p("cudnn", False, "on CUDA, run the networks' convolutions through cuDNN (false: torch's "

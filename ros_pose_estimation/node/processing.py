@@ -183,6 +183,10 @@ class FrameProcessor:
             self._fuse(pipeline, result, header.frame_id, stamp_ns)
         skipped = {**decoded.skipped, **result.skipped}
         self._report_skips(skipped, {**decoded.notes, **result.notes})
+        if result.warnings:
+            more = f" (and {len(result.warnings) - 1} more in this frame)" * (
+                len(result.warnings) > 1)
+            self._log("warning", result.warnings[0] + more)
         published = time.perf_counter()
         self._publish(header, rgb, intrinsics, result)
         done = time.perf_counter()

@@ -101,6 +101,7 @@ def load_estimators(
     view_correction: bool = True,
     upright: bool = True,
     stand_on_support: bool = True,
+    solve_without_depth: bool = True,
 ) -> dict[str, Estimator]:
     """Load the models of ``specs``; returns category -> estimator (one estimator object per
     method, shared by its categories). ``preset``: NeMo's search; ``view_correction``: apply
@@ -108,7 +109,9 @@ def load_estimators(
     box centre; :mod:`ros_pose_estimation.core.view_correction`); ``upright``: look at rolled
     objects through a camera turned upright (both methods, :mod:`ros_pose_estimation.core.
     upright`); ``stand_on_support``: CSE's tabletop prior
-    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support`).
+    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support`);
+    ``solve_without_depth``: CSE's pose from the image where the object has too little depth
+    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.image_pose`).
 
     Raises:
         ConfigError: no specs, a category twice, unknown method or preset.
@@ -150,7 +153,8 @@ def load_estimators(
         from ros_pose_estimation.cse.estimator import CseInferenceConfig
 
         cse_config = CseInferenceConfig(view_correction=view_correction, upright=upright,
-                                        upright_on_support=stand_on_support)  # fmt: skip
+                                        upright_on_support=stand_on_support,
+                                        image_pose=solve_without_depth)  # fmt: skip
         cse_estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], cse_config,
                                                       device=device)  # fmt: skip
         missing = {s.category for s in cse} - set(cse_estimator.categories)

@@ -51,6 +51,9 @@ class FrameResult:
         errors: one line per skipped detection that raised.
         notes: per skip reason met, a line describing its first skipped detection (the
             node logs one throttled warning per reason).
+        warnings: one line per published estimate that carries a ``warning`` (solved from
+            less evidence than usual, e.g. CSE without enough depth); the node logs them,
+            throttled.
         fused: with fusion, after :meth:`PosePipeline.fuse`: one fused pose per entry of
             ``poses`` (fixed frame), else None.
         T_fixed_cam: ``[4 x 4]`` the camera pose in the fixed frame ``fused`` used, else None.
@@ -62,6 +65,7 @@ class FrameResult:
     timings: dict[str, float] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     notes: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
     fused: list[FusedPose] | None = None
     T_fixed_cam: np.ndarray | None = None
 
@@ -194,6 +198,9 @@ class PosePipeline:
                                 f"{est.score:.3f} < min_score {self.min_score}")
                     continue
                 found[i] = est
+                if est.warning:
+                    result.warnings.append(f"detection {i} ({detections[i].category}): "
+                                           f"{est.warning}")  # fmt: skip
         estimated = time.perf_counter()
         result.estimates = [found[i] for i in sorted(found)]
         result.poses = self.tracker.update(int(stamp_ns), result.estimates)

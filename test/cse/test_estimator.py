@@ -85,6 +85,42 @@ def test_no_depth_on_the_object_fails_that_detection_only_when_asked():
     assert est.estimate(rgb, [det], intr, holes, errors="none") == [None]
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_too_little_depth_on_the_object_is_solved_from_the_image_and_says_so(seed):
+    model, rgb, depth, mask, intr, R, t = oracle_frame("mug", seed)
+    rows, cols = np.nonzero(mask)
+    sparse = depth.copy()
+    sparse[mask] = 0.0
+    keep = np.random.default_rng(seed).choice(len(rows), 5, replace=False)
+    sparse[rows[keep], cols[keep]] = depth[rows[keep], cols[keep]]  # a black, glossy mug
+    det = [Detection("mug", mask_box(mask), mask)]
+    (est,) = CseEstimator({"mug": model}).estimate(rgb, det, intr, sparse)
+    assert "object cells have depth: pose from the image" in est.warning
+    assert rotation_error_deg(est.R, R, "mug") < 5.0
+    assert np.linalg.norm(est.t - t) < 0.02
+    np.testing.assert_allclose(est.size, model.template_mesh().extents, rtol=0.08)
+    (full,) = CseEstimator({"mug": model}).estimate(rgb, det, intr, depth)
+    assert full.warning == ""
+    off = CseEstimator({"mug": model}, CseInferenceConfig(image_pose=False))
+    with pytest.raises(EstimationError, match="have depth"):
+        off.estimate(rgb, det, intr, sparse)
+    assert off.estimate(rgb, det, intr, sparse, errors="none") == [None]
+
+
+def test_no_depth_on_the_object_is_solved_by_the_size_prior_only_when_asked():
+    model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 2)
+    holes = depth.copy()
+    holes[mask] = 0.0
+    det = [Detection("mug", mask_box(mask), mask)]
+    prior = CseEstimator({"mug": model}, CseInferenceConfig(image_pose_size_prior=True))
+    (est,) = prior.estimate(rgb, det, intr, holes)
+    assert "the category's template size" in est.warning
+    assert rotation_error_deg(est.R, R, "mug") < 5.0  # the oracle's template is the instance
+    assert np.linalg.norm(est.t - t) < 0.02
+    with pytest.raises(ConfigError, match="image_pose_cells"):
+        CseInferenceConfig(image_pose_cells=0.0)
+
+
 def test_input_errors():
     model, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
     est = CseEstimator({"mug": model})

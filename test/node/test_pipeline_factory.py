@@ -105,17 +105,20 @@ def test_descriptors_carry_ranges_choices_and_types():
 
 @pytest.mark.parametrize("on", [False, True])
 @pytest.mark.parametrize("method", ["nemo", "cse"])
-@pytest.mark.parametrize("name", ["view_correction", "upright", "stand_on_support"])
+@pytest.mark.parametrize(
+    "name", ["view_correction", "upright", "stand_on_support", "solve_without_depth"]
+)
 def test_estimator_switches_reach_the_estimator(on, method, name):
     value = values(device="cpu", categories=["mug"], mode="rgbd", **{
         name: on, "models.mug.checkpoint": f"models/{method}/mug.pt",
         "models.mug.method": method, "models.mug.class_ids": [""]})  # fmt: skip
     pipeline, _, _ = build_pipeline(value)
     (estimator,) = set(pipeline.estimators.values())
-    if name == "stand_on_support":  # CSE's tabletop prior; NeMo has none
+    cse_only = {"stand_on_support": "upright_on_support", "solve_without_depth": "image_pose"}
+    if name in cse_only:  # CSE's tabletop prior and image pose; NeMo has neither
         if method == "cse":
-            assert estimator.config.upright_on_support is on
+            assert getattr(estimator.config, cse_only[name]) is on
         else:
-            assert not hasattr(estimator.config, "upright_on_support")
+            assert not hasattr(estimator.config, cse_only[name])
         return
     assert getattr(estimator.config, name) is on

@@ -63,10 +63,11 @@ class StandInPipeline:
 
     fusion = None  # off
 
-    def __init__(self, skips=()) -> None:
+    def __init__(self, skips=(), warnings=()) -> None:
         self.stamps: list[int] = []
         self.resets = 0
         self.skips = list(skips)
+        self.warnings = list(warnings)
 
     def reset(self) -> None:
         self.resets += 1
@@ -80,6 +81,7 @@ class StandInPipeline:
         result = FrameResult(timings={"total": 1.0})
         for reason, text in self.skips:
             result.skip(reason, text)
+        result.warnings = list(self.warnings)
         return result
 
 
@@ -151,6 +153,19 @@ def test_a_frame_is_estimated_and_published_with_the_image_header(msgs):
     assert {"convert", "total", "publish", "receive_to_publish", "stamp_to_publish"} <= set(
         stats.latency.stages)
     assert stats.latency.summary("receive_to_publish").count == 1
+
+
+def test_an_estimate_s_warning_is_logged_throttled(msgs):
+    image, info, dets = msgs
+    processor, node, stats, published = make()
+    pipeline = StandInPipeline(warnings=["detection 0 (mug): pose from the image",
+                                         "detection 2 (mug): pose from the image"])
+    processor.camera_info = info()
+    for stamp in (10, 11):
+        processor.process(frame(image(stamp), dets()), pipeline)
+    assert len(published) == 2
+    assert node.logger.lines == [("warning", "detection 0 (mug): pose from the image (and 1 "
+                                  "more in this frame)", None)]  # fmt: skip
 
 
 def test_missing_camera_info_is_counted_then_warned_after_the_timeout(msgs):

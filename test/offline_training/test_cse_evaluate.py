@@ -171,6 +171,34 @@ def test_cli_writes_json_and_checks_arguments(cse_root, tmp_path, capsys):  # no
     assert main(["--data", str(tmp_path), "--checkpoint", str(ckpt), "--quiet"]) == 2
 
 
+class DepthCounter(PerfectEstimator):
+    """The perfect estimator, noting the share of each object's mask pixels with depth."""
+
+    kept: list
+
+    def estimate(self, rgb, dets, intr, depth=None, errors="raise"):
+        for det in dets:
+            self.kept.append(float(np.mean(depth[det.mask] > 0)))
+        return super().estimate(rgb, dets, intr, depth, errors)
+
+
+def test_object_depth_kept_takes_most_of_each_object_s_depth_away(cse_root, capsys):  # noqa: F811
+    bop = BopDataset(cse_root, "train")
+    full, dark = DepthCounter(bop), DepthCounter(bop)
+    full.kept, dark.kept = [], []
+    evaluate(full, bop, min_visib=0.3)
+    evaluate(dark, bop, min_visib=0.3, object_depth_kept=0.1)
+    ratio = np.mean(dark.kept) / np.mean(full.kept)
+    assert np.mean(full.kept) > 0.3 and 0.05 < ratio < 0.2  # of the depth there was, a tenth
+    again = DepthCounter(bop)
+    again.kept = []
+    evaluate(again, bop, min_visib=0.3, object_depth_kept=0.1)
+    assert again.kept == dark.kept  # seeded per image
+    args = ["--data", str(cse_root), "--split", "train", "--checkpoint", "x.pt", "--quiet"]
+    assert main([*args, "--object-depth-kept", "1.5"]) == 2
+    assert "--object-depth-kept must lie in [0, 1]" in capsys.readouterr().err
+
+
 def test_set_parses_optional_numbers_and_booleans():
     from offline_training.cse.evaluate import inference_config
     from ros_pose_estimation.core.errors import ConfigError

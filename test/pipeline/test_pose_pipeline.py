@@ -174,3 +174,18 @@ def test_up_reaches_only_the_estimators_that_use_it():
     assert len(result.poses) == 2 and mug.up is up
     pipe.process(RGB, [_det("mug", 5)], INTR, 2)
     assert mug.up is None
+
+
+def test_warnings_of_published_estimates_are_collected_with_their_detection():
+    class Warns(FakeEstimator):
+        def estimate(self, rgb, detections, intrinsics, depth=None):
+            out = super().estimate(rgb, detections, intrinsics, depth)
+            out[1].warning = "2 of 40 object cells have depth: pose from the image"
+            return out
+
+    pipe = PosePipeline({"mug": Warns(["mug"])})
+    result = pipe.process(RGB, [_det("mug", 5), _det("mug", 30)], INTR, 1)
+    assert len(result.poses) == 2
+    assert result.warnings == ["detection 1 (mug): 2 of 40 object cells have depth: pose from "
+                               "the image"]  # fmt: skip
+    assert not any(result.skipped.values())
