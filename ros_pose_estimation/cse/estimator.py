@@ -341,11 +341,13 @@ class CseEstimator(CategoryEstimator):
         return CseInferenceConfig()
 
     # ------------------------------------------------------------------ inputs
-    def _prepare(self, image, depth_m, det: Detection, intrinsics, model: CseModel, support):
+    def _prepare(self, image, depth_m, det: Detection, intrinsics, model: CseModel,
+                 support=None):
         """``(crop rgb [S x S x 3] uint8, crop, cells [n x n] bool, cell depth [n x n] m,
         other layers)``: the last a list of ``(cells, cell depth)`` of the box's further depth
         layers without a mask (``box_layers`` > 1), else empty. ``support()``: the surface
-        around the detection (:func:`.pixels.support_plane`, fitted once per look)."""
+        around the detection (:func:`.pixels.support_plane`, fitted once per look; None: fitted
+        here)."""
         cfg, icfg = model.config, self.config
         crop = detection_crop(det.box_xyxy, intrinsics, cfg.crop_size, cfg.crop_scale)
         masks = [det.mask]
@@ -354,7 +356,8 @@ class CseEstimator(CategoryEstimator):
             masks = box_depth_layers(depth_m, det.box_xyxy, intrinsics.fx, icfg.box_depth_band,
                                      n)  # fmt: skip
             if icfg.box_support_plane:
-                plane = support()
+                plane = (support() if support is not None
+                         else support_plane(depth_m, det.box_xyxy, intrinsics))
                 masks = [remove_below_plane(m, depth_m, intrinsics, plane) for m in masks]
         inputs = crop_inputs(crop, image, det.box_xyxy, masks[0], depth_m)
         cells, cell_depth = cell_mask_and_depth(
