@@ -113,7 +113,8 @@ def calibrate(
     detections = "box" if box_only else "mask"
 
     def estimate() -> dict:
-        config = CseInferenceConfig(view_correction=False)
+        # the raw solve, unchecked: --max-error decides what is fitted
+        config = CseInferenceConfig(view_correction=False, min_box_iou=0.0)
         estimator = CseEstimator({model.category: model}, config)
         return collect(dataset, estimator, max_objects, min_visib, box_only)
 
