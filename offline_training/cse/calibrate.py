@@ -114,7 +114,7 @@ def calibrate(
 
     def estimate() -> dict:
         # the raw solve, unchecked: --max-error decides what is fitted
-        config = CseInferenceConfig(view_correction=False, min_box_iou=0.0)
+        config = CseInferenceConfig(view_correction=False, min_box_cover=0.0)
         estimator = CseEstimator({model.category: model}, config)
         return collect(dataset, estimator, max_objects, min_visib, box_only)
 

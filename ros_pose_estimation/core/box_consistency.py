@@ -3,7 +3,9 @@
 A pose solved from the wrong pixels (a dark or glossy object whose depth the sensor missed, so
 that the box's depth is the table's) can be confident and far off. Its 3D box, projected into
 the image, then covers little of the detection box: :func:`projected_box` gives the projected
-box's bounding rectangle (clipped to the image, as detections are) and :func:`box_iou` the
+box's bounding rectangle (clipped to the image, as detections are), :func:`box_coverage` the
+share of the detection box inside it (an occluded object's detection boxes its visible part,
+which its whole projected box still covers; an IoU would refuse it) and :func:`box_iou` the
 overlap of two ``[x0, y0, x1, y1]`` rectangles. Pure numpy.
 """
 
@@ -46,3 +48,14 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> float:
     inter = max(w, 0.0) * max(h, 0.0)
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return float(inter / union) if union > 0 else 0.0
+
+
+def box_coverage(projected: np.ndarray, detection: np.ndarray) -> float:
+    """The share of the ``detection`` rectangle ``[x0, y0, x1, y1]`` that ``projected`` covers
+    (0 when the detection is empty)."""
+    a = np.asarray(projected, dtype=np.float64)
+    b = np.asarray(detection, dtype=np.float64)
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    area = (b[2] - b[0]) * (b[3] - b[1])
+    return float(max(w, 0.0) * max(h, 0.0) / area) if area > 0 else 0.0

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from ros_pose_estimation.core.box_consistency import box_iou, projected_box
+from ros_pose_estimation.core.box_consistency import box_coverage, box_iou, projected_box
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.rotations import axis_rotation
 
@@ -37,3 +37,12 @@ def test_clipped_to_the_image_and_none_behind_or_outside():
 def test_box_iou(a, b, iou):
     assert box_iou(np.array(a, float), np.array(b, float)) == pytest.approx(iou)
     assert box_iou(np.array(b, float), np.array(a, float)) == pytest.approx(iou)
+
+
+def test_box_coverage_is_the_share_of_the_detection_covered():
+    whole = np.array([0.0, 0.0, 10.0, 20.0])  # an occluded object's whole projected box
+    visible = np.array([0.0, 10.0, 10.0, 20.0])  # its detection: the lower, visible half
+    assert box_coverage(whole, visible) == 1.0 and box_iou(whole, visible) == 0.5
+    assert box_coverage(visible, whole) == 0.5
+    assert box_coverage(whole, np.array([20.0, 0.0, 30.0, 10.0])) == 0.0
+    assert box_coverage(whole, np.array([5.0, 5.0, 5.0, 9.0])) == 0.0  # an empty detection

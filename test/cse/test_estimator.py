@@ -124,7 +124,7 @@ def test_no_depth_on_the_object_is_solved_by_the_size_prior_only_when_asked():
 def test_a_solve_whose_box_misses_its_detection_is_refused_when_asked(monkeypatch):
     model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 3)
     det = [Detection("mug", mask_box(mask), mask)]
-    checked = CseEstimator({"mug": model}, CseInferenceConfig(min_box_iou=0.5))
+    checked = CseEstimator({"mug": model}, CseInferenceConfig(min_box_cover=0.8))
     (good,) = checked.estimate(rgb, det, intr, depth)  # the right pose agrees with its box
     assert np.linalg.norm(good.t - t) < 0.006
     solve = checked._solve
@@ -136,14 +136,14 @@ def test_a_solve_whose_box_misses_its_detection_is_refused_when_asked(monkeypatc
 
     monkeypatch.setattr(checked, "_solve", beside)
     assert checked.estimate(rgb, det, intr, depth, errors="none") == [None]
-    with pytest.raises(EstimationError, match="detection 0 of mug: the solved box projects "
-                       "onto its detection box with IoU 0.00 < min_box_iou 0.5"):  # fmt: skip
+    with pytest.raises(EstimationError, match="detection 0 of mug: the solved box covers 0% of "
+                       "its detection box < min_box_cover 0.8"):  # fmt: skip
         checked.estimate(rgb, det, intr, depth)
-    unchecked = CseEstimator({"mug": model}, CseInferenceConfig(min_box_iou=0.0))
+    unchecked = CseEstimator({"mug": model}, CseInferenceConfig(min_box_cover=0.0))
     monkeypatch.setattr(unchecked, "_solve", beside)
     assert unchecked.estimate(rgb, det, intr, depth)[0] is not None  # 0: no check
-    with pytest.raises(ConfigError, match="min_box_iou"):
-        CseInferenceConfig(min_box_iou=1.0)
+    with pytest.raises(ConfigError, match="min_box_cover"):
+        CseInferenceConfig(min_box_cover=1.5)
 
 
 def test_input_errors():

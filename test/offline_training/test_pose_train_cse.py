@@ -72,7 +72,7 @@ def test_unlabeled_bag_to_a_cse_model_without_pose_labels(bag, tmp_path, monkeyp
     # 3 steps train no confident cells: take every cell, so the whole solve path runs
     # a few steps of training: take every cell and keep poses that miss their boxes (loads and
     # runs in the node's estimator is what is checked here, not accuracy)
-    loose = CseInferenceConfig(min_confidence=0.0, min_box_iou=0.0)
+    loose = CseInferenceConfig(min_confidence=0.0, min_box_cover=0.0)
     est = CseEstimator.from_checkpoints([out / "mug.pt"], loose)
     assert est.categories == ["mug"]
     dets = [Detection("mug", o.box_xyxy) for o in frame.objects]
