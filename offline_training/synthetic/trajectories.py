@@ -136,6 +136,26 @@ def _camera_mount() -> tuple[FrameLink, FrameLink]:
     return mount, optical
 
 
+def _arm_base(center: np.ndarray, radius: float) -> tuple[np.ndarray, FrameLink]:
+    """The arm's base (``[3]`` world position, m, and its static link): 25 cm behind the
+    camera's ``radius`` from ``center`` along -x, on the floor."""
+    base_pos = np.asarray(center, float) + np.array([-radius - 0.25, 0.0, -center[2]])
+    return base_pos, FrameLink("world", "base_link", _transform(np.eye(3), base_pos), True)
+
+
+def _tool_pose(center: np.ndarray, radius: float, a: float, e: float, target: np.ndarray,
+               base_pos: np.ndarray) -> np.ndarray:  # fmt: skip
+    """``[4 x 4]`` tool0 in base_link for a wrist camera ``radius`` from ``center`` at azimuth
+    ``a`` and elevation ``e`` (rad), looking at ``target``; tool0 sits 5 cm behind the camera
+    along the viewing direction."""
+    eye_world = np.asarray(center) + radius * np.array(
+        [-np.cos(e) * np.cos(a), -np.cos(e) * np.sin(a), np.sin(e)]
+    )
+    rot = _look_at_body(eye_world, target)
+    tool_world = eye_world - rot[:, 0] * 0.05
+    return _transform(rot, tool_world - base_pos)
+
+
 def arm_sweep(
     center: np.ndarray,
     duration: float = 10.0,
@@ -158,18 +178,11 @@ def arm_sweep(
     el_mid, el_amp = np.mean(elevation_deg), 0.5 * np.ptp(elevation_deg)
     el = np.deg2rad(el_mid + el_amp * np.sin(2 * np.pi * s + rng.uniform(0, 2 * np.pi)))
     jitter_phase = rng.uniform(0, 2 * np.pi, size=3)
-    base_pos = np.asarray(center, float) + np.array([-radius - 0.25, 0.0, -center[2]])
-    base = FrameLink("world", "base_link", _transform(np.eye(3), base_pos), True)
+    base_pos, base = _arm_base(center, radius)
     ee = np.zeros((len(times), 4, 4))
     for i, (a, e) in enumerate(zip(az, el, strict=True)):
-        eye_world = np.asarray(center) + radius * np.array(
-            [-np.cos(e) * np.cos(a), -np.cos(e) * np.sin(a), np.sin(e)]
-        )
         target = np.asarray(center) + 0.02 * np.sin(2 * np.pi * s[i] + jitter_phase)
-        # tool0 sits 5 cm behind the camera along the viewing direction
-        rot = _look_at_body(eye_world, target)
-        tool_world = eye_world - rot[:, 0] * 0.05
-        ee[i] = _transform(rot, tool_world - base_pos)
+        ee[i] = _tool_pose(center, radius, a, e, target, base_pos)
     moving = FrameLink("base_link", "tool0", ee, False)
     mount, optical = _camera_mount()
     return Trajectory(times, [base, moving, mount, optical], "arm_sweep")
@@ -228,13 +241,8 @@ def static(
     times = _times(duration, rate)
     a = np.deg2rad(rng.uniform(*azimuth_deg))
     e = np.deg2rad(rng.uniform(*elevation_deg))
-    center = np.asarray(center, float)
-    base_pos = center + np.array([-radius - 0.25, 0.0, -center[2]])
-    base = FrameLink("world", "base_link", _transform(np.eye(3), base_pos), True)
-    eye_world = center + radius * np.array([-np.cos(e) * np.cos(a), -np.cos(e) * np.sin(a),
-                                            np.sin(e)])  # fmt: skip
-    rot = _look_at_body(eye_world, center)
-    tool = _transform(rot, eye_world - rot[:, 0] * 0.05 - base_pos)
+    base_pos, base = _arm_base(center, radius)
+    tool = _tool_pose(center, radius, a, e, np.asarray(center, float), base_pos)
     held = FrameLink("base_link", "tool0", np.repeat(tool[None], len(times), axis=0), False)
     mount, optical = _camera_mount()
     return Trajectory(times, [base, held, mount, optical], "static")
