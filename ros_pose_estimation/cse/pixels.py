@@ -224,6 +224,36 @@ def remove_below_plane(
     return out
 
 
+def off_surface(
+    box_xyxy: np.ndarray,
+    depth_m: np.ndarray,
+    intrinsics,
+    plane: tuple[np.ndarray, float],
+    min_height: float = 0.008,
+) -> tuple[np.ndarray, float]:
+    """``(mask [H x W] bool, share)``: the detection box's pixels that are not on the support
+    ``plane`` (no depth, or more than ``min_height`` m above it), and the share of the box's
+    pixels with depth that lie on it. A box whose depth is nearly all surface holds an object
+    the sensor did not see (dark, glossy): its pixels are the holes and what stands up."""
+    z = np.asarray(depth_m)
+    h, w = z.shape
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    r0, r1 = max(int(np.ceil(y0)), 0), min(int(np.floor(y1)), h - 1)
+    c0, c1 = max(int(np.ceil(x0)), 0), min(int(np.floor(x1)), w - 1)
+    out = np.zeros((h, w), dtype=bool)
+    if r1 < r0 or c1 < c0:
+        return out, 0.0
+    rows, cols = np.mgrid[r0 : r1 + 1, c0 : c1 + 1]
+    zz = z[rows, cols].astype(np.float64)
+    has = zz > 0
+    pts = intrinsics.backproject(np.stack([cols[has], rows[has]], 1).astype(np.float64), zz[has])
+    above = pts @ plane[0] + plane[1] > min_height
+    keep = ~has
+    keep[has] = above
+    out[rows[keep], cols[keep]] = True
+    return out, float(np.mean(~above)) if len(above) else 0.0
+
+
 def cell_mask_and_depth(
     mask: np.ndarray, depth_m: np.ndarray, stride: int, min_fraction: float = 0.5
 ) -> tuple[np.ndarray, np.ndarray]:

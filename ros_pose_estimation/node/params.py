@@ -146,6 +146,10 @@ PARAMS: tuple[Param, ...] = (
        "pixels have depth (black or glossy surfaces, beyond the sensor's range), solve its pose "
        "from the image (PnP) scaled by the depth there is, and warn; false: skip it",
        applies="configure"),
+    _p("dark_objects", False, "RGB-D (CSE), box-only detections: when 70 % of a box's depth "
+       "lies on the surface around it, take its holes and what stands up as the object (a "
+       "dark or glossy object the sensor did not see) and solve it from the image (off: on "
+       "ordinary scenes it takes a few objects for dark ones)", applies="configure"),
     _p("num_threads", 0, "torch CPU threads for inference (0: torch's default)", low=0, high=256,
        applies="configure"),
     _p("cudnn", False, "on CUDA, run the networks' convolutions through cuDNN (false: torch's "

@@ -91,7 +91,7 @@ def build_pipeline(value: Value) -> tuple[PosePipeline, list[ModelSpec], str]:
         ))  # fmt: skip
     estimators = load_estimators(specs, device, value("preset"), value("view_correction"),
                                  value("upright"), value("stand_on_support"),
-                                 value("solve_without_depth"))  # fmt: skip
+                                 value("solve_without_depth"), value("dark_objects"))  # fmt: skip
     pipeline = PosePipeline(
         estimators, value("max_objects"), value("min_score"), tracking_config(value),
     )  # fmt: skip

@@ -102,6 +102,7 @@ def load_estimators(
     upright: bool = True,
     stand_on_support: bool = True,
     solve_without_depth: bool = True,
+    dark_objects: bool = False,
 ) -> dict[str, Estimator]:
     """Load the models of ``specs``; returns category -> estimator (one estimator object per
     method, shared by its categories). ``preset``: NeMo's search; ``view_correction``: apply
@@ -111,7 +112,9 @@ def load_estimators(
     upright`); ``stand_on_support``: CSE's tabletop prior
     (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support`);
     ``solve_without_depth``: CSE's pose from the image where the object has too little depth
-    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.image_pose`).
+    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.image_pose`);
+    ``dark_objects``: CSE's dark objects under box-only detections
+    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.dark_surface_share` 0.7).
 
     Raises:
         ConfigError: no specs, a category twice, unknown method or preset.
@@ -152,9 +155,11 @@ def load_estimators(
             raise ConfigError(f"method 'cse' is not available in this build: {exc}") from None
         from ros_pose_estimation.cse.estimator import CseInferenceConfig
 
-        cse_config = CseInferenceConfig(view_correction=view_correction, upright=upright,
-                                        upright_on_support=stand_on_support,
-                                        image_pose=solve_without_depth)  # fmt: skip
+        cse_config = CseInferenceConfig(
+            view_correction=view_correction, upright=upright,
+            upright_on_support=stand_on_support, image_pose=solve_without_depth,
+            dark_surface_share=0.7 if dark_objects else 1.0,
+        )  # fmt: skip
         cse_estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], cse_config,
                                                       device=device)  # fmt: skip
         missing = {s.category for s in cse} - set(cse_estimator.categories)

@@ -107,6 +107,28 @@ def test_too_little_depth_on_the_object_is_solved_from_the_image_and_says_so(see
     assert off.estimate(rgb, det, intr, sparse, errors="none") == [None]
 
 
+def test_a_dark_object_under_a_box_only_detection_is_found_by_its_missing_depth():
+    """Box only, the sensor saw the wall behind, not the mug (5 depth pixels on it): the box's
+    depth is all surface, so the mug's pixels are the box's holes, solved from the image."""
+    model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 0)
+    rows, cols = np.nonzero(mask)
+    dark = depth.copy()
+    dark[mask] = 0.0
+    keep = np.random.default_rng(0).choice(len(rows), 5, replace=False)
+    dark[rows[keep], cols[keep]] = depth[rows[keep], cols[keep]]
+    det = [Detection("mug", mask_box(mask))]
+    on = CseInferenceConfig(dark_surface_share=0.7)
+    (est,) = CseEstimator({"mug": model}, on).estimate(rgb, det, intr, dark)
+    assert "pose from the image" in est.warning
+    assert rotation_error_deg(est.R, R, "mug") < 5.0
+    assert np.linalg.norm(est.t - t) < 0.02
+    off = CseEstimator({"mug": model})  # off by default
+    (wall,) = off.estimate(rgb, det, intr, dark, errors="none") or [None]
+    assert wall is None or np.linalg.norm(wall.t - t) > 0.05  # the wall, solved or refused
+    with pytest.raises(ConfigError, match="dark_surface_share"):
+        CseInferenceConfig(dark_surface_share=0.0)
+
+
 def test_no_depth_on_the_object_is_solved_by_the_size_prior_only_when_asked():
     model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 2)
     holes = depth.copy()

@@ -74,11 +74,10 @@ def test_cell_mask_and_depth():
     assert z[0, 1] == 0.0 and z[1, 1] == pytest.approx(1.0)
 
 
-def test_remove_support_plane_drops_the_table_keeps_the_object():
-    """A 10 cm cube standing on a table seen from 45 deg above: the depth band keeps the table
-    in the box's lower part; the plane fitted around the box removes it, not the cube."""
+def _cube_on_table():
+    """A 10 cm cube standing on a table, seen from 0.6 m and 45 deg above: ``(intrinsics,
+    depth [120 x 160] m, cube pixels [120 x 160] bool, its box, R_wc, camera centre)``."""
     from ros_pose_estimation.core.camera import Intrinsics
-    from ros_pose_estimation.cse.pixels import remove_support_plane
 
     intr = Intrinsics.from_K(np.array([[300.0, 0, 79.5], [0, 300.0, 59.5], [0, 0, 1]]), 160, 120)
     # camera 0.6 m from the cube, looking 45 deg down: table z = 0 in the world
@@ -88,7 +87,6 @@ def test_remove_support_plane_drops_the_table_keeps_the_object():
     c = np.array([0.0, -0.6 * np.cos(el), 0.6 * np.sin(el) + 0.05])
     rays = intr.pixel_rays().reshape(-1, 3) @ R_wc.T  # world directions (z = 1 in the camera)
     # ray-cast the table plane and the cube [-0.05, 0.05]^2 x [0, 0.1]
-    depth = np.full(len(rays), np.inf)
     on_cube = np.zeros(len(rays), bool)
     t_table = -c[2] / rays[:, 2]
     depth = np.where(t_table > 0, t_table, np.inf)
@@ -103,6 +101,15 @@ def test_remove_support_plane_drops_the_table_keeps_the_object():
     cube = on_cube.reshape(120, 160)
     rows, cols = np.nonzero(cube)
     box = np.array([cols.min(), rows.min(), cols.max(), rows.max()], float)
+    return intr, z, cube, box, R_wc, c
+
+
+def test_remove_support_plane_drops_the_table_keeps_the_object():
+    """A 10 cm cube standing on a table seen from 45 deg above: the depth band keeps the table
+    in the box's lower part; the plane fitted around the box removes it, not the cube."""
+    from ros_pose_estimation.cse.pixels import remove_support_plane
+
+    intr, z, cube, box, R_wc, c = _cube_on_table()
     band = box_depth_mask(z, box, intr.fx)
     assert np.count_nonzero(band & ~cube) > 30  # the table in the box is in the band
     mask = remove_support_plane(band, z, box, intr)
@@ -165,3 +172,19 @@ def test_inside_box_keeps_the_object_and_drops_what_it_stands_on():
     q = np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.0], [0.0, 0.0, -0.099], [0.0, 0.0, -0.08]])
     kept = inside_box(q @ R.T + t, R, t, size)
     np.testing.assert_allclose((kept - t) @ R, q[[0, 3]], atol=1e-12)
+
+
+def test_off_surface_finds_a_dark_object_by_its_missing_depth():
+    """The cube seen as a dark object (no depth on it): nearly all of the box's depth is the
+    table, and the pixels off the surface are the cube's."""
+    from ros_pose_estimation.cse.pixels import off_surface, support_plane
+
+    intr, z, cube, box, _, _ = _cube_on_table()
+    plane = support_plane(z, box, intr)
+    seen, share = off_surface(box, z, intr, plane)
+    assert share < 0.6  # the cube stands up: most of the box's depth is off the table
+    assert np.count_nonzero(seen & cube) > 0.9 * np.count_nonzero(cube)
+    dark = np.where(cube, 0.0, z)
+    found, share = off_surface(box, dark, intr, plane)
+    assert share == 1.0  # all the depth in the box is the table
+    np.testing.assert_array_equal(found, cube)  # the cube is exactly the box's holes

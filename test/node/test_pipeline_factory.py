@@ -106,7 +106,8 @@ def test_descriptors_carry_ranges_choices_and_types():
 @pytest.mark.parametrize("on", [False, True])
 @pytest.mark.parametrize("method", ["nemo", "cse"])
 @pytest.mark.parametrize(
-    "name", ["view_correction", "upright", "stand_on_support", "solve_without_depth"]
+    "name", ["view_correction", "upright", "stand_on_support", "solve_without_depth",
+             "dark_objects"]
 )
 def test_estimator_switches_reach_the_estimator(on, method, name):
     value = values(device="cpu", categories=["mug"], mode="rgbd", **{
@@ -114,10 +115,12 @@ def test_estimator_switches_reach_the_estimator(on, method, name):
         "models.mug.method": method, "models.mug.class_ids": [""]})  # fmt: skip
     pipeline, _, _ = build_pipeline(value)
     (estimator,) = set(pipeline.estimators.values())
-    cse_only = {"stand_on_support": "upright_on_support", "solve_without_depth": "image_pose"}
-    if name in cse_only:  # CSE's tabletop prior and image pose; NeMo has neither
+    cse_only = {"stand_on_support": "upright_on_support", "solve_without_depth": "image_pose",
+                "dark_objects": "dark_surface_share"}
+    if name in cse_only:  # CSE's tabletop prior, image pose, dark objects; NeMo has none
         if method == "cse":
-            assert getattr(estimator.config, cse_only[name]) is on
+            got = getattr(estimator.config, cse_only[name])
+            assert got == ({True: 0.7, False: 1.0}[on] if name == "dark_objects" else on)
         else:
             assert not hasattr(estimator.config, cse_only[name])
         return
