@@ -35,17 +35,6 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tracking_config(params: Path):
-    """The :class:`TrackFilterConfig` of a node parameters file's ``tracking.*``."""
-    import yaml
-
-    from ros_pose_estimation.node.params import flat_parameters, parameter_reader
-    from ros_pose_estimation.node.pipeline_factory import tracking_config as from_values
-
-    node_params = yaml.safe_load(params.read_text())
-    return from_values(parameter_reader(flat_parameters(node_params["/**"]["ros__parameters"])))
-
-
 def parse_setting(text: str) -> tuple[str, dict]:
     """``NAME:FIELD=VALUE,FIELD=VALUE`` (or ``NAME:`` for the file's values) -> ``(NAME,
     {FIELD: value of the field's type})``."""
@@ -64,23 +53,17 @@ def parse_setting(text: str) -> tuple[str, dict]:
     return name, values
 
 
-class _Estimate:
-    def __init__(self, category, R, t, size, score) -> None:
-        self.category, self.R, self.t, self.size, self.score = category, R, t, size, score
-
-
 def replay(est: dict, truth, config) -> dict:
     """Per category: ``{"raw" | "tracked": [(series key, stamp, rot err deg, centre err m,
     E [3 x 3], d [3])]}`` where ``E = R_gt^T R`` and ``d = t - t_gt``; ``config`` None: only
     the raw estimates."""
+    from benchmarks.world_fusion import frame_estimates
     from ros_pose_estimation.pipeline.tracking import TrackFilter
 
     tracker = TrackFilter(config) if config is not None else None
     rows: dict[str, list] = {}
     for stamp in (int(s) for s in est["frames"]):
-        idx = np.flatnonzero(est["stamp"] == stamp)
-        estimates = [_Estimate(str(est["category"][i]), est["R"][i], est["t"][i],
-                               est["size"][i], float(est["score"][i])) for i in idx]  # fmt: skip
+        estimates = frame_estimates(est, stamp)
         poses = estimates if tracker is None else tracker.update(stamp, estimates)
         in_camera = truth.poses_in_camera(stamp)
         for e, p in zip(estimates, poses, strict=True):
@@ -138,13 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from benchmarks.device_info import describe
-    from benchmarks.world_fusion import estimate_bag
+    from benchmarks.world_fusion import estimate_bag, file_tracking_config
     from ros_pose_estimation.tools.ground_truth import GroundTruth
 
     torch.set_num_threads(args.threads)
     default_params = "pose_rgbd.yaml" if args.method == "cse" else "pose.yaml"
     params = Path(args.params) if args.params else ROOT / "config" / default_params
-    base = tracking_config(params)
+    base = file_tracking_config(params)
     settings = [parse_setting(s) for s in (args.setting or ["file:"])]
     device = describe("cpu")
     print(f"device: {device}")

@@ -117,25 +117,37 @@ class _Estimate:
         self.category, self.R, self.t, self.size, self.score = category, R, t, size, score
 
 
-def replay(est: dict, tf, truth, every: int, config=None) -> dict:
-    """Track, fuse and score the cached estimates (module docstring, steps 2 and 3);
-    ``config``: a :class:`WorldFusionConfig` (None: defaults)."""
+def frame_estimates(est: dict, stamp: int) -> list:
+    """The cached estimates (:func:`estimate_bag`'s arrays) of the frame at ``stamp``, as
+    objects with ``category``, ``R``, ``t``, ``size`` and ``score`` (what the track filter
+    reads)."""
+    return [_Estimate(str(est["category"][i]), est["R"][i], est["t"][i], est["size"][i],
+                      float(est["score"][i])) for i in np.flatnonzero(est["stamp"] == stamp)]
+
+
+def file_tracking_config(params: Path):
+    """The :class:`TrackFilterConfig` of a node parameters file's ``tracking.*``."""
     import yaml
 
     from ros_pose_estimation.node.params import flat_parameters, parameter_reader
     from ros_pose_estimation.node.pipeline_factory import tracking_config
+
+    values = yaml.safe_load(Path(params).read_text())["/**"]["ros__parameters"]
+    return tracking_config(parameter_reader(flat_parameters(values)))
+
+
+def replay(est: dict, tf, truth, every: int, config=None) -> dict:
+    """Track, fuse and score the cached estimates (module docstring, steps 2 and 3);
+    ``config``: a :class:`WorldFusionConfig` (None: defaults)."""
     from ros_pose_estimation.pipeline.tracking import TrackFilter
     from ros_pose_estimation.pipeline.world_fusion import WorldFusion, in_frame
 
-    node_params = yaml.safe_load((ROOT / "config" / "pose.yaml").read_text())
-    value = parameter_reader(flat_parameters(node_params["/**"]["ros__parameters"]))
-    tracker, fusion = TrackFilter(tracking_config(value)), WorldFusion(config)
+    tracker = TrackFilter(file_tracking_config(ROOT / "config" / "pose.yaml"))
+    fusion = WorldFusion(config)
     errors: dict[str, dict[str, list]] = {}
     fuse_ms, tf_ms, statuses = [], [], {}
     for stamp in [int(s) for s in est["frames"]][::every]:
-        idx = np.flatnonzero(est["stamp"] == stamp)
-        estimates = [_Estimate(str(est["category"][i]), est["R"][i], est["t"][i],
-                               est["size"][i], float(est["score"][i])) for i in idx]  # fmt: skip
+        estimates = frame_estimates(est, stamp)
         poses = tracker.update(stamp, estimates)
         start = time.perf_counter()
         T = tf.lookup(truth.world_frame, truth.frame_id, stamp)

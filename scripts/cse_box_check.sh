@@ -26,12 +26,9 @@ source scripts/cse_step_sets.sh
 mkdir -p benchmarks/results
 if [[ $mode == bags ]]; then
   for c in "${cats[@]}"; do
-    out=out/cse_bags/$c
     for v in 0 0.5; do
-      python -m offline_training.bags.evaluate_bag "$out"/bags/heldout_s12{1,2,3} \
-        "$out"/bags/revisit_s22{1,2,3} --checkpoint "models/cse/$c.pt" --method cse \
-        --every-nth 3 --cache "$out/cache" --threads 1 --set "min_box_cover=$v" \
-        --json "benchmarks/results/cse_box_cover_bags_${v}_${c}_cpu.json" | tail -n 1
+      cse_bags_eval "$c" "benchmarks/results/cse_box_cover_bags_${v}_${c}_cpu.json" \
+        --set "min_box_cover=$v" | tail -n 1
     done
   done
   exit 0

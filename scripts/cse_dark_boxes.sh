@@ -26,11 +26,8 @@ source scripts/cse_step_sets.sh
 mkdir -p benchmarks/results
 if [[ $mode == bags ]]; then
   for c in "${cats[@]}"; do
-    out=out/cse_bags/$c
-    python -m offline_training.bags.evaluate_bag "$out"/bags/heldout_s12{1,2,3} \
-      "$out"/bags/revisit_s22{1,2,3} --checkpoint "models/cse/$c.pt" --method cse \
-      --every-nth 3 --cache "$out/cache" --threads 1 --set dark_surface_share=0.7 \
-      --json "benchmarks/results/cse_dark_boxes_bags_0.7_${c}_cpu.json" | tail -n 1
+    cse_bags_eval "$c" "benchmarks/results/cse_dark_boxes_bags_0.7_${c}_cpu.json" \
+      --set dark_surface_share=0.7 | tail -n 1
   done
   exit 0
 fi

@@ -11,6 +11,7 @@
 #   cse_eval C SET JSON ARGS...: evaluate-cse of models/cse/<C>.pt on 100 objects of that set,
 #     one thread, ARGS (e.g. --set NAME=VALUE, --box-only) passed on, figures to JSON
 #   cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with a step off and at its default
+#   cse_bags_eval C JSON ARGS...: the held-out recordings of cse_bn_adaptation.sh, figures to JSON
 #   cse_bags_off_on TAG FLAG C: the same on the held-out recordings of cse_bn_adaptation.sh
 [[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
 CSE_WIDE=(--instances 10 --images 60 --split test --width 640 --height 480 --hfov 56.1
@@ -45,6 +46,15 @@ cse_off_on() {  # cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with FLAG o
   cse_eval "$c" "$set" "benchmarks/results/cse_${tag}_${set}_on${suffix}_${c}_cpu.json" "$@" \
     > /dev/null
 }
+cse_bags_eval() {  # cse_bags_eval C JSON ARGS...: models/cse/<C>.pt on the held-out recordings
+  # of scripts/cse_bn_adaptation.sh (s121-s123, s221-s223, every 3rd frame, box-only detections
+  # as recorded), one thread, ARGS (e.g. --set NAME=VALUE) passed on, figures to JSON
+  local c=$1 json=$2 out=out/cse_bags/$1
+  shift 2
+  python -m offline_training.bags.evaluate_bag "$out"/bags/heldout_s12{1,2,3} \
+    "$out"/bags/revisit_s22{1,2,3} --checkpoint "models/cse/$c.pt" --method cse \
+    --every-nth 3 --cache "$out/cache" --threads 1 "$@" --json "$json"
+}
 cse_bags_off_on() {  # cse_bags_off_on TAG FLAG C: the held-out recordings of
   # scripts/cse_bn_adaptation.sh (s121-s123, s221-s223, every 3rd frame, box-only detections as
   # recorded) with FLAG off and at its default; figures and the paired bootstrap over object
@@ -52,10 +62,7 @@ cse_bags_off_on() {  # cse_bags_off_on TAG FLAG C: the held-out recordings of
   local tag=$1 flag=$2 c=$3 setting extra out=out/cse_bags/$3
   for setting in off on; do
     extra=(); [[ $setting == off ]] && extra=(--set "$flag=false")
-    python -m offline_training.bags.evaluate_bag "$out"/bags/heldout_s12{1,2,3} \
-      "$out"/bags/revisit_s22{1,2,3} --checkpoint "models/cse/$c.pt" --method cse \
-      --every-nth 3 --cache "$out/cache" --threads 1 "${extra[@]}" \
-      --json "$out/${tag}_$setting.json" | tail -n 2
+    cse_bags_eval "$c" "$out/${tag}_$setting.json" "${extra[@]}" | tail -n 2
   done
   python - "$out" "$tag" "benchmarks/results/cse_${tag}_bags_${c}_cpu.json" <<'PY'
 import json, sys
