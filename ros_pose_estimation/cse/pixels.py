@@ -130,6 +130,7 @@ def support_plane(
     min_inlier_fraction: float = 0.3,
     max_points: int = 1500,
     seed: int = 0,
+    max_threshold: float | None = None,
 ) -> tuple[np.ndarray, float] | None:
     """The surface around a detection, ``(unit normal [3], offset)`` (m) with the camera on its
     positive side (a point's height above it: ``p . normal + offset``), or None.
@@ -139,6 +140,13 @@ def support_plane(
     RANSAC hypotheses of 3 points with ``threshold`` m inlier distance (deterministic: ``seed``);
     None when fewer than 30 ring pixels have depth or no plane holds ``min_inlier_fraction`` of
     them.
+
+    A far surface's depth is noisier: the axial noise of structured-light and stereo sensors
+    grows with the square of the distance (Kinect-class: ~2 mm at 1 m, ~1.6 cm at 3 m), and a
+    6 mm band then holds too few of a table's pixels. With ``max_threshold``, a fit that finds no
+    plane is repeated with the threshold doubled, up to ``max_threshold`` (m), so the band
+    follows the sensor's noise without knowing its model; a surface that a tight band already
+    finds is fitted as before.
     """
     z = np.asarray(depth_m)
     h, w = z.shape
@@ -157,8 +165,13 @@ def support_plane(
         idx = rng.choice(idx, max_points, replace=False)
     uv = np.stack([cols.reshape(-1)[idx], rows.reshape(-1)[idx]], 1).astype(np.float64)
     pts = intrinsics.backproject(uv, z[rows, cols].reshape(-1)[idx].astype(np.float64))
+    need = min_inlier_fraction * len(pts)
     best = best_plane(pts, threshold, rng, iterations, min_norm=1e-9)
-    if best is None or best[0] < min_inlier_fraction * len(pts):
+    while (best is None or best[0] < need) and max_threshold is not None and (
+            2.0 * threshold <= max_threshold * (1.0 + 1e-9)):  # fmt: skip
+        threshold *= 2.0
+        best = best_plane(pts, threshold, rng, iterations, min_norm=1e-9)
+    if best is None or best[0] < need:
         return None
     normal = best[1]
     offset = -float(np.einsum("ij,ij->i", best[2][None], normal[None])[0])  # as RANSAC scored it

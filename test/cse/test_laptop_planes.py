@@ -84,6 +84,8 @@ def test_what_it_leaves_alone():
 def test_config_check():
     with pytest.raises(ConfigError):
         CseInferenceConfig(plane_threshold=0.0)
+    with pytest.raises(ConfigError, match="support_max_threshold"):
+        CseInferenceConfig(support_max_threshold=0.0)
     assert CseInferenceConfig().laptop_planes
 
 
