@@ -24,30 +24,24 @@ read -r -a cats <<< "${cats[*]}"
 source scripts/cse_step_sets.sh
 mkdir -p benchmarks/results
 out=benchmarks/results/cse_far_support
+run() {  # run C SET BAND [SUFFIX ARGS...]: cse_eval at BAND -> <out>_<SET>_<BAND><SUFFIX>_<C>
+  local c=$1 set=$2 v=$3 suffix=${4:-}
+  shift $(( $# < 4 ? $# : 4 ))
+  cse_eval "$c" "$set" "${out}_${set}_${v}${suffix}_${c}_cpu.json" \
+    --set "support_max_threshold=$v" "$@" > /dev/null
+}
 case $mode in
   val)
     for c in "${cats[@]}"; do
       for v in 0.006 0.024 0.048; do
-        cse_eval "$c" val "${out}_val_${v}_${c}_cpu.json" --set "support_max_threshold=$v" \
-          > /dev/null &
-        cse_eval "$c" val640 "${out}_val640_${v}_${c}_cpu.json" \
-          --set "support_max_threshold=$v" > /dev/null
-        wait
+        run "$c" val "$v" & run "$c" val640 "$v"; wait
       done
     done ;;
   test)
     for c in "${cats[@]}"; do
       for v in 0.006 0.048; do
-        cse_eval "$c" final "${out}_final_${v}_${c}_cpu.json" --set "support_max_threshold=$v" \
-          > /dev/null &
-        cse_eval "$c" final "${out}_final_${v}_box_${c}_cpu.json" --box-only \
-          --set "support_max_threshold=$v" > /dev/null
-        wait
-        cse_eval "$c" ood "${out}_ood_${v}_${c}_cpu.json" --set "support_max_threshold=$v" \
-          > /dev/null &
-        cse_eval "$c" ood_look "${out}_ood_look_${v}_${c}_cpu.json" \
-          --set "support_max_threshold=$v" > /dev/null
-        wait
+        run "$c" final "$v" & run "$c" final "$v" _box --box-only; wait
+        run "$c" ood "$v" & run "$c" ood_look "$v"; wait
       done
     done ;;
   bags)
