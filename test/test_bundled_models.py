@@ -10,6 +10,7 @@ from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
 MODELS = Path(__file__).resolve().parents[1] / "models" / "nemo"
 CATEGORIES = ["mug", "camera", "bottle", "bowl", "laptop", "can", "box"]
+PER_AXIS = ("box",)
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
@@ -20,6 +21,9 @@ def test_bundled_model_loads_and_runs(category):
     assert model.config.crop_size == 128
     assert meta["backbone_init"].startswith("backbone efficientnet_lite0: pretrained")
     assert path.stat().st_size < 6e6  # seven of them must fit the tree (device tool: 64 MiB)
+    # boxes vary most in proportions: the mesh is fitted to each instance (per_axis_scale)
+    assert model.config.per_axis_scale == (category in PER_AXIS)
+    assert model.view_correction is not None  # every bundled model carries its correction
     with torch.no_grad():
         feats = model.features(torch.rand(1, 3, 128, 128))
     assert feats.shape == (1, model.config.dim, 16, 16)

@@ -151,6 +151,7 @@ class NemoTrainingSet(torch.utils.data.Dataset):
             "t": torch.as_tensor(t, dtype=torch.float32),
             "mask_visib": torch.from_numpy(np.ascontiguousarray(crop_mask)),
             "obj_id": torch.tensor(e.obj_id, dtype=torch.int64),
+            "size": torch.as_tensor(self.bop.instance_size(e.obj_id), dtype=torch.float32),
             "category": e.category,
             "index": torch.tensor(index, dtype=torch.int64),
         }

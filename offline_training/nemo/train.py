@@ -150,8 +150,14 @@ def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
                                      ignore=MESH_SETTINGS, ours=model.config,
                                      theirs=init.config)  # fmt: skip
     else:
-        train_loop.load_init_weights(model, init, cfg.init_checkpoint)
+        # per_axis_scale only changes where the mesh is placed, not what it holds
+        train_loop.load_init_weights(model, init, cfg.init_checkpoint,
+                                     ignore={"per_axis_scale"})  # fmt: skip
     lineage = f"{meta.get('backbone_init', 'unknown')}; fine-tuning {cfg.init_checkpoint}"
+    if init.config.per_axis_scale and not model.config.per_axis_scale:
+        # its vertex features describe places on each instance's own cuboid: keep it that way
+        model.config.per_axis_scale = True
+        lineage += " (per_axis_scale kept from it)"
     if init.view_correction is not None:  # fitted to the old weights: stale after training
         lineage += " (its view correction is not carried over: fit one with calibrate-nemo)"
     return lineage

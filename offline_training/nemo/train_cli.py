@@ -145,6 +145,10 @@ def parser() -> argparse.ArgumentParser:
                    help="symmetric categories (box; bottle, bowl, can by quarter turns): tie "
                    "the features of vertices the category's symmetries map onto each other and "
                    "never use them as each other's negatives (.symmetric_vertices)")
+    p.add_argument("--per-axis-scale", action="store_true",
+                   help="fit the neural mesh to each instance's extents per axis (training) "
+                   "and refine two proportions with the pose (inference): categories whose "
+                   "proportions vary widely, e.g. box")
     p.add_argument("--replay-data", default=None, metavar="DIR",
                    help="labelled source data (split train, e.g. the synthetic data the "
                    "--init-checkpoint was trained on) replayed while fine-tuning")

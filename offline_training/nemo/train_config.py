@@ -16,7 +16,7 @@ __all__ = ["LR_SCHEDULES", "MODEL_FIELDS", "TrainConfig"]
 LR_SCHEDULES = ("constant", "cosine")
 MODEL_FIELDS = ("backbone", "dim", "fuse_channels", "crop_size", "crop_scale", "mesh_kind",
                 "n_vertices", "geodesic_level", "mesh_margin", "n_clutter",
-                "backbone_stages")  # fmt: skip
+                "backbone_stages", "per_axis_scale")  # fmt: skip
 
 
 @dataclass
@@ -100,6 +100,7 @@ class TrainConfig:
     geodesic_level: int = 3
     mesh_margin: float = 0.05
     n_clutter: int = 2560
+    per_axis_scale: bool = False
     augment: AugmentConfig | None = field(default_factory=AugmentConfig)
     resume: bool = False
     progress: bool = True
@@ -163,6 +164,9 @@ class TrainConfig:
         if self.pose_margin_temperature <= 0:
             raise ConfigError(f"pose_margin_temperature must be > 0, got "
                               f"{self.pose_margin_temperature}")  # fmt: skip
+        if self.per_axis_scale and self.pose_margin_weight > 0:
+            raise ConfigError("per_axis_scale and pose_margin_weight exclude each other (the "
+                              "pose margin renders the category mesh unscaled)")  # fmt: skip
         if self.domain_weight > 0 and not (self.mix_data or self.domain_self):
             raise ConfigError("domain_weight > 0 needs mix_data (the enhanced copy whose "
                               "twins the domain-consistency loss compares)")  # fmt: skip

@@ -22,6 +22,7 @@ from offline_training.nemo import domain
 from offline_training.nemo.pose_margin import pose_margin_loss
 from offline_training.nemo.symmetric_vertices import expand_observations
 from offline_training.nemo.train_config import TrainConfig
+from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.contrastive import (
     contrastive_loss,
     downsample_mask,
@@ -44,17 +45,21 @@ __all__ = [
 
 def visible_vertices(
     mesh: NeuralMesh, R: torch.Tensor, t: torch.Tensor, K: torch.Tensor, mask: torch.Tensor,
-    margin_px: int = 0, occlusion: bool = False,
+    margin_px: int = 0, occlusion: bool = False, stretch: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Projections ``uv [B x V x 2]`` (crop px) and visibility ``[B x V]`` bool of the vertices.
 
     Visible = faces the camera, projects inside the ``[B x S x S]`` crop and onto ``mask``
     dilated by ``margin_px`` (nearest pixel); with ``occlusion`` (a non-convex mesh) also not
     hidden by the mesh itself (the rendered depth test of paper 000 Eq. 4, at crop resolution).
+    ``stretch [B x 3]``: the mesh scaled per axis to each crop's instance (a ``per_axis_scale``
+    model, :func:`instance_stretch`).
     """
-    uv, _ = mesh.project(R, t, K)
-    visible = mesh.facing_camera(R, t)
+    uv, _ = mesh.project(R, t, K, stretch)
+    visible = mesh.facing_camera(R, t, stretch)
     if occlusion:
+        if stretch is not None:
+            raise ConfigError("per_axis_scale needs a convex (cuboid or geodesic) mesh")
         from ros_pose_estimation.render import vertex_visibility
 
         visible &= vertex_visibility(mesh.vertices, mesh.faces, K, R, t, tuple(mask.shape[-2:]))
@@ -67,6 +72,16 @@ def visible_vertices(
     flat = pix[..., 1].clamp(0, h - 1) * w + pix[..., 0].clamp(0, w - 1)
     on_mask = torch.gather(mask.reshape(b, -1), 1, flat)
     return uv, visible & inside & on_mask & torch.isfinite(uv).all(-1)
+
+
+def instance_stretch(mesh: NeuralMesh, size: torch.Tensor, margin: float) -> torch.Tensor:
+    """``[B x 3]`` per-axis factors that turn the category's neural mesh into each instance's:
+    the instance extents ``size [B x 3]`` (m) enlarged by the mesh's relative ``margin``, over
+    the mesh's own extents. Every vertex then sits at the same relative place on every
+    instance's cuboid (a corner on a corner, whatever the proportions)."""
+    verts = mesh.vertices.to(size)
+    extent = verts.amax(0) - verts.amin(0)
+    return size * (1.0 + margin) / extent
 
 
 def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
@@ -89,8 +104,14 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
     )
     if cfg.domain_self and cfg.domain_weight > 0:  # the crops are their own twins (CC3D)
         twin_fmap, batch = fmap, {**batch, "has_twin": torch.ones(len(image), dtype=torch.bool)}
+    stretch = None
+    if model.config.per_axis_scale:  # the mesh fitted to each crop's instance
+        if "size" not in batch:
+            raise ConfigError("per_axis_scale: the training items carry no instance 'size'")
+        stretch = instance_stretch(model.mesh, batch["size"].to(device), model.config.mesh_margin)
     uv, visible = visible_vertices(model.mesh, R, t, K, mask, cfg.mask_margin_px,
-                                   occlusion=model.config.mesh_kind == "template")
+                                   occlusion=model.config.mesh_kind == "template",
+                                   stretch=stretch)  # fmt: skip
     feats, vertex_ids, _ = sample_vertex_features(fmap, image_to_feature_uv(uv, stride), visible)
     bg = sample_background_features(fmap, downsample_mask(mask, stride), cfg.bg_samples,
                                     generator)  # fmt: skip

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from ros_pose_estimation.core.batching import sync_device
 from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.categories import get_category, order_horizontal_extents
 from ros_pose_estimation.core.category_estimator import CategoryEstimator
 from ros_pose_estimation.core.crops import Crop, CropInputs, crop_inputs, detection_crop
 from ros_pose_estimation.core.errors import ConfigError, InputError
@@ -57,9 +58,15 @@ from ros_pose_estimation.nemo.hypotheses import (
     select_diverse,
 )
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
-from ros_pose_estimation.nemo.pose_param import OFFSET, ROT, initial_params
+from ros_pose_estimation.nemo.pose_param import (
+    MAX_LOG_PROPORTION,
+    OFFSET,
+    ROT,
+    SHAPE,
+    initial_params,
+)
 from ros_pose_estimation.nemo.presets import InferenceConfig, LMSchedule
-from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine
+from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine, stretches_of
 from ros_pose_estimation.nemo.scoring import (
     Observation,
     RenderObjective,
@@ -101,6 +108,29 @@ def typical_size(model: NemoModel) -> torch.Tensor:
     instance that the box-derived distance (and so the translation) assumes."""
     v = model.mesh.vertices
     return (v.amax(0) - v.amin(0)) / (1.0 + model.config.mesh_margin)
+
+
+def start_proportions(model: NemoModel, size: np.ndarray | None) -> np.ndarray:
+    """``[2]`` log proportions (:mod:`.pose_param`) of a start whose extents are ``size [3]``
+    (m): its y / x and z / x over the typical size's, within the refinement's bounds; zeros
+    (the category's proportions) when the start has no size."""
+    if size is None:
+        return np.zeros(2)
+    size = np.maximum(np.asarray(size, dtype=np.float64), 1e-9)
+    typical = typical_size(model).double().cpu().numpy()
+    ratio = (size[1:] / size[0]) / (typical[1:] / typical[0])
+    return np.clip(np.log(ratio), -MAX_LOG_PROPORTION, MAX_LOG_PROPORTION)
+
+
+def solved_shape(
+    model: NemoModel, R: np.ndarray, stretch: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rotation ``R [3 x 3]`` and extents ``[3]`` (m) of an estimate whose mesh was drawn
+    with the per-axis factors ``stretch [3]`` (a per-axis-scaled model; ones otherwise): the
+    typical size stretched, then, for a category whose frame puts the longer horizontal edge
+    on x (box), the same object relabelled when the refined proportions made y the longer."""
+    size = typical_size(model).double().cpu().numpy() * stretch
+    return order_horizontal_extents(get_category(model.category), R, size)
 
 
 class NemoEstimator(CategoryEstimator):
@@ -296,8 +326,13 @@ class NemoEstimator(CategoryEstimator):
         t = torch.as_tensor(t_start, dtype=K.dtype, device=K.device)
         d = t[:, 2] * torch.as_tensor(ratio, dtype=K.dtype, device=K.device)
         uv = (K @ t[:, :, None])[:, :, 0]
-        x0 = initial_params(d)
+        x0 = initial_params(d, shape=model.config.per_axis_scale)
         x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor) / obs.offset_unit[:, None]
+        if model.config.per_axis_scale:  # start from the start's own proportions, if it has any
+            x0[:, SHAPE] = torch.as_tensor(
+                np.stack([start_proportions(model, p.size) for p in starts]), dtype=x0.dtype,
+                device=x0.device,
+            )  # fmt: skip
         log_d, margin = torch.log(d), math.log(tolerance)
         obs.log_d_range = torch.stack([log_d - margin, log_d + margin], -1)
         max_offset = max(config.max_offset, float(x0[:, OFFSET].abs().max()))
@@ -309,6 +344,7 @@ class NemoEstimator(CategoryEstimator):
             config.refinement, scale, max_offset,
         )  # fmt: skip
         R, t_ref = poses_of(result, obs)
+        stretch = stretches_of(result)[:, 0].double().cpu().numpy()
         sync_device(self.device)
         t2 = time.perf_counter()
         times["features"] += t1 - t0
@@ -316,13 +352,13 @@ class NemoEstimator(CategoryEstimator):
         R = R[:, 0].double().cpu().numpy()
         t_ref = t_ref[:, 0].double().cpu().numpy() / ratio[:, None]
         start_loss = result.history[0, :, 0].double().cpu().numpy()
-        size = mesh_size.double().cpu().numpy()
         out = []
         for j, p in enumerate(starts):
+            R_j, size = solved_shape(model, R[j], stretch[j])
             est = PoseEstimate(
-                category=model.category, R=R[j], t=t_ref[j],
+                category=model.category, R=R_j, t=t_ref[j],
                 score=float(result.confidence[j, 0]),
-                size=size / ratio[j] if p.size is not None else size.copy(),
+                size=size / ratio[j] if p.size is not None else size,
                 steps=int(result.steps[j, 0]), converged=bool(result.converged[j, 0]),
                 loss=float(result.loss[j, 0]),
             )  # fmt: skip
@@ -372,23 +408,24 @@ class NemoEstimator(CategoryEstimator):
         )  # fmt: skip
         chosen = result.take(result.best[:, None])
         R, t = poses_of(chosen, obs)
+        stretch = stretches_of(chosen)[:, 0].double().cpu().numpy()
         sync_device(self.device)
         t3 = time.perf_counter()
         times["features"] += t1 - t0
         times["init"] += t2 - t1
         times["refine"] += t3 - t2
-        size = typical_size(model).double().cpu().numpy()
         R, t = R[:, 0].double().cpu().numpy(), t[:, 0].double().cpu().numpy()
         if config.view_correction and model.view_correction is not None:
             R = model.view_correction.apply(R, t)
             times["refine"] += time.perf_counter() - t3
+        shaped = [solved_shape(model, R[j], stretch[j]) for j in range(len(prepared))]
         return [
             PoseEstimate(
                 category=model.category,
-                R=R[j],
+                R=shaped[j][0],
                 t=t[j],
                 score=float(chosen.confidence[j, 0]),
-                size=size.copy(),
+                size=shaped[j][1],
                 steps=int(chosen.steps[j, 0]),
                 converged=bool(chosen.converged[j, 0]),
                 loss=float(chosen.loss[j, 0]),
@@ -408,9 +445,10 @@ class NemoEstimator(CategoryEstimator):
 
     @torch.no_grad()
     def _initialise(self, model: NemoModel, bank: HypothesisBank, obs: Observation):
-        """``x0 [B x k x 6]`` and ``R0 [B x k x 3 x 3]`` of the best ``top_k`` hypotheses, and
-        the score maps (None unless needed). Also sets ``obs.log_d_range`` (the distances
-        refinement may explore: the grid's box-derived range widened by ``distance_margin``)."""
+        """``x0 [B x k x K]`` (K = 8 for a per-axis-scaled mesh) and ``R0 [B x k x 3 x 3]`` of
+        the best ``top_k`` hypotheses, and the score maps (None unless needed). Also sets
+        ``obs.log_d_range`` (the distances refinement may explore: the grid's box-derived
+        range widened by ``distance_margin``)."""
         config = self.config
         r_ray, t, dist = hypothesis_poses(bank, obs)
         b, n = dist.shape
@@ -428,6 +466,7 @@ class NemoEstimator(CategoryEstimator):
             scores = -res.loss.view(b, n)
         pick = select_diverse(scores, bank.angles, config.top_k, config.min_separation_deg)
         d0 = torch.gather(dist, 1, pick)
-        x0 = initial_params(d0.reshape(-1)).view(b, config.top_k, -1)
+        x0 = initial_params(d0.reshape(-1), shape=model.config.per_axis_scale)
+        x0 = x0.view(b, config.top_k, -1)
         r0 = r_ray[:, None] @ bank.rotations[pick]
         return x0, r0, maps

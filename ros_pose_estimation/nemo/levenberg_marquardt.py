@@ -30,7 +30,6 @@ from __future__ import annotations
 import torch
 
 from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
-from ros_pose_estimation.nemo.pose_param import N_PARAMS
 from ros_pose_estimation.nemo.presets import LMSchedule
 from ros_pose_estimation.nemo.refine_state import RowBatch, RowProgress
 
@@ -70,11 +69,12 @@ def lm_steps(
 ) -> None:
     """Levenberg-Marquardt on the rows of ``batch`` from ``batch.x0`` (see the module
     docstring; ``steps`` = iterations, each one exact evaluation), recording every evaluation
-    in ``progress`` until the iterations run out or every row has stopped. ``free``: ``[6]``
+    in ``progress`` until the iterations run out or every row has stopped. ``free``: ``[K]``
     bool, the parameters that move. Called by :func:`.refine.refine`."""
     n, dev, dtype = batch.n, batch.x0.device, batch.x0.dtype
     grad = torch.zeros_like(batch.x0)
-    hess = torch.zeros(n, N_PARAMS, N_PARAMS, device=dev, dtype=dtype)
+    k = batch.x0.shape[1]  # 6 pose parameters (+ 2 log proportions)
+    hess = torch.zeros(n, k, k, device=dev, dtype=dtype)
     damping = torch.full((n,), schedule.damping, device=dev, dtype=dtype)
     idx = torch.arange(n, device=dev)
     trial = batch.x0.clone()

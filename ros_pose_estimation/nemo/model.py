@@ -42,6 +42,12 @@ class NemoConfig(CropModelConfig):
         geodesic_level: subdivision level of a geodesic mesh.
         mesh_margin: relative margin of the mesh around the category template's bounding box.
         n_clutter: size of the clutter (background) feature queue.
+        per_axis_scale: the neural mesh is scaled per axis to each instance: in training to
+            the instance's extents (every vertex at the same relative place on every
+            instance, whatever its proportions), at inference by two free proportions
+            (y / x and z / x, log scale) refined with the pose. For categories whose
+            proportions vary widely (``box``: flat packages to tall cereal boxes); a convex
+            mesh only.
     """
 
     category: str
@@ -57,6 +63,7 @@ class NemoConfig(CropModelConfig):
     geodesic_level: int = 3
     mesh_margin: float = 0.05
     n_clutter: int = 2560
+    per_axis_scale: bool = False
 
     def __post_init__(self) -> None:
         self.check_category_and_crop()
@@ -67,6 +74,8 @@ class NemoConfig(CropModelConfig):
         if self.mesh_kind not in ("cuboid", "geodesic", "template"):
             raise ConfigError("mesh_kind must be 'cuboid', 'geodesic' or 'template', got "
                               f"{self.mesh_kind!r}")  # fmt: skip
+        if self.per_axis_scale and self.mesh_kind == "template":
+            raise ConfigError("per_axis_scale needs a convex mesh_kind ('cuboid' or 'geodesic')")
 
 
 class NemoModel(nn.Module):

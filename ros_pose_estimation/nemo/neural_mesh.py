@@ -258,28 +258,39 @@ class NeuralMesh(nn.Module):
         self.clutter[idx] = feats
         self.clutter_ptr.copy_((self.clutter_ptr + len(feats)) % m)
 
-    def _to_camera(self, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
-        """``[B x V x 3]`` camera-frame vertices (m)."""
+    def _to_camera(
+        self, rotation: torch.Tensor, translation: torch.Tensor,
+        stretch: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """``[B x V x 3]`` camera-frame vertices (m); ``stretch [B x 3]``: per-axis factors on
+        the model-frame vertices (None: the mesh as it is)."""
         b = check_shape("rotation", rotation, ("B", 3, 3))["B"]
         check_shape("translation", translation, (b, 3))
-        verts = self.vertices.to(rotation)
-        return torch.einsum("bij,vj->bvi", rotation, verts) + translation[:, None]
+        if stretch is None:
+            verts = self.vertices.to(rotation)
+            return torch.einsum("bij,vj->bvi", rotation, verts) + translation[:, None]
+        check_shape("stretch", stretch, (b, 3))
+        verts = self.vertices.to(rotation)[None] * stretch.to(rotation)[:, None]
+        return torch.einsum("bij,bvj->bvi", rotation, verts) + translation[:, None]
 
     def project(
-        self, rotation: torch.Tensor, translation: torch.Tensor, K: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pinhole projection of the vertices at poses ``x_c = R x_m + t``.
+        self, rotation: torch.Tensor, translation: torch.Tensor, K: torch.Tensor,
+        stretch: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """Pinhole projection of the vertices at poses ``x_c = R diag(stretch) x_m + t``.
 
         Args:
             rotation: ``[B x 3 x 3]`` model-to-camera rotations.
             translation: ``[B x 3]`` translations (m).
             K: ``[B x 3 x 3]`` or ``[3 x 3]`` camera matrices (pixels).
+            stretch: ``[B x 3]`` per-axis factors of the model frame (a mesh fitted to each
+                instance's proportions, :attr:`.model.NemoConfig.per_axis_scale`); None: 1.
 
         Returns:
             ``uv [B x V x 2]`` pixel coordinates (integers = pixel centres) and
             ``depth [B x V]`` camera z (m); points behind the camera get ``uv = NaN``.
         """
-        cam = self._to_camera(rotation, translation)
+        cam = self._to_camera(rotation, translation, stretch)
         b = cam.shape[0]
         if K.dim() == 2:
             K = K.expand(b, 3, 3)
@@ -290,12 +301,20 @@ class NeuralMesh(nn.Module):
         uv = torch.where((depth > 0)[..., None], uv, torch.full_like(uv, float("nan")))
         return uv, depth
 
-    def facing_camera(self, rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
-        """``[B x V]`` bool: vertex normal points towards the camera.
+    def facing_camera(
+        self, rotation: torch.Tensor, translation: torch.Tensor,
+        stretch: torch.Tensor | None = None,
+    ) -> torch.Tensor:  # fmt: skip
+        """``[B x V]`` bool: vertex normal points towards the camera (``stretch [B x 3]`` as in
+        :meth:`project`; normals transform by its inverse).
 
         Exact visibility for convex meshes (cuboid, ellipsoid) up to vertices on the silhouette;
         non-convex meshes need the rendered depth test of paper 000 Eq. 4.
         """
-        cam = self._to_camera(rotation, translation)
-        normals = torch.einsum("bij,vj->bvi", rotation, self.vertex_normals().to(rotation))
+        cam = self._to_camera(rotation, translation, stretch)
+        normals = self.vertex_normals().to(rotation)
+        if stretch is None:
+            normals = torch.einsum("bij,vj->bvi", rotation, normals)
+        else:
+            normals = torch.einsum("bij,bvj->bvi", rotation, normals[None] / stretch[:, None])
         return (normals * cam).sum(-1) < 0

@@ -13,6 +13,14 @@ conversion back). Its free parameters, one row ``x [6]`` per hypothesis, are
   (the crop centre, i.e. the detection box centre), in units of ``offset_unit`` pixels, half
   the box's longer side (:attr:`.scoring.Observation.offset_unit`).
 
+A model whose neural mesh is scaled per axis (:attr:`.model.NemoConfig.per_axis_scale`) has
+two more columns, ``x [8]``:
+
+* ``x[6:8]``: log of the mesh's proportions y / x and z / x relative to the category mesh's
+  (0: the category's own proportions). The x extent stays the mesh's: in one RGB image the
+  overall size and the distance are one unknown. The mesh is drawn with the linear map
+  ``R diag(1, e^x6, e^x7)`` (:func:`stretch_of`); the pose is ``R``.
+
 The units are balanced: a unit step of any parameter moves the object's outline in the image
 by about its radius ``s / 2`` (rotation by 1 rad: ``~ s / 2``; ``log d`` by 1: scale by ``e``;
 offset by 1: ``s / 2``), so one learning rate suits all of them and the result does not depend
@@ -44,6 +52,11 @@ from ros_pose_estimation.core.errors import InputError, check_shape
 #: Columns of a parameter row.
 ROT, LOG_D, OFFSET = slice(0, 3), 3, slice(4, 6)
 N_PARAMS = 6
+#: The two log proportions of a per-axis-scaled mesh, after the pose's columns.
+SHAPE = slice(6, 8)
+N_SHAPE_PARAMS = 8
+#: Bound of each log proportion: the mesh's y / x and z / x within 1/3.5..3.5 x the category's.
+MAX_LOG_PROPORTION = 1.25
 
 
 def rodrigues(w: torch.Tensor) -> torch.Tensor:
@@ -76,7 +89,8 @@ def compose_pose(
     """Parameters -> pose (differentiable w.r.t. ``x``).
 
     Args:
-        x: ``[N x 6]`` rows ``(w [3] rad, log d, du, dv)`` (see the module docstring).
+        x: ``[N x 6]`` rows ``(w [3] rad, log d, du, dv)`` (see the module docstring), or
+            ``[N x 8]`` with the log proportions (ignored here: :func:`stretch_of`).
         base_rotation: ``[N x 3 x 3]`` ``R0`` model-to-camera.
         K: ``[N x 3 x 3]`` camera of the image the anchor is in (px).
         anchor: ``[N x 2]`` pixel ``(u0, v0)`` where ``du = dv = 0`` puts the object centre.
@@ -85,7 +99,9 @@ def compose_pose(
     Returns:
         ``R [N x 3 x 3]`` and ``t [N x 3]`` (m), model to camera.
     """
-    n = check_shape("x", x, ("N", N_PARAMS))["N"]
+    n = check_shape("x", x, ("N", "K"))["N"]
+    if x.shape[1] not in (N_PARAMS, N_SHAPE_PARAMS):
+        raise InputError(f"x: expected {N_PARAMS} or {N_SHAPE_PARAMS} columns, got {x.shape[1]}")
     check_shape("base_rotation", base_rotation, (n, 3, 3))
     check_shape("K", K, (n, 3, 3))
     check_shape("anchor", anchor, (n, 2))
@@ -98,12 +114,21 @@ def compose_pose(
     return rot, torch.exp(x[:, LOG_D])[:, None] * ray
 
 
-def initial_params(distance: torch.Tensor) -> torch.Tensor:
+def stretch_of(x: torch.Tensor) -> torch.Tensor:
+    """``[N x 3]`` per-axis factors ``(1, e^x6, e^x7)`` of the mesh for rows ``x [N x 8]``;
+    ones for ``[N x 6]`` rows (a mesh of fixed proportions). Differentiable."""
+    if x.shape[-1] == N_PARAMS:
+        return torch.ones(*x.shape[:-1], 3, dtype=x.dtype, device=x.device)
+    ones = torch.ones_like(x[..., :1])
+    return torch.cat([ones, torch.exp(x[..., SHAPE])], -1)
+
+
+def initial_params(distance: torch.Tensor, shape: bool = False) -> torch.Tensor:
     """``[N x 6]`` rows for hypotheses at ``R0`` (no residual), on the anchor, at ``distance``
-    (``[N]``, m)."""
+    (``[N]``, m); ``[N x 8]`` with ``shape`` (the category mesh's proportions)."""
     if bool((distance <= 0).any()) or not bool(torch.isfinite(distance).all()):
         raise InputError(f"distance: expected positive finite values, got {distance.tolist()}")
-    x = distance.new_zeros(distance.shape[0], N_PARAMS)
+    x = distance.new_zeros(distance.shape[0], N_SHAPE_PARAMS if shape else N_PARAMS)
     x[:, LOG_D] = torch.log(distance)
     return x
 

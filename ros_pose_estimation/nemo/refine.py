@@ -30,12 +30,20 @@ import torch
 from ros_pose_estimation.core.errors import ConfigError, check_shape
 from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
 from ros_pose_estimation.nemo.levenberg_marquardt import lm_steps
-from ros_pose_estimation.nemo.pose_param import LOG_D, N_PARAMS, OFFSET, compose_pose
+from ros_pose_estimation.nemo.pose_param import (
+    LOG_D,
+    N_PARAMS,
+    N_SHAPE_PARAMS,
+    OFFSET,
+    compose_pose,
+    stretch_of,
+)
 from ros_pose_estimation.nemo.presets import AdamSchedule, InferenceConfig, LMSchedule
 from ros_pose_estimation.nemo.refine_state import RefineResult, RowBatch, RowProgress
 from ros_pose_estimation.nemo.scoring import CompareResult, Observation
 
-__all__ = ["Objective", "RefineResult", "adam_steps", "param_scale", "poses_of", "refine"]
+__all__ = ["Objective", "RefineResult", "adam_steps", "param_scale", "poses_of", "refine",
+           "stretches_of"]
 
 _ADAM_EPS = 1e-8
 
@@ -45,9 +53,11 @@ Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], CompareResult]
 
 
 def param_scale(config: InferenceConfig, like: torch.Tensor) -> torch.Tensor:
-    """``[6]`` lr multipliers: 1 (rotation), ``lr_scale_distance`` (log d),
-    ``lr_scale_offset`` (offset; 0 when ``optimise_offset`` is off)."""
-    scale = torch.ones(N_PARAMS, device=like.device, dtype=like.dtype)
+    """``[K]`` lr multipliers (device and dtype of ``like``): 1 (rotation),
+    ``lr_scale_distance`` (log d), ``lr_scale_offset`` (offset; 0 when ``optimise_offset`` is
+    off), and 1 for the log proportions when ``like`` holds rows of 8 (K = 8; else K = 6)."""
+    n = N_SHAPE_PARAMS if like.dim() and like.shape[-1] == N_SHAPE_PARAMS else N_PARAMS
+    scale = torch.ones(n, device=like.device, dtype=like.dtype)
     scale[LOG_D] = config.lr_scale_distance
     scale[OFFSET] = config.lr_scale_offset if config.optimise_offset else 0.0
     return scale
@@ -68,10 +78,11 @@ def refine(
         objective: Adam: the loss of poses (:data:`Objective`); Levenberg-Marquardt: a
             :class:`.gauss_newton.GaussNewtonRenderCompare`.
         obs: observations (feature-map cameras and anchors), :class:`.scoring.Observation`.
-        x0: ``[B x k x 6]`` initial parameters (:mod:`.pose_param`).
+        x0: ``[B x k x K]`` initial parameters (:mod:`.pose_param`; K = 6, or 8 with the
+            log proportions of a per-axis-scaled mesh).
         base_rotation: ``[B x k x 3 x 3]`` their base rotations ``R0``.
         schedule: the optimiser, its steps and stopping rules.
-        scale: ``[6]`` per-column lr multipliers (:func:`param_scale`); Levenberg-Marquardt
+        scale: ``[K]`` per-column lr multipliers (:func:`param_scale`); Levenberg-Marquardt
             only uses its zeros (those parameters stay fixed).
         max_offset: bound of each offset component (units of half the box side); ``log d``
             is kept within ``obs.log_d_range`` when given. Keeps hopeless hypotheses (and
@@ -82,7 +93,7 @@ def refine(
             that is neither Adam's nor Levenberg-Marquardt's.
     """
     batch = RowBatch(obs, x0, base_rotation, max_offset)
-    check_shape("scale", scale, (N_PARAMS,))
+    check_shape("scale", scale, (batch.x0.shape[1],))
     scale = scale.to(batch.x0).clone()
     if schedule.fixed_distance:
         scale[LOG_D] = 0.0
@@ -136,13 +147,20 @@ def adam_steps(
 
 
 def poses_of(result: RefineResult, obs: Observation) -> tuple[torch.Tensor, torch.Tensor]:
-    """``R [B x k x 3 x 3]``, ``t [B x k x 3]`` (m) of every hypothesis of ``result``."""
+    """``R [B x k x 3 x 3]`` (rotations), ``t [B x k x 3]`` (m) of every hypothesis of
+    ``result``."""
     b, k = result.loss.shape
     owner = torch.arange(b, device=result.x.device).repeat_interleave(k)
-    x = result.x.reshape(b * k, N_PARAMS)
+    x = result.x.reshape(b * k, -1)
     with torch.no_grad():
         R, t = compose_pose(
             x, result.base_rotation.reshape(-1, 3, 3), obs.K.to(x)[owner],
             obs.anchor.to(x)[owner], obs.offset_unit.to(x)[owner],
         )  # fmt: skip
     return R.view(b, k, 3, 3), t.view(b, k, 3)
+
+
+def stretches_of(result: RefineResult) -> torch.Tensor:
+    """``[B x k x 3]`` per-axis factors of the mesh of every hypothesis of ``result`` (ones
+    for a mesh of fixed proportions, :func:`.pose_param.stretch_of`)."""
+    return stretch_of(result.x.detach())

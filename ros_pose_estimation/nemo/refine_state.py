@@ -4,8 +4,9 @@ Both optimisers (:func:`.refine.adam_steps`, Adam; :func:`.levenberg_marquardt.l
 the ``k`` hypotheses of each of ``B`` detections as ``n = B x k`` independent rows:
 
 * :class:`RowBatch`: what does not change while they are refined: each row's detection, base
-  rotation, camera, anchor and bounds; composes poses (:func:`.pose_param.compose_pose`) and
-  clamps parameters;
+  rotation, camera, anchor and bounds; composes poses (:func:`.pose_param.compose_pose`; for
+  rows with the two log proportions of a per-axis-scaled mesh, the map ``R diag(stretch)``
+  the mesh is drawn with) and clamps parameters;
 * :class:`RowProgress`: what does: each row's best loss, parameters and confidence, the loss
   history, steps taken, and the stopping rules of :class:`.presets.StoppingRules`:
 
@@ -26,7 +27,16 @@ from dataclasses import dataclass
 import torch
 
 from ros_pose_estimation.core.errors import InputError, check_shape
-from ros_pose_estimation.nemo.pose_param import LOG_D, N_PARAMS, OFFSET, compose_pose
+from ros_pose_estimation.nemo.pose_param import (
+    LOG_D,
+    MAX_LOG_PROPORTION,
+    N_PARAMS,
+    N_SHAPE_PARAMS,
+    OFFSET,
+    SHAPE,
+    compose_pose,
+    stretch_of,
+)
 from ros_pose_estimation.nemo.presets import StoppingRules
 from ros_pose_estimation.nemo.scoring import Observation
 
@@ -36,7 +46,8 @@ class RefineResult:
     """Every hypothesis after a stage (``B`` detections x ``k`` hypotheses).
 
     Attributes:
-        x: ``[B x k x 6]`` best parameters of each hypothesis; base_rotation ``[B x k x 3 x 3]``.
+        x: ``[B x k x K]`` best parameters of each hypothesis (K = 6, or 8 with the log
+            proportions of a per-axis-scaled mesh); base_rotation ``[B x k x 3 x 3]``.
         loss: ``[B x k]`` their loss; confidence: ``[B x k]`` their confidence in [0, 1].
         steps: ``[B x k]`` int optimiser steps taken.
         converged: ``[B x k]`` bool, the loss settled (best loss not improved by more than
@@ -76,14 +87,15 @@ class RowBatch:
 
     Args:
         obs: the ``B`` detections' observations.
-        x0: ``[B x k x 6]`` initial parameters; base_rotation: ``[B x k x 3 x 3]`` ``R0``.
+        x0: ``[B x k x K]`` initial parameters (K = 6, or 8 with the log proportions,
+            :mod:`.pose_param`); base_rotation: ``[B x k x 3 x 3]`` ``R0``.
         max_offset: bound of each offset component (units of half the box side); ``log d``
             is kept within ``obs.log_d_range`` when given.
 
     Attributes:
         b, k, n: detections, hypotheses per detection, rows.
-        x0: ``[n x 6]`` initial parameters (a copy); owner: ``[n]`` detection of each row.
-        lo, hi: ``[n x 6]`` bounds of the parameters.
+        x0: ``[n x K]`` initial parameters (a copy); owner: ``[n]`` detection of each row.
+        lo, hi: ``[n x K]`` bounds of the parameters.
 
     Raises:
         InputError: shapes that do not match ``obs`` or each other.
@@ -96,13 +108,16 @@ class RowBatch:
         base_rotation: torch.Tensor,
         max_offset: float = math.inf,
     ) -> None:
-        sizes = check_shape("x0", x0, ("B", "k", N_PARAMS))
-        b, k = sizes["B"], sizes["k"]
+        sizes = check_shape("x0", x0, ("B", "k", "K"))
+        b, k, n_params = sizes["B"], sizes["k"], sizes["K"]
+        if n_params not in (N_PARAMS, N_SHAPE_PARAMS):
+            raise InputError(f"x0: expected {N_PARAMS} or {N_SHAPE_PARAMS} parameters per row, "
+                             f"got {n_params}")  # fmt: skip
         if b != len(obs):
             raise InputError(f"x0: expected {len(obs)} detections like obs, got {b}")
         check_shape("base_rotation", base_rotation, (b, k, 3, 3))
         self.b, self.k, self.n = b, k, b * k
-        x = x0.detach().reshape(self.n, N_PARAMS).clone()
+        x = x0.detach().reshape(self.n, n_params).clone()
         self.x0 = x
         self.base_rotation = base_rotation.detach().reshape(self.n, 3, 3).to(x)
         self.owner = torch.arange(b, device=x.device).repeat_interleave(k)
@@ -112,17 +127,23 @@ class RowBatch:
         self.lo = torch.full_like(x, -math.inf)
         self.hi = torch.full_like(x, math.inf)
         self.lo[:, OFFSET], self.hi[:, OFFSET] = -max_offset, max_offset
+        if n_params == N_SHAPE_PARAMS:
+            self.lo[:, SHAPE], self.hi[:, SHAPE] = -MAX_LOG_PROPORTION, MAX_LOG_PROPORTION
         if obs.log_d_range is not None:
             self.lo[:, LOG_D], self.hi[:, LOG_D] = obs.log_d_range.to(x)[self.owner].unbind(-1)
 
     def pose(self, x: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``R [m x 3 x 3]``, ``t [m x 3]`` of parameters ``x [m x 6]`` (any float dtype,
-        differentiable) for the rows ``rows [m]``."""
+        """``R [m x 3 x 3]``, ``t [m x 3]`` of parameters ``x [m x K]`` (any float dtype,
+        differentiable) for the rows ``rows [m]``. With the log proportions (K = 8) ``R`` is
+        the map the mesh is drawn with, ``rotation @ diag(stretch)``, not a rotation."""
         parts = (self.base_rotation[rows], self._K[rows], self._anchor[rows], self._unit[rows])
-        return compose_pose(x, *(part.to(x) for part in parts))
+        R, t = compose_pose(x, *(part.to(x) for part in parts))
+        if x.shape[1] == N_SHAPE_PARAMS:
+            R = R * stretch_of(x)[:, None, :]
+        return R, t
 
     def clamp(self, x: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
-        """``x [m x 6]`` of the rows ``rows`` within their bounds."""
+        """``x [m x K]`` of the rows ``rows`` within their bounds."""
         return torch.maximum(torch.minimum(x, self.hi[rows]), self.lo[rows])
 
 
@@ -137,7 +158,7 @@ class RowProgress:
             ``prune_margin``).
 
     Attributes:
-        best_x: ``[n x 6]``; best_loss, best_conf: ``[n]`` (``inf`` / 0 before an evaluation).
+        best_x: ``[n x K]``; best_loss, best_conf: ``[n]`` (``inf`` / 0 before an evaluation).
         calm: ``[n]`` evaluations in a row without an improvement above ``tol``.
         taken: ``[n]`` steps taken; active: ``[n]`` rows still refined.
         history: ``[steps + 1 x n]`` loss at each evaluation (NaN where not evaluated).
@@ -191,7 +212,7 @@ class RowProgress:
     def result(self) -> RefineResult:
         b, k = self.batch.b, self.batch.k
         return RefineResult(
-            x=self.best_x.view(b, k, N_PARAMS),
+            x=self.best_x.view(b, k, -1),
             base_rotation=self.batch.base_rotation.view(b, k, 3, 3),
             loss=self.best_loss.view(b, k),
             confidence=self.best_conf.view(b, k),

@@ -131,6 +131,8 @@ def test_distance_prior_makes_the_mesh_span_the_box(model):
 def test_param_scale_and_schedules():
     cfg = InferenceConfig(lr_scale_distance=0.5, lr_scale_offset=2.0)
     assert param_scale(cfg, torch.zeros(1)).tolist() == [1, 1, 1, 0.5, 2, 2]
+    # rows with the two log proportions of a per-axis-scaled mesh: both refined
+    assert param_scale(cfg, torch.zeros(3, 8)).tolist() == [1, 1, 1, 0.5, 2, 2, 1, 1]
     assert param_scale(cfg.replace(optimise_offset=False), torch.zeros(1))[4:].tolist() == [0, 0]
     ref = InferenceConfig.named("reference").refinement
     assert [ref.learning_rate(i) for i in (0, 99, 100, 299)] == pytest.approx(

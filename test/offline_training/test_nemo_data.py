@@ -65,6 +65,8 @@ def test_items_have_the_documented_shapes_and_crop_intrinsics(bop_root):
         assert item["K"].shape == (3, 3) and item["R"].shape == (3, 3) and item["t"].shape == (3,)
         assert item["mask_visib"].shape == (S, S) and item["mask_visib"].dtype == torch.bool
         assert item["category"] == "mug" and item["mask_visib"].any()
+        size = ds.bop.instance_size(int(item["obj_id"]))
+        torch.testing.assert_close(item["size"], torch.as_tensor(size, dtype=torch.float32))
         # the object's origin projects near the crop centre; its surface onto its mask
         centre = item["K"] @ item["t"]
         uv = (centre[:2] / centre[2]).numpy()

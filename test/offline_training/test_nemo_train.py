@@ -11,9 +11,15 @@ import offline_training.nemo.train as train_mod
 from offline_training.nemo.train import train
 from offline_training.nemo.train_cli import main
 from offline_training.nemo.train_config import TrainConfig
-from offline_training.nemo.train_step import lr_factor, make_optimizer, visible_vertices
+from offline_training.nemo.train_step import (
+    instance_stretch,
+    lr_factor,
+    make_optimizer,
+    visible_vertices,
+)
 from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
 from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.core.mesh import TriMesh
 from ros_pose_estimation.core.rotations import axis_rotation
 from ros_pose_estimation.core.view_correction import ViewCorrection
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint, save_checkpoint
@@ -145,6 +151,40 @@ def test_visibility_needs_facing_inside_and_on_mask():
     assert torch.equal(vis_margin, vis & (uv[..., 0] < 35.5))
     _, none = visible_vertices(mesh, R, t, K, torch.zeros_like(full))
     assert not none.any()
+
+
+def test_a_stretched_mesh_projects_like_the_instance_and_faces_the_camera_like_it():
+    mesh = NeuralMesh(cuboid_mesh([0.2, 0.1, 0.1], 200), dim=4, n_clutter=0)
+    size = torch.tensor([[0.1, 0.05, 0.15]])  # another instance: flat in y, tall in z
+    stretch = instance_stretch(mesh, size, margin=0.05)
+    scaled = (mesh.vertices * stretch).numpy()
+    np.testing.assert_allclose(scaled.max(0) - scaled.min(0), size[0] * 1.05, rtol=1e-5)
+    own = NeuralMesh(TriMesh(scaled, mesh.faces.numpy()), dim=4, n_clutter=0)
+    K = torch.tensor([[[64.0, 0, 31.5], [0, 64.0, 31.5], [0, 0, 1]]])
+    R, t = axis_rotation("y", torch.tensor([0.7])).float(), torch.tensor([[0.0, 0.0, 0.5]])
+    uv, _ = mesh.project(R, t, K, stretch)
+    torch.testing.assert_close(uv, own.project(R, t, K)[0])
+    assert torch.equal(mesh.facing_camera(R, t, stretch), own.facing_camera(R, t))
+    _, vis = visible_vertices(mesh, R, t, K, torch.ones(1, 64, 64, dtype=torch.bool),
+                              stretch=stretch)  # fmt: skip
+    assert torch.equal(vis, own.facing_camera(R, t))
+    with pytest.raises(ConfigError, match="convex"):
+        visible_vertices(mesh, R, t, K, torch.ones(1, 64, 64, dtype=torch.bool), occlusion=True,
+                         stretch=stretch)  # fmt: skip
+
+
+def test_per_axis_scale_trains_and_is_kept_in_the_checkpoint(trained, bop_root, tmp_path):
+    _, start = trained
+    path = train(_cfg(bop_root, tmp_path / "pax", steps=3, per_axis_scale=True,
+                      init_checkpoint=str(start)))  # fmt: skip
+    model, meta = load_checkpoint(path, "mug")
+    assert model.config.per_axis_scale and meta["train_config"]["per_axis_scale"]
+    # fine-tuning it (pose-train, adaptation) keeps the mesh fitted to each instance
+    again = train(_cfg(bop_root, tmp_path / "again", steps=1, init_checkpoint=str(path)))
+    model, meta = load_checkpoint(again, "mug")
+    assert model.config.per_axis_scale and "per_axis_scale kept" in meta["backbone_init"]
+    with pytest.raises(ConfigError, match="exclude each other"):
+        _cfg(bop_root, tmp_path / "x", per_axis_scale=True, pose_margin_weight=1.0)
 
 
 def test_occlusion_hides_what_the_template_hides_behind_itself():

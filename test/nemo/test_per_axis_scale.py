@@ -1,0 +1,125 @@
+"""A neural mesh scaled per axis (``NemoConfig.per_axis_scale``): in training each instance's
+mesh is the category mesh stretched to its extents, at inference two proportions are refined
+with the pose. Oracle feature maps of a stretched box (``scoring.oracle_features`` drawn with
+``R diag(stretch)``) must give back its rotation and its proportions."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from ros_pose_estimation.core.camera import Intrinsics
+from ros_pose_estimation.core.crops import detection_crop
+from ros_pose_estimation.core.errors import ConfigError, InputError
+from ros_pose_estimation.core.estimation import Detection
+from ros_pose_estimation.core.metrics import rotation_error_deg
+from ros_pose_estimation.core.rotations import viewpoint_to_matrix
+from ros_pose_estimation.nemo.estimator import NemoEstimator, feature_camera, typical_size
+from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+from ros_pose_estimation.nemo.pose_param import (
+    MAX_LOG_PROPORTION,
+    compose_pose,
+    initial_params,
+    stretch_of,
+)
+from ros_pose_estimation.nemo.presets import InferenceConfig
+from ros_pose_estimation.nemo.refine_state import RowBatch
+from ros_pose_estimation.nemo.scoring import Observation, oracle_features
+from test.nemo.test_estimator import OracleNet, smooth_features
+
+INTR = Intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
+IMAGE = np.zeros((480, 640, 3), np.uint8)
+#: instances of other proportions than the box template's (y / x 0.6, z / x 0.5)
+STRETCHES = [(1.0, 1.45, 2.2), (1.0, 0.6, 0.5), (1.0, 1.2, 1.6)]
+
+
+def _model(per_axis: bool) -> NemoModel:
+    torch.manual_seed(0)
+    cfg = NemoConfig("box", backbone="tiny", dim=16, crop_size=128, n_vertices=300,
+                     per_axis_scale=per_axis)  # fmt: skip
+    m = NemoModel(cfg)
+    m.mesh.features.copy_(smooth_features(m.mesh.vertices, cfg.dim))
+    m.feature_net = OracleNet()
+    return m
+
+
+def _scene(model: NemoModel):
+    """True rotations and the detections of the stretched boxes; sets the oracle maps."""
+    rng = np.random.default_rng(3)
+    cfg = model.config
+    corners = np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).reshape(3, -1).T
+    half = typical_size(model).double().numpy() / 2
+    poses, dets, Ks, maps_R, ts = [], [], [], [], []
+    for i, s in enumerate(STRETCHES):
+        R = viewpoint_to_matrix(rng.uniform(0.3, 1.2), math.radians(rng.uniform(20, 45)), 0.0)
+        t = np.array([0.3 * (i - 1), rng.uniform(-0.05, 0.05), rng.uniform(0.9, 1.1)])
+        uv = INTR.project((corners * half * np.array(s)) @ R.T + t)
+        det = Detection("box", np.concatenate([uv.min(0), uv.max(0)]))
+        crop = detection_crop(det.box_xyxy, INTR, cfg.crop_size, cfg.crop_scale)
+        poses.append((R, t))
+        dets.append(det)
+        Ks.append(feature_camera(crop, cfg))
+        maps_R.append(R * np.array(s)[None, :])  # R diag(s): the stretched mesh
+        ts.append(t)
+    as_t = lambda a: torch.tensor(np.stack(a), dtype=torch.float32)  # noqa: E731
+    size = (cfg.feature_size, cfg.feature_size)
+    model.feature_net.maps = oracle_features(model.mesh, as_t(maps_R), as_t(ts), as_t(Ks), size)
+    return poses, dets
+
+
+def test_stretch_of_and_the_rows_with_proportions():
+    x = initial_params(torch.tensor([1.0, 2.0]), shape=True)
+    assert x.shape == (2, 8) and torch.all(x[:, 6:] == 0)
+    assert initial_params(torch.tensor([1.0])).shape == (1, 6)
+    x[0, 6:] = torch.tensor([math.log(2.0), math.log(0.5)])
+    torch.testing.assert_close(stretch_of(x), torch.tensor([[1.0, 2.0, 0.5], [1.0, 1.0, 1.0]]))
+    torch.testing.assert_close(stretch_of(x[:, :6]), torch.ones(2, 3))
+    with pytest.raises(InputError, match="6 or 8"):
+        compose_pose(torch.zeros(1, 7), torch.eye(3)[None], torch.eye(3)[None],
+                     torch.zeros(1, 2), 1.0)  # fmt: skip
+
+
+def test_row_batch_draws_the_stretched_mesh_and_bounds_the_proportions():
+    obs = Observation(torch.zeros(1, 4, 8, 8), torch.zeros(1, 8, 8),
+                      torch.eye(3)[None], torch.zeros(1, 2), torch.ones(1))  # fmt: skip
+    x0 = initial_params(torch.tensor([1.0]), shape=True)
+    x0[0, 6:] = torch.tensor([0.3, -0.2])
+    rows = RowBatch(obs, x0[:, None], torch.eye(3)[None, None])
+    R, _ = rows.pose(rows.x0, torch.tensor([0]))
+    stretched = torch.diag(torch.tensor([1.0, math.exp(0.3), math.exp(-0.2)]))
+    torch.testing.assert_close(R[0], stretched)
+    far = rows.clamp(torch.full((1, 8), 9.0), torch.tensor([0]))
+    assert float(far[0, 6]) == float(far[0, 7]) == MAX_LOG_PROPORTION
+
+
+def test_refined_proportions_give_the_rotation_and_size_of_other_boxes():
+    free, fixed = _model(True), _model(False)
+    config = InferenceConfig(upright=False, view_correction=False)
+    poses, dets = _scene(free)
+    out = NemoEstimator({"box": free}, config).estimate(IMAGE, dets, INTR)
+    _scene(fixed)
+    rigid = NemoEstimator({"box": fixed}, config).estimate(IMAGE, dets, INTR)
+    typical = typical_size(free).double().numpy()
+    for est, rig, (R, _), s in zip(out, rigid, poses, STRETCHES, strict=True):
+        err = float(rotation_error_deg(est.R, R, "box"))
+        assert err < 5.0, err
+        assert est.size[0] >= est.size[1]  # the box frame: x along the longer horizontal edge
+        assert np.allclose(est.R @ est.R.T, np.eye(3), atol=1e-5)
+        truth = typical * np.array(s)
+        # proportions of the solved box (x and y may have been relabelled)
+        assert np.allclose(np.sort(est.size[:2]) / est.size[2], np.sort(truth[:2]) / truth[2],
+                           rtol=0.08), (est.size, truth)  # fmt: skip
+        assert rig.loss > est.loss  # a mesh of the template's proportions fits them worse
+    errs_rigid = [float(rotation_error_deg(e.R, p[0], "box"))
+                  for e, p in zip(rigid, poses, strict=True)]  # fmt: skip
+    assert min(errs_rigid) > 8.0, errs_rigid  # the template's proportions cannot fit them
+
+
+def test_per_axis_scale_needs_a_convex_mesh():
+    with pytest.raises(ConfigError, match="convex"):
+        NemoConfig("box", backbone="tiny", mesh_kind="template", per_axis_scale=True)
+    assert dataclasses.asdict(NemoConfig("box", backbone="tiny"))["per_axis_scale"] is False
