@@ -7,8 +7,10 @@
 
 Each ``--run NAME=CHECKPOINT[:PRESET]`` (preset default, fast or reference; default
 ``default``; with ``-raw`` appended, e.g. ``default-raw``, without the checkpoint's view
-correction) is one estimator; every selected object of an image goes to every estimator in
-turn (``offline_training.nemo.evaluate.evaluate``: same objects, same machine load, first image
+correction; with ``-fixprop``, a per-axis-scaled model keeps its category mesh's proportions,
+``InferenceConfig.refine_proportions`` off; both may be appended) is one estimator; every
+selected object of an image goes to every estimator in turn
+(``offline_training.nemo.evaluate.evaluate``: same objects, same machine load, first image
 untimed), so accuracy *and* latency per object compare across checkpoints, e.g. a new model
 against the bundled one, or the snapshots ``step_N.pt`` of a training run (a learning curve:
 ``--curve RUN_DIR`` adds every ``step_*.pt`` and the final ``<category>.pt`` of that folder
@@ -31,28 +33,48 @@ from benchmarks.device_info import describe
 
 #: A preset name with this suffix runs without the checkpoint's view correction.
 RAW = "-raw"
+#: ... and with this one, a per-axis-scaled model keeps the category mesh's proportions.
+FIXPROP = "-fixprop"
+_SUFFIXES = {RAW: {"view_correction": False}, FIXPROP: {"refine_proportions": False}}
+
+
+def _split_preset(preset: str) -> tuple[str, dict]:
+    """``PRESET[-raw][-fixprop]`` (suffixes in any order) -> the preset name and the
+    :class:`InferenceConfig` fields its suffixes change."""
+    changes: dict = {}
+    found = True
+    while found:
+        found = False
+        for suffix, fields in _SUFFIXES.items():
+            if preset.endswith(suffix):
+                preset, found = preset.removesuffix(suffix), True
+                changes.update(fields)
+    return preset, changes
 
 
 def parse_run(text: str) -> tuple[str, str, str]:
     """``NAME=CHECKPOINT[:PRESET]`` -> (name, checkpoint, preset); ``PRESET`` may end in
-    ``-raw`` (e.g. ``default-raw``): that preset without the view correction."""
+    ``-raw`` (e.g. ``default-raw``): that preset without the view correction, and in
+    ``-fixprop``: with the category mesh's proportions."""
     from ros_pose_estimation.nemo.presets import PRESETS
 
     name, sep, rest = text.partition("=")
     if not sep or not name or not rest:
         raise argparse.ArgumentTypeError(f"expected NAME=CHECKPOINT[:PRESET], got {text!r}")
     path, _, preset = rest.rpartition(":")
-    if not path or preset.removesuffix(RAW) not in PRESETS:
+    if not path or _split_preset(preset)[0] not in PRESETS:
         path, preset = rest, "default"
     return name, path, preset
 
 
 def preset_config(preset: str):
-    """The :class:`InferenceConfig` of a run's preset (``-raw``: view correction off)."""
+    """The :class:`InferenceConfig` of a run's preset (``-raw``: view correction off;
+    ``-fixprop``: proportions not refined)."""
     from ros_pose_estimation.nemo.presets import InferenceConfig
 
-    config = InferenceConfig.named(preset.removesuffix(RAW))
-    return config.replace(view_correction=False) if preset.endswith(RAW) else config
+    name, changes = _split_preset(preset)
+    config = InferenceConfig.named(name)
+    return config.replace(**changes) if changes else config
 
 
 def curve_runs(run_dir: str | Path) -> list[tuple[str, str, str]]:

@@ -12,6 +12,8 @@
 #      noise, JPEG; scripts/cse_view_correction.sh), the same 200 clean objects partly hidden
 #      by photo occluders (benchmarks/nemo_occlusion.py), and the new model's default against
 #      its reference schedule on the first 60.
+# EXTRA: more train-nemo options (e.g. "--per-axis-scale", with TAG=pax_ft STEPS=1500: the mesh
+# fitted to each instance's proportions, BENCHMARKS "The neural mesh fitted to each instance").
 # Usage: bash scripts/nemo_robust_stage.sh CATEGORY ...  (PARALLEL trainings at a time, 2;
 # makes out/data/<c>_train when missing; needs out/data/<c>_{cal,ood,rgbd_ood_look})
 # Outputs: out/runs/<c>_$TAG/<c>.pt, out/cal_$TAG/<c>.pt,
@@ -24,6 +26,7 @@ source scripts/env.sh
 # shellcheck source=scripts/nemo_recipe.sh
 source scripts/nemo_recipe.sh
 steps=${STEPS:-1000} parallel=${PARALLEL:-2} tag=${TAG:-occ} margin=${MARGIN:-0}
+read -r -a extra <<< "${EXTRA:-}"
 mkdir -p out/logs "out/cal_$tag" benchmarks/results
 train() {
   local c=$1
@@ -34,7 +37,7 @@ train() {
     --fill 0.25..0.9 --no-progress
   train-nemo --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_$tag" \
     --init-checkpoint "models/nemo/$c.pt" --pose-margin-weight "$margin" --steps "$steps" \
-    "${NEMO_FINETUNE[@]}" --p-occlude 0.5 --p-degrade 0.5 --snapshot-every 200 \
+    "${NEMO_FINETUNE[@]}" --p-occlude 0.5 --p-degrade 0.5 --snapshot-every 200 "${extra[@]}" \
     > "out/logs/${c}_$tag.log" 2>&1
 }
 for c in "$@"; do

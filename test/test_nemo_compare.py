@@ -1,4 +1,5 @@
-"""benchmarks.nemo_compare's run syntax: NAME=CHECKPOINT[:PRESET], PRESET optionally -raw."""
+"""benchmarks.nemo_compare's run syntax: NAME=CHECKPOINT[:PRESET], PRESET optionally -raw
+and / or -fixprop."""
 
 import argparse
 
@@ -21,3 +22,12 @@ def test_raw_presets_switch_the_view_correction_off():
     raw = preset_config("reference-raw")
     assert raw.view_correction is False
     assert raw.replace(view_correction=True) == preset_config("reference")
+
+
+def test_fixprop_presets_keep_the_category_proportions_and_combine_with_raw():
+    assert parse_run("a=x.pt:default-raw-fixprop") == ("a", "x.pt", "default-raw-fixprop")
+    assert preset_config("default").refine_proportions is True
+    both = preset_config("default-fixprop-raw")
+    assert both.refine_proportions is False and both.view_correction is False
+    assert both == preset_config("default-raw-fixprop")
+    assert both.replace(refine_proportions=True, view_correction=True) == preset_config("default")

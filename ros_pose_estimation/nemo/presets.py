@@ -228,6 +228,9 @@ class InferenceConfig:
         lr_scale_distance: lr multiplier of ``log d`` (1: a step of lr 0.05 moves d by 5 %).
         lr_scale_offset: lr multiplier of the centre offset (units of half the box side).
         optimise_offset: optimise the 2D centre offset (else it stays on the box centre).
+        refine_proportions: a model whose neural mesh is fitted to each instance
+            (:attr:`.model.NemoConfig.per_axis_scale`) refines the mesh's proportions y / x and
+            z / x with the pose; False keeps the category mesh's.
         max_offset: the projected centre stays within this many half box sides of the box
             centre (1 = inside the box).
         distance_margin: the distance stays within ``[d_min / m, d_max * m]``, ``d_min``,
@@ -266,6 +269,7 @@ class InferenceConfig:
     lr_scale_distance: float = 1.0
     lr_scale_offset: float = 1.0
     optimise_offset: bool = True
+    refine_proportions: bool = True
     max_offset: float = 1.0
     distance_margin: float = 1.5
     view_correction: bool = True

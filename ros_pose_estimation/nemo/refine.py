@@ -35,6 +35,7 @@ from ros_pose_estimation.nemo.pose_param import (
     N_PARAMS,
     N_SHAPE_PARAMS,
     OFFSET,
+    SHAPE,
     compose_pose,
     stretch_of,
 )
@@ -55,11 +56,14 @@ Objective = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], CompareResult]
 def param_scale(config: InferenceConfig, like: torch.Tensor) -> torch.Tensor:
     """``[K]`` lr multipliers (device and dtype of ``like``): 1 (rotation),
     ``lr_scale_distance`` (log d), ``lr_scale_offset`` (offset; 0 when ``optimise_offset`` is
-    off), and 1 for the log proportions when ``like`` holds rows of 8 (K = 8; else K = 6)."""
+    off), and for the log proportions when ``like`` holds rows of 8 (K = 8; else K = 6) 1, or
+    0 when ``refine_proportions`` is off."""
     n = N_SHAPE_PARAMS if like.dim() and like.shape[-1] == N_SHAPE_PARAMS else N_PARAMS
     scale = torch.ones(n, device=like.device, dtype=like.dtype)
     scale[LOG_D] = config.lr_scale_distance
     scale[OFFSET] = config.lr_scale_offset if config.optimise_offset else 0.0
+    if n == N_SHAPE_PARAMS:
+        scale[SHAPE] = 1.0 if config.refine_proportions else 0.0
     return scale
 
 

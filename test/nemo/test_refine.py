@@ -133,6 +133,8 @@ def test_param_scale_and_schedules():
     assert param_scale(cfg, torch.zeros(1)).tolist() == [1, 1, 1, 0.5, 2, 2]
     # rows with the two log proportions of a per-axis-scaled mesh: both refined
     assert param_scale(cfg, torch.zeros(3, 8)).tolist() == [1, 1, 1, 0.5, 2, 2, 1, 1]
+    fixed = InferenceConfig(refine_proportions=False)
+    assert param_scale(fixed, torch.zeros(3, 8)).tolist() == [1, 1, 1, 1, 1, 1, 0, 0]
     assert param_scale(cfg.replace(optimise_offset=False), torch.zeros(1))[4:].tolist() == [0, 0]
     ref = InferenceConfig.named("reference").refinement
     assert [ref.learning_rate(i) for i in (0, 99, 100, 299)] == pytest.approx(
