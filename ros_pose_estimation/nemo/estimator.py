@@ -314,8 +314,13 @@ class NemoEstimator(CategoryEstimator):
         t1 = time.perf_counter()
         mesh_size = typical_size(model)
         mesh_diag = float(torch.linalg.vector_norm(mesh_size))
+        # the mesh's size over the start's: its diagonal, or, for a mesh fitted to the start's
+        # proportions (per_axis_scale: x is the one extent the fit leaves alone), its x extent
+        axes = model.config.per_axis_scale
         ratio = np.array([
-            1.0 if p.size is None else mesh_diag / max(float(np.linalg.norm(p.size)), 1e-9)
+            1.0 if p.size is None
+            else float(mesh_size[0]) / max(float(p.size[0]), 1e-9) if axes
+            else mesh_diag / max(float(np.linalg.norm(p.size)), 1e-9)
             for p in starts
         ])  # fmt: skip
         K = obs.K

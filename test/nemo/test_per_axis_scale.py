@@ -15,9 +15,9 @@ import torch
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.crops import detection_crop
 from ros_pose_estimation.core.errors import ConfigError, InputError
-from ros_pose_estimation.core.estimation import Detection
+from ros_pose_estimation.core.estimation import Detection, PoseEstimate
 from ros_pose_estimation.core.metrics import rotation_error_deg
-from ros_pose_estimation.core.rotations import viewpoint_to_matrix
+from ros_pose_estimation.core.rotations import axis_angle_to_matrix, viewpoint_to_matrix
 from ros_pose_estimation.nemo.estimator import NemoEstimator, feature_camera, typical_size
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.pose_param import (
@@ -123,3 +123,22 @@ def test_per_axis_scale_needs_a_convex_mesh():
     with pytest.raises(ConfigError, match="convex"):
         NemoConfig("box", backbone="tiny", mesh_kind="template", per_axis_scale=True)
     assert dataclasses.asdict(NemoConfig("box", backbone="tiny"))["per_axis_scale"] is False
+
+
+def test_refine_from_starts_at_the_tracks_proportions_and_size():
+    model = _model(True)
+    poses, dets = _scene(model)
+    config = InferenceConfig(upright=False, view_correction=False)
+    estimator = NemoEstimator({"box": model}, config)
+    typical = typical_size(model).double().numpy()
+    turn = axis_angle_to_matrix(np.radians(8.0) * np.array([0.6, 0.0, 0.8]))
+    # a twice as large instance twice as far looks the same: t and size come back scaled
+    starts = [PoseEstimate("box", R @ turn, 2.0 * t, 1.0, 2.0 * typical * np.array(s))
+              for (R, t), s in zip(poses, STRETCHES, strict=True)]  # fmt: skip
+    out, start_losses = estimator.refine_from(IMAGE, dets, INTR, starts)
+    for est, (R, t), s, loss in zip(out, poses, STRETCHES, start_losses, strict=True):
+        assert float(rotation_error_deg(est.R, R, "box")) < 5.0
+        assert np.linalg.norm(est.t - 2.0 * t) < 0.08, (est.t, 2.0 * t)
+        truth = 2.0 * typical * np.array(s)
+        assert np.allclose(np.sort(est.size[:2]), np.sort(truth[:2]), rtol=0.1), (est.size, truth)
+        assert est.loss < loss
