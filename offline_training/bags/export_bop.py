@@ -7,6 +7,10 @@ closed): ``mask`` (full silhouette) and ``mask_visib`` (where the recorded depth
 of the model by more than ``occlusion_tolerance`` m; the full silhouette without depth). The 2D
 box of the object is the recording's (detector / segmentation) box, as at run time.
 ``scene_id`` = index of the recording, ``im_id`` = frame position. RGB only (NeMo is RGB).
+Each labelled track is its own model (``obj_id`` 1, 2, ... in recording and track order): the
+category template scaled per axis to the label's extents, with its ``category`` in
+``models_info``, so a trainer that fits its mesh to each instance (``train-nemo
+--per-axis-scale``) gets every object's own extents.
 
 Shapes: masks ``[H x W]`` bool; poses ``[4 x 4]`` (m).
 """
@@ -22,7 +26,6 @@ import numpy as np
 
 from offline_training.bags.pseudo_labels import TrackLabel, surface_samples
 from ros_pose_estimation.core.camera import Intrinsics
-from ros_pose_estimation.core.categories import get_category
 
 
 def scaled_template(category: str, extents, n: int = 20000) -> np.ndarray:
@@ -94,9 +97,17 @@ def export_bop(
     categories = sorted({lb.category for group in labels for lb in group if lb.accepted})
     skipped: Counter = Counter()
     images = objects = 0
+    obj_ids: dict[tuple[int, int], int] = {}  # (recording, track) -> obj_id
+    instances = []
+    for scene_id, group in enumerate(labels):
+        for lb in group:
+            if lb.accepted and (scene_id, lb.track_id) not in obj_ids:
+                obj_ids[scene_id, lb.track_id] = len(obj_ids) + 1
+                template = template_mesh(lb.category)
+                scale = np.asarray(lb.extents, dtype=np.float64) / template.extents
+                instances.append(ObjectModel(len(obj_ids), lb.category, template.scaled(scale)))
     with BopWriter(root, split, rgb_ext=".png") as writer:
-        writer.write_models([ObjectModel(get_category(c).class_id, c, template_mesh(c))
-                             for c in categories])  # fmt: skip
+        writer.write_models(instances)
         for scene_id, (rec, group) in enumerate(zip(recordings, labels, strict=True)):
             usable = {lb.track_id: lb for lb in group if lb.accepted}
             models = {t: scaled_template(lb.category, lb.extents) for t, lb in usable.items()}
@@ -124,7 +135,7 @@ def export_bop(
                         "px_count_visib": int(visib.sum()),
                         "visib_fract": float(visib.sum() / full) if full else 0.0,
                     }  # fmt: skip
-                    gts.append({"obj_id": get_category(lb.category).class_id, "R": T[:3, :3],
+                    gts.append({"obj_id": obj_ids[scene_id, obj.track_id], "R": T[:3, :3],
                                 "t": T[:3, 3], "mask": mask, "mask_visib": visib,
                                 "info": info})  # fmt: skip
                 if not gts:

@@ -51,6 +51,12 @@ def test_unlabeled_bag_to_loadable_model_with_report(bag, tmp_path, capsys):
     assert len(errors) == 3  # a 3 s recording: the gating must keep only the good fits
     assert max(r["rot_err_deg"] for r in errors if r["accepted"]) < 10, errors
     assert report["export"]["images"] == 15 and report["export"]["objects"] == 15 * len(accepted)
+    # one model per labelled track, the template at the label's extents (per-axis training)
+    info = json.loads((out / "data" / "models" / "models_info.json").read_text())
+    assert len(info) == len(accepted) and {m["category"] for m in info.values()} == {"mug"}
+    sizes = sorted(sorted(m[f"size_{a}"] for a in "xyz") for m in info.values())
+    extents = sorted(sorted(1000 * v for v in lb["extents"]) for lb in accepted)
+    np.testing.assert_allclose(sizes, extents, rtol=1e-3)
     assert report["evaluation"]["objects"] > 0
     assert set(report["seconds"]) >= {"extract", "label", "train", "evaluate", "total"}
     model, meta = load_checkpoint(out / "mug.pt", "mug")  # what the node loads
