@@ -103,6 +103,8 @@ def train(cfg: TrainConfig) -> Path:
     ctx = distributed.setup(cfg.device, cfg.batch_size)
     check_new_run(out, cfg.resume)
     config = cfg.nemo_config()  # validates the model settings before reading any data
+    if config.per_axis_scale or cfg.init_checkpoint:
+        _check_instance_sizes(cfg)
     dataset = NemoTrainingSet(
         cfg.data, config.category, cfg.split, cfg.crop_size, cfg.crop_scale,
         cfg.min_visib_fract, augment=cfg.augment, seed=cfg.seed,
@@ -129,6 +131,28 @@ def train(cfg: TrainConfig) -> Path:
             return _run(cfg, config, dataset, out, ctx)
     finally:
         ctx.close()
+
+
+def _check_instance_sizes(cfg: TrainConfig) -> None:
+    """Refuses a posed-views dataset (:mod:`offline_training.diffusion.views_dataset`) for a
+    neural mesh fitted to each instance (``per_axis_scale``, asked for or kept from the init
+    checkpoint): its models_info gives every instance the instance sphere's cube, in a frame
+    that is not the category's, so the fit would stretch the mesh to a cube."""
+    from offline_training.diffusion.views_dataset import INSTANCES_FILE
+
+    for root in (cfg.data, cfg.replay_data):
+        if root and (Path(root) / INSTANCES_FILE).exists():
+            if not cfg.per_axis_scale and cfg.init_checkpoint:
+                from ros_pose_estimation.nemo.checkpoint import load_checkpoint
+
+                if not load_checkpoint(cfg.init_checkpoint, cfg.category)[0].config.per_axis_scale:
+                    continue
+            raise ConfigError(
+                f"{root} is a posed-views dataset (it has {INSTANCES_FILE}): its instances' "
+                "sizes are the instance sphere's cube in each instance's own frame, not their "
+                "extents, so a neural mesh fitted to each instance (per_axis_scale, asked for or "
+                "kept from --init-checkpoint) would be stretched to a cube; train it without "
+                "--per-axis-scale, from a checkpoint trained without it")
 
 
 #: NeMo model settings of the neural mesh only (``init_feature_net_only`` may change them)

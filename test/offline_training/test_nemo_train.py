@@ -187,6 +187,27 @@ def test_per_axis_scale_trains_and_is_kept_in_the_checkpoint(trained, bop_root, 
         _cfg(bop_root, tmp_path / "x", per_axis_scale=True, pose_margin_weight=1.0)
 
 
+def test_per_axis_scale_refuses_a_posed_views_dataset(trained, bop_root, tmp_path):
+    """A posed-views dataset (diffusion.views_dataset) sizes every instance as a cube in its own
+    frame: fitting the mesh to it would stretch the cuboid to a cube, so it is refused, whether
+    per_axis_scale is asked for or kept from the init checkpoint; a plain training takes it."""
+    import shutil
+
+    from offline_training.diffusion.views_dataset import INSTANCES_FILE
+
+    views = tmp_path / "views"
+    shutil.copytree(bop_root, views)
+    (views / INSTANCES_FILE).write_text("{}")
+    _, start = trained
+    with pytest.raises(ConfigError, match="posed-views dataset"):
+        train(_cfg(views, tmp_path / "a", steps=1, per_axis_scale=True))
+    pax = train(_cfg(bop_root, tmp_path / "pax", steps=1, per_axis_scale=True))
+    with pytest.raises(ConfigError, match="kept from --init-checkpoint"):
+        train(_cfg(views, tmp_path / "b", steps=1, init_checkpoint=str(pax)))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    train(_cfg(views, tmp_path / "c", steps=1, init_checkpoint=str(start)))
+
+
 def test_occlusion_hides_what_the_template_hides_behind_itself():
     """A non-convex (template) mesh: the depth test drops vertices that face the camera but lie
     behind the mug itself (the handle seen from the far side, the inner wall), never adds any."""
