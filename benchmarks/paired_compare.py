@@ -67,11 +67,18 @@ def compare(ea: np.ndarray, eb: np.ndarray, draws: int = 4000, seed: int = 0) ->
 
 def load_runs(specs: list[str]) -> list[dict]:
     """Per-object rows of ``specs``: a file's rows as they are, or, for ``NAME=FILE``, the
-    file's rows with ``preset`` set to ``NAME``."""
+    file's rows with ``preset`` set to ``NAME``, or, for ``NAME=FILE@RUN``, the rows of the
+    file's run ``RUN`` only (one run of a ``nemo_compare`` file, e.g. the same model measured
+    in two files by two versions of the code)."""
     objects = []
     for spec in specs:
         name, sep, path = spec.partition("=")
+        path, at, run = (path.rpartition("@") if "@" in path else (path, "", ""))
         rows = json.loads(Path(path if sep else spec).read_text())["objects"]
+        if at:
+            rows = [r for r in rows if r.get("preset") == run]
+            if not rows:
+                raise KeyError(f"no rows of run {run!r} in {path}")
         objects += [{**r, "preset": name} for r in rows] if sep else rows
     return objects
 
@@ -80,12 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.paired_compare", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("json", nargs="+", help="a benchmarks.nemo_compare --json file, or NAME=FILE "
-                   "per run (files with per-object rows, e.g. evaluate-cse --json)")
+                   "per run (files with per-object rows, e.g. evaluate-cse --json), or "
+                   "NAME=FILE@RUN (run RUN of a nemo_compare file)")
     p.add_argument("--pair", action="append", required=True, metavar="A:B",
                    help="runs to compare (A minus B); repeat")
     p.add_argument("--key", default="rot_err_deg", help="per-object error (default rot_err_deg;"
                    " rot_err_nocs_deg: the mug's NOCS protocol; trans_err_cm: evaluate-cse's "
-                   "centre error)")
+                   "centre error; trans_err_m: nemo_compare's translation error)")
     args = p.parse_args(argv)  # fmt: skip
     try:
         objects = load_runs(args.json)
@@ -93,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paired_compare: error: {' '.join(args.json)}: not JSON with per-object rows "
               f"({exc})", file=sys.stderr)  # fmt: skip
         return 2
-    unit = "cm" if args.key.endswith("_cm") else "deg"
+    unit = next((u for u in ("cm", "m") if args.key.endswith(f"_{u}")), "deg")
     for pair in args.pair:
         a, _, b = pair.partition(":")
         ea, eb = paired_errors(objects, a, b, args.key)

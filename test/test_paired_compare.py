@@ -58,3 +58,14 @@ def test_named_files_become_runs(tmp_path, capsys):
     assert paired_compare.main(argv) == 0
     out = capsys.readouterr().out
     assert "median 2.50 vs 3.50 cm, change -1.00" in out and "better on 1.000" in out
+
+
+def test_one_run_of_a_file_becomes_a_named_run(tmp_path, capsys):
+    """NAME=FILE@RUN: the same run name in two files (one model, two versions of the code)."""
+    (tmp_path / "a.json").write_text(json.dumps({"objects": _rows("m", [1.0, 2.0, 3.0])
+                                                 + _rows("other", [9.0, 9.0, 9.0])}))
+    (tmp_path / "b.json").write_text(json.dumps({"objects": _rows("m", [2.0, 3.0, 4.0])}))
+    argv = [f"new={tmp_path / 'a.json'}@m", f"old={tmp_path / 'b.json'}@m", "--pair", "new:old"]
+    assert paired_compare.main(argv) == 0
+    assert "median 2.00 vs 3.00 deg, change -1.00" in capsys.readouterr().out
+    assert paired_compare.main([f"x={tmp_path / 'b.json'}@none", "--pair", "x:x"]) == 2

@@ -122,6 +122,11 @@ def start_proportions(model: NemoModel, size: np.ndarray | None) -> np.ndarray:
     return np.clip(np.log(ratio), -MAX_LOG_PROPORTION, MAX_LOG_PROPORTION)
 
 
+def _geometric_mean(size: np.ndarray) -> float:
+    """Geometric mean (m) of extents ``size [3]`` (m), each at least 1e-9."""
+    return float(np.exp(np.log(np.maximum(np.asarray(size, dtype=np.float64), 1e-9)).mean()))
+
+
 def solved_shape(
     model: NemoModel, R: np.ndarray, stretch: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -315,11 +320,12 @@ class NemoEstimator(CategoryEstimator):
         mesh_size = typical_size(model)
         mesh_diag = float(torch.linalg.vector_norm(mesh_size))
         # the mesh's size over the start's: its diagonal, or, for a mesh fitted to the start's
-        # proportions (per_axis_scale: x is the one extent the fit leaves alone), its x extent
+        # proportions (per_axis_scale: the fit keeps the extents' geometric mean), that mean
         axes = model.config.per_axis_scale
+        mesh_gm = float(torch.exp(torch.log(mesh_size.double()).mean()))
         ratio = np.array([
             1.0 if p.size is None
-            else float(mesh_size[0]) / max(float(p.size[0]), 1e-9) if axes
+            else mesh_gm / _geometric_mean(p.size) if axes
             else mesh_diag / max(float(np.linalg.norm(p.size)), 1e-9)
             for p in starts
         ])  # fmt: skip

@@ -17,9 +17,12 @@ A model whose neural mesh is scaled per axis (:attr:`.model.NemoConfig.per_axis_
 two more columns, ``x [8]``:
 
 * ``x[6:8]``: log of the mesh's proportions y / x and z / x relative to the category mesh's
-  (0: the category's own proportions). The x extent stays the mesh's: in one RGB image the
-  overall size and the distance are one unknown. The mesh is drawn with the linear map
-  ``R diag(1, e^x6, e^x7)`` (:func:`stretch_of`); the pose is ``R``.
+  (0: the category's own proportions). The geometric mean of the extents stays the category
+  mesh's: in one RGB image the overall size and the distance are one unknown, and the mean of
+  three extents varies less between instances than any one of them (the distance, and so the
+  translation, follows from it). The mesh is drawn with the linear map
+  ``R diag(e^-m, e^(x6 - m), e^(x7 - m))``, ``m = (x6 + x7) / 3`` (:func:`stretch_of`); the pose
+  is ``R``.
 
 The units are balanced: a unit step of any parameter moves the object's outline in the image
 by about its radius ``s / 2`` (rotation by 1 rad: ``~ s / 2``; ``log d`` by 1: scale by ``e``;
@@ -115,12 +118,14 @@ def compose_pose(
 
 
 def stretch_of(x: torch.Tensor) -> torch.Tensor:
-    """``[N x 3]`` per-axis factors ``(1, e^x6, e^x7)`` of the mesh for rows ``x [N x 8]``;
-    ones for ``[N x 6]`` rows (a mesh of fixed proportions). Differentiable."""
+    """``[N x 3]`` per-axis factors ``e^(0, x6, x7) / e^m``, ``m = (x6 + x7) / 3``, of the mesh
+    for rows ``x [N x 8]`` (proportions y / x ``e^x6`` and z / x ``e^x7``, product 1: the
+    extents' geometric mean unchanged); ones for ``[N x 6]`` rows (a mesh of fixed
+    proportions). Differentiable."""
     if x.shape[-1] == N_PARAMS:
         return torch.ones(*x.shape[:-1], 3, dtype=x.dtype, device=x.device)
-    ones = torch.ones_like(x[..., :1])
-    return torch.cat([ones, torch.exp(x[..., SHAPE])], -1)
+    logs = torch.cat([torch.zeros_like(x[..., :1]), x[..., SHAPE]], -1)
+    return torch.exp(logs - logs.mean(-1, keepdim=True))
 
 
 def initial_params(distance: torch.Tensor, shape: bool = False) -> torch.Tensor:

@@ -77,6 +77,11 @@ def test_stretch_of_and_the_rows_with_proportions():
     assert initial_params(torch.tensor([1.0])).shape == (1, 6)
     x[0, 6:] = torch.tensor([math.log(2.0), math.log(0.5)])
     torch.testing.assert_close(stretch_of(x), torch.tensor([[1.0, 2.0, 0.5], [1.0, 1.0, 1.0]]))
+    # proportions y / x, z / x as given; the extents' geometric mean is the category mesh's
+    x[1, 6:] = torch.tensor([0.3, 0.6])
+    s = stretch_of(x)[1]
+    torch.testing.assert_close(s[1:] / s[0], torch.exp(torch.tensor([0.3, 0.6])))
+    torch.testing.assert_close(s.prod(), torch.tensor(1.0))
     torch.testing.assert_close(stretch_of(x[:, :6]), torch.ones(2, 3))
     with pytest.raises(InputError, match="6 or 8"):
         compose_pose(torch.zeros(1, 7), torch.eye(3)[None], torch.eye(3)[None],
@@ -90,7 +95,8 @@ def test_row_batch_draws_the_stretched_mesh_and_bounds_the_proportions():
     x0[0, 6:] = torch.tensor([0.3, -0.2])
     rows = RowBatch(obs, x0[:, None], torch.eye(3)[None, None])
     R, _ = rows.pose(rows.x0, torch.tensor([0]))
-    stretched = torch.diag(torch.tensor([1.0, math.exp(0.3), math.exp(-0.2)]))
+    m = (0.3 - 0.2) / 3
+    stretched = torch.diag(torch.tensor([math.exp(-m), math.exp(0.3 - m), math.exp(-0.2 - m)]))
     torch.testing.assert_close(R[0], stretched)
     far = rows.clamp(torch.full((1, 8), 9.0), torch.tensor([0]))
     assert float(far[0, 6]) == float(far[0, 7]) == MAX_LOG_PROPORTION
