@@ -8,7 +8,9 @@
 Each ``--run NAME=CHECKPOINT[:PRESET]`` (preset default, fast or reference; default
 ``default``; with ``-raw`` appended, e.g. ``default-raw``, without the checkpoint's view
 correction; with ``-fixprop``, a per-axis-scaled model keeps its category mesh's proportions,
-``InferenceConfig.refine_proportions`` off; both may be appended) is one estimator; every
+``InferenceConfig.refine_proportions`` off; with ``-priorW``, e.g. ``-prior0.05``, its
+proportions are refined under ``InferenceConfig.proportion_prior`` W; any of them may be
+appended) is one estimator; every
 selected object of an image goes to every estimator in turn
 (``offline_training.nemo.evaluate.evaluate``: same objects, same machine load, first image
 untimed), so accuracy *and* latency per object compare across checkpoints, e.g. a new model
@@ -38,8 +40,12 @@ FIXPROP = "-fixprop"
 _SUFFIXES = {RAW: {"view_correction": False}, FIXPROP: {"refine_proportions": False}}
 
 
+#: ... and with this one and a number, e.g. ``-prior0.05``, that proportion prior.
+PRIOR = re.compile(r"-prior([0-9]*\.?[0-9]+)$")
+
+
 def _split_preset(preset: str) -> tuple[str, dict]:
-    """``PRESET[-raw][-fixprop]`` (suffixes in any order) -> the preset name and the
+    """``PRESET[-raw][-fixprop][-priorW]`` (suffixes in any order) -> the preset name and the
     :class:`InferenceConfig` fields its suffixes change."""
     changes: dict = {}
     found = True
@@ -49,13 +55,17 @@ def _split_preset(preset: str) -> tuple[str, dict]:
             if preset.endswith(suffix):
                 preset, found = preset.removesuffix(suffix), True
                 changes.update(fields)
+        if match := PRIOR.search(preset):
+            preset, found = preset[: match.start()], True
+            changes["proportion_prior"] = float(match.group(1))
     return preset, changes
 
 
 def parse_run(text: str) -> tuple[str, str, str]:
     """``NAME=CHECKPOINT[:PRESET]`` -> (name, checkpoint, preset); ``PRESET`` may end in
-    ``-raw`` (e.g. ``default-raw``): that preset without the view correction, and in
-    ``-fixprop``: with the category mesh's proportions."""
+    ``-raw`` (e.g. ``default-raw``): that preset without the view correction, in
+    ``-fixprop``: with the category mesh's proportions, and in ``-priorW``: with that
+    proportion prior."""
     from ros_pose_estimation.nemo.presets import PRESETS
 
     name, sep, rest = text.partition("=")

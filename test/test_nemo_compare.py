@@ -31,3 +31,12 @@ def test_fixprop_presets_keep_the_category_proportions_and_combine_with_raw():
     assert both.refine_proportions is False and both.view_correction is False
     assert both == preset_config("default-raw-fixprop")
     assert both.replace(refine_proportions=True, view_correction=True) == preset_config("default")
+
+
+def test_prior_presets_set_the_proportion_prior():
+    assert parse_run("a=x.pt:default-prior0.05") == ("a", "x.pt", "default-prior0.05")
+    assert preset_config("default").proportion_prior == 0.0
+    prior = preset_config("default-prior0.05-raw")
+    assert prior.proportion_prior == 0.05 and prior.view_correction is False
+    assert preset_config("default-raw-prior2") == prior.replace(proportion_prior=2.0)
+    assert parse_run("a=x.pt:default-priorx") == ("a", "x.pt:default-priorx", "default")

@@ -352,7 +352,7 @@ class NemoEstimator(CategoryEstimator):
             scale[ROT] = 0.0
         result = refine(
             self._objective(model, obs, None), obs, x0[:, None], R0[:, None],
-            config.refinement, scale, max_offset,
+            config.refinement, scale, max_offset, config.proportion_prior,
         )  # fmt: skip
         R, t_ref = poses_of(result, obs)
         stretch = stretches_of(result)[:, 0].double().cpu().numpy()
@@ -415,7 +415,7 @@ class NemoEstimator(CategoryEstimator):
         t2 = time.perf_counter()
         result = refine(
             self._objective(model, obs, maps), obs, x0, r0, config.refinement,
-            param_scale(config, x0), config.max_offset,
+            param_scale(config, x0), config.max_offset, config.proportion_prior,
         )  # fmt: skip
         chosen = result.take(result.best[:, None])
         R, t = poses_of(chosen, obs)

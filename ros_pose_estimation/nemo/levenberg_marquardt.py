@@ -31,7 +31,7 @@ import torch
 
 from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
 from ros_pose_estimation.nemo.presets import LMSchedule
-from ros_pose_estimation.nemo.refine_state import RowBatch, RowProgress
+from ros_pose_estimation.nemo.refine_state import RowBatch, RowProgress, with_proportion_prior
 
 _UP, _DOWN = 4.0, 1.0 / 3.0  # damping after a rejected / accepted step
 _MIN_DAMPING = 1e-6
@@ -66,11 +66,13 @@ def lm_steps(
     progress: RowProgress,
     schedule: LMSchedule,
     free: torch.Tensor,
+    proportion_prior: float = 0.0,
 ) -> None:
     """Levenberg-Marquardt on the rows of ``batch`` from ``batch.x0`` (see the module
     docstring; ``steps`` = iterations, each one exact evaluation), recording every evaluation
     in ``progress`` until the iterations run out or every row has stopped. ``free``: ``[K]``
-    bool, the parameters that move. Called by :func:`.refine.refine`."""
+    bool, the parameters that move; ``proportion_prior``: the weight of the log proportions'
+    prior (:func:`.refine_state.with_proportion_prior`). Called by :func:`.refine.refine`."""
     n, dev, dtype = batch.n, batch.x0.device, batch.x0.dtype
     grad = torch.zeros_like(batch.x0)
     k = batch.x0.shape[1]  # 6 pose parameters (+ 2 log proportions)
@@ -84,6 +86,8 @@ def lm_steps(
             return batch.pose(params, rows[index])
 
         res, g, H = objective.linearise(pose, trial[idx], batch.owner[idx])
+        if proportion_prior:
+            res, g, H = with_proportion_prior(res, trial[idx], proportion_prior, g, H)
         better = progress.record(step, idx, res.loss, res.confidence, trial[idx])
         sel = idx[better]
         grad[sel], hess[sel] = g[better], H[better]

@@ -231,6 +231,9 @@ class InferenceConfig:
         refine_proportions: a model whose neural mesh is fitted to each instance
             (:attr:`.model.NemoConfig.per_axis_scale`) refines the mesh's proportions y / x and
             z / x with the pose; False keeps the category mesh's.
+        proportion_prior: weight ``w`` of a prior on those proportions: ``w / 2 |a|^2`` (``a``
+            the two log proportions, 0 the category mesh's) is added to each hypothesis's
+            loss, so a wrong pose cannot buy a better fit with far-off proportions (0: none).
         max_offset: the projected centre stays within this many half box sides of the box
             centre (1 = inside the box).
         distance_margin: the distance stays within ``[d_min / m, d_max * m]``, ``d_min``,
@@ -270,6 +273,7 @@ class InferenceConfig:
     lr_scale_offset: float = 1.0
     optimise_offset: bool = True
     refine_proportions: bool = True
+    proportion_prior: float = 0.0
     max_offset: float = 1.0
     distance_margin: float = 1.5
     view_correction: bool = True

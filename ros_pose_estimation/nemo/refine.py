@@ -40,7 +40,12 @@ from ros_pose_estimation.nemo.pose_param import (
     stretch_of,
 )
 from ros_pose_estimation.nemo.presets import AdamSchedule, InferenceConfig, LMSchedule
-from ros_pose_estimation.nemo.refine_state import RefineResult, RowBatch, RowProgress
+from ros_pose_estimation.nemo.refine_state import (
+    RefineResult,
+    RowBatch,
+    RowProgress,
+    with_proportion_prior,
+)
 from ros_pose_estimation.nemo.scoring import CompareResult, Observation
 
 __all__ = ["Objective", "RefineResult", "adam_steps", "param_scale", "poses_of", "refine",
@@ -75,6 +80,7 @@ def refine(
     schedule: AdamSchedule | LMSchedule,
     scale: torch.Tensor,
     max_offset: float = math.inf,
+    proportion_prior: float = 0.0,
 ) -> RefineResult:
     """Refine ``k`` hypotheses of each of the ``B`` detections of ``obs`` in one batch.
 
@@ -91,6 +97,8 @@ def refine(
         max_offset: bound of each offset component (units of half the box side); ``log d``
             is kept within ``obs.log_d_range`` when given. Keeps hopeless hypotheses (and
             untrained models) from drifting off to absurd translations.
+        proportion_prior: ``w``: ``w / 2 |x[SHAPE]|^2`` is added to the loss of rows with log
+            proportions (:func:`.refine_state.with_proportion_prior`); 0: none.
 
     Raises:
         InputError: shapes that do not match ``obs`` or each other; ConfigError: a schedule
@@ -102,10 +110,13 @@ def refine(
     if schedule.fixed_distance:
         scale[LOG_D] = 0.0
     progress = RowProgress(batch, schedule)
+    if proportion_prior < 0:
+        raise ConfigError(f"proportion_prior: expected >= 0, got {proportion_prior}")
+    prior = proportion_prior if batch.x0.shape[1] == N_SHAPE_PARAMS else 0.0
     if isinstance(schedule, LMSchedule):
-        lm_steps(objective, batch, progress, schedule, scale != 0)
+        lm_steps(objective, batch, progress, schedule, scale != 0, prior)
     elif isinstance(schedule, AdamSchedule):
-        adam_steps(objective, batch, progress, schedule, scale)
+        adam_steps(objective, batch, progress, schedule, scale, prior)
     else:
         raise ConfigError(f"schedule: expected an AdamSchedule or LMSchedule, got {schedule}")
     return progress.result()
@@ -117,6 +128,7 @@ def adam_steps(
     progress: RowProgress,
     schedule: AdamSchedule,
     scale: torch.Tensor,
+    proportion_prior: float = 0.0,
 ) -> None:
     """Adam on the rows of ``batch`` from ``batch.x0`` (``scale [6]``: per-column lr
     multipliers), recording every evaluation in ``progress`` until the steps run out or every
@@ -130,6 +142,8 @@ def adam_steps(
         xa = x[idx].requires_grad_(not last)
         with torch.set_grad_enabled(not last):
             res = objective(*batch.pose(xa, idx), batch.owner[idx])
+            if proportion_prior:
+                res = with_proportion_prior(res, xa, proportion_prior)[0]
         progress.record(step, idx, res.loss.detach(), res.confidence, x[idx])
         if last:
             break

@@ -22,7 +22,7 @@ the ``k`` hypotheses of each of ``B`` detections as ``n = B x k`` independent ro
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -38,7 +38,7 @@ from ros_pose_estimation.nemo.pose_param import (
     stretch_of,
 )
 from ros_pose_estimation.nemo.presets import StoppingRules
-from ros_pose_estimation.nemo.scoring import Observation
+from ros_pose_estimation.nemo.scoring import CompareResult, Observation
 
 
 @dataclass
@@ -220,3 +220,19 @@ class RowProgress:
             converged=(self.calm >= self.schedule.patience).view(b, k),
             history=self.history.view(-1, b, k),
         )
+
+
+def with_proportion_prior(
+    res: CompareResult, x: torch.Tensor, weight: float,
+    g: torch.Tensor | None = None, H: torch.Tensor | None = None,
+) -> tuple[CompareResult, torch.Tensor | None, torch.Tensor | None]:
+    """``res`` with ``weight / 2 |x[:, SHAPE]|^2`` added to its loss (``x [N x 8]`` rows with
+    log proportions; differentiable), and the gradient ``g [N x 8]`` and Gauss-Newton Hessian
+    ``H [N x 8 x 8]`` of the sum, when given (new tensors; the prior's are exact)."""
+    shape = x[:, SHAPE]
+    res = replace(res, loss=res.loss + 0.5 * weight * (shape * shape).sum(-1))
+    if g is not None and H is not None:
+        g, H = g.clone(), H.clone()
+        g[:, SHAPE] += weight * shape
+        H[:, SHAPE, SHAPE] += weight * torch.eye(shape.shape[1], dtype=H.dtype, device=H.device)
+    return res, g, H

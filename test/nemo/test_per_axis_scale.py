@@ -27,8 +27,8 @@ from ros_pose_estimation.nemo.pose_param import (
     stretch_of,
 )
 from ros_pose_estimation.nemo.presets import InferenceConfig
-from ros_pose_estimation.nemo.refine_state import RowBatch
-from ros_pose_estimation.nemo.scoring import Observation, oracle_features
+from ros_pose_estimation.nemo.refine_state import RowBatch, with_proportion_prior
+from ros_pose_estimation.nemo.scoring import CompareResult, Observation, oracle_features
 from test.nemo.test_estimator import OracleNet, smooth_features
 
 INTR = Intrinsics(500.0, 500.0, 319.5, 239.5, 640, 480)
@@ -148,3 +148,33 @@ def test_refine_from_starts_at_the_tracks_proportions_and_size():
         truth = 2.0 * typical * np.array(s)
         assert np.allclose(np.sort(est.size[:2]), np.sort(truth[:2]), rtol=0.1), (est.size, truth)
         assert est.loss < loss
+
+
+def test_proportion_prior_adds_an_exact_quadratic_and_pulls_to_the_category():
+    """``w / 2 |a|^2`` on the loss, with its exact gradient and Hessian for Levenberg-Marquardt;
+    a strong prior keeps the category's proportions, a weak one leaves the fit as it was."""
+    x = torch.tensor([[0.1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.4, -0.3]], requires_grad=True)
+    res = CompareResult(torch.tensor([1.0]), torch.tensor([0.5]), torch.tensor([10.0]))
+    g0, H0 = torch.zeros(1, 8), torch.zeros(1, 8, 8)
+    out, g, H = with_proportion_prior(res, x, 2.0, g0, H0)
+    assert float(out.loss.detach()) == pytest.approx(1.0 + 0.25)
+    (auto,) = torch.autograd.grad(out.loss.sum(), x)
+    torch.testing.assert_close(g, auto.detach())
+    torch.testing.assert_close(H[0, 6:, 6:], 2.0 * torch.eye(2))
+    assert float(H[0, :6].abs().sum()) == 0.0 and float(g0.abs().sum()) == 0.0  # not in place
+    model = _model(True)
+    poses, dets = _scene(model)
+    base = InferenceConfig(upright=False, view_correction=False)
+    size_of = lambda e: np.log(e.size[2] / np.sort(e.size[:2]))  # noqa: E731
+    typical = typical_size(model).double().numpy()
+    free = NemoEstimator({"box": model}, base).estimate(IMAGE, dets, INTR)
+    weak = NemoEstimator({"box": model}, dataclasses.replace(base, proportion_prior=1e-4))
+    strong = NemoEstimator({"box": model}, dataclasses.replace(base, proportion_prior=100.0))
+    category = size_of(PoseEstimate("box", np.eye(3), np.zeros(3), 1.0, typical))
+    for f, w, s in zip(free, weak.estimate(IMAGE, dets, INTR),
+                       strong.estimate(IMAGE, dets, INTR), strict=True):  # fmt: skip
+        assert np.allclose(size_of(w), size_of(f), atol=0.05)
+        assert np.abs(size_of(s) - category).max() < 0.1 < np.abs(size_of(f) - category).max()
+    with pytest.raises(ConfigError, match="proportion_prior"):
+        NemoEstimator({"box": model}, dataclasses.replace(base, proportion_prior=-1.0)).estimate(
+            IMAGE, dets, INTR)
