@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A robustness stage for the bundled RGB (NeMo) models: what a real scene does to a crop that
 # the data engine's renders do not. Per category:
-#   1. fine-tune models/nemo/<c>.pt for STEPS (1000) steps on its training data (the recipe of
+#   1. fine-tune $INIT_DIR/<c>.pt for STEPS (1000) steps on its training data (the recipe of
 #      scripts/nemo_finetune_experiment.sh, seed 1, MARGIN pose-margin weight, default 0) with
 #      synthetic occluders (--p-occlude 0.5: their pixels hidden from the loss) and camera
 #      degradations (--p-degrade 0.5: motion blur, noise, JPEG) -> out/runs/<c>_$TAG;
@@ -12,6 +12,8 @@
 #      noise, JPEG; scripts/cse_view_correction.sh), the same 200 clean objects partly hidden
 #      by photo occluders (benchmarks/nemo_occlusion.py), and the new model's default against
 #      its reference schedule on the first 60.
+# INIT_DIR: where the models to fine-tune are (<c>.pt; default models/nemo, e.g. out/cal_pax_scratch
+# for a model trained from ImageNet with --per-axis-scale, which the fine-tune keeps).
 # EXTRA: more train-nemo options (e.g. "--per-axis-scale", with TAG=pax_ft STEPS=1500: the mesh
 # fitted to each instance's proportions, BENCHMARKS "The neural mesh fitted to each instance").
 # Usage: bash scripts/nemo_robust_stage.sh CATEGORY ...  (PARALLEL trainings at a time, 2;
@@ -26,6 +28,7 @@ source scripts/env.sh
 # shellcheck source=scripts/nemo_recipe.sh
 source scripts/nemo_recipe.sh
 steps=${STEPS:-1000} parallel=${PARALLEL:-2} tag=${TAG:-occ} margin=${MARGIN:-0}
+init_dir=${INIT_DIR:-models/nemo}
 read -r -a extra <<< "${EXTRA:-}"
 mkdir -p out/logs "out/cal_$tag" benchmarks/results
 train() {
@@ -36,7 +39,7 @@ train() {
     --images 2000 --out "out/data/${c}_train" --seed 0 --split train --hfov 40..75 \
     --fill 0.25..0.9 --no-progress
   train-nemo --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_$tag" \
-    --init-checkpoint "models/nemo/$c.pt" --pose-margin-weight "$margin" --steps "$steps" \
+    --init-checkpoint "$init_dir/$c.pt" --pose-margin-weight "$margin" --steps "$steps" \
     "${NEMO_FINETUNE[@]}" --p-occlude 0.5 --p-degrade 0.5 --snapshot-every 200 "${extra[@]}" \
     > "out/logs/${c}_$tag.log" 2>&1
 }
