@@ -103,8 +103,6 @@ def train(cfg: TrainConfig) -> Path:
     ctx = distributed.setup(cfg.device, cfg.batch_size)
     check_new_run(out, cfg.resume)
     config = cfg.nemo_config()  # validates the model settings before reading any data
-    if config.per_axis_scale or cfg.init_checkpoint:
-        _check_instance_sizes(cfg)
     dataset = NemoTrainingSet(
         cfg.data, config.category, cfg.split, cfg.crop_size, cfg.crop_scale,
         cfg.min_visib_fract, augment=cfg.augment, seed=cfg.seed,
@@ -133,7 +131,7 @@ def train(cfg: TrainConfig) -> Path:
         ctx.close()
 
 
-def _check_instance_sizes(cfg: TrainConfig) -> None:
+def _refuse_views_data(cfg: TrainConfig) -> None:
     """Refuses a posed-views dataset (:mod:`offline_training.diffusion.views_dataset`) for a
     neural mesh fitted to each instance (``per_axis_scale``, asked for or kept from the init
     checkpoint): its models_info gives every instance the instance sphere's cube, in a frame
@@ -142,11 +140,6 @@ def _check_instance_sizes(cfg: TrainConfig) -> None:
 
     for root in (cfg.data, cfg.replay_data):
         if root and (Path(root) / INSTANCES_FILE).exists():
-            if not cfg.per_axis_scale and cfg.init_checkpoint:
-                from ros_pose_estimation.nemo.checkpoint import load_checkpoint
-
-                if not load_checkpoint(cfg.init_checkpoint, cfg.category)[0].config.per_axis_scale:
-                    continue
             raise ConfigError(
                 f"{root} is a posed-views dataset (it has {INSTANCES_FILE}): its instances' "
                 "sizes are the instance sphere's cube in each instance's own frame, not their "
@@ -217,6 +210,8 @@ def _run(cfg: TrainConfig, config: NemoConfig, dataset: NemoTrainingSet, out: Pa
         init = _load_init(model, cfg)
     elif not model.feature_net.pretrained:
         init += " -> RANDOM INIT (give backbone_weights / --backbone-weights for ImageNet init)"
+    if model.config.per_axis_scale:  # asked for, or kept from the init checkpoint
+        _refuse_views_data(cfg)
     say = train_loop.say if ctx.is_main else (lambda _: None)
     say(f"{config.category}: {len(dataset)} training objects in {cfg.data}/{cfg.split}; {init}"
         + (f"; {ctx.world} processes (rank 0 logs)" if ctx.enabled else ""))  # fmt: skip

@@ -322,7 +322,7 @@ class NemoEstimator(CategoryEstimator):
         # the mesh's size over the start's: its diagonal, or, for a mesh fitted to the start's
         # proportions (per_axis_scale: the fit keeps the extents' geometric mean), that mean
         axes = model.config.per_axis_scale
-        mesh_gm = float(torch.exp(torch.log(mesh_size.double()).mean()))
+        mesh_gm = _geometric_mean(mesh_size.double().cpu().numpy())
         ratio = np.array([
             1.0 if p.size is None
             else mesh_gm / _geometric_mean(p.size) if axes
