@@ -137,6 +137,9 @@ def diagnostic_array(stamp, *, node_name: str, stats: StatsSnapshot, rules=None)
         "time_since_output_s": _fmt(stats.output_age_s),
         "uptime_s": _fmt(stats.uptime_s, 1),
         "camera_info": "received" if stats.has_camera_info else "missing",
+        "camera_info_size": "-" if stats.camera_info_size is None else "{}x{}".format(
+            *stats.camera_info_size),
+        "camera_infos_received": str(stats.camera_infos),
         "clock_skew_s": _fmt(stats.clock_skew_s, 3),
     }
     for name, n in stats.frames.items():

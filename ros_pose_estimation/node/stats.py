@@ -203,6 +203,8 @@ class StatsSnapshot:
         latency: stage -> :class:`StageSummary`.
         dropped: reason -> frames dropped; skipped: reason -> detections skipped.
         has_camera_info: a ``CameraInfo`` was received.
+        camera_info_size: ``(width, height)`` (px) of the latest ``CameraInfo`` (None: none yet).
+        camera_infos: ``CameraInfo`` messages received since the start.
         frames: images ``received``, sets ``synchronised`` (matched and handed to the worker),
             results ``published``, since the start: where frames get lost.
         clock_skew_s: how far (s) the latest published frame's stamp was ahead of the node's
@@ -220,6 +222,8 @@ class StatsSnapshot:
     dropped: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
     has_camera_info: bool = False
+    camera_info_size: tuple[int, int] | None = None
+    camera_infos: int = 0
     frames: dict[str, int] = field(default_factory=dict)
     clock_skew_s: float | None = None
 
@@ -246,6 +250,8 @@ class NodeStats:
         self.dropped = Counters(drop_reasons)
         self.skipped = Counters(skip_reasons)
         self.has_camera_info = False
+        self.camera_info_size: tuple[int, int] | None = None  # see StatsSnapshot
+        self.camera_infos = 0
         self.started_s: float | None = None
         self.synchronised = 0  # input sets matched by the synchroniser
         self.clock_skew_s: float | None = None  # see StatsSnapshot
@@ -282,6 +288,8 @@ class NodeStats:
             dropped=self.dropped.as_dict(),
             skipped=self.skipped.as_dict(),
             has_camera_info=self.has_camera_info,
+            camera_info_size=self.camera_info_size,
+            camera_infos=self.camera_infos,
             frames={"received": self.inputs.total, "synchronised": self.synchronised,
                     "published": self.outputs.total},
             clock_skew_s=self.clock_skew_s,
@@ -293,4 +301,5 @@ class NodeStats:
             part.reset()
         self.started_s = None
         self.synchronised = 0
+        self.camera_infos = 0
         self.clock_skew_s = None

@@ -24,6 +24,8 @@ def _running(seconds: float, output_every: int = 1, camera_info: bool = True) ->
     stats = NodeStats(window_s=5.0, drop_reasons=["busy"], skip_reasons=["unknown_class"])
     stats.start(0.0)
     stats.has_camera_info = camera_info
+    stats.camera_info_size = (640, 480) if camera_info else None
+    stats.camera_infos = 3 if camera_info else 0
     for k in range(int(seconds * 30)):
         now = 1.0 + k / 30.0
         stats.inputs.tick(now)
@@ -53,7 +55,8 @@ def test_healthy_node_is_ok_with_values():
     values = {kv.key: kv.value for kv in status.values}
     assert float(values["input_rate_hz"]) == pytest.approx(30.0, rel=0.01)
     assert float(values["output_rate_hz"]) == pytest.approx(15.0, rel=0.01)
-    assert values["camera_info"] == "received"
+    assert values["camera_info"] == "received" and values["camera_info_size"] == "640x480"
+    assert values["camera_infos_received"] == "3"
     assert float(values["latency_total_median_ms"]) == pytest.approx(87.0)
     assert float(values["latency_total_p90_ms"]) == pytest.approx(89.0)
     assert values["latency_total_max_ms"] == "89.0" and values["latency_estimate_count"] == "60"
@@ -68,7 +71,7 @@ def test_missing_camera_info_warns_after_timeout():
     status = _status(stats, 6.5)  # 5.5 s after it (and no image for 2.5 s)
     assert status.level == DiagnosticStatus.WARN and "no camera_info" in status.message
     values = {kv.key: kv.value for kv in status.values}
-    assert values["camera_info"] == "missing"
+    assert values["camera_info"] == "missing" and values["camera_info_size"] == "-"
 
 
 def test_no_input_warns():

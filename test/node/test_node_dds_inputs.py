@@ -30,6 +30,7 @@ NS = "/rpe_dds_inputs"
 PERIOD_S = 0.4  # at most 2.5 frames per second, the issue's rate
 FRAMES = 6  # per resolution
 RESULT_TIMEOUT_S = 60.0
+CAMERA_INFO_TIMEOUT_S = 15.0  # several Fast DDS heartbeats and diagnostics periods
 
 
 class Client:
@@ -58,6 +59,7 @@ class Client:
             "dets": self.node.create_publisher(Detection2DArray, f"{NS}/detections", qos),
         }
         self.last_sent = 0.0
+        self.infos_sent = 0  # camera_infos published (the node counts them in /diagnostics)
 
     def _on_result(self, msg) -> None:
         self.results[msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec] = msg
@@ -77,8 +79,10 @@ class Client:
                 f"{self.log()[-4000:]}"  # fmt: skip
             self.rclpy.spin_once(self.node, timeout_sec=0.05)
 
-    def send(self, image, info, dets, stamp_ns: int, info_first: float = 0.0) -> int:
-        """Publish one frame stamped ``stamp_ns`` (camera_info ``info_first`` s earlier)."""
+    def send(self, image, info, dets, stamp_ns: int, info_first: bool = False) -> int:
+        """Publish one frame stamped ``stamp_ns``; ``info_first``: the image waits until the
+        node has its camera_info (one of another size or a bad one: the node uses the latest
+        camera_info, as image_geometry does, so an image arriving before it meets the old)."""
         msgs = [copy.deepcopy(m) for m in (image, info, dets)]
         for msg in msgs:
             msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 10**9)
@@ -86,9 +90,13 @@ class Client:
         if wait > 0:
             self.wait(lambda: time.monotonic() >= self.last_sent + PERIOD_S, wait + 1, "pacing")
         self.pubs["info"].publish(msgs[1])
+        self.infos_sent += 1
         if info_first:
-            until = time.monotonic() + info_first
-            self.wait(lambda: time.monotonic() >= until, info_first + 1, "camera_info first")
+            # a fixed head start is not enough on a loaded machine (a reliable message lost on
+            # the way is re-sent after the writer's heartbeat, 3 s in Fast DDS): wait until the
+            # node's diagnostics count every camera_info sent so far
+            self.wait(lambda: self.diag_int("camera_infos_received") >= self.infos_sent,
+                      CAMERA_INFO_TIMEOUT_S, f"the node to count {self.infos_sent} camera_infos")
         self.pubs["dets"].publish(msgs[2])
         self.pubs["image"].publish(msgs[0])
         self.last_sent = time.monotonic()
@@ -156,9 +164,9 @@ def test_every_frame_gets_a_pose_at_camera_resolutions(client, demo_frames, widt
     sent = []
     for image, info, dets in frames:
         stamp += 100_000_000
-        # a new camera_info first: a frame whose camera_info arrives at the same instant is
-        # processed with the previous one (the node uses the latest, as image_geometry does)
-        sent.append(client.send(image, info, dets, stamp, info_first=0.5 if not sent else 0.0))
+        # a camera_info of a new size first (a frame whose camera_info arrives at the same
+        # instant is processed with the previous one)
+        sent.append(client.send(image, info, dets, stamp, info_first=not sent))
         client.wait(lambda: sent[-1] in client.results, RESULT_TIMEOUT_S, f"frame {len(sent)}")
     for s in sent:
         out = client.results[s]
@@ -178,7 +186,7 @@ def test_stamps_an_hour_ahead_are_processed_and_reported_as_clock_skew(client, d
     sent = []
     for image, info, dets in frames:
         stamp += 100_000_000
-        sent.append(client.send(image, info, dets, stamp, info_first=0.5 if not sent else 0.0))
+        sent.append(client.send(image, info, dets, stamp, info_first=not sent))
         client.wait(lambda: sent[-1] in client.results, RESULT_TIMEOUT_S, f"frame {len(sent)}")
     assert all(len(client.results[s].detections) == 1 for s in sent)
     client.wait(lambda: client.diagnostics.get("clock_skew_s", "-") not in ("-", "0.000"), 5.0,
@@ -203,22 +211,22 @@ def test_each_bad_input_class_is_dropped_or_skipped_and_logged_with_its_reason(c
     def dropped(reason: str) -> int:
         return client.diag_int(f"dropped_frames_{reason}")
 
-    def send_and_wait_drop(reason: str, img, inf, before: int, info_first: float = 0.0) -> None:
+    def send_and_wait_drop(reason: str, img, inf, before: int, info_first: bool = False) -> None:
         client.send(img, inf, dets, next_stamp(), info_first)
         client.wait(lambda: dropped(reason) > before, 20.0, f"dropped_frames_{reason}")
 
     # frames dropped: bad image, three kinds of bad camera_info, an image out of order
     bad_image = copy.deepcopy(image)
     bad_image.encoding = "yuv422_weird"
-    send_and_wait_drop("bad_image", bad_image, info, dropped("bad_image"), info_first=0.5)
+    send_and_wait_drop("bad_image", bad_image, info, dropped("bad_image"), info_first=True)
     before = dropped("bad_camera_info")
     zero_k, nan_k, small = (copy.deepcopy(info) for _ in range(3))
     zero_k.k, zero_k.p = [0.0] * 9, [0.0] * 12
     nan_k.k[0] = float("nan")
     small.width, small.height = info.width // 2, info.height // 2
     for n, bad in enumerate((zero_k, nan_k, small), start=1):
-        send_and_wait_drop("bad_camera_info", image, bad, before + n - 1, info_first=0.5)
-    good = client.send(image, info, dets, next_stamp(), info_first=0.5)
+        send_and_wait_drop("bad_camera_info", image, bad, before + n - 1, info_first=True)
+    good = client.send(image, info, dets, next_stamp(), info_first=True)
     client.wait(lambda: good in client.results, RESULT_TIMEOUT_S, "a good frame")
     before = dropped("out_of_order")
     client.send(image, info, dets, good)  # the same stamp again
