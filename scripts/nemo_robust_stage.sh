@@ -14,6 +14,10 @@
 #      its reference schedule on the first 60.
 # INIT_DIR: where the models to fine-tune are (<c>.pt; default models/nemo, e.g. out/cal_pax_scratch
 # for a model trained from ImageNet with --per-axis-scale, which the fine-tune keeps).
+# DIVERSE=1: train on out/data/<c>_diverse instead: 150 other procedural instances (seed 7;
+# the training data has 50, seed 0), 3000 images, the same camera and distance ranges (the CSE
+# models' "stage on more varied data" in BENCHMARKS, for NeMo).
+# P_OCCLUDE / P_DEGRADE: the occluder and degradation probabilities (0.5 each).
 # EXTRA: more train-nemo options (e.g. "--per-axis-scale", with TAG=pax_ft STEPS=1500: the mesh
 # fitted to each instance's proportions, BENCHMARKS "The neural mesh fitted to each instance").
 # Usage: bash scripts/nemo_robust_stage.sh CATEGORY ...  (PARALLEL trainings at a time, 2;
@@ -29,19 +33,26 @@ source scripts/env.sh
 source scripts/nemo_recipe.sh
 steps=${STEPS:-1000} parallel=${PARALLEL:-2} tag=${TAG:-occ} margin=${MARGIN:-0}
 init_dir=${INIT_DIR:-models/nemo}
+diverse=${DIVERSE:-0} p_occlude=${P_OCCLUDE:-0.5} p_degrade=${P_DEGRADE:-0.5}
 read -r -a extra <<< "${EXTRA:-}"
 mkdir -p out/logs "out/cal_$tag" benchmarks/results
 train() {
   local c=$1
   [[ -f out/runs/${c}_$tag/$c.pt ]] && return 0
+  local data=out/data/${c}_train
+  if [[ $diverse == 1 ]]; then
+    data=out/data/${c}_diverse
+    [[ -d $data/train ]] || generate-dataset --category "$c" --instances 150 --images 3000 \
+      --out "$data" --seed 7 --split train --hfov 40..75 --fill 0.25..0.9 --no-progress
+  fi
   # the training data of scripts/nemo_pretrained_experiment.sh
-  [[ -d out/data/${c}_train/train ]] || generate-dataset --category "$c" --instances 50 \
-    --images 2000 --out "out/data/${c}_train" --seed 0 --split train --hfov 40..75 \
+  [[ -d $data/train ]] || generate-dataset --category "$c" --instances 50 \
+    --images 2000 --out "$data" --seed 0 --split train --hfov 40..75 \
     --fill 0.25..0.9 --no-progress
-  train-nemo --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_$tag" \
+  train-nemo --data "$data" --category "$c" --out "out/runs/${c}_$tag" \
     --init-checkpoint "$init_dir/$c.pt" --pose-margin-weight "$margin" --steps "$steps" \
-    "${NEMO_FINETUNE[@]}" --p-occlude 0.5 --p-degrade 0.5 --snapshot-every 200 "${extra[@]}" \
-    > "out/logs/${c}_$tag.log" 2>&1
+    "${NEMO_FINETUNE[@]}" --p-occlude "$p_occlude" --p-degrade "$p_degrade" \
+    --snapshot-every 200 "${extra[@]}" > "out/logs/${c}_$tag.log" 2>&1
 }
 for c in "$@"; do
   while (( $(jobs -rp | wc -l) >= parallel )); do wait -n; done
