@@ -54,6 +54,7 @@ def _frames(count: int):
 def test_node_process_publishes_poses_tf_and_markers(ros_domain, tmp_path):
     _require_ros()
     import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
     from tf2_msgs.msg import TFMessage
@@ -77,6 +78,15 @@ def test_node_process_publishes_poses_tf_and_markers(ros_domain, tmp_path):
     node.create_subscription(Detection3DArray, f"{base}/detections", got["det"].append, reliable)
     node.create_subscription(MarkerArray, f"{base}/markers", got["markers"].append, reliable)
     node.create_subscription(TFMessage, "/tf", got["tf"].append, reliable)
+    infos_received = [0]  # what the node's /diagnostics last counted
+
+    def on_diagnostics(msg) -> None:
+        for status in msg.status:
+            if status.hardware_id == "pose_estimation_node":
+                value = {kv.key: kv.value for kv in status.values}["camera_infos_received"]
+                infos_received[0] = int(value)
+
+    node.create_subscription(DiagnosticArray, "/diagnostics", on_diagnostics, reliable)
     pubs = {
         "image": node.create_publisher(Image, "/rpe_test/image", reliable),
         "info": node.create_publisher(CameraInfo, "/rpe_test/camera_info", reliable),
@@ -95,7 +105,13 @@ def test_node_process_publishes_poses_tf_and_markers(ros_domain, tmp_path):
         frames = _frames(FRAMES)
         for i, (_, f) in enumerate(frames):
             pubs["info"].publish(f["info"])
-            time.sleep(0.05)
+            # the node drops an image that comes before any camera_info: the first one waits
+            # until the node has counted it (a reliable message can arrive seconds late when
+            # DDS has to re-send it on a loaded machine)
+            deadline = time.monotonic() + 30.0
+            while i == 0 and infos_received[0] < 1:
+                assert time.monotonic() < deadline, (tmp_path / "node.log").read_text()
+                rclpy.spin_once(node, timeout_sec=0.1)
             pubs["dets"].publish(f["dets"])
             pubs["image"].publish(f["image"])
             deadline = time.monotonic() + 90.0
