@@ -16,7 +16,8 @@
 # for a model trained from ImageNet with --per-axis-scale, which the fine-tune keeps).
 # DIVERSE=1: train on out/data/<c>_diverse instead: 150 other procedural instances (seed 7;
 # the training data has 50, seed 0), 3000 images, the same camera and distance ranges (the CSE
-# models' "stage on more varied data" in BENCHMARKS, for NeMo).
+# models' "stage on more varied data" in BENCHMARKS, for NeMo); DIVERSE_SEED=S another 150
+# (out/data/<c>_diverse_sS).
 # P_OCCLUDE / P_DEGRADE: the occluder and degradation probabilities (0.5 each).
 # EXTRA: more train-nemo options (e.g. "--per-axis-scale", with TAG=pax_ft STEPS=1500: the mesh
 # fitted to each instance's proportions, BENCHMARKS "The neural mesh fitted to each instance").
@@ -33,7 +34,8 @@ source scripts/env.sh
 source scripts/nemo_recipe.sh
 steps=${STEPS:-1000} parallel=${PARALLEL:-2} tag=${TAG:-occ} margin=${MARGIN:-0}
 init_dir=${INIT_DIR:-models/nemo}
-diverse=${DIVERSE:-0} p_occlude=${P_OCCLUDE:-0.5} p_degrade=${P_DEGRADE:-0.5}
+diverse=${DIVERSE:-0} diverse_seed=${DIVERSE_SEED:-7}
+p_occlude=${P_OCCLUDE:-0.5} p_degrade=${P_DEGRADE:-0.5}
 read -r -a extra <<< "${EXTRA:-}"
 mkdir -p out/logs "out/cal_$tag" benchmarks/results
 train() {
@@ -42,8 +44,9 @@ train() {
   local data=out/data/${c}_train
   if [[ $diverse == 1 ]]; then
     data=out/data/${c}_diverse
+    [[ $diverse_seed == 7 ]] || data=${data}_s$diverse_seed
     [[ -d $data/train ]] || generate-dataset --category "$c" --instances 150 --images 3000 \
-      --out "$data" --seed 7 --split train --hfov 40..75 --fill 0.25..0.9 --no-progress
+      --out "$data" --seed "$diverse_seed" --split train --hfov 40..75 --fill 0.25..0.9 --no-progress
   fi
   # the training data of scripts/nemo_pretrained_experiment.sh
   [[ -d $data/train ]] || generate-dataset --category "$c" --instances 50 \
