@@ -41,16 +41,14 @@ mkdir -p out/logs "out/cal_$tag" benchmarks/results
 train() {
   local c=$1
   [[ -f out/runs/${c}_$tag/$c.pt ]] && return 0
-  local data=out/data/${c}_train
+  # the training data of scripts/nemo_pretrained_experiment.sh, or the DIVERSE one
+  local data=out/data/${c}_train instances=50 images=2000 seed=0
   if [[ $diverse == 1 ]]; then
-    data=out/data/${c}_diverse
-    [[ $diverse_seed == 7 ]] || data=${data}_s$diverse_seed
-    [[ -d $data/train ]] || generate-dataset --category "$c" --instances 150 --images 3000 \
-      --out "$data" --seed "$diverse_seed" --split train --hfov 40..75 --fill 0.25..0.9 --no-progress
+    data=out/data/${c}_diverse instances=150 images=3000 seed=$diverse_seed
+    [[ $seed == 7 ]] || data=${data}_s$seed
   fi
-  # the training data of scripts/nemo_pretrained_experiment.sh
-  [[ -d $data/train ]] || generate-dataset --category "$c" --instances 50 \
-    --images 2000 --out "$data" --seed 0 --split train --hfov 40..75 \
+  [[ -d $data/train ]] || generate-dataset --category "$c" --instances "$instances" \
+    --images "$images" --out "$data" --seed "$seed" --split train --hfov 40..75 \
     --fill 0.25..0.9 --no-progress
   train-nemo --data "$data" --category "$c" --out "out/runs/${c}_$tag" \
     --init-checkpoint "$init_dir/$c.pt" --pose-margin-weight "$margin" --steps "$steps" \

@@ -302,9 +302,7 @@ class PoseEstimationNode(LifecycleNode):
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         self._processor.camera_info = msg
-        self._stats.has_camera_info = True
-        self._stats.camera_info_size = (msg.width, msg.height)
-        self._stats.camera_infos += 1
+        self._stats.camera_info_received(msg.width, msg.height)
 
     def _on_frame(self, image, detections, depth=None) -> None:
         self._stats.synchronised += 1

@@ -202,8 +202,8 @@ class StatsSnapshot:
         uptime_s: seconds since the stats started (first :meth:`NodeStats.start`).
         latency: stage -> :class:`StageSummary`.
         dropped: reason -> frames dropped; skipped: reason -> detections skipped.
-        has_camera_info: a ``CameraInfo`` was received.
-        camera_info_size: ``(width, height)`` (px) of the latest ``CameraInfo`` (None: none yet).
+        camera_info_size: ``(width, height)`` (px) of the latest ``CameraInfo`` (None: none
+            received; :attr:`has_camera_info` says so).
         camera_infos: ``CameraInfo`` messages received since the start.
         frames: images ``received``, sets ``synchronised`` (matched and handed to the worker),
             results ``published``, since the start: where frames get lost.
@@ -221,11 +221,15 @@ class StatsSnapshot:
     latency: dict[str, StageSummary] = field(default_factory=dict)
     dropped: dict[str, int] = field(default_factory=dict)
     skipped: dict[str, int] = field(default_factory=dict)
-    has_camera_info: bool = False
     camera_info_size: tuple[int, int] | None = None
     camera_infos: int = 0
     frames: dict[str, int] = field(default_factory=dict)
     clock_skew_s: float | None = None
+
+    @property
+    def has_camera_info(self) -> bool:
+        """A ``CameraInfo`` was received."""
+        return self.camera_info_size is not None
 
 
 class NodeStats:
@@ -249,7 +253,6 @@ class NodeStats:
         self.latency = LatencyStats(latency_window)
         self.dropped = Counters(drop_reasons)
         self.skipped = Counters(skip_reasons)
-        self.has_camera_info = False
         self.camera_info_size: tuple[int, int] | None = None  # see StatsSnapshot
         self.camera_infos = 0
         self.started_s: float | None = None
@@ -267,6 +270,16 @@ class NodeStats:
         dropped from a shorter window are not recovered)."""
         meter = RateMeter(value)  # the same check as at construction
         self.inputs.window_s = self.outputs.window_s = meter.window_s
+
+    @property
+    def has_camera_info(self) -> bool:
+        """A ``CameraInfo`` was received (it outlives :meth:`reset`: the node keeps it)."""
+        return self.camera_info_size is not None
+
+    def camera_info_received(self, width: int, height: int) -> None:
+        """Count a ``CameraInfo`` of ``width`` x ``height`` px; it is now the latest."""
+        self.camera_info_size = (int(width), int(height))
+        self.camera_infos += 1
 
     def start(self, now_s: float) -> None:
         """Mark the start of the uptime (only the first call counts, until :meth:`reset`)."""
@@ -287,7 +300,6 @@ class NodeStats:
             latency=self.latency.summaries(),
             dropped=self.dropped.as_dict(),
             skipped=self.skipped.as_dict(),
-            has_camera_info=self.has_camera_info,
             camera_info_size=self.camera_info_size,
             camera_infos=self.camera_infos,
             frames={"received": self.inputs.total, "synchronised": self.synchronised,
@@ -296,7 +308,8 @@ class NodeStats:
         )
 
     def reset(self) -> None:
-        """Forget every count, rate, latency and the uptime (the windows are kept)."""
+        """Forget every count, rate, latency and the uptime (the windows and the latest
+        camera_info's size are kept)."""
         for part in (self.inputs, self.outputs, self.latency, self.dropped, self.skipped):
             part.reset()
         self.started_s = None

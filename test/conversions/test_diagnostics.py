@@ -23,9 +23,8 @@ def _running(seconds: float, output_every: int = 1, camera_info: bool = True) ->
     (0: none)."""
     stats = NodeStats(window_s=5.0, drop_reasons=["busy"], skip_reasons=["unknown_class"])
     stats.start(0.0)
-    stats.has_camera_info = camera_info
-    stats.camera_info_size = (640, 480) if camera_info else None
-    stats.camera_infos = 3 if camera_info else 0
+    for _ in range(3 if camera_info else 0):
+        stats.camera_info_received(640, 480)
     for k in range(int(seconds * 30)):
         now = 1.0 + k / 30.0
         stats.inputs.tick(now)

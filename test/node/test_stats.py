@@ -80,15 +80,18 @@ def test_node_stats_snapshot():
             stats.latency.add("total", 40.0 + k)
         else:
             stats.dropped.add("busy")
-    stats.has_camera_info = True
+    stats.camera_info_received(640, 480)
     snap = stats.snapshot(3.0)
     assert snap.input_hz == pytest.approx(10.0) and snap.output_hz == pytest.approx(5.0)
     assert snap.input_age_s == pytest.approx(0.1) and snap.first_input_age_s == pytest.approx(2.0)
     assert snap.uptime_s == 3.0 and snap.has_camera_info
     assert snap.dropped == {"busy": 10} and snap.skipped == {"low_score": 0}
     assert snap.latency["total"].count == 10
+    assert (snap.camera_info_size, snap.camera_infos) == ((640, 480), 1)
     stats.reset()
     assert stats.snapshot(4.0).input_age_s is None
+    after = stats.snapshot(4.0)  # the node still holds its camera_info; the count restarts
+    assert after.has_camera_info and after.camera_infos == 0
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("inf")])
