@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
                 (e,) = estimator.estimate(view, [shown], frame.intrinsics, view_depth,
                                           errors="none")  # fmt: skip
                 err = (180.0, 1.0) if e is None else (
-                    float(rotation_error_deg(e.R, obj.R, category)),
+                    float(rotation_error_deg(e.R, obj.R, category,
+                                             size=dataset.instance_size(obj.obj_id))),
                     float(np.linalg.norm(e.t - obj.t)))  # fmt: skip
                 rows.setdefault(bin_name(share), []).append(err)
     except FileNotFoundError as exc:

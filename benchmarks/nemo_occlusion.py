@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
                 shown = replace(det, mask=visible if args.masks else None)
                 for name, est in estimators.items():
                     (e,) = est.estimate(view, [shown], frame.intrinsics)
-                    err = 180.0 if e is None else float(rotation_error_deg(e.R, obj.R, category))
+                    err = 180.0 if e is None else float(rotation_error_deg(
+                        e.R, obj.R, category, size=dataset.instance_size(obj.obj_id)))
                     rows.setdefault((name, bin_name(share)), []).append(err)
     except FileNotFoundError as exc:
         print(f"nemo_occlusion: error: {exc}", file=sys.stderr)

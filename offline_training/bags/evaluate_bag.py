@@ -74,7 +74,8 @@ def evaluate_recordings(estimator, recordings: Sequence, categories: Sequence[st
                 if pred is not None:
                     rec_.r_pred, rec_.t_pred = pred.R, pred.t
                     rec_.size_pred = getattr(pred, "size", None)
-                    row["rot_err_deg"] = float(rotation_error_deg(pred.R, T[:3, :3], o.category))
+                    row["rot_err_deg"] = float(rotation_error_deg(pred.R, T[:3, :3], o.category,
+                                                                  size=rec_.size_gt))
                     row["trans_err_cm"] = float(100 * np.linalg.norm(pred.t - T[:3, 3]))
                 records.append(rec_)
                 rows.append(row)

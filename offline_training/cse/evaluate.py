@@ -106,7 +106,8 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
                 rec.r_pred, rec.t_pred, rec.size_pred = pred.R, pred.t, pred.size
                 rec.score = pred.score
                 row.update(
-                    rot_err_deg=float(rotation_error_deg(pred.R, obj.R, obj.category)),
+                    rot_err_deg=float(rotation_error_deg(pred.R, obj.R, obj.category,
+                                                         size=size_gt)),
                     trans_err_cm=float(100 * np.linalg.norm(pred.t - obj.t)),
                     size_pred=pred.size.tolist(),
                     size_gt=size_gt.tolist(),
@@ -115,7 +116,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
                 )
                 if hv is not None:
                     row["rot_err_nocs_deg"] = float(
-                        rotation_error_deg(pred.R, obj.R, obj.category, hv)
+                        rotation_error_deg(pred.R, obj.R, obj.category, hv, size_gt)
                     )
             records.append(rec)
             rows.append(row)

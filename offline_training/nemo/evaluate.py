@@ -114,11 +114,13 @@ def evaluate(
             per_object = 1e3 * (time.perf_counter() - start) / len(dets)
             for i, est, hv in zip(keep, estimates, visible, strict=True):
                 obj = sample.objects[i]
-                nocs = None if hv is None else rotation_error_deg(est.R, obj.R, obj.category, hv)
+                size = dataset.instance_size(obj.obj_id)  # a square box's quarter turns count
+                nocs = (None if hv is None
+                        else rotation_error_deg(est.R, obj.R, obj.category, hv, size))  # fmt: skip
                 results.append(ObjectResult(
                     preset=name, category=obj.category, scene_id=sample.scene_id,
                     im_id=sample.im_id, gt_index=i, visib_fract=float(obj.visib_fract),
-                    rot_err_deg=float(rotation_error_deg(est.R, obj.R, obj.category)),
+                    rot_err_deg=float(rotation_error_deg(est.R, obj.R, obj.category, size=size)),
                     trans_err_m=float(np.linalg.norm(est.t - obj.t)), score=est.score,
                     latency_ms=per_object, steps=est.steps, converged=est.converged,
                     stages_ms={k: v / len(dets) for k, v in est.timings.items()},

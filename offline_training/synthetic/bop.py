@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ros_pose_estimation.core.categories import get_category
+from ros_pose_estimation.core.categories import get_category, instance_symmetries
 from ros_pose_estimation.core.conventions import pose_to_bop
 from ros_pose_estimation.core.mesh_io import save_mesh
 
@@ -57,7 +57,9 @@ def _dump(path: Path, data: dict) -> None:
 
 def model_info(model: ObjectModel) -> dict:
     """BOP ``models_info`` entry (mm) of ``model`` plus its ``category``; symmetries come from
-    the category (axes through the canonical origin, so every offset is 0)."""
+    the category and the instance's proportions (a box with a square footprint also has its
+    quarter turns, :func:`~ros_pose_estimation.core.categories.instance_symmetries`; axes
+    through the canonical origin, so every offset is 0)."""
     lo, hi = model.mesh.bounds * MM
     info = {"diameter": model.mesh.diameter * MM}
     for k, axis in enumerate("xyz"):
@@ -65,7 +67,7 @@ def model_info(model: ObjectModel) -> dict:
         info[f"size_{axis}"] = float(hi[k] - lo[k])
     cat = get_category(model.category)
     discrete = []
-    for rot in cat.discrete:
+    for rot in instance_symmetries(cat, (hi - lo) / MM):
         if not np.allclose(rot, np.eye(3)):
             T = np.eye(4)
             T[:3, :3] = rot

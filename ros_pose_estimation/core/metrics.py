@@ -5,7 +5,9 @@ Definitions (papers 000 Sec. 4.1 and 003, ``shared/notes/methods.md``):
 * rotation error = geodesic angle ``||logm(R_pred^T R_gt)||_F / sqrt(2)`` minimised over the
   category's symmetry group: ``min_S angle(R_pred, R_gt S)`` for a discrete group; for continuous
   symmetry about model axis ``a``: the angle between ``R_pred a`` and ``R_gt S a`` (rotation about
-  the axis is ignored, as NOCS does for bottle, bowl, can);
+  the axis is ignored, as NOCS does for bottle, bowl, can); given the true extents, an
+  instance's own symmetries count too (a box with a square footprint: quarter turns,
+  :func:`~.categories.instance_symmetries`);
 * ``Acc@pi/6`` and ``Acc@pi/18`` = fraction with error **<** 30 / 10 deg (NeMo), median in degrees;
 * ``n deg m cm`` = fraction with rotation error **<=** n deg and translation error **<=** m cm
   (NOCS); IoU accuracy = fraction with 3D IoU **>=** the threshold (NOCS);
@@ -23,7 +25,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from .categories import Category, get_category
+from .categories import Category, get_category, instance_symmetries
 from .errors import InputError, check_shape
 from .iou3d import OrientedBox, symmetric_iou_3d
 from .rotations import geodesic_angle
@@ -37,18 +39,21 @@ def _category(category: Category | str | None) -> Category | None:
 
 
 def symmetry_of(
-    category: Category | str | None, handle_visible: bool = True
+    category: Category | str | None, handle_visible: bool = True, size: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(continuous_axes [A x 3], discrete [K x 3 x 3])`` used for evaluation.
 
     A mug whose handle is not visible is symmetric about z (NOCS evaluation protocol).
+    ``size``: the instance's true extents (``[3]``, m), when known: a box with a square
+    footprint also maps onto itself by a quarter turn (:func:`.categories.instance_symmetries`).
     """
     cat = _category(category)
     if cat is None:
         return np.zeros((0, 3)), np.eye(3)[None]
+    discrete = instance_symmetries(cat, size)
     if cat.name == "mug" and not handle_visible:
-        return np.array([[0.0, 0.0, 1.0]]), cat.discrete
-    return np.asarray(cat.continuous_axes, float).reshape(-1, 3), cat.discrete
+        return np.array([[0.0, 0.0, 1.0]]), discrete
+    return np.asarray(cat.continuous_axes, float).reshape(-1, 3), discrete
 
 
 def rotation_error_deg(
@@ -56,17 +61,19 @@ def rotation_error_deg(
     r_gt: np.ndarray,
     category: Category | str | None = None,
     handle_visible: bool = True,
+    size: np.ndarray | None = None,
 ) -> np.ndarray:
     """Symmetry-aware rotation error in degrees, ``[...]`` for ``[... x 3 x 3]`` inputs.
 
-    NaN in a prediction gives +inf (a failure). Two or more continuous axes mean every
-    rotation is a symmetry (error 0).
+    ``size``: the true extents (``[3]``, m) of the one instance ``r_gt`` shows, when known; its
+    own symmetries count too (:func:`symmetry_of`). NaN in a prediction gives +inf (a failure).
+    Two or more continuous axes mean every rotation is a symmetry (error 0).
     """
     pred = np.asarray(r_pred, dtype=np.float64)
     gt = np.asarray(r_gt, dtype=np.float64)
     check_shape("R_pred", pred, ("...", 3, 3))
     check_shape("R_gt", gt, ("...", 3, 3))
-    axes, group = symmetry_of(category, handle_visible)
+    axes, group = symmetry_of(category, handle_visible, size)
     gt_sym = gt[..., None, :, :] @ group  # [... x K x 3 x 3]
     if len(axes) >= 2:
         err = np.zeros(np.broadcast_shapes(pred.shape, gt.shape)[:-2])
@@ -191,7 +198,7 @@ def _evaluate_category(recs: list[PoseRecord], cat: str, deg_cm, iou_thr) -> dic
     for r in recs:
         found = r.r_pred is not None and r.t_pred is not None and r.r_gt is not None
         rot.append(
-            float(rotation_error_deg(r.r_pred, r.r_gt, cat, r.handle_visible))
+            float(rotation_error_deg(r.r_pred, r.r_gt, cat, r.handle_visible, r.size_gt))
             if found
             else math.inf
         )

@@ -106,7 +106,7 @@ class GroundTruth:
             dist = float(np.linalg.norm(np.asarray(t, dtype=np.float64) - t_gt))
             if best is None or dist < best.translation_error_m:
                 R = np.asarray(R, dtype=np.float64)
-                rot = float(rotation_error_deg(R, R_gt, cat))
+                rot = float(rotation_error_deg(R, R_gt, cat, size=self.objects[index][2]))
                 iou = None
                 if size is not None:
                     iou = float(symmetric_iou_3d(

@@ -52,6 +52,19 @@ def test_box_discrete_group():
     assert rotation_error_deg(rot("x", 180) @ rot("y", 10), EYE, "box") == pytest.approx(10)
 
 
+def test_a_square_box_is_scored_with_its_quarter_turns_when_its_size_is_given():
+    square, long = np.array([0.3, 0.3, 0.07]), np.array([0.3, 0.2, 0.07])
+    assert rotation_error_deg(rot("z", 90), EYE, "box", size=square) == pytest.approx(0, abs=1e-6)
+    assert rotation_error_deg(rot("z", 95), EYE, "box", size=square) == pytest.approx(5)
+    assert rotation_error_deg(rot("z", 90), EYE, "box", size=long) == pytest.approx(90)
+    assert rotation_error_deg(rot("x", 90), EYE, "box", size=square) == pytest.approx(90)
+    # evaluate_records passes each record's true size on
+    recs = [PoseRecord("box", EYE, np.zeros(3), rot("z", 88), np.zeros(3), size_gt=s,
+                       size_pred=s) for s in (square, long)]  # fmt: skip
+    rotation = evaluate_records(recs)["per_category"]["box"]["rotation"]
+    assert rotation["acc_pi_6"] == pytest.approx(0.5)
+
+
 def test_mug_counts_every_rotation_unless_handle_hidden():
     assert rotation_error_deg(rot("z", 40), EYE, "mug") == pytest.approx(40)
     assert rotation_error_deg(rot("x", 5), EYE, "mug") == pytest.approx(5)

@@ -124,3 +124,12 @@ def test_reads_a_dataset_written_by_others(tmp_path):
 def test_missing_split_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="no split folder"):
         BopDataset(tmp_path, "train")
+
+
+def test_a_square_box_lists_its_quarter_turns_among_its_symmetries():
+    from offline_training.synthetic.bop import model_info
+
+    square = ObjectModel(3, "box", box_mesh([-0.1, -0.1, -0.03], [0.1, 0.1, 0.03]))
+    turns = [np.array(T).reshape(4, 4)[:3, :3] for T in model_info(square)["symmetries_discrete"]]
+    assert len(turns) == 7  # the 8 rotations of a square prism, less the identity
+    assert any(np.allclose(R, [[0, -1, 0], [1, 0, 0], [0, 0, 1]]) for R in turns)
