@@ -93,6 +93,6 @@ evaluate_pair() {  # evaluate_pair C SET SUFFIX ARGS...: bundled and new on one 
 }
 for c in "$@"; do
   evaluate_pair "$c" val "" & evaluate_pair "$c" val640 ""; wait
-  evaluate_pair "$c" final "" & evaluate_pair "$c" final _box --box-only; wait
+  evaluate_pair "$c" final "" & evaluate_pair "$c" final _boxonly --box-only; wait
   evaluate_pair "$c" ood "" & evaluate_pair "$c" ood_look ""; wait
 done
