@@ -102,23 +102,25 @@ def _quarter_turn(k: int) -> np.ndarray:
     return R
 
 
-def instance_symmetries(category: Category, size: np.ndarray | None) -> np.ndarray:
+def instance_symmetries(category: Category, size: np.ndarray | None,
+                        tolerance: float = EQUAL_EXTENT_TOL) -> np.ndarray:  # fmt: skip
     """``[K x 3 x 3]`` the rotation symmetry group of one instance with extents ``size``
     (``[3]``, m, along the model axes; None: the category's).
 
     The category's ``discrete`` group, and for a ``cuboid`` category the quarter turn about
-    each axis whose two perpendicular extents agree within :data:`EQUAL_EXTENT_TOL` of the
-    larger one, closed under composition (a box with a square footprint: 8 rotations; a cube:
-    24). The box's frame puts its longer horizontal edge on x; with a square footprint that
-    choice is arbitrary, and a pose a quarter turn away shows the same box.
+    each axis whose two perpendicular extents agree within ``tolerance`` (a share of the
+    larger one; default :data:`EQUAL_EXTENT_TOL`), closed under composition (a box with a
+    square footprint: 8 rotations; a cube: 24). The box's frame puts its longer horizontal
+    edge on x; with a square footprint that choice is arbitrary, and a pose a quarter turn
+    away shows the same box.
     """
     group = np.asarray(category.discrete, dtype=np.float64).reshape(-1, 3, 3)
-    if size is None or not category.cuboid:
+    if size is None or not category.cuboid or not tolerance > 0:
         return group
     ext = np.asarray(size, dtype=np.float64).reshape(3)
     turns = [_quarter_turn(k) for k in range(3)
              if abs(ext[(k + 1) % 3] - ext[(k + 2) % 3])
-             <= EQUAL_EXTENT_TOL * max(ext[(k + 1) % 3], ext[(k + 2) % 3])]  # fmt: skip
+             <= tolerance * max(ext[(k + 1) % 3], ext[(k + 2) % 3])]  # fmt: skip
     if not turns:
         return group
     members = [g for g in group]

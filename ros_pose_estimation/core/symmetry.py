@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .categories import Category
+from .categories import EQUAL_EXTENT_TOL, Category, instance_symmetries
 
 
 def _frame_with_z(axis: np.ndarray) -> np.ndarray:
@@ -43,13 +43,18 @@ def closest_about_axis(r_ref: np.ndarray, rot: np.ndarray, axis: np.ndarray) -> 
     return rot @ q @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]) @ q.T
 
 
-def closest_symmetric(r_ref: np.ndarray, rot: np.ndarray, category: Category) -> np.ndarray:
+def closest_symmetric(r_ref: np.ndarray, rot: np.ndarray, category: Category,
+                      size: np.ndarray | None = None,
+                      tolerance: float = EQUAL_EXTENT_TOL) -> np.ndarray:  # fmt: skip
     """The rotation equivalent to ``rot`` under ``category``'s symmetry closest to ``r_ref``.
 
     Args:
         r_ref: ``[3 x 3]`` reference rotation model -> camera (e.g. a track's estimate).
         rot: ``[3 x 3]`` rotation model -> camera (e.g. a new measurement).
         category: gives ``discrete`` ``[K x 3 x 3]`` and ``continuous_axes`` ``[A x 3]``.
+        size: ``[3]`` the instance's extents (m) along ``rot``'s model axes, when known: a box
+            whose extents across an axis agree within ``tolerance`` also has the quarter turns
+            about it (:func:`.categories.instance_symmetries`).
 
     Returns:
         ``[3 x 3]`` float64 rotation ``rot @ S`` for the best symmetry ``S`` (``rot`` itself for
@@ -60,7 +65,7 @@ def closest_symmetric(r_ref: np.ndarray, rot: np.ndarray, category: Category) ->
     axes = np.asarray(category.continuous_axes, dtype=np.float64).reshape(-1, 3)
     if len(axes) >= 2:
         return r_ref.copy()
-    candidates = rot @ np.asarray(category.discrete, dtype=np.float64).reshape(-1, 3, 3)
+    candidates = rot @ instance_symmetries(category, size, tolerance)
     if len(axes) == 1:
         candidates = np.stack([closest_about_axis(r_ref, c, axes[0]) for c in candidates])
     if len(candidates) == 1:

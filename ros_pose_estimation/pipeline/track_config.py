@@ -81,6 +81,15 @@ class TrackFilterConfig:
         "the way from rotation_weight to 1 (.inf: the fixed weight)",
         1e-6,
     )
+    square_tolerance: float = _setting(
+        0.05,
+        "a box whose estimated extents across an axis agree within this share of the larger "
+        "(a square footprint) is also symmetric under a quarter turn about it: an estimate "
+        "turned by 90 deg is neither an outlier nor a flip of the published pose, and its "
+        "extents are swapped to match (0: the category's symmetries only)",
+        0.0,
+        0.5,
+    )
     max_age_s: float = _setting(
         1.0, "a track with no associated estimate for longer (s) is dropped", 0.01, 3600.0
     )

@@ -11,6 +11,9 @@
 * **Symmetry**: the estimate's rotation is replaced by its symmetric equivalent closest to the
   track's rotation (:mod:`ros_pose_estimation.core.symmetry`), so a bottle reported at any angle
   about its axis, or a box flipped by 180 deg, is neither an outlier nor averaged into a flip.
+  A box whose estimated extents across an axis agree within ``square_tolerance`` (a square
+  footprint, where the estimator's choice of the longer edge as x is a coin toss) also has
+  its quarter turns; the estimate's extents are then swapped to the track's axes.
 * **Outliers**: an estimate more than ``max_translation_jump_m`` or ``max_rotation_jump_deg``
   from the track is reported with ``outlier=True`` and the track's previous (filtered) pose, and
   leaves the track unchanged. When ``patience`` consecutive outliers agree with each other
@@ -73,6 +76,18 @@ from ros_pose_estimation.pipeline.tracks import (
 SPEED_AVERAGE = 0.3
 #: Variance (rad^2) of an angle uniform on [-pi, pi]: rotation about a continuous symmetry axis.
 SYMMETRY_AXIS_VARIANCE = math.pi**2 / 3.0
+
+
+def _extents_along(m: Measurement, r_sym: np.ndarray) -> np.ndarray:
+    """``[3]`` the estimate's extents (m) along the model axes of its symmetric equivalent
+    ``r_sym``: swapped where ``r_sym`` is ``m.R`` turned by a quarter turn (a signed
+    permutation); as they are for any other equivalent (a half turn, a turn about a
+    body of revolution's axis)."""
+    turn = m.R.T @ r_sym
+    perm = np.round(np.abs(turn))
+    if np.allclose(np.abs(turn), perm, atol=1e-6) and np.allclose(perm.sum(0), 1.0):
+        return perm.T @ m.size
+    return m.size
 
 
 @dataclass
@@ -176,7 +191,7 @@ class TrackFilter:
 
     def _jumps(self, r_ref, t_ref, m: Measurement, category: Category) -> tuple[np.ndarray, bool]:
         """(symmetric equivalent of ``m.R`` closest to ``r_ref``, whether ``m`` jumps)."""
-        r_sym = closest_symmetric(r_ref, m.R, category)
+        r_sym = closest_symmetric(r_ref, m.R, category, m.size, self.config.square_tolerance)
         angle = math.degrees(float(np.linalg.norm(_log(r_ref.T @ r_sym))))
         dist = float(np.linalg.norm(m.t - t_ref))
         cfg = self.config
@@ -187,6 +202,7 @@ class TrackFilter:
         gap_s = (stamp - track.last_seen_ns) / 1e9
         track.last_seen_ns = stamp
         r_sym, jump = self._jumps(track.R, track.t, m, state.category)
+        m = replace(m, size=_extents_along(m, r_sym))  # a quarter turn swaps two extents
         stale = gap_s > cfg.max_gap_s  # the old pose is no reference: re-acquire at once
         if jump or stale:
             pending = state.pending

@@ -131,6 +131,25 @@ def test_rotation_flip_is_outlier_for_mug_but_symmetry_for_box():
         np.testing.assert_allclose(pose.R, np.eye(3), atol=1e-9)
 
 
+def test_a_square_box_turned_by_a_quarter_turn_is_tracked_with_its_extents_swapped():
+    quarter = axis_rotation("z", np.pi / 2)
+    square = np.array([0.30, 0.29, 0.07])  # 3 % apart: which edge is x is a coin toss
+    filt = TrackFilter()
+    filt.update(0, [est("box", 0.0, size=square)])
+    turned = est("box", 0.0, R=quarter, size=square[[1, 0, 2]] * 1.02)
+    pose = filt.update(FRAME, [turned])[0]
+    assert pose.status == "tracked" and not pose.outlier
+    np.testing.assert_allclose(pose.R, np.eye(3), atol=1e-9)  # no flip of the published pose
+    # its extents, swapped to the track's axes, are averaged with the track's (weight 0.5)
+    np.testing.assert_allclose(pose.size, 0.5 * (square + square * 1.02), atol=1e-9)
+    long = np.array([0.30, 0.20, 0.07])  # a box with distinct edges: still an outlier
+    for size, tolerance in ((long, 0.05), (square, 0.0)):
+        filt = TrackFilter(TrackFilterConfig(square_tolerance=tolerance))
+        filt.update(0, [est("box", 0.0, size=size)])
+        pose = filt.update(FRAME, [est("box", 0.0, R=quarter, size=size[[1, 0, 2]])])[0]
+        assert pose.outlier
+
+
 def _noisy_static(category, rot, n, rng, sigma_t=0.01, sigma_r_deg=2.0):
     frames = []
     for _ in range(n):
