@@ -202,7 +202,7 @@ class TrackFilter:
         gap_s = (stamp - track.last_seen_ns) / 1e9
         track.last_seen_ns = stamp
         r_sym, jump = self._jumps(track.R, track.t, m, state.category)
-        m = replace(m, size=_extents_along(m, r_sym))  # a quarter turn swaps two extents
+        m = replace(m, R=r_sym, size=_extents_along(m, r_sym))  # a quarter turn swaps two
         stale = gap_s > cfg.max_gap_s  # the old pose is no reference: re-acquire at once
         if jump or stale:
             pending = state.pending
@@ -283,6 +283,8 @@ class TrackFilter:
 def _tracked_pose(category: str, track_id: int, pose: Track | Measurement, m: Measurement,
                   covariance: np.ndarray | None, stamp: int, status: str) -> TrackedPose:
     """The result for estimate ``m``: the pose (copies of ``R``, ``t``, ``size``) of ``pose``,
-    its track (or the estimate itself), and ``m``'s score and raw estimate."""
+    its track (or the estimate itself), and ``m``'s score, raw estimate, and rotation and
+    extents as aligned to the track."""
     return TrackedPose(category, track_id, pose.R.copy(), pose.t.copy(), pose.size.copy(),
-                       m.score, covariance, stamp, status == "outlier", m.raw, status)  # fmt: skip
+                       m.score, covariance, stamp, status == "outlier", m.raw, status,
+                       m.R.copy(), m.size.copy())  # fmt: skip

@@ -43,6 +43,9 @@ class TrackedPose:
         outlier: the estimate was rejected; ``R``, ``t``, ``size`` are the track's previous pose.
         raw: the estimate as given.
         status: one of :data:`STATUSES`.
+        measured_R: ``[3 x 3]`` the estimate's rotation as the filter aligned it, its
+            symmetric equivalent nearest the track; measured_size: ``[3]`` its extents along
+            those axes (a square box's quarter turn swaps two). None: take ``raw``'s.
     """
 
     category: str
@@ -56,6 +59,8 @@ class TrackedPose:
     outlier: bool
     raw: Any
     status: str = "tracked"
+    measured_R: np.ndarray | None = None
+    measured_size: np.ndarray | None = None
 
     @property
     def tracked(self) -> bool:

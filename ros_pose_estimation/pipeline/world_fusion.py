@@ -7,7 +7,9 @@ stamp) and fuses all of a track's estimates there:
 
 * **Input**: the :class:`~.tracks.TrackedPose` list of :meth:`.tracking.TrackFilter.update`;
   per pose its **raw estimate** (``pose.raw``: ``R``, ``t``, ``size`` in the camera frame) is
-  used, not the track filter's camera-frame smoothing, which lags behind a moving camera.
+  used, not the track filter's camera-frame smoothing, which lags behind a moving camera; its
+  rotation and extents as the filter aligned them to the track (``pose.measured_R``,
+  ``measured_size``: a square box's quarter turn, which the filter reads as a symmetry).
   Poses without a track (low score, stamp out of order) are only expressed in the fixed frame.
 * **Weights**: robust (Huber, :data:`.fusion_state.HUBER_K` sigmas) in each mean; in the
   rotation mean also ``exp(score / score_temperature)`` per estimate (higher-scoring views
@@ -208,6 +210,9 @@ class WorldFusion:
             raw = pose.raw if hasattr(pose.raw, "R") else pose  # the estimator's, not smoothed
             R, t = np.asarray(raw.R, dtype=np.float64), np.asarray(raw.t, dtype=np.float64)
             size = np.asarray(raw.size, dtype=np.float64)
+            if getattr(pose, "measured_R", None) is not None:  # as the track filter aligned it
+                R = np.asarray(pose.measured_R, dtype=np.float64)
+                size = np.asarray(pose.measured_size, dtype=np.float64)
             sample = self._sample(R, t, size, float(pose.score), T)
             status, state = self._fuse(track_id, get_category(pose.category), sample, present)
             out.append(FusedPose(pose.category, state.object_id, state.R.copy(), state.t.copy(),

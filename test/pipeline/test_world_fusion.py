@@ -22,6 +22,7 @@ from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.core.so3 import exp_map
 from ros_pose_estimation.pipeline.fusion_config import WorldFusionConfig
 from ros_pose_estimation.pipeline.fusion_samples import Samples
+from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
 from ros_pose_estimation.pipeline.tracking import SYMMETRY_AXIS_VARIANCE, TrackFilter
 from ros_pose_estimation.pipeline.tracks import NO_TRACK, TrackedPose
 from ros_pose_estimation.pipeline.world_fusion import WorldFusion, in_frame
@@ -416,3 +417,37 @@ def test_one_high_scoring_view_does_not_decide_the_rotation():
     assert fused_error(score_temperature=0.01, score_top_k=1) > 15.0
     assert fused_error(score_temperature=0.01) < 5.0  # score_top_k 5
     assert fused_error() < 3.0  # equal weights
+
+
+def test_a_square_box_turned_by_quarter_turns_fuses_into_one_steady_pose():
+    """An estimator that tosses a coin for which edge of a square box is x: with the filter's
+    square_tolerance the fused pose stays put; with 0 the quarter turns break it up."""
+    from ros_pose_estimation.core.rotations import axis_rotation
+
+    square = np.array([0.30, 0.30, 0.07])
+    T_wo = OBJECTS["box"]
+    quarter = axis_rotation("z", np.pi / 2)
+
+    def frames(seed):
+        rng = np.random.default_rng(seed)
+        for k in range(40):
+            T = camera_pose(k, 40)
+            T_co = np.linalg.inv(T) @ T_wo
+            R = exp_map(rng.normal(scale=np.radians(3.0), size=3)) @ T_co[:3, :3]
+            if rng.random() < 0.5:
+                R = R @ quarter
+            yield k * FRAME_NS, T, [Est("box", R, T_co[:3, 3], size=square)]
+
+    result = {}
+    for tolerance in (0.05, 0.0):
+        out = run(frames(3), tracker=TrackFilter(TrackFilterConfig(square_tolerance=tolerance)))
+        statuses = {p[0].status for p, _ in out[1:]}
+        fused = [f[0] for _, f in out]
+        turns = [rotation_error_deg(f.R, fused[10].R, None) for f in fused[10:]]
+        result[tolerance] = (statuses, fused[-1], max(turns))
+    statuses, final, turn = result[0.05]
+    assert statuses == {"tracked"} and final.samples == 40  # every view counts
+    assert turn < 10.0  # the fused pose holds still
+    assert rotation_error_deg(final.R, T_wo[:3, :3], "box", size=square) < 5.0
+    statuses, final, _ = result[0.0]  # without: quarter turns are outliers, views are lost
+    assert "outlier" in statuses and final.samples < 30
