@@ -157,7 +157,11 @@ class CseInferenceConfig:
             outline); ``plane_threshold``: the planes' inlier distance (m; 6 mm chosen
             on two laptop validation sets against 4 and 8, BENCHMARKS "The laptop's slabs");
             ``laptop_box``: where both slabs are seen, the box centre and size measured from
-            the pixels in that frame too (:func:`.laptop_planes.laptop_box`).
+            the pixels in that frame too (:func:`.laptop_planes.laptop_box`);
+            ``laptop_on_surface``: with the surface around the detection (as
+            ``upright_on_support`` finds it), a slab too far from the solved z is still used:
+            the base if it lies on the surface, else the screen alone with z the surface's
+            normal (:mod:`.laptop_planes` step 5).
         box_faces: for a box, after everything else, take the rotation from its flat faces
             in the depth pixels and the extents and centre from the pixels' spread on them
             (:mod:`.box_faces`; planes within ``plane_threshold``), then put the
@@ -258,6 +262,7 @@ class CseInferenceConfig:
     laptop_planes: bool = True
     plane_threshold: float = 0.006
     laptop_box: bool = True
+    laptop_on_surface: bool = True
     box_faces: bool = True
     upright_on_support: bool = True
     support_max_threshold: float = 0.048
@@ -493,7 +498,8 @@ class CseEstimator(CategoryEstimator):
             if est is None:
                 continue
             support = None
-            if icfg.upright_on_support or (icfg.box_faces and name in FACE_CATEGORIES):
+            if (icfg.upright_on_support or (icfg.box_faces and name in FACE_CATEGORIES)
+                    or (icfg.laptop_on_surface and name in BASE_CATEGORIES)):  # fmt: skip
                 support = support_of(i)
             if icfg.upright_on_support and support is not None:
                 if icfg.box_rest_face and name in FACE_CATEGORIES:  # any face may be down
@@ -514,10 +520,12 @@ class CseEstimator(CategoryEstimator):
                 )  # fmt: skip
             if icfg.laptop_planes and name in BASE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
+                up = support[0] if icfg.laptop_on_surface and support is not None else None
                 est.R, how = laptop_rotation(pts, est.R, est.t, icfg.plane_threshold,
-                                             icfg.seed)  # fmt: skip
+                                             icfg.seed, up)  # fmt: skip
                 if how == "two planes" and icfg.laptop_box:
                     est.t, est.size = laptop_box(pts, est.R, est.t)
+
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
                 R, est.t, size, _ = box_from_faces(pts, est.R, est.t, est.size,

@@ -19,6 +19,13 @@ the solved pose:
    into the base plane, then snapped to the nearest edge of the base pixels' minimum-area
    rectangle if that is within ``MAX_SNAP_DEG`` ("base").
 
+5. With the surface the laptop stands on (``up``, its normal), a slab too far from the solved z
+   is still used: a plane within ``BASE_UP_DEG`` of the surface is the base (z its normal,
+   then as in 4: "base on surface"); otherwise the largest plane, at least
+   ``SCREEN_MIN_UP_DEG`` from the surface, is the screen alone (seen from behind, or the base
+   at a grazing angle): z is the surface's normal, y the horizontal line of the screen (the
+   hinge's direction), x = y x z turned to agree with the solved x ("screen on surface").
+
 Otherwise (too few pixels, no plane, a plane too far from the solved z) the rotation is
 returned unchanged. With both slabs seen, :func:`laptop_box` also measures the box: in the new
 frame the pixels' extents along x and y, and along z from ``BASE_THICKNESS`` below the base's
@@ -50,6 +57,11 @@ MAX_TILT_DEG = 70.0
 MAX_TILT_ONE_DEG = 20.0
 MAX_SNAP_DEG = 40.0
 MIN_POINTS = 30
+#: With the surface known: a plane within this angle (deg) of its normal is the base; the screen
+#: alone must lie at least this far (deg) from it (screens open 70-140 deg: their normals lie
+#: 40-90 deg from the surface's).
+BASE_UP_DEG = 12.0
+SCREEN_MIN_UP_DEG = 40.0
 #: The base slab's thickness below its top surface (m): the data engine draws 1.2-2.4 cm.
 BASE_THICKNESS = 0.018
 
@@ -58,8 +70,49 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
     return math.degrees(math.acos(float(np.clip(a @ b, -1.0, 1.0))))
 
 
+def _base_frame(R: np.ndarray, z: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """``[3 x 3]`` the frame with up axis ``z`` (the base's normal): the solved x (``R``'s)
+    laid into the base's plane, snapped to the nearest edge of the base pixels' (``[N x 3]``)
+    minimum-area rectangle within ``MAX_SNAP_DEG``."""
+    x = R[:, 0] - (R[:, 0] @ z) * z
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    uv = np.stack([(base - base.mean(0)) @ x, (base - base.mean(0)) @ y], axis=1)
+    edge = math.radians(cv2.minAreaRect(uv.astype(np.float32))[2])
+    snap = min((edge + k * math.pi / 2 for k in range(4)),
+               key=lambda a: abs(math.remainder(a, 2 * math.pi)))  # fmt: skip
+    snap = math.remainder(snap, 2 * math.pi)
+    if abs(math.degrees(snap)) <= MAX_SNAP_DEG:
+        x = math.cos(snap) * x + math.sin(snap) * y
+        x /= np.linalg.norm(x)
+        y = np.cross(z, x)
+    return np.stack([x, y, z], axis=1)
+
+
+def _on_surface(R: np.ndarray, planes: list, up: np.ndarray | None) -> tuple[np.ndarray, str]:
+    """Step 5 of the module docstring for ``planes`` (``(normal, pixels)``, the largest first)
+    too far from the solved z: ``(R', how)``, or ``(R, "tilted")``."""
+    if up is None:
+        return R, "tilted"
+    up = np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    folded = [min(_angle_deg(n, up), _angle_deg(-n, up)) for n, _ in planes]
+    k = int(np.argmin(folded))
+    if folded[k] <= BASE_UP_DEG:
+        z = planes[k][0] if planes[k][0] @ up >= 0 else -planes[k][0]
+        return _base_frame(R, z, planes[k][1]), "base on surface"
+    if folded[0] < SCREEN_MIN_UP_DEG:
+        return R, "tilted"
+    y = np.cross(up, planes[0][0])
+    y /= np.linalg.norm(y)
+    x = np.cross(y, up)
+    if x @ R[:, 0] < 0:
+        x, y = -x, -y
+    return np.stack([x, y, up], axis=1), "screen on surface"
+
+
 def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: float = 0.006,
-                    seed: int = 0) -> tuple[np.ndarray, str]:  # fmt: skip
+                    seed: int = 0, up: np.ndarray | None = None,
+                    ) -> tuple[np.ndarray, str]:  # fmt: skip
     """The laptop's rotation from its slabs (see the module docstring).
 
     Args:
@@ -67,10 +120,13 @@ def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold:
         R: ``[3 x 3]`` the solved rotation model -> camera; t: ``[3]`` its box centre (m).
         threshold: plane inlier distance (m).
         seed: RANSAC seed (deterministic results).
+        up: ``[3]`` the normal of the surface the laptop stands on (camera frame, pointing to
+            the camera's side), or None: step 5.
 
     Returns:
-        ``(R', how)``: the new rotation and ``"two planes"``, ``"base"`` or why it is
-        unchanged (``"few points"``, ``"no plane"``, ``"tilted"``).
+        ``(R', how)``: the new rotation and ``"two planes"``, ``"base"``, ``"base on
+        surface"``, ``"screen on surface"`` or why it is unchanged (``"few points"``, ``"no
+        plane"``, ``"tilted"``).
     """
     pts = np.asarray(points, dtype=np.float64)
     check_shape("points", pts, ("N", 3))
@@ -87,12 +143,13 @@ def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold:
     second = fit_plane(rest, threshold, rng) if len(rest) >= MIN_POINTS else None
     if second is not None and second[2].sum() >= MIN_SHARE_SECOND * len(pts):
         planes.append((second[0], rest[second[2]]))
+    by_size = list(planes)
     planes.sort(key=lambda plane: float(((plane[1] - t) @ R[:, 2]).mean()))  # base: lowest
     z, base = planes[0]
     z = z if z @ R[:, 2] >= 0 else -z
     tilt = _angle_deg(z, R[:, 2])
     if tilt > MAX_TILT_DEG:
-        return R, "tilted"
+        return _on_surface(R, by_size, up)
     if len(planes) == 2:
         screen_normal, screen = planes[1]
         fold = math.degrees(math.acos(float(np.clip(abs(z @ screen_normal), 0.0, 1.0))))
@@ -105,20 +162,8 @@ def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold:
                 x, y = -x, -y
             return np.stack([x, y, z], axis=1), "two planes"
     if tilt > MAX_TILT_ONE_DEG:
-        return R, "tilted"
-    x = R[:, 0] - (R[:, 0] @ z) * z
-    x /= np.linalg.norm(x)
-    y = np.cross(z, x)
-    uv = np.stack([(base - base.mean(0)) @ x, (base - base.mean(0)) @ y], axis=1)
-    edge = math.radians(cv2.minAreaRect(uv.astype(np.float32))[2])
-    snap = min((edge + k * math.pi / 2 for k in range(4)),
-               key=lambda a: abs(math.remainder(a, 2 * math.pi)))  # fmt: skip
-    snap = math.remainder(snap, 2 * math.pi)
-    if abs(math.degrees(snap)) <= MAX_SNAP_DEG:
-        x = math.cos(snap) * x + math.sin(snap) * y
-        x /= np.linalg.norm(x)
-        y = np.cross(z, x)
-    return np.stack([x, y, z], axis=1), "base"
+        return _on_surface(R, by_size, up)
+    return _base_frame(R, z, base), "base"
 
 
 def laptop_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,

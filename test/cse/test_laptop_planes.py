@@ -99,3 +99,37 @@ def test_the_box_is_measured_from_both_slabs():
     lo[2] -= 0.02  # the slab under the base's top
     np.testing.assert_allclose(size, hi - lo, atol=0.004)
     np.testing.assert_allclose((centre - TRUE_T) @ TRUE_R, 0.5 * (lo + hi), atol=0.004)
+
+
+def _screen_only(opening_deg=100.0, n=1500, seed=0):
+    """Model-frame points of the screen alone (its back seen; the base hidden behind it)."""
+    pts = _laptop(opening_deg, n=n, seed=seed)
+    return pts[n:]
+
+
+@pytest.mark.parametrize("opening", [80.0, 100.0, 125.0])
+def test_the_screen_alone_on_a_surface_gives_the_up_axis_and_the_hinge(opening):
+    pts = _camera(_screen_only(opening), noise=0.001)
+    up = TRUE_R[:, 2]  # the table's normal: the laptop stands on it
+    R_bad = TRUE_R @ _rot([0, 1, 0], 25.0) @ _rot([0, 0, 1], 8.0)  # the solve tipped over
+    R, how = laptop_rotation(pts, R_bad, TRUE_T)
+    assert how == "tilted" and np.array_equal(R, R_bad)  # without the surface: left alone
+    R, how = laptop_rotation(pts, R_bad, TRUE_T, up=up)
+    assert how == "screen on surface"
+    assert _angle(R, TRUE_R) < 1.0
+    np.testing.assert_allclose(R[:, 2], up, atol=1e-9)
+    # a solve facing the other way gets the other way: the front/back comes from the solve
+    R_back, _ = laptop_rotation(pts, R_bad @ _rot([0, 0, 1], 180.0), TRUE_T, up=up)
+    assert _angle(R_back, TRUE_R @ _rot([0, 0, 1], 180.0)) < 1.0
+
+
+def test_a_base_on_the_surface_is_the_base_however_far_the_solve_tipped():
+    pts = _camera(_laptop(screen=False), noise=0.001)
+    R_bad = TRUE_R @ _rot([1, 0, 0], 30.0)
+    assert laptop_rotation(pts, R_bad, TRUE_T)[1] == "tilted"
+    R, how = laptop_rotation(pts, R_bad, TRUE_T, up=TRUE_R[:, 2])
+    assert how == "base on surface"
+    assert _angle(R, TRUE_R) < 1.0  # z from the base, x from the solve snapped to its edge
+    # a plane neither on the surface nor steep enough for a screen: left alone
+    R2, how2 = laptop_rotation(pts, R_bad, TRUE_T, up=TRUE_R @ _rot([1, 0, 0], 25.0)[:, 2])
+    assert how2 == "tilted" and np.array_equal(R2, R_bad)
