@@ -140,8 +140,9 @@ PARAMS: tuple[Param, ...] = (
        "look, a second estimate for those objects only (a camera mounted with a roll)",
        applies="configure"),
     _p("stand_on_support", True, "RGB-D (CSE): stand an object whose up axis is within 15 deg "
-       "of the normal of the surface around it upright on that surface (a tabletop prior; "
-       "false where objects lean on purpose: piles, bins, hand-held)", applies="configure"),
+       "of the normal of the surface around it upright on that surface, and take a laptop's "
+       "up axis from it where one slab is seen (a tabletop prior; false where objects lean on "
+       "purpose: piles, bins, hand-held)", applies="configure"),
     _p("solve_without_depth", True, "RGB-D (CSE): when too few of an object's confident "
        "pixels have depth (black or glossy surfaces, beyond the sensor's range), solve its pose "
        "from the image (PnP) scaled by the depth there is, and warn; false: skip it",

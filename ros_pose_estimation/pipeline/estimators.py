@@ -110,7 +110,8 @@ def load_estimators(
     box centre; :mod:`ros_pose_estimation.core.view_correction`); ``upright``: look at rolled
     objects through a camera turned upright (both methods, :mod:`ros_pose_estimation.core.
     upright`); ``stand_on_support``: CSE's tabletop prior
-    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support`);
+    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support` and
+    ``laptop_on_surface``);
     ``solve_without_depth``: CSE's pose from the image where the object has too little depth
     (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.image_pose`);
     ``dark_objects``: CSE's dark objects under box-only detections
@@ -157,7 +158,8 @@ def load_estimators(
 
         cse_config = CseInferenceConfig(
             view_correction=view_correction, upright=upright,
-            upright_on_support=stand_on_support, image_pose=solve_without_depth,
+            upright_on_support=stand_on_support, laptop_on_surface=stand_on_support,
+            image_pose=solve_without_depth,
             dark_surface_share=0.7 if dark_objects else 1.0,
         )  # fmt: skip
         cse_estimator = CseEstimator.from_checkpoints([s.checkpoint for s in cse], cse_config,
