@@ -525,7 +525,6 @@ class CseEstimator(CategoryEstimator):
                                              icfg.seed, up)  # fmt: skip
                 if how == "two planes" and icfg.laptop_box:
                     est.t, est.size = laptop_box(pts, est.R, est.t)
-
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
                 R, est.t, size, _ = box_from_faces(pts, est.R, est.t, est.size,
