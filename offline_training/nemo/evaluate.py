@@ -108,13 +108,14 @@ def evaluate(
                 estimator.estimate(sample.rgb, dets[:1], intr)
             warm = True
         visible = [handles(sample, sample.objects[i]) for i in keep]
+        # the true extents: a square box's quarter turns count (core.metrics.symmetry_of)
+        sizes = [dataset.instance_size(sample.objects[i].obj_id) for i in keep]
         for name, estimator in estimators.items():
             start = time.perf_counter()
             estimates = estimator.estimate(sample.rgb, dets, intr)
             per_object = 1e3 * (time.perf_counter() - start) / len(dets)
-            for i, est, hv in zip(keep, estimates, visible, strict=True):
+            for i, est, hv, size in zip(keep, estimates, visible, sizes, strict=True):
                 obj = sample.objects[i]
-                size = dataset.instance_size(obj.obj_id)  # a square box's quarter turns count
                 nocs = (None if hv is None
                         else rotation_error_deg(est.R, obj.R, obj.category, hv, size))  # fmt: skip
                 results.append(ObjectResult(

@@ -216,7 +216,10 @@ class BopDataset:
         info = self.models_info.get(int(obj_id), {})
         if all(f"size_{a}" in info for a in "xyz"):
             return np.array([info["size_x"], info["size_y"], info["size_z"]]) * 1e-3
-        return self.load_model(obj_id).extents
+        vertices = self._model_vertices(int(obj_id))  # read once per model, not per object
+        if isinstance(vertices, str):
+            return self.load_model(obj_id).extents  # raises what reading the model raised
+        return vertices.max(axis=0) - vertices.min(axis=0)
 
     def category(self, obj_id: int) -> str | None:
         """Category of model ``obj_id`` (None when ``models_info`` does not say)."""

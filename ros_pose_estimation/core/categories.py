@@ -17,6 +17,7 @@ Users can register custom categories with :func:`register_category`.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -118,23 +119,31 @@ def instance_symmetries(category: Category, size: np.ndarray | None,
     if size is None or not category.cuboid or not tolerance > 0:
         return group
     ext = np.asarray(size, dtype=np.float64).reshape(3)
-    turns = [_quarter_turn(k) for k in range(3)
-             if abs(ext[(k + 1) % 3] - ext[(k + 2) % 3])
-             <= tolerance * max(ext[(k + 1) % 3], ext[(k + 2) % 3])]  # fmt: skip
-    if not turns:
-        return group
-    members = [g for g in group]
+    axes = tuple(k for k in range(3)
+                 if abs(ext[(k + 1) % 3] - ext[(k + 2) % 3])
+                 <= tolerance * max(ext[(k + 1) % 3], ext[(k + 2) % 3]))  # fmt: skip
+    return _closed_group(category, axes) if axes else group
+
+
+@functools.lru_cache(maxsize=64)
+def _closed_group(category: Category, axes: tuple[int, ...]) -> np.ndarray:
+    """``[K x 3 x 3]`` ``category.discrete`` with the quarter turns about ``axes``, closed under
+    composition (cached: the tracker asks once per box and frame; read-only)."""
+    generators = [_quarter_turn(k) for k in axes] + list(category.discrete)
+    members = [np.asarray(g, dtype=np.float64) for g in category.discrete]
     frontier = list(members)
-    while frontier:  # closure: products of the members with the generators
+    while frontier:  # products of the members with the generators
         new = []
         for g in frontier:
-            for h in [*turns, *group]:
+            for h in generators:
                 p = np.round(g @ h, 9)
                 if not any(np.allclose(p, m) for m in members):
                     members.append(p)
                     new.append(p)
         frontier = new
-    return np.stack(members)
+    out = np.stack(members)
+    out.flags.writeable = False
+    return out
 
 
 class UnknownCategoryError(KeyError):

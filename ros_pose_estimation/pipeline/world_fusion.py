@@ -210,7 +210,7 @@ class WorldFusion:
             raw = pose.raw if hasattr(pose.raw, "R") else pose  # the estimator's, not smoothed
             R, t = np.asarray(raw.R, dtype=np.float64), np.asarray(raw.t, dtype=np.float64)
             size = np.asarray(raw.size, dtype=np.float64)
-            if getattr(pose, "measured_R", None) is not None:  # as the track filter aligned it
+            if pose.measured_R is not None:  # as the track filter aligned it
                 R = np.asarray(pose.measured_R, dtype=np.float64)
                 size = np.asarray(pose.measured_size, dtype=np.float64)
             sample = self._sample(R, t, size, float(pose.score), T)

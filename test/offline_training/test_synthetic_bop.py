@@ -133,3 +133,20 @@ def test_a_square_box_lists_its_quarter_turns_among_its_symmetries():
     turns = [np.array(T).reshape(4, 4)[:3, :3] for T in model_info(square)["symmetries_discrete"]]
     assert len(turns) == 7  # the 8 rotations of a square prism, less the identity
     assert any(np.allclose(R, [[0, -1, 0], [1, 0, 0], [0, 0, 1]]) for R in turns)
+
+
+def test_instance_size_without_sizes_in_models_info_reads_each_model_once(tmp_path, rendered):
+    models, scene, T_wc, res = rendered
+    with BopWriter(tmp_path, "train") as w:
+        w.write_models([m for pool in models.values() for m in pool])
+        w.add_render(3, 7, res, scene, T_wc)
+    ds = BopDataset(tmp_path, "train")
+    for info in ds.models_info.values():  # as in BOP sets written by others
+        for axis in "xyz":
+            info.pop(f"size_{axis}")
+    reads = []
+    load = ds.load_model
+    ds.load_model = lambda obj_id: reads.append(obj_id) or load(obj_id)
+    for _ in range(3):
+        np.testing.assert_allclose(ds.instance_size(1), [0.2, 0.1, 0.08], atol=1e-6)
+    assert reads == [1]
