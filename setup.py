@@ -79,6 +79,7 @@ setup(
             "diagnose-cse = offline_training.cse.diagnose:main",
             "pose-train = offline_training.pose_train:main",
             "export-model = offline_training.export_model:main",
+            "average-models = offline_training.model_soup:main",
             "pose_train = offline_training.pose_train:main",
             "pose_estimation_node = ros_pose_estimation.node.pose_node:main",
             "play_bag = ros_pose_estimation.tools.play_bag:main",
