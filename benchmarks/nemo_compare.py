@@ -9,8 +9,10 @@ Each ``--run NAME=CHECKPOINT[:PRESET]`` (preset default, fast or reference; defa
 ``default``; with ``-raw`` appended, e.g. ``default-raw``, without the checkpoint's view
 correction; with ``-fixprop``, a per-axis-scaled model keeps its category mesh's proportions,
 ``InferenceConfig.refine_proportions`` off; with ``-priorW``, e.g. ``-prior0.05``, its
-proportions are refined under ``InferenceConfig.proportion_prior`` W; any of them may be
-appended) is one estimator; every
+proportions are refined under ``InferenceConfig.proportion_prior`` W; with ``-gravity``, given
+the world's up from the images' camera poses, as the node gets it from /tf (a rolled camera
+turned upright by it, objects stood upright on it); with ``-nostand``, without
+``InferenceConfig.stand_upright``; any of them may be appended) is one estimator; every
 selected object of an image goes to every estimator in turn
 (``offline_training.nemo.evaluate.evaluate``: same objects, same machine load, first image
 untimed), so accuracy *and* latency per object compare across checkpoints, e.g. a new model
@@ -37,7 +39,12 @@ from benchmarks.device_info import describe
 RAW = "-raw"
 #: ... and with this one, a per-axis-scaled model keeps the category mesh's proportions.
 FIXPROP = "-fixprop"
-_SUFFIXES = {RAW: {"view_correction": False}, FIXPROP: {"refine_proportions": False}}
+#: ... and with this one, the estimator is not asked to stand objects upright under gravity.
+NOSTAND = "-nostand"
+#: ... and with this one, the estimator gets the world's up from the images' camera poses.
+GRAVITY = "-gravity"
+_SUFFIXES = {RAW: {"view_correction": False}, FIXPROP: {"refine_proportions": False},
+             NOSTAND: {"stand_upright": False}, GRAVITY: {}}  # fmt: skip
 
 
 #: ... and with this one and a number, e.g. ``-prior0.05``, that proportion prior.
@@ -45,8 +52,9 @@ PRIOR = re.compile(r"-prior([0-9]*\.?[0-9]+)$")
 
 
 def _split_preset(preset: str) -> tuple[str, dict]:
-    """``PRESET[-raw][-fixprop][-priorW]`` (suffixes in any order) -> the preset name and the
-    :class:`InferenceConfig` fields its suffixes change."""
+    """``PRESET[-raw][-fixprop][-nostand][-gravity][-priorW]`` (suffixes in any order) -> the
+    preset name and the :class:`InferenceConfig` fields its suffixes change (``-gravity``
+    changes none: :func:`wants_gravity`)."""
     changes: dict = {}
     found = True
     while found:
@@ -59,6 +67,13 @@ def _split_preset(preset: str) -> tuple[str, dict]:
             preset, found = preset[: match.start()], True
             changes["proportion_prior"] = float(match.group(1))
     return preset, changes
+
+
+def wants_gravity(preset: str) -> bool:
+    """Whether a run's preset carries the ``-gravity`` suffix (anywhere among its suffixes)."""
+    name, _ = _split_preset(preset)
+    rest = preset.removeprefix(name)
+    return GRAVITY in re.findall(r"-[a-z]+", rest)
 
 
 def parse_run(text: str) -> tuple[str, str, str]:
@@ -141,13 +156,16 @@ def main(argv: list[str] | None = None) -> int:
             estimators[name] = NemoEstimator({model.category: model.to(args.device)},
                                              preset_config(preset), args.device)
             info[name] = {"checkpoint": path, "preset": preset, "category": model.category,
+                          "gravity": wants_gravity(preset),
                           "backbone": model.config.backbone, "step": meta.get("step"),
                           "train_seconds": meta.get("seconds")}  # fmt: skip
     except (FileNotFoundError, PoseEstimationError) as exc:
         print(f"nemo_compare: error: {exc}", file=sys.stderr)
         return 2
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
-    results = evaluate(dataset, estimators, args.min_visib, args.max_objects, False, log)
+    with_up = [name for name, _, preset in runs if wants_gravity(preset)]
+    results = evaluate(dataset, estimators, args.min_visib, args.max_objects, False, log,
+                       gravity=with_up)  # fmt: skip
     if not results:
         print(f"nemo_compare: no object to evaluate in {args.data}/{args.split}", file=sys.stderr)
         return 1

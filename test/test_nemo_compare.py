@@ -40,3 +40,17 @@ def test_prior_presets_set_the_proportion_prior():
     assert prior.proportion_prior == 0.05 and prior.view_correction is False
     assert preset_config("default-raw-prior2") == prior.replace(proportion_prior=2.0)
     assert parse_run("a=x.pt:default-priorx") == ("a", "x.pt:default-priorx", "default")
+
+
+def test_gravity_and_nostand_suffixes():
+    from benchmarks.nemo_compare import wants_gravity
+
+    assert not wants_gravity("default") and not wants_gravity("default-raw")
+    for preset in ("default-gravity", "default-raw-gravity", "default-gravity-raw",
+                   "default-prior0.05-gravity"):  # fmt: skip
+        assert wants_gravity(preset), preset
+    assert preset_config("default-gravity") == preset_config("default")  # no config change
+    nostand = preset_config("default-nostand-gravity")
+    assert nostand.stand_upright is False
+    assert nostand.replace(stand_upright=True) == preset_config("default")
+    assert parse_run("a=x.pt:default-nostand-gravity") == ("a", "x.pt", "default-nostand-gravity")

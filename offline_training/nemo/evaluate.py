@@ -35,7 +35,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -86,6 +86,7 @@ def evaluate(
     use_masks: bool = False,
     log: Callable[[str], None] | None = None,
     report: SelectionReport | None = None,
+    gravity: bool | Collection[str] = False,
 ) -> list[ObjectResult]:
     """Run every estimator (preset name -> :class:`NemoEstimator`) on ``dataset``
     (:class:`~offline_training.synthetic.bop_reader.BopDataset`); see the module docstring.
@@ -93,10 +94,14 @@ def evaluate(
     ``max_objects`` caps the objects per preset (the same objects for every preset); with
     ``use_masks`` the ``mask_visib`` of each object is passed to the estimator too;
     ``report`` (if given) counts the objects seen, their sources and why any were skipped.
+    ``gravity``: pass each estimator (True; or those named) the world's up (+z of the dataset's
+    world) in the camera, from the image's camera pose (``cam_R_w2c``), as a robot's /tf would
+    give it; an image without a camera pose is estimated without it.
     """
     from offline_training.handle_visibility import MugHandles
 
     handles = MugHandles(dataset)
+    with_up = set(estimators) if gravity is True else set(gravity or ())
     categories = set.intersection(*(set(e.categories) for e in estimators.values()))
     results: list[ObjectResult] = []
     done, warm = 0, False
@@ -110,9 +115,13 @@ def evaluate(
         visible = [handles(sample, sample.objects[i]) for i in keep]
         # the true extents: a square box's quarter turns count (core.metrics.symmetry_of)
         sizes = [dataset.instance_size(sample.objects[i].obj_id) for i in keep]
+        up = None
+        if sample.T_world_cam is not None:
+            up = sample.T_world_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])
         for name, estimator in estimators.items():
             start = time.perf_counter()
-            estimates = estimator.estimate(sample.rgb, dets, intr)
+            estimates = estimator.estimate(sample.rgb, dets, intr,
+                                           up=up if name in with_up else None)  # fmt: skip
             per_object = 1e3 * (time.perf_counter() - start) / len(dets)
             for i, est, hv, size in zip(keep, estimates, visible, sizes, strict=True):
                 obj = sample.objects[i]
@@ -280,6 +289,10 @@ def parser() -> argparse.ArgumentParser:
         help="skip objects less visible than this (default 0.3)",
     )
     p.add_argument("--use-masks", action="store_true", help="pass mask_visib to the estimator")
+    p.add_argument("--gravity", action="store_true", help="pass the world's up (+z) in the "
+                   "camera from the images' camera poses (cam_R_w2c), as /tf gives it to the "
+                   "node: rolled cameras are turned upright by it and objects stood upright "
+                   "(InferenceConfig.stand_upright)")  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--json", help="write the summary and per-object results here")
@@ -316,8 +329,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     log = None if args.quiet else (lambda msg: print(msg, file=sys.stderr))
     report = SelectionReport()
+    if args.gravity and len(dataset) and dataset[0].T_world_cam is None:
+        print(f"evaluate-nemo: warning: --gravity, but {args.data}/{args.split} stores no camera "
+              "poses (cam_R_w2c): estimating without gravity", file=sys.stderr)  # fmt: skip
     results = evaluate(
-        dataset, estimators, args.min_visib, args.max_objects, args.use_masks, log, report
+        dataset, estimators, args.min_visib, args.max_objects, args.use_masks, log, report,
+        args.gravity,
     )
     if report.derivation():
         print(f"evaluate-nemo: {report.derivation()}", file=sys.stderr)

@@ -9,7 +9,9 @@ rotation that puts its z on the surface's normal, when the two are within ``max_
 other (an object that is clearly tilted, lying on its side or held in a hand is left alone).
 A box rests on any of its faces, and its frame calls whichever axis is then vertical z (x the
 longer horizontal edge): :func:`rest_axis_up` relabels a solved box's axes so that the one
-nearest the surface's normal is z, when it is within ``max_deg`` of it. Nothing standing on a
+nearest the surface's normal is z, when it is within ``max_deg`` of it. Both turns are
+:mod:`ros_pose_estimation.core.standing`'s (the RGB estimator uses them with gravity), re-exported
+here. Nothing standing on a
 surface reaches below it: :func:`clip_to_support` cuts a solved box's bottom at the surface
 (the depth pixels of the table under an object, or the solve's extra height, put it there).
 Pure numpy; ``test/cse/test_support.py`` pins it.
@@ -21,50 +23,12 @@ import math
 
 import numpy as np
 
+from ros_pose_estimation.core.standing import rest_axis_up, stand_upright
+
 __all__ = ["MAX_CUT", "clip_to_support", "rest_axis_up", "stand_upright"]
 
 #: :func:`clip_to_support` cuts at most this share of a box's height (not tuned).
 MAX_CUT = 0.6
-
-
-def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> np.ndarray:
-    """``[3 x 3]`` rotation ``R`` (model -> camera) turned so that its z lies on the unit
-    ``normal [3]`` (the surface's, camera frame) by the smallest rotation, when the angle
-    between them is at most ``max_deg``; else ``R`` unchanged."""
-    R = np.asarray(R, dtype=np.float64)
-    n = np.asarray(normal, dtype=np.float64)
-    n = n / np.linalg.norm(n)
-    z = R[:, 2]
-    angle = math.acos(float(np.clip(z @ n, -1.0, 1.0)))
-    if angle > math.radians(max_deg) or angle < 1e-12:
-        return R
-    axis = np.cross(z, n)
-    axis /= np.linalg.norm(axis)
-    K = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
-    turn = np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * (K @ K)  # Rodrigues
-    return turn @ R
-
-
-def rest_axis_up(R: np.ndarray, size: np.ndarray, normal: np.ndarray, max_deg: float = 15.0
-                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """A cuboid's rotation ``R [3 x 3]`` (model -> camera) and extents ``size [3]`` (m) with its
-    axes relabelled so that z is the axis nearest the unit surface ``normal [3]`` (camera
-    frame), pointing away from the surface's side of it, when that axis is within ``max_deg``
-    of the normal; else both unchanged. The same box either way: the axes are cycled (and two
-    of them reversed where z must flip, a half turn about x), with the extents cycled alike."""
-    R = np.asarray(R, dtype=np.float64)
-    size = np.asarray(size, dtype=np.float64)
-    n = np.asarray(normal, dtype=np.float64)
-    n = n / np.linalg.norm(n)
-    cosines = R.T @ n
-    k = int(np.argmax(np.abs(cosines)))
-    if abs(cosines[k]) < math.cos(math.radians(max_deg)):
-        return R, size
-    order = [(k + 1) % 3, (k + 2) % 3, k]  # cyclic: a proper rotation
-    out = R[:, order].copy()
-    if cosines[k] < 0:  # z would point into the surface: a half turn about the new x
-        out[:, 1:] *= -1.0
-    return out, size[order]
 
 
 def clip_to_support(R: np.ndarray, t: np.ndarray, size: np.ndarray,

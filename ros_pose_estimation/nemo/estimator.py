@@ -47,6 +47,7 @@ from ros_pose_estimation.core.estimation import (
     check_inputs,
     group_by_category,
 )
+from ros_pose_estimation.core.standing import check_up, rest_axis_up, stand_upright
 from ros_pose_estimation.core.upright import gravity_look, second_look
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
@@ -138,6 +139,20 @@ def solved_shape(
     return order_horizontal_extents(get_category(model.category), R, size)
 
 
+def stand_on_gravity(est: PoseEstimate, name: str, up: np.ndarray, max_deg: float) -> None:
+    """Stand ``est`` (of the category ``name``; in place) on a horizontal surface: its up axis
+    turned onto the world's ``up [3]`` (camera frame) when within ``max_deg``
+    (:func:`.core.standing.stand_upright`); a box first relabelled so that its axis nearest
+    ``up`` is z, then so that x is its longer horizontal edge
+    (:func:`.core.standing.rest_axis_up`, :func:`order_horizontal_extents`)."""
+    category = get_category(name)
+    if category.cuboid:
+        est.R, est.size = rest_axis_up(est.R, est.size, up, max_deg)
+    est.R = stand_upright(est.R, up, max_deg)
+    if category.cuboid:
+        est.R, est.size = order_horizontal_extents(category, est.R, est.size)
+
+
 class NemoEstimator(CategoryEstimator):
     """Render-and-compare pose estimator for the categories of ``models`` (RGB only; the
     :class:`~ros_pose_estimation.core.estimation.Estimator` contract).
@@ -202,7 +217,9 @@ class NemoEstimator(CategoryEstimator):
         accepted for the common contract and ignored. ``up``: the world's up direction in the
         camera frame (``[3]``, e.g. from /tf), when known: with ``config.upright`` a rolled
         camera is turned upright by it, one look per object; without it, by a first look
-        (:mod:`ros_pose_estimation.core.upright`). A detection's ``mask``
+        (:mod:`ros_pose_estimation.core.upright`). With ``config.stand_upright`` each estimate
+        whose up axis is within ``stand_upright_deg`` of ``up`` is then stood upright on it
+        (:func:`stand_on_gravity`). A detection's ``mask``
         (``[H x W]`` bool) hides the feature cells farther than one cell from it. ``errors``
         (``"raise"`` or ``"none"``) is the common contract's too: render-and-compare always
         returns its best pose, so there is no unsolved detection to report either way.
@@ -218,7 +235,8 @@ class NemoEstimator(CategoryEstimator):
         Raises:
             InputError: wrong image dtype / shape, image size not matching the intrinsics,
                 unknown category or one without a model, empty / zero-area / non-finite box,
-                box wholly outside the image, mask of the wrong shape.
+                box wholly outside the image, mask of the wrong shape, ``up`` not a finite
+                non-zero ``[3]`` vector.
         """
         if errors not in ("raise", "none"):
             raise ConfigError(f"errors: expected 'raise' or 'none', got {errors!r}")
@@ -226,14 +244,21 @@ class NemoEstimator(CategoryEstimator):
         if not detections:
             return []
         cfg = self.config
+        if up is not None:
+            up = check_up(up)
         if cfg.upright and up is not None:
-            return gravity_look(rgb, detections, intrinsics, up, self._estimate,
-                                cfg.upright_min_deg)  # fmt: skip
-        first = self._estimate(rgb, detections, intrinsics, names=names)
-        if not cfg.upright:
-            return first
-        return second_look(rgb, detections, intrinsics, first, self._estimate,
-                           cfg.upright_min_deg, cfg.upright_keep, cfg.upright_looks)  # fmt: skip
+            found = gravity_look(rgb, detections, intrinsics, up, self._estimate,
+                                 cfg.upright_min_deg)  # fmt: skip
+        else:
+            found = self._estimate(rgb, detections, intrinsics, names=names)
+            if cfg.upright:
+                found = second_look(rgb, detections, intrinsics, found, self._estimate,
+                                    cfg.upright_min_deg, cfg.upright_keep,
+                                    cfg.upright_looks)  # fmt: skip
+        if cfg.stand_upright and up is not None:
+            for est, name in zip(found, names, strict=True):
+                stand_on_gravity(est, name, up, cfg.stand_upright_deg)
+        return found
 
     def _estimate(self, rgb, detections, intrinsics, depth=None, names=None) -> list:
         """One look at ``detections`` (``names``: their canonical categories when checked

@@ -255,6 +255,14 @@ class InferenceConfig:
             ``"second"``: always the last upright look.
         upright_looks: at most this many upright looks per object, each turning the camera
             by what the previous one says (until the turn settles).
+
+    Standing under gravity (:mod:`ros_pose_estimation.core.standing`; only when
+    :meth:`.estimator.NemoEstimator.estimate` is given ``up``, the world's up from /tf):
+        stand_upright: an estimate whose up axis (a box: its axis nearest the world's up) is
+            within ``stand_upright_deg`` of the world's up is turned by the smallest rotation
+            that makes them equal: objects stand on horizontal surfaces (a tabletop prior; an
+            object clearly tilted stays as estimated).
+        stand_upright_deg: that gate (deg).
     """
 
     init: str = "scoremap"
@@ -281,6 +289,8 @@ class InferenceConfig:
     upright_min_deg: float = 15.0
     upright_keep: str = "lower_loss"
     upright_looks: int = 2
+    stand_upright: bool = True
+    stand_upright_deg: float = 15.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "elevations_deg", tuple(float(e) for e in self.elevations_deg))
@@ -309,6 +319,7 @@ class InferenceConfig:
                 "0 <= upright_min_deg <= 180": 0.0 <= self.upright_min_deg <= 180.0,
                 f"upright_keep in {UPRIGHT_KEEP}": self.upright_keep in UPRIGHT_KEEP,
                 "upright_looks >= 1": self.upright_looks >= 1,
+                "0 <= stand_upright_deg <= 90": 0.0 <= self.stand_upright_deg <= 90.0,
             },
         )
 

@@ -109,9 +109,10 @@ def load_estimators(
     the viewpoint bias corrections the checkpoints carry (NeMo: rotation; CSE: rotation and
     box centre; :mod:`ros_pose_estimation.core.view_correction`); ``upright``: look at rolled
     objects through a camera turned upright (both methods, :mod:`ros_pose_estimation.core.
-    upright`); ``stand_on_support``: CSE's tabletop prior
-    (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support` and
-    ``laptop_on_surface``);
+    upright`); ``stand_on_support``: the tabletop prior, CSE's on the surface around each
+    object (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support` and
+    ``laptop_on_surface``), NeMo's under gravity when the node knows it
+    (:attr:`~ros_pose_estimation.nemo.presets.InferenceConfig.stand_upright`);
     ``solve_without_depth``: CSE's pose from the image where the object has too little depth
     (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.image_pose`);
     ``dark_objects``: CSE's dark objects under box-only detections
@@ -144,8 +145,9 @@ def load_estimators(
                     f"{model.category!r} model, not {spec.category!r}"
                 )
             models[spec.category] = model
-        config = InferenceConfig.named(preset).replace(view_correction=view_correction,
-                                                       upright=upright)  # fmt: skip
+        config = InferenceConfig.named(preset).replace(
+            view_correction=view_correction, upright=upright, stand_upright=stand_on_support
+        )
         nemo_estimator = NemoEstimator(models, config, device)
         by_category.update(dict.fromkeys(models, nemo_estimator))
     cse = [s for s in specs if s.method == "cse"]

@@ -357,3 +357,53 @@ def test_upright_setting_hands_the_first_look_to_the_second_look(model, monkeypa
     (est,) = NemoEstimator({CATEGORY: model}, config).estimate(IMAGE, dets, INTR)
     assert seen["min_deg"] == 20.0 and seen["keep"] == "lower_loss" and seen["looks"] == 3
     np.testing.assert_allclose(est.R, plain.R, atol=1e-6)
+
+
+def _tilted(R: np.ndarray, deg: float) -> np.ndarray:
+    """``R`` turned by ``deg`` about the camera's x axis."""
+    return axis_angle_to_matrix(np.array([math.radians(deg), 0.0, 0.0])) @ R
+
+
+def test_gravity_stands_an_estimate_upright_within_its_gate(model):
+    """Given the world's up (the true z here), an estimate whose z is within
+    ``stand_upright_deg`` of it is turned onto it: no tilt left, no larger error; an up
+    direction beyond the gate, or the setting off, leaves the estimate as it was."""
+    poses, dets = _scene(6, 2)
+    _set_oracle(model, poses, dets)
+    estimator = NemoEstimator({CATEGORY: model}, ONE_LOOK)
+    plain = estimator.estimate(IMAGE, dets, INTR)
+    stood = estimator.estimate(IMAGE, dets, INTR, up=2.0 * poses[0][0][:, 2])  # any length
+    np.testing.assert_allclose(stood[0].R[:, 2], poses[0][0][:, 2], atol=1e-9)
+    assert rotation_error_deg(stood[0].R, poses[0][0]) <= rotation_error_deg(
+        plain[0].R, poses[0][0]) + 1e-6  # fmt: skip
+    np.testing.assert_allclose(stood[0].t, plain[0].t)
+    far = _tilted(poses[0][0], 25.0)[:, 2]  # 25 deg from the estimate's z: beyond 15 deg
+    kept = estimator.estimate(IMAGE, dets, INTR, up=far)[0]
+    np.testing.assert_allclose(kept.R, plain[0].R, atol=1e-6)
+    wide = NemoEstimator({CATEGORY: model}, ONE_LOOK.replace(stand_upright_deg=30.0))
+    turned = wide.estimate(IMAGE, dets, INTR, up=far)[0]
+    np.testing.assert_allclose(turned.R[:, 2], far, atol=1e-9)
+    off = NemoEstimator({CATEGORY: model}, ONE_LOOK.replace(stand_upright=False))
+    same = off.estimate(IMAGE, dets, INTR, up=poses[0][0][:, 2])[0]
+    np.testing.assert_allclose(same.R, plain[0].R, atol=1e-6)
+    with pytest.raises(InputError, match="up: expected a finite non-zero"):
+        estimator.estimate(IMAGE, dets, INTR, up=np.zeros(3))
+
+
+def test_a_box_on_its_side_is_relabelled_then_stood_upright():
+    from ros_pose_estimation.nemo.estimator import stand_on_gravity
+
+    up = np.array([0.0, -1.0, 0.0])  # the camera's -y: up in the image
+    # a box whose model y points 8 deg off up (lying on a long side), x horizontal
+    R_true = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # z -> camera y
+    R = _tilted(R_true @ np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]), 8.0)
+    est = PoseEstimate("box", R, np.array([0.0, 0.0, 1.0]), 0.5,
+                       size=np.array([0.30, 0.10, 0.20]))  # fmt: skip
+    assert abs(float(R[:, 1] @ up)) > 0.98  # its y is nearly vertical
+    stand_on_gravity(est, "box", up, 15.0)
+    np.testing.assert_allclose(est.R[:, 2], up, atol=1e-9)  # z is up now
+    assert est.size[0] >= est.size[1]  # x the longer horizontal edge
+    np.testing.assert_allclose(sorted(est.size), [0.10, 0.20, 0.30])
+    np.testing.assert_allclose(est.size[2], 0.10)  # the vertical extent was y's
+    np.testing.assert_allclose(est.R @ est.R.T, np.eye(3), atol=1e-9)
+    assert np.linalg.det(est.R) > 0

@@ -115,9 +115,15 @@ def test_estimator_switches_reach_the_estimator(on, method, name):
         "models.mug.method": method, "models.mug.class_ids": [""]})  # fmt: skip
     pipeline, _, _ = build_pipeline(value)
     (estimator,) = set(pipeline.estimators.values())
-    cse_only = {"stand_on_support": "upright_on_support", "solve_without_depth": "image_pose",
-                "dark_objects": "dark_surface_share"}
-    if name in cse_only:  # CSE's tabletop prior, image pose, dark objects; NeMo has none
+    if name == "stand_on_support":  # the tabletop prior: CSE's surface, NeMo's gravity
+        if method == "cse":
+            assert estimator.config.upright_on_support is on
+            assert estimator.config.laptop_on_surface is on
+        else:
+            assert estimator.config.stand_upright is on
+        return
+    cse_only = {"solve_without_depth": "image_pose", "dark_objects": "dark_surface_share"}
+    if name in cse_only:  # CSE's image pose, dark objects; NeMo has none
         if method == "cse":
             got = getattr(estimator.config, cse_only[name])
             assert got == ({True: 0.7, False: 1.0}[on] if name == "dark_objects" else on)

@@ -171,3 +171,34 @@ def test_parse_variants_builds_validated_configs():
     for bad in bad_ones:
         with pytest.raises(ConfigError):
             parse_variants([bad])
+
+
+def test_gravity_passes_the_world_up_from_the_camera_poses(data):
+    """``evaluate(..., gravity=)``: the named estimators get the world's +z in the camera
+    (from ``cam_R_w2c``), the others none; the generator's objects stand on that up."""
+    from offline_training.nemo.evaluate import evaluate
+    from ros_pose_estimation.core.estimation import PoseEstimate
+
+    root, _ = data
+    dataset = BopDataset(root / "data", "test")
+
+    class Recorder:
+        categories = ("mug",)
+
+        def __init__(self):
+            self.ups = []
+
+        def estimate(self, rgb, dets, intr, up=None):
+            self.ups.append(up)
+            return [PoseEstimate(d.category, np.eye(3), np.array([0.0, 0.0, 1.0]), 0.5,
+                                 np.ones(3)) for d in dets]  # fmt: skip
+
+    with_up, without = Recorder(), Recorder()
+    evaluate(dataset, {"g": with_up, "p": without}, min_visib=0.0, gravity=["g"])
+    assert all(up is None for up in without.ups)
+    assert with_up.ups[0] is None  # the untimed warm-up call
+    sample = dataset[0]
+    up = with_up.ups[1]  # the first image's timed call
+    expected = sample.T_world_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+    np.testing.assert_allclose(up, expected)
+    np.testing.assert_allclose(sample.objects[0].R[:, 2], expected, atol=1e-6)  # stands on it

@@ -1,0 +1,76 @@
+"""Objects standing on a surface or under gravity: their up axis is the surface's normal.
+
+Every category's frame has +z up in the object's natural resting pose (``categories.md``), and
+a robot mostly sees objects standing on a table, a shelf or the floor. The up direction comes
+from the depth image around a detection (the RGB-D estimator's support plane,
+:mod:`ros_pose_estimation.cse.support`) or from gravity (the world's up from /tf, which both
+estimators take as ``up``); either is far more precise than the tilt a model reads from one
+view. :func:`stand_upright` turns an estimated rotation by the smallest rotation that puts its z
+on that direction, when the two are within ``max_deg`` of each other (an object that is clearly
+tilted, lying on its side or held in a hand is left alone). A box rests on any of its faces,
+and its frame calls whichever axis is then vertical z (x the longer horizontal edge):
+:func:`rest_axis_up` relabels a box's axes so that the one nearest the up direction is z, when
+it is within ``max_deg`` of it. Pure numpy; ``test/core/test_standing.py`` pins it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import InputError
+
+__all__ = ["check_up", "rest_axis_up", "stand_upright"]
+
+
+def check_up(up) -> np.ndarray:
+    """``up`` (the world's up direction in the camera frame) as a unit float64 ``[3]``.
+
+    Raises:
+        InputError: ``up`` not a finite non-zero ``[3]`` vector.
+    """
+    vec = np.asarray(up, dtype=np.float64).reshape(-1)
+    if vec.shape != (3,) or not np.isfinite(vec).all() or np.linalg.norm(vec) < 1e-9:
+        raise InputError(f"up: expected a finite non-zero [3] vector, got {vec.tolist()}")
+    return vec / np.linalg.norm(vec)
+
+
+def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> np.ndarray:
+    """``[3 x 3]`` rotation ``R`` (model -> camera) turned so that its z lies on the unit
+    ``normal [3]`` (the surface's, camera frame) by the smallest rotation, when the angle
+    between them is at most ``max_deg``; else ``R`` unchanged."""
+    R = np.asarray(R, dtype=np.float64)
+    n = np.asarray(normal, dtype=np.float64)
+    n = n / np.linalg.norm(n)
+    z = R[:, 2] / np.linalg.norm(R[:, 2])  # a float32 estimate is unit to ~1e-7 only
+    angle = math.acos(float(np.clip(z @ n, -1.0, 1.0)))
+    if angle > math.radians(max_deg) or angle < 1e-12:
+        return R
+    axis = np.cross(z, n)
+    axis /= np.linalg.norm(axis)
+    K = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
+    turn = np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * (K @ K)  # Rodrigues
+    return turn @ R
+
+
+def rest_axis_up(R: np.ndarray, size: np.ndarray, normal: np.ndarray, max_deg: float = 15.0
+                 ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A cuboid's rotation ``R [3 x 3]`` (model -> camera) and extents ``size [3]`` (m) with its
+    axes relabelled so that z is the axis nearest the unit surface ``normal [3]`` (camera
+    frame), pointing away from the surface's side of it, when that axis is within ``max_deg``
+    of the normal; else both unchanged. The same box either way: the axes are cycled (and two
+    of them reversed where z must flip, a half turn about x), with the extents cycled alike."""
+    R = np.asarray(R, dtype=np.float64)
+    size = np.asarray(size, dtype=np.float64)
+    n = np.asarray(normal, dtype=np.float64)
+    n = n / np.linalg.norm(n)
+    cosines = R.T @ n
+    k = int(np.argmax(np.abs(cosines)))
+    if abs(cosines[k]) < math.cos(math.radians(max_deg)):
+        return R, size
+    order = [(k + 1) % 3, (k + 2) % 3, k]  # cyclic: a proper rotation
+    out = R[:, order].copy()
+    if cosines[k] < 0:  # z would point into the surface: a half turn about the new x
+        out[:, 1:] *= -1.0
+    return out, size[order]
