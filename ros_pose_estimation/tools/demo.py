@@ -13,10 +13,16 @@
 4. writes ``<out>/overlay.mp4`` (the debug images), ``<out>/overlay.png`` (a montage) and
    ``<out>/results.json`` (:mod:`.demo_report`).
 
+Gravity: a robot knows which way is up from /tf, and the node takes it from ``up_frame``
+(models look at a rolled camera's objects upright and stand objects upright on it). With
+``--up-frame auto`` (the default) a recording with ``/tf`` is played with it and the node gets
+``up_frame:=`` the root of its TF tree (a world-fixed frame: z up, REP 103/105), unless ``-p``
+sets ``up_frame`` or ``fixed_frame``; ``--up-frame none`` gives the models alone, without
+gravity; ``--up-frame FRAME`` names the frame.
+
 World-frame fusion: ``-p fixed_frame:=world`` (the recording's world frame) also plays the
 bag's ``/tf`` and ``/tf_static``; the fused poses (published in that frame) are scored after
-the recorded camera pose brings them back into the camera. ``-p up_frame:=world`` alone plays
-them too: per-frame poses, estimated with gravity.
+the recorded camera pose brings them back into the camera (gravity then comes from that frame).
 
 Your own recording: ``--bag BAG`` (a rosbag2 folder or .mcap/.db3 file). Its topics are found
 by type (:mod:`.demo_topics`) or named with ``--image-topic`` (``Image`` or
@@ -79,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="node parameters file (default: config/pose.yaml, config/pose_rgbd.yaml with "
         "--mode rgbd)",
     )
+    p.add_argument("--up-frame", default="auto", metavar="FRAME|auto|none",
+                   help="the TF frame whose +z is up that the node takes gravity from (node "
+                   "parameter up_frame); auto (default): the root of the bag's /tf tree when it "
+                   "has /tf and -p sets neither up_frame nor fixed_frame; none: no gravity")
     p.add_argument("--out", default="out/demo", help="output folder (default: out/demo)")
     p.add_argument(
         "--rate",
@@ -216,6 +226,39 @@ def needs_tf(params: list[str]) -> bool:
     return False
 
 
+def tf_root(source, max_messages: int = 500) -> str | None:
+    """The root frame of a bag's TF tree (``/tf_static``, and the first ``max_messages`` of
+    ``/tf``): the one parent that is no frame's child; None when the bag has no TF, or the
+    tree has no single root."""
+    topics = [t for t in ("/tf_static", "/tf") if t in source.topics]
+    if not topics:
+        return None
+    parents, children, seen = set(), set(), 0
+    for _, _, msg in source.messages(topics, deserialize=True):
+        for tf in msg.transforms:
+            parents.add(tf.header.frame_id.lstrip("/"))
+            children.add(tf.child_frame_id.lstrip("/"))
+        seen += 1
+        if seen >= max_messages:
+            break
+    roots = parents - children
+    return roots.pop() if len(roots) == 1 else None
+
+
+def gravity_frame(args, source) -> tuple[str | None, str]:
+    """``(frame, why)``: the ``up_frame`` the demo gives the node (None: none) and why."""
+    if any(p.partition(":=")[0] in ("up_frame", "fixed_frame") for p in args.param):
+        return None, "as set by -p"
+    if args.up_frame == "none":
+        return None, "none (--up-frame none: the models alone)"
+    if args.up_frame != "auto":
+        return args.up_frame, "--up-frame"
+    root = tf_root(source)
+    if root is None:
+        return None, "none (the bag has no /tf tree with one root)"
+    return root, "the root of the bag's /tf tree (--up-frame none: without)"
+
+
 def run(args) -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
@@ -232,6 +275,10 @@ def run(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     frames_in = source.topics[topics.image].count
+    up_frame, why = gravity_frame(args, source)
+    if up_frame:
+        args.param = [*args.param, f"up_frame:={up_frame}"]
+    print(f"gravity: {up_frame or ''}{' ' if up_frame else ''}{why}", flush=True)
     played_topics = topics.played()
     if needs_tf(args.param):
         played_topics += tuple(t for t in ("/tf", "/tf_static") if t in source.topics)
@@ -286,7 +333,7 @@ def run(args) -> int:
         poses = sum(len(m.detections) for m in detections)
         result = {
             "bag": args.bag, "topics": topics.played(), "mode": args.mode,
-            "playback_rate": args.rate, "play_wall_s": played,
+            "playback_rate": args.rate, "play_wall_s": played, "node_params": args.param,
             "frames_in_bag": frames_in, "frames_out": len(detections),
             "frames_with_poses": sum(1 for m in detections if m.detections), "poses": poses,
             "output_rate_hz": rate, "tf_transforms": tf_count, "marker_arrays": marker_count,

@@ -106,3 +106,28 @@ def test_report_without_ground_truth_counts_poses_and_says_where_frames_went():
 )  # fmt: skip
 def test_the_bags_tf_is_played_for_fusion_or_gravity(params, expected):
     assert needs_tf(params) is expected
+
+
+def test_gravity_comes_from_the_root_of_the_bags_tf_tree_unless_told_otherwise():
+    from pathlib import Path
+
+    from ros_pose_estimation.tools.bag_reader import BagReader
+    from ros_pose_estimation.tools.demo import gravity_frame, tf_root
+
+    bag = Path(__file__).resolve().parents[2] / "data" / "demo" / "demo_bag"
+    parse = build_parser().parse_args
+    with BagReader(bag) as source:
+        assert tf_root(source) == "world"  # world -> base_link -> ... -> camera optical frame
+        assert gravity_frame(parse([]), source)[0] == "world"
+        assert gravity_frame(parse(["--up-frame", "none"]), source)[0] is None
+        assert gravity_frame(parse(["--up-frame", "odom"]), source)[0] == "odom"
+        for given in (["-p", "fixed_frame:=world"], ["-p", "up_frame:=base_link"],
+                      ["-p", "up_frame:="]):  # fmt: skip
+            frame, why = gravity_frame(parse(given), source)
+            assert frame is None and why == "as set by -p"
+
+    class NoTf:
+        topics = {"/camera/color/image_raw": None}
+
+    frame, why = gravity_frame(parse([]), NoTf())
+    assert frame is None and "no /tf" in why
