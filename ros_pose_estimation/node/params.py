@@ -205,8 +205,9 @@ PARAMS: tuple[Param, ...] = (
        "into fixed_frame (and up_frame) at the image stamp; without it the frame is published "
        "unfused (estimated without gravity)", low=0.0, high=10.0),
     _p("up_frame", "", "a TF frame whose +z points up (base_link, odom, map...): the models "
-       "turn a rolled camera upright by it, one look per object, instead of by a first look "
-       "('' = fixed_frame when set, else no gravity)", applies="activate"),
+       "turn a rolled camera upright by it, one look per object, instead of by a first look, "
+       "and (stand_on_support) stand RGB objects upright on it ('' = fixed_frame when set, "
+       "else no gravity)", applies="activate"),
     _p("time_jump_reset", 1.0, "a frame this much (s) older than the previous one means "
        "time jumped back (bag loop, sim reset): tracks and queues are reset", low=0.0,
        high=3600.0),
