@@ -10,25 +10,30 @@
 #   gravity_nostand the same without standing upright: what the upright look alone does
 # The sets' objects all stand upright on their table, so the prior holds exactly here; an
 # object leaning by more than 15 deg is left as estimated (test/nemo/test_estimator.py).
+# SET=rgbd_ood_look: the other look instead (dim, tinted, blurred, noisy, JPEG; made by
+# scripts/cse_view_correction.sh), 200 objects.
 # Usage: bash scripts/nemo_gravity.sh CATEGORY ...  (two at a time; makes out/data/<c>_ood as
 # scripts/nemo_pretrained_experiment.sh does when missing; needs out/data/photos, made there)
-# Outputs: benchmarks/results/nemo_gravity_<c>_ood_cpu.json
+# Outputs: benchmarks/results/nemo_gravity_<c>_<SET>_cpu.json
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+set_name=${SET:-ood}
 mkdir -p benchmarks/results out/logs
 run() {
   local c=$1 ck=models/nemo/$1.pt
-  [[ -d out/data/${c}_ood/test ]] || generate-dataset --category "$c" --instances 10 \
-    --images 120 --out "out/data/${c}_ood" --seed 1000 --split test --width 640 --height 480 \
-    --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg --no-progress > /dev/null
-  python -m benchmarks.nemo_compare --data "out/data/${c}_ood" --split test --max-objects 200 \
-    --run "plain=$ck:default" --run "gravity=$ck:default-gravity" \
+  [[ $set_name != ood || -d out/data/${c}_ood/test ]] || generate-dataset --category "$c" \
+    --instances 10 --images 120 --out "out/data/${c}_ood" --seed 1000 --split test \
+    --width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg \
+    --no-progress > /dev/null
+  python -m benchmarks.nemo_compare --data "out/data/${c}_$set_name" --split test \
+    --max-objects 200 --run "plain=$ck:default" --run "gravity=$ck:default-gravity" \
     --run "gravity_nostand=$ck:default-nostand-gravity" --threads 1 --quiet \
-    --json "benchmarks/results/nemo_gravity_${c}_ood_cpu.json" > "out/logs/gravity_$c.log" 2>&1 \
-    || echo "$c: failed (out/logs/gravity_$c.log)"
-  tail -n 12 "out/logs/gravity_$c.log"
+    --json "benchmarks/results/nemo_gravity_${c}_${set_name}_cpu.json" \
+    > "out/logs/gravity_${c}_$set_name.log" 2>&1 \
+    || echo "$c: failed (out/logs/gravity_${c}_$set_name.log)"
+  tail -n 12 "out/logs/gravity_${c}_$set_name.log"
 }
 for c in "$@"; do
   while (( $(jobs -rp | wc -l) >= 2 )); do wait -n; done

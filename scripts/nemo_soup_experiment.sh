@@ -20,22 +20,28 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
 parallel=${PARALLEL:-2}
-# tag:ingredient,ingredient,...  (a run tag, or "bundled" for models/nemo/<c>.pt)
+# tag:ingredient,ingredient,...  (a run tag, "bundled" for models/nemo/<c>.pt, or TAG@STEP for
+# a snapshot of that run, out/runs/<c>_TAG/step_STEP.pt: the tail of one run, as stochastic
+# weight averaging takes it)
 declare -A SOUPS=(
-  [camera]="soup23:div2,div3 soup123:div,div2,div3"
-  [laptop]="soup23:div2,div3 soup123:div,div2,div3"
+  [camera]="soup23:div2,div3 soup123:div,div2,div3 swa2:div2@600,div2@800,div2@1000"
+  [laptop]="soup23:div2,div3 soup123:div,div2,div3 swa2:div2@600,div2@800,div2@1000"
   [mug]="soupb1:bundled,divpm soupb12:bundled,divpm,divplain"
   [box]="soupb12:bundled,divclean,div2clean soup12:divclean,div2clean"
 )
 path_of() {  # category, ingredient
-  if [[ $2 == bundled ]]; then echo "models/nemo/$1.pt"; else echo "out/runs/${1}_$2/$1.pt"; fi
+  if [[ $2 == bundled ]]; then echo "models/nemo/$1.pt"
+  elif [[ $2 == *@* ]]; then echo "out/runs/${1}_${2%@*}/step_${2#*@}.pt"
+  else echo "out/runs/${1}_$2/$1.pt"; fi
 }
 calibrate() {  # category, tag, checkpoint
   local c=$1 tag=$2 ck=$3
   mkdir -p "out/cal_$tag"
   [[ -f out/cal_$tag/$c.pt ]] || calibrate-nemo --checkpoint "$ck" --data "out/data/${c}_cal" \
-    --split val --out "out/cal_$tag/$c.pt" --threads 1 --estimates "out/cal_$tag/${c}_estimates.npz" \
-    --json "benchmarks/results/nemo_${tag}_viewcorr_cal_${c}_cpu.json" > "out/logs/cal_${tag}_$c.log" 2>&1
+    --split val --out "out/cal_$tag/$c.pt" --threads 1 \
+    --estimates "out/cal_$tag/${c}_estimates.npz" \
+    --json "benchmarks/results/nemo_${tag}_viewcorr_cal_${c}_cpu.json" \
+    > "out/logs/cal_${tag}_$c.log" 2>&1
 }
 mkdir -p out/logs benchmarks/results
 if [[ ${STAGE:-0} == 1 ]]; then
@@ -53,7 +59,8 @@ for c in "$@"; do
     IFS=, read -r -a parts <<< "${spec#*:}"
     paths=()
     for p in "${parts[@]}"; do paths+=("$(path_of "$c" "$p")"); done
-    [[ -f out/runs/${c}_$tag/$c.pt ]] || average-models "${paths[@]}" --out "out/runs/${c}_$tag/$c.pt"
+    [[ -f out/runs/${c}_$tag/$c.pt ]] \
+      || average-models "${paths[@]}" --out "out/runs/${c}_$tag/$c.pt"
     while (( $(jobs -rp | wc -l) >= parallel )); do wait -n; done
     calibrate "$c" "$tag" "out/runs/${c}_$tag/$c.pt" &
   done
