@@ -42,12 +42,15 @@ import numpy as np
 
 def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
              depth_encoding="16UC1", progress=None, report=None,
-             object_depth_kept: float = 1.0) -> tuple[list, list[dict]]:  # fmt: skip
+             object_depth_kept: float = 1.0,
+             gravity: bool = False) -> tuple[list, list[dict]]:  # fmt: skip
     """Run ``estimator`` over ``bop``; returns ``(PoseRecord list, per-object dicts)``.
     ``report``: a :class:`~offline_training.evaluation.SelectionReport` to fill in.
     ``object_depth_kept`` < 1: of each selected object's visible pixels only this fraction
     keeps its depth (drawn per image, seeded by its index; the rest 0): a black or glossy
-    object whose depth the sensor mostly misses."""
+    object whose depth the sensor mostly misses. ``gravity``: give the estimator the world's up
+    (+z) in the camera from each image's camera pose (``cam_R_w2c``), as /tf gives it to the
+    node."""
     from offline_training.evaluation import bop_box_to_xyxy, select_objects
     from offline_training.handle_visibility import MugHandles
     from ros_pose_estimation.core.camera import Intrinsics
@@ -86,11 +89,14 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
                       None if box_only else sample.objects[k].mask_visib)
             for k in keep
         ]  # fmt: skip
+        extra = {}
+        if gravity and sample.T_world_cam is not None:
+            extra["up"] = sample.T_world_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])
         if not warm:
-            estimator.estimate(sample.rgb, dets, intr, depth, errors="none")
+            estimator.estimate(sample.rgb, dets, intr, depth, errors="none", **extra)
             warm = True
         start = time.perf_counter()
-        preds = estimator.estimate(sample.rgb, dets, intr, depth, errors="none")
+        preds = estimator.estimate(sample.rgb, dets, intr, depth, errors="none", **extra)
         per_object_ms = 1e3 * (time.perf_counter() - start) / len(keep)
         for k, pred in zip(keep, preds, strict=True):
             obj = sample.objects[k]
@@ -199,6 +205,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--max-objects", type=int, default=None)
     p.add_argument("--box-only", action="store_true", help="no masks: box + depth pixels")
     p.add_argument("--depth-encoding", choices=("16UC1", "32FC1"), default="16UC1")
+    p.add_argument("--gravity", action="store_true",
+                   help="give the estimator the world's up (+z) from the images' camera poses "
+                   "(cam_R_w2c), as /tf gives it to the node (up_frame)")  # fmt: skip
     p.add_argument("--object-depth-kept", type=float, default=1.0, metavar="FRACTION",
                    help="keep the depth of only this fraction of each object's visible pixels "
                    "(random; a black or glossy object), default 1")
@@ -281,7 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     say = None if args.quiet else (lambda n: print(f"\r{n} objects", end="", file=sys.stderr))
     report = SelectionReport()
     records, rows = evaluate(estimator, bop, args.min_visib, args.max_objects, args.box_only,
-                             args.depth_encoding, say, report, args.object_depth_kept)  # fmt: skip
+                             args.depth_encoding, say, report, args.object_depth_kept,
+                             args.gravity)  # fmt: skip
     if not args.quiet and rows:
         print(file=sys.stderr)
     if report.derivation():

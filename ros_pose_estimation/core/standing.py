@@ -19,9 +19,10 @@ import math
 
 import numpy as np
 
+from .categories import get_category, order_horizontal_extents
 from .errors import InputError
 
-__all__ = ["check_up", "rest_axis_up", "stand_upright"]
+__all__ = ["check_up", "rest_axis_up", "stand_on_gravity", "stand_upright"]
 
 
 def check_up(up) -> np.ndarray:
@@ -74,3 +75,17 @@ def rest_axis_up(R: np.ndarray, size: np.ndarray, normal: np.ndarray, max_deg: f
     if cosines[k] < 0:  # z would point into the surface: a half turn about the new x
         out[:, 1:] *= -1.0
     return out, size[order]
+
+
+def stand_on_gravity(est, name: str, up: np.ndarray, max_deg: float) -> None:
+    """Stand ``est`` (a :class:`.estimation.PoseEstimate` of the category ``name``; in place)
+    on a horizontal surface: its up axis turned onto the world's ``up [3]`` (camera frame) when
+    within ``max_deg`` (:func:`stand_upright`); a box first relabelled so that its axis nearest
+    ``up`` is z, then so that x is its longer horizontal edge (:func:`rest_axis_up`,
+    :func:`.categories.order_horizontal_extents`)."""
+    category = get_category(name)
+    if category.cuboid:
+        est.R, est.size = rest_axis_up(est.R, est.size, up, max_deg)
+    est.R = stand_upright(est.R, up, max_deg)
+    if category.cuboid:
+        est.R, est.size = order_horizontal_extents(category, est.R, est.size)

@@ -53,6 +53,7 @@ from ros_pose_estimation.core.errors import (
     InputError,
 )
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate, check_inputs
+from ros_pose_estimation.core.standing import check_up, stand_on_gravity
 from ros_pose_estimation.core.upright import UPRIGHT_KEEP, gravity_look, second_look
 
 from .box_faces import box_from_faces
@@ -172,6 +173,13 @@ class CseInferenceConfig:
             (:mod:`.support`; a tabletop prior: objects in their natural resting pose. Turn it
             off for piles, tilted or hand-held objects: anything tilted by more than the
             angle is left alone, anything tilted by less is stood up).
+        stand_on_gravity: when the caller gives ``up`` (gravity, e.g. from /tf), after every
+            step, stand each object whose z is within ``upright_on_support_deg`` of it upright
+            on it (a box first relabelled so that its axis nearest ``up`` is z;
+            :func:`ros_pose_estimation.core.standing.stand_on_gravity`): where no surface was
+            found around the detection (its depth beyond the sensor's range, the table hidden)
+            or the plane found was not the table, gravity still stands the object on a level
+            surface (a tabletop prior, as ``upright_on_support``).
         support_max_threshold: the surface around a detection (used by the steps above, the
             box's top height and box-only detections) is fitted within 6 mm; where no plane
             holds enough of its pixels, the band is doubled up to this (m): depth noise grows
@@ -267,6 +275,7 @@ class CseInferenceConfig:
     upright_on_support: bool = True
     support_max_threshold: float = 0.048
     upright_on_support_deg: float = 15.0
+    stand_on_gravity: bool = True
     box_rest_face: bool = True
     clip_to_support: bool = True
     width_from_box: bool = True
@@ -435,11 +444,14 @@ class CseEstimator(CategoryEstimator):
             up: ``[3]`` the world's up direction in the camera frame (e.g. from /tf), when
                 known: with ``config.upright`` a rolled camera is turned upright by it, one
                 look per object; without it, by a first look
-                (:mod:`ros_pose_estimation.core.upright`).
+                (:mod:`ros_pose_estimation.core.upright`); with ``config.stand_on_gravity``
+                each object within ``upright_on_support_deg`` of it is then stood upright on
+                it.
 
         Raises:
             InputError (incl. DepthError, EncodingError): bad image, depth (none, wrong size or
-                encoding, all zero/NaN), intrinsics, boxes, masks or categories.
+                encoding, all zero/NaN), intrinsics, boxes, masks or categories; ``up`` not a
+                finite non-zero ``[3]`` vector.
         """
         if errors not in ("raise", "none"):
             raise ConfigError(f"errors: expected 'raise' or 'none', got {errors!r}")
@@ -454,16 +466,23 @@ class CseEstimator(CategoryEstimator):
         depth_m = depth_metres(depth, depth_encoding)
         intrinsics.check_image(depth_m, "depth")
         cfg = self.config
+        if up is not None:
+            up = check_up(up)
         if cfg.upright and up is not None:
-            return gravity_look(rgb, detections, intrinsics, up,
-                                partial(self._look, errors=errors), cfg.upright_min_deg,
-                                depth_m)  # fmt: skip
-        first = self._look(rgb, detections, intrinsics, depth_m, errors, names)
-        if not cfg.upright:
-            return first
-        return second_look(rgb, detections, intrinsics, first,
-                           partial(self._look, errors="none"), cfg.upright_min_deg,
-                           cfg.upright_keep, cfg.upright_looks, depth_m)  # fmt: skip
+            found = gravity_look(rgb, detections, intrinsics, up,
+                                 partial(self._look, errors=errors), cfg.upright_min_deg,
+                                 depth_m)  # fmt: skip
+        else:
+            found = self._look(rgb, detections, intrinsics, depth_m, errors, names)
+            if cfg.upright:
+                found = second_look(rgb, detections, intrinsics, found,
+                                    partial(self._look, errors="none"), cfg.upright_min_deg,
+                                    cfg.upright_keep, cfg.upright_looks, depth_m)  # fmt: skip
+        if cfg.stand_on_gravity and up is not None:
+            for est, name in zip(found, names, strict=True):
+                if est is not None:
+                    stand_on_gravity(est, name, up, cfg.upright_on_support_deg)
+        return found
 
     def _look(self, rgb, detections, intrinsics, depth_m, errors, names=None) -> list:
         """One look at ``detections`` with ``depth_m`` (``[H x W]`` float32 m)."""

@@ -47,7 +47,7 @@ from ros_pose_estimation.core.estimation import (
     check_inputs,
     group_by_category,
 )
-from ros_pose_estimation.core.standing import check_up, rest_axis_up, stand_upright
+from ros_pose_estimation.core.standing import check_up, stand_on_gravity
 from ros_pose_estimation.core.upright import gravity_look, second_look
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
@@ -139,20 +139,6 @@ def solved_shape(
     return order_horizontal_extents(get_category(model.category), R, size)
 
 
-def stand_on_gravity(est: PoseEstimate, name: str, up: np.ndarray, max_deg: float) -> None:
-    """Stand ``est`` (of the category ``name``; in place) on a horizontal surface: its up axis
-    turned onto the world's ``up [3]`` (camera frame) when within ``max_deg``
-    (:func:`.core.standing.stand_upright`); a box first relabelled so that its axis nearest
-    ``up`` is z, then so that x is its longer horizontal edge
-    (:func:`.core.standing.rest_axis_up`, :func:`order_horizontal_extents`)."""
-    category = get_category(name)
-    if category.cuboid:
-        est.R, est.size = rest_axis_up(est.R, est.size, up, max_deg)
-    est.R = stand_upright(est.R, up, max_deg)
-    if category.cuboid:
-        est.R, est.size = order_horizontal_extents(category, est.R, est.size)
-
-
 class NemoEstimator(CategoryEstimator):
     """Render-and-compare pose estimator for the categories of ``models`` (RGB only; the
     :class:`~ros_pose_estimation.core.estimation.Estimator` contract).
@@ -219,7 +205,7 @@ class NemoEstimator(CategoryEstimator):
         camera is turned upright by it, one look per object; without it, by a first look
         (:mod:`ros_pose_estimation.core.upright`). With ``config.stand_upright`` each estimate
         whose up axis is within ``stand_upright_deg`` of ``up`` is then stood upright on it
-        (:func:`stand_on_gravity`). A detection's ``mask``
+        (:func:`~ros_pose_estimation.core.standing.stand_on_gravity`). A detection's ``mask``
         (``[H x W]`` bool) hides the feature cells farther than one cell from it. ``errors``
         (``"raise"`` or ``"none"``) is the common contract's too: render-and-compare always
         returns its best pose, so there is no unsolved detection to report either way.

@@ -110,9 +110,10 @@ def load_estimators(
     box centre; :mod:`ros_pose_estimation.core.view_correction`); ``upright``: look at rolled
     objects through a camera turned upright (both methods, :mod:`ros_pose_estimation.core.
     upright`); ``stand_on_support``: the tabletop prior, CSE's on the surface around each
-    object (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support` and
-    ``laptop_on_surface``), NeMo's under gravity when the node knows it
-    (:attr:`~ros_pose_estimation.nemo.presets.InferenceConfig.stand_upright`);
+    object (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support`,
+    ``laptop_on_surface``) and under gravity (``stand_on_gravity``), NeMo's under gravity
+    (:attr:`~ros_pose_estimation.nemo.presets.InferenceConfig.stand_upright`), gravity when
+    the node knows it;
     ``solve_without_depth``: CSE's pose from the image where the object has too little depth
     (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.image_pose`);
     ``dark_objects``: CSE's dark objects under box-only detections
@@ -161,6 +162,7 @@ def load_estimators(
         cse_config = CseInferenceConfig(
             view_correction=view_correction, upright=upright,
             upright_on_support=stand_on_support, laptop_on_surface=stand_on_support,
+            stand_on_gravity=stand_on_support,
             image_pose=solve_without_depth,
             dark_surface_share=0.7 if dark_objects else 1.0,
         )  # fmt: skip

@@ -346,3 +346,28 @@ def test_the_depth_handle_step_turns_a_wrong_azimuth_back():
     assert np.degrees(np.linalg.norm(exp_map(turn) - np.eye(3))) > 0  # sanity of the helper
     assert error(CseInferenceConfig(handle_depth=False)) > 20.0
     assert error(CseInferenceConfig()) < 5.0
+
+
+def test_gravity_stands_the_solved_object_upright_within_its_gate():
+    """Given the world's up (here the true z), a solve within ``upright_on_support_deg`` of it
+    ends with its z exactly on it and no larger error; an up beyond the gate, or the setting
+    off, leaves the solve as it was."""
+    from ros_pose_estimation.core.rotations import axis_angle_to_matrix
+
+    model, rgb, depth, mask, intr, R, t = oracle_frame("camera", 3)
+    det = [Detection("camera", mask_box(mask), mask)]
+    config = CseInferenceConfig(upright=False)
+    (plain,) = CseEstimator({"camera": model}, config).estimate(rgb, det, intr, depth)
+    (stood,) = CseEstimator({"camera": model}, config).estimate(rgb, det, intr, depth,
+                                                               up=3.0 * R[:, 2])  # fmt: skip
+    np.testing.assert_allclose(stood.R[:, 2], R[:, 2], atol=1e-9)
+    assert rotation_error_deg(stood.R, R) <= rotation_error_deg(plain.R, R) + 1e-6
+    np.testing.assert_allclose(stood.t, plain.t)
+    far = axis_angle_to_matrix(np.array([np.radians(30.0), 0.0, 0.0])) @ R[:, 2]
+    (kept,) = CseEstimator({"camera": model}, config).estimate(rgb, det, intr, depth, up=far)
+    np.testing.assert_allclose(kept.R, plain.R, atol=1e-9)
+    off = CseInferenceConfig(upright=False, stand_on_gravity=False)
+    (same,) = CseEstimator({"camera": model}, off).estimate(rgb, det, intr, depth, up=R[:, 2])
+    np.testing.assert_allclose(same.R, plain.R, atol=1e-9)
+    with pytest.raises(InputError, match="up: expected a finite non-zero"):
+        CseEstimator({"camera": model}, config).estimate(rgb, det, intr, depth, up=[0, 0, 0])

@@ -119,6 +119,7 @@ def test_estimator_switches_reach_the_estimator(on, method, name):
         if method == "cse":
             assert estimator.config.upright_on_support is on
             assert estimator.config.laptop_on_surface is on
+            assert estimator.config.stand_on_gravity is on
         else:
             assert estimator.config.stand_upright is on
         return
