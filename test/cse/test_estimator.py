@@ -273,12 +273,13 @@ def test_upright_looks_are_wired_with_the_depth_in_metres(monkeypatch):
     monkeypatch.setattr(estimator_mod, "gravity_look", fake_gravity)
     monkeypatch.setattr(estimator_mod, "second_look", fake_second)
     mm = metres_to_depth(depth, "16UC1")
-    (a,) = CseEstimator({"mug": model}).estimate(rgb, [det], intr, mm)
+    plain = CseInferenceConfig(stand_on_gravity=False)  # the looks alone (stand: its own test)
+    (a,) = CseEstimator({"mug": model}, plain).estimate(rgb, [det], intr, mm)
     assert seen.pop("second") == (25.0, "lower_loss", 1, np.float32)
     up = R[:, 2]
-    (b,) = CseEstimator({"mug": model}).estimate(rgb, [det], intr, mm, up=up)
+    (b,) = CseEstimator({"mug": model}, plain).estimate(rgb, [det], intr, mm, up=up)
     assert seen.pop("gravity")[1:] == (25.0, np.float32) and not seen
-    off = CseInferenceConfig(upright=False)
+    off = CseInferenceConfig(upright=False, stand_on_gravity=False)
     (c,) = CseEstimator({"mug": model}, off).estimate(rgb, [det], intr, mm, up=up)
     assert not seen
     np.testing.assert_allclose(a.R, c.R) and np.testing.assert_allclose(b.R, c.R)
