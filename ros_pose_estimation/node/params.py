@@ -139,11 +139,11 @@ PARAMS: tuple[Param, ...] = (
        "upright: by gravity when up_frame (or fixed_frame) is set, one look; else by a first "
        "look, a second estimate for those objects only (a camera mounted with a roll)",
        applies="configure"),
-    _p("stand_on_support", True, "stand an object whose up axis is within 15 deg of the up "
-       "direction upright on it: RGB-D (CSE) the normal of the surface around it (and a "
-       "laptop's up axis from it where one slab is seen), RGB (NeMo) gravity, when up_frame "
-       "or fixed_frame gives it (a tabletop prior; false where objects lean on purpose: piles, "
-       "bins, hand-held)", applies="configure"),
+    _p("stand_on_support", True, "stand an object whose up axis is within 15 deg (RGB-D; RGB: "
+       "25 deg) of the up direction upright on it: RGB-D (CSE) the normal of the surface "
+       "around it (and a laptop's up axis from it where one slab is seen), both gravity when "
+       "up_frame or fixed_frame gives it (a tabletop prior; false where objects lean on "
+       "purpose: piles, bins, hand-held)", applies="configure"),
     _p("solve_without_depth", True, "RGB-D (CSE): when too few of an object's confident "
        "pixels have depth (black or glossy surfaces, beyond the sensor's range), solve its pose "
        "from the image (PnP) scaled by the depth there is, and warn; false: skip it",
