@@ -29,12 +29,15 @@ import numpy as np
 
 
 def evaluate_recordings(estimator, recordings: Sequence, categories: Sequence[str],
-                        every_nth: int = 1, depth_encoding: str = "16UC1") -> dict:  # fmt: skip
+                        every_nth: int = 1, depth_encoding: str = "16UC1",
+                        gravity: bool = False) -> dict:  # fmt: skip
     """Run ``estimator`` (NeMo or CSE: ``estimate(rgb, detections, intrinsics[, depth])``) over
     ``recordings``; returns ``{"objects": N, "frames": F, "metrics": evaluate_records(...),
     "median_rot_deg": ..., "median_trans_cm": ..., "per_object_ms": median latency, "rows":
     [per-object dicts]}``. RGB-only estimators get no depth (``estimator.needs_depth`` False
-    or absent and the recording has none).
+    or absent and the recording has none). ``gravity``: each frame's estimate is given the
+    fixed frame's up (+z, REP 103) in the camera from the recording's /tf, as the node's
+    ``up_frame`` gives it.
 
     Raises:
         BagError: a recording without ground truth.
@@ -59,8 +62,10 @@ def evaluate_recordings(estimator, recordings: Sequence, categories: Sequence[st
                 continue
             dets = [Detection(o.category, o.box_xyxy, o.mask) for o in objs]
             extra = ((metres_to_depth(frame.depth, depth_encoding),) if wants_depth else ())
+            up = {"up": frame.T_fixed_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])} if gravity else {}
             start = time.perf_counter()
-            preds = estimator.estimate(frame.rgb, dets, frame.intrinsics, *extra, errors="none")
+            preds = estimator.estimate(frame.rgb, dets, frame.intrinsics, *extra, errors="none",
+                                       **up)  # fmt: skip
             ms = 1e3 * (time.perf_counter() - start) / len(objs)
             frames += 1
             T_cam_fixed = np.linalg.inv(frame.T_fixed_cam)
@@ -146,6 +151,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a CSE inference setting (repeat), e.g. icp_steps=5; names: "
                    "the fields of cse.estimator.CseInferenceConfig")  # fmt: skip
+    p.add_argument("--gravity", action="store_true",
+                   help="give the estimator the fixed frame's up (+z) from the recording's /tf, "
+                   "as the node's up_frame does")  # fmt: skip
     p.add_argument("--cache", default="out/cache/eval_bags", help="extraction cache")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
@@ -175,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         recs = [r for r, _ in extract(args.bags, Path(args.cache), False,
                                       "rgbd" if args.method == "cse" else "rgb")]  # fmt: skip
-        result = evaluate_recordings(estimator, recs, estimator.categories, args.every_nth)
+        result = evaluate_recordings(estimator, recs, estimator.categories, args.every_nth,
+                                     gravity=args.gravity)
     except (BagError, InputError) as exc:
         print(f"evaluate_bag: error: {exc}", file=sys.stderr)
         return 1

@@ -270,3 +270,38 @@ def test_cse_replays_labelled_synthetic_tracks(bag, tmp_path, capsys, labels):
     assert train_cfg["photometric"] is True
     log = [json.loads(line) for line in (out / "train" / "log.jsonl").read_text().splitlines()]
     assert any(row.get("pseudo", 0.0) > 0 for row in log), log
+
+
+def test_evaluate_bag_gives_gravity_from_the_recordings_tf(bag, tmp_path):
+    """``evaluate_recordings(..., gravity=True)``: each frame's call gets the fixed frame's +z in
+    the camera (what the node's up_frame gives); without it, no ``up``."""
+    import numpy as np
+
+    from offline_training.bags.evaluate_bag import evaluate_recordings
+    from offline_training.pose_train_stages import extract
+    from ros_pose_estimation.core.estimation import PoseEstimate
+
+    recs = [r for r, _ in extract([str(bag)], tmp_path / "cache", False, "rgb")]
+
+    class Recorder:
+        categories = ("mug",)
+
+        def __init__(self):
+            self.ups = []
+
+        def estimate(self, rgb, dets, intrinsics, errors="raise", up=None):
+            self.ups.append(up)
+            return [PoseEstimate(d.category, np.eye(3), np.array([0.0, 0.0, 1.0]), 0.5,
+                                 np.ones(3)) for d in dets]  # fmt: skip
+
+    plain, grav = Recorder(), Recorder()
+    evaluate_recordings(plain, recs, ["mug"], every_nth=5)
+    evaluate_recordings(grav, recs, ["mug"], every_nth=5, gravity=True)
+    assert plain.ups and all(up is None for up in plain.ups)
+    frames = [f for f in recs[0].frames(images=False)][::5]
+    expected = [f.T_fixed_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0]) for f in frames
+                if f.T_fixed_cam is not None]  # fmt: skip
+    assert len(grav.ups) == len(plain.ups)
+    np.testing.assert_allclose(grav.ups[0], expected[0])
+    for up in grav.ups:
+        np.testing.assert_allclose(np.linalg.norm(up), 1.0)
