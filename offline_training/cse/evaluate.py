@@ -287,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     except CheckpointError as exc:
         print(f"evaluate-cse: error: {exc}", file=sys.stderr)
         return 2
+    if args.gravity and len(bop) and bop[0].T_world_cam is None:
+        print(f"evaluate-cse: warning: --gravity, but {args.data}/{args.split} stores no camera "
+              "poses (cam_R_w2c): estimating without gravity", file=sys.stderr)  # fmt: skip
     say = None if args.quiet else (lambda n: print(f"\r{n} objects", end="", file=sys.stderr))
     report = SelectionReport()
     records, rows = evaluate(estimator, bop, args.min_visib, args.max_objects, args.box_only,

@@ -211,3 +211,22 @@ def test_set_parses_optional_numbers_and_booleans():
     for bad in ("tau=0", "tau=cold", "icp_axis_scales=maybe"):
         with pytest.raises(ConfigError):
             inference_config([bad], CseInferenceConfig)
+
+
+def test_gravity_gives_the_estimator_the_world_up_of_each_image(cse_root):  # noqa: F811
+    """``evaluate(..., gravity=True)``: every call gets the world's +z in the camera from the
+    image's camera pose; without it, no ``up`` argument at all."""
+    bop = BopDataset(cse_root, "train")
+    seen = []
+
+    class WithUp(PerfectEstimator):
+        def estimate(self, rgb, dets, intr, depth=None, errors="raise", **kw):
+            seen.append(kw.get("up"))
+            return super().estimate(rgb, dets, intr, depth, errors)
+
+    evaluate(WithUp(bop), bop, min_visib=0.3)
+    assert seen and all(up is None for up in seen)
+    seen.clear()
+    evaluate(WithUp(bop), bop, min_visib=0.3, gravity=True)
+    sample = bop[0]
+    np.testing.assert_allclose(seen[0], sample.T_world_cam[:3, :3].T @ [0.0, 0.0, 1.0])
