@@ -6,7 +6,8 @@
 
 Every object ``evaluate-nemo`` would select is estimated twice by every ``--run
 NAME=CHECKPOINT[:PRESET]`` (as in :mod:`benchmarks.nemo_compare`, ``-raw``: without the view
-correction): on the image as it is, and on a copy in which an occluder hides part of it. The
+correction; ``-gravity``: given the world's up from the image's camera pose): on the image as
+it is, and on a copy in which an occluder hides part of it. The
 occluder (:func:`offline_training.nemo.augment.occlude`) is an ellipse or a convex polygon
 centred on a random visible pixel of the object, its area 0.3-1.2x the object's visible area,
 cut from one of the ``--photos`` (photographs: unlike the procedural textures of training
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.device_info import describe
-from benchmarks.nemo_compare import parse_run, preset_config
+from benchmarks.nemo_compare import parse_run, preset_config, wants_gravity
 
 #: upper edges of the bins of hidden share (the last bin takes everything above)
 BINS = (0.0, 0.2, 0.4, 0.6)
@@ -125,13 +126,15 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     try:
         dataset = BopDataset(args.data, args.split)
-        estimators, category = {}, None
+        estimators, category, with_up = {}, None, set()
         for name, path, preset in args.run:
             model, _ = load_checkpoint(path)
             category = category or model.category
             if model.category != category:
                 raise PoseEstimationError(f"{path}: a {model.category} model, not {category}")
             estimators[name] = NemoEstimator({category: model}, preset_config(preset))
+            if wants_gravity(preset):
+                with_up.add(name)
     except (FileNotFoundError, PoseEstimationError) as exc:
         print(f"nemo_occlusion: error: {exc}", file=sys.stderr)
         return 2
@@ -142,12 +145,14 @@ def main(argv: list[str] | None = None) -> int:
         for frame, det, obj, _, hidden_img, hidden, left in occluded_objects(
                 frames, args.photos, args.seed):
             hidden_all.append(hidden)
-            image = frame.sample.rgb
+            image, pose = frame.sample.rgb, frame.sample.T_world_cam
+            up = None if pose is None else pose[:3, :3].T @ np.array([0.0, 0.0, 1.0])
             views = ((image, 0.0, np.asarray(obj.mask_visib, bool)), (hidden_img, hidden, left))
             for view, share, visible in views:
                 shown = replace(det, mask=visible if args.masks else None)
                 for name, est in estimators.items():
-                    (e,) = est.estimate(view, [shown], frame.intrinsics)
+                    (e,) = est.estimate(view, [shown], frame.intrinsics,
+                                        up=up if name in with_up else None)  # fmt: skip
                     err = 180.0 if e is None else float(rotation_error_deg(
                         e.R, obj.R, category, size=dataset.instance_size(obj.obj_id)))
                     rows.setdefault((name, bin_name(share)), []).append(err)
