@@ -29,7 +29,7 @@ def row(path: Path) -> dict:
         "objects": data["objects"],
         "within": data["pairs"] / data["objects"] if data["objects"] else float("nan"),
         "raw_median_deg": data["median_before_deg"],
-        "corrected_cv_deg": cv.get(kept) if kept in cv else None,
+        "corrected_cv_deg": cv.get(kept),
     }
 
 

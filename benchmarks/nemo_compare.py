@@ -44,36 +44,36 @@ NOSTAND = "-nostand"
 #: ... and with this one, the estimator gets the world's up from the images' camera poses.
 GRAVITY = "-gravity"
 _SUFFIXES = {RAW: {"view_correction": False}, FIXPROP: {"refine_proportions": False},
-             NOSTAND: {"stand_upright": False}, GRAVITY: {}}  # fmt: skip
+             NOSTAND: {"stand_upright": False}}  # fmt: skip
 
 
 #: ... and with this one and a number, e.g. ``-prior0.05``, that proportion prior.
 PRIOR = re.compile(r"-prior([0-9]*\.?[0-9]+)$")
 
 
-def _split_preset(preset: str) -> tuple[str, dict]:
+def _split_preset(preset: str) -> tuple[str, dict, bool]:
     """``PRESET[-raw][-fixprop][-nostand][-gravity][-priorW]`` (suffixes in any order) -> the
-    preset name and the :class:`InferenceConfig` fields its suffixes change (``-gravity``
-    changes none: :func:`wants_gravity`)."""
+    preset name, the :class:`InferenceConfig` fields its suffixes change, and whether it asks
+    for gravity (``-gravity``: an input of the run, no config field)."""
     changes: dict = {}
-    found = True
+    gravity, found = False, True
     while found:
         found = False
         for suffix, fields in _SUFFIXES.items():
             if preset.endswith(suffix):
                 preset, found = preset.removesuffix(suffix), True
                 changes.update(fields)
+        if preset.endswith(GRAVITY):
+            preset, found, gravity = preset.removesuffix(GRAVITY), True, True
         if match := PRIOR.search(preset):
             preset, found = preset[: match.start()], True
             changes["proportion_prior"] = float(match.group(1))
-    return preset, changes
+    return preset, changes, gravity
 
 
 def wants_gravity(preset: str) -> bool:
     """Whether a run's preset carries the ``-gravity`` suffix (anywhere among its suffixes)."""
-    name, _ = _split_preset(preset)
-    rest = preset.removeprefix(name)
-    return GRAVITY in re.findall(r"-[a-z]+", rest)
+    return _split_preset(preset)[2]
 
 
 def parse_run(text: str) -> tuple[str, str, str]:
@@ -97,7 +97,7 @@ def preset_config(preset: str):
     ``-fixprop``: proportions not refined)."""
     from ros_pose_estimation.nemo.presets import InferenceConfig
 
-    name, changes = _split_preset(preset)
+    name, changes, _ = _split_preset(preset)
     config = InferenceConfig.named(name)
     return config.replace(**changes) if changes else config
 

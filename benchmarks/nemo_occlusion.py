@@ -119,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import PoseEstimationError
     from ros_pose_estimation.core.metrics import rotation_error_deg
+    from ros_pose_estimation.core.standing import up_in_camera
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
     from ros_pose_estimation.nemo.estimator import NemoEstimator
 
@@ -146,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
                 frames, args.photos, args.seed):
             hidden_all.append(hidden)
             image, pose = frame.sample.rgb, frame.sample.T_world_cam
-            up = None if pose is None else pose[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+            up = None if pose is None else up_in_camera(pose)
             views = ((image, 0.0, np.asarray(obj.mask_visib, bool)), (hidden_img, hidden, left))
             for view, share, visible in views:
                 shown = replace(det, mask=visible if args.masks else None)

@@ -56,6 +56,7 @@ def estimate_bag(bag: Path, categories: list[str], preset: str, device: str,
     from vision_msgs.msg import Detection2DArray
 
     from ros_pose_estimation import conversions as conv
+    from ros_pose_estimation.core.standing import up_in_camera
     from ros_pose_estimation.node.frames import ObjectSource, decode_frame
     from ros_pose_estimation.pipeline.estimators import ModelSpec, load_estimators
     from ros_pose_estimation.pipeline.pose_pipeline import PosePipeline
@@ -80,7 +81,7 @@ def estimate_bag(bag: Path, categories: list[str], preset: str, device: str,
         up = None
         if gravity is not None:
             tf, up_frame, camera_frame = gravity
-            up = tf.lookup(up_frame, camera_frame, stamp)[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+            up = up_in_camera(tf.lookup(up_frame, camera_frame, stamp))
         result = pipeline.process(frame.rgb, frame.detections, info, stamp, frame.depth, up=up)
         frames.append(stamp)
         for est in result.estimates:

@@ -48,6 +48,7 @@ def evaluate_recordings(estimator, recordings: Sequence, categories: Sequence[st
     from ros_pose_estimation.core.errors import InputError
     from ros_pose_estimation.core.estimation import Detection
     from ros_pose_estimation.core.metrics import PoseRecord, evaluate_records, rotation_error_deg
+    from ros_pose_estimation.core.standing import up_in_camera
 
     wants_depth = bool(getattr(estimator, "needs_depth", False))
     records, rows, frames = [], [], 0
@@ -62,7 +63,7 @@ def evaluate_recordings(estimator, recordings: Sequence, categories: Sequence[st
                 continue
             dets = [Detection(o.category, o.box_xyxy, o.mask) for o in objs]
             extra = ((metres_to_depth(frame.depth, depth_encoding),) if wants_depth else ())
-            up = {"up": frame.T_fixed_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])} if gravity else {}
+            up = {"up": up_in_camera(frame.T_fixed_cam)} if gravity else {}
             start = time.perf_counter()
             preds = estimator.estimate(frame.rgb, dets, frame.intrinsics, *extra, errors="none",
                                        **up)  # fmt: skip

@@ -57,6 +57,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
     from ros_pose_estimation.core.conventions import metres_to_depth
     from ros_pose_estimation.core.estimation import Detection
     from ros_pose_estimation.core.metrics import PoseRecord, rotation_error_deg
+    from ros_pose_estimation.core.standing import up_in_camera
 
     records, rows, warm = [], [], False
     handles = MugHandles(bop)
@@ -91,7 +92,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
         ]  # fmt: skip
         extra = {}
         if gravity and sample.T_world_cam is not None:
-            extra["up"] = sample.T_world_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+            extra["up"] = up_in_camera(sample.T_world_cam)
         if not warm:
             estimator.estimate(sample.rgb, dets, intr, depth, errors="none", **extra)
             warm = True

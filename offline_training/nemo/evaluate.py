@@ -47,6 +47,7 @@ from offline_training.evaluation import (
     detection_frames,
 )
 from ros_pose_estimation.core.metrics import pose_accuracy, rotation_error_deg
+from ros_pose_estimation.core.standing import up_in_camera
 from ros_pose_estimation.nemo.presets import PRESETS
 
 
@@ -116,8 +117,8 @@ def evaluate(
         # the true extents: a square box's quarter turns count (core.metrics.symmetry_of)
         sizes = [dataset.instance_size(sample.objects[i].obj_id) for i in keep]
         up = None
-        if sample.T_world_cam is not None:
-            up = sample.T_world_cam[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+        if with_up and sample.T_world_cam is not None:
+            up = up_in_camera(sample.T_world_cam)
         for name, estimator in estimators.items():
             start = time.perf_counter()
             estimates = estimator.estimate(sample.rgb, dets, intr,

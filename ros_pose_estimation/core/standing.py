@@ -22,7 +22,15 @@ import numpy as np
 from .categories import get_category, order_horizontal_extents
 from .errors import InputError
 
-__all__ = ["check_up", "rest_axis_up", "stand_on_gravity", "stand_upright"]
+__all__ = ["check_up", "rest_axis_up", "stand_all_on_gravity", "stand_on_gravity",
+           "stand_upright", "up_in_camera"]
+
+
+def up_in_camera(T_world_cam) -> np.ndarray:
+    """``[3]`` the world's up (its +z, REP 103) in the camera frame, from the camera's pose
+    ``T_world_cam`` (``[4 x 4]`` or its ``[3 x 3]`` rotation block): what the estimators take
+    as ``up``."""
+    return np.asarray(T_world_cam, dtype=np.float64)[:3, :3].T @ np.array([0.0, 0.0, 1.0])
 
 
 def check_up(up) -> np.ndarray:
@@ -89,3 +97,11 @@ def stand_on_gravity(est, name: str, up: np.ndarray, max_deg: float) -> None:
     est.R = stand_upright(est.R, up, max_deg)
     if category.cuboid:
         est.R, est.size = order_horizontal_extents(category, est.R, est.size)
+
+
+def stand_all_on_gravity(estimates, names, up: np.ndarray, max_deg: float) -> None:
+    """:func:`stand_on_gravity` on each estimate of ``estimates`` (None entries skipped), of
+    the categories ``names`` (same order)."""
+    for est, name in zip(estimates, names, strict=True):
+        if est is not None:
+            stand_on_gravity(est, name, up, max_deg)

@@ -53,7 +53,7 @@ from ros_pose_estimation.core.errors import (
     InputError,
 )
 from ros_pose_estimation.core.estimation import Detection, PoseEstimate, check_inputs
-from ros_pose_estimation.core.standing import check_up, stand_on_gravity
+from ros_pose_estimation.core.standing import check_up, stand_all_on_gravity
 from ros_pose_estimation.core.upright import UPRIGHT_KEEP, gravity_look, second_look
 
 from .box_faces import box_from_faces
@@ -479,9 +479,7 @@ class CseEstimator(CategoryEstimator):
                                     partial(self._look, errors="none"), cfg.upright_min_deg,
                                     cfg.upright_keep, cfg.upright_looks, depth_m)  # fmt: skip
         if cfg.stand_on_gravity and up is not None:
-            for est, name in zip(found, names, strict=True):
-                if est is not None:
-                    stand_on_gravity(est, name, up, cfg.upright_on_support_deg)
+            stand_all_on_gravity(found, names, up, cfg.upright_on_support_deg)
         return found
 
     def _look(self, rgb, detections, intrinsics, depth_m, errors, names=None) -> list:

@@ -47,7 +47,7 @@ from ros_pose_estimation.core.estimation import (
     check_inputs,
     group_by_category,
 )
-from ros_pose_estimation.core.standing import check_up, stand_on_gravity
+from ros_pose_estimation.core.standing import check_up, stand_all_on_gravity
 from ros_pose_estimation.core.upright import gravity_look, second_look
 from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
@@ -242,8 +242,7 @@ class NemoEstimator(CategoryEstimator):
                                     cfg.upright_min_deg, cfg.upright_keep,
                                     cfg.upright_looks)  # fmt: skip
         if cfg.stand_upright and up is not None:
-            for est, name in zip(found, names, strict=True):
-                stand_on_gravity(est, name, up, cfg.stand_upright_deg)
+            stand_all_on_gravity(found, names, up, cfg.stand_upright_deg)
         return found
 
     def _estimate(self, rgb, detections, intrinsics, depth=None, names=None) -> list:

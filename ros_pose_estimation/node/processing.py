@@ -45,6 +45,7 @@ import numpy as np
 
 from ros_pose_estimation import conversions as conv
 from ros_pose_estimation.core.errors import InputError, IntrinsicsError
+from ros_pose_estimation.core.standing import up_in_camera
 from ros_pose_estimation.node.frames import FrameDrop, ObjectSource, decode_frame
 from ros_pose_estimation.node.stats import NodeStats
 from ros_pose_estimation.node.throttle import KeyedThrottle
@@ -230,7 +231,7 @@ class FrameProcessor:
                           f"{camera_frame or 'an empty frame'} at the image stamp: "
                           f"{exc}")  # fmt: skip
             return None
-        return np.asarray(T, dtype=np.float64)[:3, :3].T @ np.array([0.0, 0.0, 1.0])
+        return up_in_camera(T)
 
     def _fuse(self, pipeline, result, camera_frame: str, stamp_ns: int) -> None:
         """World-frame fusion of ``result`` (module docstring); unfused when the camera's

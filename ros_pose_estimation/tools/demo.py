@@ -228,20 +228,22 @@ def needs_tf(params: list[str]) -> bool:
 
 def tf_root(source, max_messages: int = 500) -> str | None:
     """The root frame of a bag's TF tree (``/tf_static``, and the first ``max_messages`` of
-    ``/tf``): the one parent that is no frame's child; None when the bag has no TF, or the
-    tree has no single root."""
+    ``/tf``, in a :class:`~ros_pose_estimation.core.tf_buffer.TFBuffer`); None when the bag
+    has no TF, or its frames are not one tree."""
+    from ros_pose_estimation.core.tf_buffer import TFBuffer, TFLookupError
+
     topics = [t for t in ("/tf_static", "/tf") if t in source.topics]
     if not topics:
         return None
-    parents, children, seen = set(), set(), 0
-    for _, _, msg in source.messages(topics, deserialize=True):
-        for tf in msg.transforms:
-            parents.add(tf.header.frame_id.lstrip("/"))
-            children.add(tf.child_frame_id.lstrip("/"))
-        seen += 1
+    buffer = TFBuffer()
+    for seen, (topic, _, msg) in enumerate(source.messages(topics, deserialize=True), 1):
+        buffer.add_message(msg, static=topic == "/tf_static")
         if seen >= max_messages:
             break
-    roots = parents - children
+    try:
+        roots = {buffer.root(frame) for frame in buffer.frames}
+    except TFLookupError:  # a loop
+        return None
     return roots.pop() if len(roots) == 1 else None
 
 
@@ -278,7 +280,7 @@ def run(args) -> int:
     up_frame, why = gravity_frame(args, source)
     if up_frame:
         args.param = [*args.param, f"up_frame:={up_frame}"]
-    print(f"gravity: {up_frame or ''}{' ' if up_frame else ''}{why}", flush=True)
+    print(f"gravity: {f'{up_frame}, ' if up_frame else ''}{why}", flush=True)
     played_topics = topics.played()
     if needs_tf(args.param):
         played_topics += tuple(t for t in ("/tf", "/tf_static") if t in source.topics)

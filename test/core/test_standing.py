@@ -1,12 +1,21 @@
-"""core.standing: the up direction checked; the turns themselves are pinned in
-test/cse/test_support.py (the RGB-D estimator's surface) and test/nemo/test_estimator.py
-(the RGB estimator's gravity)."""
+"""core.standing: the up direction (from a camera pose, checked), a box stood on gravity, a
+list of estimates stood; the turns themselves are pinned in test/cse/test_support.py (the RGB-D
+estimator's surface) and the estimators' tests (test/nemo, test/cse: gravity)."""
 
 import numpy as np
 import pytest
 
 from ros_pose_estimation.core.errors import InputError
-from ros_pose_estimation.core.standing import check_up, rest_axis_up, stand_upright
+from ros_pose_estimation.core.estimation import PoseEstimate
+from ros_pose_estimation.core.rotations import axis_angle_to_matrix
+from ros_pose_estimation.core.standing import (
+    check_up,
+    rest_axis_up,
+    stand_all_on_gravity,
+    stand_on_gravity,
+    stand_upright,
+    up_in_camera,
+)
 from ros_pose_estimation.cse import support
 
 
@@ -19,3 +28,43 @@ def test_check_up_gives_a_unit_vector_and_refuses_what_is_none():
 
 def test_the_rgbd_support_module_uses_the_same_turns():
     assert support.stand_upright is stand_upright and support.rest_axis_up is rest_axis_up
+
+
+def _about_camera_x(R: np.ndarray, deg: float) -> np.ndarray:
+    """``R`` turned by ``deg`` about the camera's x axis."""
+    return axis_angle_to_matrix(np.array([np.radians(deg), 0.0, 0.0])) @ R
+
+
+def test_a_box_on_its_side_is_relabelled_then_stood_upright():
+    up = np.array([0.0, -1.0, 0.0])  # the camera's -y: up in the image
+    # a box whose model y points 8 deg off up (lying on a long side), x horizontal
+    R_true = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # z -> camera y
+    on_side = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])
+    R = _about_camera_x(R_true @ on_side, 8.0)
+    est = PoseEstimate("box", R, np.array([0.0, 0.0, 1.0]), 0.5,
+                       size=np.array([0.30, 0.10, 0.20]))  # fmt: skip
+    assert abs(float(R[:, 1] @ up)) > 0.98  # its y is nearly vertical
+    stand_on_gravity(est, "box", up, 15.0)
+    np.testing.assert_allclose(est.R[:, 2], up, atol=1e-9)  # z is up now
+    assert est.size[0] >= est.size[1]  # x the longer horizontal edge
+    np.testing.assert_allclose(sorted(est.size), [0.10, 0.20, 0.30])
+    np.testing.assert_allclose(est.size[2], 0.10)  # the vertical extent was y's
+    np.testing.assert_allclose(est.R @ est.R.T, np.eye(3), atol=1e-9)
+    assert np.linalg.det(est.R) > 0
+
+
+def test_up_in_camera_is_the_worlds_z_seen_from_the_camera():
+    T = np.eye(4)
+    T[:3, :3] = axis_angle_to_matrix(np.array([np.pi / 2, 0.0, 0.0]))  # camera z -> world -y
+    np.testing.assert_allclose(up_in_camera(T), T[:3, :3].T @ [0.0, 0.0, 1.0])
+    np.testing.assert_allclose(up_in_camera(T), [0.0, 1.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(up_in_camera(T[:3, :3]), up_in_camera(T))
+
+
+def test_stand_all_skips_missing_estimates():
+    up = np.array([0.0, 0.0, 1.0])
+    tilted = PoseEstimate("mug", _about_camera_x(np.eye(3), 10.0), np.zeros(3), 0.5, np.ones(3))
+    estimates = [None, tilted]
+    stand_all_on_gravity(estimates, ["mug", "mug"], up, 15.0)
+    assert estimates[0] is None
+    np.testing.assert_allclose(tilted.R[:, 2], up, atol=1e-12)

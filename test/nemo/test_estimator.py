@@ -388,22 +388,3 @@ def test_gravity_stands_an_estimate_upright_within_its_gate(model):
     np.testing.assert_allclose(same.R, plain[0].R, atol=1e-6)
     with pytest.raises(InputError, match="up: expected a finite non-zero"):
         estimator.estimate(IMAGE, dets, INTR, up=np.zeros(3))
-
-
-def test_a_box_on_its_side_is_relabelled_then_stood_upright():
-    from ros_pose_estimation.nemo.estimator import stand_on_gravity
-
-    up = np.array([0.0, -1.0, 0.0])  # the camera's -y: up in the image
-    # a box whose model y points 8 deg off up (lying on a long side), x horizontal
-    R_true = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])  # z -> camera y
-    R = _tilted(R_true @ np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]]), 8.0)
-    est = PoseEstimate("box", R, np.array([0.0, 0.0, 1.0]), 0.5,
-                       size=np.array([0.30, 0.10, 0.20]))  # fmt: skip
-    assert abs(float(R[:, 1] @ up)) > 0.98  # its y is nearly vertical
-    stand_on_gravity(est, "box", up, 15.0)
-    np.testing.assert_allclose(est.R[:, 2], up, atol=1e-9)  # z is up now
-    assert est.size[0] >= est.size[1]  # x the longer horizontal edge
-    np.testing.assert_allclose(sorted(est.size), [0.10, 0.20, 0.30])
-    np.testing.assert_allclose(est.size[2], 0.10)  # the vertical extent was y's
-    np.testing.assert_allclose(est.R @ est.R.T, np.eye(3), atol=1e-9)
-    assert np.linalg.det(est.R) > 0
