@@ -48,7 +48,8 @@ def check_up(up) -> np.ndarray:
 def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> np.ndarray:
     """``[3 x 3]`` rotation ``R`` (model -> camera) turned so that its z lies on the unit
     ``normal [3]`` (the surface's, camera frame) by the smallest rotation, when the angle
-    between them is at most ``max_deg``; else ``R`` unchanged."""
+    between them is at most ``max_deg``; else ``R`` unchanged. Upside down (180 deg, with
+    ``max_deg`` 180), the turn is a half turn about the model's x."""
     R = np.asarray(R, dtype=np.float64)
     n = np.asarray(normal, dtype=np.float64)
     n = n / np.linalg.norm(n)
@@ -57,7 +58,9 @@ def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> n
     if angle > math.radians(max_deg) or angle < 1e-12:
         return R
     axis = np.cross(z, n)
-    axis /= np.linalg.norm(axis)
+    norm = np.linalg.norm(axis)
+    # upside down (z opposite the normal): a half turn about the model's x, which is level
+    axis = R[:, 0] / np.linalg.norm(R[:, 0]) if norm < 1e-9 else axis / norm
     K = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
     turn = np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * (K @ K)  # Rodrigues
     return turn @ R

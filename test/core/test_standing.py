@@ -68,3 +68,16 @@ def test_stand_all_skips_missing_estimates():
     stand_all_on_gravity(estimates, ["mug", "mug"], up, 15.0)
     assert estimates[0] is None
     np.testing.assert_allclose(tilted.R[:, 2], up, atol=1e-12)
+
+
+def test_an_upside_down_estimate_is_turned_over_not_made_nan():
+    up = np.array([0.0, -0.6, -0.8])
+    flipped = np.array([[1.0, 0.0, 0.0], [0.0, 0.8, 0.6], [0.0, -0.6, 0.8]])  # z = -up
+    np.testing.assert_allclose(flipped[:, 2], -up)
+    stood = stand_upright(flipped, up, 180.0)
+    assert np.isfinite(stood).all()
+    np.testing.assert_allclose(stood[:, 2], up, atol=1e-12)
+    np.testing.assert_allclose(stood[:, 0], flipped[:, 0], atol=1e-12)  # a half turn about x
+    np.testing.assert_allclose(stood @ stood.T, np.eye(3), atol=1e-12)
+    # within the usual gates an upside-down estimate is left as it is
+    np.testing.assert_array_equal(stand_upright(flipped, up, 25.0), flipped)
