@@ -54,9 +54,9 @@ SETTLE_DEG = 2.0
 #: which look :func:`second_look` keeps: the lowest solver loss, or always the last
 UPRIGHT_KEEP = ("lower_loss", "second")
 
-#: ``estimate(image, detections, intrinsics, depth)``: the estimator's own call on one view
-EstimateFn = Callable[[np.ndarray, list[Detection], Intrinsics, np.ndarray | None],
-                      list[PoseEstimate | None]]  # fmt: skip
+#: ``estimate(image, detections, intrinsics, depth)``: the estimator's own call on one view;
+#: :func:`gravity_look` also passes ``up=`` (the world's up in that view's camera, ``[3]``)
+EstimateFn = Callable[..., list[PoseEstimate | None]]
 
 
 def upright_equivalent(R: np.ndarray, t: np.ndarray, category: str | None) -> np.ndarray:
@@ -125,11 +125,13 @@ def upright_view(
     return view, Detection(det.category, box, mask), warped_depth
 
 
-def _look(rgb, depth, intrinsics, det, angle, estimate: EstimateFn):
+def _look(rgb, depth, intrinsics, det, angle, estimate: EstimateFn, up=None):
     """One estimate of ``det`` through the camera turned by ``angle``, in the original camera;
-    None when the estimator has none."""
+    None when the estimator has none. ``up`` (``[3]``, original camera; None: not passed) is
+    handed to ``estimate`` turned into the view's camera."""
     view, upright, view_depth = upright_view(rgb, intrinsics, det, angle, depth)
-    (again,) = estimate(view.image, [upright], view.intrinsics, view_depth)
+    extra = {} if up is None else {"up": view.Q @ up}
+    (again,) = estimate(view.image, [upright], view.intrinsics, view_depth, **extra)
     if again is None:
         return None
     R, t = view.pose_back(again.R, again.t)
@@ -153,7 +155,8 @@ def gravity_look(
 ) -> list[PoseEstimate | None]:
     """One look per detection: the ones whose world up leans less than ``min_deg`` in one
     batched call on ``rgb``, each other one in the view of the camera turned upright by
-    ``up`` (``[3]``, the world's up in the camera frame; module docstring).
+    ``up`` (``[3]``, the world's up in the camera frame; module docstring). Each call of
+    ``estimate`` is given ``up=``, the world's up in its own camera.
 
     Raises:
         InputError: ``up`` not a finite non-zero ``[3]`` vector.
@@ -165,11 +168,11 @@ def gravity_look(
     plain = [i for i, a in enumerate(turns) if abs(math.degrees(a)) < min_deg]
     out: list = [None] * len(detections)
     if plain:
-        estimates = estimate(rgb, [detections[i] for i in plain], intrinsics, depth)
+        estimates = estimate(rgb, [detections[i] for i in plain], intrinsics, depth, up=up)
         for i, est in zip(plain, estimates, strict=True):
             out[i] = est
     for i in sorted(set(range(len(detections))) - set(plain)):
-        out[i] = _look(rgb, depth, intrinsics, detections[i], turns[i], estimate)
+        out[i] = _look(rgb, depth, intrinsics, detections[i], turns[i], estimate, up)
     return out
 
 

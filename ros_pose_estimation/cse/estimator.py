@@ -159,10 +159,12 @@ class CseInferenceConfig:
             on two laptop validation sets against 4 and 8, BENCHMARKS "The laptop's slabs");
             ``laptop_box``: where both slabs are seen, the box centre and size measured from
             the pixels in that frame too (:func:`.laptop_planes.laptop_box`);
-            ``laptop_on_surface``: with the surface around the detection (as
-            ``upright_on_support`` finds it), a slab too far from the solved z is still used:
-            the base if it lies on the surface, else the screen alone with z the surface's
-            normal (:mod:`.laptop_planes` step 5).
+            ``laptop_on_surface``: with the surface the laptop stands on, a slab too far from
+            the solved z is still used: the base if it lies on the surface, else the screen
+            alone with z the surface's normal (:mod:`.laptop_planes` step 5). The surface is
+            level under the world's ``up`` when :meth:`CseEstimator.estimate` is given it
+            (chosen on the laptop calibration set: BENCHMARKS "Gravity for the laptop's
+            slabs"), else the one around the detection (as ``upright_on_support`` finds it).
         box_faces: for a box, after everything else, take the rotation from its flat faces
             in the depth pixels and the extents and centre from the pixels' spread on them
             (:mod:`.box_faces`; planes within ``plane_threshold``), then put the
@@ -473,7 +475,7 @@ class CseEstimator(CategoryEstimator):
                                  partial(self._look, errors=errors), cfg.upright_min_deg,
                                  depth_m)  # fmt: skip
         else:
-            found = self._look(rgb, detections, intrinsics, depth_m, errors, names)
+            found = self._look(rgb, detections, intrinsics, depth_m, errors, names, up)
             if cfg.upright:
                 found = second_look(rgb, detections, intrinsics, found,
                                     partial(self._look, errors="none"), cfg.upright_min_deg,
@@ -482,8 +484,9 @@ class CseEstimator(CategoryEstimator):
             stand_all_on_gravity(found, names, up, cfg.upright_on_support_deg)
         return found
 
-    def _look(self, rgb, detections, intrinsics, depth_m, errors, names=None) -> list:
-        """One look at ``detections`` with ``depth_m`` (``[H x W]`` float32 m)."""
+    def _look(self, rgb, detections, intrinsics, depth_m, errors, names=None, up=None) -> list:
+        """One look at ``detections`` with ``depth_m`` (``[H x W]`` float32 m); ``up``: the
+        world's up in this look's camera (``[3]``), when known."""
         if names is None:
             names = check_inputs(rgb, detections, intrinsics, self.models)
         planes: dict[int, tuple | None] = {}  # detection index -> its support plane
@@ -537,9 +540,11 @@ class CseEstimator(CategoryEstimator):
                 )  # fmt: skip
             if icfg.laptop_planes and name in BASE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
-                up = support[0] if icfg.laptop_on_surface and support is not None else None
+                surface = None  # the table's normal: gravity's up, else the surface found
+                if icfg.laptop_on_surface:
+                    surface = up if up is not None else None if support is None else support[0]
                 est.R, how = laptop_rotation(pts, est.R, est.t, icfg.plane_threshold,
-                                             icfg.seed, up)  # fmt: skip
+                                             icfg.seed, surface)  # fmt: skip
                 if how == "two planes" and icfg.laptop_box:
                     est.t, est.size = laptop_box(pts, est.R, est.t)
             if icfg.box_faces and name in FACE_CATEGORIES:

@@ -245,9 +245,10 @@ class NemoEstimator(CategoryEstimator):
             stand_all_on_gravity(found, names, up, cfg.stand_upright_deg)
         return found
 
-    def _estimate(self, rgb, detections, intrinsics, depth=None, names=None) -> list:
+    def _estimate(self, rgb, detections, intrinsics, depth=None, names=None, up=None) -> list:
         """One look at ``detections`` (``names``: their canonical categories when checked
-        already); ``depth`` is ignored (the upright looks' common call)."""
+        already); ``depth`` and ``up`` are ignored (the upright looks' common call: gravity
+        stands NeMo's estimates afterwards, in :meth:`estimate`)."""
         if names is None:
             names = check_inputs(rgb, detections, intrinsics, self.models)
         return self.estimate_by_category(

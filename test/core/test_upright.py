@@ -31,7 +31,7 @@ class HalfRollReader:
     """``estimate(image, detections, intrinsics)`` of the module docstring."""
 
     def __init__(self, R, t, monkeypatch):
-        self.R, self.t, self.views, self.calls = R, t, [], 0
+        self.R, self.t, self.views, self.calls, self.ups = R, t, [], 0, []
         real = upright_mod.upright_view
 
         def recording(*args, **kwargs):
@@ -41,8 +41,9 @@ class HalfRollReader:
 
         monkeypatch.setattr(upright_mod, "upright_view", recording)
 
-    def __call__(self, image, detections, intrinsics, depth=None):
+    def __call__(self, image, detections, intrinsics, depth=None, up=None):
         self.calls += 1
+        self.ups.append(up)
         Q = self.views[-1].Q if intrinsics is not INTR else np.eye(3)
         R, t = Q @ self.R, Q @ self.t
         roll = float(image_roll(R, t))
@@ -107,10 +108,14 @@ def test_gravity_turns_the_camera_upright_in_one_look(monkeypatch):
     (out,) = upright_mod.gravity_look(IMAGE, [det], INTR, up, reader, 15.0)
     assert reader.calls == 1 and rotation_error_deg(out.R, R, "camera") < 1.0
     np.testing.assert_allclose(out.t, t, atol=1e-9)
+    # the look was given the world's up in its own (turned) camera: upright there
+    np.testing.assert_allclose(reader.ups[0], reader.views[0].Q @ up, atol=1e-12)
+    assert abs(math.degrees(image_roll(reader.views[0].Q @ R, reader.views[0].Q @ t))) < 3.0
     R0, t0 = _rolled(5.0)  # upright enough: one batched look on the image itself
     reader = HalfRollReader(R0, t0, monkeypatch)
     (same,) = upright_mod.gravity_look(IMAGE, [det], INTR, R0[:, 2], reader, 15.0)
     assert reader.calls == 1 and not reader.views
+    np.testing.assert_allclose(reader.ups[0], R0[:, 2])  # its own camera: up as given
     with pytest.raises(InputError, match="up"):
         upright_mod.gravity_look(IMAGE, [det], INTR, np.zeros(3), reader, 15.0)
 

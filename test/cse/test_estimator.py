@@ -372,3 +372,29 @@ def test_gravity_stands_the_solved_object_upright_within_its_gate():
     np.testing.assert_allclose(same.R, plain.R, atol=1e-9)
     with pytest.raises(InputError, match="up: expected a finite non-zero"):
         CseEstimator({"camera": model}, config).estimate(rgb, det, intr, depth, up=[0, 0, 0])
+
+
+def test_a_laptops_slabs_stand_on_gravity_when_given_else_on_the_surface_found(monkeypatch):
+    """laptop_on_surface: the surface the laptop's slabs are judged against is level under the
+    world's up when the estimator is given it, else the surface around the detection."""
+    from ros_pose_estimation.cse import estimator as estimator_mod
+
+    model, rgb, depth, mask, intr, R, t = oracle_frame("laptop", 0)
+    det = Detection("laptop", mask_box(mask), mask)
+    surfaces = []
+
+    def recording(points, R_, t_, threshold, seed, up):
+        surfaces.append(None if up is None else np.asarray(up, dtype=np.float64))
+        return R_, "no plane"
+
+    monkeypatch.setattr(estimator_mod, "laptop_rotation", recording)
+    monkeypatch.setattr(CseEstimator, "_support", lambda self, *a: (np.array([0.0, -1, 0]), 1.0))
+    cfg = CseInferenceConfig(upright=False, stand_on_gravity=False)
+    up = np.array([0.0, -0.6, -0.8])
+    CseEstimator({"laptop": model}, cfg).estimate(rgb, [det], intr, depth, up=up)
+    np.testing.assert_allclose(surfaces.pop(), up)
+    CseEstimator({"laptop": model}, cfg).estimate(rgb, [det], intr, depth)
+    np.testing.assert_allclose(surfaces.pop(), [0.0, -1.0, 0.0])
+    off = CseInferenceConfig(upright=False, stand_on_gravity=False, laptop_on_surface=False)
+    CseEstimator({"laptop": model}, off).estimate(rgb, [det], intr, depth, up=up)
+    assert surfaces.pop() is None
