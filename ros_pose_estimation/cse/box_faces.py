@@ -15,8 +15,11 @@ and the solved pose (rotation ``R``, box centre ``t``, extents ``size``):
    rectangle (within ``MAX_SNAP_DEG``).
 4. The extents: along each axis, the spread of the faces' pixels (plane inliers only: a
    mask's stray edge pixels would stretch it) in the new frame where some face spans it (a
-   face spans the two axes in its plane), else the solved extent; the centre: the middle of
-   the spread, or, along the one face's normal, half the solved extent behind the face.
+   face spans the two axes in its plane). Along the normal of a face seen alone no pixel
+   spans the box: there it is the top's height over the surface (the top face), the other
+   horizontal extent times the template's ratio of the two (a side face, given the template's
+   ``proportions``), else the solved extent. The centre: the middle of the spread, or, along
+   the one face's normal, half that extent behind the face.
 
 The frame's convention (x the longer horizontal edge) is applied afterwards by the estimator.
 With no plane, the pose is returned unchanged. Pure numpy and OpenCV;
@@ -72,6 +75,7 @@ def _orthonormal(axes: dict[int, np.ndarray]) -> np.ndarray:
 def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.ndarray,
                    threshold: float = 0.006, seed: int = 0,
                    support: tuple[np.ndarray, float] | None = None,
+                   proportions: np.ndarray | None = None,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # fmt: skip
     """``(R', t', size', faces)``: the box's pose and extents from its faces (see the module
     docstring); ``faces`` = how many were used (0: unchanged).
@@ -85,6 +89,12 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
             height ``p . normal + offset`` (:func:`.pixels.support_plane`), or None. When the
             only face seen is the top (its normal within ``MAX_TOP_TILT_DEG`` of the
             surface's), the box's height is the top's height above the surface.
+        proportions: ``[3]`` the category template's extents (m; only their ratios matter),
+            or None. When the only face seen is a side (its normal model x or y), the box's
+            extent along that normal is the other horizontal extent (measured on the face)
+            times the template's ratio of the two, instead of the solved extent: with one face
+            the solve has no pixel along its normal either, and shrinks it (BENCHMARKS "The
+            box's depth behind one face").
     """
     pts = np.asarray(points, dtype=np.float64)
     check_shape("points", pts, ("N", 3))
@@ -140,5 +150,9 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
                     math.radians(MAX_TOP_TILT_DEG)):  # fmt: skip
                 height = float(np.median(faces[k][1] @ support[0])) + support[1]
                 depth_k = height if height >= MIN_HEIGHT else depth_k  # the top over the table
+            elif proportions is not None and k < 2:  # a side: its horizontal edge is seen
+                other = 1 - k
+                depth_k = extent[other] * float(proportions[k]) / max(float(proportions[other]),
+                                                                      1e-9)  # fmt: skip
             centre[k], extent[k] = face_q - toward * 0.5 * depth_k, depth_k
     return R_new, t + R_new @ centre, extent, len(faces)

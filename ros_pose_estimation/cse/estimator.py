@@ -167,8 +167,9 @@ class CseInferenceConfig:
             slabs"), else the one around the detection (as ``upright_on_support`` finds it).
         box_faces: for a box, after everything else, take the rotation from its flat faces
             in the depth pixels and the extents and centre from the pixels' spread on them
-            (:mod:`.box_faces`; planes within ``plane_threshold``), then put the
-            longer horizontal edge on x again.
+            (:mod:`.box_faces`; planes within ``plane_threshold``; a side seen alone: the
+            depth behind it from the template's proportions), then put the longer horizontal
+            edge on x again.
         upright_on_support: before the steps above, turn every object whose solved z is within
             ``upright_on_support_deg`` of the normal of the surface around its detection
             (:func:`.pixels.support_plane`) so that it stands upright on it
@@ -549,8 +550,11 @@ class CseEstimator(CategoryEstimator):
                     est.t, est.size = laptop_box(pts, est.R, est.t)
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
+                template = self.models[name].template
+                proportions = (template.amax(0) - template.amin(0)).double().cpu().numpy()
                 R, est.t, size, _ = box_from_faces(pts, est.R, est.t, est.size,
-                                                   icfg.plane_threshold, icfg.seed, support)
+                                                   icfg.plane_threshold, icfg.seed, support,
+                                                   proportions)  # fmt: skip
                 R, est.size = order_horizontal_extents(get_category(name), R, size)
                 est.R = canonical_rotation(R, name) if icfg.canonical_symmetry else R
             if icfg.min_box_cover > 0:

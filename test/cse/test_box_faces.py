@@ -96,3 +96,22 @@ def test_the_top_alone_takes_its_height_from_the_surface_under_the_box():
     tilted = (np.asarray(_rot(TRUE_R[:, 0], 40.0)) @ z, support[1])
     assert box_from_faces(pts, TRUE_R, TRUE_T, wrong, support=tilted)[2][2] == pytest.approx(
         wrong[2])
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_a_side_alone_takes_its_depth_from_the_template_proportions(side):
+    pts = _visible_faces(only=side)
+    wrong = SIZE.copy()
+    wrong[side] *= 0.25  # a solve that flattened the box along the unseen depth
+    proportions = SIZE * 0.5  # a template of the same proportions, half the size
+    R, t, size, faces = box_from_faces(pts, TRUE_R, TRUE_T, wrong, proportions=proportions)
+    assert faces == 1
+    np.testing.assert_allclose(size, SIZE, atol=0.005)  # the other horizontal edge x the ratio
+    np.testing.assert_allclose(t, TRUE_T, atol=0.005)  # half the depth behind the face
+    # without proportions the solved depth stays (and the centre half of it behind the face)
+    kept = box_from_faces(pts, TRUE_R, TRUE_T, wrong)[2]
+    assert kept[side] == pytest.approx(wrong[side])
+    # a top face alone is the surface's business, not the proportions'
+    top = box_from_faces(_visible_faces(only=2), TRUE_R, TRUE_T, SIZE * np.array([1, 1, 0.2]),
+                         proportions=proportions)[2]  # fmt: skip
+    assert top[2] == pytest.approx(SIZE[2] * 0.2)

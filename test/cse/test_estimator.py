@@ -398,3 +398,20 @@ def test_a_laptops_slabs_stand_on_gravity_when_given_else_on_the_surface_found(m
     off = CseInferenceConfig(upright=False, stand_on_gravity=False, laptop_on_surface=False)
     CseEstimator({"laptop": model}, off).estimate(rgb, [det], intr, depth, up=up)
     assert surfaces.pop() is None
+
+
+def test_the_box_faces_step_is_given_the_template_proportions(monkeypatch):
+    from ros_pose_estimation.cse import estimator as estimator_mod
+
+    model, rgb, depth, mask, intr, R, t = oracle_frame("box", 0, per_axis_scale=True)
+    det = Detection("box", mask_box(mask), mask)
+    seen = []
+
+    def recording(points, R_, t_, size, threshold, seed, support, proportions):
+        seen.append(np.asarray(proportions))
+        return R_, t_, size, 0
+
+    monkeypatch.setattr(estimator_mod, "box_from_faces", recording)
+    CseEstimator({"box": model}).estimate(rgb, [det], intr, depth)
+    template = model.template.double().numpy()
+    np.testing.assert_allclose(seen[0], template.max(0) - template.min(0))
