@@ -16,10 +16,11 @@ and the solved pose (rotation ``R``, box centre ``t``, extents ``size``):
 4. The extents: along each axis, the spread of the faces' pixels (plane inliers only: a
    mask's stray edge pixels would stretch it) in the new frame where some face spans it (a
    face spans the two axes in its plane). Along the normal of a face seen alone no pixel
-   spans the box: there it is the top's height over the surface (the top face), the other
-   horizontal extent times the template's ratio of the two (a side face, given the template's
-   ``proportions``), else the solved extent. The centre: the middle of the spread, or, along
-   the one face's normal, half that extent behind the face.
+   spans the box: there it is the top's height over the surface (the top face), else the
+   solved extent; for a side face, given the template's ``proportions``, at least
+   ``MIN_DEPTH_SHARE`` of the other horizontal extent times the template's ratio of the two.
+   The centre: the middle of the spread, or, along the one face's normal, half that extent
+   behind the face.
 
 The frame's convention (x the longer horizontal edge) is applied afterwards by the estimator.
 With no plane, the pose is returned unchanged. Pure numpy and OpenCV;
@@ -52,6 +53,11 @@ MIN_POINTS = 30
 #: and the least height above it (m) taken for the box's height.
 MAX_TOP_TILT_DEG = 15.0
 MIN_HEIGHT = 0.01
+#: With a side face alone: the depth behind it is at least this share of what the template's
+#: proportions give (a one-face solve shrinks it; 0.4-0.7 tie on the box's calibration and
+#: validation sets, BENCHMARKS "The box's depth behind one face"; 0.7 and more override a
+#: right solve of a box thinner than the template, as the oracle test shows).
+MIN_DEPTH_SHARE = 0.5
 
 
 def _orthonormal(axes: dict[int, np.ndarray]) -> np.ndarray:
@@ -91,10 +97,10 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
             surface's), the box's height is the top's height above the surface.
         proportions: ``[3]`` the category template's extents (m; only their ratios matter),
             or None. When the only face seen is a side (its normal model x or y), the box's
-            extent along that normal is the other horizontal extent (measured on the face)
-            times the template's ratio of the two, instead of the solved extent: with one face
-            the solve has no pixel along its normal either, and shrinks it (BENCHMARKS "The
-            box's depth behind one face").
+            extent along that normal is the solved one, but at least ``MIN_DEPTH_SHARE`` of
+            the other horizontal extent (measured on the face) times the template's ratio of
+            the two: a solve whose cells lie on one face has nothing along its normal either,
+            and shrinks it (BENCHMARKS "The box's depth behind one face").
     """
     pts = np.asarray(points, dtype=np.float64)
     check_shape("points", pts, ("N", 3))
@@ -152,7 +158,7 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
                 depth_k = height if height >= MIN_HEIGHT else depth_k  # the top over the table
             elif proportions is not None and k < 2:  # a side: its horizontal edge is seen
                 other = 1 - k
-                depth_k = extent[other] * float(proportions[k]) / max(float(proportions[other]),
-                                                                      1e-9)  # fmt: skip
+                ratio = float(proportions[k]) / max(float(proportions[other]), 1e-9)
+                depth_k = max(depth_k, MIN_DEPTH_SHARE * ratio * extent[other])
             centre[k], extent[k] = face_q - toward * 0.5 * depth_k, depth_k
     return R_new, t + R_new @ centre, extent, len(faces)

@@ -99,18 +99,27 @@ def test_the_top_alone_takes_its_height_from_the_surface_under_the_box():
 
 
 @pytest.mark.parametrize("side", [0, 1])
-def test_a_side_alone_takes_its_depth_from_the_template_proportions(side):
+def test_a_side_alone_is_not_flattened_below_the_template_proportions(side):
+    from ros_pose_estimation.cse.box_faces import MIN_DEPTH_SHARE
+
     pts = _visible_faces(only=side)
-    wrong = SIZE.copy()
-    wrong[side] *= 0.25  # a solve that flattened the box along the unseen depth
     proportions = SIZE * 0.5  # a template of the same proportions, half the size
-    R, t, size, faces = box_from_faces(pts, TRUE_R, TRUE_T, wrong, proportions=proportions)
+    flat = SIZE.copy()
+    flat[side] *= 0.25  # a solve that flattened the box along the unseen depth
+    R, t, size, faces = box_from_faces(pts, TRUE_R, TRUE_T, flat, proportions=proportions)
     assert faces == 1
-    np.testing.assert_allclose(size, SIZE, atol=0.005)  # the other horizontal edge x the ratio
-    np.testing.assert_allclose(t, TRUE_T, atol=0.005)  # half the depth behind the face
-    # without proportions the solved depth stays (and the centre half of it behind the face)
-    kept = box_from_faces(pts, TRUE_R, TRUE_T, wrong)[2]
-    assert kept[side] == pytest.approx(wrong[side])
+    floor = SIZE.copy()
+    floor[side] *= MIN_DEPTH_SHARE  # the other horizontal edge x the ratio x the share
+    np.testing.assert_allclose(size, floor, atol=0.005)
+    # the centre half that depth behind the face
+    face = TRUE_T + TRUE_R[:, side] * np.sign(TRUE_R[:, side] @ -TRUE_T) * SIZE[side] / 2
+    assert np.linalg.norm(t - face) == pytest.approx(floor[side] / 2, abs=0.005)
+    # a solved depth above the floor stays, and without proportions any solved depth stays
+    thin = SIZE.copy()
+    thin[side] *= 0.8
+    assert box_from_faces(pts, TRUE_R, TRUE_T, thin, proportions=proportions)[2][side] == (
+        pytest.approx(thin[side]))
+    assert box_from_faces(pts, TRUE_R, TRUE_T, flat)[2][side] == pytest.approx(flat[side])
     # a top face alone is the surface's business, not the proportions'
     top = box_from_faces(_visible_faces(only=2), TRUE_R, TRUE_T, SIZE * np.array([1, 1, 0.2]),
                          proportions=proportions)[2]  # fmt: skip
