@@ -73,8 +73,13 @@ def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
 def _base_frame(R: np.ndarray, z: np.ndarray, base: np.ndarray) -> np.ndarray:
     """``[3 x 3]`` the frame with up axis ``z`` (the base's normal): the solved x (``R``'s)
     laid into the base's plane, snapped to the nearest edge of the base pixels' (``[N x 3]``)
-    minimum-area rectangle within ``MAX_SNAP_DEG``."""
-    x = R[:, 0] - (R[:, 0] @ z) * z
+    minimum-area rectangle within ``MAX_SNAP_DEG``. Where the solved x lies nearer the normal
+    than the plane (a solve tipped onto its front or back edge), the solved y laid into the
+    plane gives it instead (x = y x z)."""
+    if abs(float(R[:, 0] @ z)) > math.sqrt(0.5):
+        x = np.cross(R[:, 1] - (R[:, 1] @ z) * z, z)
+    else:
+        x = R[:, 0] - (R[:, 0] @ z) * z
     x /= np.linalg.norm(x)
     y = np.cross(z, x)
     uv = np.stack([(base - base.mean(0)) @ x, (base - base.mean(0)) @ y], axis=1)

@@ -133,3 +133,12 @@ def test_a_base_on_the_surface_is_the_base_however_far_the_solve_tipped():
     # a plane neither on the surface nor steep enough for a screen: left alone
     R2, how2 = laptop_rotation(pts, R_bad, TRUE_T, up=TRUE_R @ _rot([1, 0, 0], 25.0)[:, 2])
     assert how2 == "tilted" and np.array_equal(R2, R_bad)
+
+
+def test_a_solve_whose_x_stands_on_the_base_normal_takes_its_y_not_nan():
+    pts = _camera(_laptop(screen=False), noise=0.001)
+    R_up = TRUE_R @ _rot([0, 1, 0], -90.0)  # the solved x along the base's normal, y right
+    np.testing.assert_allclose(R_up[:, 0], TRUE_R[:, 2], atol=1e-12)
+    R, how = laptop_rotation(pts, R_up, TRUE_T, up=TRUE_R[:, 2])
+    assert how == "base on surface" and np.isfinite(R).all()
+    assert _angle(R, TRUE_R) < 1.0
