@@ -139,3 +139,33 @@ def apply(src: np.ndarray, s, R: np.ndarray, t: np.ndarray) -> np.ndarray:
 def inverse_apply(points: np.ndarray, s, R: np.ndarray, t: np.ndarray) -> np.ndarray:
     """``diag(s)^-1 R^T (points - t)``: camera points ``[N x 3]`` into the template frame."""
     return ((np.asarray(points) - t) @ np.asarray(R)) / np.asarray(s, dtype=np.float64)
+
+
+#: Per category: the least share of the geometric mean of the other two axis scales that an
+#: axis scale may take (:func:`floor_axis_scales`; absent: no floor). Chosen on the camera's
+#: validation sets (BENCHMARKS "A camera seen lens-on"): a camera seen along its lens gives the
+#: solve no extent along x. The mug, bottle and box gained nothing from one (the box's faces
+#: have their own floor, :mod:`.box_faces`).
+MIN_AXIS_SHARE = {"camera": 0.6}
+
+
+def floor_axis_scales(
+    s: np.ndarray, R: np.ndarray, centre: np.ndarray, extents: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(s', centre')``: per-axis scales ``s [3]`` with none below ``share`` x the geometric
+    mean of the other two, and the box ``centre [3]`` (m, camera frame; ``R [3 x 3]`` model
+    -> camera) moved away from the camera along each grown axis by half of what its extent
+    (``extents [3]`` x the scale, m) grew, so that the side seen stays where it was seen.
+    ``share`` 0 changes nothing."""
+    s = np.asarray(s, dtype=np.float64)
+    centre = np.asarray(centre, dtype=np.float64)
+    if share <= 0:
+        return s, centre
+    grown = s.copy()
+    for k in range(3):
+        i, j = (k + 1) % 3, (k + 2) % 3
+        grown[k] = max(s[k], share * float(np.sqrt(s[i] * s[j])))
+    for k in np.flatnonzero(grown > s):
+        away = 1.0 if float(R[:, k] @ centre) > 0 else -1.0
+        centre = centre + away * R[:, k] * 0.5 * (grown[k] - s[k]) * float(extents[k])
+    return grown, centre

@@ -56,6 +56,7 @@ from ros_pose_estimation.core.estimation import Detection, PoseEstimate, check_i
 from ros_pose_estimation.core.standing import check_up, stand_all_on_gravity
 from ros_pose_estimation.core.upright import UPRIGHT_KEEP, gravity_look, second_look
 
+from .axis_scale import MIN_AXIS_SHARE, floor_axis_scales
 from .box_faces import box_from_faces
 from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
@@ -131,6 +132,12 @@ class CseInferenceConfig:
             the template's axis by axis, differ by at most this factor (a flat occluder fits
             with one extent collapsed); when no layer is plausible, all compete. Only
             ``per_axis_scale`` models measure proportions; for the others every pose passes.
+        min_axis_share: for a ``per_axis_scale`` model, no axis's scale below this share of
+            the geometric mean of the other two; the box grows away from the camera (a camera
+            seen along its lens gives the solve no extent along x, and the solve shrinks it:
+            :func:`.axis_scale.floor_axis_scales`). None: the category's value in
+            :data:`.axis_scale.MIN_AXIS_SHARE` (camera 0.6, chosen on its validation sets;
+            others none); 0: off.
         box_support_plane: without a mask, also drop the pixels of the surface the object stands
             on (:func:`.pixels.remove_support_plane`; off: the depth band only; BENCHMARKS
             "RGB-D" measures box-only detections with and without it).
@@ -261,6 +268,7 @@ class CseInferenceConfig:
     box_depth_band: float = 0.6
     box_layers: int | None = None
     box_layer_max_distortion: float = 2.0
+    min_axis_share: float | None = None
     box_support_plane: bool = True
     handle_azimuth: bool = True
     handle_min_cells: int = 2
@@ -306,6 +314,9 @@ class CseInferenceConfig:
                 f"need 0 <= min_confidence < 1 and sigma_cells > 0, got {self.min_confidence}, "
                 f"{self.sigma_cells}"
             )
+        if self.min_axis_share is not None and not 0.0 <= self.min_axis_share <= 1.0:
+            raise ConfigError(f"min_axis_share must lie in [0, 1] (or None: the category's), "
+                              f"got {self.min_axis_share}")  # fmt: skip
         if self.tau is not None and not self.tau > 0:
             raise ConfigError(f"tau must be > 0 (or None: the model's), got {self.tau}")
         if self.inlier_threshold <= 0 or self.ransac_iterations < 1 or self.icp_steps < 0:
@@ -745,6 +756,10 @@ class CseEstimator(CategoryEstimator):
         extents = verts.max(0) - verts.min(0)
         centre = 0.5 * (verts.max(0) + verts.min(0))  # the instance box centre (model frame)
         t = np.asarray(t, dtype=np.float64) + R @ (np.asarray(s) * centre)
+        share = (icfg.min_axis_share if icfg.min_axis_share is not None
+                 else MIN_AXIS_SHARE.get(model.category, 0.0))  # fmt: skip
+        if np.ndim(s) == 1 and share > 0:
+            s, t = floor_axis_scales(s, R, t, extents, share)
         # measured extents decide which horizontal edge is x where the frame says (box)
         R, size = order_horizontal_extents(get_category(model.category), R, extents * s)
         if icfg.canonical_symmetry:

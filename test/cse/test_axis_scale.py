@@ -67,3 +67,35 @@ def test_too_few_or_degenerate_points_raise():
     line = np.outer(np.linspace(0, 1, 6), [1.0, 0.0, 0.0])
     with pytest.raises(EstimationError, match="degenerate"):
         umeyama_axes(line, line)
+
+
+def test_a_collapsed_axis_is_floored_and_the_box_grows_away_from_the_camera():
+    from ros_pose_estimation.cse.axis_scale import floor_axis_scales
+
+    R = np.array([[0.0, 0, -1], [0, 1, 0], [1, 0, 0]])  # model x along the optical axis
+    assert np.linalg.det(R) == pytest.approx(1.0)  # (a camera seen lens-on)
+    centre = np.array([0.0, 0.0, 0.8])
+    extents = np.array([0.11, 0.125, 0.08])
+    s = np.array([0.2, 1.0, 1.0])  # x collapsed by a solve with no extent along it
+    grown, moved = floor_axis_scales(s, R, centre, extents, 0.6)
+    np.testing.assert_allclose(grown, [0.6, 1.0, 1.0])
+    # the near side stays: the centre moves away from the camera by half the growth
+    np.testing.assert_allclose(moved, centre + [0.0, 0.0, 0.5 * 0.4 * 0.11])
+    R_flip = np.array([[0.0, 0, 1], [0, 1, 0], [-1, 0, 0]])  # x towards the camera
+    _, moved2 = floor_axis_scales(s, R_flip, centre, extents, 0.6)
+    np.testing.assert_allclose(moved2, moved)  # still away from it
+    # scales within the share, or a share of 0, are left alone
+    ok = np.array([0.7, 1.0, 1.1])
+    np.testing.assert_array_equal(floor_axis_scales(ok, R, centre, extents, 0.6)[0], ok)
+    np.testing.assert_array_equal(floor_axis_scales(s, R, centre, extents, 0.0)[0], s)
+
+
+def test_the_floor_is_the_cameras_by_default_and_checked():
+    from ros_pose_estimation.core.errors import ConfigError
+    from ros_pose_estimation.cse.axis_scale import MIN_AXIS_SHARE
+    from ros_pose_estimation.cse.estimator import CseInferenceConfig
+
+    assert MIN_AXIS_SHARE == {"camera": 0.6}
+    assert CseInferenceConfig().min_axis_share is None  # the category's
+    with pytest.raises(ConfigError, match="min_axis_share"):
+        CseInferenceConfig(min_axis_share=1.5)
