@@ -175,8 +175,8 @@ class CseInferenceConfig:
         box_faces: for a box, after everything else, take the rotation from its flat faces
             in the depth pixels and the extents and centre from the pixels' spread on them
             (:mod:`.box_faces`; planes within ``plane_threshold``; a side seen alone: the
-            depth behind it from the template's proportions), then put the longer horizontal
-            edge on x again.
+            depth behind it at least half what the template's proportions give), then put the
+            longer horizontal edge on x again.
         upright_on_support: before the steps above, turn every object whose solved z is within
             ``upright_on_support_deg`` of the normal of the surface around its detection
             (:func:`.pixels.support_plane`) so that it stands upright on it
@@ -553,8 +553,10 @@ class CseEstimator(CategoryEstimator):
             if icfg.laptop_planes and name in BASE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
                 surface = None  # the table's normal: gravity's up, else the surface found
-                if icfg.laptop_on_surface:
-                    surface = up if up is not None else None if support is None else support[0]
+                if icfg.laptop_on_surface and up is not None:
+                    surface = up
+                elif icfg.laptop_on_surface and support is not None:
+                    surface = support[0]
                 est.R, how = laptop_rotation(pts, est.R, est.t, icfg.plane_threshold,
                                              icfg.seed, surface)  # fmt: skip
                 if how == "two planes" and icfg.laptop_box:
