@@ -39,20 +39,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.device_info import describe
+from ros_pose_estimation.core.rotation_averaging import chordal_mean
+from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 
 #: Camera-frame mirror of a left-right flipped image, and the model-frame mirror about the xz
 #: plane that maps every category's template onto itself (``categories.md``).
 CAMERA_MIRROR = np.diag([-1.0, 1.0, 1.0])
 MODEL_MIRROR = np.diag([1.0, -1.0, 1.0])
 MARGINS = (0.0, 0.005, 0.01)
-
-
-def axis_rotation(axis: np.ndarray, angle: float) -> np.ndarray:
-    """``[3 x 3]`` rotation by ``angle`` (rad) about the unit ``axis [3]`` (Rodrigues)."""
-    k = np.asarray(axis, dtype=np.float64)
-    k = k / np.linalg.norm(k)
-    kx = np.array([[0.0, -k[2], k[1]], [k[2], 0.0, -k[0]], [-k[1], k[0], 0.0]])
-    return np.eye(3) + math.sin(angle) * kx + (1.0 - math.cos(angle)) * (kx @ kx)
 
 
 def turned_upright(R, size, up, turns_deg, cuboid: bool) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -71,7 +65,8 @@ def turned_upright(R, size, up, turns_deg, cuboid: bool) -> list[tuple[np.ndarra
     out = []
     for turn in turns_deg:
         swap = cuboid and round(turn / 90.0) % 2 == 1
-        out.append((axis_rotation(up, math.radians(turn)) @ R, size[[1, 0, 2]] if swap else size))
+        turned = np.asarray(axis_angle_to_matrix(up * math.radians(turn))) @ R
+        out.append((turned, size[[1, 0, 2]] if swap else size))
     return out
 
 
@@ -86,7 +81,7 @@ def handle_behind(R: np.ndarray, t: np.ndarray) -> np.ndarray:
         return R.copy()
     a /= np.linalg.norm(a)
     angle = math.atan2(float(z @ np.cross(x, a)), float(x @ a))
-    return axis_rotation(z, angle) @ R
+    return np.asarray(axis_angle_to_matrix(z * angle)) @ R
 
 
 def mirror_pose(R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -112,12 +107,6 @@ def mirror_inputs(rgb: np.ndarray, detections, intrinsics):
         mask = None if det.mask is None else np.ascontiguousarray(det.mask[:, ::-1])
         dets.append(Detection(det.category, np.array([w - 1 - x1, y0, w - 1 - x0, y1]), mask))
     return np.ascontiguousarray(rgb[:, ::-1]), dets, flipped
-
-
-def chordal_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``[3 x 3]`` chordal L2 mean of two rotations (the rotation nearest ``a + b``)."""
-    u, _, vt = np.linalg.svd(np.asarray(a) + np.asarray(b))
-    return u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
 
 
 def run(dataset, estimator, turns_deg, max_objects=None, min_visib=0.3, gravity=False,
@@ -175,7 +164,7 @@ def run(dataset, estimator, turns_deg, max_objects=None, min_visib=0.3, gravity=
                 "behind_loss_gap": float(held_behind[j].loss - held[j].loss),
                 "mirror_error_deg": err(back_R), "mirror_loss": float(mirrored[j].loss),
                 "mirror_gap_deg": gap,
-                "mirror_mean_error_deg": err(chordal_mean(est.R, back_R))
+                "mirror_mean_error_deg": err(chordal_mean([est.R, back_R]))
                 if gap < mean_within_deg else None,
             })  # fmt: skip
     return rows

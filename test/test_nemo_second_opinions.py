@@ -14,6 +14,7 @@ from benchmarks import nemo_second_opinions as so
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.estimation import Detection
 from ros_pose_estimation.core.metrics import rotation_error_deg
+from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 
 
 def _random_rotation(seed: int) -> np.ndarray:
@@ -22,22 +23,13 @@ def _random_rotation(seed: int) -> np.ndarray:
     return q if np.linalg.det(q) > 0 else -q
 
 
-def test_axis_rotation_is_a_rotation_that_keeps_its_axis():
-    axis = np.array([1.0, 2.0, -0.5])
-    R = so.axis_rotation(axis, 0.7)
-    np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
-    assert np.linalg.det(R) == pytest.approx(1.0)
-    np.testing.assert_allclose(R @ axis, axis, atol=1e-12)
-    assert rotation_error_deg(R, np.eye(3), None) == pytest.approx(math.degrees(0.7))
-
-
 def test_turned_candidates_stand_on_up_and_turn_about_it():
     up = np.array([0.1, -0.9, -0.3])
     up /= np.linalg.norm(up)
     from ros_pose_estimation.core.standing import stand_upright
 
     upright = stand_upright(_random_rotation(1), up, 180.0)
-    R = so.axis_rotation(upright[:, 0], math.radians(20)) @ upright  # leaning 20 deg
+    R = axis_angle_to_matrix(upright[:, 0] * math.radians(20)) @ upright  # leaning 20 deg
     assert rotation_error_deg(R, upright, None) == pytest.approx(20.0)
     size = np.array([0.12, 0.09, 0.1])
     out = so.turned_upright(R, size, up, [0.0, 90.0, 180.0], cuboid=False)
@@ -110,14 +102,6 @@ def test_mirror_inputs_flip_the_image_boxes_and_masks():
     np.testing.assert_array_equal(back, rgb)
     np.testing.assert_array_equal(dets2[0].box_xyxy, [0, 1, 1, 2])
     assert intr2 == intr
-
-
-def test_chordal_mean_of_two_turns_is_half_way():
-    axis = np.array([0.0, 1.0, 0.0])
-    a, b = so.axis_rotation(axis, 0.4), so.axis_rotation(axis, -0.2)
-    np.testing.assert_allclose(so.chordal_mean(a, b), so.axis_rotation(axis, 0.1), atol=1e-12)
-    R = _random_rotation(6)
-    np.testing.assert_allclose(so.chordal_mean(R, R), R, atol=1e-12)
 
 
 def _row(error, loss, turn_errors, turn_losses, **extra):

@@ -21,6 +21,7 @@ import numpy as np
 
 from .categories import get_category, order_horizontal_extents
 from .errors import InputError
+from .rotations import axis_angle_to_matrix
 
 __all__ = ["check_up", "rest_axis_up", "stand_all_on_gravity", "stand_on_gravity",
            "stand_upright", "up_in_camera"]
@@ -61,9 +62,7 @@ def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> n
     norm = np.linalg.norm(axis)
     # upside down (z opposite the normal): a half turn about the model's x, which is level
     axis = R[:, 0] / np.linalg.norm(R[:, 0]) if norm < 1e-9 else axis / norm
-    K = np.array([[0.0, -axis[2], axis[1]], [axis[2], 0.0, -axis[0]], [-axis[1], axis[0], 0.0]])
-    turn = np.eye(3) + math.sin(angle) * K + (1.0 - math.cos(angle)) * (K @ K)  # Rodrigues
-    return turn @ R
+    return np.asarray(axis_angle_to_matrix(axis * angle)) @ R
 
 
 def rest_axis_up(R: np.ndarray, size: np.ndarray, normal: np.ndarray, max_deg: float = 15.0

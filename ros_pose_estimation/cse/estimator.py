@@ -564,8 +564,7 @@ class CseEstimator(CategoryEstimator):
                     est.t, est.size = laptop_box(pts, est.R, est.t)
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
-                template = self.models[name].template
-                proportions = (template.amax(0) - template.amin(0)).double().cpu().numpy()
+                proportions = self.models[name].template_extents().double().cpu().numpy()
                 R, est.t, size, _ = box_from_faces(pts, est.R, est.t, est.size,
                                                    icfg.plane_threshold, icfg.seed, support,
                                                    proportions)  # fmt: skip

@@ -189,12 +189,15 @@ class CseModel(nn.Module):
     def template_mesh(self) -> TriMesh:
         return TriMesh(self.template.double().cpu().numpy(), self.faces.cpu().numpy())
 
+    def template_extents(self) -> torch.Tensor:
+        """``[3]`` extents (m) of the category template along the model axes."""
+        return self.template.max(0).values - self.template.min(0).values
+
     def axis_stretch(self, size: torch.Tensor) -> torch.Tensor:
         """Instance extents ``size [N x 3]`` (m) -> ``[N x 3]`` template extents / instance
         extents per model axis: what maps an instance's true model points into the template
         frame of a ``per_axis_scale`` model (its labels)."""
-        extents = self.template.max(0).values - self.template.min(0).values
-        return extents[None] / size.clamp(min=1e-6)
+        return self.template_extents()[None] / size.clamp(min=1e-6)
 
     def encode_image(self, crops: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``[B x 3 x S x S]`` -> pixel features ``[B x D x S/4 x S/4]`` and the global feature
