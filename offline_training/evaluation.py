@@ -28,6 +28,7 @@ __all__ = [
     "bop_box_to_xyxy",
     "describe_device",
     "detection_frames",
+    "grow_mask",
     "select_objects",
 ]
 
@@ -37,6 +38,19 @@ def bop_box_to_xyxy(bbox) -> np.ndarray:
     the project's pixel-centre convention (covering the whole border pixels)."""
     x, y, w, h = (float(v) for v in bbox)
     return np.array([x - 0.5, y - 0.5, x + w + 0.5, y + h + 0.5])
+
+
+def grow_mask(mask: np.ndarray | None, px: int) -> np.ndarray | None:
+    """``mask`` (``[H x W]`` bool) grown by ``px`` pixels (a ``2 px + 1`` square dilation), or
+    shrunk by ``-px`` (erosion) when ``px < 0``; unchanged for 0 or None. A detector's mask
+    that spills onto the background or falls short of the object's edge."""
+    if mask is None or px == 0:
+        return mask
+    import cv2
+
+    kernel = np.ones((2 * abs(px) + 1, 2 * abs(px) + 1), np.uint8)
+    m = np.asarray(mask, dtype=np.uint8)
+    return (cv2.dilate(m, kernel) if px > 0 else cv2.erode(m, kernel)).astype(bool)
 
 
 _VISIB_WORDS = {  # BopObject.visib_source -> (what, why), in the reader's order of preference

@@ -42,16 +42,18 @@ import numpy as np
 
 def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
              depth_encoding="16UC1", progress=None, report=None,
-             object_depth_kept: float = 1.0,
-             gravity: bool = False) -> tuple[list, list[dict]]:  # fmt: skip
+             object_depth_kept: float = 1.0, gravity: bool = False,
+             mask_grow: int = 0) -> tuple[list, list[dict]]:  # fmt: skip
     """Run ``estimator`` over ``bop``; returns ``(PoseRecord list, per-object dicts)``.
     ``report``: a :class:`~offline_training.evaluation.SelectionReport` to fill in.
     ``object_depth_kept`` < 1: of each selected object's visible pixels only this fraction
     keeps its depth (drawn per image, seeded by its index; the rest 0): a black or glossy
     object whose depth the sensor mostly misses. ``gravity``: give the estimator the world's up
     (+z) in the camera from each image's camera pose (``cam_R_w2c``), as /tf gives it to the
-    node."""
-    from offline_training.evaluation import bop_box_to_xyxy, select_objects
+    node. ``mask_grow`` (px): each detection's mask grown by that many pixels (negative: shrunk,
+    :func:`~offline_training.evaluation.grow_mask`), a detector's mask that spills onto what is
+    around the object or falls short of its edge."""
+    from offline_training.evaluation import bop_box_to_xyxy, grow_mask, select_objects
     from offline_training.handle_visibility import MugHandles
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
@@ -84,10 +86,11 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
                 lost = gen.random(len(rows_)) >= object_depth_kept
                 metres[rows_[lost], cols_[lost]] = 0.0
         depth = metres_to_depth(metres, depth_encoding)
+        grow = np.array([-1.0, -1.0, 1.0, 1.0]) * max(mask_grow, 0)  # the box holds the mask
         dets = [
             Detection(sample.objects[k].category,
-                      bop_box_to_xyxy(sample.objects[k].bbox_visib),
-                      None if box_only else sample.objects[k].mask_visib)
+                      bop_box_to_xyxy(sample.objects[k].bbox_visib) + grow,
+                      None if box_only else grow_mask(sample.objects[k].mask_visib, mask_grow))
             for k in keep
         ]  # fmt: skip
         extra = {}
@@ -212,6 +215,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--object-depth-kept", type=float, default=1.0, metavar="FRACTION",
                    help="keep the depth of only this fraction of each object's visible pixels "
                    "(random; a black or glossy object), default 1")
+    p.add_argument("--mask-grow", type=int, default=0, metavar="PX",
+                   help="grow each mask by PX pixels (negative: shrink it), as a detector's "
+                   "mask that spills onto the background or misses the object's edge; default 0")
     p.add_argument("--icp-steps", type=int, default=None, help="override the refinement steps")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override an inference setting (repeat), e.g. min_confidence=0.3; "
@@ -240,13 +246,15 @@ def inference_config(items: list[str], config_class):
                               f"{', '.join(kinds)}")  # fmt: skip
         kind = kinds[name]
         try:
-            if kind is type(None):  # an optional number: "none" keeps the default
-                number = int if str(fields[name].type).startswith("int") else float
-                values[name] = None if text.lower() == "none" else number(text)
-            elif kind is bool:
+            declared = str(fields[name].type)
+            if kind is type(None) and text.lower() == "none":  # optional: the default
+                values[name] = None
+            elif kind is bool or (kind is type(None) and declared.startswith("bool")):
                 if text.lower() not in ("true", "false", "1", "0"):
                     raise ValueError(text)
                 values[name] = text.lower() in ("true", "1")
+            elif kind is type(None):  # an optional number
+                values[name] = (int if declared.startswith("int") else float)(text)
             else:
                 values[name] = kind(text)
         except ValueError:
@@ -295,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     report = SelectionReport()
     records, rows = evaluate(estimator, bop, args.min_visib, args.max_objects, args.box_only,
                              args.depth_encoding, say, report, args.object_depth_kept,
-                             args.gravity)  # fmt: skip
+                             args.gravity, args.mask_grow)  # fmt: skip
     if not args.quiet and rows:
         print(file=sys.stderr)
     if report.derivation():

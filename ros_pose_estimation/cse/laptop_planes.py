@@ -27,9 +27,12 @@ the solved pose:
    hinge's direction), x = y x z turned to agree with the solved x ("screen on surface").
 
 Otherwise (too few pixels, no plane, a plane too far from the solved z) the rotation is
-returned unchanged. With both slabs seen, :func:`laptop_box` also measures the box: in the new
-frame the pixels' extents along x and y, and along z from ``BASE_THICKNESS`` below the base's
-top (its 5th percentile) to the screen's highest pixel; the box centre is their middle.
+returned unchanged. With both slabs seen, :func:`laptop_box` also measures the box from the
+slabs' pixels (:func:`laptop_slabs` returns those within the threshold of the two planes: a
+pixel off both, the depth's noise or a mask that spills onto the table and the background,
+would stretch it): in the new frame their extents along x and y, and along z from
+``BASE_THICKNESS`` below the base's top (its 5th percentile) to the screen's highest pixel;
+the box centre is their middle.
 Pure numpy and OpenCV; ``test/cse/test_laptop_planes.py`` pins it on synthetic slabs.
 """
 
@@ -44,7 +47,7 @@ from ros_pose_estimation.core.errors import check_shape
 
 from .planes import fit_plane
 
-__all__ = ["BASE_THICKNESS", "laptop_box", "laptop_rotation"]
+__all__ = ["BASE_THICKNESS", "laptop_box", "laptop_rotation", "laptop_slabs"]
 
 #: The larger plane's and the second plane's least share of the
 #: pixels; the least angle between base and screen (deg); the most the base's normal may
@@ -115,10 +118,10 @@ def _on_surface(R: np.ndarray, planes: list, up: np.ndarray | None) -> tuple[np.
     return np.stack([x, y, up], axis=1), "screen on surface"
 
 
-def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: float = 0.006,
+def laptop_slabs(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: float = 0.006,
                     seed: int = 0, up: np.ndarray | None = None,
-                    ) -> tuple[np.ndarray, str]:  # fmt: skip
-    """The laptop's rotation from its slabs (see the module docstring).
+                 ) -> tuple[np.ndarray, str, np.ndarray]:  # fmt: skip
+    """The laptop's rotation from its slabs (see the module docstring), and the slabs' pixels.
 
     Args:
         points: ``[N x 3]`` the laptop's depth pixels, camera frame (m).
@@ -129,32 +132,36 @@ def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold:
             the camera's side), or None: step 5.
 
     Returns:
-        ``(R', how)``: the new rotation and ``"two planes"``, ``"base"``, ``"base on
+        ``(R', how, slabs)``: the new rotation and ``"two planes"``, ``"base"``, ``"base on
         surface"``, ``"screen on surface"`` or why it is unchanged (``"few points"``, ``"no
-        plane"``, ``"tilted"``).
+        plane"``, ``"tilted"``); ``slabs`` ``[M x 3]`` the pixels within ``threshold`` of the
+        planes found (none: ``[0 x 3]``), what :func:`laptop_box` measures: a pixel off both
+        slabs (depth noise, a mask that spills onto the table or the background) would
+        stretch the box.
     """
     pts = np.asarray(points, dtype=np.float64)
     check_shape("points", pts, ("N", 3))
     R = np.asarray(R, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
     if len(pts) < MIN_POINTS:
-        return R, "few points"
+        return R, "few points", np.zeros((0, 3))
     rng = np.random.default_rng(seed)
     first = fit_plane(pts, threshold, rng)
     if first is None or first[2].mean() < MIN_SHARE:
-        return R, "no plane"
+        return R, "no plane", np.zeros((0, 3))
     planes = [(first[0], pts[first[2]])]
     rest = pts[~first[2]]
     second = fit_plane(rest, threshold, rng) if len(rest) >= MIN_POINTS else None
     if second is not None and second[2].sum() >= MIN_SHARE_SECOND * len(pts):
         planes.append((second[0], rest[second[2]]))
     by_size = list(planes)
+    slabs = np.concatenate([p for _, p in planes])
     planes.sort(key=lambda plane: float(((plane[1] - t) @ R[:, 2]).mean()))  # base: lowest
     z, base = planes[0]
     z = z if z @ R[:, 2] >= 0 else -z
     tilt = _angle_deg(z, R[:, 2])
     if tilt > MAX_TILT_DEG:
-        return _on_surface(R, by_size, up)
+        return (*_on_surface(R, by_size, up), slabs)
     if len(planes) == 2:
         screen_normal, screen = planes[1]
         fold = math.degrees(math.acos(float(np.clip(abs(z @ screen_normal), 0.0, 1.0))))
@@ -165,17 +172,26 @@ def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold:
             x = np.cross(y, z)
             if (base.mean(0) - screen.mean(0)) @ x < 0:  # the base lies in front of the hinge
                 x, y = -x, -y
-            return np.stack([x, y, z], axis=1), "two planes"
+            return np.stack([x, y, z], axis=1), "two planes", slabs
     if tilt > MAX_TILT_ONE_DEG:
-        return _on_surface(R, by_size, up)
-    return _base_frame(R, z, base), "base"
+        return (*_on_surface(R, by_size, up), slabs)
+    return _base_frame(R, z, base), "base", slabs
+
+
+def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: float = 0.006,
+                    seed: int = 0, up: np.ndarray | None = None,
+                    ) -> tuple[np.ndarray, str]:  # fmt: skip
+    """``(R', how)`` of :func:`laptop_slabs`."""
+    R2, how, _ = laptop_slabs(points, R, t, threshold, seed, up)
+    return R2, how
 
 
 def laptop_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,
                base_thickness: float = BASE_THICKNESS) -> tuple[np.ndarray, np.ndarray]:
-    """``(box centre [3], extents [3])`` (m) of a laptop measured from its depth pixels
-    ``points [N x 3]`` (camera frame) in the frame ``R`` (a "two planes" rotation of
-    :func:`laptop_rotation`) about the solved centre ``t``: x and y from the pixels' extents,
+    """``(box centre [3], extents [3])`` (m) of a laptop measured from its slabs' depth pixels
+    ``points [N x 3]`` (camera frame; :func:`laptop_slabs`'s) in the frame ``R`` (a "two
+    planes" rotation of :func:`laptop_slabs`) about the solved centre ``t``: x and y from the
+    pixels' extents,
     z from ``base_thickness`` below the base's top (the 5th percentile of the pixels' heights)
     to the highest pixel (the screen's top)."""
     pts = np.asarray(points, dtype=np.float64)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from ros_pose_estimation.core.conventions import DEPTH_ENCODINGS, depth_to_metres
@@ -118,6 +119,36 @@ def box_depth_layers(
         layers.append(layer)
         left = left & ~layer
     return layers
+
+
+def mask_depth_band(
+    mask: np.ndarray, depth_m: np.ndarray, box_xyxy: np.ndarray, fx: float, band: float
+) -> np.ndarray:
+    """``mask`` (``[H x W]`` bool) without its pixels whose valid depth lies further than
+    ``band * side`` from the median depth of the mask's valid pixels, ``side`` the detection
+    box's longer side in metres at that depth: a detector's mask that spills past the object's
+    edge onto the background brings that background's depth. Pixels without depth stay;
+    ``band`` <= 0 or a mask without valid depth: unchanged."""
+    m = np.asarray(mask, dtype=bool)
+    z = np.asarray(depth_m)
+    valid = m & np.isfinite(z) & (z > 0)
+    if band <= 0 or not valid.any():
+        return m
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    z_ref = float(np.median(z[valid]))
+    far = valid & (np.abs(z - z_ref) > band * max(x1 - x0, y1 - y0) * z_ref / fx)
+    return m & ~far
+
+
+def mask_rim(mask: np.ndarray, width: int) -> np.ndarray:
+    """``[H x W]`` bool: the pixels of ``mask`` within ``width`` px of its edge (the mask less
+    its erosion by a ``2 width + 1`` square; the image border does not count as an edge);
+    none for ``width`` <= 0."""
+    m = np.asarray(mask, dtype=np.uint8)
+    if width <= 0:
+        return np.zeros(m.shape, dtype=bool)
+    inner = cv2.erode(m, np.ones((2 * width + 1, 2 * width + 1), np.uint8), borderValue=1)
+    return m.astype(bool) & ~inner.astype(bool)
 
 
 def support_plane(
@@ -217,11 +248,13 @@ def remove_below_plane(
     intrinsics,
     plane: tuple[np.ndarray, float] | None,
     min_height: float = 0.008,
+    within: np.ndarray | None = None,
 ) -> np.ndarray:
     """``mask`` ``[H x W]`` bool without the pixels less than ``min_height`` m above ``plane``
-    (:func:`support_plane`'s ``(normal, offset)``; None: no plane, the mask unchanged); the
-    mask is returned unchanged too when the removal would leave less than a quarter of it (a
-    plane through the object, not under it)."""
+    (:func:`support_plane`'s ``(normal, offset)``; None: no plane, the mask unchanged), only
+    those in ``within`` (``[H x W]`` bool) when given; the mask is returned unchanged too when
+    the removal would leave less than a quarter of it (a plane through the object, not under
+    it)."""
     if plane is None or not mask.any():
         return mask
     normal, offset = plane
@@ -230,6 +263,8 @@ def remove_below_plane(
     on = intrinsics.backproject(np.stack([mc, mr], 1).astype(np.float64),
                                 z[mr, mc].astype(np.float64))  # fmt: skip
     above = on @ normal + offset > min_height
+    if within is not None:
+        above |= ~np.asarray(within, dtype=bool)[mr, mc]
     if np.count_nonzero(above) < 0.25 * len(mr):
         return mask
     out = np.zeros_like(mask)

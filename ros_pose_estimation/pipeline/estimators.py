@@ -111,7 +111,8 @@ def load_estimators(
     objects through a camera turned upright (both methods, :mod:`ros_pose_estimation.core.
     upright`); ``stand_on_support``: the tabletop prior, CSE's on the surface around each
     object (:attr:`~ros_pose_estimation.cse.estimator.CseInferenceConfig.upright_on_support`,
-    ``laptop_on_surface``) and under gravity (``stand_on_gravity``), NeMo's under gravity
+    ``laptop_on_surface``, and the table's pixels at a mask's rim, ``mask_support_plane``)
+    and under gravity (``stand_on_gravity``), NeMo's under gravity
     (:attr:`~ros_pose_estimation.nemo.presets.InferenceConfig.stand_upright`), gravity when
     the node knows it;
     ``solve_without_depth``: CSE's pose from the image where the object has too little depth
@@ -163,6 +164,7 @@ def load_estimators(
             view_correction=view_correction, upright=upright,
             upright_on_support=stand_on_support, laptop_on_surface=stand_on_support,
             stand_on_gravity=stand_on_support,
+            mask_support_plane=None if stand_on_support else False,
             image_pose=solve_without_depth,
             dark_surface_share=0.7 if dark_objects else 1.0,
         )  # fmt: skip

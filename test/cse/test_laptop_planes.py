@@ -11,7 +11,7 @@ import pytest
 from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
-from ros_pose_estimation.cse.laptop_planes import laptop_box, laptop_rotation
+from ros_pose_estimation.cse.laptop_planes import laptop_box, laptop_rotation, laptop_slabs
 
 BASE = (0.22, 0.30)  # x (hinge -> front edge), y (along the hinge), m
 SCREEN_HEIGHT = 0.20
@@ -99,6 +99,32 @@ def test_the_box_is_measured_from_both_slabs():
     lo[2] -= 0.02  # the slab under the base's top
     np.testing.assert_allclose(size, hi - lo, atol=0.004)
     np.testing.assert_allclose((centre - TRUE_T) @ TRUE_R, 0.5 * (lo + hi), atol=0.004)
+
+
+def test_the_box_is_measured_from_the_slabs_not_from_a_spilled_mask_s_table():
+    """The table in front of and beside the base (1.8 cm below its top, 6 cm wide) among the
+    pixels, as a mask that spills past the laptop's edge gives them: the slabs' pixels
+    measure the box as without them; all the pixels would widen it. (Behind the hinge the
+    table meets the screen's plane: a mask's rim on the table is dropped before this step,
+    ``CseInferenceConfig.mask_support_plane``.)"""
+    model = _laptop(opening_deg=100.0, n=4000)
+    rng = np.random.default_rng(3)
+    table = np.stack([rng.uniform(-0.17, 0.17, 800), rng.uniform(-0.21, 0.21, 800),
+                      np.full(800, -0.018)], 1)  # fmt: skip
+    table = table[((table[:, 0] > 0.11) | (np.abs(table[:, 1]) > 0.15)) & (table[:, 0] > -0.09)]
+    pts = _camera(np.concatenate([model, table]))
+    R_bad = TRUE_R @ _rot([0, 1, 0], 10.0)
+    R, how, slabs = laptop_slabs(pts, R_bad, TRUE_T + 0.02)
+    assert how == "two planes"
+    np.testing.assert_allclose(R, laptop_rotation(pts, R_bad, TRUE_T + 0.02)[0])
+    assert len(model) - 50 <= len(slabs) <= len(model)
+    lo, hi = model.min(0), model.max(0)
+    lo[2] -= 0.02
+    _, size = laptop_box(slabs, R, TRUE_T + 0.02, base_thickness=0.02)
+    np.testing.assert_allclose(size, hi - lo, atol=0.004)
+    _, stretched = laptop_box(pts, R, TRUE_T + 0.02, base_thickness=0.02)
+    assert (stretched[:2] - (hi - lo)[:2] > 0.05).all()
+    assert laptop_slabs(pts[:10], R_bad, TRUE_T)[2].shape == (0, 3)
 
 
 def _screen_only(opening_deg=100.0, n=1500, seed=0):

@@ -206,3 +206,56 @@ def test_support_plane_band_widens_for_a_far_noisy_table():
     normal, offset = support_plane(noisy, box, intr, max_threshold=0.048)
     assert np.degrees(np.arccos(np.clip(normal @ up, -1, 1))) < 6.0
     assert offset == pytest.approx(c[2], abs=0.02)
+
+
+def test_mask_depth_band_drops_a_spilled_mask_s_background_keeps_the_object():
+    """The cube's mask grown by 3 px onto a wall 0.5 m behind it: the wall's pixels leave, the
+    cube's stay, pixels without depth stay; band 0 or no valid depth: the mask unchanged."""
+    import cv2
+
+    from ros_pose_estimation.cse.pixels import mask_depth_band
+
+    intr, z, cube, box, _, _ = _cube_on_table()
+    wall = np.where(cube, z, z[cube].max() + 0.5)  # everything around the cube far behind it
+    spilled = cv2.dilate(cube.astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    hole = np.argwhere(cube)[0]
+    wall[tuple(hole)] = 0.0  # one cube pixel without depth
+    out = mask_depth_band(spilled, wall, box, intr.fx, 1.0)
+    np.testing.assert_array_equal(out, cube)
+    assert not (out & ~spilled).any()
+    np.testing.assert_array_equal(mask_depth_band(spilled, wall, box, intr.fx, 0.0), spilled)
+    np.testing.assert_array_equal(
+        mask_depth_band(spilled, np.zeros_like(wall), box, intr.fx, 1.0), spilled
+    )
+
+
+def test_mask_rim_and_the_surface_dropped_only_there():
+    """The rim is the mask's outer ``width`` pixels; the table's pixels of a spilled mask
+    leave from its rim only, so a plane through the object's middle costs it nothing there."""
+    from ros_pose_estimation.cse.pixels import mask_rim, remove_below_plane, support_plane
+
+    square = np.zeros((20, 20), bool)
+    square[5:15, 5:15] = True
+    rim = mask_rim(square, 2)
+    assert rim.sum() == 100 - 36 and not rim[7:13, 7:13].any()
+    assert not mask_rim(square, 0).any()
+    edge = np.zeros((20, 20), bool)
+    edge[:, :6] = True  # the image border is not the mask's edge
+    assert not mask_rim(edge, 1)[:, 0].any() and mask_rim(edge, 1)[:, 5].all()
+
+    intr, z, cube, box, _, _ = _cube_on_table()
+    spilled = cv2_dilate(cube, 3)
+    plane = support_plane(z, box, intr)
+    kept = remove_below_plane(spilled, z, intr, plane, within=mask_rim(spilled, 4))
+    assert np.count_nonzero(kept & ~cube) < 0.1 * np.count_nonzero(spilled & ~cube)
+    assert np.count_nonzero(kept & cube) > 0.95 * np.count_nonzero(cube)
+    # pixels on the plane away from the rim stay
+    assert remove_below_plane(spilled, z, intr, plane, within=np.zeros_like(spilled)).sum() == (
+        spilled & (z > 0)).sum() + (spilled & (z <= 0)).sum()
+
+
+def cv2_dilate(mask, px):
+    import cv2
+
+    kernel = np.ones((2 * px + 1, 2 * px + 1), np.uint8)
+    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)

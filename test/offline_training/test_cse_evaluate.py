@@ -199,6 +199,36 @@ def test_object_depth_kept_takes_most_of_each_object_s_depth_away(cse_root, caps
     assert "--object-depth-kept must lie in [0, 1]" in capsys.readouterr().err
 
 
+class MaskCounter(PerfectEstimator):
+    """Notes each detection's mask pixels and box; solves nothing."""
+
+    seen: list
+
+    def estimate(self, rgb, dets, intr, depth=None, errors="raise"):
+        self.seen.extend((int(det.mask.sum()), np.asarray(det.box_xyxy)) for det in dets)
+        return [None] * len(dets)
+
+
+def test_mask_grow_grows_or_shrinks_each_mask_and_its_box(cse_root):  # noqa: F811
+    from offline_training.evaluation import grow_mask
+
+    bop = BopDataset(cse_root, "train")
+    runs = {}
+    for px in (0, 2, -1):
+        runs[px] = MaskCounter(bop)
+        runs[px].seen = []
+        evaluate(runs[px], bop, min_visib=0.3, mask_grow=px)
+    for (n0, b0), (n2, b2), (n1, b1) in zip(runs[0].seen, runs[2].seen, runs[-1].seen,
+                                           strict=True):  # fmt: skip
+        assert n1 < n0 < n2
+        np.testing.assert_allclose(b2, b0 + [-2, -2, 2, 2])  # the box holds the grown mask
+        np.testing.assert_allclose(b1, b0)
+    m = np.zeros((9, 9), bool)
+    m[4, 4] = True
+    assert grow_mask(m, 1).sum() == 9 and grow_mask(grow_mask(m, 1), -1).sum() == 1
+    assert grow_mask(None, 3) is None and grow_mask(m, 0) is m
+
+
 def test_set_parses_optional_numbers_and_booleans():
     from offline_training.cse.evaluate import inference_config
     from ros_pose_estimation.core.errors import ConfigError
@@ -208,6 +238,10 @@ def test_set_parses_optional_numbers_and_booleans():
                            CseInferenceConfig)  # fmt: skip
     assert cfg.tau == 0.05 and cfg.icp_axis_scales is False and cfg.icp_steps == 3
     assert inference_config(["tau=none"], CseInferenceConfig).tau is None
+    optional = inference_config(["mask_support_plane=false"], CseInferenceConfig)
+    assert optional.mask_support_plane is False  # an optional switch parses as one
+    default = inference_config(["mask_support_plane=none"], CseInferenceConfig)
+    assert default.mask_support_plane is None
     for bad in ("tau=0", "tau=cold", "icp_axis_scales=maybe"):
         with pytest.raises(ConfigError):
             inference_config([bad], CseInferenceConfig)
