@@ -5,7 +5,9 @@
 
 Per detection: a square crop (``crop_scale`` x the box's longer side, resized to
 ``crop_size``; it carries its own intrinsics) of the colour image, the depth (nearest
-neighbour) and the object mask (the detection's, else the box's pixels at the object's depth,
+neighbour) and the object mask (the detection's, less its pixels off the object's depth and, at its
+rim, on the surface around it, ``mask_depth_band`` / ``mask_support_plane``: a detector's mask
+spills past the object's edge; else the box's pixels at the object's depth,
 :func:`.pixels.box_depth_mask`, above the supporting surface,
 :func:`.pixels.remove_support_plane`); one batched forward per category gives pixel features
 and the deformed template's vertex embeddings; on the object's feature cells Eq. 1-2 give each
@@ -609,8 +611,7 @@ class CseEstimator(CategoryEstimator):
         """``det`` (of the model ``name``) with its mask's pixels off the object's depth
         (``mask_depth_band``) and, in the mask's rim (``MASK_RIM_SHARE`` of the box's longer
         side), on the surface around it (``mask_support_plane``; the plane is stored in
-        ``planes[i]``) dropped; ``det`` itself
-        without a mask or with both steps off."""
+        ``planes[i]``) dropped; ``det`` itself without a mask or with both steps off."""
         icfg = self.config
         on_surface = (icfg.mask_support_plane if icfg.mask_support_plane is not None
                       else name not in MASK_ON_SURFACE_KEPT)  # fmt: skip

@@ -119,7 +119,7 @@ def _on_surface(R: np.ndarray, planes: list, up: np.ndarray | None) -> tuple[np.
 
 
 def laptop_slabs(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: float = 0.006,
-                    seed: int = 0, up: np.ndarray | None = None,
+                 seed: int = 0, up: np.ndarray | None = None,
                  ) -> tuple[np.ndarray, str, np.ndarray]:  # fmt: skip
     """The laptop's rotation from its slabs (see the module docstring), and the slabs' pixels.
 
