@@ -79,6 +79,12 @@ def report(tool: str, info: dict, out: str | Path, device: str) -> str:
                      "cross-validated with the correction:")  # fmt: skip
         _widths(lines, tr["cv_median_cm"], tr["kept"], "kernel width", "cm",
                 ("centres", "translation"), gain)
+    if "size" in info:
+        sz = info["size"]
+        gain = ", ".join(f"{g:.3f}" for g in sz["gain"])
+        lines.append(f"median relative size error {sz['median_before_pct']:.1f} % raw, "
+                     f"{sz['cv_median_pct']:.1f} % cross-validated with the factors ({gain}) "
+                     + ("<- kept" if sz["kept"] else "(not kept: the size is left alone)"))
     if info.get("stored") is False:
         lines.append("nothing to correct: the model is written without a correction")
     lines.append(f"wrote {out} ({info['estimate_seconds']:.0f} s of estimation; {device})")

@@ -8,8 +8,9 @@
 The model (``--checkpoint``) estimates every selected object of the calibration set as
 ``evaluate-cse`` does (the visible mask as the detection, ``--box-only``: the box alone), with
 the estimator's defaults and any correction it already carries switched off;
-:func:`ros_pose_estimation.core.view_correction.fit_view_correction` then fits the rotation
-and the box-centre correction from those estimates, their sizes and the set's labels (kernel
+:func:`ros_pose_estimation.core.view_correction.fit_view_correction` then fits the rotation,
+the box-centre and the size correction from those estimates, their sizes and the set's labels
+(kernel
 widths by 5-fold cross-validation; estimates more than ``--max-error`` deg or
 ``--max-centre-error`` box diagonals off left out: a flip is not a bias), and the model is
 written to ``--out`` with it (the same weights; ``meta.view_correction`` says what it was
@@ -66,7 +67,7 @@ def parser() -> argparse.ArgumentParser:
 def collect(dataset, estimator, max_objects: int, min_visib: float, box_only: bool) -> dict:
     """The solved estimates of the first ``max_objects`` objects ``evaluate-cse`` would select:
     ``R_est [M x 3 x 3]``, ``t_est [M x 3]`` (m), ``size_est [M x 3]`` (m), ``R_true``,
-    ``t_true``."""
+    ``t_true``, ``size_true`` (the instances' box extents, m)."""
     from offline_training.cse.evaluate import evaluate
 
     records, _ = evaluate(estimator, dataset, min_visib, max_objects, box_only)
@@ -77,7 +78,7 @@ def collect(dataset, estimator, max_objects: int, min_visib: float, box_only: bo
 
     return {"R_est": stack("r_pred", (-1, 3, 3)), "t_est": stack("t_pred", (-1, 3)),
             "size_est": stack("size_pred", (-1, 3)), "R_true": stack("r_gt", (-1, 3, 3)),
-            "t_true": stack("t_gt", (-1, 3))}  # fmt: skip
+            "t_true": stack("t_gt", (-1, 3)), "size_true": stack("size_gt", (-1, 3))}  # fmt: skip
 
 
 def calibrate(
@@ -122,7 +123,7 @@ def calibrate(
         return fit_view_correction(
             model.category, arrays["R_est"], arrays["t_est"], arrays["R_true"],
             max_error_deg=max_error, t_true=arrays["t_true"], sizes=arrays["size_est"],
-            max_translation_error=max_centre_error,
+            max_translation_error=max_centre_error, size_true=arrays.get("size_true"),
         )  # fmt: skip
 
     return fit_and_write(model.category, checkpoint, data, split, out, read_checkpoint,

@@ -29,6 +29,13 @@ continuous symmetry axis (bottle, can, bowl) the azimuth about that axis means n
 pair is turned about the axis to azimuth 0 before it is stored, and the query likewise
 (the correction then depends on the elevation alone).
 
+An RGB-D model's box is metric, and its extents can be off by a share that is the same for
+most views (a model whose correspondences shrink towards the template's middle). Given the
+labels' sizes, :func:`fit_view_correction` also fits one factor per object axis, the median of
+``size_true / size_est`` over the kept pairs (``size_gain``), kept only when it beats the raw
+median relative size error by the same margin in cross-validation; :meth:`ViewCorrection.
+correct_size` multiplies the extents by it, about the box centre.
+
 Pure numpy; no rclpy, no torch: a checkpoint stores the pairs as tensors and
 :meth:`ViewCorrection.from_state` reads them back.
 """
@@ -104,6 +111,8 @@ class ViewCorrection:
             None: the translation is left alone (NeMo).
         rotate: False: the rotation is left alone (the fit found no rotation correction that
             beat none in cross-validation); ``residuals`` and ``sigma`` are then unused.
+        size_gain: ``[3]`` factors (> 0) of the box's extents along the object's x, y, z
+            (metric RGB-D boxes), or None: the size is left alone.
     """
 
     category: str
@@ -116,6 +125,7 @@ class ViewCorrection:
     translations: np.ndarray | None = None
     translation_sigma: float | None = None
     rotate: bool = True
+    size_gain: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         views = np.asarray(self.views, dtype=np.float64)
@@ -152,13 +162,24 @@ class ViewCorrection:
                                  f"{self.translation_sigma}")  # fmt: skip
             object.__setattr__(self, "translations", translations)
             object.__setattr__(self, "translation_sigma", float(self.translation_sigma))
+        if self.size_gain is not None:
+            gain = np.asarray(self.size_gain, dtype=np.float64).reshape(-1)
+            if gain.shape != (3,) or not (np.isfinite(gain).all() and (gain > 0).all()):
+                raise InputError(f"view correction: size_gain must be 3 positive factors, got "
+                                 f"{self.size_gain}")  # fmt: skip
+            object.__setattr__(self, "size_gain", gain)
         object.__setattr__(self, "views", views)
         object.__setattr__(self, "residuals", residuals)
 
     @property
     def changes_nothing(self) -> bool:
-        """True when neither the rotation nor the translation is corrected."""
-        return not self.rotate and self.translations is None
+        """True when neither the rotation, nor the translation, nor the size is corrected."""
+        return not self.rotate and self.translations is None and self.size_gain is None
+
+    def correct_size(self, sizes: np.ndarray) -> np.ndarray:
+        """``[B x 3]`` box extents (m) times ``size_gain`` (a copy of ``sizes`` without it)."""
+        sizes = np.asarray(sizes, dtype=np.float64)
+        return sizes * self.size_gain if self.size_gain is not None else sizes.copy()
 
     def _kernel_mean(self, R, t, values: np.ndarray, sigma: float, with_roll: bool):
         """``[B x 3]`` the kernel-weighted mean of the stored ``values`` ``[N x 3]`` (vectors in
@@ -222,6 +243,8 @@ class ViewCorrection:
                          translation_sigma=float(self.translation_sigma))  # fmt: skip
         if not self.rotate:
             state["rotate"] = False
+        if self.size_gain is not None:
+            state["size_gain"] = self.size_gain
         return state
 
     @classmethod
@@ -244,7 +267,8 @@ class ViewCorrection:
                        dict(state.get("info", {})), optional("rolls", np.asarray),
                        optional("roll_sigma", float), optional("translations", np.asarray),
                        optional("translation_sigma", float),
-                       bool(state.get("rotate", True)))  # fmt: skip
+                       bool(state.get("rotate", True)),
+                       optional("size_gain", np.asarray))  # fmt: skip
         except InputError as err:
             raise CheckpointError(f"{source}: {err}") from err
 
@@ -298,6 +322,7 @@ def fit_view_correction(
     translation_sigmas_rad: tuple[float, ...] = (0.08, 0.12, 0.16, 0.22, 0.3, 0.45, 1.0, 3.0),
     max_translation_error: float = 0.3,
     min_gain: float = 0.03,
+    size_true: np.ndarray | None = None,
 ) -> ViewCorrection:
     """Fit a :class:`ViewCorrection` from estimates and labels of a calibration set.
 
@@ -318,6 +343,10 @@ def fit_view_correction(
             ``translation_sigmas_rad`` by the cross-validated median centre error (3.0 rad:
             about one mean shift for every view); estimates whose centre is off by more than
             ``max_translation_error`` box diagonals are left out as well.
+        size_true: ``[M x 3]`` the labels' box extents (m), with ``sizes``: the extents are
+            corrected too, by the per-axis median of ``size_true / sizes`` over the kept
+            pairs, when that beats the raw median relative size error (the mean over the axes
+            of ``|log(size_true / size)|``) by ``min_gain`` in cross-validation.
 
     Returns:
         The correction over all kept pairs; ``info`` holds the objects used, the median error
@@ -343,6 +372,13 @@ def fit_view_correction(
                              f"{sizes.shape}: expected [M x 3] like t_est")  # fmt: skip
         if not (np.linalg.norm(sizes, axis=1) > 0).all():
             raise InputError("fit_view_correction: every size must be > 0")
+    if size_true is not None:
+        size_true = np.asarray(size_true, np.float64)
+        if sizes is None or size_true.shape != t_est.shape:
+            raise InputError(f"fit_view_correction: size_true {size_true.shape} needs sizes, "
+                             f"both [M x 3] like t_est")  # fmt: skip
+        if not ((size_true > 0).all() and (sizes > 0).all()):
+            raise InputError("fit_view_correction: size_true and sizes must be > 0 per axis")
     views, residuals, rolls, translations, keep = _pairs(
         R_est, t_est, R_true, cat, max_error_deg, t_true, sizes, max_translation_error
     )
@@ -396,7 +432,30 @@ def fit_view_correction(
             "sigma_rad": translation_sigma,
             "kept": "none" if translation_sigma is None else f"{translation_sigma:g}",
         }  # fmt: skip
+    size_gain = None
+    if size_true is not None:
+        size_gain, info["size"] = _fit_size_gain(np.log(size_true[kept] / sizes[kept]),
+                                                 fold_of, folds, min_gain)  # fmt: skip
     return ViewCorrection(category, views, residuals, float(sigma), info,
                           None if roll_sigma is None else rolls, roll_sigma,
                           None if translation_sigma is None else translations,
-                          translation_sigma, rotate)  # fmt: skip
+                          translation_sigma, rotate, size_gain)  # fmt: skip
+
+
+def _fit_size_gain(log_ratio: np.ndarray, fold_of: np.ndarray, folds: int,
+                   min_gain: float) -> tuple[np.ndarray | None, dict]:  # fmt: skip
+    """The per-axis size factors (or None) from ``log_ratio`` ``[K x 3]`` = log(true / estimated
+    extents) of the kept pairs, cross-validated over the folds ``fold_of`` ``[K]``, and their
+    report (relative size errors in %)."""
+    before = np.abs(log_ratio).mean(1)
+    after = np.empty(len(log_ratio))
+    for k in range(folds):
+        train, test = fold_of != k, fold_of == k
+        after[test] = np.abs(log_ratio[test] - np.median(log_ratio[train], 0)).mean(1)
+    gain = np.exp(np.median(log_ratio, 0))
+    keep = float(np.median(after)) < (1.0 - min_gain) * float(np.median(before))
+    return (gain if keep else None), {
+        "median_before_pct": 100 * float(np.median(before)),
+        "cv_median_pct": 100 * float(np.median(after)),
+        "gain": [float(g) for g in gain], "kept": bool(keep),
+    }  # fmt: skip

@@ -249,7 +249,8 @@ class CseInferenceConfig:
             InferenceConfig`). 25 deg, not NeMo's 15: with depth the first look is good up to
             a 30-deg roll, and a look at a natural 15-20 deg lean changed the camera's median
             by 0.2-0.4 deg on a trial (BENCHMARKS "A camera mounted with a roll").
-        view_correction: turn the final rotation and move the box centre by the model's
+        view_correction: turn the final rotation, move the box centre and (after the depth
+            steps) scale the box's extents by the model's
             viewpoint bias correction when its checkpoint has one
             (:mod:`ros_pose_estimation.core.view_correction`, fitted by ``calibrate-cse``);
             False gives the pose of the solve alone.
@@ -602,6 +603,9 @@ class CseEstimator(CategoryEstimator):
                                                    proportions)  # fmt: skip
                 R, est.size = order_horizontal_extents(get_category(name), R, size)
                 est.R = canonical_rotation(R, name) if icfg.canonical_symmetry else R
+            correction = self.models[name].view_correction
+            if icfg.view_correction and correction is not None:  # the size last, as fitted
+                est.size = correction.correct_size(est.size[None])[0]
             if icfg.min_box_cover > 0:
                 results[i] = self._check_box(i, det, name, est, intrinsics, errors)
         return results

@@ -253,3 +253,33 @@ def test_a_correction_that_does_not_beat_none_in_cross_validation_is_not_kept():
     R_new, t_new = fit.correct(est, t_est, sizes)
     assert np.array_equal(R_new, est) and np.array_equal(t_new, t_est)
     assert not ViewCorrection.from_state(fit.state()).rotate
+
+
+def test_boxes_that_come_out_small_are_scaled_back_and_unbiased_ones_are_left():
+    """Estimated extents 8 % / 8 % / 12 % short (with 3 % noise): the per-axis factors bring
+    new ones back; noise alone keeps no factor; the factors survive a checkpoint."""
+    rng = np.random.default_rng(30)
+    R_cal, t_cal = _views(300, seed=31)
+    true = rng.uniform(0.05, 0.3, (300, 3))
+    short = np.array([0.92, 0.92, 0.88])
+    est = true * short * np.exp(0.03 * rng.standard_normal(true.shape))
+    fit = fit_view_correction("mug", R_cal, t_cal, R_cal, t_true=t_cal, sizes=est,
+                              size_true=true)  # fmt: skip
+    np.testing.assert_allclose(fit.size_gain, 1 / short, rtol=0.01)
+    assert fit.info["size"]["kept"] and not fit.changes_nothing
+    assert fit.info["size"]["cv_median_pct"] < 0.5 * fit.info["size"]["median_before_pct"]
+    new = rng.uniform(0.05, 0.3, (50, 3))
+    np.testing.assert_allclose(fit.correct_size(new * short), new, rtol=0.01)
+    back = ViewCorrection.from_state(fit.state())
+    np.testing.assert_allclose(back.correct_size(new), fit.correct_size(new))
+    plain = fit_view_correction("mug", R_cal, t_cal, R_cal, t_true=t_cal, sizes=true,
+                                size_true=true * np.exp(0.03 * rng.standard_normal(true.shape)))
+    assert plain.size_gain is None and not plain.info["size"]["kept"]
+    assert np.array_equal(plain.correct_size(new), new)
+    with pytest.raises(InputError, match="size_true"):
+        fit_view_correction("mug", R_cal, t_cal, R_cal, size_true=true)
+    with pytest.raises(InputError, match="> 0 per axis"):
+        fit_view_correction("mug", R_cal, t_cal, R_cal, t_true=t_cal, sizes=est,
+                            size_true=0 * true)  # fmt: skip
+    with pytest.raises(CheckpointError, match="size_gain"):
+        ViewCorrection.from_state(dict(fit.state(), size_gain=np.array([1.0, -1.0, 1.0])))

@@ -230,6 +230,18 @@ def test_the_view_correction_turns_the_rotation_and_moves_the_centre_last():
     np.testing.assert_allclose(on.t, off.t + off.R @ shift * np.linalg.norm(off.size), atol=1e-9)
     np.testing.assert_array_equal(on.size, off.size)
     assert rotation_error_deg(off.R, R, "mug") < 5.0  # the raw solve is the oracle's
+    # a size part scales the extents after every step, about the box centre
+    gain = np.array([1.1, 1.05, 0.9])
+    model.view_correction = ViewCorrection("mug", views, np.tile(turn, (6, 1)), 3.0,
+                                           translations=np.tile(shift, (6, 1)),
+                                           translation_sigma=3.0, size_gain=gain)  # fmt: skip
+    (sized,) = CseEstimator({"mug": model}, CseInferenceConfig(handle_depth=False)).estimate(
+        rgb, [det], intr, depth)
+    np.testing.assert_allclose(sized.size, on.size * gain, atol=1e-12)
+    np.testing.assert_allclose(sized.R, on.R, atol=1e-12)
+    np.testing.assert_allclose(sized.t, on.t, atol=1e-12)
+    (raw,) = CseEstimator({"mug": model}, off_config).estimate(rgb, [det], intr, depth)
+    np.testing.assert_array_equal(raw.size, off.size)
 
 
 def test_the_support_plane_is_fitted_once_per_box_only_detection(monkeypatch):

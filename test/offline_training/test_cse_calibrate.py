@@ -34,7 +34,8 @@ def test_writes_a_calibrated_checkpoint(data, capsys):
                "--json", str(report), *LOOSE])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     text = capsys.readouterr().out
-    assert text.count("<- kept") == 2 and "cm raw" in text and "cpu" in text
+    assert text.count("<- kept") >= 2 and "cm raw" in text and "cpu" in text
+    assert "median relative size error" in text
     model, meta = load_checkpoint(out)
     info = json.loads(report.read_text())
     correction = model.view_correction
@@ -46,6 +47,9 @@ def test_writes_a_calibrated_checkpoint(data, capsys):
     for a, b in zip(before.state_dict().values(), model.state_dict().values(), strict=True):
         assert torch.equal(a, b)
     assert np.isfinite(list(info["translation"]["cv_median_cm"].values())).all()
+    size = info["size"]  # fitted from the instances' true extents
+    assert len(size["gain"]) == 3 and size["median_before_pct"] > 0
+    assert (correction.size_gain is not None) == size["kept"]
 
 
 def test_estimates_cache_is_reused_only_for_the_same_inputs(data, tmp_path, capsys):
@@ -86,9 +90,10 @@ def test_a_fit_that_corrects_nothing_is_not_stored(data, tmp_path, monkeypatch, 
 
     def fit_nothing(*args, **kwargs):
         fit = real(*args, **kwargs)
-        info = dict(fit.info, kept="none", translation=dict(fit.info["translation"], kept="none"))
+        info = dict(fit.info, kept="none", translation=dict(fit.info["translation"], kept="none"),
+                    size=dict(fit.info["size"], kept=False))  # fmt: skip
         return dataclasses.replace(fit, translations=None, translation_sigma=None, rotate=False,
-                                   info=info)  # fmt: skip
+                                   size_gain=None, info=info)  # fmt: skip
 
     monkeypatch.setattr(view_correction, "fit_view_correction", fit_nothing)
     root, ckpt = data
@@ -97,6 +102,7 @@ def test_a_fit_that_corrects_nothing_is_not_stored(data, tmp_path, monkeypatch, 
                  *LOOSE]) == 0  # fmt: skip
     text = capsys.readouterr().out
     assert "rotation is left alone" in text and "translation is left alone" in text
+    assert "the size is left alone" in text
     assert "written without a correction" in text
     model, meta = load_checkpoint(out)
     assert model.view_correction is None and meta["view_correction"]["stored"] is False
