@@ -30,6 +30,7 @@ __all__ = [
     "detection_frames",
     "grow_mask",
     "select_objects",
+    "shift_image",
 ]
 
 
@@ -51,6 +52,20 @@ def grow_mask(mask: np.ndarray | None, px: int) -> np.ndarray | None:
     kernel = np.ones((2 * abs(px) + 1, 2 * abs(px) + 1), np.uint8)
     m = np.asarray(mask, dtype=np.uint8)
     return (cv2.dilate(m, kernel) if px > 0 else cv2.erode(m, kernel)).astype(bool)
+
+
+def shift_image(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """``image`` (``[H x W ...]``) moved by ``dx`` pixels right and ``dy`` down, the uncovered
+    border 0 (no depth); ``image`` itself for (0, 0)."""
+    if dx == 0 and dy == 0:
+        return image
+    h, w = image.shape[:2]
+    out = np.zeros_like(image)
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    src = image[max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
+    out[max(dy, 0) : h - max(-dy, 0), max(dx, 0) : w - max(-dx, 0)] = src
+    return out
 
 
 _VISIB_WORDS = {  # BopObject.visib_source -> (what, why), in the reader's order of preference

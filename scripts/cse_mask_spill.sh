@@ -10,14 +10,18 @@
 #   test: the README's test sets (seed 2000 at 320x240; the other camera and its other look at
 #         640x480), masks grown the same way; off and the defaults (exact masks: the README's
 #         figures, scripts/cse_gravity.sh)
-# Usage: bash scripts/cse_mask_spill.sh val|test [CATEGORY ...]  (default: all seven; two
-#        jobs at a time)
-# Outputs: benchmarks/results/cse_mask_spill_<set>_<px>_<off|band|on>_<c>_cpu.json
+#   shift: the other camera's test set with exact masks and the depth image moved by 3 px
+#         right and 2 px down against the colour (evaluate-cse --depth-shift 3 2: a depth camera
+#         registered with a small calibration error); off and the defaults
+# Usage: bash scripts/cse_mask_spill.sh val|test|shift [CATEGORY ...]  (default: all seven;
+#        two jobs at a time)
+# Outputs: benchmarks/results/cse_mask_spill_<set>_<px>_<off|band|on>_<c>_cpu.json,
+#          benchmarks/results/cse_mask_spill_ood_shift_<off|on>_<c>_cpu.json
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-mode=${1:?usage: bash scripts/cse_mask_spill.sh val|test [CATEGORY ...]}
+mode=${1:?usage: bash scripts/cse_mask_spill.sh val|test|shift [CATEGORY ...]}
 shift
 cats=("${@:-mug camera bottle bowl can laptop box}")
 read -r -a cats <<< "${cats[*]}"
@@ -36,10 +40,21 @@ run() {  # run C SET PX VARIANT ARGS...: cse_eval with --mask-grow PX -> <out>_<
 spill() {  # the grown mask's width for a set: 2 px at 320x240, 3 px at 640x480
   case $1 in val|final) echo 2 ;; *) echo 3 ;; esac
 }
+if [[ $mode == shift ]]; then
+  for c in "${cats[@]}"; do
+    cse_set "$c" ood
+    cse_eval "$c" ood "${out}_ood_shift_off_${c}_cpu.json" --depth-shift 3 2 "${OFF[@]}" \
+      > /dev/null &
+    cse_eval "$c" ood "${out}_ood_shift_on_${c}_cpu.json" --depth-shift 3 2 > /dev/null
+    wait
+  done
+  python -m benchmarks.cse_table "${out}"_ood_shift_*_cpu.json
+  exit 0
+fi
 case $mode in
   val) sets=(val val640); variants=(off band on); exact=1 ;;
   test) sets=(final ood ood_look); variants=(off on); exact=0 ;;
-  *) echo "usage: bash scripts/cse_mask_spill.sh val|test [CATEGORY ...]" >&2; exit 2 ;;
+  *) echo "usage: bash scripts/cse_mask_spill.sh val|test|shift [CATEGORY ...]" >&2; exit 2 ;;
 esac
 for c in "${cats[@]}"; do
   for set in "${sets[@]}"; do

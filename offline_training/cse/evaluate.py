@@ -43,7 +43,8 @@ import numpy as np
 def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
              depth_encoding="16UC1", progress=None, report=None,
              object_depth_kept: float = 1.0, gravity: bool = False,
-             mask_grow: int = 0) -> tuple[list, list[dict]]:  # fmt: skip
+             mask_grow: int = 0, depth_shift: tuple[int, int] = (0, 0),
+             ) -> tuple[list, list[dict]]:  # fmt: skip
     """Run ``estimator`` over ``bop``; returns ``(PoseRecord list, per-object dicts)``.
     ``report``: a :class:`~offline_training.evaluation.SelectionReport` to fill in.
     ``object_depth_kept`` < 1: of each selected object's visible pixels only this fraction
@@ -52,8 +53,11 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
     (+z) in the camera from each image's camera pose (``cam_R_w2c``), as /tf gives it to the
     node. ``mask_grow`` (px): each detection's mask grown by that many pixels (negative: shrunk,
     :func:`~offline_training.evaluation.grow_mask`), a detector's mask that spills onto what is
-    around the object or falls short of its edge."""
-    from offline_training.evaluation import bop_box_to_xyxy, grow_mask, select_objects
+    around the object or falls short of its edge. ``depth_shift`` ``(dx, dy)`` (px): the depth
+    image moved by that many pixels against the colour (:func:`~offline_training.evaluation.
+    shift_image`; the uncovered border without depth), a depth camera registered to the colour
+    one with a small calibration error."""
+    from offline_training.evaluation import bop_box_to_xyxy, grow_mask, select_objects, shift_image
     from offline_training.handle_visibility import MugHandles
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
@@ -85,7 +89,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
                 rows_, cols_ = np.nonzero(sample.objects[k].mask_visib)
                 lost = gen.random(len(rows_)) >= object_depth_kept
                 metres[rows_[lost], cols_[lost]] = 0.0
-        depth = metres_to_depth(metres, depth_encoding)
+        depth = metres_to_depth(shift_image(metres, *depth_shift), depth_encoding)
         grow = np.array([-1.0, -1.0, 1.0, 1.0]) * max(mask_grow, 0)  # the box holds the mask
         dets = [
             Detection(sample.objects[k].category,
@@ -218,6 +222,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--mask-grow", type=int, default=0, metavar="PX",
                    help="grow each mask by PX pixels (negative: shrink it), as a detector's "
                    "mask that spills onto the background or misses the object's edge; default 0")
+    p.add_argument("--depth-shift", type=int, nargs=2, default=(0, 0), metavar=("DX", "DY"),
+                   help="move the depth image by DX, DY pixels against the colour image (a "
+                   "registration error between the two cameras); default 0 0")
     p.add_argument("--icp-steps", type=int, default=None, help="override the refinement steps")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override an inference setting (repeat), e.g. min_confidence=0.3; "
@@ -303,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     report = SelectionReport()
     records, rows = evaluate(estimator, bop, args.min_visib, args.max_objects, args.box_only,
                              args.depth_encoding, say, report, args.object_depth_kept,
-                             args.gravity, args.mask_grow)  # fmt: skip
+                             args.gravity, args.mask_grow, tuple(args.depth_shift))  # fmt: skip
     if not args.quiet and rows:
         print(file=sys.stderr)
     if report.derivation():

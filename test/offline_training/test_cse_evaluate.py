@@ -229,6 +229,32 @@ def test_mask_grow_grows_or_shrinks_each_mask_and_its_box(cse_root):  # noqa: F8
     assert grow_mask(None, 3) is None and grow_mask(m, 0) is m
 
 
+class DepthRecorder(PerfectEstimator):
+    """Notes each image's depth; solves nothing."""
+
+    seen: list
+
+    def estimate(self, rgb, dets, intr, depth=None, errors="raise"):
+        self.seen.append(np.array(depth))
+        return [None] * len(dets)
+
+
+def test_depth_shift_moves_the_depth_against_the_colour(cse_root):  # noqa: F811
+    from offline_training.evaluation import shift_image
+
+    bop = BopDataset(cse_root, "train")
+    plain, moved = DepthRecorder(bop), DepthRecorder(bop)
+    plain.seen, moved.seen = [], []
+    evaluate(plain, bop, min_visib=0.3)
+    evaluate(moved, bop, min_visib=0.3, depth_shift=(3, -2))
+    assert len(plain.seen) == len(moved.seen) > 0
+    for a, b in zip(plain.seen, moved.seen, strict=True):
+        np.testing.assert_array_equal(b[:-2, 3:], a[2:, :-3])
+        assert not b[-2:].any() and not b[:, :3].any()  # the uncovered border has no depth
+    img = np.arange(12).reshape(3, 4)
+    assert shift_image(img, 0, 0) is img and not shift_image(img, 4, 0).any()
+
+
 def test_set_parses_optional_numbers_and_booleans():
     from offline_training.cse.evaluate import inference_config
     from ros_pose_estimation.core.errors import ConfigError
