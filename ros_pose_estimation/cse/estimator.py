@@ -174,7 +174,8 @@ class CseInferenceConfig:
             azimuth from its handle").
         handle_depth: for a mug, after everything else, turn the pose about the body's axis
             to where the depth pixels stand out of the body (:mod:`.handle_depth`: the handle
-            without the network; the box's pixels); off: as before.
+            without the network; the pixels are the box's, see ``handle_depth_box``); off: as
+            before.
         handle_depth_box: with a mask, the handle step looks at the detection box's depth
             pixels inside the solved box (:func:`.pixels.inside_box`), not at the mask's: a
             mask a few pixels short of the object's edge loses the thin handle (a mask eroded
@@ -584,7 +585,7 @@ class CseEstimator(CategoryEstimator):
                                                       icfg.upright_on_support_deg)  # fmt: skip
             if icfg.width_from_box and name in REVOLUTION_CATEGORIES:
                 est.size = width_from_box(det.box_xyxy, intrinsics.K[0, 0], est.t, est.size)
-            if icfg.handle_depth and name in HANDLE_CATEGORIES:  # a box's pixels as they are
+            if icfg.handle_depth and name in HANDLE_CATEGORIES:  # box-only: the box's pixels
                 if det.mask is not None and icfg.handle_depth_box:  # the handle the mask lost
                     pts = inside_box(object_points(depth_m, det.box_xyxy, None, intrinsics),
                                      est.R, est.t, est.size)  # fmt: skip
