@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -540,15 +540,17 @@ class CseEstimator(CategoryEstimator):
         if names is None:
             names = check_inputs(rgb, detections, intrinsics, self.models)
         planes: dict[int, tuple | None] = {}  # detection index -> its support plane
-        detections = [
-            self._clean_mask(det, name, depth_m, intrinsics, planes, i)
-            for i, (det, name) in enumerate(zip(detections, names, strict=True))
-        ]
+        boxes = [det.box_xyxy for det in detections]
 
         def support_of(i: int):
             if i not in planes:
-                planes[i] = self._support(depth_m, detections[i].box_xyxy, intrinsics)
+                planes[i] = self._support(depth_m, boxes[i], intrinsics)
             return planes[i]
+
+        detections = [
+            self._clean_mask(det, name, depth_m, intrinsics, partial(support_of, i))
+            for i, (det, name) in enumerate(zip(detections, names, strict=True))
+        ]
 
         index = {id(det): i for i, det in enumerate(detections)}
 
@@ -587,8 +589,8 @@ class CseEstimator(CategoryEstimator):
                 est.size = width_from_box(det.box_xyxy, intrinsics.K[0, 0], est.t, est.size)
             if icfg.handle_depth and name in HANDLE_CATEGORIES:  # box-only: the box's pixels
                 if det.mask is not None and icfg.handle_depth_box:  # the handle the mask lost
-                    pts = inside_box(object_points(depth_m, det.box_xyxy, None, intrinsics),
-                                     est.R, est.t, est.size)  # fmt: skip
+                    pts = _solved_object_points(depth_m, replace(det, mask=None), intrinsics,
+                                                est)  # fmt: skip
                 else:
                     pts = object_points(depth_m, det.box_xyxy, det.mask, intrinsics)
                 est.R, est.t, _, _ = handle_turn(
@@ -622,12 +624,13 @@ class CseEstimator(CategoryEstimator):
                 results[i] = self._check_box(i, det, name, est, intrinsics, errors)
         return results
 
-    def _clean_mask(self, det: Detection, name: str, depth_m, intrinsics, planes: dict,
-                    i: int) -> Detection:  # fmt: skip
+    def _clean_mask(self, det: Detection, name: str, depth_m, intrinsics,
+                    support) -> Detection:  # fmt: skip
         """``det`` (of the model ``name``) with its mask's pixels off the object's depth
         (``mask_depth_band``) and, in the mask's rim (``MASK_RIM_SHARE`` of the box's longer
-        side), on the surface around it (``mask_support_plane``; the plane is stored in
-        ``planes[i]``) dropped; ``det`` itself without a mask or with both steps off."""
+        side), on the surface around it (``mask_support_plane``; ``support()``: that surface,
+        fitted once per detection and look) dropped; ``det`` itself without a mask or with
+        both steps off."""
         icfg = self.config
         on_surface = (icfg.mask_support_plane if icfg.mask_support_plane is not None
                       else name not in MASK_ON_SURFACE_KEPT)  # fmt: skip
@@ -636,11 +639,9 @@ class CseEstimator(CategoryEstimator):
         mask = mask_depth_band(det.mask, depth_m, det.box_xyxy, intrinsics.fx,
                                icfg.mask_depth_band)  # fmt: skip
         if on_surface:
-            if i not in planes:
-                planes[i] = self._support(depth_m, det.box_xyxy, intrinsics)
             x0, y0, x1, y1 = (float(v) for v in det.box_xyxy)
             rim = mask_rim(mask, math.ceil(MASK_RIM_SHARE * max(x1 - x0, y1 - y0)))
-            mask = remove_below_plane(mask, depth_m, intrinsics, planes[i], within=rim)
+            mask = remove_below_plane(mask, depth_m, intrinsics, support(), within=rim)
         return Detection(det.category, det.box_xyxy, mask)
 
     def _support(self, depth_m, box_xyxy, intrinsics) -> tuple[np.ndarray, float] | None:

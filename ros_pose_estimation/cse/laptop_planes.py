@@ -4,7 +4,7 @@ The laptop's frame is its base's (``categories.md``: z up from the base, y along
 from the hinge towards the front edge), and both slabs are flat. Whatever the network's
 correspondences say, the depth pixels fix most of the rotation by themselves: the base's
 normal is z, and where the screen is seen too, the hinge, the line where the two planes meet,
-is y. :func:`laptop_rotation` takes the object's depth pixels (``[N x 3]`` camera frame, m) and
+is y. :func:`laptop_slabs` takes the object's depth pixels (``[N x 3]`` camera frame, m) and
 the solved pose:
 
 1. RANSAC (:func:`.planes.fit_plane`) finds the largest plane (at least ``MIN_SHARE`` of the
@@ -47,7 +47,7 @@ from ros_pose_estimation.core.errors import check_shape
 
 from .planes import fit_plane
 
-__all__ = ["BASE_THICKNESS", "laptop_box", "laptop_rotation", "laptop_slabs"]
+__all__ = ["BASE_THICKNESS", "laptop_box", "laptop_slabs"]
 
 #: The larger plane's and the second plane's least share of the
 #: pixels; the least angle between base and screen (deg); the most the base's normal may
@@ -176,14 +176,6 @@ def laptop_slabs(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: fl
     if tilt > MAX_TILT_ONE_DEG:
         return (*_on_surface(R, by_size, up), slabs)
     return _base_frame(R, z, base), "base", slabs
-
-
-def laptop_rotation(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: float = 0.006,
-                    seed: int = 0, up: np.ndarray | None = None,
-                    ) -> tuple[np.ndarray, str]:  # fmt: skip
-    """``(R', how)`` of :func:`laptop_slabs`."""
-    R2, how, _ = laptop_slabs(points, R, t, threshold, seed, up)
-    return R2, how
 
 
 def laptop_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,

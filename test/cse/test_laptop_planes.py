@@ -11,7 +11,7 @@ import pytest
 from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
-from ros_pose_estimation.cse.laptop_planes import laptop_box, laptop_rotation, laptop_slabs
+from ros_pose_estimation.cse.laptop_planes import laptop_box, laptop_slabs
 
 BASE = (0.22, 0.30)  # x (hinge -> front edge), y (along the hinge), m
 SCREEN_HEIGHT = 0.20
@@ -44,6 +44,11 @@ TRUE_T = np.array([0.02, 0.05, 0.9])
 def _camera(points, noise=0.0, seed=1):
     rng = np.random.default_rng(seed)
     return points @ TRUE_R.T + TRUE_T + noise * rng.standard_normal(points.shape)
+
+
+def laptop_rotation(*args, **kwargs):
+    """``(R', how)`` of :func:`laptop_slabs` (what most tests here check)."""
+    return laptop_slabs(*args, **kwargs)[:2]
 
 
 def _angle(A, B):
@@ -116,7 +121,6 @@ def test_the_box_is_measured_from_the_slabs_not_from_a_spilled_mask_s_table():
     R_bad = TRUE_R @ _rot([0, 1, 0], 10.0)
     R, how, slabs = laptop_slabs(pts, R_bad, TRUE_T + 0.02)
     assert how == "two planes"
-    np.testing.assert_allclose(R, laptop_rotation(pts, R_bad, TRUE_T + 0.02)[0])
     assert len(model) - 50 <= len(slabs) <= len(model)
     lo, hi = model.min(0), model.max(0)
     lo[2] -= 0.02

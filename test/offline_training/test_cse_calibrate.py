@@ -34,10 +34,11 @@ def test_writes_a_calibrated_checkpoint(data, capsys):
                "--json", str(report), *LOOSE])  # fmt: skip
     assert rc == 0, capsys.readouterr().err
     text = capsys.readouterr().out
-    assert text.count("<- kept") >= 2 and "cm raw" in text and "cpu" in text
-    assert "median relative size error" in text
     model, meta = load_checkpoint(out)
     info = json.loads(report.read_text())
+    # rotation and centre kept, and the size part when its fit kept it
+    assert text.count("<- kept") == 2 + info["size"]["kept"]
+    assert "cm raw" in text and "cpu" in text and "median relative size error" in text
     correction = model.view_correction
     assert correction is not None and correction.translations is not None
     assert meta["steps"] == 2 and meta["view_correction"]["pairs"] == info["pairs"] >= 20
