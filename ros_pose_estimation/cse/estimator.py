@@ -200,12 +200,15 @@ class CseInferenceConfig:
             ``laptop_box``: where both slabs are seen, the box centre and size measured from
             the slabs' pixels (those within ``plane_threshold`` of the two planes) in that
             frame too (:func:`.laptop_planes.laptop_box`);
-            ``laptop_on_surface``: with the surface the laptop stands on, a slab too far from
-            the solved z is still used: the base if it lies on the surface, else the screen
-            alone with z the surface's normal (:mod:`.laptop_planes` step 5). The surface is
-            level under the world's ``up`` when :meth:`CseEstimator.estimate` is given it
-            (chosen on the laptop calibration set: BENCHMARKS "Gravity for the laptop's
-            slabs"), else the one around the detection (as ``upright_on_support`` finds it).
+            ``laptop_on_surface``: with the surface the laptop stands on, the base is the
+            lower slab along its normal, a base within 25 deg of it takes that normal as z
+            (BENCHMARKS "A far laptop: the table's normal over the base's"), and a slab too far
+            from the solved z is still used: the base if it lies on the surface, else the
+            screen alone with z the surface's normal (:mod:`.laptop_planes` steps 2 and 5). The
+            surface is level under the world's ``up`` when :meth:`CseEstimator.estimate` is
+            given it (chosen on the laptop calibration set: BENCHMARKS "Gravity for the
+            laptop's slabs"), else the one around the detection (as ``upright_on_support``
+            finds it).
         box_faces: for a box, after everything else, take the rotation from its flat faces
             in the depth pixels and the extents and centre from the pixels' spread on them
             (:mod:`.box_faces`; planes within ``plane_threshold``; a side seen alone: the

@@ -10,14 +10,20 @@ the solved pose:
 1. RANSAC (:func:`.planes.fit_plane`) finds the largest plane (at least ``MIN_SHARE`` of the
    pixels within ``threshold``), then the largest plane of the rest (at least
    ``MIN_SHARE_SECOND``); each is refitted to its inliers by least squares.
-2. The base is the plane whose pixels lie lower along the solved z; its normal, turned to
-   agree with the solved z, is the new z (refused beyond ``MAX_TILT_DEG`` of it).
-3. With a screen plane at least ``MIN_FOLD_DEG`` away from the base's: y along their line
+2. The base is the plane whose pixels lie lower along the surface's normal (``up``, where the
+   surface the laptop stands on is known), else along the solved z. A base within
+   ``SURFACE_Z_DEG`` of the surface lies on it: z is the surface's normal, fitted over the
+   ring around the detection (the base's few pixels, far away, carry centimetres of depth
+   noise that tilt their plane). Otherwise z is the base's normal, turned to agree with the
+   solved z, and refused beyond ``MAX_TILT_DEG`` of it.
+3. With a screen plane at least ``MIN_FOLD_DEG`` away from the base's, its pixels a mean
+   ``MIN_SCREEN_RISE`` above the base's (a second "plane" through a far base's noisy pixels
+   is none): y along their line
    (turned to agree with the solved y), x = y x z, and x turned by 180 deg about z when the base's
    pixels lie behind the screen's along it ("two planes").
-4. With the base alone (within ``MAX_TILT_ONE_DEG`` of the solved z): x is the solved x laid
-   into the base plane, then snapped to the nearest edge of the base pixels' minimum-area
-   rectangle if that is within ``MAX_SNAP_DEG`` ("base").
+4. With the base alone (on the surface, or within ``MAX_TILT_ONE_DEG`` of the solved z): x is
+   the solved x laid into the base plane, then snapped to the nearest edge of the base pixels'
+   minimum-area rectangle if that is within ``MAX_SNAP_DEG`` ("base on surface", "base").
 
 5. With the surface the laptop stands on (``up``, its normal), a slab too far from the solved z
    is still used: a plane within ``BASE_UP_DEG`` of the surface is the base (z its normal,
@@ -65,6 +71,14 @@ MIN_POINTS = 30
 #: 40-90 deg from the surface's).
 BASE_UP_DEG = 12.0
 SCREEN_MIN_UP_DEG = 40.0
+#: With the surface known: a base plane within this angle (deg) of its normal lies on it, and
+#: z is then the surface's normal. The surface is fitted over the ring around the detection;
+#: the base's own pixels are fewer, and beyond ~3.5 m their depth noise (cm) tilts its plane
+#: by 5-20 deg. Chosen on the laptop validation sets (BENCHMARKS "A far laptop").
+SURFACE_Z_DEG = 25.0
+#: The least mean height (m) of the second plane's pixels above the base's for it to be the
+#: screen: far away, a second "plane" through the base's noisy pixels is none.
+MIN_SCREEN_RISE = 0.03
 #: The base slab's thickness below its top surface (m): the data engine draws 1.2-2.4 cm.
 BASE_THICKNESS = 0.018
 
@@ -156,16 +170,24 @@ def laptop_slabs(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: fl
         planes.append((second[0], rest[second[2]]))
     by_size = list(planes)
     slabs = np.concatenate([p for _, p in planes])
-    planes.sort(key=lambda plane: float(((plane[1] - t) @ R[:, 2]).mean()))  # base: lowest
+    surface = None if up is None else np.asarray(up, dtype=np.float64) / np.linalg.norm(up)
+    lift = R[:, 2] if surface is None else surface  # base: the lowest along it
+    planes.sort(key=lambda plane: float(((plane[1] - t) @ lift).mean()))
     z, base = planes[0]
-    z = z if z @ R[:, 2] >= 0 else -z
-    tilt = _angle_deg(z, R[:, 2])
-    if tilt > MAX_TILT_DEG:
-        return (*_on_surface(R, by_size, up), slabs)
+    z = z if z @ lift >= 0 else -z
+    on_surface = surface is not None and _angle_deg(z, surface) <= SURFACE_Z_DEG
+    tilt = 0.0
+    if on_surface:  # the surface's normal, fitted around the detection, over the base's few
+        z = surface  # noisy pixels
+    else:
+        tilt = _angle_deg(z, R[:, 2])
+        if tilt > MAX_TILT_DEG:
+            return (*_on_surface(R, by_size, up), slabs)
     if len(planes) == 2:
         screen_normal, screen = planes[1]
         fold = math.degrees(math.acos(float(np.clip(abs(z @ screen_normal), 0.0, 1.0))))
-        if fold >= MIN_FOLD_DEG:
+        rise = float(((screen - base.mean(0)) @ z).mean())
+        if fold >= MIN_FOLD_DEG and rise >= MIN_SCREEN_RISE:
             y = np.cross(z, screen_normal)
             y /= np.linalg.norm(y)
             y = y if y @ R[:, 1] >= 0 else -y
@@ -173,6 +195,8 @@ def laptop_slabs(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: fl
             if (base.mean(0) - screen.mean(0)) @ x < 0:  # the base lies in front of the hinge
                 x, y = -x, -y
             return np.stack([x, y, z], axis=1), "two planes", slabs
+    if on_surface:
+        return _base_frame(R, z, base), "base on surface", slabs
     if tilt > MAX_TILT_ONE_DEG:
         return (*_on_surface(R, by_size, up), slabs)
     return _base_frame(R, z, base), "base", slabs

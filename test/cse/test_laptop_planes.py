@@ -10,8 +10,9 @@ import pytest
 
 from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
+from ros_pose_estimation.cse import laptop_planes
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
-from ros_pose_estimation.cse.laptop_planes import laptop_box, laptop_slabs
+from ros_pose_estimation.cse.laptop_planes import SURFACE_Z_DEG, laptop_box, laptop_slabs
 
 BASE = (0.22, 0.30)  # x (hinge -> front edge), y (along the hinge), m
 SCREEN_HEIGHT = 0.20
@@ -159,9 +160,10 @@ def test_a_base_on_the_surface_is_the_base_however_far_the_solve_tipped():
     assert laptop_rotation(pts, R_bad, TRUE_T)[1] == "tilted"
     R, how = laptop_rotation(pts, R_bad, TRUE_T, up=TRUE_R[:, 2])
     assert how == "base on surface"
-    assert _angle(R, TRUE_R) < 1.0  # z from the base, x from the solve snapped to its edge
-    # a plane neither on the surface nor steep enough for a screen: left alone
-    R2, how2 = laptop_rotation(pts, R_bad, TRUE_T, up=TRUE_R @ _rot([1, 0, 0], 25.0)[:, 2])
+    assert _angle(R, TRUE_R) < 1.0  # z from the surface, x from the solve snapped to its edge
+    # a plane neither on the surface (32 > SURFACE_Z_DEG) nor steep enough for a screen (< 40
+    # deg from the surface): left alone
+    R2, how2 = laptop_rotation(pts, R_bad, TRUE_T, up=TRUE_R @ _rot([1, 0, 0], 32.0)[:, 2])
     assert how2 == "tilted" and np.array_equal(R2, R_bad)
 
 
@@ -172,3 +174,48 @@ def test_a_solve_whose_x_stands_on_the_base_normal_takes_its_y_not_nan():
     R, how = laptop_rotation(pts, R_up, TRUE_T, up=TRUE_R[:, 2])
     assert how == "base on surface" and np.isfinite(R).all()
     assert _angle(R, TRUE_R) < 1.0
+
+
+def test_a_base_on_its_surface_takes_the_surface_s_normal_as_up():
+    """Far away the base's few pixels carry centimetres of depth noise and their plane tilts;
+    the surface around the detection is fitted over many more. A base plane within
+    ``SURFACE_Z_DEG`` of the surface lies on it: z is the surface's normal."""
+    model = _laptop(opening_deg=110.0)
+    half = len(model) // 2
+    model[:half] = model[:half] @ _rot([1, 0, 0], 10.0).T  # the base's plane, tilted 10 deg
+    pts = _camera(model, noise=0.001)
+    up = TRUE_R[:, 2]
+    R, how = laptop_rotation(pts, TRUE_R, TRUE_T, up=up)
+    assert how == "two planes"
+    np.testing.assert_allclose(R[:, 2], up, atol=1e-9)
+    assert _angle(R, TRUE_R) < 0.5
+    assert _angle(laptop_rotation(pts, TRUE_R, TRUE_T)[0], TRUE_R) > 9.0  # its own plane
+    assert SURFACE_Z_DEG < 40.0  # a surface 40 deg away is not the one it stands on
+    R_off, _ = laptop_rotation(pts, TRUE_R, TRUE_T, up=TRUE_R @ _rot([1, 0, 0], 40.0)[:, 2])
+    assert _angle(R_off, TRUE_R) > 9.0
+
+
+@pytest.mark.parametrize("tip", [45.0, 60.0, 80.0])
+def test_with_the_surface_the_base_is_the_lower_slab_along_it_not_along_the_solve(tip):
+    """A solve tipped back towards the screen puts the screen lower along its z than the base;
+    along the surface's normal the base is the lower one whatever the solve says."""
+    pts = _camera(_laptop(opening_deg=125.0), noise=0.001)
+    R_bad = TRUE_R @ _rot([0, 1, 0], tip)
+    assert _angle(laptop_rotation(pts, R_bad, TRUE_T)[0], TRUE_R) > 170.0  # without: flipped
+    R, how = laptop_rotation(pts, R_bad, TRUE_T, up=TRUE_R[:, 2])
+    assert how == "two planes" and _angle(R, TRUE_R) < 0.5
+
+
+def test_a_second_plane_through_the_base_is_not_a_screen():
+    """Far away a second "plane" runs through the base's noisy pixels: its pixels do not rise
+    ``MIN_SCREEN_RISE`` above the base's, and the hinge is not taken from it."""
+    rng = np.random.default_rng(5)
+    x, y = rng.uniform(-0.05, 0.05, 300), rng.uniform(-0.15, 0.15, 300)
+    through = np.stack([x, y, x * math.tan(math.radians(35.0))], 1)  # mean height 0
+    pts = _camera(np.concatenate([_laptop(screen=False), through]), noise=0.0005)
+    R, how = laptop_rotation(pts, TRUE_R @ _rot([0, 0, 1], 5.0), TRUE_T, up=TRUE_R[:, 2])
+    assert how == "base on surface" and _angle(R, TRUE_R) < 0.5
+    with pytest.MonkeyPatch.context() as mp:  # taken as the screen, it turns the laptop round
+        mp.setattr(laptop_planes, "MIN_SCREEN_RISE", -1.0)
+        R, how = laptop_rotation(pts, TRUE_R @ _rot([0, 0, 1], 5.0), TRUE_T, up=TRUE_R[:, 2])
+        assert how == "two planes" and _angle(R, TRUE_R) > 170.0
