@@ -65,6 +65,24 @@ def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> n
     return np.asarray(axis_angle_to_matrix(axis * angle)) @ R
 
 
+def stand_nearest_axis(R: np.ndarray, normal: np.ndarray, max_deg: float) -> np.ndarray:
+    """``[3 x 3]`` rotation ``R`` (model -> camera) turned by the smallest rotation that lays
+    its axis nearest the unit surface ``normal [3]`` (camera frame; either sign) on it, when
+    that axis is within ``max_deg`` (< 90) of it; else ``R`` unchanged. A cuboid resting on
+    any face: which axis is up is left to the caller's convention."""
+    R = np.asarray(R, dtype=np.float64)
+    n = np.asarray(normal, dtype=np.float64)
+    n = n / np.linalg.norm(n)
+    cosines = R.T @ n
+    k = int(np.argmax(np.abs(cosines)))
+    a = np.sign(cosines[k]) * R[:, k] / np.linalg.norm(R[:, k])
+    angle = math.acos(float(np.clip(a @ n, -1.0, 1.0)))
+    if angle > math.radians(max_deg) or angle < 1e-12:
+        return R
+    axis = np.cross(a, n)
+    return np.asarray(axis_angle_to_matrix(axis / np.linalg.norm(axis) * angle)) @ R
+
+
 def rest_axis_up(R: np.ndarray, size: np.ndarray, normal: np.ndarray, max_deg: float = 15.0
                  ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """A cuboid's rotation ``R [3 x 3]`` (model -> camera) and extents ``size [3]`` (m) with its

@@ -12,7 +12,10 @@ and the solved pose (rotation ``R``, box centre ``t``, extents ``size``):
 3. Two or three faces fix the rotation (the axes in order z, x, y, each made orthogonal to
    those before; the last is their cross product). One face fixes its axis; the solved axes
    are laid into its plane and snapped to the nearest edge of the face pixels' minimum-area
-   rectangle (within ``MAX_SNAP_DEG``).
+   rectangle (within ``MAX_SNAP_DEG``). With the surface the box stands on known
+   (``support``), the new axis nearest its normal, within ``SURFACE_AXIS_DEG``, is laid on
+   it by the smallest turn: far away the faces' depth noise tilts their planes, and the
+   surface is fitted over the ring around the detection.
 4. The extents: along each axis, the spread of the faces' pixels (plane inliers only: a
    mask's stray edge pixels would stretch it) in the new frame where some face spans it (a
    face spans the two axes in its plane). Along the normal of a face seen alone no pixel
@@ -35,6 +38,7 @@ import cv2
 import numpy as np
 
 from ros_pose_estimation.core.errors import check_shape
+from ros_pose_estimation.core.standing import stand_nearest_axis
 
 from .planes import fit_plane
 
@@ -58,6 +62,10 @@ MIN_HEIGHT = 0.01
 #: validation sets, BENCHMARKS "The box's depth behind one face"; 0.7 and more override a
 #: right solve of a box thinner than the template, as the oracle test shows).
 MIN_DEPTH_SHARE = 0.5
+#: With the surface known: the faces' axis nearest its normal, within this angle (deg), is
+#: laid on it before the extents are measured (step 3). 15 / 25 / 35 deg on the box
+#: validation sets: 25 best (BENCHMARKS "A far box").
+SURFACE_AXIS_DEG = 25.0
 
 
 def _orthonormal(axes: dict[int, np.ndarray]) -> np.ndarray:
@@ -81,7 +89,7 @@ def _orthonormal(axes: dict[int, np.ndarray]) -> np.ndarray:
 def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.ndarray,
                    threshold: float = 0.006, seed: int = 0,
                    support: tuple[np.ndarray, float] | None = None,
-                   proportions: np.ndarray | None = None,
+                   proportions: np.ndarray | None = None, stand: bool = True,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # fmt: skip
     """``(R', t', size', faces)``: the box's pose and extents from its faces (see the module
     docstring); ``faces`` = how many were used (0: unchanged).
@@ -92,9 +100,11 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
         threshold: plane inlier distance (m).
         seed: RANSAC seed (deterministic results).
         support: the surface the box stands on, ``(unit normal [3], offset)`` with a point's
-            height ``p . normal + offset`` (:func:`.pixels.support_plane`), or None. When the
-            only face seen is the top (its normal within ``MAX_TOP_TILT_DEG`` of the
-            surface's), the box's height is the top's height above the surface.
+            height ``p . normal + offset`` (:func:`.pixels.support_plane`), or None. With
+            ``stand``, the faces' axis nearest its normal is laid on it (step 3; the
+            estimator's tabletop prior, ``upright_on_support``). When the only face seen is
+            the top (its normal within ``MAX_TOP_TILT_DEG`` of the surface's), the box's
+            height is the top's height above the surface.
         proportions: ``[3]`` the category template's extents (m; only their ratios matter),
             or None. When the only face seen is a side (its normal model x or y), the box's
             extent along that normal is the solved one, but at least ``MIN_DEPTH_SHARE`` of
@@ -142,6 +152,8 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
         R_new = np.zeros((3, 3))
         R_new[:, k], R_new[:, i] = normal, u
         R_new[:, j] = np.cross(normal, u)  # (k, i, j) cyclic: axis j = axis k x axis i
+    if support is not None and stand:
+        R_new = stand_nearest_axis(R_new, support[0], SURFACE_AXIS_DEG)
     on_faces = np.concatenate([face for _, face in faces.values()])  # stray pixels left out
     q = (on_faces - t) @ R_new
     lo, hi = q.min(axis=0), q.max(axis=0)

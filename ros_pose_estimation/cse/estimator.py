@@ -212,8 +212,9 @@ class CseInferenceConfig:
         box_faces: for a box, after everything else, take the rotation from its flat faces
             in the depth pixels and the extents and centre from the pixels' spread on them
             (:mod:`.box_faces`; planes within ``plane_threshold``; a side seen alone: the
-            depth behind it at least half what the template's proportions give), then put the
-            longer horizontal edge on x again.
+            depth behind it at least half what the template's proportions give; with
+            ``upright_on_support``, the faces' axis nearest the surface's normal laid on it,
+            BENCHMARKS "A far box"), then put the longer horizontal edge on x again.
         upright_on_support: before the steps above, turn every object whose solved z is within
             ``upright_on_support_deg`` of the normal of the surface around its detection
             (:func:`.pixels.support_plane`) so that it stands upright on it
@@ -615,9 +616,10 @@ class CseEstimator(CategoryEstimator):
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
                 proportions = self.models[name].template_extents().double().cpu().numpy()
-                R, est.t, size, _ = box_from_faces(pts, est.R, est.t, est.size,
-                                                   icfg.plane_threshold, icfg.seed, support,
-                                                   proportions)  # fmt: skip
+                R, est.t, size, _ = box_from_faces(
+                    pts, est.R, est.t, est.size, icfg.plane_threshold, icfg.seed, support,
+                    proportions, icfg.upright_on_support,
+                )  # fmt: skip
                 R, est.size = order_horizontal_extents(get_category(name), R, size)
                 est.R = canonical_rotation(R, name) if icfg.canonical_symmetry else R
             correction = self.models[name].view_correction

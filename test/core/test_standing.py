@@ -12,6 +12,7 @@ from ros_pose_estimation.core.standing import (
     check_up,
     rest_axis_up,
     stand_all_on_gravity,
+    stand_nearest_axis,
     stand_on_gravity,
     stand_upright,
     up_in_camera,
@@ -81,3 +82,22 @@ def test_an_upside_down_estimate_is_turned_over_not_made_nan():
     np.testing.assert_allclose(stood @ stood.T, np.eye(3), atol=1e-12)
     # within the usual gates an upside-down estimate is left as it is
     np.testing.assert_array_equal(stand_upright(flipped, up, 25.0), flipped)
+
+
+def _lay(A: np.ndarray, k: int, sign: float, up: np.ndarray) -> np.ndarray:
+    """``A`` turned by the smallest rotation that puts ``sign`` times its axis ``k`` on ``up``."""
+    a = A[:, k] * sign
+    axis = np.cross(a, up)
+    angle = np.arccos(np.clip(a @ up, -1.0, 1.0))
+    return axis_angle_to_matrix(axis / np.linalg.norm(axis) * angle) @ A
+
+
+@pytest.mark.parametrize("k, sign", [(0, 1.0), (1, -1.0), (2, -1.0)])
+def test_the_axis_nearest_the_surface_is_laid_on_it_whichever_it_is(k, sign):
+    up = np.array([0.0, -1.0, 0.0])
+    R_true = _lay(axis_angle_to_matrix(np.array([0.4, -1.1, 0.7])), k, sign, up)
+    R = _about_camera_x(R_true, 12.0)  # that axis tilted 12 deg off the surface's normal
+    stood = stand_nearest_axis(R, up, 20.0)
+    np.testing.assert_allclose(stood[:, k] * sign, up, atol=1e-12)
+    np.testing.assert_allclose(stood, R_true, atol=1e-12)  # the smallest turn: the tilt undone
+    assert np.array_equal(stand_nearest_axis(R, up, 10.0), R)  # beyond the gate: unchanged

@@ -10,7 +10,7 @@ import pytest
 
 from ros_pose_estimation.core.errors import InputError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
-from ros_pose_estimation.cse.box_faces import box_from_faces
+from ros_pose_estimation.cse.box_faces import SURFACE_AXIS_DEG, box_from_faces
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
 
 SIZE = np.array([0.30, 0.18, 0.12])
@@ -124,3 +124,21 @@ def test_a_side_alone_is_not_flattened_below_the_template_proportions(side):
     top = box_from_faces(_visible_faces(only=2), TRUE_R, TRUE_T, SIZE * np.array([1, 1, 0.2]),
                          proportions=proportions)[2]  # fmt: skip
     assert top[2] == pytest.approx(SIZE[2] * 0.2)
+
+
+def test_on_its_surface_the_faces_nearest_axis_takes_the_surface_s_normal():
+    """Far away the faces' depth noise tilts their planes; the surface, fitted over the ring
+    around the detection, lays the faces' axis nearest its normal on it (within
+    ``SURFACE_AXIS_DEG``) before the extents are measured."""
+    tilt = _rot(TRUE_R[:, 0], 8.0)  # the faces' planes, tilted about the box's x
+    pts = (_visible_faces() - TRUE_T) @ tilt.T + TRUE_T
+    z = TRUE_R[:, 2] * np.sign(TRUE_R[:, 2] @ -TRUE_T)  # the table's normal, camera side
+    support = (z, -float((TRUE_T - z * SIZE[2] / 2) @ z))
+    R_alone = box_from_faces(pts, TRUE_R, TRUE_T, SIZE)[0]
+    assert _angle(R_alone, TRUE_R) == pytest.approx(8.0, abs=0.5)  # the faces' own tilt
+    R, t, size, faces = box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=support)
+    assert faces >= 2 and _angle(R, TRUE_R) < 0.5
+    assert abs(R[:, 2] @ z) == pytest.approx(1.0, abs=1e-12)
+    assert SURFACE_AXIS_DEG < 38.0  # a surface 38 deg from the faces' axis: not their table
+    far = (np.asarray(_rot(TRUE_R[:, 0], -30.0)) @ z, support[1])
+    assert _angle(box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=far)[0], R_alone) < 1e-6
