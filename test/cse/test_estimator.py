@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -242,6 +243,37 @@ def test_the_view_correction_turns_the_rotation_and_moves_the_centre_last():
     np.testing.assert_allclose(sized.t, on.t, atol=1e-12)
     (raw,) = CseEstimator({"mug": model}, off_config).estimate(rgb, [det], intr, depth)
     np.testing.assert_array_equal(raw.size, off.size)
+
+
+def test_a_height_measured_from_the_surface_is_not_scaled_by_the_size_part(monkeypatch):
+    from ros_pose_estimation.core.view_correction import ViewCorrection
+    from ros_pose_estimation.cse import estimator as estimator_mod
+
+    model, rgb, depth, mask, intr, R, t = oracle_frame("mug", 0)
+    det = Detection("mug", mask_box(mask), mask)
+    views = np.concatenate([np.eye(3), -np.eye(3)])
+    gain = np.array([1.1, 1.05, 0.9])
+    model.view_correction = ViewCorrection("mug", views, np.zeros((6, 3)), 3.0,
+                                           size_gain=gain)  # fmt: skip
+    calls = []
+
+    def measured(R_, t_, size, support, points):
+        calls.append(len(points))
+        out = np.array(size, dtype=np.float64)
+        out[2] = 0.123
+        return t_, out, True
+
+    monkeypatch.setattr(estimator_mod, "support_plane",
+                        lambda *a, **k: (np.array([0.0, -1.0, 0.0]), 1.0))  # fmt: skip
+    monkeypatch.setattr(estimator_mod, "height_from_support", measured)
+    cfg = CseInferenceConfig(handle_depth=False, upright=False, min_box_cover=0.0)
+    (est,) = CseEstimator({"mug": model}, cfg).estimate(rgb, [det], intr, depth)
+    assert calls and calls[0] > 0  # given the object's depth pixels
+    assert est.size[2] == pytest.approx(0.123)  # measured: the size part leaves it
+    off = replace(cfg, height_from_support=False)
+    (solved,) = CseEstimator({"mug": model}, off).estimate(rgb, [det], intr, depth)
+    assert len(calls) == 1  # off: not asked
+    np.testing.assert_allclose(est.size[:2], solved.size[:2])  # x and y scaled alike
 
 
 def test_the_support_plane_is_fitted_once_per_box_only_detection(monkeypatch):

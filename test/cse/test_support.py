@@ -1,7 +1,7 @@
 """Objects standing on a surface (ros_pose_estimation/cse/support.py): a solve tilted by a few
 degrees stands upright on the surface's normal; a clearly tilted one is left alone; a box solved
 with another axis up is relabelled so that z is the vertical one; a box reaching below the
-surface is cut at it."""
+surface is cut at it; an upright object's height is measured from the surface to its top."""
 
 from __future__ import annotations
 
@@ -14,7 +14,13 @@ import pytest
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
-from ros_pose_estimation.cse.support import clip_to_support, rest_axis_up, stand_upright
+from ros_pose_estimation.cse.support import (
+    TOP_PERCENTILE,
+    clip_to_support,
+    height_from_support,
+    rest_axis_up,
+    stand_upright,
+)
 
 
 def _rot(axis, deg):
@@ -127,3 +133,46 @@ def test_clipping_leaves_floating_tilted_and_implausible_boxes_alone():
     deep = _table_under(t, TRUE_R, size, sink=0.1)  # 70 % of the height under the "table"
     t3, size3 = clip_to_support(TRUE_R, t, size, deep)
     assert np.array_equal(t3, t) and np.array_equal(size3, size)
+
+
+def _cylinder_pixels(t, R, size, n=800, seed=0):
+    """Camera-frame points on the side and top of an upright cylinder (``size``: its box),
+    with one stray pixel high above it (what the top's percentile ignores)."""
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.0, 2 * math.pi, n)
+    z = rng.uniform(-0.5, 0.5, n) * size[2]
+    side = np.stack([0.5 * size[0] * np.cos(a), 0.5 * size[1] * np.sin(a), z], 1)
+    r = 0.5 * size[0] * np.sqrt(rng.uniform(0.0, 1.0, n // 4))
+    b = rng.uniform(0.0, 2 * math.pi, n // 4)
+    top = np.stack([r * np.cos(b), r * np.sin(b), np.full(n // 4, 0.5 * size[2])], 1)
+    stray = np.array([[0.0, 0.0, 0.5 * size[2] + 0.2]])
+    return np.concatenate([side, top, stray]) @ R.T + t
+
+
+def test_an_upright_object_reaches_from_the_table_to_the_top_of_its_pixels():
+    true = np.array([0.08, 0.08, 0.14])
+    t_true = np.array([0.05, -0.02, 0.7])
+    support = _table_under(t_true, TRUE_R, true, sink=0.0)  # the bottom on the table
+    pts = _cylinder_pixels(t_true, TRUE_R, true)
+    short = true * np.array([1.0, 1.0, 0.88])  # the solve 12 % short, its centre 1 cm low
+    t_low = t_true - 0.01 * TRUE_R[:, 2]
+    t2, size2, measured = height_from_support(TRUE_R, t_low, short, support, pts)
+    assert measured
+    np.testing.assert_allclose(size2[:2], short[:2])  # the width is the solve's
+    assert size2[2] == pytest.approx(true[2], abs=0.002)  # the stray pixel ignored
+    np.testing.assert_allclose(t2, t_true, atol=0.001)
+    assert TOP_PERCENTILE < 100.0
+
+
+def test_the_height_is_left_alone_tilted_with_few_pixels_or_implausible():
+    true = np.array([0.08, 0.08, 0.14])
+    t = np.array([0.05, -0.02, 0.7])
+    support = _table_under(t, TRUE_R, true, sink=0.0)
+    pts = _cylinder_pixels(t, TRUE_R, true)
+    for R, points, size in [
+        (TRUE_R @ _rot([1, 0, 0], 10.0), pts, true),  # not stood upright on this surface
+        (TRUE_R, pts[:10], true),  # too few pixels
+        (TRUE_R, pts, true * np.array([1.0, 1.0, 0.3])),  # 3.3x the solve: not the object's
+    ]:
+        t2, size2, measured = height_from_support(R, t, size, support, points)
+        assert not measured and np.array_equal(t2, t) and np.array_equal(size2, size)
