@@ -23,7 +23,10 @@ and the solved pose (rotation ``R``, box centre ``t``, extents ``size``):
    solved extent; for a side face, given the template's ``proportions``, at least
    ``MIN_DEPTH_SHARE`` of the other horizontal extent times the template's ratio of the two.
    The centre: the middle of the spread, or, along the one face's normal, half that extent
-   behind the face.
+   behind the face. A box standing on the surface (``stand``) with its top among two or
+   three faces reaches from the surface to the top face's median height over it (within
+   ``TOP_AGREE`` of the spread): the spread of a short side face carries its edge pixels'
+   depth noise.
 
 The frame's convention (x the longer horizontal edge) is applied afterwards by the estimator.
 With no plane, the pose is returned unchanged. Pure numpy and OpenCV;
@@ -66,6 +69,10 @@ MIN_DEPTH_SHARE = 0.5
 #: laid on it before the extents are measured (step 3). 15 / 25 / 35 deg on the box
 #: validation sets: 25 best (BENCHMARKS "A far box").
 SURFACE_AXIS_DEG = 25.0
+#: With the surface known and the top seen among other faces: the height is the top face's
+#: over the surface when within this factor of the faces' spread either way (else the surface
+#: found is likely not the one under the box, e.g. a neighbour's top).
+TOP_AGREE = 1.6
 
 
 def _orthonormal(axes: dict[int, np.ndarray]) -> np.ndarray:
@@ -90,9 +97,11 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
                    threshold: float = 0.006, seed: int = 0,
                    support: tuple[np.ndarray, float] | None = None,
                    proportions: np.ndarray | None = None, stand: bool = True,
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:  # fmt: skip
-    """``(R', t', size', faces)``: the box's pose and extents from its faces (see the module
-    docstring); ``faces`` = how many were used (0: unchanged).
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:  # fmt: skip
+    """``(R', t', size', faces, on_surface)``: the box's pose and extents from its faces (see
+    the module docstring); ``faces`` = how many were used (0: unchanged); ``on_surface``:
+    whether its height (the extent along the axis nearest the surface's normal) was measured
+    from the surface (the top over it) rather than spread or solved.
 
     Args:
         points: ``[N x 3]`` the box's depth pixels, camera frame (m).
@@ -118,7 +127,7 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
     t = np.asarray(t, dtype=np.float64)
     size = np.asarray(size, dtype=np.float64)
     if len(pts) < MIN_POINTS:
-        return R, t, size, 0
+        return R, t, size, 0, False
     rng = np.random.default_rng(seed)
     faces: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # axis -> (signed normal, pixels)
     rest = pts
@@ -135,7 +144,7 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
             faces[k] = (normal * np.sign(cosines[k]), rest[inliers])
         rest = rest[~inliers]
     if not faces:
-        return R, t, size, 0
+        return R, t, size, 0, False
     if len(faces) >= 2:
         R_new = _orthonormal({k: n for k, (n, _) in faces.items()})
     else:
@@ -159,6 +168,7 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
     lo, hi = q.min(axis=0), q.max(axis=0)
     centre, extent = 0.5 * (lo + hi), hi - lo
     spanned = [any(a != k for a in faces) for k in range(3)]  # a face in the axis's plane
+    on_surface = False
     for k in range(3):
         if not spanned[k]:  # the only face is perpendicular to k: its depth is not seen
             face_q = float(np.median((faces[k][1] - t) @ R_new[:, k]))
@@ -167,10 +177,22 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
             if support is not None and abs(float(R_new[:, k] @ support[0])) >= math.cos(
                     math.radians(MAX_TOP_TILT_DEG)):  # fmt: skip
                 height = float(np.median(faces[k][1] @ support[0])) + support[1]
-                depth_k = height if height >= MIN_HEIGHT else depth_k  # the top over the table
+                if height >= MIN_HEIGHT:  # the top over the table
+                    depth_k, on_surface = height, True
             elif proportions is not None and k < 2:  # a side: its horizontal edge is seen
                 other = 1 - k
                 ratio = float(proportions[k]) / max(float(proportions[other]), 1e-9)
                 depth_k = max(depth_k, MIN_DEPTH_SHARE * ratio * extent[other])
             centre[k], extent[k] = face_q - toward * 0.5 * depth_k, depth_k
-    return R_new, t + R_new @ centre, extent, len(faces)
+    if support is not None and stand:  # standing on the surface: from it to the top face
+        n = np.asarray(support[0], dtype=np.float64)
+        cosines = R_new.T @ n
+        k = int(np.argmax(np.abs(cosines)))
+        upright = abs(cosines[k]) >= math.cos(math.radians(MAX_TOP_TILT_DEG))
+        if k in faces and spanned[k] and upright:
+            height = float(np.median(faces[k][1] @ n)) + float(support[1])
+            if height >= MIN_HEIGHT and extent[k] / TOP_AGREE <= height <= extent[k] * TOP_AGREE:
+                rise = 0.5 * height - (float((t + R_new @ centre) @ n) + float(support[1]))
+                centre[k] += np.sign(cosines[k]) * rise
+                extent[k], on_surface = height, True
+    return R_new, t + R_new @ centre, extent, len(faces), on_surface

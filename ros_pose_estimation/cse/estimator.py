@@ -273,8 +273,9 @@ class CseInferenceConfig:
         view_correction: turn the final rotation, move the box centre and (after the depth
             steps) scale the box's extents by the model's
             viewpoint bias correction when its checkpoint has one
-            (:mod:`ros_pose_estimation.core.view_correction`, fitted by ``calibrate-cse``);
-            False gives the pose of the solve alone.
+            (:mod:`ros_pose_estimation.core.view_correction`, fitted by ``calibrate-cse``),
+            except a height measured from the surface (``height_from_support``, a box's top
+            over it); False gives the pose of the solve alone.
         tau: softmax temperature of Eq. 1 at inference for every model (None: each model's
             ``inference_tau``, else its training ``tau``, 0.1 published). A lower one commits
             each cell to one region of the template rather than averaging several (a symmetric
@@ -631,12 +632,13 @@ class CseEstimator(CategoryEstimator):
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
                 proportions = self.models[name].template_extents().double().cpu().numpy()
-                R, est.t, size, _ = box_from_faces(
+                R, est.t, size, _, on_surface = box_from_faces(
                     pts, est.R, est.t, est.size, icfg.plane_threshold, icfg.seed, support,
                     proportions, icfg.upright_on_support,
                 )  # fmt: skip
                 R, est.size = order_horizontal_extents(get_category(name), R, size)
                 est.R = canonical_rotation(R, name) if icfg.canonical_symmetry else R
+                measured = on_surface and abs(float(est.R[:, 2] @ support[0])) > 1.0 - 1e-6
             correction = self.models[name].view_correction
             if icfg.view_correction and correction is not None:  # the size last, as fitted
                 size = correction.correct_size(est.size[None])[0]

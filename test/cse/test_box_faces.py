@@ -47,7 +47,7 @@ def _angle(A, B):
 @pytest.mark.parametrize("turn", [([0, 0, 1], 20.0), ([1, 0, 0], -15.0), ([1, 1, 1], 25.0)])
 def test_the_faces_seen_give_pose_and_extents_back(turn):
     pts = _visible_faces()
-    R, t, size, faces = box_from_faces(pts, TRUE_R @ _rot(*turn), TRUE_T + 0.03, SIZE * 0.7)
+    R, t, size, faces, _ = box_from_faces(pts, TRUE_R @ _rot(*turn), TRUE_T + 0.03, SIZE * 0.7)
     assert faces >= 2
     assert _angle(R, TRUE_R) < 1.0
     np.testing.assert_allclose(size, SIZE, atol=0.005)
@@ -58,7 +58,7 @@ def test_one_face_fixes_its_axis_and_snaps_to_its_outline():
     # the z face alone: its normal, its edges, the solved depth
     pts = _visible_faces(only=2)
     solved = TRUE_R @ _rot([0, 0, 1], 12.0) @ _rot([1, 0, 0], 6.0)
-    R, t, size, faces = box_from_faces(pts, solved, TRUE_T, SIZE)
+    R, t, size, faces, _ = box_from_faces(pts, solved, TRUE_T, SIZE)
     assert faces == 1
     assert _angle(R, TRUE_R) < 1.0
     np.testing.assert_allclose(size, SIZE, atol=0.005)  # x, y seen; z: the solved one
@@ -67,7 +67,7 @@ def test_one_face_fixes_its_axis_and_snaps_to_its_outline():
 
 def test_no_face_or_too_few_pixels_change_nothing():
     cloud = np.random.default_rng(1).uniform(-0.3, 0.3, (400, 3)) + TRUE_T  # no plane in it
-    R, t, size, faces = box_from_faces(cloud, TRUE_R, TRUE_T, SIZE)
+    R, t, size, faces, _ = box_from_faces(cloud, TRUE_R, TRUE_T, SIZE)
     assert faces == 0 and np.array_equal(R, TRUE_R) and np.array_equal(size, SIZE)
     assert box_from_faces(_visible_faces()[:10], TRUE_R, TRUE_T, SIZE)[3] == 0
     # a face 60 deg from every solved axis is not given to any
@@ -86,7 +86,7 @@ def test_the_top_alone_takes_its_height_from_the_surface_under_the_box():
     bottom = TRUE_T - z * SIZE[2] / 2
     support = (z, -float(bottom @ z))  # the table: height 0 at the box's bottom
     wrong = SIZE * np.array([1.0, 1.0, 0.2])  # a solve that flattened the unseen height
-    R, t, size, faces = box_from_faces(pts, TRUE_R, TRUE_T, wrong, support=support)
+    R, t, size, faces, _ = box_from_faces(pts, TRUE_R, TRUE_T, wrong, support=support)
     assert faces == 1
     np.testing.assert_allclose(size, SIZE, atol=0.005)
     np.testing.assert_allclose(t, TRUE_T, atol=0.005)
@@ -106,7 +106,7 @@ def test_a_side_alone_is_not_flattened_below_the_template_proportions(side):
     proportions = SIZE * 0.5  # a template of the same proportions, half the size
     flat = SIZE.copy()
     flat[side] *= 0.25  # a solve that flattened the box along the unseen depth
-    R, t, size, faces = box_from_faces(pts, TRUE_R, TRUE_T, flat, proportions=proportions)
+    R, t, size, faces, _ = box_from_faces(pts, TRUE_R, TRUE_T, flat, proportions=proportions)
     assert faces == 1
     floor = SIZE.copy()
     floor[side] *= MIN_DEPTH_SHARE  # the other horizontal edge x the ratio x the share
@@ -136,9 +136,47 @@ def test_on_its_surface_the_faces_nearest_axis_takes_the_surface_s_normal():
     support = (z, -float((TRUE_T - z * SIZE[2] / 2) @ z))
     R_alone = box_from_faces(pts, TRUE_R, TRUE_T, SIZE)[0]
     assert _angle(R_alone, TRUE_R) == pytest.approx(8.0, abs=0.5)  # the faces' own tilt
-    R, t, size, faces = box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=support)
+    R, t, size, faces, _ = box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=support)
     assert faces >= 2 and _angle(R, TRUE_R) < 0.5
     assert abs(R[:, 2] @ z) == pytest.approx(1.0, abs=1e-12)
     assert SURFACE_AXIS_DEG < 38.0  # a surface 38 deg from the faces' axis: not their table
     far = (np.asarray(_rot(TRUE_R[:, 0], -30.0)) @ z, support[1])
     assert _angle(box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=far)[0], R_alone) < 1e-6
+
+
+def test_standing_on_the_surface_the_height_is_the_top_face_over_it():
+    """A side face's spread along the height carries its edge pixels (flying pixels at the
+    top edge, 1.5 cm high here, still on the side's plane); with the surface, the box reaches
+    from it to the top face's median height over it."""
+    up = TRUE_R[:, 2] * np.sign(TRUE_R[:, 2] @ -TRUE_T)  # the top faces the camera
+    bottom = TRUE_T - up * SIZE[2] / 2
+    support = (up, -float(bottom @ up))
+    pts = _visible_faces()
+    height = pts @ up + support[1]
+    on_top = np.abs(height - SIZE[2]) < 1e-9
+    edge = ~on_top & (height > SIZE[2] - 0.01)  # the sides' pixels along the top edge
+    pts = np.concatenate([pts, pts[edge] + 0.015 * up])
+    _, _, spread, faces, _ = box_from_faces(pts, TRUE_R, TRUE_T, SIZE)
+    assert faces >= 2 and spread[2] == pytest.approx(SIZE[2] + 0.015, abs=0.002)
+    R, t, size, faces, _ = box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=support)
+    assert faces >= 2 and _angle(R, TRUE_R) < 0.5
+    assert size[2] == pytest.approx(SIZE[2], abs=0.002)
+    np.testing.assert_allclose(t, TRUE_T, atol=0.002)
+    assert box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=support, stand=False)[2][
+        2] == pytest.approx(SIZE[2] + 0.015, abs=0.002)  # the tabletop prior off: the spread
+    # a surface that is not under the box (a neighbour's top 10 cm up): the spread stays
+    high = (up, support[1] - 0.10)
+    assert box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=high)[2][2] == pytest.approx(
+        SIZE[2] + 0.015, abs=0.002)
+
+
+def test_it_says_when_the_height_was_measured_from_the_surface():
+    up = TRUE_R[:, 2] * np.sign(TRUE_R[:, 2] @ -TRUE_T)
+    support = (up, -float((TRUE_T - up * SIZE[2] / 2) @ up))
+    pts = _visible_faces()
+    assert box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=support)[4]  # the top seen
+    assert not box_from_faces(pts, TRUE_R, TRUE_T, SIZE)[4]  # no surface: the spread
+    top = _visible_faces(only=2)  # the top alone over the table
+    assert box_from_faces(top, TRUE_R, TRUE_T, SIZE, support=support)[4]
+    side = _visible_faces(only=0)  # a side alone: its height is the side's own spread
+    assert not box_from_faces(side, TRUE_R, TRUE_T, SIZE, support=support)[4]

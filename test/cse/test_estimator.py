@@ -460,7 +460,7 @@ def test_the_box_faces_step_is_given_the_template_proportions(monkeypatch):
 
     def recording(points, R_, t_, size, threshold, seed, support, proportions, stand):
         seen.append((np.asarray(proportions), stand))
-        return R_, t_, size, 0
+        return R_, t_, size, 0, False
 
     monkeypatch.setattr(estimator_mod, "box_from_faces", recording)
     CseEstimator({"box": model}).estimate(rgb, [det], intr, depth)
