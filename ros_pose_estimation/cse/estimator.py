@@ -628,7 +628,8 @@ class CseEstimator(CategoryEstimator):
                 est.R, how, slabs = laptop_slabs(pts, est.R, est.t, icfg.plane_threshold,
                                                  icfg.seed, surface)  # fmt: skip
                 if how == "two planes" and icfg.laptop_box:
-                    est.t, est.size = laptop_box(slabs, est.R, est.t)
+                    on = support if icfg.upright_on_support else None  # the table: the bottom
+                    est.t, est.size = laptop_box(slabs, est.R, est.t, support=on)
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
                 proportions = self.models[name].template_extents().double().cpu().numpy()

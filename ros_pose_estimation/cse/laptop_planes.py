@@ -203,18 +203,25 @@ def laptop_slabs(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: fl
 
 
 def laptop_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,
-               base_thickness: float = BASE_THICKNESS) -> tuple[np.ndarray, np.ndarray]:
+               base_thickness: float = BASE_THICKNESS,
+               support: tuple[np.ndarray, float] | None = None,
+               ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """``(box centre [3], extents [3])`` (m) of a laptop measured from its slabs' depth pixels
     ``points [N x 3]`` (camera frame; :func:`laptop_slabs`'s) in the frame ``R`` (a "two
     planes" rotation of :func:`laptop_slabs`) about the solved centre ``t``: x and y from the
     pixels' extents,
     z from ``base_thickness`` below the base's top (the 5th percentile of the pixels' heights)
-    to the highest pixel (the screen's top)."""
+    to the highest pixel (the screen's top). With the surface the laptop stands on,
+    ``support = (unit normal [3], offset)`` (a point's height ``p . normal + offset``) and
+    ``R``'s z on its normal, the bottom is that surface instead (no thickness to assume)."""
     pts = np.asarray(points, dtype=np.float64)
     check_shape("points", pts, ("N", 3))
     R = np.asarray(R, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
     q = (pts - t) @ R
-    lo = np.array([q[:, 0].min(), q[:, 1].min(), np.percentile(q[:, 2], 5) - base_thickness])
+    bottom = float(np.percentile(q[:, 2], 5)) - base_thickness
+    if support is not None and float(R[:, 2] @ support[0]) > 1.0 - 1e-6:
+        bottom = -(float(t @ support[0]) + float(support[1]))  # the surface, along z from t
+    lo = np.array([q[:, 0].min(), q[:, 1].min(), bottom])
     hi = q.max(axis=0)
     return t + R @ (0.5 * (lo + hi)), hi - lo

@@ -219,3 +219,23 @@ def test_a_second_plane_through_the_base_is_not_a_screen():
         mp.setattr(laptop_planes, "MIN_SCREEN_RISE", -1.0)
         R, how = laptop_rotation(pts, TRUE_R @ _rot([0, 0, 1], 5.0), TRUE_T, up=TRUE_R[:, 2])
         assert how == "two planes" and _angle(R, TRUE_R) > 170.0
+
+
+def test_on_its_surface_the_box_reaches_down_to_it():
+    """The base's thickness is assumed (1.8 cm) without the surface; with it, the box's
+    bottom is the surface (here 2.5 cm under the base's top)."""
+    model = _laptop(opening_deg=100.0, n=4000)
+    pts = _camera(model)
+    up = TRUE_R[:, 2]
+    support = (up, -float((TRUE_T - 0.025 * up) @ up))  # the table 2.5 cm under the base's top
+    R, how = laptop_rotation(pts, TRUE_R @ _rot([0, 1, 0], 10.0), TRUE_T + 0.02, up=up)
+    assert how == "two planes"
+    top = model[:, 2].max()
+    _, size = laptop_box(pts, R, TRUE_T + 0.02)
+    assert size[2] == pytest.approx(top + 0.018, abs=0.002)  # the assumed thickness
+    centre, size = laptop_box(pts, R, TRUE_T + 0.02, support=support)
+    assert size[2] == pytest.approx(top + 0.025, abs=1e-6)
+    assert float(centre @ up) + support[1] == pytest.approx(0.5 * size[2], abs=1e-6)
+    tilted = (np.asarray(_rot(TRUE_R[:, 0], 20.0)) @ up, support[1])  # not under it: unused
+    assert laptop_box(pts, R, TRUE_T + 0.02, support=tilted)[1][2] == pytest.approx(
+        top + 0.018, abs=0.002)
