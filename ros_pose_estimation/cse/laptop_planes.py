@@ -12,10 +12,10 @@ the solved pose:
    ``MIN_SHARE_SECOND``); each is refitted to its inliers by least squares.
 2. The base is the plane whose pixels lie lower along the surface's normal (``up``, where the
    surface the laptop stands on is known), else along the solved z. A base within
-   ``SURFACE_Z_DEG`` of the surface lies on it: z is the surface's normal, fitted over the
-   ring around the detection (the base's few pixels, far away, carry centimetres of depth
-   noise that tilt their plane). Otherwise z is the base's normal, turned to agree with the
-   solved z, and refused beyond ``MAX_TILT_DEG`` of it.
+   ``SURFACE_Z_DEG`` of the surface lies on it: z is the surface's normal (gravity's up, or
+   the plane fitted over the ring around the detection), where the base's few pixels, far
+   away, carry centimetres of depth noise that tilt their plane. Otherwise z is the base's
+   normal, turned to agree with the solved z, and refused beyond ``MAX_TILT_DEG`` of it.
 3. With a screen plane at least ``MIN_FOLD_DEG`` away from the base's, its pixels a mean
    ``MIN_SCREEN_RISE`` above the base's (a second "plane" through a far base's noisy pixels
    is none): y along their line
@@ -177,8 +177,8 @@ def laptop_slabs(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: fl
     z = z if z @ lift >= 0 else -z
     on_surface = surface is not None and _angle_deg(z, surface) <= SURFACE_Z_DEG
     tilt = 0.0
-    if on_surface:  # the surface's normal, fitted around the detection, over the base's few
-        z = surface  # noisy pixels
+    if on_surface:  # the surface's normal over the base's few noisy pixels
+        z = surface
     else:
         tilt = _angle_deg(z, R[:, 2])
         if tilt > MAX_TILT_DEG:
