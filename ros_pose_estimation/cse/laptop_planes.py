@@ -81,6 +81,10 @@ SURFACE_Z_DEG = 25.0
 MIN_SCREEN_RISE = 0.03
 #: The base slab's thickness below its top surface (m): the data engine draws 1.2-2.4 cm.
 BASE_THICKNESS = 0.018
+#: :func:`laptop_box` takes the surface as the bottom when the laptop's z is within this angle
+#: (deg) of its normal: with gravity, z is gravity's up, a fraction of a degree off the fitted
+#: surface (BENCHMARKS "Standing on the table", the laptop's bottom).
+BOTTOM_DEG = 3.0
 
 
 def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
@@ -213,14 +217,15 @@ def laptop_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,
     z from ``base_thickness`` below the base's top (the 5th percentile of the pixels' heights)
     to the highest pixel (the screen's top). With the surface the laptop stands on,
     ``support = (unit normal [3], offset)`` (a point's height ``p . normal + offset``) and
-    ``R``'s z on its normal, the bottom is that surface instead (no thickness to assume)."""
+    ``R``'s z within ``BOTTOM_DEG`` of its normal, the bottom is that surface instead (no
+    thickness to assume)."""
     pts = np.asarray(points, dtype=np.float64)
     check_shape("points", pts, ("N", 3))
     R = np.asarray(R, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
     q = (pts - t) @ R
     bottom = float(np.percentile(q[:, 2], 5)) - base_thickness
-    if support is not None and float(R[:, 2] @ support[0]) > 1.0 - 1e-6:
+    if support is not None and float(R[:, 2] @ support[0]) > math.cos(math.radians(BOTTOM_DEG)):
         bottom = -(float(t @ support[0]) + float(support[1]))  # the surface, along z from t
     lo = np.array([q[:, 0].min(), q[:, 1].min(), bottom])
     hi = q.max(axis=0)

@@ -12,7 +12,12 @@ from ros_pose_estimation.core.errors import ConfigError, InputError
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 from ros_pose_estimation.cse import laptop_planes
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
-from ros_pose_estimation.cse.laptop_planes import SURFACE_Z_DEG, laptop_box, laptop_slabs
+from ros_pose_estimation.cse.laptop_planes import (
+    BOTTOM_DEG,
+    SURFACE_Z_DEG,
+    laptop_box,
+    laptop_slabs,
+)
 
 BASE = (0.22, 0.30)  # x (hinge -> front edge), y (along the hinge), m
 SCREEN_HEIGHT = 0.20
@@ -236,6 +241,11 @@ def test_on_its_surface_the_box_reaches_down_to_it():
     centre, size = laptop_box(pts, R, TRUE_T + 0.02, support=support)
     assert size[2] == pytest.approx(top + 0.025, abs=1e-6)
     assert float(centre @ up) + support[1] == pytest.approx(0.5 * size[2], abs=1e-6)
+    off_up = np.asarray(_rot(TRUE_R[:, 0], 2.0)) @ up  # gravity's up, 2 deg off the table's
+    gravity = (off_up, -float((TRUE_T - 0.025 * up) @ off_up))  # the same table point
+    assert BOTTOM_DEG > 2.0
+    assert laptop_box(pts, R, TRUE_T + 0.02, support=gravity)[1][2] == pytest.approx(
+        top + 0.025, abs=0.002)
     tilted = (np.asarray(_rot(TRUE_R[:, 0], 20.0)) @ up, support[1])  # not under it: unused
     assert laptop_box(pts, R, TRUE_T + 0.02, support=tilted)[1][2] == pytest.approx(
         top + 0.018, abs=0.002)
