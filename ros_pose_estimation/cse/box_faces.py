@@ -43,6 +43,7 @@ import numpy as np
 from ros_pose_estimation.core.errors import check_shape
 from ros_pose_estimation.core.standing import stand_nearest_axis
 
+from .pixels import plane_heights
 from .planes import fit_plane
 
 __all__ = ["box_from_faces"]
@@ -176,7 +177,7 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
             depth_k = size[k]
             if support is not None and abs(float(R_new[:, k] @ support[0])) >= math.cos(
                     math.radians(MAX_TOP_TILT_DEG)):  # fmt: skip
-                height = float(np.median(faces[k][1] @ support[0])) + support[1]
+                height = float(np.median(plane_heights(faces[k][1], support)))
                 if height >= MIN_HEIGHT:  # the top over the table
                     depth_k, on_surface = height, True
             elif proportions is not None and k < 2:  # a side: its horizontal edge is seen
@@ -190,9 +191,9 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
         k = int(np.argmax(np.abs(cosines)))
         upright = abs(cosines[k]) >= math.cos(math.radians(MAX_TOP_TILT_DEG))
         if k in faces and spanned[k] and upright:
-            height = float(np.median(faces[k][1] @ n)) + float(support[1])
+            height = float(np.median(plane_heights(faces[k][1], support)))
             if height >= MIN_HEIGHT and extent[k] / TOP_AGREE <= height <= extent[k] * TOP_AGREE:
-                rise = 0.5 * height - (float((t + R_new @ centre) @ n) + float(support[1]))
+                rise = 0.5 * height - float(plane_heights(t + R_new @ centre, support))
                 centre[k] += np.sign(cosines[k]) * rise
                 extent[k], on_surface = height, True
     return R_new, t + R_new @ centre, extent, len(faces), on_surface

@@ -51,6 +51,7 @@ import numpy as np
 
 from ros_pose_estimation.core.errors import check_shape
 
+from .pixels import plane_heights
 from .planes import fit_plane
 
 __all__ = ["BASE_THICKNESS", "laptop_box", "laptop_slabs"]
@@ -226,7 +227,7 @@ def laptop_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,
     q = (pts - t) @ R
     bottom = float(np.percentile(q[:, 2], 5)) - base_thickness
     if support is not None and float(R[:, 2] @ support[0]) > math.cos(math.radians(BOTTOM_DEG)):
-        bottom = -(float(t @ support[0]) + float(support[1]))  # the surface, along z from t
+        bottom = -float(plane_heights(t, support))  # the surface, along z from t
     lo = np.array([q[:, 0].min(), q[:, 1].min(), bottom])
     hi = q.max(axis=0)
     return t + R @ (0.5 * (lo + hi)), hi - lo

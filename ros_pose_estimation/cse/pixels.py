@@ -151,6 +151,12 @@ def mask_rim(mask: np.ndarray, width: int) -> np.ndarray:
     return m.astype(bool) & ~inner.astype(bool)
 
 
+def plane_heights(points, plane: tuple[np.ndarray, float]) -> np.ndarray:
+    """Heights (m) above ``plane`` = :func:`support_plane`'s ``(unit normal [3], offset)`` of
+    ``points`` (``[N x 3]`` or ``[3]``, camera frame, m): ``p . normal + offset``."""
+    return np.asarray(points, dtype=np.float64) @ np.asarray(plane[0]) + float(plane[1])
+
+
 def support_plane(
     depth_m: np.ndarray,
     box_xyxy: np.ndarray,
@@ -257,12 +263,11 @@ def remove_below_plane(
     it)."""
     if plane is None or not mask.any():
         return mask
-    normal, offset = plane
     z = np.asarray(depth_m)
     mr, mc = np.nonzero(mask)
     on = intrinsics.backproject(np.stack([mc, mr], 1).astype(np.float64),
                                 z[mr, mc].astype(np.float64))  # fmt: skip
-    above = on @ normal + offset > min_height
+    above = plane_heights(on, plane) > min_height
     if within is not None:
         above |= ~np.asarray(within, dtype=bool)[mr, mc]
     if np.count_nonzero(above) < 0.25 * len(mr):
@@ -295,7 +300,7 @@ def off_surface(
     zz = z[rows, cols].astype(np.float64)
     has = zz > 0
     pts = intrinsics.backproject(np.stack([cols[has], rows[has]], 1).astype(np.float64), zz[has])
-    above = pts @ plane[0] + plane[1] > min_height
+    above = plane_heights(pts, plane) > min_height
     keep = ~has
     keep[has] = above
     out[rows[keep], cols[keep]] = True

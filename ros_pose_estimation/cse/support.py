@@ -28,6 +28,8 @@ import numpy as np
 
 from ros_pose_estimation.core.standing import rest_axis_up, stand_upright
 
+from .pixels import plane_heights
+
 __all__ = ["MAX_CUT", "TOP_PERCENTILE", "clip_to_support", "height_from_support",
            "rest_axis_up", "stand_upright"]
 
@@ -58,7 +60,7 @@ def clip_to_support(R: np.ndarray, t: np.ndarray, size: np.ndarray,
     n = np.asarray(support[0], dtype=np.float64)
     if R[:, 2] @ n < math.cos(math.radians(max_deg)):
         return t, size
-    bottom = float(t @ n) + float(support[1]) - 0.5 * size[2]
+    bottom = float(plane_heights(t, support)) - 0.5 * size[2]
     if bottom >= 0 or -bottom >= max_cut * size[2]:
         return t, size
     out = size.copy()
@@ -85,10 +87,10 @@ def height_from_support(R: np.ndarray, t: np.ndarray, size: np.ndarray,
     n = np.asarray(support[0], dtype=np.float64)
     if len(pts) < MIN_TOP_POINTS or R[:, 2] @ n < 1.0 - 1e-6:
         return t, size, False
-    top = float(np.percentile(pts @ n, TOP_PERCENTILE)) + float(support[1])
+    top = float(np.percentile(plane_heights(pts, support), TOP_PERCENTILE))
     if not size[2] / MAX_HEIGHT_CHANGE < top < size[2] * MAX_HEIGHT_CHANGE:
         return t, size, False
-    centre_height = float(t @ n) + float(support[1])
+    centre_height = float(plane_heights(t, support))
     out = size.copy()
     out[2] = top
     return t + R[:, 2] * (0.5 * top - centre_height), out, True

@@ -12,6 +12,7 @@ from ros_pose_estimation.cse.pixels import (
     depth_metres,
     inside_box,
     object_points,
+    plane_heights,
 )
 
 
@@ -259,3 +260,12 @@ def cv2_dilate(mask, px):
 
     kernel = np.ones((2 * px + 1, 2 * px + 1), np.uint8)
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
+
+
+def test_plane_heights_follow_the_support_plane_convention():
+    normal = np.array([0.0, -0.6, -0.8])  # the table's, the camera (origin) on its positive side
+    plane = (normal, 0.9)  # a point's height: p . normal + offset
+    foot = -0.9 * normal  # the plane's point nearest the camera
+    pts = np.stack([foot, foot + 0.05 * normal, foot + np.array([0.3, 0.8, -0.6])])
+    np.testing.assert_allclose(plane_heights(pts, plane), [0.0, 0.05, 0.0], atol=1e-12)
+    assert float(plane_heights(np.zeros(3), plane)) == pytest.approx(0.9)  # the camera
