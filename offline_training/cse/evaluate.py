@@ -24,6 +24,9 @@ image's estimation time / its objects (median, p90, ms) with the stage means. Mu
 scored by the NOCS protocol (``metrics_nocs``, a second table row): a mug whose handle is
 hidden counts as symmetric about its axis, the handle's visibility judged from the
 ground-truth mesh, pose and visible mask (:mod:`offline_training.handle_visibility`).
+The JSON's per-object rows carry each solved object's errors, sizes and its own 3D IoU
+(``iou``, :func:`~ros_pose_estimation.core.metrics.record_iou`), so the misses behind a
+figure can be found.
 
 Exit codes: 0 success, 1 nothing could be evaluated, 2 bad arguments.
 """
@@ -62,7 +65,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
     from ros_pose_estimation.core.estimation import Detection
-    from ros_pose_estimation.core.metrics import PoseRecord, rotation_error_deg
+    from ros_pose_estimation.core.metrics import PoseRecord, record_iou, rotation_error_deg
     from ros_pose_estimation.core.standing import up_in_camera
 
     records, rows, warm = [], [], False
@@ -128,6 +131,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
                     score=pred.score,
                     stages_ms={k2: v / len(keep) for k2, v in pred.timings.items()},
                 )
+                row["iou"] = float(record_iou(rec, obj.category))
                 if hv is not None:
                     row["rot_err_nocs_deg"] = float(
                         rotation_error_deg(pred.R, obj.R, obj.category, hv, size_gt)

@@ -192,6 +192,24 @@ class PoseRecord:
         return cls(**record)
 
 
+def record_iou(record: PoseRecord, category: str) -> float:
+    """The symmetry-aware 3D IoU of one record's predicted and true boxes: 0 for a missed
+    object, NaN when the truth has no size (nothing to score). A mug whose handle is hidden
+    (``handle_visible`` False) is scored as symmetric about z, as NOCS does."""
+    r = record
+    if r.size_gt is None:
+        return math.nan
+    if r.r_pred is None or r.t_pred is None or r.size_pred is None or r.r_gt is None:
+        return 0.0
+    axes = None if r.handle_visible or category != "mug" else symmetry_of(category, False)[0]
+    return symmetric_iou_3d(
+        OrientedBox(r.r_pred, r.t_pred, r.size_pred),
+        OrientedBox(r.r_gt, r.t_gt, r.size_gt),
+        category,
+        axes,
+    )
+
+
 def _evaluate_category(recs: list[PoseRecord], cat: str, deg_cm, iou_thr) -> dict:
     gts = [r for r in recs if r.r_gt is not None]
     rot, trans, ious = [], [], []
@@ -203,19 +221,7 @@ def _evaluate_category(recs: list[PoseRecord], cat: str, deg_cm, iou_thr) -> dic
             else math.inf
         )
         trans.append(float(translation_error_m(r.t_pred, r.t_gt)) if found else math.inf)
-        sized = found and r.size_gt is not None and r.size_pred is not None
-        if sized:
-            axes = None if r.handle_visible or cat != "mug" else symmetry_of(cat, False)[0]
-            ious.append(
-                symmetric_iou_3d(
-                    OrientedBox(r.r_pred, r.t_pred, r.size_pred),
-                    OrientedBox(r.r_gt, r.t_gt, r.size_gt),
-                    cat,
-                    axes,
-                )
-            )
-        else:
-            ious.append(math.nan if r.size_gt is None else 0.0)
+        ious.append(record_iou(r, cat))
     is_gt = np.array([r.r_gt is not None for r in recs])
     has_pred = np.array([r.r_pred is not None for r in recs])
     rot_a, trans_a, iou_a = np.array(rot), np.array(trans), np.array(ious)

@@ -16,6 +16,7 @@ from ros_pose_estimation.core.metrics import (
     iou_accuracy,
     n_deg_m_cm,
     pose_accuracy,
+    record_iou,
     rotation_error_deg,
     translation_error_m,
 )
@@ -209,3 +210,24 @@ def test_false_positives_lower_ap_only():
     assert out["n_deg_m_cm"]["5deg2cm"] == pytest.approx(1.0)
     # sorted by score: FP then TP -> precision 1/2 at recall 1
     assert out["ap"]["5deg2cm"] == pytest.approx(0.5)
+
+
+def test_record_iou_of_one_object():
+    size = np.array([0.2, 0.1, 0.1])
+    eye = np.eye(3)
+    hit = PoseRecord("box", eye, np.zeros(3), eye, np.zeros(3), size, size)
+    assert record_iou(hit, "box") == pytest.approx(1.0)
+    # 5 cm along the 20 cm edge: the overlap is 15 of 25 cm
+    off = PoseRecord("box", eye, np.zeros(3), eye, np.array([0.05, 0, 0]), size, size)
+    assert record_iou(off, "box") == pytest.approx(0.15 / 0.25)
+    missed = PoseRecord("box", eye, np.zeros(3), size_gt=size)
+    assert record_iou(missed, "box") == 0.0
+    assert math.isnan(record_iou(PoseRecord("box", eye, np.zeros(3), eye, np.zeros(3)), "box"))
+    # a mug turned a quarter about its axis: scored with the handle unless it is hidden
+    mug = np.array([0.12, 0.09, 0.1])
+    turn = Rotation.from_euler("z", 90, degrees=True).as_matrix()
+    seen = PoseRecord("mug", eye, np.zeros(3), turn, np.zeros(3), mug, mug)
+    hidden = PoseRecord("mug", eye, np.zeros(3), turn, np.zeros(3), mug, mug,
+                        handle_visible=False)  # fmt: skip
+    assert record_iou(seen, "mug") < 0.9
+    assert record_iou(hidden, "mug") == pytest.approx(1.0, abs=1e-3)

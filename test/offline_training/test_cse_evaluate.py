@@ -52,6 +52,7 @@ def test_a_perfect_estimator_scores_one(cse_root):  # noqa: F811
     for m in metrics["per_category"].values():
         assert m["iou"]["iou25"] == m["iou"]["iou50"] == 1.0
         assert all(v == 1.0 for v in m["n_deg_m_cm"].values())
+    assert all(r["iou"] == pytest.approx(1.0, abs=1e-3) for r in rows)  # each one's own IoU
 
 
 class AxisTurnedMugs(PerfectEstimator):
