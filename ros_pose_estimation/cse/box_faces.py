@@ -26,7 +26,12 @@ and the solved pose (rotation ``R``, box centre ``t``, extents ``size``):
    behind the face. A box standing on the surface (``stand``) with its top among two or
    three faces reaches from the surface to the top face's median height over it (within
    ``TOP_AGREE`` of the spread): the spread of a short side face carries its edge pixels'
-   depth noise.
+   depth noise. Far away that noise (its standard deviation ``noise``, measured by
+   :mod:`.depth_noise`) widens the spread itself, by up to ``NOISE_SPREAD`` times it, and the
+   check allows for that. With its sides seen alone, a standing box reaches to twice their
+   pixels' median height over the surface, where the spread exceeds that by no more than the
+   noise can add (a side is seen evenly from the bottom to the top; the median is not moved
+   by the noise, the spread is).
 
 The frame's convention (x the longer horizontal edge) is applied afterwards by the estimator.
 With no plane, the pose is returned unchanged. Pure numpy and OpenCV;
@@ -74,6 +79,9 @@ SURFACE_AXIS_DEG = 25.0
 #: over the surface when within this factor of the faces' spread either way (else the surface
 #: found is likely not the one under the box, e.g. a neighbour's top).
 TOP_AGREE = 1.6
+#: The spread that depth noise adds to the faces' extents, in the noise's standard deviations
+#: (``noise``): a far box's spread is widened by it and would refuse its own top.
+NOISE_SPREAD = 4.0
 
 
 def _orthonormal(axes: dict[int, np.ndarray]) -> np.ndarray:
@@ -98,6 +106,7 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
                    threshold: float = 0.006, seed: int = 0,
                    support: tuple[np.ndarray, float] | None = None,
                    proportions: np.ndarray | None = None, stand: bool = True,
+                   noise: float = 0.0,
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, bool]:  # fmt: skip
     """``(R', t', size', faces, on_surface)``: the box's pose and extents from its faces (see
     the module docstring); ``faces`` = how many were used (0: unchanged); ``on_surface``:
@@ -121,6 +130,8 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
             the other horizontal extent (measured on the face) times the template's ratio of
             the two: a solve whose cells lie on one face has nothing along its normal either,
             and shrinks it (BENCHMARKS "The box's depth behind one face").
+        noise: the standard deviation (m) of the depth noise on the box
+            (:func:`.depth_noise.depth_noise`; 0: none allowed for), step 4.
     """
     pts = np.asarray(points, dtype=np.float64)
     check_shape("points", pts, ("N", 3))
@@ -190,10 +201,19 @@ def box_from_faces(points: np.ndarray, R: np.ndarray, t: np.ndarray, size: np.nd
         cosines = R_new.T @ n
         k = int(np.argmax(np.abs(cosines)))
         upright = abs(cosines[k]) >= math.cos(math.radians(MAX_TOP_TILT_DEG))
-        if k in faces and spanned[k] and upright:
-            height = float(np.median(plane_heights(faces[k][1], support)))
-            if height >= MIN_HEIGHT and extent[k] / TOP_AGREE <= height <= extent[k] * TOP_AGREE:
-                rise = 0.5 * height - float(plane_heights(t + R_new @ centre, support))
-                centre[k] += np.sign(cosines[k]) * rise
-                extent[k], on_surface = height, True
+        height = None
+        if k in faces and spanned[k] and upright:  # the top seen: its height over the surface
+            top = float(np.median(plane_heights(faces[k][1], support)))
+            spread = max(extent[k] - NOISE_SPREAD * noise, 0.0)  # what the noise did not add
+            if top >= MIN_HEIGHT and spread / TOP_AGREE <= top <= extent[k] * TOP_AGREE:
+                height = top
+        elif upright and spanned[k]:  # sides alone: twice their pixels' middle height
+            sides = np.concatenate([face for _, face in faces.values()])
+            middle = 2.0 * float(np.median(plane_heights(sides, support)))
+            if MIN_HEIGHT <= middle < extent[k] <= middle + NOISE_SPREAD * noise:
+                height = middle
+        if height is not None:
+            rise = 0.5 * height - float(plane_heights(t + R_new @ centre, support))
+            centre[k] += np.sign(cosines[k]) * rise
+            extent[k], on_surface = height, True
     return R_new, t + R_new @ centre, extent, len(faces), on_surface

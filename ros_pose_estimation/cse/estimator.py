@@ -63,6 +63,7 @@ from .axis_scale import MIN_AXIS_SHARE, floor_axis_scales
 from .box_faces import box_from_faces
 from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
+from .depth_noise import depth_noise
 from .handle_depth import handle_turn
 from .laptop_planes import laptop_box, laptop_slabs
 from .model import CseModel
@@ -94,6 +95,18 @@ OWN_BOX_CATEGORIES = FACE_CATEGORIES | BASE_CATEGORIES
 #: Bodies of revolution whose width ``width_from_box`` takes from the detection box (the can
 #: not: its solved width was right, and the box made it 1.10x on the validation set).
 REVOLUTION_CATEGORIES = frozenset({"bottle", "bowl"})
+
+def _depth_noise(depth_m: np.ndarray, det: Detection) -> float | None:
+    """The depth noise (m, :func:`.depth_noise.depth_noise`) over the detection's mask, or its
+    box without one."""
+    region = det.mask
+    if region is None:
+        h, w = depth_m.shape
+        x0, y0, x1, y1 = np.round(np.asarray(det.box_xyxy, dtype=np.float64)).astype(int)
+        region = np.zeros((h, w), dtype=bool)
+        region[max(y0, 0):max(min(y1, h), 0), max(x0, 0):max(min(x1, w), 0)] = True
+    return depth_noise(depth_m, region)
+
 
 def _solved_object_points(depth_m, det: Detection, intrinsics, est: PoseEstimate) -> np.ndarray:
     """``[N x 3]`` the detection's depth pixels (camera frame, m): the mask's, or, without one,
@@ -218,6 +231,10 @@ class CseInferenceConfig:
             depth behind it at least half what the template's proportions give; with
             ``upright_on_support``, the faces' axis nearest the surface's normal laid on it,
             BENCHMARKS "A far box"), then put the longer horizontal edge on x again.
+        box_noise: with ``box_faces``, measure the depth noise over the detection
+            (:mod:`.depth_noise`) and allow for the spread it adds to the faces' extents
+            when the top face's height over the surface is checked against them
+            (``box_faces.NOISE_SPREAD``; BENCHMARKS "A far box's top through the noise").
         upright_on_support: before the steps above, turn every object whose solved z is within
             ``upright_on_support_deg`` of the normal of the surface around its detection
             (:func:`.pixels.support_plane`) so that it stands upright on it
@@ -336,6 +353,7 @@ class CseInferenceConfig:
     laptop_box: bool = True
     laptop_on_surface: bool = True
     box_faces: bool = True
+    box_noise: bool = True
     upright_on_support: bool = True
     support_max_threshold: float = 0.048
     upright_on_support_deg: float = 15.0
@@ -633,9 +651,10 @@ class CseEstimator(CategoryEstimator):
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
                 proportions = self.models[name].template_extents().double().cpu().numpy()
+                noise = _depth_noise(depth_m, det) if icfg.box_noise else None
                 R, est.t, size, _, on_surface = box_from_faces(
                     pts, est.R, est.t, est.size, icfg.plane_threshold, icfg.seed, support,
-                    proportions, icfg.upright_on_support,
+                    proportions, icfg.upright_on_support, noise or 0.0,
                 )  # fmt: skip
                 R, est.size = order_horizontal_extents(get_category(name), R, size)
                 est.R = canonical_rotation(R, name) if icfg.canonical_symmetry else R

@@ -77,7 +77,7 @@ def test_no_face_or_too_few_pixels_change_nothing():
 
 
 def test_on_by_default():
-    assert CseInferenceConfig().box_faces
+    assert CseInferenceConfig().box_faces and CseInferenceConfig().box_noise
 
 
 def test_the_top_alone_takes_its_height_from_the_surface_under_the_box():
@@ -180,3 +180,39 @@ def test_it_says_when_the_height_was_measured_from_the_surface():
     assert box_from_faces(top, TRUE_R, TRUE_T, SIZE, support=support)[4]
     side = _visible_faces(only=0)  # a side alone: its height is the side's own spread
     assert not box_from_faces(side, TRUE_R, TRUE_T, SIZE, support=support)[4]
+
+
+def _on_table():
+    up = TRUE_R[:, 2] * np.sign(TRUE_R[:, 2] @ -TRUE_T)  # the top faces the camera
+    return up, (up, -float((TRUE_T - up * SIZE[2] / 2) @ up))
+
+
+def test_a_noisy_spread_does_not_refuse_the_top_s_height():
+    """Far away the depth noise widens the faces' spread along the height past ``TOP_AGREE``
+    times the top's height over the surface; allowing for the noise measured, the top wins."""
+    up, support = _on_table()
+    pts = _visible_faces()
+    height = pts @ up + support[1]
+    edge = (np.abs(height - SIZE[2]) > 1e-9) & (height > SIZE[2] - 0.01)  # the sides' top edge
+    pts = np.concatenate([pts, pts[edge] + 0.10 * up])  # spread 0.22 m: 1.8 x the top's 0.12
+    assert box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=support)[2][2] == pytest.approx(
+        SIZE[2] + 0.10, abs=0.002)  # no noise allowed for: refused
+    R, t, size, _, measured = box_from_faces(pts, TRUE_R, TRUE_T, SIZE, support=support,
+                                             noise=0.03)  # fmt: skip
+    assert measured and size[2] == pytest.approx(SIZE[2], abs=0.002)
+    np.testing.assert_allclose(t, TRUE_T, atol=0.002)
+
+
+def test_sides_alone_reach_twice_their_middle_when_the_noise_explains_the_spread():
+    up, support = _on_table()
+    side = _visible_faces(only=0, n=4000)
+    height = side @ up + support[1]
+    noisy = np.concatenate([side, side[height > SIZE[2] - 0.005] + 0.04 * up])  # flying pixels
+    spread = box_from_faces(noisy, TRUE_R, TRUE_T, SIZE, support=support)[2][2]
+    assert spread == pytest.approx(SIZE[2] + 0.04, abs=0.003)  # no noise: the spread
+    size, measured = (box_from_faces(noisy, TRUE_R, TRUE_T, SIZE, support=support,
+                                     noise=0.02)[i] for i in (2, 4))  # fmt: skip
+    assert measured and size[2] == pytest.approx(SIZE[2], abs=0.005)  # 4 x 2 cm covers 4 cm
+    # a spread the noise cannot explain (0.5 mm of it) is the box's own
+    assert box_from_faces(noisy, TRUE_R, TRUE_T, SIZE, support=support, noise=0.0005)[2][
+        2] == pytest.approx(spread, abs=1e-9)

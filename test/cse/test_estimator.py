@@ -458,19 +458,29 @@ def test_the_box_faces_step_is_given_the_template_proportions(monkeypatch):
     det = Detection("box", mask_box(mask), mask)
     seen = []
 
-    def recording(points, R_, t_, size, threshold, seed, support, proportions, stand):
-        seen.append((np.asarray(proportions), stand))
+    def recording(points, R_, t_, size, threshold, seed, support, proportions, stand, noise):
+        seen.append((np.asarray(proportions), stand, noise))
         return R_, t_, size, 0, False
 
     monkeypatch.setattr(estimator_mod, "box_from_faces", recording)
     CseEstimator({"box": model}).estimate(rgb, [det], intr, depth)
     template = model.template.double().numpy()
     np.testing.assert_allclose(seen[0][0], template.max(0) - template.min(0))
-    assert all(stand for _, stand in seen)  # the tabletop prior: faces stood on the surface
+    assert all(stand for _, stand, _ in seen)  # the tabletop prior: faces stood on the surface
     seen.clear()
     CseEstimator({"box": model}, CseInferenceConfig(upright_on_support=False)).estimate(
         rgb, [det], intr, depth)
-    assert seen and not any(stand for _, stand in seen)  # stand_on_support false: not
+    assert seen and not any(stand for _, stand, _ in seen)  # stand_on_support false: not
+    # the depth noise over the detection is measured and passed (box_noise), else 0
+    noisy = depth + np.random.default_rng(0).normal(0.0, 0.004, depth.shape).astype(
+        depth.dtype) * (depth > 0)
+    seen.clear()
+    CseEstimator({"box": model}).estimate(rgb, [det], intr, noisy)
+    assert seen and seen[0][2] == pytest.approx(0.004, rel=0.2)
+    seen.clear()
+    CseEstimator({"box": model}, CseInferenceConfig(box_noise=False)).estimate(
+        rgb, [det], intr, noisy)
+    assert seen and seen[0][2] == 0.0
 
 
 def test_a_mask_spilled_onto_the_wall_behind_is_cleaned_before_the_solve(monkeypatch):
