@@ -65,7 +65,7 @@ from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
 from .depth_noise import depth_noise
 from .handle_depth import handle_turn
-from .laptop_planes import laptop_box, laptop_slabs
+from .laptop_planes import laptop_box, laptop_screen_box, laptop_slabs
 from .model import CseModel
 from .parts import BASE_CATEGORIES, HANDLE_CATEGORIES, base_pitch, handle_azimuth
 from .pixels import (
@@ -95,6 +95,7 @@ OWN_BOX_CATEGORIES = FACE_CATEGORIES | BASE_CATEGORIES
 #: Bodies of revolution whose width ``width_from_box`` takes from the detection box (the can
 #: not: its solved width was right, and the box made it 1.10x on the validation set).
 REVOLUTION_CATEGORIES = frozenset({"bottle", "bowl"})
+
 
 def _depth_noise(depth_m: np.ndarray, det: Detection) -> float | None:
     """The depth noise (m, :func:`.depth_noise.depth_noise`) over the detection's mask, or its
@@ -215,7 +216,10 @@ class CseInferenceConfig:
             on two laptop validation sets against 4 and 8, BENCHMARKS "The laptop's slabs");
             ``laptop_box``: where both slabs are seen, the box centre and size measured from
             the slabs' pixels (those within ``plane_threshold`` of the two planes) in that
-            frame too (:func:`.laptop_planes.laptop_box`);
+            frame too (:func:`.laptop_planes.laptop_box`); ``laptop_screen_box``: where the
+            screen alone is seen on the surface (from behind), the box from the screen: its
+            lean, top and width, the base as deep as the screen is long
+            (:func:`.laptop_planes.laptop_screen_box`, BENCHMARKS "A laptop seen from behind");
             ``laptop_on_surface``: with the surface the laptop stands on, the base is the
             lower slab along its normal, a base within 25 deg of it takes that normal as z
             (BENCHMARKS "A far laptop: the table's normal over the base's"), and a slab too far
@@ -351,6 +355,7 @@ class CseInferenceConfig:
     laptop_planes: bool = True
     plane_threshold: float = 0.006
     laptop_box: bool = True
+    laptop_screen_box: bool = True
     laptop_on_surface: bool = True
     box_faces: bool = True
     box_noise: bool = True
@@ -645,9 +650,14 @@ class CseEstimator(CategoryEstimator):
                     surface = support[0]
                 est.R, how, slabs = laptop_slabs(pts, est.R, est.t, icfg.plane_threshold,
                                                  icfg.seed, surface)  # fmt: skip
+                on = support if icfg.upright_on_support else None  # the table: the bottom
                 if how == "two planes" and icfg.laptop_box:
-                    on = support if icfg.upright_on_support else None  # the table: the bottom
                     est.t, est.size = laptop_box(slabs, est.R, est.t, support=on)
+                elif how == "screen on surface" and icfg.laptop_screen_box and on is not None:
+                    box = laptop_screen_box(slabs, est.R, est.t, on, icfg.plane_threshold,
+                                            icfg.seed)  # fmt: skip
+                    if box is not None:
+                        est.t, est.size = box
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
                 proportions = self.models[name].template_extents().double().cpu().numpy()

@@ -38,7 +38,11 @@ slabs' pixels (:func:`laptop_slabs` returns those within the threshold of the tw
 pixel off both, the depth's noise or a mask that spills onto the table and the background,
 would stretch it): in the new frame their extents along x and y, and along z from
 ``BASE_THICKNESS`` below the base's top (its 5th percentile) to the screen's highest pixel;
-the box centre is their middle.
+the box centre is their middle. With the screen alone seen on the surface (from behind, the
+base hidden), :func:`laptop_screen_box` measures the box from the screen: its lean from its
+plane, its top and width from its pixels, its length from the hinge (``BASE_THICKNESS`` over
+the surface) to the top, and the base as deep as the screen is long
+(``SCREEN_DEPTH_RATIO``).
 Pure numpy and OpenCV; ``test/cse/test_laptop_planes.py`` pins it on synthetic slabs.
 """
 
@@ -54,7 +58,13 @@ from ros_pose_estimation.core.errors import check_shape
 from .pixels import plane_heights
 from .planes import fit_plane
 
-__all__ = ["BASE_THICKNESS", "laptop_box", "laptop_slabs"]
+__all__ = [
+    "BASE_THICKNESS",
+    "SCREEN_DEPTH_RATIO",
+    "laptop_box",
+    "laptop_screen_box",
+    "laptop_slabs",
+]
 
 #: The larger plane's and the second plane's least share of the
 #: pixels; the least angle between base and screen (deg); the most the base's normal may
@@ -82,6 +92,8 @@ SURFACE_Z_DEG = 25.0
 MIN_SCREEN_RISE = 0.03
 #: The base slab's thickness below its top surface (m): the data engine draws 1.2-2.4 cm.
 BASE_THICKNESS = 0.018
+#: The most a screen seen alone may lean from upright (deg) for :func:`laptop_screen_box`.
+SCREEN_MAX_LEAN_DEG = 60.0
 #: :func:`laptop_box` takes the surface as the bottom when the laptop's z is within this angle
 #: (deg) of its normal: with gravity, z is gravity's up, a fraction of a degree off the fitted
 #: surface (BENCHMARKS "Standing on the table", the laptop's bottom).
@@ -230,4 +242,58 @@ def laptop_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,
         bottom = -float(plane_heights(t, support))  # the surface, along z from t
     lo = np.array([q[:, 0].min(), q[:, 1].min(), bottom])
     hi = q.max(axis=0)
+    return t + R @ (0.5 * (lo + hi)), hi - lo
+
+
+#: A laptop's screen (lid) is about as long as its base is deep: the lid covers the base
+#: (the data engine draws 0.9-1.0; real laptops are alike).
+SCREEN_DEPTH_RATIO = 0.95
+
+
+def laptop_screen_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,
+                      support: tuple[np.ndarray, float], threshold: float = 0.006, seed: int = 0,
+                      base_thickness: float = BASE_THICKNESS,
+                      ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    """``(box centre [3], extents [3])`` (m) of a laptop seen by its screen alone (from
+    behind: :func:`laptop_slabs`'s ``"screen on surface"``), or None when no screen plane is
+    found in ``points [N x 3]`` (camera frame).
+
+    ``R`` is that outcome's frame (z the surface's normal, y along the hinge, x towards the
+    front) and ``support`` the surface, ``(unit normal [3], offset)`` with a point's height
+    ``p . normal + offset``. The base is hidden, but the screen fixes it: the screen's plane
+    gives its lean, its pixels its top over the surface and its width; the hinge lies at
+    ``base_thickness`` over the surface, so the screen's length is the rise from there to its
+    top over the cosine of its lean, and the base is that length over
+    ``SCREEN_DEPTH_RATIO`` deep, forward of the hinge. The box reaches from the screen's top
+    leaning back (if it does) to the base's front edge, and from the surface to the top."""
+    pts = np.asarray(points, dtype=np.float64)
+    check_shape("points", pts, ("N", 3))
+    if len(pts) < MIN_POINTS:
+        return None
+    R = np.asarray(R, dtype=np.float64)
+    t = np.asarray(t, dtype=np.float64)
+    plane = fit_plane(pts, threshold, np.random.default_rng(seed))
+    if plane is None:
+        return None
+    screen = pts[plane[2]]
+    n = R.T @ plane[0]  # the screen's normal in the laptop's frame
+    rise_dir = np.array([0.0, 0.0, 1.0]) - n[2] * n  # up along the screen, across the hinge
+    norm = float(np.linalg.norm(rise_dir))
+    if norm < 1e-6:
+        return None
+    rise_dir /= norm
+    if rise_dir[2] < math.cos(math.radians(SCREEN_MAX_LEAN_DEG)):  # too flat to be a screen
+        return None
+    q = (screen - t) @ R
+    heights = plane_heights(screen, support)
+    floor = -float(plane_heights(t, support))  # the surface, along z from t
+    top = float(heights.max())
+    length = (top - base_thickness) / rise_dir[2]
+    if length <= 0:
+        return None
+    hinge_x = float(np.median(q[:, 0] - (heights - base_thickness) * rise_dir[0] / rise_dir[2]))
+    depth = length / SCREEN_DEPTH_RATIO
+    back = hinge_x + min(length * rise_dir[0], 0.0)  # the screen's top, if it leans back
+    lo = np.array([back, q[:, 1].min(), floor])
+    hi = np.array([hinge_x + depth, q[:, 1].max(), floor + top])
     return t + R @ (0.5 * (lo + hi)), hi - lo

@@ -14,8 +14,10 @@ from ros_pose_estimation.cse import laptop_planes
 from ros_pose_estimation.cse.estimator import CseInferenceConfig
 from ros_pose_estimation.cse.laptop_planes import (
     BOTTOM_DEG,
+    SCREEN_DEPTH_RATIO,
     SURFACE_Z_DEG,
     laptop_box,
+    laptop_screen_box,
     laptop_slabs,
 )
 
@@ -97,7 +99,7 @@ def test_config_check():
         CseInferenceConfig(plane_threshold=0.0)
     with pytest.raises(ConfigError, match="support_max_threshold"):
         CseInferenceConfig(support_max_threshold=0.0)
-    assert CseInferenceConfig().laptop_planes
+    assert CseInferenceConfig().laptop_planes and CseInferenceConfig().laptop_screen_box
 
 
 def test_the_box_is_measured_from_both_slabs():
@@ -249,3 +251,33 @@ def test_on_its_surface_the_box_reaches_down_to_it():
     tilted = (np.asarray(_rot(TRUE_R[:, 0], 20.0)) @ up, support[1])  # not under it: unused
     assert laptop_box(pts, R, TRUE_T + 0.02, support=tilted)[1][2] == pytest.approx(
         top + 0.018, abs=0.002)
+
+
+@pytest.mark.parametrize("opening", [80.0, 100.0, 125.0])
+def test_a_laptop_seen_from_behind_is_measured_from_its_screen(opening):
+    """The screen alone (the base hidden behind it), 0.95 x the base's 22 cm long, hinged
+    1.8 cm over the table: the box reaches from the screen's top (behind the hinge if it leans
+    back) to the base's front edge, and from the table to the top."""
+    rng = np.random.default_rng(3)
+    n, depth = 3000, 0.22
+    length = SCREEN_DEPTH_RATIO * depth
+    a = math.radians(opening)
+    s = rng.uniform(0.0, length, n)
+    model = np.stack([-0.11 + s * math.cos(a), rng.uniform(-0.15, 0.15, n), s * math.sin(a)], 1)
+    pts = _camera(model, noise=0.001)
+    up = TRUE_R[:, 2]
+    support = (up, -float((TRUE_T - 0.018 * up) @ up))  # the table 1.8 cm under the hinge
+    lo = np.array([-0.11 + min(length * math.cos(a), 0.0), -0.15, -0.018])
+    hi = np.array([-0.11 + depth, 0.15, length * math.sin(a)])
+    start = TRUE_T + np.array([0.03, -0.02, 0.04])  # a solved centre off by 5 cm
+    centre, size = laptop_screen_box(pts, TRUE_R, start, support)
+    np.testing.assert_allclose(size, hi - lo, atol=0.006)
+    np.testing.assert_allclose(centre, TRUE_T + TRUE_R @ (0.5 * (lo + hi)), atol=0.006)
+
+
+def test_no_screen_box_from_too_little_or_no_screen():
+    up = TRUE_R[:, 2]
+    support = (up, -float((TRUE_T - 0.018 * up) @ up))
+    assert laptop_screen_box(np.zeros((5, 3)), TRUE_R, TRUE_T, support) is None
+    flat = _camera(_laptop(screen=False))  # the base lies flat: no screen to measure
+    assert laptop_screen_box(flat, TRUE_R, TRUE_T, support) is None
