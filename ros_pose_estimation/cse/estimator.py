@@ -661,7 +661,8 @@ class CseEstimator(CategoryEstimator):
             if icfg.box_faces and name in FACE_CATEGORIES:
                 pts = _solved_object_points(depth_m, det, intrinsics, est)
                 proportions = self.models[name].template_extents().double().cpu().numpy()
-                noise = _depth_noise(depth_m, det) if icfg.box_noise else None
+                standing = support is not None and icfg.upright_on_support  # noise used there
+                noise = _depth_noise(depth_m, det) if icfg.box_noise and standing else None
                 R, est.t, size, _, on_surface = box_from_faces(
                     pts, est.R, est.t, est.size, icfg.plane_threshold, icfg.seed, support,
                     proportions, icfg.upright_on_support, noise or 0.0,
