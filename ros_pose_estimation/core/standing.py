@@ -46,6 +46,20 @@ def check_up(up) -> np.ndarray:
     return vec / np.linalg.norm(vec)
 
 
+def _lay_on(R: np.ndarray, axis: np.ndarray, n: np.ndarray, max_deg: float,
+            fallback: np.ndarray) -> np.ndarray:
+    """``R`` turned by the smallest rotation that lays the unit ``axis [3]`` (one of ``R``'s,
+    signed) on the unit ``n [3]`` when they are at most ``max_deg`` apart, else ``R``; at
+    180 deg, a half turn about ``fallback [3]``."""
+    angle = math.acos(float(np.clip(axis @ n, -1.0, 1.0)))
+    if angle > math.radians(max_deg) or angle < 1e-12:
+        return R
+    turn = np.cross(axis, n)
+    norm = np.linalg.norm(turn)
+    turn = fallback / np.linalg.norm(fallback) if norm < 1e-9 else turn / norm
+    return np.asarray(axis_angle_to_matrix(turn * angle)) @ R
+
+
 def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> np.ndarray:
     """``[3 x 3]`` rotation ``R`` (model -> camera) turned so that its z lies on the unit
     ``normal [3]`` (the surface's, camera frame) by the smallest rotation, when the angle
@@ -55,14 +69,8 @@ def stand_upright(R: np.ndarray, normal: np.ndarray, max_deg: float = 15.0) -> n
     n = np.asarray(normal, dtype=np.float64)
     n = n / np.linalg.norm(n)
     z = R[:, 2] / np.linalg.norm(R[:, 2])  # a float32 estimate is unit to ~1e-7 only
-    angle = math.acos(float(np.clip(z @ n, -1.0, 1.0)))
-    if angle > math.radians(max_deg) or angle < 1e-12:
-        return R
-    axis = np.cross(z, n)
-    norm = np.linalg.norm(axis)
     # upside down (z opposite the normal): a half turn about the model's x, which is level
-    axis = R[:, 0] / np.linalg.norm(R[:, 0]) if norm < 1e-9 else axis / norm
-    return np.asarray(axis_angle_to_matrix(axis * angle)) @ R
+    return _lay_on(R, z, n, max_deg, R[:, 0])
 
 
 def stand_nearest_axis(R: np.ndarray, normal: np.ndarray, max_deg: float) -> np.ndarray:
@@ -76,11 +84,7 @@ def stand_nearest_axis(R: np.ndarray, normal: np.ndarray, max_deg: float) -> np.
     cosines = R.T @ n
     k = int(np.argmax(np.abs(cosines)))
     a = np.sign(cosines[k]) * R[:, k] / np.linalg.norm(R[:, k])
-    angle = math.acos(float(np.clip(a @ n, -1.0, 1.0)))
-    if angle > math.radians(max_deg) or angle < 1e-12:
-        return R
-    axis = np.cross(a, n)
-    return np.asarray(axis_angle_to_matrix(axis / np.linalg.norm(axis) * angle)) @ R
+    return _lay_on(R, a, n, max_deg, R[:, (k + 1) % 3])  # the nearest axis: never opposite
 
 
 def rest_axis_up(R: np.ndarray, size: np.ndarray, normal: np.ndarray, max_deg: float = 15.0

@@ -100,13 +100,12 @@ REVOLUTION_CATEGORIES = frozenset({"bottle", "bowl"})
 def _depth_noise(depth_m: np.ndarray, det: Detection) -> float | None:
     """The depth noise (m, :func:`.depth_noise.depth_noise`) over the detection's mask, or its
     box without one."""
-    region = det.mask
-    if region is None:
-        h, w = depth_m.shape
-        x0, y0, x1, y1 = np.round(np.asarray(det.box_xyxy, dtype=np.float64)).astype(int)
-        region = np.zeros((h, w), dtype=bool)
-        region[max(y0, 0):max(min(y1, h), 0), max(x0, 0):max(min(x1, w), 0)] = True
-    return depth_noise(depth_m, region)
+    if det.mask is not None:
+        return depth_noise(depth_m, det.mask)
+    h, w = depth_m.shape
+    x0, y0, x1, y1 = np.round(np.asarray(det.box_xyxy, dtype=np.float64)).astype(int)
+    inside = depth_m[max(y0, 0):max(min(y1, h), 0), max(x0, 0):max(min(x1, w), 0)]
+    return depth_noise(inside, np.ones(inside.shape, dtype=bool))
 
 
 def _solved_object_points(depth_m, det: Detection, intrinsics, est: PoseEstimate) -> np.ndarray:
