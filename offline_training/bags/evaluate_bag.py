@@ -47,7 +47,12 @@ def evaluate_recordings(estimator, recordings: Sequence, categories: Sequence[st
     from ros_pose_estimation.core.conventions import metres_to_depth
     from ros_pose_estimation.core.errors import InputError
     from ros_pose_estimation.core.estimation import Detection
-    from ros_pose_estimation.core.metrics import PoseRecord, evaluate_records, rotation_error_deg
+    from ros_pose_estimation.core.metrics import (
+        PoseRecord,
+        evaluate_records,
+        record_iou,
+        rotation_error_deg,
+    )
     from ros_pose_estimation.core.standing import up_in_camera
 
     wants_depth = bool(getattr(estimator, "needs_depth", False))
@@ -83,6 +88,12 @@ def evaluate_recordings(estimator, recordings: Sequence, categories: Sequence[st
                     row["rot_err_deg"] = float(rotation_error_deg(pred.R, T[:3, :3], o.category,
                                                                   size=rec_.size_gt))
                     row["trans_err_cm"] = float(100 * np.linalg.norm(pred.t - T[:3, 3]))
+                    row["t_pred"] = np.asarray(pred.t, float).tolist()
+                    row["t_gt"] = T[:3, 3].tolist()
+                    if rec_.size_pred is not None:
+                        row["size_pred"] = np.asarray(rec_.size_pred, float).tolist()
+                        row["size_gt"] = rec_.size_gt.tolist()
+                        row["iou"] = float(record_iou(rec_, o.category))
                 records.append(rec_)
                 rows.append(row)
     if not records:

@@ -53,6 +53,7 @@ def test_a_perfect_estimator_scores_one(cse_root):  # noqa: F811
         assert m["iou"]["iou25"] == m["iou"]["iou50"] == 1.0
         assert all(v == 1.0 for v in m["n_deg_m_cm"].values())
     assert all(r["iou"] == pytest.approx(1.0, abs=1e-3) for r in rows)  # each one's own IoU
+    assert all(np.allclose(r["t_pred"], r["t_gt"]) and len(r["t_gt"]) == 3 for r in rows)
 
 
 class AxisTurnedMugs(PerfectEstimator):

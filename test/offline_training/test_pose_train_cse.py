@@ -295,7 +295,10 @@ def test_evaluate_bag_gives_gravity_from_the_recordings_tf(bag, tmp_path):
                                  np.ones(3)) for d in dets]  # fmt: skip
 
     plain, grav = Recorder(), Recorder()
-    evaluate_recordings(plain, recs, ["mug"], every_nth=5)
+    result = evaluate_recordings(plain, recs, ["mug"], every_nth=5)
+    row = next(r for r in result["rows"] if r["solved"])  # each object's pose, size and IoU
+    assert row["t_pred"] == [0.0, 0.0, 1.0] and len(row["t_gt"]) == 3
+    assert row["size_pred"] == [1.0, 1.0, 1.0] and 0.0 <= row["iou"] <= 1.0
     evaluate_recordings(grav, recs, ["mug"], every_nth=5, gravity=True)
     assert plain.ups and all(up is None for up in plain.ups)
     frames = [f for f in recs[0].frames(images=False)][::5]
