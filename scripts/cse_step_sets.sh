@@ -12,6 +12,9 @@
 #     one thread, ARGS (e.g. --set NAME=VALUE, --box-only) passed on, figures to JSON
 #   cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with a step off and at its default
 #   cse_bags_eval C JSON ARGS...: the held-out recordings of cse_bn_adaptation.sh, figures to JSON
+#     (made first when missing: cse_bags_heldout C)
+# CSE_OFF: the value that turns FLAG off in cse_off_on / cse_bags_off_on (default false; 0 for
+#   a number such as box_depth_jump)
 #   cse_bags_off_on TAG FLAG C: the same on the held-out recordings of cse_bn_adaptation.sh
 [[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
 CSE_WIDE=(--instances 10 --images 60 --split test --width 640 --height 480 --hfov 56.1
@@ -42,15 +45,31 @@ cse_off_on() {  # cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with FLAG o
   # benchmarks/results/cse_<TAG>_<SET>_{off,on}<SUFFIX>_<C>_cpu.json
   local tag=$1 flag=$2 c=$3 set=$4 suffix=$5; shift 5
   cse_eval "$c" "$set" "benchmarks/results/cse_${tag}_${set}_off${suffix}_${c}_cpu.json" \
-    --set "$flag=false" "$@" > /dev/null
+    --set "$flag=${CSE_OFF:-false}" "$@" > /dev/null
   cse_eval "$c" "$set" "benchmarks/results/cse_${tag}_${set}_on${suffix}_${c}_cpu.json" "$@" \
     > /dev/null
+}
+cse_bags_heldout() {  # cse_bags_heldout C: the six held-out recordings of
+  # scripts/cse_bag_adaptation.sh (same seeds, objects and look), made where missing
+  local c=$1 out=out/cse_bags/$1 s name seed
+  local look=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3
+              --rgb-noise 5 --jpeg-quality 50)
+  mkdir -p "$out/bags" "$out/logs"
+  for s in 121 122 123 221 222 223; do
+    name=heldout_s$s seed=(--seed "$s")
+    [[ $s == 2* ]] && { name=revisit_s$s; seed=(--seed "$s" --objects-seed "${s#2}"); }
+    [[ -f $out/bags/$name/ground_truth.json ]] && continue
+    rm -rf "${out:?}/bags/$name"
+    generate-bag --out "$out/bags/$name" --category "$c" --objects 3 --duration 30 --rate 5 \
+      "${seed[@]}" --noise depth --quiet "${look[@]}" > "$out/logs/gen_$name.log"
+  done
 }
 cse_bags_eval() {  # cse_bags_eval C JSON ARGS...: models/cse/<C>.pt on the held-out recordings
   # of scripts/cse_bn_adaptation.sh (s121-s123, s221-s223, every 3rd frame, box-only detections
   # as recorded), one thread, ARGS (e.g. --set NAME=VALUE) passed on, figures to JSON
   local c=$1 json=$2 out=out/cse_bags/$1
   shift 2
+  cse_bags_heldout "$c"
   python -m offline_training.bags.evaluate_bag "$out"/bags/heldout_s12{1,2,3} \
     "$out"/bags/revisit_s22{1,2,3} --checkpoint "models/cse/$c.pt" --method cse \
     --every-nth 3 --cache "$out/cache" --threads 1 "$@" --json "$json"
@@ -61,7 +80,7 @@ cse_bags_off_on() {  # cse_bags_off_on TAG FLAG C: the held-out recordings of
   # tracks (benchmarks/bag_adaptation_table.py) to benchmarks/results/cse_<TAG>_bags_<C>_cpu.json
   local tag=$1 flag=$2 c=$3 setting extra out=out/cse_bags/$3
   for setting in off on; do
-    extra=(); [[ $setting == off ]] && extra=(--set "$flag=false")
+    extra=(); [[ $setting == off ]] && extra=(--set "$flag=${CSE_OFF:-false}")
     cse_bags_eval "$c" "$out/${tag}_$setting.json" "${extra[@]}" | tail -n 2
   done
   python - "$out" "$tag" "benchmarks/results/cse_${tag}_bags_${c}_cpu.json" <<'PY'

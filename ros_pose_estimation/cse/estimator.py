@@ -78,6 +78,7 @@ from .pixels import (
     object_points,
     off_surface,
     remove_below_plane,
+    split_at_depth_jumps,
     support_plane,
 )
 from .refine import icp_similarity
@@ -115,6 +116,13 @@ def _solved_object_points(depth_m, det: Detection, intrinsics, est: PoseEstimate
     return pts if det.mask is not None else inside_box(pts, est.R, est.t, est.size)
 
 
+#: Categories whose box-only depth layers are not cut at depth steps (``box_depth_jump``).
+#: The mug's and the bowl's inside, seen over the rim, is a piece of its own that the cut
+#: drops (validation sets, box-only: mug IoU50 0.93 -> 0.63, bowl 0.90 -> 0.84 at 640x480);
+#: the camera gained nothing (IoU50 0.86 -> 0.82 and 0.91 -> 0.93). BENCHMARKS "Box-only
+#: detections beside a neighbour".
+DEPTH_JUMP_KEPT = frozenset({"mug", "bowl", "camera"})
+
 #: The rim of a mask whose pixels on the table are dropped (``mask_support_plane``), as a share
 #: of the detection box's longer side: about one cell of a 28 x 28 mask head (Mask R-CNN's),
 #: the usual size of a detector mask's error at the object's edge.
@@ -151,6 +159,11 @@ class CseInferenceConfig:
             it moves ``R``, ``t`` only, exact with exact correspondences; BENCHMARKS "RGB-D
             box" compares the two).
         box_depth_band: object depth band without a mask (fraction of the box's metric size).
+        box_depth_jump: without a mask, each depth layer of the box is cut where the depth
+            between neighbouring pixels steps by more than this share of the depth, and only
+            the pieces that reach the box's centre are kept
+            (:func:`.pixels.split_at_depth_jumps`): a neighbour beside the object at a similar
+            depth lies in the band too. Not for the categories in ``DEPTH_JUMP_KEPT``. 0: off.
         mask_depth_band: with a mask, its pixels whose depth lies further than this fraction
             of the box's metric size from the mask's median depth are dropped
             (:func:`.pixels.mask_depth_band`): a detector's mask spills past the object's edge,
@@ -336,6 +349,7 @@ class CseInferenceConfig:
     icp_steps: int = 20
     icp_axis_scales: bool = True
     box_depth_band: float = 0.6
+    box_depth_jump: float = 0.02
     mask_depth_band: float = 1.0
     mask_support_plane: bool | None = None
     box_layers: int | None = None
@@ -499,6 +513,11 @@ class CseEstimator(CategoryEstimator):
                     dark, share = off_surface(det.box_xyxy, depth_m, intrinsics, plane)
                     if share >= icfg.dark_surface_share:  # the sensor saw the table, not it
                         masks = [dark]
+            if icfg.box_depth_jump > 0 and model.category not in DEPTH_JUMP_KEPT:
+                # after the table is gone, which joins what stands on it; a dark object's
+                # mask (no depth) comes back unchanged
+                masks = [split_at_depth_jumps(m, depth_m, det.box_xyxy, icfg.box_depth_jump)
+                         for m in masks]  # fmt: skip
         inputs = crop_inputs(crop, image, det.box_xyxy, masks[0], depth_m)
         cells, cell_depth = cell_mask_and_depth(
             inputs.mask, inputs.depth, cfg.stride, icfg.min_mask_fraction

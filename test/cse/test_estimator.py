@@ -511,3 +511,40 @@ def test_a_mask_spilled_onto_the_wall_behind_is_cleaned_before_the_solve(monkeyp
     off = CseInferenceConfig(upright=False, mask_depth_band=0.0, mask_support_plane=False)
     CseEstimator({"mug": model}, off).estimate(rgb, [Detection("mug", box, spilled)], intr, depth)
     np.testing.assert_array_equal(seen[-1], spilled)
+
+
+@pytest.mark.parametrize("seed", [1, 3])
+def test_box_only_a_neighbour_beside_the_object_is_cut_off_at_its_depth_step(seed):
+    model, rgb, depth, mask, intr, R, t = oracle_frame("bottle", seed)
+    box = mask_box(mask)
+    x0, y0, x1, y1 = box
+    w = x1 - x0
+    cols, rows = np.meshgrid(np.arange(depth.shape[1]), np.arange(depth.shape[0]))
+    side = ((cols > x1 - 0.3 * w) & (cols < x1) & (rows > y0) & (rows < y1)
+            & ~mask)  # the box's right margin  # fmt: skip
+    crowded = depth.copy()
+    crowded[side] = float(np.median(depth[mask])) + 0.04  # a neighbour 4 cm behind the front
+    det = [Detection("bottle", box, None)]
+    band_only = CseEstimator({"bottle": model}, CseInferenceConfig(box_depth_jump=0.0))
+    (merged,) = band_only.estimate(rgb, det, intr, crowded)
+    (cut,) = CseEstimator({"bottle": model}).estimate(rgb, det, intr, crowded)
+    (clean,) = CseEstimator({"bottle": model}).estimate(rgb, det, intr, depth)
+    assert np.linalg.norm(merged.t - t) > 0.01  # the band takes the neighbour in
+    assert np.linalg.norm(cut.t - t) < 0.006 and np.linalg.norm(cut.t - clean.t) < 0.003
+    np.testing.assert_allclose(cut.size, clean.size, rtol=0.05)
+
+
+def test_box_only_layers_are_not_cut_for_objects_whose_inside_shows(monkeypatch):
+    from ros_pose_estimation.cse import estimator as estimator_mod
+
+    assert {"mug", "bowl"} <= estimator_mod.DEPTH_JUMP_KEPT
+    calls = []
+    cut = estimator_mod.split_at_depth_jumps
+    monkeypatch.setattr(estimator_mod, "split_at_depth_jumps",
+                        lambda *a, **k: calls.append(1) or cut(*a, **k))  # fmt: skip
+    for category, expected in (("mug", False), ("bottle", True)):
+        model, rgb, depth, mask, intr, R, t = oracle_frame(category, 1)
+        calls.clear()
+        CseEstimator({category: model}).estimate(rgb, [Detection(category, mask_box(mask))],
+                                                 intr, depth)  # fmt: skip
+        assert bool(calls) == expected  # (each look cuts: one or two)

@@ -13,6 +13,7 @@ from ros_pose_estimation.cse.pixels import (
     inside_box,
     object_points,
     plane_heights,
+    split_at_depth_jumps,
 )
 
 
@@ -269,3 +270,33 @@ def test_plane_heights_follow_the_support_plane_convention():
     pts = np.stack([foot, foot + 0.05 * normal, foot + np.array([0.3, 0.8, -0.6])])
     np.testing.assert_allclose(plane_heights(pts, plane), [0.0, 0.05, 0.0], atol=1e-12)
     assert float(plane_heights(np.zeros(3), plane)) == pytest.approx(0.9)  # the camera
+
+
+def test_split_at_depth_jumps_drops_a_neighbour_beside_the_object():
+    z = np.full((60, 80), 3.0)  # a far wall, out of the band
+    z[12:50, 30:47] = np.linspace(0.50, 0.53, 17)[None, :]  # the object, a slanted surface
+    z[9:12, 36:42] = 0.55  # an inside seen over a rim: a piece of its own, off the middle
+    z[10:50, 47:60] = 0.56  # a neighbour standing beside it, 3 cm further (> 2 % of 0.53)
+    box = [28, 8, 52, 52]  # the object's box takes in a strip of the neighbour
+    band = box_depth_mask(z, box, fx=300.0, band=0.6)
+    assert band[10:50, 47:53].all() and band[9:12, 36:42].all()  # the band keeps both
+    out = split_at_depth_jumps(band, z, box)
+    assert out[12:50, 30:47].all()  # the object whole: its own slope is no step
+    assert not out[9:11, 36:42].any()  # dropped too (but its step row): why mugs and bowls
+    # are not cut
+    assert not out[10:50, 48:53].any()  # the neighbour's strip, entering from the side, goes
+    assert not (out & ~band).any()
+    assert np.array_equal(split_at_depth_jumps(band, z, box, jump=0.0), band)  # off
+    coarse = split_at_depth_jumps(band, z, box, jump=0.2)  # 2-5 cm < 20 %: one surface
+    assert np.array_equal(coarse, band)
+
+
+def test_split_at_depth_jumps_keeps_the_mask_when_no_piece_is_central():
+    z = np.full((60, 80), 1.0)
+    mask = np.zeros((60, 80), dtype=bool)
+    mask[10:50, 30:33] = True  # only a strip at the box's edge
+    out = split_at_depth_jumps(mask, z, [28, 8, 60, 52])
+    assert np.array_equal(out, mask)
+    stripes = np.where(np.arange(80)[None, :] % 2 == 0, 1.0, 2.0) * np.ones((60, 1))
+    full = np.ones((60, 80), dtype=bool)  # every pixel a step: nothing left to keep
+    assert np.array_equal(split_at_depth_jumps(full, stripes, [10, 10, 70, 50]), full)
