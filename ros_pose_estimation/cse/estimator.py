@@ -65,7 +65,7 @@ from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
 from .depth_noise import depth_noise
 from .handle_depth import handle_turn
-from .laptop_planes import laptop_box, laptop_screen_box, laptop_slabs
+from .laptop_planes import front_from_rest, laptop_box, laptop_screen_box, laptop_slabs
 from .model import CseModel
 from .parts import BASE_CATEGORIES, HANDLE_CATEGORIES, base_pitch, handle_azimuth
 from .pixels import (
@@ -232,6 +232,9 @@ class CseInferenceConfig:
             screen alone is seen on the surface (from behind), the box from the screen: its
             lean, top and width, the base as deep as the screen is long
             (:func:`.laptop_planes.laptop_screen_box`, BENCHMARKS "A laptop seen from behind");
+            ``laptop_front_from_rest``: before that, with a mask, the laptop is turned round
+            when its pixels off the screen lie behind it (the base no plane was found in:
+            :func:`.laptop_planes.front_from_rest`);
             ``laptop_on_surface``: with the surface the laptop stands on, the base is the
             lower slab along its normal, a base within 25 deg of it takes that normal as z
             (BENCHMARKS "A far laptop: the table's normal over the base's"), and a slab too far
@@ -369,6 +372,7 @@ class CseInferenceConfig:
     plane_threshold: float = 0.006
     laptop_box: bool = True
     laptop_screen_box: bool = True
+    laptop_front_from_rest: bool = True
     laptop_on_surface: bool = True
     box_faces: bool = True
     box_noise: bool = True
@@ -672,6 +676,9 @@ class CseEstimator(CategoryEstimator):
                 if how == "two planes" and icfg.laptop_box:
                     est.t, est.size = laptop_box(slabs, est.R, est.t, support=on)
                 elif how == "screen on surface" and icfg.laptop_screen_box and on is not None:
+                    if det.mask is not None and icfg.laptop_front_from_rest:
+                        est.R, _ = front_from_rest(pts, slabs, est.R, icfg.plane_threshold,
+                                                   icfg.seed)  # fmt: skip
                     box = laptop_screen_box(slabs, est.R, est.t, on, icfg.plane_threshold,
                                             icfg.seed)  # fmt: skip
                     if box is not None:

@@ -42,7 +42,8 @@ the box centre is their middle. With the screen alone seen on the surface (from 
 base hidden), :func:`laptop_screen_box` measures the box from the screen: its lean from its
 plane, its top and width from its pixels, its length from the hinge (``BASE_THICKNESS`` over
 the surface) to the top, and the base as deep as the screen is long
-(``SCREEN_DEPTH_RATIO``).
+(``SCREEN_DEPTH_RATIO``); its front is turned first where the rest of the laptop's pixels lie
+behind the screen (:func:`front_from_rest`: the base, unfound as a plane, is still there).
 Pure numpy and OpenCV; ``test/cse/test_laptop_planes.py`` pins it on synthetic slabs.
 """
 
@@ -61,6 +62,7 @@ from .planes import fit_plane
 __all__ = [
     "BASE_THICKNESS",
     "SCREEN_DEPTH_RATIO",
+    "front_from_rest",
     "laptop_box",
     "laptop_screen_box",
     "laptop_slabs",
@@ -94,6 +96,15 @@ MIN_SCREEN_RISE = 0.03
 BASE_THICKNESS = 0.018
 #: The most a screen seen alone may lean from upright (deg) for :func:`laptop_screen_box`.
 SCREEN_MAX_LEAN_DEG = 60.0
+#: :func:`front_from_rest`: the laptop's pixels off the screen's plane by more than
+#: ``FRONT_MARGIN`` (m) and ``FRONT_NOISE`` times the depth noise (the robust spread of the
+#: pixels' distances to the plane: 2-3 cm at 4 m) count; they turn the front when at least
+#: ``FRONT_MIN_POINTS`` lie behind the screen and more than ``FRONT_RATIO`` times as many as
+#: in front.
+FRONT_MARGIN = 0.03
+FRONT_NOISE = 3.0
+FRONT_MIN_POINTS = 20
+FRONT_RATIO = 3.0
 #: :func:`laptop_box` takes the surface as the bottom when the laptop's z is within this angle
 #: (deg) of its normal: with gravity, z is gravity's up, a fraction of a degree off the fitted
 #: surface (BENCHMARKS "Standing on the table", the laptop's bottom).
@@ -217,6 +228,40 @@ def laptop_slabs(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: fl
     if tilt > MAX_TILT_ONE_DEG:
         return (*_on_surface(R, by_size, up), slabs)
     return _base_frame(R, z, base), "base", slabs
+
+
+def front_from_rest(points: np.ndarray, screen: np.ndarray, R: np.ndarray,
+                    threshold: float = 0.006, seed: int = 0) -> tuple[np.ndarray, bool]:
+    """``(R', turned)``: a laptop whose screen alone was found (:func:`laptop_slabs`'s ``"screen
+    on surface"``, its x the solved one) turned 180 deg about z when its other pixels lie
+    behind the screen. A base whose depth no plane was found in (far away its pixels lie
+    within the table's noise, or are too few) still shows in the object's mask, and it lies in
+    front of the screen; seen from behind, the base is hidden and nothing lies behind either.
+
+    Args:
+        points: ``[N x 3]`` the laptop's depth pixels (its mask's; camera frame, m).
+        screen: ``[M x 3]`` ``laptop_slabs``'s slabs; the screen is their largest plane
+            (RANSAC, inlier distance ``threshold`` m, ``seed``), as in
+            :func:`laptop_screen_box`.
+        R: ``[3 x 3]`` that outcome's frame (z the surface's normal, x towards the front).
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    scr = np.asarray(screen, dtype=np.float64)
+    R = np.asarray(R, dtype=np.float64)
+    if len(scr) < MIN_POINTS or len(pts) == 0:
+        return R, False
+    plane = fit_plane(scr, threshold, np.random.default_rng(seed))
+    if plane is None:
+        return R, False
+    normal = plane[0] if plane[0] @ R[:, 0] >= 0 else -plane[0]  # towards the solved front
+    side = (pts - plane[1]) @ normal
+    noise = 1.4826 * float(np.median(np.abs(side - np.median(side))))
+    margin = max(FRONT_MARGIN, FRONT_NOISE * noise)
+    front = int(np.count_nonzero(side > margin))
+    behind = int(np.count_nonzero(side < -margin))
+    if behind >= FRONT_MIN_POINTS and behind > FRONT_RATIO * front:
+        return R @ np.diag([-1.0, -1.0, 1.0]), True
+    return R, False
 
 
 def laptop_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,

@@ -16,6 +16,7 @@ from ros_pose_estimation.cse.laptop_planes import (
     BOTTOM_DEG,
     SCREEN_DEPTH_RATIO,
     SURFACE_Z_DEG,
+    front_from_rest,
     laptop_box,
     laptop_screen_box,
     laptop_slabs,
@@ -281,3 +282,26 @@ def test_no_screen_box_from_too_little_or_no_screen():
     assert laptop_screen_box(np.zeros((5, 3)), TRUE_R, TRUE_T, support) is None
     flat = _camera(_laptop(screen=False))  # the base lies flat: no screen to measure
     assert laptop_screen_box(flat, TRUE_R, TRUE_T, support) is None
+
+
+def test_a_laptop_whose_screen_alone_was_found_is_turned_to_where_its_base_lies():
+    pts = _laptop(110.0, n=1500)
+    screen = pts[1500:]  # the screen's pixels; the base's are in the mask but no plane
+    cam, cam_screen = _camera(pts, 0.002), _camera(screen, 0.002)
+    turned_R = TRUE_R @ np.diag([-1.0, -1.0, 1.0])  # the solve's front turned round
+    R, turned = front_from_rest(cam, cam_screen, turned_R)
+    assert turned and _angle(R, TRUE_R) < 1e-6
+    R, turned = front_from_rest(cam, cam_screen, TRUE_R)  # the right front stays
+    assert not turned and _angle(R, TRUE_R) < 1e-6
+    # seen from behind, the base hidden: only the screen's pixels, nothing to turn by
+    R, turned = front_from_rest(cam_screen, cam_screen, turned_R)
+    assert not turned and _angle(R, turned_R) < 1e-6
+    few = _camera(pts[:12], 0.002)  # a few pixels behind are not enough
+    assert not front_from_rest(np.concatenate([cam_screen, few]), cam_screen, turned_R)[1]
+    assert not front_from_rest(cam, cam_screen[:10], turned_R)[1]  # too small a screen
+    # far away, 3 cm of depth noise scatters the screen's pixels to both sides: no turn ...
+    noisy = _camera(screen, 0.03, seed=2)
+    assert not front_from_rest(noisy, cam_screen, turned_R)[1]
+    # ... but a base 10-22 cm behind it still shows through the noise
+    base_far = _camera(pts[:1500][pts[:1500, 0] > 0.0], 0.03, seed=3)
+    assert front_from_rest(np.concatenate([noisy, base_far]), cam_screen, turned_R)[1]
