@@ -177,15 +177,8 @@ def split_at_depth_jumps(mask: np.ndarray, depth_m: np.ndarray, box_xyxy,
     piece |= grown & step
     if np.count_nonzero(piece) < 0.1 * np.count_nonzero(m):
         return m
-    out = np.zeros_like(m)
+    out = m.copy()
     out[r0:r1, c0:c1] = piece
-    return out | (m & ~_window(m.shape, r0, r1, c0, c1))
-
-
-def _window(shape, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-    """``[H x W]`` bool: True inside rows ``r0:r1`` and columns ``c0:c1``."""
-    out = np.zeros(shape, dtype=bool)
-    out[r0:r1, c0:c1] = True
     return out
 
 
