@@ -22,31 +22,4 @@ source scripts/env.sh
 source scripts/cse_step_sets.sh
 mode=${1:?usage: bash scripts/cse_laptop_front.sh val|test}
 mkdir -p benchmarks/results
-case $mode in
-  val)
-    cse_off_on laptop_front laptop_front_from_rest laptop val "" &
-    cse_off_on laptop_front laptop_front_from_rest laptop val640 ""
-    wait
-    [[ -d out/data/laptop_rgbd_val1700/test ]] || bash scripts/cse_far_laptop.sh val
-    for flag in false true; do
-      tag=$([[ $flag == true ]] && echo on || echo off)
-      evaluate-cse --data out/data/laptop_rgbd_val1700 --split test \
-        --checkpoint models/cse/laptop.pt --max-objects 360 --threads 1 --quiet \
-        --set "laptop_front_from_rest=$flag" \
-        --json "benchmarks/results/cse_laptop_front_val1700_${tag}_laptop_cpu.json" \
-        > /dev/null &
-    done
-    wait
-    ;;
-  test)
-    cse_off_on laptop_front laptop_front_from_rest laptop final "" &
-    cse_off_on laptop_front laptop_front_from_rest laptop ood ""
-    wait
-    cse_off_on laptop_front laptop_front_from_rest laptop ood_look ""
-    bash scripts/eval_defaults.sh rgbd laptop
-    bash scripts/cse_gravity.sh laptop final ood ood_look bags
-    bash scripts/cse_mask_spill.sh test laptop
-    ;;
-  *) echo "usage: bash scripts/cse_laptop_front.sh val|test" >&2; exit 2 ;;
-esac
-python -m benchmarks.cse_table benchmarks/results/cse_laptop_front_*_laptop_cpu.json
+cse_laptop_step laptop_front laptop_front_from_rest "$mode"

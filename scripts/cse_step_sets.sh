@@ -13,6 +13,9 @@
 #   cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with a step off and at its default
 #   cse_bags_eval C JSON ARGS...: the held-out recordings of cse_bn_adaptation.sh, figures to JSON
 #     (made first when missing: cse_bags_heldout C)
+#   cse_laptop_step TAG FLAG val|test: a laptop depth step off and on, on the validation sets
+#     (val, val640, the first 360 objects of val1700) or the test sets (final, ood, ood_look)
+#     then the README's laptop files again (eval_defaults.sh, cse_gravity.sh, cse_mask_spill.sh)
 # CSE_OFF: the value that turns FLAG off in cse_off_on / cse_bags_off_on (default false; 0 for
 #   a number such as box_depth_jump)
 #   cse_bags_off_on TAG FLAG C: the same on the held-out recordings of cse_bn_adaptation.sh
@@ -94,4 +97,35 @@ result = {"recordings": "heldout_s121-s123, revisit_s221-s223 (every 3rd frame)"
 print(json.dumps(result))
 dest.write_text(json.dumps(result, indent=1))
 PY
+}
+cse_laptop_step() {  # cse_laptop_step TAG FLAG val|test: the laptop model with the step FLAG
+  # off and at its default -> benchmarks/results/cse_<TAG>_<set>_{off,on}_laptop_cpu.json
+  local tag=$1 flag=$2 mode=$3 setting
+  case $mode in
+    val)
+      cse_off_on "$tag" "$flag" laptop val "" &
+      cse_off_on "$tag" "$flag" laptop val640 ""
+      wait
+      [[ -d out/data/laptop_rgbd_val1700/test ]] || bash scripts/cse_far_laptop.sh val
+      for setting in off on; do
+        local extra=()
+        [[ $setting == off ]] && extra=(--set "$flag=${CSE_OFF:-false}")
+        evaluate-cse --data out/data/laptop_rgbd_val1700 --split test \
+          --checkpoint models/cse/laptop.pt --max-objects 360 --threads 1 --quiet "${extra[@]}" \
+          --json "benchmarks/results/cse_${tag}_val1700_${setting}_laptop_cpu.json" > /dev/null &
+      done
+      wait
+      ;;
+    test)
+      cse_off_on "$tag" "$flag" laptop final "" &
+      cse_off_on "$tag" "$flag" laptop ood ""
+      wait
+      cse_off_on "$tag" "$flag" laptop ood_look ""
+      bash scripts/eval_defaults.sh rgbd laptop
+      bash scripts/cse_gravity.sh laptop final ood ood_look bags
+      bash scripts/cse_mask_spill.sh test laptop
+      ;;
+    *) echo "cse_laptop_step: val or test, got $mode" >&2; return 2 ;;
+  esac
+  python -m benchmarks.cse_table "benchmarks/results/cse_${tag}_"*_laptop_cpu.json
 }

@@ -65,7 +65,13 @@ from .checkpoint import load_checkpoint
 from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
 from .depth_noise import depth_noise
 from .handle_depth import handle_turn
-from .laptop_planes import front_from_rest, laptop_box, laptop_screen_box, laptop_slabs
+from .laptop_planes import (
+    front_from_rest,
+    laptop_box,
+    laptop_screen_box,
+    laptop_slabs,
+    screen_plane,
+)
 from .model import CseModel
 from .parts import BASE_CATEGORIES, HANDLE_CATEGORIES, base_pitch, handle_azimuth
 from .pixels import (
@@ -676,11 +682,11 @@ class CseEstimator(CategoryEstimator):
                 if how == "two planes" and icfg.laptop_box:
                     est.t, est.size = laptop_box(slabs, est.R, est.t, support=on)
                 elif how == "screen on surface" and icfg.laptop_screen_box and on is not None:
-                    if det.mask is not None and icfg.laptop_front_from_rest:
-                        est.R, _ = front_from_rest(pts, slabs, est.R, icfg.plane_threshold,
-                                                   icfg.seed)  # fmt: skip
-                    box = laptop_screen_box(slabs, est.R, est.t, on, icfg.plane_threshold,
-                                            icfg.seed)  # fmt: skip
+                    plane = screen_plane(slabs, icfg.plane_threshold, icfg.seed)  # fitted once
+                    if plane is not None and det.mask is not None and icfg.laptop_front_from_rest:
+                        est.R, _ = front_from_rest(pts, slabs, est.R, plane=plane)
+                    box = None if plane is None else laptop_screen_box(slabs, est.R, est.t, on,
+                                                                       plane=plane)  # fmt: skip
                     if box is not None:
                         est.t, est.size = box
             if icfg.box_faces and name in FACE_CATEGORIES:

@@ -66,6 +66,7 @@ __all__ = [
     "laptop_box",
     "laptop_screen_box",
     "laptop_slabs",
+    "screen_plane",
 ]
 
 #: The larger plane's and the second plane's least share of the
@@ -230,8 +231,20 @@ def laptop_slabs(points: np.ndarray, R: np.ndarray, t: np.ndarray, threshold: fl
     return _base_frame(R, z, base), "base", slabs
 
 
+def screen_plane(slabs: np.ndarray, threshold: float = 0.006, seed: int = 0):
+    """The screen's plane among ``laptop_slabs``' slabs ``[M x 3]`` (camera frame, m) when only
+    the screen was found: their largest plane (:func:`.planes.fit_plane`, inlier distance
+    ``threshold`` m, RANSAC ``seed``), or None (fewer than ``MIN_POINTS`` pixels, no plane).
+    Fitted once for :func:`front_from_rest` and :func:`laptop_screen_box`."""
+    pts = np.asarray(slabs, dtype=np.float64)
+    if len(pts) < MIN_POINTS:
+        return None
+    return fit_plane(pts, threshold, np.random.default_rng(seed))
+
+
 def front_from_rest(points: np.ndarray, screen: np.ndarray, R: np.ndarray,
-                    threshold: float = 0.006, seed: int = 0) -> tuple[np.ndarray, bool]:
+                    threshold: float = 0.006, seed: int = 0,
+                    plane=None) -> tuple[np.ndarray, bool]:  # fmt: skip
     """``(R', turned)``: a laptop whose screen alone was found (:func:`laptop_slabs`'s ``"screen
     on surface"``, its x the solved one) turned 180 deg about z when its other pixels lie
     behind the screen. A base whose depth no plane was found in (far away its pixels lie
@@ -244,14 +257,13 @@ def front_from_rest(points: np.ndarray, screen: np.ndarray, R: np.ndarray,
             (RANSAC, inlier distance ``threshold`` m, ``seed``), as in
             :func:`laptop_screen_box`.
         R: ``[3 x 3]`` that outcome's frame (z the surface's normal, x towards the front).
+        plane: :func:`screen_plane` of ``screen``, when already fitted.
     """
     pts = np.asarray(points, dtype=np.float64)
-    scr = np.asarray(screen, dtype=np.float64)
     R = np.asarray(R, dtype=np.float64)
-    if len(scr) < MIN_POINTS or len(pts) == 0:
-        return R, False
-    plane = fit_plane(scr, threshold, np.random.default_rng(seed))
     if plane is None:
+        plane = screen_plane(screen, threshold, seed)
+    if plane is None or len(pts) == 0:
         return R, False
     normal = plane[0] if plane[0] @ R[:, 0] >= 0 else -plane[0]  # towards the solved front
     side = (pts - plane[1]) @ normal
@@ -297,7 +309,7 @@ SCREEN_DEPTH_RATIO = 0.95
 
 def laptop_screen_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,
                       support: tuple[np.ndarray, float], threshold: float = 0.006, seed: int = 0,
-                      base_thickness: float = BASE_THICKNESS,
+                      base_thickness: float = BASE_THICKNESS, plane=None,
                       ) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
     """``(box centre [3], extents [3])`` (m) of a laptop seen by its screen alone (from
     behind: :func:`laptop_slabs`'s ``"screen on surface"``), or None when no screen plane is
@@ -310,14 +322,14 @@ def laptop_screen_box(points: np.ndarray, R: np.ndarray, t: np.ndarray,
     ``base_thickness`` over the surface, so the screen's length is the rise from there to its
     top over the cosine of its lean, and the base is that length over
     ``SCREEN_DEPTH_RATIO`` deep, forward of the hinge. The box reaches from the screen's top
-    leaning back (if it does) to the base's front edge, and from the surface to the top."""
+    leaning back (if it does) to the base's front edge, and from the surface to the top.
+    ``plane``: :func:`screen_plane` of ``points``, when already fitted."""
     pts = np.asarray(points, dtype=np.float64)
     check_shape("points", pts, ("N", 3))
-    if len(pts) < MIN_POINTS:
-        return None
     R = np.asarray(R, dtype=np.float64)
     t = np.asarray(t, dtype=np.float64)
-    plane = fit_plane(pts, threshold, np.random.default_rng(seed))
+    if plane is None:
+        plane = screen_plane(pts, threshold, seed)
     if plane is None:
         return None
     screen = pts[plane[2]]

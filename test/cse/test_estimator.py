@@ -548,3 +548,35 @@ def test_box_only_layers_are_not_cut_for_objects_whose_inside_shows(monkeypatch)
         CseEstimator({category: model}).estimate(rgb, [Detection(category, mask_box(mask))],
                                                  intr, depth)  # fmt: skip
         assert bool(calls) == expected  # (each look cuts: one or two)
+
+
+def test_a_screen_alone_is_fitted_once_and_turned_by_its_mask_only(monkeypatch):
+    """With the screen alone on the surface, its plane is fitted once for the front check and
+    the box; the front check runs with a mask, not for a box-only detection."""
+    from ros_pose_estimation.cse import estimator as estimator_mod
+
+    model, rgb, depth, mask, intr, R, t = oracle_frame("laptop", 0)
+    screen = np.random.default_rng(0).uniform(-0.1, 0.1, (200, 3)) * [1.0, 1.0, 0.0]
+    screen = screen + [0.0, 0.0, 0.6]  # a plane of 200 pixels facing the camera
+    fits, fronts = [], []
+    monkeypatch.setattr(estimator_mod, "laptop_slabs",
+                        lambda pts, R_, *a: (R_, "screen on surface", screen))  # fmt: skip
+    fit = estimator_mod.screen_plane
+    monkeypatch.setattr(estimator_mod, "screen_plane",
+                        lambda *a, **k: fits.append(1) or fit(*a, **k))  # fmt: skip
+    turn = estimator_mod.front_from_rest
+    monkeypatch.setattr(estimator_mod, "front_from_rest",
+                        lambda *a, **k: fronts.append(k["plane"]) or turn(*a, **k))  # fmt: skip
+    monkeypatch.setattr(CseEstimator, "_support", lambda self, *a: (np.array([0.0, -1, 0]), 1.0))
+    cfg = CseInferenceConfig(upright=False, stand_on_gravity=False, min_box_cover=0.0)
+    CseEstimator({"laptop": model}, cfg).estimate(rgb, [Detection("laptop", mask_box(mask), mask)],
+                                                  intr, depth)  # fmt: skip
+    assert len(fits) == 1 and len(fronts) == 1 and fronts[0] is not None
+    fits.clear(), fronts.clear()
+    CseEstimator({"laptop": model}, cfg).estimate(rgb, [Detection("laptop", mask_box(mask))],
+                                                  intr, depth)  # fmt: skip
+    assert len(fits) == 1 and not fronts  # box-only: the box's pixels hold the table too
+    off = replace(cfg, laptop_front_from_rest=False)
+    CseEstimator({"laptop": model}, off).estimate(rgb, [Detection("laptop", mask_box(mask), mask)],
+                                                  intr, depth)  # fmt: skip
+    assert not fronts

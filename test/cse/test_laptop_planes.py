@@ -20,6 +20,7 @@ from ros_pose_estimation.cse.laptop_planes import (
     laptop_box,
     laptop_screen_box,
     laptop_slabs,
+    screen_plane,
 )
 
 BASE = (0.22, 0.30)  # x (hinge -> front edge), y (along the hinge), m
@@ -291,6 +292,8 @@ def test_a_laptop_whose_screen_alone_was_found_is_turned_to_where_its_base_lies(
     turned_R = TRUE_R @ np.diag([-1.0, -1.0, 1.0])  # the solve's front turned round
     R, turned = front_from_rest(cam, cam_screen, turned_R)
     assert turned and _angle(R, TRUE_R) < 1e-6
+    plane = screen_plane(cam_screen)  # fitted once, the same answer
+    assert front_from_rest(cam, cam_screen, turned_R, plane=plane)[1]
     R, turned = front_from_rest(cam, cam_screen, TRUE_R)  # the right front stays
     assert not turned and _angle(R, TRUE_R) < 1e-6
     # seen from behind, the base hidden: only the screen's pixels, nothing to turn by
