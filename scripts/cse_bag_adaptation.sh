@@ -31,19 +31,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/cse_bag_gen.sh
+source scripts/cse_bag_gen.sh
 steps=${STEPS:-300} lr=${LR:-1e-4} threads=${THREADS:-1} every=${EVERY:-3}
 read -r -a runs <<< "${RUNS:-pseudo selfsup}"
-look=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --rgb-noise 5
-      --jpeg-quality 50)
 for c in "${@:-mug}"; do
   out=out/cse_bags/$c
   mkdir -p "$out/bags" "$out/logs"
-  gen() {  # gen NAME SEED
-    [[ -f $out/bags/$1/ground_truth.json ]] && return 0
-    rm -rf "${out:?}/bags/$1"
-    generate-bag --out "$out/bags/$1" --category "$c" --objects 3 --duration 30 --rate 5 \
-      --seed "$2" --noise depth --quiet "${look[@]}" > "$out/logs/gen_$1.log"
-  }
+  gen() { cse_bag_gen "$c" "$@"; }  # gen NAME SEED [OBJECTS_SEED]
   for s in 21 22 23; do gen "train_s$s" "$s"; done
   gen heldout_s121 121
   train=("$out/bags/train_s21" "$out/bags/train_s22" "$out/bags/train_s23")
@@ -83,10 +78,7 @@ for c in "${@:-mug}"; do
   # other arrangements, camera paths and lights; none of these frames was trained on)
   revisit=()
   for s in 21 22 23; do
-    [[ -f $out/bags/revisit_s2$s/ground_truth.json ]] || { rm -rf "$out/bags/revisit_s2$s"
-      generate-bag --out "$out/bags/revisit_s2$s" --category "$c" --objects 3 --duration 30 \
-        --rate 5 --seed "2$s" --objects-seed "$s" --noise depth --quiet "${look[@]}" \
-        > "$out/logs/gen_revisit_s2$s.log"; }
+    gen "revisit_s2$s" "2$s" "$s"
     revisit+=("$out/bags/revisit_s2$s")
   done
   for name in before "${runs[@]}"; do

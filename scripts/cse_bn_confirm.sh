@@ -11,15 +11,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/cse_bag_gen.sh
+source scripts/cse_bag_gen.sh
 c=${1:?usage: bash scripts/cse_bn_confirm.sh CATEGORY}
 out=out/cse_bags/$c
-look=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --rgb-noise 5
-      --jpeg-quality 50)
 bags=()
 for s in 124 125; do
-  [[ -f $out/bags/confirm_s$s/ground_truth.json ]] || { rm -rf "$out/bags/confirm_s$s"
-    generate-bag --out "$out/bags/confirm_s$s" --category "$c" --objects 3 --duration 30 \
-      --rate 5 --seed "$s" --noise depth --quiet "${look[@]}" > /dev/null; }
+  cse_bag_gen "$c" "confirm_s$s" "$s"
   bags+=("$out/bags/confirm_s$s")
 done
 held=("$out"/bags/heldout_s12{1,2,3} "$out"/bags/revisit_s22{1,2,3})

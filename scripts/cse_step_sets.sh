@@ -19,6 +19,8 @@
 # CSE_OFF: the value that turns FLAG off in cse_off_on / cse_bags_off_on (default false; 0 for
 #   a number such as box_depth_jump)
 #   cse_bags_off_on TAG FLAG C: the same on the held-out recordings of cse_bn_adaptation.sh
+# shellcheck source=scripts/cse_bag_gen.sh
+source scripts/cse_bag_gen.sh
 [[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
 CSE_WIDE=(--instances 10 --images 60 --split test --width 640 --height 480 --hfov 56.1
           --fill 0.2..0.6 --backgrounds out/data/photos --no-progress)
@@ -54,18 +56,9 @@ cse_off_on() {  # cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with FLAG o
 }
 cse_bags_heldout() {  # cse_bags_heldout C: the six held-out recordings of
   # scripts/cse_bag_adaptation.sh (same seeds, objects and look), made where missing
-  local c=$1 out=out/cse_bags/$1 s name seed
-  local look=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3
-              --rgb-noise 5 --jpeg-quality 50)
-  mkdir -p "$out/bags" "$out/logs"
-  for s in 121 122 123 221 222 223; do
-    name=heldout_s$s seed=(--seed "$s")
-    [[ $s == 2* ]] && { name=revisit_s$s; seed=(--seed "$s" --objects-seed "${s#2}"); }
-    [[ -f $out/bags/$name/ground_truth.json ]] && continue
-    rm -rf "${out:?}/bags/$name"
-    generate-bag --out "$out/bags/$name" --category "$c" --objects 3 --duration 30 --rate 5 \
-      "${seed[@]}" --noise depth --quiet "${look[@]}" > "$out/logs/gen_$name.log"
-  done
+  local c=$1 s
+  for s in 121 122 123; do cse_bag_gen "$c" "heldout_s$s" "$s"; done
+  for s in 221 222 223; do cse_bag_gen "$c" "revisit_s$s" "$s" "${s#2}"; done
 }
 cse_bags_eval() {  # cse_bags_eval C JSON ARGS...: models/cse/<C>.pt on the held-out recordings
   # of scripts/cse_bn_adaptation.sh (s121-s123, s221-s223, every 3rd frame, box-only detections
