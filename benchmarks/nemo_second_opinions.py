@@ -1,6 +1,7 @@
 """Second opinions on NeMo's estimate: can another pose, judged by the same render-and-compare
-loss, catch the estimate's gross misses (issue 12)? A diagnostic; none of the three rules is
-in the estimator, because none helps (BENCHMARKS "Second opinions").
+loss, by the detection box or averaged over crops, catch the estimate's misses (issue 12)? A
+diagnostic; none of the five rules is in the estimator, because none helps (BENCHMARKS
+"Second opinions").
 
     python -m benchmarks.nemo_second_opinions --data out/data/box_cal --split val \\
         --checkpoint models/nemo/box.pt --max-objects 150 --gravity --threads 1 \\
@@ -23,6 +24,14 @@ For every selected object (as ``evaluate-nemo`` selects them) the default estima
   afresh; the pose mirrored back (:func:`mirror_pose`: every category's template is symmetric
   about its xz plane). Kept: the lower loss of the two; or their chordal mean when within
   ``--mean-within`` deg (else the lower loss; else the estimate).
+* **jitter**: the estimate made again from detection boxes moved by 6 % of their width or
+  height (left, right, up, down) and scaled by 0.92 and 1.1 about their centre
+  (:data:`JITTERS`); kept: the symmetric mean of those within ``--mean-within`` deg of the
+  estimate, with the estimate (a test-time average over crops).
+* **box agreement** (cuboid categories: box): the estimate with its longer horizontal edge put
+  on the other horizontal axis (``R Rz(90 deg)``, the extents kept: another box in space),
+  refined; it replaces the estimate when its 3D box, projected, overlaps the detection box
+  more (IoU, :mod:`ros_pose_estimation.core.box_consistency`) by more than a margin.
 
 Printed per rule (and margin): Acc@pi/6, Acc@pi/18, median rotation error (deg) and how many
 estimates were replaced; the device.
@@ -47,6 +56,14 @@ from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 CAMERA_MIRROR = np.diag([-1.0, 1.0, 1.0])
 MODEL_MIRROR = np.diag([1.0, -1.0, 1.0])
 MARGINS = (0.0, 0.005, 0.01)
+#: Detection-box jitters of the "jitter" rule: (scale about the centre, shift right, shift
+#: down), shifts in units of the box's width and height.
+JITTERS = ((1.0, 0.06, 0.0), (1.0, -0.06, 0.0), (1.0, 0.0, 0.06), (1.0, 0.0, -0.06),
+           (0.92, 0.0, 0.0), (1.1, 0.0, 0.0))  # fmt: skip
+#: IoU margins of the "box agreement" rule.
+IOU_MARGINS = (0.0, 0.02, 0.05)
+#: ``R @ QUARTER`` puts a box's frame a quarter turn about its own z (new x = old y).
+QUARTER = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
 
 
 def turned_upright(R, size, up, turns_deg, cuboid: bool) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -109,6 +126,24 @@ def mirror_inputs(rgb: np.ndarray, detections, intrinsics):
     return np.ascontiguousarray(rgb[:, ::-1]), dets, flipped
 
 
+def jittered_box(box_xyxy, scale: float, right: float, down: float) -> np.ndarray:
+    """``[4]`` the box ``(x0, y0, x1, y1)`` (px) scaled by ``scale`` about its centre, then
+    moved by ``right`` of its width and ``down`` of its height."""
+    b = np.asarray(box_xyxy, dtype=np.float64)
+    size = b[2:] - b[:2]
+    centre = (b[:2] + b[2:]) / 2.0 + np.array([right, down]) * size
+    return np.concatenate([centre - scale * size / 2.0, centre + scale * size / 2.0])
+
+
+def box_overlap(R, t, size, box_xyxy, intrinsics) -> float:
+    """IoU of the 3D box ``(R [3 x 3], t [3] m, size [3] m)`` projected into the image with the
+    detection box ``[4]`` (px); 0 when nothing of it projects."""
+    from ros_pose_estimation.core.box_consistency import box_iou, projected_box
+
+    projected = projected_box(R, t, size, intrinsics)
+    return 0.0 if projected is None else float(box_iou(projected, np.asarray(box_xyxy, float)))
+
+
 def run(dataset, estimator, turns_deg, max_objects=None, min_visib=0.3, gravity=False,
         mean_within_deg: float = 20.0) -> list[dict]:  # fmt: skip
     """Per object: the estimate's error and loss, and what each rule's candidates give (see
@@ -119,6 +154,7 @@ def run(dataset, estimator, turns_deg, max_objects=None, min_visib=0.3, gravity=
     from ros_pose_estimation.core.categories import get_category
     from ros_pose_estimation.core.estimation import PoseEstimate
     from ros_pose_estimation.core.metrics import rotation_error_deg
+    from ros_pose_estimation.core.rotation_averaging import symmetric_angle, symmetric_mean
     from ros_pose_estimation.core.standing import up_in_camera
 
     rows: list[dict] = []
@@ -146,8 +182,36 @@ def run(dataset, estimator, turns_deg, max_objects=None, min_visib=0.3, gravity=
         rgb_m, dets_m, intr_m = mirror_inputs(sample.rgb, dets, intr)
         up_m = None if up is None else CAMERA_MIRROR @ up
         mirrored = estimator.estimate(rgb_m, dets_m, intr_m, up=up_m)
+        # jitter: the estimate again from moved and scaled boxes
+        jittered = [
+            estimator.estimate(sample.rgb, [replace(d, box_xyxy=jittered_box(d.box_xyxy, *j))
+                                            for d in dets], intr, up=up)
+            for j in JITTERS
+        ]  # fmt: skip
+        # box agreement: the longer horizontal edge on the other axis, refined
+        cuboids = [j for j, o in enumerate(objs) if get_category(o.category).cuboid]
+        other = {}
+        if cuboids:
+            starts = [replace(found[j], R=found[j].R @ QUARTER) for j in cuboids]
+            refined, _ = estimator.refine_from(sample.rgb, [dets[j] for j in cuboids], intr,
+                                               starts)  # fmt: skip
+            other = dict(zip(cuboids, refined, strict=True))
         for j, (o, est) in enumerate(zip(objs, found, strict=True)):
             size = dataset.instance_size(o.obj_id)
+            cat = get_category(o.category)
+            close = [est.R] + [
+                run_[j].R for run_ in jittered
+                if math.degrees(symmetric_angle(est.R, run_[j].R, cat)) < mean_within_deg
+            ]  # fmt: skip
+            agree = {}
+            if j in other:
+                box = dets[j].box_xyxy
+                agree = {
+                    "agree_error_deg": float(rotation_error_deg(other[j].R, o.R, o.category,
+                                                                size=size)),
+                    "agree_iou": box_overlap(other[j].R, other[j].t, other[j].size, box, intr),
+                    "estimate_iou": box_overlap(est.R, est.t, est.size, box, intr),
+                }  # fmt: skip
 
             def err(R, o=o, size=size):
                 return float(rotation_error_deg(R, o.R, o.category, size=size))
@@ -166,6 +230,13 @@ def run(dataset, estimator, turns_deg, max_objects=None, min_visib=0.3, gravity=
                 "mirror_gap_deg": gap,
                 "mirror_mean_error_deg": err(chordal_mean([est.R, back_R]))
                 if gap < mean_within_deg else None,
+                "jitter_errors_deg": [float(rotation_error_deg(run_[j].R, o.R, o.category,
+                                                               size=size))
+                                      for run_ in jittered],
+                "jitter_mean_error_deg": float(rotation_error_deg(
+                    symmetric_mean(est.R, np.stack(close), cat), o.R, o.category, size=size)),
+                "jitter_kept": len(close),
+                **agree,
             })  # fmt: skip
     return rows
 
@@ -207,6 +278,21 @@ def summarize(rows: list[dict], margins=MARGINS) -> dict[str, dict]:
             else (r["mirror_error_deg"] if s else r["error_deg"])
             for r, s in zip(rows, lower, strict=True)]  # fmt: skip
     out["mirror, mean if close"] = {**_figures(mean), "replaced": len(rows)}
+    if rows and "jitter_mean_error_deg" in rows[0]:
+        out["jitter, mean if close"] = {
+            **_figures([r["jitter_mean_error_deg"] for r in rows]),
+            "replaced": sum(r["jitter_kept"] > 1 for r in rows),
+        }
+    if rows and "agree_iou" in rows[0]:
+        for m in IOU_MARGINS:
+            swap = [r["agree_iou"] > r["estimate_iou"] + m for r in rows]
+            errs = [r["agree_error_deg"] if s else r["error_deg"]
+                    for r, s in zip(rows, swap, strict=True)]  # fmt: skip
+            out[f"box agreement, margin {m:g}"] = {**_figures(errs), "replaced": int(sum(swap))}
+        out["box agreement, oracle"] = {
+            **_figures([min(r["error_deg"], r["agree_error_deg"]) for r in rows]),
+            "replaced": None,
+        }
     return out
 
 
@@ -226,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--turns", type=float, nargs="+", default=[0.0, 90.0, 180.0, 270.0],
                    help="turns (deg) about up of the upright candidates (default 0 90 180 270)")
     p.add_argument("--mean-within", type=float, default=20.0,
-                   help="mirror: average the two rotations when within this (deg)")
+                   help="mirror and jitter: average the rotations when within this (deg)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--json", default=None)

@@ -104,6 +104,28 @@ def test_mirror_inputs_flip_the_image_boxes_and_masks():
     assert intr2 == intr
 
 
+def test_jittered_box_scales_about_the_centre_then_moves_by_the_box_size():
+    box = np.array([10.0, 20.0, 50.0, 40.0])  # 40 x 20 px, centre (30, 30)
+    np.testing.assert_allclose(so.jittered_box(box, 1.0, 0.0, 0.0), box)
+    np.testing.assert_allclose(so.jittered_box(box, 1.1, 0.0, 0.0), [8.0, 19.0, 52.0, 41.0])
+    np.testing.assert_allclose(so.jittered_box(box, 1.0, 0.25, -0.5), [20.0, 10.0, 60.0, 30.0])
+
+
+def test_box_overlap_of_a_box_seen_face_on_and_turned_a_quarter():
+    intr = Intrinsics(500.0, 500.0, 320.0, 240.0, 640, 480)
+    t, size = np.array([0.0, 0.0, 2.0]), np.array([0.4, 0.1, 0.2])
+    # seen along its y: the image box is x by z, 100 x 50 px at 2 m
+    R = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
+    near = 500.0 / 1.95  # px per m on the face nearest the camera
+    det = [320 - 0.2 * near, 240 - 0.1 * near, 320 + 0.2 * near, 240 + 0.1 * near]
+    assert so.box_overlap(R, t, size, det, intr) == pytest.approx(1.0)
+    # the longer edge on the other horizontal axis: a narrower, deeper box in the image
+    turned = so.box_overlap(R @ so.QUARTER, t, size, det, intr)
+    assert turned < 0.5
+    np.testing.assert_allclose(so.QUARTER @ [1.0, 0, 0], [0, 1.0, 0])
+    assert so.box_overlap(R, np.array([0.0, 0.0, -2.0]), size, det, intr) == 0.0
+
+
 def _row(error, loss, turn_errors, turn_losses, **extra):
     row = {"category": "box", "error_deg": error, "loss": loss, "turn_errors_deg": turn_errors,
            "turn_losses": turn_losses, "behind_error_deg": error, "behind_loss_gap": 1.0,
@@ -128,21 +150,45 @@ def test_summary_replaces_by_loss_and_margin_and_the_oracle_by_error():
     assert s["turns, oracle"]["acc_pi_6"] == 1.0
     assert "behind, margin 0" not in s  # mugs only
     assert s["mirror, lower loss"]["replaced"] == 0
+    assert "jitter, mean if close" not in s and "box agreement, oracle" not in s
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
+def test_summary_of_the_jitter_mean_and_the_box_agreement():
+    rows = [
+        _row(80.0, 0.9, [80.0], [0.9], jitter_mean_error_deg=70.0, jitter_kept=3,
+             agree_error_deg=5.0, agree_iou=0.9, estimate_iou=0.8),  # the box fixes it
+        _row(4.0, 0.9, [4.0], [0.9], jitter_mean_error_deg=3.0, jitter_kept=1,
+             agree_error_deg=85.0, agree_iou=0.81, estimate_iou=0.8),  # misleads by 0.01
+        _row(50.0, 0.9, [50.0], [0.9], jitter_mean_error_deg=20.0, jitter_kept=7,
+             agree_error_deg=2.0, agree_iou=0.5, estimate_iou=0.8),  # right, but worse box
+    ]  # fmt: skip
+    s = so.summarize(rows, margins=(0.0,))
+    assert s["jitter, mean if close"]["acc_pi_6"] == pytest.approx(2 / 3)
+    assert s["jitter, mean if close"]["replaced"] == 2
+    assert s["box agreement, margin 0"]["replaced"] == 2
+    assert s["box agreement, margin 0"]["acc_pi_6"] == pytest.approx(1 / 3)
+    assert s["box agreement, margin 0.02"]["replaced"] == 1
+    assert s["box agreement, margin 0.02"]["acc_pi_6"] == pytest.approx(2 / 3)
+    assert s["box agreement, oracle"]["acc_pi_6"] == 1.0
+
+
+def _tiny_model(tmp_path_factory, category):
     from offline_training.synthetic.dataset import DatasetConfig, generate_dataset
     from ros_pose_estimation.nemo.checkpoint import save_checkpoint
     from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 
-    root = tmp_path_factory.mktemp("second")
-    generate_dataset(DatasetConfig(["mug"], root / "data", images=2, width=96, height=72,
+    root = tmp_path_factory.mktemp(f"second_{category}")
+    generate_dataset(DatasetConfig([category], root / "data", images=2, width=96, height=72,
                                    instances=1), progress=False)  # fmt: skip
     torch.manual_seed(0)
-    model = NemoModel(NemoConfig("mug", backbone="tiny", dim=16, crop_size=64, n_vertices=200,
-                                 n_clutter=64))  # fmt: skip
-    return root, save_checkpoint(root / "mug.pt", model)
+    model = NemoModel(NemoConfig(category, backbone="tiny", dim=16, crop_size=64,
+                                 n_vertices=200, n_clutter=64))  # fmt: skip
+    return root, save_checkpoint(root / f"{category}.pt", model)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return _tiny_model(tmp_path_factory, "mug")
 
 
 @pytest.mark.parametrize("gravity", [False, True])
@@ -164,6 +210,20 @@ def test_probe_runs_every_rule_on_a_tiny_model(tiny, gravity, capsys):
         result["summary"])
     for figures in result["summary"].values():
         assert 0.0 <= figures["acc_pi_6"] <= 1.0
+
+
+def test_probe_judges_a_box_by_its_detection_box(tmp_path_factory, capsys):
+    root, path = _tiny_model(tmp_path_factory, "box")
+    out = root / "second_box.json"
+    assert so.main(["--data", str(root / "data"), "--split", "train", "--checkpoint",
+                    str(path), "--max-objects", "2", "--turns", "0", "--json", str(out)]) == 0
+    assert "box agreement, margin 0.02" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    for row in result["objects"]:
+        assert 0.0 <= row["agree_iou"] <= 1.0 and 0.0 <= row["estimate_iou"] <= 1.0
+        assert len(row["jitter_errors_deg"]) == len(so.JITTERS)
+        assert 1 <= row["jitter_kept"] <= len(so.JITTERS) + 1
+    assert "jitter, mean if close" in result["summary"]
 
 
 def test_probe_exits_2_on_a_missing_checkpoint(tiny, capsys):
