@@ -8,6 +8,8 @@
 #     ood      another camera: 640x480, f ~ 600 px, photo backgrounds, farther (seed 3000,
 #              the settings of scripts/cse_ood_eval.sh)
 #     ood_look the same with dim, tinted, blurred, noisy, JPEG-compressed colour
+#     ood_sensor the same scenes as ood through another depth camera (CSE_SENSOR: correlated
+#              noise, edge fattening, flying pixels, depth shifted against colour)
 #   cse_eval C SET JSON ARGS...: evaluate-cse of models/cse/<C>.pt on 100 objects of that set,
 #     one thread, ARGS (e.g. --set NAME=VALUE, --box-only) passed on, figures to JSON
 #   cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with a step off and at its default
@@ -26,6 +28,7 @@ CSE_WIDE=(--instances 10 --images 60 --split test --width 640 --height 480 --hfo
           --fill 0.2..0.6 --backgrounds out/data/photos --no-progress)
 CSE_LOOK=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --rgb-noise 5
           --jpeg-quality 50)
+CSE_SENSOR=(--depth-noise-scale 3 --depth-fatten 2 --depth-flying 0.3 --depth-shift 1.5,1)
 cse_set() {
   local c=$1 set=$2 args
   case $set in
@@ -34,6 +37,7 @@ cse_set() {
     final) args=(--instances 10 --images 150 --seed 2000 --split test --no-progress) ;;
     ood) args=("${CSE_WIDE[@]}" --seed 3000) ;;
     ood_look) args=("${CSE_WIDE[@]}" --seed 3000 "${CSE_LOOK[@]}") ;;
+    ood_sensor) args=("${CSE_WIDE[@]}" --seed 3000 "${CSE_SENSOR[@]}") ;;
     *) echo "cse_set: unknown set $set" >&2; return 2 ;;
   esac
   [[ -d out/data/${c}_rgbd_$set/test ]] || generate-dataset --category "$c" "${args[@]}" \

@@ -47,6 +47,15 @@ _any_range = range_type(float, "X", "any")
 _int_range = range_type(int, "N", "1 <=")
 
 
+def _pair(text: str) -> tuple[float, float]:
+    """``"1.5,-1"`` -> (1.5, -1.0): two numbers separated by a comma."""
+    try:
+        a, b = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected DX,DY, got {text!r}") from None
+    return a, b
+
+
 def dataset_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="generate-dataset",
@@ -88,6 +97,20 @@ def dataset_parser() -> argparse.ArgumentParser:
                    help="folder of photos to mix with the procedural backgrounds")
     p.add_argument("--jpg", action="store_true", help="write rgb as .jpg instead of .png")
     add_look_args(p)
+    sensor = p.add_argument_group(
+        "depth sensor artefacts", "another depth camera's (offline_training.synthetic."
+        "sensor_noise); with --noise only; all off by default")
+    sensor.add_argument("--depth-noise-scale", type=float, default=0.0, metavar="PX",
+                        help="width (px) over which the depth noise is correlated (stereo)")
+    sensor.add_argument("--depth-fatten", type=int, default=0, metavar="PX",
+                        help="a nearer surface's depth spreads this far over a farther one "
+                        "(stereo edge fattening)")  # fmt: skip
+    sensor.add_argument("--depth-flying", type=float, default=0.0, metavar="SHARE",
+                        help="share of the discontinuity pixels with a depth between the two "
+                        "surfaces (flying pixels)")  # fmt: skip
+    sensor.add_argument("--depth-shift", type=_pair, default=(0.0, 0.0), metavar="DX,DY",
+                        help="depth image shifted against the colour image (px; "
+                        "misregistration)")  # fmt: skip
     gloss = p.add_argument_group(
         "glossy objects", "a Blinn-Phong highlight on some objects (offline_training.synthetic."
         "gloss); drawn from its own generator: geometry and labels stay those of the seed")
@@ -147,12 +170,19 @@ def dataset_main(argv: list[str] | None = None) -> int:
         get_category(name)
     from .dataset import DatasetConfig, generate_dataset
     from .gloss import GlossConfig
+    from .sensor_noise import SensorNoise
 
     backgrounds = []
     if args.backgrounds:
         exts = {".png", ".jpg", ".jpeg", ".bmp"}
         backgrounds = sorted(str(p) for p in Path(args.backgrounds).rglob("*")
                              if p.suffix.lower() in exts)
+    try:
+        sensor = SensorNoise(noise_scale_px=args.depth_noise_scale, fatten_px=args.depth_fatten,
+                             flying=args.depth_flying, shift_px=args.depth_shift)
+    except ValueError as err:
+        print(f"generate-dataset: error: {err}", file=sys.stderr)
+        return 2
     cfg = DatasetConfig(
         categories=[c.strip().lower() for c in args.categories], out=args.out,
         instances=args.instances, images=args.images, seed=args.seed, width=args.width,
@@ -165,6 +195,7 @@ def dataset_main(argv: list[str] | None = None) -> int:
         rgb_ext=".jpg" if args.jpg else ".png",
         look=look_from_args(args),
         gloss=GlossConfig(args.gloss, args.gloss_strength, args.gloss_shininess),
+        sensor=sensor,
     )  # fmt: skip
     try:
         cfg.validate()

@@ -51,7 +51,10 @@ class DatasetConfig:
     hfov_range: tuple[float, float] | None = None
     objects_per_image: tuple[int, int] = (1, 3)  # inclusive range
     split: str = "train"
-    noise: bool = True  # SensorNoise() on RGB and depth (ground truth stays exact)
+    noise: bool = True  # ``sensor`` on RGB and depth (ground truth stays exact)
+    #: the sensor model applied when ``noise`` (default: ``SensorNoise()``, a mid-range
+    #: RealSense/Kinect-like camera; :mod:`.sensor_noise` for another sensor's artefacts)
+    sensor: SensorNoise = field(default_factory=SensorNoise)
     shadows: bool = True
     with_table: bool = True
     views_per_layout: int = 1
@@ -153,7 +156,7 @@ def generate_dataset(cfg: DatasetConfig, progress: bool = True) -> DatasetSummar
         raise FileExistsError(f"{split_dir} is not empty; choose another --out or --split")
     models = build_models(cfg.categories, cfg.instances, cfg.seed)
     intr = cfg.intrinsics()
-    noise = SensorNoise() if cfg.noise else None
+    noise = cfg.sensor if cfg.noise else None
     summary = DatasetSummary(out=out, models=sum(len(v) for v in models.values()))
     indices = range(cfg.images)
     if progress:

@@ -1,0 +1,114 @@
+"""offline_training/synthetic/sensor_noise.py: another depth camera's artefacts (correlated
+noise, edge fattening, flying pixels, misregistration) do what they say, and with their
+defaults the depth is exactly what it was without them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from offline_training.synthetic.cli import dataset_main
+from offline_training.synthetic.sensor_noise import (
+    SensorNoise,
+    apply_depth_noise,
+    fatten_edges,
+    flying_pixels,
+    shift_image,
+)
+
+
+def _step(h: int = 40, w: int = 60) -> np.ndarray:
+    """A near square (1.0 m) on a far wall (2.0 m): ``[h x w]`` float32 depth (m)."""
+    z = np.full((h, w), 2.0, np.float32)
+    z[10:30, 20:40] = 1.0
+    return z
+
+
+def test_the_artefacts_are_off_by_default_and_change_nothing():
+    z = _step()
+    plain = SensorNoise()
+    explicit = SensorNoise(noise_scale_px=0.0, fatten_px=0, flying=0.0, shift_px=(0.0, 0.0))
+    a = apply_depth_noise(z, None, plain, np.random.default_rng(3))
+    b = apply_depth_noise(z, None, explicit, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+
+
+def test_edge_fattening_spreads_the_nearer_depth_by_its_width_and_keeps_holes():
+    z = _step()
+    z[0, 0] = 0.0
+    fat = fatten_edges(z, 2, threshold=0.02)
+    assert (fat == 1.0).sum() == 24 * 24  # the 20 x 20 square grown by 2 px on each side
+    assert fat[8, 18] == 1.0 and fat[7, 20] == 2.0  # the corner pixel is within the window
+    assert fat[0, 0] == 0.0
+    np.testing.assert_array_equal(fatten_edges(z, 0, 0.02), z)
+
+
+def test_flying_pixels_lie_between_the_two_surfaces_and_only_at_the_edge():
+    z = _step()
+    out = flying_pixels(z, 1.0, threshold=0.02, rng=np.random.default_rng(0))
+    moved = out != z
+    assert moved.any()
+    assert np.all((out[moved] >= 1.0) & (out[moved] <= 2.0))
+    ring = np.zeros_like(moved)
+    ring[9:31, 19:41] = True
+    ring[11:29, 21:39] = False  # edge pixels: one inside and one outside the square's border
+    assert not (moved & ~ring).any()
+    np.testing.assert_array_equal(flying_pixels(z, 0.0, 0.02, np.random.default_rng(0)), z)
+
+
+def test_misregistration_shifts_the_depth_image():
+    z = _step()
+    out = shift_image(z, (3.0, -2.0))
+    np.testing.assert_array_equal(out[8:28, 23:43], np.ones((20, 20), np.float32))
+    assert np.all(out[-2:] == 0.0) and np.all(out[:, :3] == 0.0)  # what enters is no return
+
+
+def test_correlated_noise_keeps_its_spread_and_neighbours_err_together():
+    wall = np.full((120, 160), 1.5, np.float32)
+    quiet = dict(edge_dropout=0.0, blob_rate=0.0)
+    sigma = SensorNoise().depth_sigma(np.float32(1.5))
+    white = apply_depth_noise(wall, None, SensorNoise(**quiet), np.random.default_rng(1)) - 1.5
+    bumps = apply_depth_noise(wall, None, SensorNoise(noise_scale_px=4.0, **quiet),
+                              np.random.default_rng(1)) - 1.5  # fmt: skip
+    for field in (white, bumps):
+        assert field.std() == pytest.approx(sigma, rel=0.1)
+
+    def neighbour_correlation(f):
+        return float(np.corrcoef(f[:, :-1].ravel(), f[:, 1:].ravel())[0, 1])
+
+    assert abs(neighbour_correlation(white)) < 0.05
+    assert neighbour_correlation(bumps) > 0.9
+    # averaging blocks of 20 x 20 pixels removes far less of it
+    blocks = [f.reshape(6, 20, 8, 20).mean(axis=(1, 3)).std() for f in (white, bumps)]
+    assert blocks[1] > 5 * blocks[0]
+
+
+def test_out_of_range_artefacts_are_refused():
+    with pytest.raises(ValueError, match="flying"):
+        SensorNoise(flying=1.5)
+    with pytest.raises(ValueError, match="fatten_px"):
+        SensorNoise(fatten_px=-1)
+
+
+def test_generate_dataset_writes_another_sensors_depth(tmp_path, capsys):
+    common = ["--category", "box", "--instances", "1", "--images", "1", "--width", "64",
+              "--height", "48", "--no-progress", "--seed", "4"]  # fmt: skip
+    assert dataset_main([*common, "--out", str(tmp_path / "plain")]) == 0
+    assert dataset_main([*common, "--out", str(tmp_path / "other"), "--depth-fatten", "2",
+                         "--depth-shift", "2,0", "--depth-noise-scale", "2",
+                         "--depth-flying", "0.5"]) == 0  # fmt: skip
+    import cv2
+
+    path = "train/000000/depth/000000.png"
+    plain = cv2.imread(str(tmp_path / "plain" / path), cv2.IMREAD_UNCHANGED)
+    other = cv2.imread(str(tmp_path / "other" / path), cv2.IMREAD_UNCHANGED)
+    assert plain.shape == other.shape and not np.array_equal(plain, other)
+    assert np.all(other[:, :2] == 0)  # shifted right by 2 px
+    masks = sorted((tmp_path / "plain" / "train/000000/mask_visib").iterdir())
+    masks_other = sorted((tmp_path / "other" / "train/000000/mask_visib").iterdir())
+    for a, b in zip(masks, masks_other, strict=True):  # labels are the colour camera's
+        np.testing.assert_array_equal(cv2.imread(str(a)), cv2.imread(str(b)))
+    with pytest.raises(SystemExit) as exit_:
+        dataset_main([*common, "--out", str(tmp_path / "bad"), "--depth-shift", "2"])
+    assert exit_.value.code == 2
+    assert "DX,DY" in capsys.readouterr().err
