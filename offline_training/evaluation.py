@@ -56,16 +56,11 @@ def grow_mask(mask: np.ndarray | None, px: int) -> np.ndarray | None:
 
 def shift_image(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """``image`` (``[H x W ...]``) moved by ``dx`` pixels right and ``dy`` down, the uncovered
-    border 0 (no depth); ``image`` itself for (0, 0)."""
-    if dx == 0 and dy == 0:
-        return image
-    h, w = image.shape[:2]
-    out = np.zeros_like(image)
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    src = image[max(-dy, 0) : h - max(dy, 0), max(-dx, 0) : w - max(dx, 0)]
-    out[max(dy, 0) : h - max(-dy, 0), max(dx, 0) : w - max(-dx, 0)] = src
-    return out
+    border 0 (no depth); ``image`` itself for (0, 0). The data engine's misregistered depth
+    camera (:func:`offline_training.synthetic.sensor_noise.shift_image`) does the same."""
+    from offline_training.synthetic.sensor_noise import shift_image as shifted
+
+    return shifted(image, (dx, dy))
 
 
 _VISIB_WORDS = {  # BopObject.visib_source -> (what, why), in the reader's order of preference

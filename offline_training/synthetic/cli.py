@@ -97,20 +97,7 @@ def dataset_parser() -> argparse.ArgumentParser:
                    help="folder of photos to mix with the procedural backgrounds")
     p.add_argument("--jpg", action="store_true", help="write rgb as .jpg instead of .png")
     add_look_args(p)
-    sensor = p.add_argument_group(
-        "depth sensor artefacts", "another depth camera's (offline_training.synthetic."
-        "sensor_noise); with --noise only; all off by default")
-    sensor.add_argument("--depth-noise-scale", type=float, default=0.0, metavar="PX",
-                        help="width (px) over which the depth noise is correlated (stereo)")
-    sensor.add_argument("--depth-fatten", type=int, default=0, metavar="PX",
-                        help="a nearer surface's depth spreads this far over a farther one "
-                        "(stereo edge fattening)")  # fmt: skip
-    sensor.add_argument("--depth-flying", type=float, default=0.0, metavar="SHARE",
-                        help="share of the discontinuity pixels with a depth between the two "
-                        "surfaces (flying pixels)")  # fmt: skip
-    sensor.add_argument("--depth-shift", type=_pair, default=(0.0, 0.0), metavar="DX,DY",
-                        help="depth image shifted against the colour image (px; "
-                        "misregistration)")  # fmt: skip
+    add_sensor_args(p)
     gloss = p.add_argument_group(
         "glossy objects", "a Blinn-Phong highlight on some objects (offline_training.synthetic."
         "gloss); drawn from its own generator: geometry and labels stay those of the seed")
@@ -146,6 +133,34 @@ def add_look_args(p: argparse.ArgumentParser) -> None:
                       help="JPEG-compress every image at quality Q (1-100) before writing")
 
 
+def add_sensor_args(p: argparse.ArgumentParser) -> None:
+    """Another depth camera's artefacts (:class:`.sensor_noise.SensorNoise`), options of
+    ``generate-dataset`` and ``generate-bag``; :func:`sensor_from_args` reads them back."""
+    sensor = p.add_argument_group(
+        "depth sensor artefacts", "another depth camera's (offline_training.synthetic."
+        "sensor_noise); with sensor noise on only; all off by default")
+    sensor.add_argument("--depth-noise-scale", type=float, default=0.0, metavar="PX",
+                        help="width (px) over which the depth noise is correlated (stereo)")
+    sensor.add_argument("--depth-fatten", type=int, default=0, metavar="PX",
+                        help="a nearer surface's depth spreads this far over a farther one "
+                        "(stereo edge fattening)")  # fmt: skip
+    sensor.add_argument("--depth-flying", type=float, default=0.0, metavar="SHARE",
+                        help="share of the discontinuity pixels with a depth between the two "
+                        "surfaces (flying pixels)")  # fmt: skip
+    sensor.add_argument("--depth-shift", type=_pair, default=(0.0, 0.0), metavar="DX,DY",
+                        help="depth image shifted against the colour image (px; "
+                        "misregistration)")  # fmt: skip
+
+
+def sensor_from_args(args: argparse.Namespace):
+    """The :class:`.sensor_noise.SensorNoise` of :func:`add_sensor_args`'s options (the default
+    sensor with those artefacts); ValueError when one is out of range."""
+    from .sensor_noise import SensorNoise
+
+    return SensorNoise(noise_scale_px=args.depth_noise_scale, fatten_px=args.depth_fatten,
+                       flying=args.depth_flying, shift_px=args.depth_shift)  # fmt: skip
+
+
 def look_from_args(args: argparse.Namespace):
     """The :class:`.look.Look` of :func:`add_look_args`'s options."""
     from .look import Look
@@ -170,7 +185,6 @@ def dataset_main(argv: list[str] | None = None) -> int:
         get_category(name)
     from .dataset import DatasetConfig, generate_dataset
     from .gloss import GlossConfig
-    from .sensor_noise import SensorNoise
 
     backgrounds = []
     if args.backgrounds:
@@ -178,8 +192,7 @@ def dataset_main(argv: list[str] | None = None) -> int:
         backgrounds = sorted(str(p) for p in Path(args.backgrounds).rglob("*")
                              if p.suffix.lower() in exts)
     try:
-        sensor = SensorNoise(noise_scale_px=args.depth_noise_scale, fatten_px=args.depth_fatten,
-                             flying=args.depth_flying, shift_px=args.depth_shift)
+        sensor = sensor_from_args(args)
     except ValueError as err:
         print(f"generate-dataset: error: {err}", file=sys.stderr)
         return 2

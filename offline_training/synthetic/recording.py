@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from offline_training.synthetic import messages as msgs
 from offline_training.synthetic.look import Look, apply_look
+from offline_training.synthetic.sensor_noise import SensorNoise
 from offline_training.synthetic.trajectories import OPTICAL_FRAME, TRAJECTORIES
 
 DEFAULT_TOPICS = {
@@ -83,6 +84,9 @@ class RecordingConfig:
     #: post-render appearance of the RGB images (a target domain's lighting, blur, noise, JPEG;
     #: :mod:`.look`); depth, detections and ground truth stay exact. Default: unchanged.
     look: Look = field(default_factory=Look)
+    #: the sensor model of ``noise`` "full" and "depth" (default: ``SensorNoise()``; another
+    #: depth camera's artefacts: :mod:`.sensor_noise`); "depth" keeps its depth part only
+    sensor: SensorNoise = field(default_factory=SensorNoise)
 
     def validate(self) -> None:
         self.look.validate()
@@ -137,7 +141,6 @@ def write_recording(
     """Render ``cfg`` and write it as a rosbag2 folder at ``out`` (must not exist yet)."""
     from offline_training.synthetic.render import render
     from offline_training.synthetic.scene import sample_scene
-    from offline_training.synthetic.sensor_noise import SensorNoise
     from offline_training.synthetic.views import fit_distance
     from ros_pose_estimation.core.camera import Intrinsics
 
@@ -167,8 +170,8 @@ def write_recording(
         center, duration=cfg.duration, rate=cfg.tf_rate, rng=rng, **shape
     )
     noise = {
-        "full": SensorNoise(),
-        "depth": SensorNoise(rgb_sigma=0.0, rgb_blur_sigma=0.0),
+        "full": cfg.sensor,
+        "depth": replace(cfg.sensor, rgb_sigma=0.0, rgb_blur_sigma=0.0),
         "none": None,
     }[cfg.noise]
     intr = Intrinsics.from_K(k, cfg.width, cfg.height)

@@ -7,7 +7,9 @@ Example::
 
 The target-domain look options of ``generate-dataset`` (``--light-gain``, ``--light-tint``,
 ``--gamma``, ``--motion-blur``, ``--rgb-noise``, ``--jpeg-quality``) change the RGB images only:
-a recording whose look the synthetic training data never saw.
+a recording whose look the synthetic training data never saw. Its depth camera options
+(``--depth-noise-scale``, ``--depth-fatten``, ``--depth-flying``, ``--depth-shift``) give the
+depth another camera's artefacts (:mod:`.sensor_noise`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ros_pose_estimation.core.categories import UnknownCategoryError, get_catego
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from offline_training.synthetic.cli import add_look_args
+    from offline_training.synthetic.cli import add_look_args, add_sensor_args
     from offline_training.synthetic.recording import RecordingConfig
     from offline_training.synthetic.trajectories import TRAJECTORIES
 
@@ -66,11 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_look_args(p)
+    add_sensor_args(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    from offline_training.synthetic.cli import look_from_args
+    from offline_training.synthetic.cli import look_from_args, sensor_from_args
     from offline_training.synthetic.inspect_bag import summarize_bag
     from offline_training.synthetic.recording import RecordingConfig, write_recording
 
@@ -79,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         categories = [get_category(c).name for c in categories]
     except UnknownCategoryError as exc:
+        print(f"generate-bag: {exc}", file=sys.stderr)
+        return 2
+    try:
+        sensor = sensor_from_args(args)
+    except ValueError as exc:
         print(f"generate-bag: {exc}", file=sys.stderr)
         return 2
     cfg = RecordingConfig(
@@ -98,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
         objects_seed=args.objects_seed,
         look=look_from_args(args),
+        sensor=sensor,
     )
     try:
         cfg.validate()

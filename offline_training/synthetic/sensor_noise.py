@@ -151,11 +151,12 @@ def flying_pixels(z: np.ndarray, share: float, threshold: float,
 
 
 def shift_image(z: np.ndarray, shift_px: tuple[float, float]) -> np.ndarray:
-    """``[H x W]``: ``z`` moved by ``(dx, dy)`` px (nearest pixel; what enters is 0)."""
+    """``z`` (``[H x W ...]``) moved by ``(dx, dy)`` px right and down (nearest pixel; what
+    enters is 0, no depth); ``z`` itself for (0, 0)."""
     dx, dy = (float(v) for v in shift_px)
     if dx == 0.0 and dy == 0.0:
         return z
-    h, w = z.shape
+    h, w = z.shape[:2]
     move = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
     return cv2.warpAffine(z, move, (w, h), flags=cv2.INTER_NEAREST,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)  # fmt: skip

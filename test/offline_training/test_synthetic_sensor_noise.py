@@ -112,3 +112,20 @@ def test_generate_dataset_writes_another_sensors_depth(tmp_path, capsys):
         dataset_main([*common, "--out", str(tmp_path / "bad"), "--depth-shift", "2"])
     assert exit_.value.code == 2
     assert "DX,DY" in capsys.readouterr().err
+
+
+def test_generate_bag_takes_the_same_depth_camera_options(tmp_path, capsys):
+    from offline_training.synthetic.recording_cli import main as bag_main
+
+    common = ["--category", "mug", "--objects", "1", "--duration", "0.2", "--rate", "5",
+              "--width", "64", "--height", "48", "--quiet"]  # fmt: skip
+    out = tmp_path / "bag"
+    assert bag_main([*common, "--out", str(out), "--depth-shift", "1,0",
+                     "--depth-noise-scale", "2"]) == 0  # fmt: skip
+    import json
+
+    config = json.loads((out / "ground_truth.json").read_text())["config"]
+    assert config["sensor"]["shift_px"] == [1.0, 0.0]
+    assert config["sensor"]["noise_scale_px"] == 2.0
+    assert bag_main([*common, "--out", str(tmp_path / "bad"), "--depth-flying", "3"]) == 2
+    assert "flying" in capsys.readouterr().err
