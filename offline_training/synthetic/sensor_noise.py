@@ -127,13 +127,19 @@ def _filtered(z: np.ndarray, size: int, nearest: bool) -> np.ndarray:
 
 
 def fatten_edges(z: np.ndarray, pixels: int, threshold: float) -> np.ndarray:
-    """``[H x W]`` float32: depth ``z`` (m, 0 = hole) where each return farther than
-    ``threshold`` m behind the nearest return within ``pixels`` px takes that nearer depth
-    (stereo edge fattening); holes stay holes."""
+    """``[H x W]`` float32: depth ``z`` (m, 0 = hole) where each return within ``pixels`` px of
+    a discontinuity (:func:`depth_edges`: a step of more than ``threshold`` m between
+    neighbours) and farther than ``threshold`` behind the nearest return within ``pixels`` px
+    takes that nearer depth (stereo edge fattening). A steep but continuous surface has no
+    such step and keeps its depth; holes stay holes."""
     if pixels <= 0:
         return z
-    near = _filtered(z, 2 * pixels + 1, nearest=True)
-    return np.where((z > 0) & (near > 0) & (z - near > threshold), near, z).astype(np.float32)
+    size = 2 * pixels + 1
+    edge = depth_edges(z, threshold).astype(np.uint8)
+    close = cv2.dilate(edge, np.ones((size, size), np.uint8)) > 0
+    near = _filtered(z, size, nearest=True)
+    spread = close & (z > 0) & (near > 0) & (z - near > threshold)
+    return np.where(spread, near, z).astype(np.float32)
 
 
 def flying_pixels(z: np.ndarray, share: float, threshold: float,

@@ -41,6 +41,9 @@ def test_edge_fattening_spreads_the_nearer_depth_by_its_width_and_keeps_holes():
     assert fat[8, 18] == 1.0 and fat[7, 20] == 2.0  # the corner pixel is within the window
     assert fat[0, 0] == 0.0
     np.testing.assert_array_equal(fatten_edges(z, 0, 0.02), z)
+    # a steep but continuous surface (1.5 cm more depth per pixel) has no edge: unchanged
+    ramp = np.tile(1.0 + 0.015 * np.arange(60, dtype=np.float32), (40, 1))
+    np.testing.assert_array_equal(fatten_edges(ramp, 2, threshold=0.02), ramp)
 
 
 def test_flying_pixels_lie_between_the_two_surfaces_and_only_at_the_edge():
