@@ -7,10 +7,13 @@
 #   bash scripts/cse_other_sensor.sh test [C ...]       the README's seed-2000 and other-camera
 #       scenes through that camera (cse_step_sets.sh sets final_sensor, ood_sensor), exact
 #       masks, 100 objects each (default: all seven categories)
+#   bash scripts/cse_other_sensor.sh boxonly [C ...]    the same four sets (final, ood and both
+#       through that camera) with box-only detections (a detector without masks), all seven
 #   bash scripts/cse_other_sensor.sh artefacts [C ...]  the 640x480 validation scenes (seed
 #       1500) through each artefact alone, all four and none (default: laptop box camera)
 # Two evaluations at a time, one thread each. Outputs:
 #   benchmarks/results/cse_sensor_{final_sensor,ood_sensor}_<c>_cpu.json
+#   benchmarks/results/cse_sensor_{final,ood,final_sensor,ood_sensor}_boxonly_<c>_cpu.json
 #   benchmarks/results/cse_sensor_val640_<artefact>_<c>_cpu.json (none all corr fat fly shift)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -18,7 +21,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
 # shellcheck source=scripts/cse_step_sets.sh
 source scripts/cse_step_sets.sh
-mode=${1:?usage: bash scripts/cse_other_sensor.sh test|artefacts [CATEGORY ...]}
+mode=${1:?usage: bash scripts/cse_other_sensor.sh test|boxonly|artefacts [CATEGORY ...]}
 shift
 mkdir -p benchmarks/results out/logs
 declare -A ART=([none]="" [all]="${CSE_SENSOR[*]}" [corr]="--depth-noise-scale 3"
@@ -44,6 +47,17 @@ case $mode in
           > "out/logs/cse_sensor_${set}_$c.log" &
       done
     done ;;
+  boxonly)
+    cats=("${@:-bottle can bowl mug camera laptop box}")
+    read -r -a cats <<< "${cats[*]}"
+    for c in "${cats[@]}"; do
+      for set in final final_sensor ood ood_sensor; do
+        cse_set "$c" "$set"
+        while (( $(jobs -rp | wc -l) >= 2 )); do wait -n; done
+        cse_eval "$c" "$set" "benchmarks/results/cse_sensor_${set}_boxonly_${c}_cpu.json" \
+          --box-only > "out/logs/cse_sensor_${set}_boxonly_$c.log" &
+      done
+    done ;;
   artefacts)
     cats=("${@:-laptop box camera}")
     read -r -a cats <<< "${cats[*]}"
@@ -53,7 +67,7 @@ case $mode in
         artefact "$c" "$a" &
       done
     done ;;
-  *) echo "unknown mode $mode (test, artefacts)" >&2; exit 2 ;;
+  *) echo "unknown mode $mode (test, boxonly, artefacts)" >&2; exit 2 ;;
 esac
 wait
 python -m benchmarks.cse_table benchmarks/results/cse_sensor_*_cpu.json
