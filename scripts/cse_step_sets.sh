@@ -28,8 +28,7 @@ source scripts/cse_bag_gen.sh
 [[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
 CSE_WIDE=(--instances 10 --images 60 --split test --width 640 --height 480 --hfov 56.1
           --fill 0.2..0.6 --backgrounds out/data/photos --no-progress)
-CSE_LOOK=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --rgb-noise 5
-          --jpeg-quality 50)
+CSE_LOOK=("${CSE_BAG_LOOK[@]}")  # the other look: the recordings' (scripts/cse_bag_gen.sh)
 CSE_SENSOR=(--depth-noise-scale 3 --depth-fatten 2 --depth-flying 0.3 --depth-shift 1.5,1)
 cse_set() {
   local c=$1 set=$2 args
