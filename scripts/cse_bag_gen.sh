@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # The recordings of the RGB-D bag experiments (sourced, not run): scripts/cse_bag_adaptation.sh,
 # cse_bn_confirm.sh and cse_step_sets.sh's held-out recordings make them all the same way.
+# CSE_BAG_LOOK is also the RGB-D test sets' "other look" (cse_step_sets.sh's ood_look,
+# cse_ood_eval.sh, cse_view_correction.sh, cse_box_axes.sh).
 #   cse_bag_gen C NAME SEED [OBJECTS_SEED]: out/cse_bags/<C>/bags/<NAME>, made when missing:
 #     generate-bag, 3 objects of category C, 30 s at 5 Hz, the sensor's depth noise and holes,
 #     the look the synthetic training data never saw (CSE_BAG_LOOK: dim, tinted light, another

@@ -24,8 +24,9 @@ source scripts/env.sh
 src_dir=${SRC_DIR:-models/cse}
 ood=(--instances 10 --images 60 --seed 3000 --split test --width 640 --height 480 --hfov 56.1
      --fill 0.2..0.6 --backgrounds out/data/photos --no-progress)
-look=(--light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..3 --rgb-noise 5
-      --jpeg-quality 50)
+# shellcheck source=scripts/cse_bag_gen.sh
+source scripts/cse_bag_gen.sh
+look=("${CSE_BAG_LOOK[@]}")  # the other look (dim, tinted, blurred, noisy, JPEG)
 mkdir -p out/cal_cse benchmarks/results
 for c in "$@"; do
   [[ -d out/data/${c}_rgbd_cal/val ]] || generate-dataset --category "$c" --instances 50 \
