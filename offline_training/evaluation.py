@@ -30,7 +30,6 @@ __all__ = [
     "detection_frames",
     "grow_mask",
     "select_objects",
-    "shift_image",
 ]
 
 
@@ -52,15 +51,6 @@ def grow_mask(mask: np.ndarray | None, px: int) -> np.ndarray | None:
     kernel = np.ones((2 * abs(px) + 1, 2 * abs(px) + 1), np.uint8)
     m = np.asarray(mask, dtype=np.uint8)
     return (cv2.dilate(m, kernel) if px > 0 else cv2.erode(m, kernel)).astype(bool)
-
-
-def shift_image(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """``image`` (``[H x W ...]``) moved by ``dx`` pixels right and ``dy`` down, the uncovered
-    border 0 (no depth); ``image`` itself for (0, 0). The data engine's misregistered depth
-    camera (:func:`offline_training.synthetic.sensor_noise.shift_image`) does the same."""
-    from offline_training.synthetic.sensor_noise import shift_image as shifted
-
-    return shifted(image, (dx, dy))
 
 
 _VISIB_WORDS = {  # BopObject.visib_source -> (what, why), in the reader's order of preference

@@ -35,32 +35,27 @@ artefact() {  # artefact C A: models/cse/<C>.pt on the val640 scenes through art
     --threads 1 --quiet --json "benchmarks/results/cse_sensor_val640_${a}_${c}_cpu.json" \
     > "out/logs/cse_sensor_val640_${a}_$c.log"
 }
+sets_eval() {  # sets_eval SUFFIX SETS ARGS...: cse_eval of every category on every set
+  local suffix=$1 c set
+  local -a sets
+  read -r -a sets <<< "$2"
+  shift 2
+  for c in "${cats[@]}"; do
+    for set in "${sets[@]}"; do
+      cse_set "$c" "$set"
+      while (( $(jobs -rp | wc -l) >= 2 )); do wait -n; done
+      cse_eval "$c" "$set" "benchmarks/results/cse_sensor_${set}${suffix}_${c}_cpu.json" "$@" \
+        > "out/logs/cse_sensor_${set}${suffix}_$c.log" &
+    done
+  done
+}
+cats=("${@:-bottle can bowl mug camera laptop box}")
+[[ $mode == artefacts ]] && cats=("${@:-laptop box camera}")
+read -r -a cats <<< "${cats[*]}"
 case $mode in
-  test)
-    cats=("${@:-bottle can bowl mug camera laptop box}")
-    read -r -a cats <<< "${cats[*]}"
-    for c in "${cats[@]}"; do
-      for set in final_sensor ood_sensor; do
-        cse_set "$c" "$set"
-        while (( $(jobs -rp | wc -l) >= 2 )); do wait -n; done
-        cse_eval "$c" "$set" "benchmarks/results/cse_sensor_${set}_${c}_cpu.json" \
-          > "out/logs/cse_sensor_${set}_$c.log" &
-      done
-    done ;;
-  boxonly)
-    cats=("${@:-bottle can bowl mug camera laptop box}")
-    read -r -a cats <<< "${cats[*]}"
-    for c in "${cats[@]}"; do
-      for set in final final_sensor ood ood_sensor; do
-        cse_set "$c" "$set"
-        while (( $(jobs -rp | wc -l) >= 2 )); do wait -n; done
-        cse_eval "$c" "$set" "benchmarks/results/cse_sensor_${set}_boxonly_${c}_cpu.json" \
-          --box-only > "out/logs/cse_sensor_${set}_boxonly_$c.log" &
-      done
-    done ;;
+  test) sets_eval "" "final_sensor ood_sensor" ;;
+  boxonly) sets_eval _boxonly "final final_sensor ood ood_sensor" --box-only ;;
   artefacts)
-    cats=("${@:-laptop box camera}")
-    read -r -a cats <<< "${cats[*]}"
     for c in "${cats[@]}"; do
       for a in none all corr fat fly shift; do
         while (( $(jobs -rp | wc -l) >= 2 )); do wait -n; done

@@ -11,7 +11,6 @@
 #     ood_sensor the same scenes as ood through another depth camera (CSE_SENSOR: correlated
 #              noise, edge fattening, flying pixels, depth shifted against colour)
 #     final_sensor the scenes of final through that camera
-#     val640_sensor, val_sensor the validation sets' scenes through it
 #   cse_eval C SET JSON ARGS...: evaluate-cse of models/cse/<C>.pt on 100 objects of that set,
 #     one thread, ARGS (e.g. --set NAME=VALUE, --box-only) passed on, figures to JSON
 #   cse_off_on TAG FLAG C SET SUFFIX ARGS...: cse_eval with a step off and at its default
@@ -41,9 +40,6 @@ cse_set() {
     ood_sensor) args=("${CSE_WIDE[@]}" --seed 3000 "${CSE_SENSOR[@]}") ;;
     final_sensor) args=(--instances 10 --images 150 --seed 2000 --split test --no-progress
                         "${CSE_SENSOR[@]}") ;;
-    val640_sensor) args=("${CSE_WIDE[@]}" --seed 1500 "${CSE_SENSOR[@]}") ;;
-    val_sensor) args=(--instances 10 --images 60 --seed 1000 --split test --no-progress
-                      "${CSE_SENSOR[@]}") ;;
     *) echo "cse_set: unknown set $set" >&2; return 2 ;;
   esac
   [[ -d out/data/${c}_rgbd_$set/test ]] || generate-dataset --category "$c" "${args[@]}" \

@@ -57,11 +57,13 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
     node. ``mask_grow`` (px): each detection's mask grown by that many pixels (negative: shrunk,
     :func:`~offline_training.evaluation.grow_mask`), a detector's mask that spills onto what is
     around the object or falls short of its edge. ``depth_shift`` ``(dx, dy)`` (px): the depth
-    image moved by that many pixels against the colour (:func:`~offline_training.evaluation.
-    shift_image`; the uncovered border without depth), a depth camera registered to the colour
-    one with a small calibration error."""
-    from offline_training.evaluation import bop_box_to_xyxy, grow_mask, select_objects, shift_image
+    image moved by that many pixels against the colour (:func:`~offline_training.synthetic.
+    sensor_noise.shift_image`, the data engine's misregistered depth camera; the uncovered
+    border without depth), a depth camera registered to the colour one with a small
+    calibration error."""
+    from offline_training.evaluation import bop_box_to_xyxy, grow_mask, select_objects
     from offline_training.handle_visibility import MugHandles
+    from offline_training.synthetic.sensor_noise import shift_image
     from ros_pose_estimation.core.camera import Intrinsics
     from ros_pose_estimation.core.conventions import metres_to_depth
     from ros_pose_estimation.core.estimation import Detection
@@ -92,7 +94,7 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
                 rows_, cols_ = np.nonzero(sample.objects[k].mask_visib)
                 lost = gen.random(len(rows_)) >= object_depth_kept
                 metres[rows_[lost], cols_[lost]] = 0.0
-        depth = metres_to_depth(shift_image(metres, *depth_shift), depth_encoding)
+        depth = metres_to_depth(shift_image(metres, depth_shift), depth_encoding)
         grow = np.array([-1.0, -1.0, 1.0, 1.0]) * max(mask_grow, 0)  # the box holds the mask
         dets = [
             Detection(sample.objects[k].category,

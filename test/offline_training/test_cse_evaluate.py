@@ -242,7 +242,7 @@ class DepthRecorder(PerfectEstimator):
 
 
 def test_depth_shift_moves_the_depth_against_the_colour(cse_root):  # noqa: F811
-    from offline_training.evaluation import shift_image
+    from offline_training.synthetic.sensor_noise import shift_image
 
     bop = BopDataset(cse_root, "train")
     plain, moved = DepthRecorder(bop), DepthRecorder(bop)
@@ -254,7 +254,7 @@ def test_depth_shift_moves_the_depth_against_the_colour(cse_root):  # noqa: F811
         np.testing.assert_array_equal(b[:-2, 3:], a[2:, :-3])
         assert not b[-2:].any() and not b[:, :3].any()  # the uncovered border has no depth
     img = np.arange(12).reshape(3, 4)
-    assert shift_image(img, 0, 0) is img and not shift_image(img, 4, 0).any()
+    assert shift_image(img, (0, 0)) is img and not shift_image(img, (4, 0)).any()
 
 
 def test_set_parses_optional_numbers_and_booleans():
