@@ -40,9 +40,9 @@ n_eval=${EVAL:-100} threads=${THREADS:-1}
 anchor_counts=${ANCHORS-7 20} threshold=${THRESHOLD:-0.8} radius=${RADIUS:-30}
 expansions=${EXPANSIONS-4} replay=${REPLAY:-} only_replay=${ONLY_REPLAY:-0}
 [[ -d out/data/photos ]] || { echo "out/data/photos missing: run scripts/nemo_pretrained_experiment.sh first" >&2; exit 2; }
-look=(--width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg
-      --light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..7 --rgb-noise 5
-      --jpeg-quality 35 --no-progress)
+# shellcheck source=scripts/nemo_target_look.sh
+source scripts/nemo_target_look.sh
+look=("${NEMO_TARGET_LOOK[@]}")
 for c in "${categories[@]}"; do
   [[ -d out/data/${c}_target/train ]] || generate-dataset --category "$c" --instances 10 \
     --images 150 --out "out/data/${c}_target" --seed 2000 --split train "${look[@]}"

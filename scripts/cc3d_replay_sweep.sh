@@ -9,9 +9,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-look=(--width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg
-      --light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..7 --rgb-noise 5
-      --jpeg-quality 35 --no-progress)
+# shellcheck source=scripts/nemo_target_look.sh
+source scripts/nemo_target_look.sh
+look=("${NEMO_TARGET_LOOK[@]}")
 [[ -d out/data/mug_target_val/test ]] || generate-dataset --category mug --instances 10 \
   --images 60 --out out/data/mug_target_val --seed 3500 --split test "${look[@]}"
 base=(--method cc3d --checkpoint models/nemo/mug.pt --target out/data/mug_target

@@ -25,9 +25,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
 c=${1:-mug}
 views=${VIEWS:-10} rounds=${ROUNDS:-2} replay=${REPLAY:-0.8}
-look=(--width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg
-      --light-gain 0.35..0.8 --light-tint 0.25 --gamma 1.2 --motion-blur 0..7 --rgb-noise 5
-      --jpeg-quality 35 --no-progress)
+# shellcheck source=scripts/nemo_target_look.sh
+source scripts/nemo_target_look.sh
+look=("${NEMO_TARGET_LOOK[@]}")
 [[ -d out/data/${c}_target_seq/train ]] || generate-dataset --category "$c" --instances 10 \
   --images 150 --views-per-layout "$views" --out "out/data/${c}_target_seq" --seed 2500 \
   --split train "${look[@]}"
