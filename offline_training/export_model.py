@@ -4,8 +4,9 @@
 
 Reads a NeMo or CSE checkpoint (``weights_only=True``, validated by its own reader), stores
 its floating-point weights as float16 (half the bytes) and writes it atomically. Geometry is
-kept in float32: the template vertices and diameter of a CSE model, the mesh vertices of a NeMo
-model (keys in :data:`KEEP_FLOAT32`), and integer tensors (faces) are never touched. The
+kept in float32: the template vertices and diameter of a CSE model (keys in
+:data:`KEEP_FLOAT32`), and integer tensors (faces) are never touched; a NeMo model's neural
+mesh (vertices, faces, vertex and clutter features) is kept whole (:data:`HALVED`). The
 loaders need nothing special: ``load_state_dict`` copies each float16 tensor into the float32
 parameter, so the model runs in float32 with rounded weights (measure it before shipping: the
 bundled figures in BENCHMARKS are measured on the exported files).
@@ -23,6 +24,10 @@ import torch
 
 #: State-dict entries that stay float32 (geometry, not weights), by the last name component.
 KEEP_FLOAT32 = frozenset({"template", "diameter", "vertices", "faces"})
+#: The state dicts ``--half`` rounds, per checkpoint kind: a CSE model's whole ``model``; a NeMo
+#: model's ``feature_net`` (almost all its weights), not its ``neural_mesh``, whose tensors
+#: :class:`~ros_pose_estimation.nemo.neural_mesh.NeuralMesh` takes as stored.
+HALVED = {"cse": ("model",), "nemo": ("feature_net",)}
 
 
 def read_any(path: str | Path) -> tuple[str, dict]:
@@ -75,8 +80,9 @@ def export(src: str | Path, dst: str | Path, half: bool = True,
         config = {**payload["config"], **settings}
         CseConfig.from_dict(config)  # validated (tau > 0, box_layers >= 1)
         payload["config"] = config
-    if half:
-        payload["model"] = halve(payload["model"])
+    if half:  # a NeMo model's neural mesh stays float32: the renderer reads it as stored
+        for part in HALVED[kind]:
+            payload[part] = halve(payload[part])
     meta = dict(payload.get("meta") or {})
     previous = meta.get("exported_from")  # a re-export keeps the lineage
     meta.update(exported_from=str(src) if previous is None else f"{previous} -> {src}")

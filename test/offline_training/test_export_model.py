@@ -96,3 +96,27 @@ def test_box_layers_are_stored_for_the_estimator_and_the_lineage_kept(tmp_path, 
     for m, config in ((loaded, one_look), (loaded, override), (model, one_look)):
         est_module.CseEstimator({"mug": m}, config).estimate(rgb, det, intr, depth, errors="none")
     assert seen == [3, 2, 1]
+
+
+def test_a_nemo_model_exports_half_with_its_neural_mesh_kept(tmp_path):
+    from ros_pose_estimation.nemo.checkpoint import load_checkpoint as load_nemo
+    from ros_pose_estimation.nemo.checkpoint import save_checkpoint as save_nemo
+    from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
+
+    torch.manual_seed(0)
+    cfg = NemoConfig("mug", backbone="tiny", dim=16, crop_size=64, n_vertices=200)
+    model = NemoModel(cfg).eval()
+    src = save_nemo(tmp_path / "mug.pt", model, {"step": 2})
+    dst = tmp_path / "mug_half.pt"
+    assert main([str(src), str(dst), "--half"]) == 0
+    raw = torch.load(dst, weights_only=True)
+    assert any(v.dtype == torch.float16 for v in raw["feature_net"].values())
+    assert all(v.dtype != torch.float16 for v in raw["neural_mesh"].values())
+    half, meta = load_nemo(dst, category="mug")
+    assert meta["weights_dtype"] == "float16"
+    assert next(half.feature_net.parameters()).dtype == torch.float32  # runs in float32
+    torch.testing.assert_close(half.mesh.features, model.mesh.features)
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        a, b = model.features(x), half.features(x)
+    torch.testing.assert_close(b, a, atol=2e-2, rtol=0)
