@@ -17,10 +17,14 @@ PER_AXIS = ("box", "laptop")
 def test_bundled_model_loads_and_runs(category):
     path = MODELS / f"{category}.pt"
     model, meta = load_checkpoint(path, category=category)
-    assert model.config.backbone == "efficientnet_lite0" and model.config.backbone_stages == 3
+    assert model.config.backbone == "efficientnet_lite0" and model.config.backbone_stages in (3, 4)
     assert model.config.crop_size == 128
     assert meta["backbone_init"].startswith("backbone efficientnet_lite0: pretrained")
-    assert path.stat().st_size < 6e6  # seven of them must fit the tree (device tool: 64 MiB)
+    if model.config.backbone_stages == 3:  # up to stride 16: a quarter of Lite0's weights
+        assert path.stat().st_size < 6e6
+    else:  # the whole backbone (the laptop: BENCHMARKS "The stride-32 stage"), float16 weights
+        assert meta["weights_dtype"] == "float16" and path.stat().st_size < 9e6
+    assert all(p.dtype == torch.float32 for p in model.parameters())
     # boxes vary most in proportions: the mesh is fitted to each instance (per_axis_scale)
     assert model.config.per_axis_scale == (category in PER_AXIS)
     assert model.view_correction is not None  # every bundled model carries its correction
@@ -47,3 +51,9 @@ def test_bundled_rgbd_model_loads_in_float32_and_runs(category):
     # proportions vary more than a template deformation follows: one scale per axis (box;
     # bottle, camera, mug: tall or short, long or short lens; BENCHMARKS "per-axis scale")
     assert model.config.per_axis_scale == (category in ("box", "bottle", "camera", "mug"))
+
+
+def test_all_bundled_models_fit_the_tree():
+    """Every bundled model (RGB and RGB-D) together stays under the device tool's 64 MiB."""
+    total = sum(p.stat().st_size for p in MODELS.parent.glob("*/*.pt"))
+    assert total < 60e6, f"models/ holds {total / 1e6:.1f} MB"
