@@ -4,8 +4,9 @@
 # for the checkpoints' size, never measured for accuracy; the issue's first experiment fused all
 # four stages. Per category: one training from ImageNet weights with the bundled recipe
 # (scripts/nemo_recipe.sh, its data and seed) but `--backbone-stages 4`, STEPS_<category> steps
-# (default: the bundled model's first stage, mug 2500, box 1000; cosine over the run), extra
-# train-nemo options from EXTRA_<category> (box: --per-axis-scale, as bundled); all categories
+# (default: the bundled model's first stage, mug and laptop 2500, box 1000, others 1000; cosine
+# over the run), extra train-nemo options from EXTRA_<category> (box and laptop:
+# --per-axis-scale, as bundled); all categories
 # side by side, one thread each. Then its viewpoint correction (calibrate-nemo on the 1500
 # calibration images, seed 5000, as every bundled model's), and the bundled model and the new
 # one on the 200 out-of-distribution objects in one interleaved run (latency included), paired,
