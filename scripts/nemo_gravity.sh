@@ -19,14 +19,13 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/nemo_sets.sh
+source scripts/nemo_sets.sh
 set_name=${SET:-ood}
 mkdir -p benchmarks/results out/logs
 run() {
   local c=$1 ck=models/nemo/$1.pt
-  [[ $set_name != ood || -d out/data/${c}_ood/test ]] || generate-dataset --category "$c" \
-    --instances 10 --images 120 --out "out/data/${c}_ood" --seed 1000 --split test \
-    --width 640 --height 480 --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg \
-    --no-progress > /dev/null
+  [[ $set_name != ood ]] || nemo_ood_set "$c" > /dev/null
   python -m benchmarks.nemo_compare --data "out/data/${c}_$set_name" --split test \
     --max-objects 200 --run "plain=$ck:default" --run "gravity=$ck:default-gravity" \
     --run "gravity_nostand=$ck:default-nostand-gravity" --threads 1 --quiet \

@@ -26,15 +26,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
 # shellcheck source=scripts/nemo_recipe.sh
 source scripts/nemo_recipe.sh
+# shellcheck source=scripts/nemo_sets.sh
+source scripts/nemo_sets.sh
 categories=("${@:-box}")
 read -r -a wanted <<< "${RUNS:-pax_scratch pax_ft}"
 mkdir -p out/runs out/logs benchmarks/results
 has() { [[ " ${wanted[*]} " == *" $1 "* ]]; }
 for c in "${categories[@]}"; do
   baseline=${BASELINE:-models/nemo/$c.pt}
-  [[ -d out/data/${c}_train/train ]] || generate-dataset --category "$c" --instances 50 \
-    --images 2000 --out "out/data/${c}_train" --seed 0 --split train --hfov 40..75 \
-    --fill 0.25..0.9 --no-progress
+  nemo_train_set "$c"
   has pax_scratch && [[ ! -f out/runs/${c}_pax_scratch/$c.pt ]] && train-nemo \
     --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_pax_scratch" \
     --steps "${SCRATCH_STEPS:-1000}" "${NEMO_RECIPE[@]}" \
@@ -44,9 +44,7 @@ for c in "${categories[@]}"; do
     --data "out/data/${c}_train" --category "$c" --out "out/runs/${c}_pax_ft" --steps 1500 \
     --init-checkpoint "$baseline" "${NEMO_FINETUNE[@]}" --per-axis-scale \
     > "out/logs/${c}_pax_ft.log" 2>&1 &
-  [[ -d out/data/${c}_cal/val ]] || generate-dataset --category "$c" --instances 50 \
-    --images 1500 --out "out/data/${c}_cal" --seed 5000 --split val --hfov 40..75 \
-    --fill 0.25..0.9 --no-progress
+  nemo_cal_set "$c"
   wait
   runs=(--run "bundled=$baseline:default" --run "bundled_raw=$baseline:default-raw")
   for run in "${wanted[@]}"; do

@@ -25,6 +25,8 @@ bash scripts/setup_env.sh
 source scripts/env.sh
 # shellcheck source=scripts/nemo_recipe.sh
 source scripts/nemo_recipe.sh
+# shellcheck source=scripts/nemo_sets.sh
+source scripts/nemo_sets.sh
 categories=("${@:-mug camera bottle}")
 read -r -a categories <<< "${categories[*]}"
 mkdir -p out/data out/runs out/data/photos benchmarks/results
@@ -45,12 +47,8 @@ for name in ("astronaut", "coffee", "chelsea", "rocket", "cat", "hubble_deep_fie
     cv2.imwrite(str(path), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
 EOF
 for c in "${categories[@]}"; do
-  [[ -d out/data/${c}_train/train ]] || generate-dataset --category "$c" --instances 50 \
-    --images 2000 --out "out/data/${c}_train" --seed 0 --split train --hfov 40..75 \
-    --fill 0.25..0.9 --no-progress
-  [[ -d out/data/${c}_ood/test ]] || generate-dataset --category "$c" --instances 10 \
-    --images 120 --out "out/data/${c}_ood" --seed 1000 --split test --width 640 --height 480 \
-    --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg --no-progress
+  nemo_train_set "$c"
+  nemo_ood_set "$c"
   steps_var="STEPS_${c}"
   steps="${!steps_var:-${STEPS:-3000}}"
   [[ -f out/runs/${c}_lite0/$c.pt ]] || train-nemo --data "out/data/${c}_train" --category "$c" \

@@ -21,21 +21,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/env.sh
 # shellcheck source=scripts/nemo_recipe.sh
 source scripts/nemo_recipe.sh
+# shellcheck source=scripts/nemo_sets.sh
+source scripts/nemo_sets.sh
 categories=("${@:-mug box}")
 read -r -a categories <<< "${categories[*]}"
 STEPS_mug=${STEPS_mug:-2500} STEPS_box=${STEPS_box:-1000} STEPS_laptop=${STEPS_laptop:-2500}
 EXTRA_box=${EXTRA_box:---per-axis-scale} EXTRA_laptop=${EXTRA_laptop:---per-axis-scale}
 mkdir -p out/data out/runs out/logs out/cal_s4 benchmarks/results
 for c in "${categories[@]}"; do
-  [[ -d out/data/${c}_train/train ]] || generate-dataset --category "$c" --instances 50 \
-    --images 2000 --out "out/data/${c}_train" --seed 0 --split train --hfov 40..75 \
-    --fill 0.25..0.9 --no-progress
-  [[ -d out/data/${c}_ood/test ]] || generate-dataset --category "$c" --instances 10 \
-    --images 120 --out "out/data/${c}_ood" --seed 1000 --split test --width 640 --height 480 \
-    --hfov 56.1 --fill 0.2..0.6 --backgrounds out/data/photos --jpg --no-progress
-  [[ -d out/data/${c}_cal/val ]] || generate-dataset --category "$c" --instances 50 \
-    --images 1500 --out "out/data/${c}_cal" --seed 5000 --split val --hfov 40..75 \
-    --fill 0.25..0.9 --no-progress
+  nemo_train_set "$c"
+  nemo_ood_set "$c"
+  nemo_cal_set "$c"
 done
 pids=()
 for c in "${categories[@]}"; do

@@ -20,12 +20,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# shellcheck source=scripts/nemo_sets.sh
+source scripts/nemo_sets.sh
 cal_images=${CAL_IMAGES:-1500} ref_objects=${REF_OBJECTS:-60} src_dir=${SRC_DIR:-models/nemo}
 mkdir -p out/cal out/logs benchmarks/results
 for c in "$@"; do
-  [[ -d out/data/${c}_cal/val ]] || generate-dataset --category "$c" --instances 50 \
-    --images "$cal_images" --out "out/data/${c}_cal" --seed 5000 --split val --hfov 40..75 \
-    --fill 0.25..0.9 --no-progress
+  nemo_cal_set "$c" "$cal_images"
   calibrate-nemo --checkpoint "$src_dir/$c.pt" --data "out/data/${c}_cal" --split val \
     --out "out/cal/$c.pt" --threads 1 --estimates "out/cal/${c}_estimates.npz" \
     --json "benchmarks/results/nemo_viewcorr_cal_${c}_cpu.json"
