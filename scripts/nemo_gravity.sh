@@ -11,10 +11,12 @@
 # The sets' objects all stand upright on their table, so the prior holds exactly here; an
 # object leaning by more than 15 deg is left as estimated (test/nemo/test_estimator.py).
 # SET=rgbd_ood_look: the other look instead (dim, tinted, blurred, noisy, JPEG; made by
-# scripts/cse_view_correction.sh), 200 objects.
+# scripts/cse_view_correction.sh), 200 objects. SET=occluded: the 200 objects of out/data/<c>_ood
+# partly hidden by photo occluders (benchmarks/nemo_occlusion.py), plain and gravity only.
 # Usage: bash scripts/nemo_gravity.sh CATEGORY ...  (two at a time; makes out/data/<c>_ood as
 # scripts/nemo_pretrained_experiment.sh does when missing; needs out/data/photos, made there)
-# Outputs: benchmarks/results/nemo_gravity_<c>_<SET>_cpu.json
+# Outputs: benchmarks/results/nemo_gravity_<c>_<SET>_cpu.json (occluded:
+#   benchmarks/results/nemo_occlusion_gravity_<c>_cpu.json)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/env.sh
@@ -25,7 +27,17 @@ set_name=${SET:-ood}
 mkdir -p benchmarks/results out/logs
 run() {
   local c=$1 ck=models/nemo/$1.pt
-  [[ $set_name != ood ]] || nemo_ood_set "$c" > /dev/null
+  [[ $set_name != ood && $set_name != occluded ]] || nemo_ood_set "$c" > /dev/null
+  if [[ $set_name == occluded ]]; then
+    python -m benchmarks.nemo_occlusion --data "out/data/${c}_ood" --split test \
+      --max-objects 200 --run "plain=$ck:default" --run "gravity=$ck:default-gravity" \
+      --photos out/data/photos --threads 1 \
+      --json "benchmarks/results/nemo_occlusion_gravity_${c}_cpu.json" \
+      > "out/logs/gravity_${c}_$set_name.log" 2>&1 \
+      || echo "$c: failed (out/logs/gravity_${c}_$set_name.log)"
+    tail -n 12 "out/logs/gravity_${c}_$set_name.log"
+    return
+  fi
   python -m benchmarks.nemo_compare --data "out/data/${c}_$set_name" --split test \
     --max-objects 200 --run "plain=$ck:default" --run "gravity=$ck:default-gravity" \
     --run "gravity_nostand=$ck:default-nostand-gravity" --threads 1 --quiet \

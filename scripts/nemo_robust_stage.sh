@@ -21,6 +21,7 @@
 # P_OCCLUDE / P_DEGRADE: the occluder and degradation probabilities (0.5 each).
 # EXTRA: more train-nemo options (e.g. "--per-axis-scale", with TAG=pax_ft STEPS=1500: the mesh
 # fitted to each instance's proportions, BENCHMARKS "The neural mesh fitted to each instance").
+# EVAL=0: step 1 only (a stage that another stage continues, INIT_DIR=out/runs/<c>_$TAG).
 # Usage: bash scripts/nemo_robust_stage.sh CATEGORY ...  (PARALLEL trainings at a time, 2;
 # makes out/data/<c>_train when missing; needs out/data/<c>_{cal,ood,rgbd_ood_look})
 # Outputs: out/runs/<c>_$TAG/<c>.pt, out/cal_$TAG/<c>.pt,
@@ -60,6 +61,7 @@ for c in "$@"; do
   train "$c" &
 done
 wait
+[[ ${EVAL:-1} == 1 ]] || exit 0
 for c in "$@"; do
   new=out/cal_$tag/$c.pt
   [[ -f $new ]] || calibrate-nemo --checkpoint "out/runs/${c}_$tag/$c.pt" \
