@@ -148,7 +148,10 @@ def pose_from_image(
     elif size_prior:
         scale_from, depth_cells, k = "size prior", 0, 1.0
     else:
-        raise EstimationError("no depth on the object to scale a pose from the image by")
+        raise EstimationError(
+            "no depth on the object to scale a pose from the image by (beyond the depth "
+            "camera's range, or a surface it returns no depth for)"
+        )
     if not 1.0 / MAX_SCALE_CHANGE <= k <= MAX_SCALE_CHANGE:
         raise EstimationError(
             f"the depth there is puts the object at {k:.2f} x the template's size (from "
