@@ -26,25 +26,20 @@ source scripts/nemo_sets.sh
 set_name=${SET:-ood}
 mkdir -p benchmarks/results out/logs
 run() {
-  local c=$1 ck=models/nemo/$1.pt
-  [[ $set_name != ood && $set_name != occluded ]] || nemo_ood_set "$c" > /dev/null
-  if [[ $set_name == occluded ]]; then
-    python -m benchmarks.nemo_occlusion --data "out/data/${c}_ood" --split test \
-      --max-objects 200 --run "plain=$ck:default" --run "gravity=$ck:default-gravity" \
-      --photos out/data/photos --threads 1 \
-      --json "benchmarks/results/nemo_occlusion_gravity_${c}_cpu.json" \
-      > "out/logs/gravity_${c}_$set_name.log" 2>&1 \
-      || echo "$c: failed (out/logs/gravity_${c}_$set_name.log)"
-    tail -n 12 "out/logs/gravity_${c}_$set_name.log"
-    return
+  local c=$1 ck=models/nemo/$1.pt log=out/logs/gravity_${1}_$set_name.log
+  local runs=(--run "plain=$ck:default" --run "gravity=$ck:default-gravity") cmd
+  if [[ $set_name == occluded ]]; then  # the clean set, hidden by photo occluders
+    cmd=(benchmarks.nemo_occlusion --data "out/data/${c}_ood" "${runs[@]}"
+         --photos out/data/photos --json "benchmarks/results/nemo_occlusion_gravity_${c}_cpu.json")
+  else
+    cmd=(benchmarks.nemo_compare --data "out/data/${c}_$set_name" "${runs[@]}"
+         --run "gravity_nostand=$ck:default-nostand-gravity" --quiet
+         --json "benchmarks/results/nemo_gravity_${c}_${set_name}_cpu.json")
   fi
-  python -m benchmarks.nemo_compare --data "out/data/${c}_$set_name" --split test \
-    --max-objects 200 --run "plain=$ck:default" --run "gravity=$ck:default-gravity" \
-    --run "gravity_nostand=$ck:default-nostand-gravity" --threads 1 --quiet \
-    --json "benchmarks/results/nemo_gravity_${c}_${set_name}_cpu.json" \
-    > "out/logs/gravity_${c}_$set_name.log" 2>&1 \
-    || echo "$c: failed (out/logs/gravity_${c}_$set_name.log)"
-  tail -n 12 "out/logs/gravity_${c}_$set_name.log"
+  [[ $set_name != ood && $set_name != occluded ]] || nemo_ood_set "$c" > /dev/null
+  python -m "${cmd[@]}" --split test --max-objects 200 --threads 1 > "$log" 2>&1 \
+    || echo "$c: failed ($log)"
+  tail -n 12 "$log"
 }
 for c in "$@"; do
   while (( $(jobs -rp | wc -l) >= 2 )); do wait -n; done
