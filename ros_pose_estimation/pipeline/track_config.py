@@ -91,7 +91,11 @@ class TrackFilterConfig:
         0.5,
     )
     max_age_s: float = _setting(
-        1.0, "a track with no associated estimate for longer (s) is dropped", 0.01, 3600.0
+        3.0,
+        "a track with no associated estimate for longer (s) is dropped (3 s: a CPU estimator "
+        "at ~1 Hz, or an object missed by the detector for a few frames, keeps its id)",
+        0.01,
+        3600.0,
     )
     max_gap_s: float = _setting(
         0.5,
