@@ -31,6 +31,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from offline_training.cli_args import (
+    device_problem,
+    nonneg_int,
+    output_problem,
+    positive_int,
+)
 from ros_pose_estimation.core.errors import ConfigError, InputError
 
 __all__ = ["main", "recording_crops", "reestimate_batch_norm"]
@@ -136,13 +142,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True, help="the model to adapt (CSE or NeMo)")
     p.add_argument("--method", choices=("cse", "nemo"), default="cse")
     p.add_argument("--out", required=True, help="the adapted checkpoint (.pt)")
-    p.add_argument("--every-nth", type=int, default=1, help="use every n-th frame (default 1)")
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--every-nth", type=positive_int, default=1,
+                   help="use every n-th frame (default 1)")
+    p.add_argument("--batch-size", type=positive_int, default=32)
     p.add_argument("--mix", type=float, default=1.0,
                    help="share of the recordings' statistics (1: AdaBN; 0.5: half the model's)")
     p.add_argument("--cache", default="out/cache/adapt_bn", help="extraction cache")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=nonneg_int, default=None)
     return p
 
 
@@ -157,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     if args.every_nth < 1 or args.batch_size < 2:
         print("adapt-bn: error: --every-nth must be >= 1 and --batch-size >= 2", file=sys.stderr)
+        return 2
+    problem = device_problem(args.device) or output_problem(args.out, "--out")
+    if problem:  # said before the bags are read, not after
+        print(f"adapt-bn: error: {problem}", file=sys.stderr)
         return 2
     try:
         estimator = make_estimator(args.method, [args.checkpoint], args.device)

@@ -13,6 +13,7 @@ import dataclasses
 import json
 import sys
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,16 +40,38 @@ def cached_estimates(
     """
     path = Path(cache) if cache else None
     if path is not None and path.is_file():
-        with np.load(path) as saved:
-            if str(saved["source"]) != source:
-                raise CalibrationError(
-                    f"{path} holds the estimates of {saved['source']}, not of {source}; "
-                    "delete it or name another file", 2)  # fmt: skip
-            return {key: saved[key] for key in saved.files if key != "source"}
+        return _read_estimates(path, source)
     arrays = collect()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, source=source, **arrays)
+    return arrays
+
+
+def _read_estimates(path: Path, source: str) -> dict[str, np.ndarray]:
+    """The arrays of an estimates file that this tool wrote for ``source`` (numeric arrays
+    only: nothing is unpickled).
+
+    Raises:
+        CalibrationError: not such a file (damaged, another kind of file) or made from other
+            inputs (code 2).
+    """
+    not_ours = (f"{path} is not an estimates file written by this tool (a .npz of arrays and "
+                "their 'source'); delete it or name another file")  # fmt: skip
+    try:
+        saved = np.load(path, allow_pickle=False)
+        if not isinstance(saved, np.lib.npyio.NpzFile):  # a single .npy array
+            raise CalibrationError(not_ours, 2)
+        with saved:
+            if "source" not in saved.files:
+                raise CalibrationError(not_ours, 2)
+            made_from = str(saved["source"])
+            arrays = {key: saved[key] for key in saved.files if key != "source"}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise CalibrationError(f"{not_ours} ({type(exc).__name__})", 2) from None
+    if made_from != source:
+        raise CalibrationError(f"{path} holds the estimates of {made_from}, not of {source}; "
+                               "delete it or name another file", 2)  # fmt: skip
     return arrays
 
 
@@ -111,8 +134,14 @@ def run_tool(tool: str, threads: int, fit: Callable[[], dict], out: str | Path,
     code (:class:`CalibrationError`'s, said on stderr)."""
     import torch
 
+    from offline_training.cli_args import output_problem
     from offline_training.evaluation import describe_device
 
+    for path, option in ((out, "--out"), (json_path, "--json")):
+        problem = output_problem(str(path) if path else None, option)
+        if problem:  # said before minutes of estimation, not after
+            print(f"{tool}: error: {problem}", file=sys.stderr)
+            return 2
     if threads:
         torch.set_num_threads(threads)
     try:

@@ -55,6 +55,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from offline_training.cli_args import nonneg_int, positive_float, positive_int
 from offline_training.pose_train_stages import log
 
 
@@ -71,9 +72,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--num-workers", type=int, default=1, help="data loader processes")
     p.add_argument("--out", required=True, help="run folder (resumed when it holds this run)")
     p.add_argument("--cache", default=None, help="extraction cache (default OUT/cache)")
-    p.add_argument("--steps", type=int, default=300, help="training steps (default 300)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--steps", type=positive_int, default=300, help="training steps (default 300)")
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--lr", type=positive_float, default=1e-4,
+                   help="Adam learning rate (default 1e-4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backbone", default="efficientnet_lite0",
                    help="feature backbone of a new model (default efficientnet_lite0)")
@@ -124,11 +126,12 @@ def parser() -> argparse.ArgumentParser:
                         "generate-dataset --seed 5000 --split val)")
     p.add_argument("--calibrate-split", default="val", help="split of --calibrate-data")
     p.add_argument("--eval-preset", default="default", help="inference preset for evaluation")
-    p.add_argument("--every-nth", type=int, default=1, help="training frames used (every n-th)")
+    p.add_argument("--every-nth", type=positive_int, default=1,
+                   help="training frames used (every n-th)")
     p.add_argument("--checkpoint-every", type=int, default=50,
                    help="steps between resume points (default 50)")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--num-threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--num-threads", type=nonneg_int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true")
     return p
 

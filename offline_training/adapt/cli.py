@@ -30,6 +30,8 @@ import hashlib
 import sys
 from pathlib import Path
 
+from offline_training.cli_args import positive_float, positive_int
+
 METHODS = ("cc3d", "nvsm", "tf-consensus", "combined", "supervised")
 
 
@@ -64,9 +66,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", default="default", help="inference preset (labels and eval)")
     p.add_argument("--eval-max-objects", type=int, default=100,
                    help="held-out objects evaluated per checkpoint (default 100)")
-    p.add_argument("--steps", type=int, default=200, help="fine-tuning steps per round")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--steps", type=positive_int, default=200, help="fine-tuning steps per round")
+    p.add_argument("--batch-size", type=positive_int, default=16)
+    p.add_argument("--lr", type=positive_float, default=1e-4)
     p.add_argument("--domain-weight", type=float, default=1.0,
                    help="alpha of paper 001 Eq. 5 on the pseudo-labelled crops (0: off)")
     p.add_argument("--freeze-bn", action="store_true",
@@ -77,7 +79,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--replay-fraction", type=float, default=0.5, metavar="F",
                    help="share of the fine-tuning items drawn from --replay-data (0.5)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch CPU threads")
     p.add_argument("--device", default="cpu")
     return p
 

@@ -21,6 +21,7 @@ import sys
 from offline_training.bags.box_tracking import InitialBox
 from offline_training.bags.config import OBJECT_SOURCES, ExtractionConfig
 from offline_training.bags.topics import MODALITIES, ROLES
+from offline_training.cli_args import positive_int
 from ros_pose_estimation.core.errors import PoseEstimationError
 from ros_pose_estimation.tools.bag_errors import BagError, CorruptBagError
 
@@ -80,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ex.add_argument("--slop", type=float, default=0.02, help="sync slop (s)")
     ex.add_argument("--exact", action="store_true", help="exact stamp matching")
-    ex.add_argument("--every-nth", type=int, default=1, help="keep every n-th frame")
+    ex.add_argument("--every-nth", type=positive_int, default=1, help="keep every n-th frame")
     ex.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     ex.add_argument("--chunk-frames", type=int, default=50, help="frames per cache chunk")
     ex.add_argument(

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from offline_training.cli_args import nonneg_int, positive_int
+
 
 def evaluate_recordings(estimator, recordings: Sequence, categories: Sequence[str],
                         every_nth: int = 1, depth_encoding: str = "16UC1",
@@ -158,7 +160,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("bags", nargs="+", help="recordings with ground truth (generate-bag's)")
     p.add_argument("--checkpoint", action="append", required=True, help="model (repeat)")
     p.add_argument("--method", choices=("nemo", "cse"), default="cse")
-    p.add_argument("--every-nth", type=int, default=3)
+    p.add_argument("--every-nth", type=positive_int, default=3)
     p.add_argument("--preset", default="default", help="NeMo inference preset (--method nemo)")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override a CSE inference setting (repeat), e.g. icp_steps=5; names: "
@@ -168,7 +170,7 @@ def parser() -> argparse.ArgumentParser:
                    "as the node's up_frame does")  # fmt: skip
     p.add_argument("--cache", default="out/cache/eval_bags", help="extraction cache")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=nonneg_int, default=None)
     p.add_argument("--json", default=None, help="write the result here")
     return p
 

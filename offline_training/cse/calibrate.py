@@ -38,6 +38,7 @@ from offline_training.calibration import (
     fit_and_write,
     run_tool,
 )
+from offline_training.cli_args import nonneg_int, positive_int
 
 __all__ = ["calibrate", "collect", "main", "parser"]
 
@@ -48,14 +49,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="labelled BOP RGB-D dataset (generate-dataset)")
     p.add_argument("--split", default="val")
     p.add_argument("--out", required=True, help="where to write the calibrated checkpoint")
-    p.add_argument("--max-objects", type=int, default=1200)
+    p.add_argument("--max-objects", type=positive_int, default=1200)
     p.add_argument("--min-visib", type=float, default=0.3)
     p.add_argument("--box-only", action="store_true", help="no masks: box + depth pixels")
     p.add_argument("--max-error", type=float, default=30.0,
                    help="estimates farther than this (deg) from their label are left out")
     p.add_argument("--max-centre-error", type=float, default=0.3,
                    help="... or whose centre is off by more than this many box diagonals")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's)")
+    p.add_argument("--threads", type=nonneg_int, default=0, help="torch CPU threads (0: torch's)")
     p.add_argument("--json", default=None, help="write the fit's report here")
     p.add_argument("--estimates", default=None, metavar="NPZ",
                    help="cache of the raw estimates and labels: read when it exists and was "

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from offline_training.cli_args import nonneg_int, positive_int
+
 
 def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
              depth_encoding="16UC1", progress=None, report=None,
@@ -218,7 +220,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test")
     p.add_argument("--checkpoint", action="append", required=True, help="repeat per category")
     p.add_argument("--min-visib", type=float, default=0.3)
-    p.add_argument("--max-objects", type=int, default=None)
+    p.add_argument("--max-objects", type=positive_int, default=None)
     p.add_argument("--box-only", action="store_true", help="no masks: box + depth pixels")
     p.add_argument("--depth-encoding", choices=("16UC1", "32FC1"), default="16UC1")
     p.add_argument("--gravity", action="store_true",
@@ -238,7 +240,7 @@ def parser() -> argparse.ArgumentParser:
                    help="override an inference setting (repeat), e.g. min_confidence=0.3; "
                    "names: the fields of cse.estimator.CseInferenceConfig")  # fmt: skip
     p.add_argument("--device", default="cpu")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=nonneg_int, default=None)
     p.add_argument("--json", help="write metrics, latency and per-object rows here")
     p.add_argument("--quiet", action="store_true")
     return p
@@ -286,17 +288,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import torch
 
+    from offline_training.cli_args import device_problem, output_problem
     from offline_training.evaluation import SelectionReport, describe_device
     from offline_training.synthetic.bop_reader import BopDataset
-    from ros_pose_estimation.core.errors import CheckpointError, ConfigError
+    from ros_pose_estimation.core.errors import CheckpointError, ConfigError, InputError
     from ros_pose_estimation.core.metrics import evaluate_records
     from ros_pose_estimation.cse.estimator import CseEstimator, CseInferenceConfig
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    problem = device_problem(args.device) or output_problem(args.json, "--json")
+    if problem:
+        print(f"evaluate-cse: error: {problem}", file=sys.stderr)
+        return 2
     try:
         bop = BopDataset(args.data, args.split)  # masks also judge the mug handle's visibility
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, InputError) as exc:
         print(f"evaluate-cse: error: {exc}", file=sys.stderr)
         return 2
     try:

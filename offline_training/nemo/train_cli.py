@@ -26,6 +26,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+from offline_training.cli_args import nonneg_int, positive_float, positive_int
 from offline_training.train_cli_common import UsageError, category_name, run_training
 from ros_pose_estimation.core.errors import ConfigError
 
@@ -43,9 +44,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default=d.split, help=f"split folder (default {d.split})")
     p.add_argument("--category", required=True, help="category to train, e.g. mug")
     p.add_argument("--out", required=True, help="run folder: log.jsonl, last.pt, CATEGORY.pt")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"default {d.steps}")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"default {d.batch_size}")
-    p.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    p.add_argument("--steps", type=positive_int, default=d.steps, help=f"default {d.steps}")
+    p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
+                   help=f"default {d.batch_size}")
+    p.add_argument("--lr", type=positive_float, default=d.lr,
+                   help=f"Adam learning rate (default {d.lr})")
     p.add_argument("--backbone", default=d.backbone, help=f"{d.backbone} (default), "
                    "efficientnet_lite1..4, resnet18, resnet34, resnet50 (published), small "
                    "(half-width ResNet-18, random init) or tiny (tests)")  # fmt: skip
@@ -182,7 +185,8 @@ def parser() -> argparse.ArgumentParser:
         help=f"data loading processes (default {d.num_workers})",
     )
     p.add_argument(
-        "--num-threads", type=int, default=None, help="torch CPU threads (default: all cores)"
+        "--num-threads", type=nonneg_int, default=None,
+        help="torch CPU threads (default: all cores)",
     )
     p.add_argument("--log-every", type=int, default=d.log_every)
     p.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)

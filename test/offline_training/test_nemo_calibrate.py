@@ -70,3 +70,31 @@ def test_errors_say_what_to_fix(data, tmp_path, capsys):
                "--preset", "fast"])  # fmt: skip
     assert rc == 1 and "need >= 20" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.parametrize("content", ["text", "npy", "foreign", "truncated"])
+def test_an_estimates_file_that_is_not_ours_is_refused_without_unpickling(tmp_path, content):
+    """A text file would make numpy suggest allow_pickle; a .npy, another .npz or a cut-off
+    file are refused the same way: named, with what to do, exit code 2."""
+    import numpy as np
+
+    from offline_training.calibration import CalibrationError, cached_estimates
+
+    path = tmp_path / "estimates.npz"
+    if content == "text":
+        path.write_text("not an archive")
+    elif content == "npy":
+        with path.open("wb") as f:
+            np.save(f, np.zeros(3))
+    elif content == "foreign":
+        np.savez(path, other=np.zeros(3))
+    else:
+        np.savez(path, source="x", a=np.zeros(1000))
+        path.write_bytes(path.read_bytes()[:100])
+
+    def collect():
+        raise AssertionError("a refused file must not be recomputed over")
+
+    with pytest.raises(CalibrationError, match="not an estimates file written by this tool") as e:
+        cached_estimates(path, "x", collect)
+    assert e.value.code == 2 and "allow_pickle" not in str(e.value)
