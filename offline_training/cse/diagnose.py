@@ -38,6 +38,8 @@ import sys
 import numpy as np
 import torch
 
+from offline_training.cli_args import nonneg_int, positive_int
+
 
 def _objects(bop, category: str, min_visib: float, max_objects: int):
     """``(sample, object index)`` of the first ``max_objects`` objects of ``category``."""
@@ -161,8 +163,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--per-axis-scale", action="store_true",
                    help="oracle of a per_axis_scale model (default: as the checkpoint)")
     p.add_argument("--min-visib", type=float, default=0.3)
-    p.add_argument("--max-objects", type=int, default=30)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--max-objects", type=positive_int, default=30)
+    p.add_argument("--threads", type=nonneg_int, default=None)
     p.add_argument("--json", default=None)
     return p
 
@@ -183,7 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads:
             torch.set_num_threads(args.threads)
         bop = BopDataset(args.data, args.split, load_masks=True)
-        model = load_checkpoint(args.checkpoint)[0].eval() if args.checkpoint else None
+        model = (load_checkpoint(args.checkpoint, category=category)[0].eval()
+                 if args.checkpoint else None)  # fmt: skip
+        cfg = CseInferenceConfig()
+        if args.min_confidence is not None:
+            cfg = dataclasses.replace(cfg, min_confidence=args.min_confidence)  # re-validated
     except (PoseEstimationError, UnknownCategoryError, OSError) as exc:
         print(f"diagnose-cse: {exc}", file=sys.stderr)
         return 2
@@ -205,9 +211,6 @@ def main(argv: list[str] | None = None) -> int:
     result = {"category": category, "oracle": summarise_poses(oracle)}
     rows = {"oracle": oracle}
     if model is not None:
-        cfg = CseInferenceConfig()
-        if args.min_confidence is not None:
-            cfg = dataclasses.replace(cfg, min_confidence=args.min_confidence)  # re-validated
         est = CseEstimator({category: model}, cfg)
         rows["model"] = pose_rows(lambda obj: est, bop, category, args.min_visib,
                                   args.max_objects)  # fmt: skip

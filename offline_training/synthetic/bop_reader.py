@@ -104,7 +104,20 @@ class BopSample:
 
 
 def _load_json(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
+    """``path``'s JSON object, ``{}`` when the file is absent.
+
+    Raises:
+        InputError: the file is not valid JSON (a damaged or half-written dataset), naming it.
+    """
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        from ros_pose_estimation.core.errors import InputError
+
+        raise InputError(f"{path} is not valid JSON ({exc}); the dataset is damaged: "
+                         "regenerate or repair it") from None  # fmt: skip
 
 
 def world_camera_pose(cam: dict) -> np.ndarray | None:

@@ -60,12 +60,34 @@ def load_tensors(path: str | os.PathLike, what: str) -> object:
 
 
 def write_payload(path: str | os.PathLike, payload: dict) -> Path:
-    """Save ``payload`` to ``path`` atomically (a temporary file renamed into place)."""
+    """Save ``payload`` to ``path`` atomically (a temporary file renamed into place).
+
+    Raises:
+        OSError: ``path`` cannot be written (a directory, a folder without write permission,
+            a full disk...); the message names the path, and no temporary file is left.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {path}: it is a directory (name a .pt file)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(f"cannot write {path}: {path.parent} or a folder above it is "
+                                 "a file") from None  # fmt: skip
+    except OSError as exc:
+        raise OSError(f"cannot write {path}: cannot make its folder ({exc.strerror or exc})"
+                      ) from None  # fmt: skip
+    if not os.access(path.parent, os.W_OK):
+        raise PermissionError(f"cannot write {path}: its folder {path.parent} is not writable")
     tmp = path.with_name(path.name + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except (OSError, RuntimeError) as exc:  # torch's writer reports OS errors as RuntimeError
+        tmp.unlink(missing_ok=True)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        reason = reason.split("strerror:")[-1].strip()  # torch's: "[enforce fail ...] strerror: X"
+        raise OSError(f"cannot write {path}: {reason}") from None
     return path
 
 

@@ -32,11 +32,19 @@ Value = Callable[[str], Any]
 
 def resolve_device(device: str) -> str:
     """The ``device`` parameter -> a torch device: ``auto`` is ``cuda`` when torch sees a CUDA
-    device, else ``cpu``; ``cuda*`` without one raises :class:`ConfigError`."""
+    device, else ``cpu``; ``cuda*`` without one, or anything but ``cpu`` / ``cuda[:N]``, raises
+    :class:`ConfigError`."""
     import torch
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        kind = None
+    if kind not in ("cpu", "cuda"):
+        raise ConfigError(f"device {device!r} is not a torch device this node runs on; use "
+                          "auto, cpu, cuda or cuda:N")  # fmt: skip
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} asked for, but torch sees no CUDA device; "
                           "use device:=cpu or auto")  # fmt: skip

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import signal
@@ -360,6 +361,26 @@ def run(args) -> int:
     return code
 
 
+def argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``args`` before the node starts (None: nothing): a rate or start-up
+    timeout that is not a positive number, a ``-p`` that is not ``NAME:=VALUE``, an output
+    folder that cannot be made."""
+    for option, value in (("--rate", args.rate), ("--startup-timeout", args.startup_timeout)):
+        if not (math.isfinite(value) and value > 0):
+            return f"{option} must be a number > 0, got {value}"
+    for item in args.param:
+        name, sep, _ = item.partition(":=")
+        if not sep or not name.strip() or " " in name.strip():
+            return f"-p {item!r}: expected NAME:=VALUE, e.g. -p preset:=fast"
+    try:
+        os.makedirs(args.out, exist_ok=True)
+    except OSError as exc:
+        return f"--out {args.out}: cannot make the output folder ({exc.strerror or exc})"
+    if not os.access(args.out, os.W_OK):
+        return f"--out {args.out}: the output folder is not writable"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.params = params_file(args)
@@ -368,6 +389,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if not os.path.isfile(args.params):
         print(f"demo: no parameters file at {args.params}", file=sys.stderr)
+        return 2
+    problem = argument_problem(args)
+    if problem:
+        print(f"demo: {problem}", file=sys.stderr)
         return 2
     try:
         return run(args)

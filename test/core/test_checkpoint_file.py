@@ -95,3 +95,15 @@ def test_pickled_objects_are_refused_as_unsafe_without_advising_to_disable_the_c
     assert "expected a NeMo checkpoint of this project" in message
     torch.save({"w": torch.ones(2)}, path)
     assert torch.equal(load_tensors(path, "anything")["w"], torch.ones(2))
+
+
+def test_an_unwritable_path_is_an_os_error_naming_it_and_leaves_no_temporary_file(tmp_path):
+    from ros_pose_estimation.core.checkpoint_file import write_payload
+
+    with pytest.raises(IsADirectoryError, match="it is a directory"):
+        write_payload(tmp_path, {"a": 1})
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(NotADirectoryError, match="or a folder above it is a file"):
+        write_payload(tmp_path / "afile" / "m.pt", {"a": 1})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+    assert write_payload(tmp_path / "new" / "m.pt", {"a": 1}).is_file()

@@ -30,6 +30,12 @@ def test_device_auto_and_explicit():
     assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+@pytest.mark.parametrize("device", ["banana", "mps", "cuda:x", ""])
+def test_a_device_that_is_not_cpu_or_cuda_is_refused_by_name(device):
+    with pytest.raises(ConfigError, match="use auto, cpu, cuda or cuda:N"):
+        resolve_device(device)
+
+
 def test_cuda_without_a_cuda_device_says_what_to_use():
     import torch
 

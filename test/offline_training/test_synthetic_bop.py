@@ -150,3 +150,15 @@ def test_instance_size_without_sizes_in_models_info_reads_each_model_once(tmp_pa
     for _ in range(3):
         np.testing.assert_allclose(ds.instance_size(1), [0.2, 0.1, 0.08], atol=1e-6)
     assert reads == [1]
+
+
+def test_a_damaged_annotation_file_is_named_not_a_json_traceback(tmp_path):
+    from ros_pose_estimation.core.errors import InputError
+
+    d = tmp_path / "test" / "000000"
+    (d / "rgb").mkdir(parents=True)
+    K = [500.0, 0.0, 32.0, 0.0, 500.0, 24.0, 0.0, 0.0, 1.0]
+    (d / "scene_camera.json").write_text(json.dumps({"0": {"cam_K": K}}))
+    (d / "scene_gt.json").write_text('{"0": [{"cam_R_m2c": [1, 0')  # cut off mid-write
+    with pytest.raises(InputError, match=r"scene_gt\.json is not valid JSON.*damaged"):
+        BopDataset(tmp_path, "test")

@@ -131,3 +131,21 @@ def test_gravity_comes_from_the_root_of_the_bags_tf_tree_unless_told_otherwise()
 
     frame, why = gravity_frame(parse([]), NoTf())
     assert frame is None and "no /tf" in why
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["--rate", "-1"], "--rate must be a number > 0"),
+    (["--rate", "nan"], "--rate must be a number > 0"),
+    (["--startup-timeout", "0"], "--startup-timeout must be a number > 0"),
+    (["-p", "nonsense"], "expected NAME:=VALUE"),
+])  # fmt: skip
+def test_arguments_the_node_cannot_use_are_refused_before_it_starts(argv, said, tmp_path):
+    from ros_pose_estimation.tools.demo import argument_problem
+
+    args = build_parser().parse_args([*argv, "--out", str(tmp_path / "o")])
+    assert said in argument_problem(args)
+    good = build_parser().parse_args(["-p", "preset:=fast", "--out", str(tmp_path / "o")])
+    assert argument_problem(good) is None
+    (tmp_path / "afile").write_text("x")
+    blocked = build_parser().parse_args(["--out", str(tmp_path / "afile" / "o")])
+    assert "cannot make the output folder" in argument_problem(blocked)
