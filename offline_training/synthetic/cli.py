@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from offline_training.cli_args import positive_int
+
 
 def range_type(cast, name: str, lowest: str):
     """An argparse type for ``"LO..HI"`` or ``"X"`` (= ``X..X``) of ``cast`` values with
@@ -68,8 +70,8 @@ def dataset_parser() -> argparse.ArgumentParser:
     p.add_argument("--instances", type=int, default=50, help="shapes per category (default 50)")
     p.add_argument("--images", type=int, default=2000, help="images to render (default 2000)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--width", type=int, default=320)
-    p.add_argument("--height", type=int, default=240)
+    p.add_argument("--width", type=positive_int, default=320)
+    p.add_argument("--height", type=positive_int, default=240)
     p.add_argument("--hfov", type=_float_range, default=(60.0, 60.0), metavar="DEG|LO..HI",
                    help="horizontal field of view (deg); a range LO..HI draws one per image "
                    "(several cameras in one dataset; default 60)")
@@ -186,11 +188,19 @@ def dataset_main(argv: list[str] | None = None) -> int:
     from .dataset import DatasetConfig, generate_dataset
     from .gloss import GlossConfig
 
+    if not 0.0 < args.hfov[0] <= args.hfov[1] < 180.0:
+        print(f"generate-dataset: error: --hfov must lie in (0, 180) deg, got "
+              f"{args.hfov[0]:g}..{args.hfov[1]:g}", file=sys.stderr)  # fmt: skip
+        return 2
     backgrounds = []
     if args.backgrounds:
         exts = {".png", ".jpg", ".jpeg", ".bmp"}
         backgrounds = sorted(str(p) for p in Path(args.backgrounds).rglob("*")
                              if p.suffix.lower() in exts)
+        if not backgrounds:
+            print(f"generate-dataset: error: --backgrounds {args.backgrounds} holds no "
+                  ".png / .jpg / .bmp photo (or does not exist)", file=sys.stderr)  # fmt: skip
+            return 2
     try:
         sensor = sensor_from_args(args)
     except ValueError as err:

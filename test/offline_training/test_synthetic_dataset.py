@@ -116,3 +116,20 @@ def test_elevation_range_sets_where_the_camera_looks_from(tmp_path, capsys):
     capsys.readouterr()
     assert dataset_main([*TINY, "--out", str(tmp_path / "bad"), "--elevation", "60..95"]) == 2
     assert "elevation_deg must satisfy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra,said", [
+    (["--width", "0"], "expected an integer >= 1"),
+    (["--hfov", "200"], "--hfov must lie in (0, 180) deg"),
+    (["--backgrounds", "NO_SUCH_DIR"], "holds no .png / .jpg / .bmp photo"),
+])  # fmt: skip
+def test_generate_dataset_refuses_what_it_cannot_render(extra, said, tmp_path, capsys):
+    argv = ["--category", "mug", "--instances", "1", "--images", "1", "--out",
+            str(tmp_path / "d"), "--no-progress"]  # fmt: skip
+    extra = [str(tmp_path / e) if e == "NO_SUCH_DIR" else e for e in extra]
+    try:
+        code = dataset_main([*argv, *extra])
+    except SystemExit as exc:  # argparse's own refusal
+        code = exc.code
+    assert code == 2 and said in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
