@@ -24,6 +24,7 @@ Library API: :class:`ros_pose_estimation.tools.bag_player.BagPlayer` (also expor
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 
@@ -82,9 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "/tf_static), besides topics recorded with that QoS")
     p.add_argument("--ignore-type-hash", action="store_true",
                    help="publish topics whose recorded type hash differs from the installed type")
-    p.add_argument("--node-name", default="play_bag")
+    p.add_argument("--node-name", default="play_bag", type=_node_name,
+                   help="ROS node name (letters, digits and _, not starting with a digit)")
     p.add_argument("-q", "--quiet", action="store_true", help="no banner, no progress line")
     return p  # fmt: skip
+
+
+def _node_name(text: str) -> str:
+    """A valid ROS 2 node name (the rules of rcl's node name check), else argparse's error."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a ROS node name: letters, digits and _, not starting with a digit")
+    return text
 
 
 def options_from_args(args: argparse.Namespace) -> PlayOptions:

@@ -93,6 +93,9 @@ def test_cli_rejects_bad_bags_and_options_with_exit_code_2(bag_kit, tmp_path, ca
     assert "rate must be >= 0" in capsys.readouterr().err
     assert play_main([str(bag), "--remap", "/ticks=/x"]) == 2
     assert "OLD:=NEW" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # rclpy's exception, before: a traceback
+        play_main([str(bag), "--node-name", "bad name!"])
+    assert exc.value.code == 2 and "is not a ROS node name" in capsys.readouterr().err
     bag_kit.truncate(bag / "bag.db3", 0.3)
     assert play_main([str(bag)]) == 2
     err = capsys.readouterr().err
