@@ -23,6 +23,7 @@ checkpoint carries is kept (it corrects the geometry of the views, not their loo
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -172,7 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         estimator = make_estimator(args.method, [args.checkpoint], args.device)
     except (CheckpointError, ConfigError) as exc:
-        print(f"adapt-bn: error: {exc}", file=sys.stderr)
+        other = "nemo" if args.method == "cse" else "cse"
+        hint = (f" (it is a {dict(cse='CSE', nemo='NeMo')[other]} model: add --method {other})"
+                if _loads_as(other, args.checkpoint) else "")  # fmt: skip
+        print(f"adapt-bn: error: {exc}{hint}", file=sys.stderr)
         return 2
     (category,) = estimator.categories
     model = estimator.models[category]
@@ -180,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         recs = [r for r, _ in extract(args.bags, Path(args.cache), False,
                                       "rgbd" if args.method == "cse" else "rgb")]  # fmt: skip
         crops = recording_crops(estimator, recs, category, args.every_nth)
+        first = next(crops, None)
+        if first is None:
+            raise InputError(f"the recordings have no {category} detection with a usable crop "
+                             f"(is {args.checkpoint} the model of the objects they show?)")
+        crops = itertools.chain([first], crops)
         n = reestimate_batch_norm(model.feature_net, _batches(crops, args.batch_size,
                                                               args.device), args.mix)  # fmt: skip
     except (BagError, InputError, ConfigError) as exc:
@@ -189,6 +198,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"adapt-bn: {category}: batch norms re-estimated on {n} crops of {len(recs)} "
           f"recording(s), mix {args.mix} -> {args.out}")
     return 0
+
+
+def _loads_as(method: str, path: str) -> bool:
+    """Whether ``path`` is a checkpoint of ``method`` (``"cse"`` / ``"nemo"``)."""
+    import importlib
+
+    from ros_pose_estimation.core.errors import CheckpointError
+
+    checkpoint = importlib.import_module(f"ros_pose_estimation.{method}.checkpoint")
+    try:
+        checkpoint.load_checkpoint(path)
+    except CheckpointError:
+        return False
+    return True
 
 
 def _save(args, model, n: int) -> None:

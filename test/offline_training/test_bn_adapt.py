@@ -91,7 +91,7 @@ def test_cli_adapts_a_cse_checkpoint_on_a_bag(tmp_path, capsys):
     save_checkpoint(tmp_path / "bottle.pt", bottle)
     assert main([argv[0], "--checkpoint", str(tmp_path / "bottle.pt"), "--out",
                  str(tmp_path / "b.pt"), "--cache", str(tmp_path / "cache")]) == 1  # fmt: skip
-    assert "no crop" in capsys.readouterr().err
+    assert "no bottle detection with a usable crop" in capsys.readouterr().err
     # the RGB model through the same tool
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint as load_nemo
     from ros_pose_estimation.nemo.checkpoint import save_checkpoint as save_nemo
@@ -104,3 +104,7 @@ def test_cli_adapts_a_cse_checkpoint_on_a_bag(tmp_path, capsys):
                  "--out", str(tmp_path / "nemo_bn.pt"), "--cache", str(tmp_path / "cache_rgb"),
                  "--batch-size", "4"]) == 0  # fmt: skip
     assert load_nemo(tmp_path / "nemo_bn.pt")[1]["bn_adaptation"]["crops"] >= 4
+    # an RGB model without --method nemo: the refusal says which option it needs
+    assert main([argv[0], "--checkpoint", str(tmp_path / "nemo.pt"), "--out",
+                 str(tmp_path / "x.pt"), "--cache", str(tmp_path / "cache")]) == 2  # fmt: skip
+    assert "it is a NeMo model: add --method nemo" in capsys.readouterr().err
