@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from offline_training.cli_args import nonneg_int, positive_int
+from offline_training.cli_args import device_problem, nonneg_int, output_problem, positive_int
 
 
 def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
@@ -288,7 +288,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import torch
 
-    from offline_training.cli_args import device_problem, output_problem
     from offline_training.evaluation import SelectionReport, describe_device
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import CheckpointError, ConfigError, InputError

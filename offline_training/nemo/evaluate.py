@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from offline_training.cli_args import nonneg_int, positive_int
+from offline_training.cli_args import device_problem, nonneg_int, output_problem, positive_int
 from offline_training.evaluation import (
     SelectionReport,
     describe_device,
@@ -307,7 +307,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     import torch
 
-    from offline_training.cli_args import device_problem, output_problem
     from offline_training.synthetic.bop_reader import BopDataset
     from ros_pose_estimation.core.errors import PoseEstimationError
     from ros_pose_estimation.nemo.estimator import NemoEstimator
