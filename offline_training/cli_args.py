@@ -32,9 +32,10 @@ def _number(kind: type, test: Callable[[float], bool], need: str) -> Callable[[s
 positive_int = _number(int, lambda v: v >= 1, "an integer >= 1")
 #: an integer >= 0 (thread counts where 0 means torch's default)
 nonneg_int = _number(int, lambda v: v >= 0, "an integer >= 0")
-#: a finite number > 0 (learning rates)
+#: a finite number > 0
 positive_float = _number(float, lambda v: v > 0, "a number > 0")
-#: a finite number >= 0 (loss weights)
+#: a finite number >= 0 (learning rates: 0 keeps the weights, e.g. to check a start point;
+#: loss weights: 0 turns a term off)
 nonneg_float = _number(float, lambda v: v >= 0, "a number >= 0")
 
 

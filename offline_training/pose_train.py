@@ -55,7 +55,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from offline_training.cli_args import nonneg_int, positive_float, positive_int
+from offline_training.cli_args import nonneg_float, nonneg_int, positive_int
 from offline_training.pose_train_stages import log
 
 
@@ -74,7 +74,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", default=None, help="extraction cache (default OUT/cache)")
     p.add_argument("--steps", type=positive_int, default=300, help="training steps (default 300)")
     p.add_argument("--batch-size", type=positive_int, default=16)
-    p.add_argument("--lr", type=positive_float, default=1e-4,
+    p.add_argument("--lr", type=nonneg_float, default=1e-4,
                    help="Adam learning rate (default 1e-4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--backbone", default="efficientnet_lite0",

@@ -30,7 +30,7 @@ import hashlib
 import sys
 from pathlib import Path
 
-from offline_training.cli_args import positive_float, positive_int
+from offline_training.cli_args import nonneg_float, positive_int
 
 METHODS = ("cc3d", "nvsm", "tf-consensus", "combined", "supervised")
 
@@ -68,7 +68,7 @@ def parser() -> argparse.ArgumentParser:
                    help="held-out objects evaluated per checkpoint (default 100)")
     p.add_argument("--steps", type=positive_int, default=200, help="fine-tuning steps per round")
     p.add_argument("--batch-size", type=positive_int, default=16)
-    p.add_argument("--lr", type=positive_float, default=1e-4)
+    p.add_argument("--lr", type=nonneg_float, default=1e-4)
     p.add_argument("--domain-weight", type=float, default=1.0,
                    help="alpha of paper 001 Eq. 5 on the pseudo-labelled crops (0: off)")
     p.add_argument("--freeze-bn", action="store_true",

