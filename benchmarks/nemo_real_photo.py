@@ -79,6 +79,13 @@ def rim_ellipse(image: np.ndarray) -> tuple[float, float]:
     return float(np.degrees(np.arcsin(min(w, h) / max(w, h)))), roll
 
 
+def _towards_camera(ray: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """Unit direction in the object's horizontal plane (normal ``z``) towards the camera that
+    looks along ``ray``."""
+    towards = (ray @ z) * z - ray
+    return towards / np.linalg.norm(towards)
+
+
 def annotated_rotation(ray: np.ndarray, elevation: float, azimuth: float, roll: float):
     """``[3 x 3]`` model -> camera rotation of a mug (z up, x towards the handle) whose centre is
     on the unit ``ray`` (camera frame), seen at ``elevation`` (deg) with its handle at
@@ -90,8 +97,7 @@ def annotated_rotation(ray: np.ndarray, elevation: float, azimuth: float, roll: 
     u /= np.linalg.norm(u)
     u = np.cos(r) * u + np.sin(r) * np.cross(ray, u)
     z = np.sin(e) * -ray + np.cos(e) * u
-    towards = (ray @ z) * z - ray
-    towards /= np.linalg.norm(towards)
+    towards = _towards_camera(ray, z)
     x = np.cos(a) * towards + np.sin(a) * np.cross(z, towards)
     return np.stack([x, np.cross(z, x), z], 1)
 
@@ -101,8 +107,7 @@ def view_angles(R: np.ndarray, ray: np.ndarray) -> tuple[float, float]:
     as :func:`annotated_rotation` defines them."""
     z, x = R[:, 2], R[:, 0]
     elevation = np.degrees(np.arcsin(np.clip(-ray @ z, -1.0, 1.0)))
-    towards = (ray @ z) * z - ray
-    towards /= np.linalg.norm(towards)
+    towards = _towards_camera(ray, z)
     xh = x - (x @ z) * z
     azimuth = np.degrees(np.arctan2(np.cross(towards, xh) @ z, towards @ xh))
     return float(elevation), float(azimuth)

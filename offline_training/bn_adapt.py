@@ -163,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.every_nth < 1 or args.batch_size < 2:
-        print("adapt-bn: error: --every-nth must be >= 1 and --batch-size >= 2", file=sys.stderr)
+    if args.batch_size < 2:  # (--every-nth >= 1 is its argparse type's)
+        print("adapt-bn: error: --batch-size must be >= 2 (batch statistics)", file=sys.stderr)
         return 2
     problem = device_problem(args.device) or output_problem(args.out, "--out")
     if problem:  # said before the bags are read, not after

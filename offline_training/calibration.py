@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from offline_training.cli_args import output_problem
+
 
 class CalibrationError(Exception):
     """Calibration could not run; ``code`` is the exit code (1: nothing usable in the data,
@@ -134,7 +136,6 @@ def run_tool(tool: str, threads: int, fit: Callable[[], dict], out: str | Path,
     code (:class:`CalibrationError`'s, said on stderr)."""
     import torch
 
-    from offline_training.cli_args import output_problem
     from offline_training.evaluation import describe_device
 
     for path, option in ((out, "--out"), (json_path, "--json")):

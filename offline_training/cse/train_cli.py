@@ -23,7 +23,6 @@ resumed, a missing or wrong DINO file).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from pathlib import Path
 
@@ -126,14 +125,16 @@ def parse_weights(items: list[str]) -> dict:
     for item in items:
         name, sep, value = item.partition("=")
         try:
-            weights[name.strip()] = float(value)
+            float(value)
         except ValueError:
             sep = ""
         if not sep or not name.strip():
             raise UsageError(f"--weight {item!r}: expected TERM=NUMBER, e.g. supervised_ce=0.1")
-        if not (math.isfinite(weights[name.strip()]) and weights[name.strip()] >= 0):
+        try:
+            weights[name.strip()] = nonneg_float(value)
+        except argparse.ArgumentTypeError:
             raise UsageError(f"--weight {item!r}: a loss weight must be a number >= 0 (0 turns "
-                             "the term off)")  # fmt: skip
+                             "the term off)") from None  # fmt: skip
     return weights
 
 
