@@ -109,7 +109,8 @@ def calibrate(
 
     try:
         model, _ = load_checkpoint(checkpoint)
-        dataset = BopDataset(data, split)  # masks: the detections (and the mug's handle check)
+        # masks: the detections (and the mug's handle check)
+        dataset = BopDataset(data, split, require_gt=True)
     except (FileNotFoundError, PoseEstimationError) as exc:
         raise CalibrationError(str(exc), 2) from None
     detections = "box" if box_only else "mask"

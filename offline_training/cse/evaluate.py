@@ -62,7 +62,8 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
     image moved by that many pixels against the colour (:func:`~offline_training.synthetic.
     sensor_noise.shift_image`, the data engine's misregistered depth camera; the uncovered
     border without depth), a depth camera registered to the colour one with a small
-    calibration error."""
+    calibration error; an image left without valid depth by the shift is skipped and counted
+    in ``report``."""
     from offline_training.evaluation import bop_box_to_xyxy, grow_mask, select_objects
     from offline_training.handle_visibility import MugHandles
     from offline_training.synthetic.sensor_noise import shift_image
@@ -96,7 +97,13 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
                 rows_, cols_ = np.nonzero(sample.objects[k].mask_visib)
                 lost = gen.random(len(rows_)) >= object_depth_kept
                 metres[rows_[lost], cols_[lost]] = 0.0
-        depth = metres_to_depth(shift_image(metres, depth_shift), depth_encoding)
+        metres = shift_image(metres, depth_shift)
+        if not np.any(metres > 0):  # the shift moved all of the valid depth out of the image
+            if report is not None:
+                report.skipped["selected objects in images without valid depth after "
+                               "--depth-shift"] += len(keep)  # fmt: skip
+            continue
+        depth = metres_to_depth(metres, depth_encoding)
         grow = np.array([-1.0, -1.0, 1.0, 1.0]) * max(mask_grow, 0)  # the box holds the mask
         dets = [
             Detection(sample.objects[k].category,
@@ -147,6 +154,16 @@ def evaluate(estimator, bop, min_visib=0.3, max_objects=None, box_only=False,
         if progress:
             progress(len(rows))
     return records, rows
+
+
+def depth_shift_problem(shift: tuple[int, int], width: int, height: int) -> str | None:
+    """Why ``--depth-shift`` ``(dx, dy)`` (px) is unusable on ``width x height`` images: a
+    shift of a whole side or more moves all of the depth out of the image; None when fine."""
+    dx, dy = shift
+    if abs(dx) < width and abs(dy) < height:
+        return None
+    return (f"--depth-shift {dx} {dy} moves the depth image ({width} x {height} px) out of the "
+            f"image: each shift must be smaller than the side, |DX| < {width}, |DY| < {height}")
 
 
 def nocs_records(records: list, rows: list[dict]) -> list | None:
@@ -234,7 +251,8 @@ def parser() -> argparse.ArgumentParser:
                    "mask that spills onto the background or misses the object's edge; default 0")
     p.add_argument("--depth-shift", type=int, nargs=2, default=(0, 0), metavar=("DX", "DY"),
                    help="move the depth image by DX, DY pixels against the colour image (a "
-                   "registration error between the two cameras); default 0 0")
+                   "registration error between the two cameras; each smaller than the image's "
+                   "side); default 0 0")
     p.add_argument("--icp-steps", type=int, default=None, help="override the refinement steps")
     p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                    help="override an inference setting (repeat), e.g. min_confidence=0.3; "
@@ -301,10 +319,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate-cse: error: {problem}", file=sys.stderr)
         return 2
     try:
-        bop = BopDataset(args.data, args.split)  # masks also judge the mug handle's visibility
+        # masks also judge the mug handle's visibility; a scene without poses is refused
+        bop = BopDataset(args.data, args.split, require_gt=True)
     except (FileNotFoundError, InputError) as exc:
         print(f"evaluate-cse: error: {exc}", file=sys.stderr)
         return 2
+    if any(args.depth_shift) and len(bop):  # the first image's size
+        problem = depth_shift_problem(args.depth_shift, *bop[0].rgb.shape[1::-1])
+        if problem:
+            print(f"evaluate-cse: error: {problem}", file=sys.stderr)
+            return 2
     try:
         config = inference_config(args.set, CseInferenceConfig)
     except ConfigError as exc:

@@ -104,7 +104,7 @@ def calibrate(
 
     try:
         model, _ = load_checkpoint(checkpoint)
-        dataset = BopDataset(data, split, load_masks=False)
+        dataset = BopDataset(data, split, load_masks=False, require_gt=True)
         config = InferenceConfig.named(preset).replace(view_correction=False)
     except (FileNotFoundError, PoseEstimationError) as exc:
         raise CalibrationError(str(exc), 2) from None

@@ -320,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate-nemo: error: {problem}", file=sys.stderr)
         return 2
     try:
-        dataset = BopDataset(args.data, args.split)  # masks: the mug handle's visibility
+        # masks: the mug handle's visibility; a scene without poses is refused
+        dataset = BopDataset(args.data, args.split, require_gt=True)
         configs = {name: InferenceConfig.named(name) for name in presets}
         configs.update(parse_variants(args.variant))
         estimators = {

@@ -4,8 +4,11 @@ Tolerated variations: RGB as ``.png`` or ``.jpg`` (or ``gray/`` images, replicat
 channels), any ``depth_scale`` (default 1.0 when absent, as in the BOP spec), no ``depth/``,
 no ``mask/`` or ``mask_visib/``, no ``scene_gt_info.json`` or entries of it without
 ``visib_fract``, ``px_count_*`` or ``bbox_visib``, no ``scene_gt.json`` (images without
-annotations) and no ``category`` in ``models_info.json`` (-> ``None``). Everything is
-returned in metres; the format itself is described in :mod:`.bop`.
+annotations; refused with ``require_gt``, as by the evaluation tools) and no ``category`` in
+``models_info.json`` (-> ``None``). Everything is returned in metres; the format itself is
+described in :mod:`.bop`. A scene folder without ``scene_camera.json``, or with images but no
+``rgb/`` or ``gray/`` folder, is refused when the dataset is opened (:class:`InputError`
+naming the missing path), not when its first image is read.
 
 Visibility and the visible box of every object are always filled in and say where they came
 from (:attr:`BopObject.visib_source`, :attr:`BopObject.bbox_source`):
@@ -37,6 +40,7 @@ import cv2
 import numpy as np
 
 from ros_pose_estimation.core.conventions import bop_pose_to_metres
+from ros_pose_estimation.core.errors import InputError
 from ros_pose_estimation.core.mesh import TriMesh
 
 _IMAGE_DIRS = (("rgb", 3), ("gray", 1))
@@ -114,10 +118,27 @@ def _load_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        from ros_pose_estimation.core.errors import InputError
-
         raise InputError(f"{path} is not valid JSON ({exc}); the dataset is damaged: "
                          "regenerate or repair it") from None  # fmt: skip
+
+
+#: who writes a scene's files, for the messages about a missing one
+_WRITTEN_BY = ("it is written with the images by the data engine (generate-dataset), or "
+               "comes with a BOP dataset made elsewhere (BOP toolkit)")  # fmt: skip
+
+
+def _scene_problem(scene_dir: Path, cams: dict, require_gt: bool) -> str | None:
+    """What the reader needs but the scene folder ``scene_dir`` lacks, given its parsed
+    ``scene_camera.json`` ``cams`` (non-empty): an image folder, and ``scene_gt.json`` when
+    ``require_gt``; None when nothing is missing."""
+    scene = f"scene {scene_dir.name} ({len(cams)} images)"
+    if not any((scene_dir / sub).is_dir() for sub, _ in _IMAGE_DIRS):
+        return (f"{scene} has no image folder {scene_dir / 'rgb'} (nor gray/): copy the "
+                "dataset again in full, or remove the incomplete scene folder")
+    if require_gt and not (scene_dir / "scene_gt.json").is_file():
+        return (f"{scene} has no {scene_dir / 'scene_gt.json'}, the ground-truth poses an "
+                f"evaluation needs; {_WRITTEN_BY}: restore it or regenerate the dataset")
+    return None
 
 
 def world_camera_pose(cam: dict) -> np.ndarray | None:
@@ -176,9 +197,18 @@ class BopDataset:
         split: split folder name, e.g. ``train``, ``test``, ``train_pbr``.
         load_masks: read ``mask``/``mask_visib`` PNGs (set False to save time; masks needed
             to derive a missing ``visib_fract`` or box are read anyway).
+        require_gt: refuse a scene without ``scene_gt.json`` (what evaluations need) instead
+            of reading its images as unannotated.
+
+    Raises:
+        FileNotFoundError: there is no folder ``root/split``.
+        InputError: a scene folder lacks ``scene_camera.json``, its image folder (``rgb/``
+            or ``gray/``) or, with ``require_gt``, ``scene_gt.json``; a JSON file is damaged.
+            The message names the path and what to do.
     """
 
-    def __init__(self, root: str | Path, split: str = "train", load_masks: bool = True) -> None:
+    def __init__(self, root: str | Path, split: str = "train", load_masks: bool = True,
+                 require_gt: bool = False) -> None:  # fmt: skip
         self.root = Path(root)
         self.split_dir = self.root / split
         if not self.split_dir.is_dir():
@@ -190,9 +220,15 @@ class BopDataset:
         self._index: list[tuple[int, int]] = []
         self._vertices: dict[int, np.ndarray | str] = {}  # obj_id -> [V x 3] m, or why not
         for d in sorted(p for p in self.split_dir.iterdir() if p.is_dir() and p.name.isdigit()):
+            if not (d / "scene_camera.json").is_file():
+                raise InputError(f"scene {d.name} has no {d / 'scene_camera.json'}, the camera "
+                                 f"matrices of its images; {_WRITTEN_BY}: restore it, or "
+                                 "remove the incomplete scene folder")  # fmt: skip
             cams = _load_json(d / "scene_camera.json")
             if not cams:
                 continue
+            if problem := _scene_problem(d, cams, require_gt):
+                raise InputError(problem)
             scene_id = int(d.name)
             self._scenes[scene_id] = {
                 "camera": cams,

@@ -14,6 +14,7 @@ Exit codes: 0 success, 1 runtime failure (e.g. the output split is not empty), 2
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from offline_training.cli_args import positive_int
@@ -50,11 +51,13 @@ _int_range = range_type(int, "N", "1 <=")
 
 
 def _pair(text: str) -> tuple[float, float]:
-    """``"1.5,-1"`` -> (1.5, -1.0): two numbers separated by a comma."""
+    """``"1.5,-1"`` -> (1.5, -1.0): two finite numbers separated by a comma."""
     try:
         a, b = (float(v) for v in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected DX,DY, got {text!r}") from None
+    if not (math.isfinite(a) and math.isfinite(b)):
+        raise argparse.ArgumentTypeError(f"expected two finite numbers DX,DY, got {text!r}")
     return a, b
 
 

@@ -100,6 +100,11 @@ class DatasetConfig:
         for name in ("instances", "images", "views_per_layout", "images_per_scene"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        dx, dy = self.sensor.shift_px
+        if not (abs(dx) < self.width and abs(dy) < self.height):  # NaN fails too
+            raise ValueError(f"sensor shift_px (--depth-shift) {dx},{dy} must be finite and "
+                             f"smaller than the {self.width} x {self.height} px image, or the "
+                             "depth image is moved out of it")  # fmt: skip
         self.look.validate()
         self.gloss.validate()
 

@@ -129,10 +129,18 @@ def scale_bag(src: str | Path, dst: str | Path, size: tuple[int, int] | None = N
     return counts
 
 
+#: the largest image side ``--size`` takes (px): 8K video is 7680 x 4320; a bigger size is a
+#: typo that would fail (out of memory) only after part of the output was written
+MAX_SIDE = 8192
+
+
 def _size(text: str) -> tuple[int, int]:
+    """``"640x480"`` -> ``(640, 480)`` (px), each side 1 to :data:`MAX_SIDE`."""
     width, _, height = text.partition("x")
-    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
+    if not (width.isascii() and width.isdigit() and height.isascii() and height.isdigit()):
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 640x480, got {text!r}")
+    if not (1 <= int(width) <= MAX_SIDE and 1 <= int(height) <= MAX_SIDE):
+        raise argparse.ArgumentTypeError(f"each side must lie in 1..{MAX_SIDE} px, got {text!r}")
     return int(width), int(height)
 
 
@@ -140,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="scale-bag", description=__doc__.split("\n\n")[0])
     p.add_argument("bag", help="rosbag2 folder or .mcap/.db3 file")
     p.add_argument("out", help="new output folder")
-    p.add_argument("--size", type=_size, metavar="WxH", help="image size, e.g. 640x480")
+    p.add_argument("--size", type=_size, metavar="WxH",
+                   help=f"image size, e.g. 640x480 (each side 1..{MAX_SIDE} px)")
     shift = p.add_mutually_exclusive_group()
     shift.add_argument("--shift-stamps", type=float, default=0.0, metavar="S",
                        help="add S seconds to every stamp (negative: earlier)")

@@ -173,6 +173,21 @@ def test_cli_writes_json_and_checks_arguments(cse_root, tmp_path, capsys):  # no
     assert main(["--data", str(tmp_path), "--checkpoint", str(ckpt), "--quiet"]) == 2
 
 
+@pytest.mark.parametrize("missing, named", [
+    ("rgb", "rgb (nor gray/)"),
+    ("scene_gt.json", "scene_gt.json, the ground-truth poses an evaluation needs"),
+    ("scene_camera.json", "scene_camera.json, the camera matrices of its images"),
+])  # fmt: skip
+def test_cli_names_what_a_scene_lacks(cse_root, tmp_path, capsys, missing, named):  # noqa: F811
+    """Found on opening the dataset (before the checkpoint is read), not mid-evaluation."""
+    root = _without(cse_root, tmp_path / "bop", [f"train/*/{missing}"])
+    assert main(["--data", str(root), "--split", "train", "--checkpoint",
+                 str(tmp_path / "never_read.pt"), "--quiet"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.startswith("evaluate-cse: error: scene 000000") and err.count("\n") == 1
+    assert f"{root / 'train' / '000000'}/{named}" in err
+
+
 class DepthCounter(PerfectEstimator):
     """The perfect estimator, noting the share of each object's mask pixels with depth."""
 
@@ -255,6 +270,24 @@ def test_depth_shift_moves_the_depth_against_the_colour(cse_root):  # noqa: F811
         assert not b[-2:].any() and not b[:, :3].any()  # the uncovered border has no depth
     img = np.arange(12).reshape(3, 4)
     assert shift_image(img, (0, 0)) is img and not shift_image(img, (4, 0)).any()
+
+
+def test_a_depth_shift_of_a_whole_side_is_refused(cse_root, tmp_path, capsys):  # noqa: F811
+    """128 x 96 images: a shift of a whole side or more leaves no depth; the CLI refuses it
+    before loading the checkpoint, a library caller gets the images skipped and counted."""
+    args = ["--data", str(cse_root), "--split", "train", "--checkpoint",
+            str(tmp_path / "never_read.pt"), "--quiet"]  # fmt: skip
+    for shift in (["128", "0"], ["0", "-96"], ["-99999999999999999999", "5"]):
+        assert main([*args, "--depth-shift", *shift]) == 2
+        err = capsys.readouterr().err
+        assert f"--depth-shift {' '.join(shift)} moves the depth image (128 x 96 px)" in err
+        assert "|DX| < 128, |DY| < 96" in err and "Traceback" not in err
+    bop, report = BopDataset(cse_root, "train"), SelectionReport()
+    recorder = DepthRecorder(bop)
+    recorder.seen = []
+    _, rows = evaluate(recorder, bop, min_visib=0.3, report=report, depth_shift=(0, 96))
+    assert rows == [] and recorder.seen == []  # no all-zero depth reaches the estimator
+    assert report.skipped["selected objects in images without valid depth after --depth-shift"]
 
 
 def test_set_parses_optional_numbers_and_booleans():

@@ -74,6 +74,21 @@ def test_cli_rejects_missing_inputs(data, tmp_path, capsys):
     assert rc == 1 and "no object of mug" in err and "4 with visib_fract < --min-visib 2.0" in err
 
 
+@pytest.mark.parametrize("missing, named", [
+    ("rgb", "rgb (nor gray/)"),
+    ("scene_gt.json", "scene_gt.json, the ground-truth poses an evaluation needs"),
+    ("scene_camera.json", "scene_camera.json, the camera matrices of its images"),
+])  # fmt: skip
+def test_cli_names_what_a_scene_folder_lacks_in_one_line(data, tmp_path, capsys, missing, named):
+    """Found on opening the dataset, one line and exit 2, not a traceback mid-evaluation."""
+    root, ckpt = data
+    bop = _written_by_others(root / "data", tmp_path / "data", drop=[f"test/*/{missing}"])
+    assert main(["--data", str(bop), "--checkpoint", str(ckpt), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evaluate-nemo: error: scene 000000") and err.count("\n") == 1
+    assert f"{bop / 'test' / '000000'}/{named}" in err
+
+
 def _written_by_others(src, dst, drop_keys=(), drop=()):
     """A copy of dataset ``src`` without some scene_gt_info keys and files/folders (globs)."""
     shutil.copytree(src, dst)

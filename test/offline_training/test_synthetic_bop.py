@@ -1,6 +1,7 @@
 """BOP writer/reader: round trip of our own data and reading datasets written by others."""
 
 import json
+import re
 
 import cv2
 import numpy as np
@@ -162,3 +163,43 @@ def test_a_damaged_annotation_file_is_named_not_a_json_traceback(tmp_path):
     (d / "scene_gt.json").write_text('{"0": [{"cam_R_m2c": [1, 0')  # cut off mid-write
     with pytest.raises(InputError, match=r"scene_gt\.json is not valid JSON.*damaged"):
         BopDataset(tmp_path, "test")
+
+
+def _written(root, rendered):
+    """``root`` with one scene (000000, one image) written by the project's writer."""
+    models, scene, T_wc, res = rendered
+    with BopWriter(root, "test") as w:
+        w.write_models([m for pool in models.values() for m in pool])
+        w.add_render(0, 0, res, scene, T_wc)
+    return root / "test" / "000000"
+
+
+def test_a_scene_without_its_images_or_cameras_is_refused_on_opening(tmp_path, rendered):
+    """Found when the dataset is opened, with the missing path, not at the first image."""
+    import shutil
+
+    from ros_pose_estimation.core.errors import InputError
+
+    d = _written(tmp_path, rendered)
+    (d / "rgb").rename(d / "gray")  # a grey-image dataset is fine
+    assert len(BopDataset(tmp_path, "test")) == 1
+    shutil.rmtree(d / "gray")
+    with pytest.raises(InputError, match=r"scene 000000 \(1 images\) has no image folder "
+                       + re.escape(f"{d / 'rgb'} (nor gray/)")):
+        BopDataset(tmp_path, "test")
+    (d / "scene_camera.json").unlink()
+    with pytest.raises(InputError, match=re.escape(f"scene 000000 has no {d}/scene_camera.json")
+                       + r", the camera matrices.*generate-dataset.*remove the incomplete scene"):
+        BopDataset(tmp_path, "test")
+
+
+def test_a_scene_without_scene_gt_is_refused_where_poses_are_required(tmp_path, rendered):
+    from ros_pose_estimation.core.errors import InputError
+
+    d = _written(tmp_path, rendered)
+    (d / "scene_gt.json").unlink()
+    assert BopDataset(tmp_path, "test")[0].objects == []  # read as images without annotations
+    with pytest.raises(InputError, match=re.escape(f"scene 000000 (1 images) has no {d}/"
+                       "scene_gt.json, the ground-truth poses") + r".*written with the images "
+                       r"by the data engine \(generate-dataset\).*BOP toolkit"):
+        BopDataset(tmp_path, "test", require_gt=True)

@@ -122,6 +122,22 @@ def test_generate_dataset_writes_another_sensors_depth(tmp_path, capsys):
     assert "DX,DY" in capsys.readouterr().err
 
 
+def test_generate_dataset_refuses_a_shift_that_moves_the_depth_out(tmp_path, capsys):
+    """A shift of a whole side or more, or NaN / inf, would write all-zero depth: refused."""
+    common = ["--category", "box", "--instances", "1", "--images", "1", "--width", "64",
+              "--height", "48", "--no-progress", "--out", str(tmp_path / "bad")]  # fmt: skip
+    for shift in ("64,0", "0,-48", "1e9,0"):
+        assert dataset_main([*common, "--depth-shift", shift]) == 2
+        err = capsys.readouterr().err
+        assert "--depth-shift" in err and "smaller than the 64 x 48 px image" in err
+    for shift in ("nan,0", "0,inf"):
+        with pytest.raises(SystemExit) as exit_:
+            dataset_main([*common, "--depth-shift", shift])
+        assert exit_.value.code == 2
+        assert f"expected two finite numbers DX,DY, got {shift!r}" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_generate_bag_takes_the_same_depth_camera_options(tmp_path, capsys):
     from offline_training.synthetic.recording_cli import main as bag_main
 

@@ -1,4 +1,5 @@
-"""scale-bag: the demo bag at 640x480 with stamps shifted: sizes, intrinsics, boxes, stamps."""
+"""scale-bag: the demo bag at 640x480 with stamps shifted: sizes, intrinsics, boxes, stamps;
+sizes it cannot make are refused before anything is written."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "data" / "demo" / "demo_bag"
 HOUR = 3600 * 10**9
 
 
+@pytest.mark.ros
 def test_demo_bag_at_640x480_an_hour_later(tmp_path):
     pytest.importorskip("rosbags", reason="rosbags not installed")
     try:
@@ -57,3 +58,20 @@ def test_demo_bag_at_640x480_an_hour_later(tmp_path):
     assert stamps[1] == stamps[0] + HOUR
     truth = json.loads((out / "ground_truth.json").read_text())
     assert min(int(f["stamp_ns"]) for f in truth["frames"]) == stamp + HOUR
+
+
+@pytest.mark.parametrize("size", ["100000x100000", "99999999999999999999x1", "8193x480",
+                                  "640x0", "0x0", "-640x480", "640x", "\u00b2x1", "640"])
+def test_a_size_it_cannot_make_is_refused_before_anything_is_written(tmp_path, capsys, size):
+    from ros_pose_estimation.tools.scale_bag import main
+
+    out = tmp_path / "scaled"
+    with pytest.raises(SystemExit) as exit_:
+        main([str(DEMO), str(out), f"--size={size}"])
+    assert exit_.value.code == 2 and not out.exists()
+    err = capsys.readouterr().err
+    assert "argument --size: " in err and repr(size) in err and "Traceback" not in err
+    if size in ("100000x100000", "99999999999999999999x1", "8193x480"):
+        assert "each side must lie in 1..8192 px" in err  # not an allocation failure later
+    else:
+        assert "expected WIDTHxHEIGHT" in err or "each side must lie in 1..8192 px" in err
