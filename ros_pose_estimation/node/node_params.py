@@ -4,6 +4,8 @@ the set-parameters callback.
 :class:`NodeParams` declares every :class:`~.params.Param` (plus ``tracking.*``, ``fusion.*`` and
 ``models.<category>.*`` for each entry of ``categories``) with a ``ParameterDescriptor``
 (description, range, choices); a bad value in the params file fails start-up with the reason.
+A floating-point parameter also takes an integer (``-p tracking.max_age_s:=2``, ``max_age_s: 2``
+in a params file), which rclpy's typing by the default would refuse.
 At run time a change is refused with the reason when the name is unknown, the value fails
 :meth:`~.params.Param.check`, the ``tracking.*`` (``fusion.*``) values together fail
 :meth:`~ros_pose_estimation.pipeline.track_config.TrackFilterConfig.validate`, or the parameter
@@ -47,6 +49,11 @@ def descriptor(param: Param) -> ParameterDescriptor:
     desc = ParameterDescriptor(description=text, read_only=False)
     if param.choices:
         desc.additional_constraints = "one of: " + ", ".join(param.choices)
+    if param.kind is float:
+        # rclpy types a parameter by its default and refuses ``-p name:=2`` or ``name: 2`` in a
+        # params file for a double; the node's own check (Param.check, at declaration and in
+        # the set-parameters callback) takes any number, converts it and refuses the rest
+        desc.dynamic_typing = True
     if param.kind is float and param.low is not None and param.high is not None:
         desc.floating_point_range = [
             FloatingPointRange(from_value=float(param.low), to_value=float(param.high))

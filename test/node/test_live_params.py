@@ -185,6 +185,44 @@ def test_configure_parameters_are_refused_while_configured(node):
     assert not result.successful and "read on configure" in result.reason
 
 
+def test_a_whole_number_for_a_floating_point_parameter_is_taken(rclpy_ctx, node):
+    # rclpy types a parameter by its default: -p tracking.max_age_s:=2, or max_age_s: 2 in a
+    # params file, would stop the node with "expecting type 'DOUBLE'"
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+
+    from ros_pose_estimation.node.pose_node import PoseEstimationNode
+
+    values = {"categories": ["mug"], "autostart": False, "device": "cpu", "num_threads": 1,
+              "models.mug.checkpoint": MODELS["mug"], "tracking.max_age_s": 2,
+              "marker_lifetime": 1}  # fmt: skip
+    started = PoseEstimationNode(parameter_overrides=[Parameter(k, value=v)
+                                                      for k, v in values.items()])  # fmt: skip
+    try:
+        assert started.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        max_age = started.pipeline.tracker.config.max_age_s
+        assert max_age == 2.0 and isinstance(max_age, float)
+    finally:
+        started.destroy_node()
+    # at run time too, and what is not a number is still refused, with the reason
+    assert set_param(node, "tracking.max_age_s", 4).successful
+    assert node.pipeline.tracker.config.max_age_s == 4.0
+    result = set_param(node, "tracking.max_age_s", "soon")
+    assert not result.successful and "expected a number" in result.reason
+    result = set_param(node, "marker_lifetime", -1)
+    assert not result.successful and "marker_lifetime" in result.reason
+
+
+def test_a_word_for_a_floating_point_parameter_stops_start_up_with_the_reason(rclpy_ctx):
+    from rclpy.parameter import Parameter
+
+    from ros_pose_estimation.core.errors import ConfigError
+    from ros_pose_estimation.node.pose_node import PoseEstimationNode
+
+    with pytest.raises(ConfigError, match="tracking.max_age_s: expected a number"):
+        PoseEstimationNode(parameter_overrides=[Parameter("tracking.max_age_s", value="soon")])
+
+
 #: live parameter -> the test above that observes its effect
 LIVE_EFFECTS = {
     "max_objects": test_max_objects_lowered_means_fewer_detections_on_the_next_frame,
