@@ -17,6 +17,7 @@ they are set, so ``live`` parameters take effect at once.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +68,30 @@ def descriptor(param: Param) -> ParameterDescriptor:
     return desc
 
 
+#: parameters every rclpy node has, or that rclpy reads itself
+_RCLPY_NAMES = ("use_sim_time", "start_type_description_service")
+_RCLPY_PREFIXES = ("qos_overrides.",)
+
+
+def unknown_overrides(overrides, known: set[str], categories: list[str]) -> dict[str, str]:
+    """The names among ``overrides`` (a node's parameter overrides: params file and ``-p``)
+    that are not in ``known`` nor rclpy's own, each with what to check: the closest known
+    names, or, for ``models.<c>.*`` of a category not in ``categories``, that it needs one."""
+    unknown = {}
+    for name in sorted(overrides):
+        if name in known or name in _RCLPY_NAMES or name.startswith(_RCLPY_PREFIXES):
+            continue
+        parts = name.split(".")
+        if parts[0] == "models" and len(parts) == 3 and parts[1] not in categories:
+            unknown[name] = (f"{parts[1]!r} is not in categories {categories}: add it there "
+                             "to load its model")  # fmt: skip
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=3, cutoff=0.75)
+        unknown[name] = (f"did you mean {' or '.join(repr(c) for c in close)}?" if close
+                         else "see config/pose.yaml for the node's parameters")  # fmt: skip
+    return unknown
+
+
 class NodeParams:
     """Declares the table on ``node`` and registers the set-parameters callbacks.
 
@@ -89,6 +114,14 @@ class NodeParams:
         self.configured = False
         self.active = False
         self._apply = apply
+        #: names given (params file, ``-p``) that the node does not have, each with its likely
+        #: meaning; logged once, since ROS ignores them without a word
+        self.unknown = unknown_overrides(
+            getattr(node, "_parameter_overrides", {}), set(self._params), self.value("categories")
+        )
+        for name, hint in self.unknown.items():
+            node.get_logger().warning(f"parameter {name!r} is not one of this node's and is "
+                                      f"ignored: {hint}")  # fmt: skip
         node.add_on_set_parameters_callback(self._on_set_parameters)
         node.add_post_set_parameters_callback(self._on_parameters_set)
 

@@ -223,6 +223,37 @@ def test_a_word_for_a_floating_point_parameter_stops_start_up_with_the_reason(rc
         PoseEstimationNode(parameter_overrides=[Parameter("tracking.max_age_s", value="soon")])
 
 
+def test_names_the_node_does_not_have_are_logged_with_what_was_meant():
+    from ros_pose_estimation.node.node_params import unknown_overrides
+
+    known = {"preset", "min_score", "tracking.max_age_s", "tracking.max_gap_s",
+             "models.mug.checkpoint"}  # fmt: skip
+    given = ["preset", "presets", "tracking.max_age", "use_sim_time", "models.mug.checkpoint",
+             "models.bowl.checkpoint", "qos_overrides./image.subscription.depth", "frobnicate"]
+    unknown = unknown_overrides(given, known, ["mug"])
+    assert set(unknown) == {"presets", "tracking.max_age", "models.bowl.checkpoint",
+                            "frobnicate"}  # fmt: skip
+    assert unknown["presets"] == "did you mean 'preset'?"
+    assert "'tracking.max_age_s'" in unknown["tracking.max_age"]
+    assert "'bowl' is not in categories ['mug']" in unknown["models.bowl.checkpoint"]
+    assert "config/pose.yaml" in unknown["frobnicate"]
+
+
+def test_a_node_started_with_a_misspelt_parameter_says_so(rclpy_ctx):
+    from rclpy.parameter import Parameter
+
+    from ros_pose_estimation.node.pose_node import PoseEstimationNode
+
+    values = {"categories": ["mug"], "autostart": False, "models.mug.checkpoint": MODELS["mug"],
+              "presets": "fast", "models.camera.checkpoint": MODELS["camera"]}  # fmt: skip
+    node = PoseEstimationNode(parameter_overrides=[Parameter(k, value=v)
+                                                   for k, v in values.items()])  # fmt: skip
+    try:
+        assert set(node._param_table.unknown) == {"presets", "models.camera.checkpoint"}
+    finally:
+        node.destroy_node()
+
+
 #: live parameter -> the test above that observes its effect
 LIVE_EFFECTS = {
     "max_objects": test_max_objects_lowered_means_fewer_detections_on_the_next_frame,
