@@ -187,7 +187,10 @@ def fit_and_write(
     start = time.perf_counter()
     source = "|".join(map(str, (Path(checkpoint).resolve(), Path(data).resolve(), split,
                                 *selection)))  # fmt: skip
-    arrays = cached_estimates(cache, source, estimate)
+    try:
+        arrays = cached_estimates(cache, source, estimate)
+    except OSError as exc:  # a file of the dataset missing or damaged, found while estimating
+        raise CalibrationError(str(exc), 2) from None
     seconds = time.perf_counter() - start
     if len(arrays["R_est"]) == 0:
         raise CalibrationError(f"no {category} {empty_hint}in {data}/{split}; make a calibration "

@@ -346,9 +346,14 @@ def main(argv: list[str] | None = None) -> int:
               "poses (cam_R_w2c): estimating without gravity", file=sys.stderr)  # fmt: skip
     say = None if args.quiet else (lambda n: print(f"\r{n} objects", end="", file=sys.stderr))
     report = SelectionReport()
-    records, rows = evaluate(estimator, bop, args.min_visib, args.max_objects, args.box_only,
-                             args.depth_encoding, say, report, args.object_depth_kept,
-                             args.gravity, args.mask_grow, tuple(args.depth_shift))  # fmt: skip
+    try:
+        records, rows = evaluate(estimator, bop, args.min_visib, args.max_objects, args.box_only,
+                                 args.depth_encoding, say, report, args.object_depth_kept,
+                                 args.gravity, args.mask_grow,
+                                 tuple(args.depth_shift))  # fmt: skip
+    except OSError as exc:  # an image of the dataset missing or damaged, found on reading it
+        print(f"evaluate-cse: error: {exc}", file=sys.stderr)
+        return 2
     if not args.quiet and rows:
         print(file=sys.stderr)
     if report.derivation():

@@ -336,10 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.gravity and len(dataset) and dataset[0].T_world_cam is None:
         print(f"evaluate-nemo: warning: --gravity, but {args.data}/{args.split} stores no camera "
               "poses (cam_R_w2c): estimating without gravity", file=sys.stderr)  # fmt: skip
-    results = evaluate(
-        dataset, estimators, args.min_visib, args.max_objects, args.use_masks, log, report,
-        args.gravity,
-    )
+    try:
+        results = evaluate(
+            dataset, estimators, args.min_visib, args.max_objects, args.use_masks, log, report,
+            args.gravity,
+        )
+    except OSError as exc:  # an image of the dataset missing or damaged, found on reading it
+        print(f"evaluate-nemo: error: {exc}", file=sys.stderr)
+        return 2
     if report.derivation():
         print(f"evaluate-nemo: {report.derivation()}", file=sys.stderr)
     if not results:

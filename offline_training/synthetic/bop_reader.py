@@ -298,7 +298,11 @@ class BopDataset:
                 path = scene_dir / sub / f"{im_id:06d}{ext}"
                 if path.exists():
                     return path, channels
-        raise FileNotFoundError(f"no rgb/ or gray/ image for image {im_id} in {scene_dir}")
+        raise FileNotFoundError(
+            f"image {im_id} of scene {scene_dir.name} is listed in scene_camera.json but "
+            f"{scene_dir / 'rgb' / f'{im_id:06d}.png'} (.jpg, or under gray/) is missing: "
+            "restore it, or regenerate the dataset"
+        )
 
     def _derive(self, obj: BopObject, paths: dict[str, Path], K: np.ndarray, size) -> None:
         """Fill ``obj``'s ``visib_fract`` and ``bbox_visib`` and their sources (module doc);
@@ -355,7 +359,8 @@ class BopDataset:
         path, channels = self._image_path(d, im_id)
         img = cv2.imread(str(path), cv2.IMREAD_COLOR if channels == 3 else cv2.IMREAD_GRAYSCALE)
         if img is None:
-            raise OSError(f"cannot decode {path}")
+            raise OSError(f"cannot decode {path}: the file is damaged; restore it, or "
+                          "regenerate the dataset")  # fmt: skip
         rgb = img[..., ::-1].copy() if channels == 3 else np.repeat(img[..., None], 3, axis=2)
         cam = meta["camera"][str(im_id)]
         K = np.asarray(cam["cam_K"], dtype=np.float64).reshape(3, 3)

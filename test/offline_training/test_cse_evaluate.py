@@ -188,6 +188,23 @@ def test_cli_names_what_a_scene_lacks(cse_root, tmp_path, capsys, missing, named
     assert f"{root / 'train' / '000000'}/{named}" in err
 
 
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_cli_names_an_image_missing_or_damaged_mid_run(cse_root, tmp_path, capsys,  # noqa: F811
+                                                       damage):
+    """One image file of a scene gone or unreadable: one line naming it and exit 2."""
+    root = _without(cse_root, tmp_path / "bop", [])
+    image = sorted(root.glob("train/000000/rgb/000000.*"))[0]
+    image.unlink() if damage == "missing" else image.write_bytes(b"not an image")
+    ckpt = save_checkpoint(
+        tmp_path / "mug.pt", CseModel(CseConfig("mug", backbone="tiny", crop_size=64))
+    )
+    assert main(["--data", str(root), "--split", "train", "--checkpoint", str(ckpt),
+                 "--threads", "1", "--quiet"]) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.startswith("evaluate-cse: error: ") and err.count("\n") == 1
+    assert ("is missing: restore it" if damage == "missing" else "the file is damaged") in err
+
+
 class DepthCounter(PerfectEstimator):
     """The perfect estimator, noting the share of each object's mask pixels with depth."""
 

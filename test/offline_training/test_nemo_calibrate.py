@@ -4,6 +4,7 @@ and fails with a message that says what to fix."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -70,6 +71,18 @@ def test_errors_say_what_to_fix(data, tmp_path, capsys):
                "--preset", "fast"])  # fmt: skip
     assert rc == 1 and "need >= 20" in capsys.readouterr().err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_an_image_missing_mid_run_is_named_and_nothing_is_written(data, tmp_path, capsys):
+    root, ckpt = data
+    copy = tmp_path / "data"
+    shutil.copytree(root / "data", copy)
+    sorted(copy.glob("val/000000/rgb/000000.*"))[0].unlink()
+    rc = main(["--checkpoint", str(ckpt), "--data", str(copy), "--out", str(tmp_path / "x.pt"),
+               "--min-visib", "0.0", "--preset", "fast"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "calibrate-nemo: error: image 0 of scene 000000" in err
+    assert "is missing: restore it" in err and not (tmp_path / "x.pt").exists()
 
 
 @pytest.mark.parametrize("content", ["text", "npy", "foreign", "truncated"])

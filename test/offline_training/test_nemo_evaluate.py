@@ -89,6 +89,19 @@ def test_cli_names_what_a_scene_folder_lacks_in_one_line(data, tmp_path, capsys,
     assert f"{bop / 'test' / '000000'}/{named}" in err
 
 
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_cli_names_an_image_missing_or_damaged_mid_run(data, tmp_path, capsys, damage):
+    """One image file of a scene gone or unreadable: one line naming it and exit 2."""
+    root, ckpt = data
+    bop = _written_by_others(root / "data", tmp_path / "data")
+    image = sorted(bop.glob("test/000000/rgb/000000.*"))[0]
+    image.unlink() if damage == "missing" else image.write_bytes(b"not an image")
+    assert main(["--data", str(bop), "--checkpoint", str(ckpt), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("evaluate-nemo: error: ") and err.count("\n") == 1
+    assert ("is missing: restore it" if damage == "missing" else "the file is damaged") in err
+
+
 def _written_by_others(src, dst, drop_keys=(), drop=()):
     """A copy of dataset ``src`` without some scene_gt_info keys and files/folders (globs)."""
     shutil.copytree(src, dst)
