@@ -220,6 +220,9 @@ MODEL_PARAMS: tuple[Param, ...] = (
        choices=("nemo", "cse"), applies="configure"),
     _p("class_ids", [""], "detector class ids mapped to this category (['']: the category "
        "name)", applies="configure"),
+    _p("min_score", 0.0, "this category's own score threshold on top of min_score: its "
+       "estimates are published when their score reaches the larger of the two (scores are "
+       "not comparable across models)", low=0.0, high=1.0),
 )
 
 

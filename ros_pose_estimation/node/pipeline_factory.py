@@ -102,8 +102,14 @@ def build_pipeline(value: Value) -> tuple[PosePipeline, list[ModelSpec], str]:
                                  value("solve_without_depth"), value("dark_objects"))  # fmt: skip
     pipeline = PosePipeline(
         estimators, value("max_objects"), value("min_score"), tracking_config(value),
+        category_min_score(value, [spec.category for spec in specs]),
     )  # fmt: skip
     return pipeline, specs, device
+
+
+def category_min_score(value: Value, categories: list[str]) -> dict[str, float]:
+    """Category -> its ``models.<category>.min_score``."""
+    return {c: value(f"models.{c}.min_score") for c in categories}
 
 
 def load_meshes(value: Value, specs) -> dict:

@@ -77,6 +77,7 @@ from ros_pose_estimation.node.outputs import (
 )
 from ros_pose_estimation.node.pipeline_factory import (
     build_pipeline,
+    category_min_score,
     fusion_config,
     load_meshes,
     tracking_config,
@@ -263,6 +264,11 @@ class PoseEstimationNode(LifecycleNode):
                                      tracking_config(value))  # fmt: skip
         if pipeline is not None and any(n.startswith("fusion.") for n in names):
             pipeline.update_settings(fusion=fusion_config(value))
+        if pipeline is not None and any(n.endswith(".min_score") and n.startswith("models.")
+                                        for n in names):  # fmt: skip
+            pipeline.update_settings(
+                category_min_score=category_min_score(value, [s.category for s in self._specs])
+            )
         if "min_score" in names and "label_info" in self._pubs:
             self._pubs["label_info"].publish(self._label_info(self._specs))
         if names & {"queue_size", "slop", "exact_sync"} and self._inputs is not None:

@@ -86,6 +86,9 @@ class PosePipeline:
             so a crowded frame cannot blow up latency or memory.
         min_score: estimates with a lower score (:class:`PoseEstimate`) are not published.
         tracking: settings of the per-track filter (None: defaults).
+        category_min_score: category -> its own threshold on top of ``min_score`` (an estimate
+            is published when its score reaches the larger of the two; scores of different
+            models are not comparable); a category not named has none.
     """
 
     def __init__(
@@ -94,11 +97,13 @@ class PosePipeline:
         max_objects: int = 20,
         min_score: float = 0.0,
         tracking: TrackFilterConfig | None = None,
+        category_min_score: Mapping[str, float] | None = None,
     ) -> None:
         self.estimators = dict(estimators)
         self.tracker = TrackFilter(tracking or TrackFilterConfig())
         self.fusion: WorldFusion | None = None
-        self.update_settings(max_objects, min_score)
+        self.category_min_score: dict[str, float] = {}
+        self.update_settings(max_objects, min_score, category_min_score=category_min_score)
 
     def enable_fusion(self, config: WorldFusionConfig | None) -> None:
         """Start world-frame fusion with ``config`` (a fresh state), or stop it (None); the
@@ -125,6 +130,7 @@ class PosePipeline:
         min_score: float | None = None,
         tracking: TrackFilterConfig | None = None,
         fusion: WorldFusionConfig | None = None,
+        category_min_score: Mapping[str, float] | None = None,
     ) -> None:
         """Change the per-frame settings (None: keep); the next :meth:`process` uses them and the
         tracks (and fused states) are kept. Raises :class:`ConfigError` (nothing changed) for a
@@ -133,6 +139,10 @@ class PosePipeline:
             raise ConfigError(f"max_objects: expected an integer >= 1, got {max_objects}")
         if min_score is not None and not 0.0 <= min_score <= 1.0:
             raise ConfigError(f"min_score: expected a value in [0, 1], got {min_score}")
+        for category, score in (category_min_score or {}).items():
+            if not 0.0 <= score <= 1.0:
+                raise ConfigError(f"models.{category}.min_score: expected a value in [0, 1], "
+                                  f"got {score}")  # fmt: skip
         if fusion is not None:
             fusion.validate()
         if tracking is not None:
@@ -143,6 +153,13 @@ class PosePipeline:
             self.max_objects = int(max_objects)
         if min_score is not None:
             self.min_score = float(min_score)
+        if category_min_score is not None:
+            self.category_min_score = {c: float(v) for c, v in category_min_score.items()}
+
+    def score_threshold(self, category: str) -> float:
+        """The lowest score an estimate of ``category`` is published with: the larger of
+        ``min_score`` and the category's own."""
+        return max(self.min_score, self.category_min_score.get(category, 0.0))
 
     @property
     def categories(self) -> list[str]:
@@ -193,9 +210,10 @@ class PosePipeline:
         for estimator, ids in groups.values():
             for i, est in self._estimate(estimator, rgb, detections, ids, intrinsics, depth,
                                          result, up):  # fmt: skip
-                if est.score < self.min_score:
+                threshold = self.score_threshold(detections[i].category)
+                if est.score < threshold:
                     result.skip("low_score", f"detection {i} ({detections[i].category}): score "
-                                f"{est.score:.3f} < min_score {self.min_score}")
+                                f"{est.score:.3f} < min_score {threshold}")
                     continue
                 found[i] = est
                 if est.warning:

@@ -83,6 +83,18 @@ def test_min_score_raised_hides_estimates_and_republishes_label_info(node, demo_
     assert node._pubs["label_info"].messages[-1].threshold == 1.0
 
 
+def test_a_category_min_score_hides_that_category_only(node, demo_frames):
+    categories = sorted(d.results[0].hypothesis.class_id
+                        for d in run_frame(node, demo_frames, 0).detections)  # fmt: skip
+    assert categories == ["bottle", "camera", "mug"]
+    assert set_param(node, "models.mug.min_score", 1.0).successful
+    shown = [d.results[0].hypothesis.class_id for d in run_frame(node, demo_frames, 1).detections]
+    assert sorted(shown) == ["bottle", "camera"]
+    assert node._stats.skipped.get("low_score") == 1
+    result = set_param(node, "models.mug.min_score", 1.5)
+    assert not result.successful and "models.mug.min_score" in result.reason
+
+
 def test_tracking_change_reconfigures_the_filter_and_keeps_the_tracks(node, demo_frames):
     first = {d.id for d in run_frame(node, demo_frames, 0).detections}
     assert set_param(node, "tracking.translation_weight", 1.0).successful

@@ -85,6 +85,24 @@ def test_unknown_category_max_objects_and_min_score():
     assert result.poses == []
 
 
+def test_a_category_threshold_adds_to_min_score_for_that_category_only():
+    # scores of different models are not comparable: each category may need its own threshold
+    pipe = PosePipeline({"mug": FakeEstimator(["mug"], score=0.6),
+                         "can": FakeEstimator(["can"], score=0.6)},
+                        min_score=0.5, category_min_score={"mug": 0.7})  # fmt: skip
+    assert pipe.score_threshold("mug") == 0.7 and pipe.score_threshold("can") == 0.5
+    result = pipe.process(RGB, [_det("mug", 5), _det("can", 20)], INTR, 1)
+    assert [p.category for p in result.poses] == ["can"]
+    assert result.skipped["low_score"] == 1
+    pipe.update_settings(min_score=0.65)  # the global one above the can's score now
+    assert pipe.score_threshold("can") == 0.65 and pipe.score_threshold("mug") == 0.7
+    pipe.update_settings(min_score=0.0, category_min_score={"mug": 0.0})
+    assert len(pipe.process(RGB, [_det("mug", 5), _det("can", 20)], INTR, 2).poses) == 2
+    with pytest.raises(ConfigError, match=r"models.mug.min_score: expected a value in \[0, 1\]"):
+        pipe.update_settings(category_min_score={"mug": 1.5})
+    assert pipe.score_threshold("mug") == 0.0  # nothing changed
+
+
 def test_depth_errors_are_counted_as_no_depth():
     pipe = PosePipeline({"mug": FakeEstimator(["mug"], needs_depth=True)})
     assert pipe.needs_depth
