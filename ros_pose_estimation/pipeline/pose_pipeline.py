@@ -212,8 +212,10 @@ class PosePipeline:
                                          result, up):  # fmt: skip
                 threshold = self.score_threshold(detections[i].category)
                 if est.score < threshold:
-                    result.skip("low_score", f"detection {i} ({detections[i].category}): score "
-                                f"{est.score:.3f} < min_score {threshold}")
+                    category = detections[i].category
+                    result.skip("low_score", f"detection {i} ({category}): score "
+                                f"{est.score:.3f} < {threshold} (the larger of min_score and "
+                                f"models.{category}.min_score)")  # fmt: skip
                     continue
                 found[i] = est
                 if est.warning:
