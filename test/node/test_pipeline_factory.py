@@ -118,8 +118,10 @@ def test_descriptors_carry_ranges_choices_and_types():
 def test_estimator_switches_reach_the_estimator(on, method, name):
     value = values(device="cpu", categories=["mug"], mode="rgbd", **{
         name: on, "models.mug.checkpoint": f"models/{method}/mug.pt",
-        "models.mug.method": method, "models.mug.class_ids": [""]})  # fmt: skip
+        "models.mug.method": method, "models.mug.class_ids": [""],
+        "models.mug.min_score": 0.25})  # fmt: skip
     pipeline, _, _ = build_pipeline(value)
+    assert pipeline.score_threshold("mug") == 0.25
     (estimator,) = set(pipeline.estimators.values())
     if name == "stand_on_support":  # the tabletop prior: CSE's surface, NeMo's gravity
         if method == "cse":
