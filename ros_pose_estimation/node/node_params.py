@@ -21,6 +21,7 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
+import yaml
 from rcl_interfaces.msg import (
     FloatingPointRange,
     IntegerRange,
@@ -92,6 +93,54 @@ def unknown_overrides(overrides, known: set[str], categories: list[str]) -> dict
     return unknown
 
 
+def command_line_params(argv: list[str], node_name: str) -> dict[str, str]:
+    """``name -> text`` of the last ``-p`` / ``--param NAME:=VALUE`` for each parameter in the
+    ``--ros-args`` sections of ``argv``, for this node (a ``node:name`` rule of another node is
+    left out)."""
+    found, in_ros, i = {}, False, 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--ros-args":
+            in_ros = True
+        elif arg == "--":
+            in_ros = False
+        elif in_ros and arg in ("-p", "--param") and i + 1 < len(argv):
+            i += 1
+            rule, sep, text = argv[i].partition(":=")
+            if sep:
+                node, _, name = rule.rpartition(":")
+                if node in ("", node_name, "/" + node_name):
+                    found[name] = text
+        i += 1
+    return found
+
+
+def dropped_overrides(argv: list[str], node_name: str, params: dict[str, Param],
+                      value: Callable[[str], Any]) -> dict[str, str]:  # fmt: skip
+    """``name -> why`` for each ``-p`` of ``argv`` (:func:`command_line_params`) that did not
+    become the parameter's value ``value(name)``: rcl silently drops a ``-p`` whose type differs
+    from a params file's value for the same name, and a ``--params-file`` given after a ``-p``
+    overrides it. Unknown names are left to :func:`unknown_overrides`."""
+    dropped = {}
+    for name, text in command_line_params(argv, node_name).items():
+        param = params.get(name)
+        if param is None:
+            continue
+        try:
+            wanted = param.check(yaml.safe_load(text))
+        except (yaml.YAMLError, PoseEstimationError):
+            wanted = None  # applied, it would have stopped start-up
+        now = value(name)
+        if wanted is not None and wanted == now:
+            continue
+        why = ("a --params-file after it sets the parameter: put -p after --params-file"
+               if wanted is not None else
+               f"rcl drops a -p value that is not of the parameter's type ({param.kind.__name__})"
+               " when a params file sets the parameter")  # fmt: skip
+        dropped[name] = f"-p {name}:={text} was not applied ({name} is {now!r}): {why}"
+    return dropped
+
+
 class NodeParams:
     """Declares the table on ``node`` and registers the set-parameters callbacks.
 
@@ -124,6 +173,14 @@ class NodeParams:
                                       f"ignored: {hint}")  # fmt: skip
         node.add_on_set_parameters_callback(self._on_set_parameters)
         node.add_post_set_parameters_callback(self._on_parameters_set)
+
+    def warn_dropped(self, argv: list[str]) -> dict[str, str]:
+        """Log (warning) each ``-p`` of ``argv`` that ROS did not apply
+        (:func:`dropped_overrides`); returns them."""
+        dropped = dropped_overrides(argv, self._node.get_name(), self._params, self.value)
+        for message in dropped.values():
+            self._node.get_logger().warning(message)
+        return dropped
 
     def _declare(self, param: Param) -> None:
         self._params[param.name] = param

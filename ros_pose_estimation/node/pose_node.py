@@ -366,6 +366,7 @@ def main(args: list[str] | None = None) -> int:
     node = None
     try:
         node = PoseEstimationNode()
+        node._param_table.warn_dropped(sys.argv[1:] if args is None else list(args))
         if node.get_parameter("autostart").value:
             if node.trigger_configure() != TransitionCallbackReturn.SUCCESS:
                 node.get_logger().error("not started: configuration failed (see above)")

@@ -251,6 +251,30 @@ def test_names_the_node_does_not_have_are_logged_with_what_was_meant():
     assert "config/pose.yaml" in unknown["frobnicate"]
 
 
+def test_a_command_line_value_ros_did_not_apply_is_named_with_the_reason():
+    from ros_pose_estimation.node.node_params import command_line_params, dropped_overrides
+    from ros_pose_estimation.node.params import find
+
+    argv = ["--ros-args", "-p", "min_score:=0.2", "--params-file", "pose.yaml",
+            "-p", "max_objects:=5", "--param", "pose_estimation_node:preset:=fast",
+            "-p", "other_node:preset:=reference", "-p", "queue_size:=soon", "--",
+            "-p", "slop:=9"]  # fmt: skip
+    given = command_line_params(argv, "pose_estimation_node")
+    assert given == {"min_score": "0.2", "max_objects": "5", "preset": "fast",
+                     "queue_size": "soon"}  # fmt: skip
+    params = {n: find(n) for n in ("min_score", "max_objects", "preset", "queue_size")}
+    # what the node ended with: the file's min_score (the file came after the -p) and
+    # queue_size (rcl dropped the text for an integer); the others applied
+    now = {"min_score": 0.0, "max_objects": 5, "preset": "fast", "queue_size": 10}
+    dropped = dropped_overrides(argv, "pose_estimation_node", params, now.__getitem__)
+    assert set(dropped) == {"min_score", "queue_size"}
+    assert "put -p after --params-file" in dropped["min_score"]
+    assert "not of the parameter's type (int)" in dropped["queue_size"]
+    assert "(queue_size is 10)" in dropped["queue_size"]
+    assert dropped_overrides(["--ros-args", "-p", "max_objects:=5.0"], "pose_estimation_node",
+                             params, now.__getitem__) == {}  # 5.0 is 5  # fmt: skip
+
+
 def test_a_node_started_with_a_misspelt_parameter_says_so(rclpy_ctx):
     from rclpy.parameter import Parameter
 
