@@ -22,22 +22,69 @@ features stay momentum averages (paper 000), as in :mod:`.train_step`.
 
 For a category with a continuous symmetry axis (bottle, can, bowl), the component of ``k`` along
 that axis (in the model frame) is removed first: rotations about it are not wrong poses.
+
+**Turns about up** (``turns_deg``): the misses left after the search are not small rotations
+but whole turns about the object's up axis (+z of the model frame): a mug's handle side, a
+laptop seen front for back, a box's quarter turn. Each crop also gets, per angle ``a``, the
+negative ``R_b Rz(a)``, unless that is a symmetry of the crop's instance (the box's half turn;
+its quarter turn when its footprint is square within 1 %,
+:func:`ros_pose_estimation.core.categories.instance_symmetries`; any turn of a body of
+revolution): such pairs are left out of the mean.
+
+**Per-axis-scaled models** (``stretch``, ``[B x 3]``, :func:`instance_stretch`): the mesh is
+fitted to each crop's instance, as the contrastive term sees it: every pose renders ``R
+diag(stretch)`` (render-and-compare takes any linear map; refinement fits the proportions the
+same way). A quarter turn of a cuboid mesh keeps the instance's extents *in the camera* (its x
+and y factors computed from the swapped extents): the pose a refinement of the proportions
+reaches, with the truth's silhouette, which only the features can tell apart.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from offline_training.cse.losses import feature_K
 from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.errors import ConfigError
+from ros_pose_estimation.core.metrics import rotation_error_deg
 from ros_pose_estimation.nemo.pose_param import rodrigues
 from ros_pose_estimation.nemo.scoring import Observation, clutter_similarity, render_compare
 
-__all__ = ["crop_observation", "perturb_rotations", "pose_margin_loss", "symmetry_axis"]
+__all__ = [
+    "crop_observation",
+    "instance_stretch",
+    "perturb_rotations",
+    "pose_margin_loss",
+    "symmetry_axis",
+    "turn_negatives",
+    "turn_render_matrices",
+]
+
+_SYMMETRIC_DEG = 1.0  # a turn this close to a symmetry of the instance is not a wrong pose
+
+
+def instance_stretch(mesh, size: torch.Tensor, margin: float) -> torch.Tensor:
+    """``[B x 3]`` per-axis factors that turn the category's neural mesh into each instance's:
+    the instance extents ``size [B x 3]`` (m) enlarged by the mesh's relative ``margin``, over
+    the mesh's own extents. Every vertex then sits at the same relative place on every
+    instance's cuboid (a corner on a corner, whatever the proportions)."""
+    verts = mesh.vertices.to(size)
+    extent = verts.amax(0) - verts.amin(0)
+    return size * (1.0 + margin) / extent
+
+
+def _rot_z(deg: float) -> torch.Tensor:
+    a = math.radians(deg)
+    c, s = math.cos(a), math.sin(a)
+    return torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+
+
+def _is_quarter_turn(deg: float) -> bool:
+    return abs((deg / 90.0) - round(deg / 90.0)) < 1e-6 and round(deg / 90.0) % 2 == 1
 
 
 def symmetry_axis(category: str) -> torch.Tensor | None:
@@ -94,6 +141,65 @@ def perturb_rotations(
     return rodrigues(axis * angle[:, None]) @ Rn, angle
 
 
+def turn_negatives(
+    R: torch.Tensor,
+    turns_deg: tuple[float, ...],
+    category: str,
+    size: torch.Tensor | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Turns of each label about the model's up axis, and which of them are wrong poses.
+
+    Args:
+        R: ``[B x 3 x 3]`` labels (model -> camera); turns_deg: angles about model +z (deg).
+        category: whose symmetries (with the instance's own, from ``size``) a turn may be.
+        size: ``[B x 3]`` instance extents (m), or None (the category's symmetries only).
+
+    Returns:
+        ``(R' [B*T x 3 x 3], angle [B*T] (deg), valid [B*T] bool)``, row ``b*T + j`` turning
+        ``R[b]`` by ``turns_deg[j]``; ``valid`` is False where the turn is within 1 deg of a
+        symmetry of the instance.
+    """
+    n = len(turns_deg)
+    Rz = torch.stack([_rot_z(a) for a in turns_deg]).to(R)  # [T x 3 x 3]
+    turned = (R[:, None] @ Rz[None]).reshape(-1, 3, 3)
+    angle = R.new_tensor(list(turns_deg)).repeat(R.shape[0])
+    truth = R.detach().double().cpu().numpy()
+    sizes = None if size is None else size.detach().double().cpu().numpy()
+    turned_np = turned.detach().double().cpu().numpy()
+    valid = np.ones(len(turned_np), dtype=bool)
+    for b in range(R.shape[0]):
+        for j in range(n):
+            err = rotation_error_deg(turned_np[b * n + j], truth[b], category,
+                                     size=None if sizes is None else sizes[b])  # fmt: skip
+            valid[b * n + j] = bool(err > _SYMMETRIC_DEG)
+    return turned, angle, torch.as_tensor(valid, device=R.device)
+
+
+def turn_render_matrices(
+    mesh,
+    R: torch.Tensor,
+    turns_deg: tuple[float, ...],
+    category: str,
+    size: torch.Tensor | None,
+    stretch_margin: float | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What :func:`render_compare` renders for each label's turns (:func:`turn_negatives`):
+    ``(M [B*T x 3 x 3], valid [B*T])``. ``M`` is the turned rotation, times the instance's
+    per-axis factors when ``stretch_margin`` is given, a quarter turn's computed from the
+    swapped x and y extents (the instance's extents kept in the camera)."""
+    turned, _, valid = turn_negatives(R, turns_deg, category, size)
+    if stretch_margin is None:
+        return turned, valid
+    if size is None:
+        raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
+    n, size = len(turns_deg), size.to(R)
+    factors = instance_stretch(mesh, size, stretch_margin).repeat_interleave(n, 0)
+    quarter = torch.tensor([_is_quarter_turn(a) for a in turns_deg]).repeat(R.shape[0])
+    swapped = instance_stretch(mesh, size[:, [1, 0, 2]], stretch_margin).repeat_interleave(n, 0)
+    factors = torch.where(quarter[:, None].to(R.device), swapped, factors)
+    return turned * factors[:, None], valid
+
+
 def pose_margin_loss(
     mesh,
     fmap: torch.Tensor,
@@ -107,6 +213,9 @@ def pose_margin_loss(
     min_deg: float = 2.0,
     max_deg: float = 30.0,
     temperature: float = 0.005,
+    turns_deg: tuple[float, ...] = (),
+    size: torch.Tensor | None = None,
+    stretch_margin: float | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """The module's ``L_margin`` and its stats.
 
@@ -117,24 +226,52 @@ def pose_margin_loss(
         stride: the feature map's stride (crop px per cell).
         category: its continuous symmetry axis (if any) is not perturbed about.
         generator: CPU generator of the perturbations.
+        turns_deg: angles (deg) of the turns about model +z added per crop (module docstring).
+        size: ``[B x 3]`` instance extents (m): their symmetries are not negatives, and with
+            ``stretch_margin`` the mesh is fitted to them.
+        stretch_margin: the mesh's relative margin for a per-axis-scaled model
+            (:func:`instance_stretch`); None renders the category mesh as it is.
 
     Returns:
-        ``(loss, stats)``: stats ``margin_loss`` and ``margin_win`` (share of pairs the truth
-        already wins), floats.
+        ``(loss, stats)``: stats ``margin_loss``, ``margin_win`` (share of pairs the truth
+        already wins) and, with turns, ``margin_turn_win`` (the same over the turn pairs;
+        NaN when no turn of the batch is a wrong pose), floats.
     """
     if temperature <= 0 or n_poses < 1:
         raise ConfigError(f"need temperature > 0 and n_poses >= 1, got {temperature}, {n_poses}")
+    if stretch_margin is not None and size is None:
+        raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
     b = fmap.shape[0]
     R_pert, _ = perturb_rotations(R, n_poses, min_deg, max_deg, generator,
                                   symmetry_axis(category))  # fmt: skip
+    stretch = None if stretch_margin is None else instance_stretch(mesh, size.to(R),
+                                                                   stretch_margin)  # fmt: skip
+    # render matrices: R diag(stretch) (the instance's mesh) or R
+    truth_M = R if stretch is None else R * stretch[:, None, :]
+    pert_M = R_pert if stretch is None else R_pert * stretch.repeat_interleave(n_poses, 0)[:, None]
+    neg_M, neg_owner = [pert_M], [torch.arange(b, device=R.device).repeat_interleave(n_poses)]
+    n_turn_pairs = 0
+    valid = torch.ones(b * n_poses, dtype=torch.bool, device=R.device)
+    if turns_deg:
+        turned, turn_valid = turn_render_matrices(mesh, R, tuple(turns_deg), category, size,
+                                                  stretch_margin)  # fmt: skip
+        neg_M.append(turned)
+        neg_owner.append(torch.arange(b, device=R.device).repeat_interleave(len(turns_deg)))
+        valid = torch.cat([valid, turn_valid])
+        n_turn_pairs = len(turned)
     obs = crop_observation(fmap, K, stride, mesh.clutter.detach())
     owner = torch.arange(b, device=fmap.device)
-    poses_R = torch.cat([R, R_pert])
-    poses_t = torch.cat([t, t.repeat_interleave(n_poses, 0)])
-    owners = torch.cat([owner, owner.repeat_interleave(n_poses)])
-    loss = render_compare(mesh, poses_R, poses_t, obs, owners).loss
-    truth, pert = loss[:b].repeat_interleave(n_poses), loss[b:]
-    gap = (truth - pert) / temperature  # > 0: the perturbed pose scores better
-    value = F.softplus(gap).mean()
-    stats = {"margin_loss": float(value.detach()), "margin_win": float((gap < 0).float().mean())}
+    neg_owner_t = torch.cat(neg_owner)
+    poses_M = torch.cat([truth_M, *neg_M])
+    poses_t = torch.cat([t, t[neg_owner_t]])
+    owners = torch.cat([owner, neg_owner_t])
+    loss = render_compare(mesh, poses_M, poses_t, obs, owners).loss
+    truth, neg = loss[:b][neg_owner_t], loss[b:]
+    gap = (truth - neg) / temperature  # > 0: the wrong pose scores better
+    value = F.softplus(gap[valid]).mean()
+    won = (gap < 0).float()
+    stats = {"margin_loss": float(value.detach()), "margin_win": float(won[valid].mean())}
+    if turns_deg:
+        tv = valid[-n_turn_pairs:]
+        stats["margin_turn_win"] = float(won[-n_turn_pairs:][tv].mean()) if tv.any() else math.nan
     return value, stats

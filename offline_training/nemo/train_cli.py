@@ -167,6 +167,10 @@ def parser() -> argparse.ArgumentParser:
                    default=(d.pose_margin_min_deg, d.pose_margin_max_deg),
                    help="range of the perturbations' angles, log-uniform (default "
                    f"{d.pose_margin_min_deg:g} {d.pose_margin_max_deg:g} deg)")  # fmt: skip
+    p.add_argument("--pose-margin-turns", type=float, nargs="+", default=d.pose_margin_turns,
+                   metavar="DEG", help="also turn each label about the model's up axis by these "
+                   "angles as negatives, e.g. '90 270' (a box's quarter turns) or '90 180 270'; "
+                   "symmetries of the instance are left out (default: none)")  # fmt: skip
     p.add_argument("--pose-margin-temperature", type=float, default=d.pose_margin_temperature,
                    metavar="T", help="scale of the loss differences in the margin's softplus "
                    f"(default {d.pose_margin_temperature})")  # fmt: skip

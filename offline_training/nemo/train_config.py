@@ -63,7 +63,10 @@ class TrainConfig:
     Pose margin (:mod:`.pose_margin`): ``pose_margin_weight`` > 0 adds that times
     ``softplus((L(truth) - L(perturbed)) / pose_margin_temperature)`` over
     ``pose_margin_poses`` rotations per crop, ``pose_margin_min_deg``..``pose_margin_max_deg``
-    (log-uniform) off the label: render-and-compare's loss must be lowest at the true pose.
+    (log-uniform) off the label: render-and-compare's loss must be lowest at the true pose;
+    ``pose_margin_turns`` (deg) adds each crop's turns about the model's up axis by those
+    angles, the symmetries of its instance left out (a box's half turn). A per-axis-scaled
+    model renders each crop's instance, its quarter turns with the extents kept in the camera.
     """
 
     data: str
@@ -125,6 +128,7 @@ class TrainConfig:
     pose_margin_min_deg: float = 2.0
     pose_margin_max_deg: float = 30.0
     pose_margin_temperature: float = 0.005
+    pose_margin_turns: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         train_loop.require_positive(self, ("steps", "batch_size", "checkpoint_every", "log_every"))
@@ -164,9 +168,13 @@ class TrainConfig:
         if self.pose_margin_temperature <= 0:
             raise ConfigError(f"pose_margin_temperature must be > 0, got "
                               f"{self.pose_margin_temperature}")  # fmt: skip
-        if self.per_axis_scale and self.pose_margin_weight > 0:
-            raise ConfigError("per_axis_scale and pose_margin_weight exclude each other (the "
-                              "pose margin renders the category mesh unscaled)")  # fmt: skip
+        self.pose_margin_turns = tuple(float(a) for a in self.pose_margin_turns)
+        if not all(0.0 < a < 360.0 for a in self.pose_margin_turns):
+            raise ConfigError(f"pose_margin_turns: each angle in (0, 360) deg, got "
+                              f"{list(self.pose_margin_turns)}")  # fmt: skip
+        if self.pose_margin_turns and self.pose_margin_weight <= 0:
+            raise ConfigError("pose_margin_turns needs pose_margin_weight > 0 (the turns are "
+                              "the pose margin's negatives)")  # fmt: skip
         if self.domain_weight > 0 and not (self.mix_data or self.domain_self):
             raise ConfigError("domain_weight > 0 needs mix_data (the enhanced copy whose "
                               "twins the domain-consistency loss compares)")  # fmt: skip

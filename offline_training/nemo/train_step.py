@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from offline_training import distributed
 from offline_training.nemo import domain
-from offline_training.nemo.pose_margin import pose_margin_loss
+from offline_training.nemo.pose_margin import instance_stretch, pose_margin_loss
 from offline_training.nemo.symmetric_vertices import expand_observations
 from offline_training.nemo.train_config import TrainConfig
 from ros_pose_estimation.core.errors import ConfigError
@@ -35,6 +35,7 @@ from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
 
 __all__ = [
     "freeze_backbone_parts",
+    "instance_stretch",
     "lr_factor",
     "make_optimizer",
     "set_learning_rate",
@@ -72,16 +73,6 @@ def visible_vertices(
     flat = pix[..., 1].clamp(0, h - 1) * w + pix[..., 0].clamp(0, w - 1)
     on_mask = torch.gather(mask.reshape(b, -1), 1, flat)
     return uv, visible & inside & on_mask & torch.isfinite(uv).all(-1)
-
-
-def instance_stretch(mesh: NeuralMesh, size: torch.Tensor, margin: float) -> torch.Tensor:
-    """``[B x 3]`` per-axis factors that turn the category's neural mesh into each instance's:
-    the instance extents ``size [B x 3]`` (m) enlarged by the mesh's relative ``margin``, over
-    the mesh's own extents. Every vertex then sits at the same relative place on every
-    instance's cuboid (a corner on a corner, whatever the proportions)."""
-    verts = mesh.vertices.to(size)
-    extent = verts.amax(0) - verts.amin(0)
-    return size * (1.0 + margin) / extent
 
 
 def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
@@ -127,7 +118,9 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
         margin, margin_stats = pose_margin_loss(
             model.mesh, fmap, K, R, t, stride, model.config.category, generator,
             cfg.pose_margin_poses, cfg.pose_margin_min_deg, cfg.pose_margin_max_deg,
-            cfg.pose_margin_temperature,
+            cfg.pose_margin_temperature, tuple(cfg.pose_margin_turns),
+            batch["size"].to(device) if "size" in batch else None,
+            model.config.mesh_margin if stretch is not None else None,
         )  # fmt: skip
         loss = loss + cfg.pose_margin_weight * margin
         stats.update(margin_stats)

@@ -12,9 +12,12 @@ import torch
 from offline_training.cse.losses import feature_K as feature_intrinsics
 from offline_training.nemo.pose_margin import (
     crop_observation,
+    instance_stretch,
     perturb_rotations,
     pose_margin_loss,
     symmetry_axis,
+    turn_negatives,
+    turn_render_matrices,
 )
 from offline_training.nemo.train import train
 from offline_training.nemo.train_config import TrainConfig
@@ -113,6 +116,69 @@ def test_the_truth_wins_on_its_own_oracle_features_and_loses_on_another_poses(mo
     assert worse.item() > loss.item()
 
 
+def test_turns_about_up_leave_out_the_instances_symmetries():
+    R, _ = _poses(3)
+    turns = (90.0, 180.0, 270.0)
+    long_box = torch.tensor([[0.3, 0.1, 0.1]]).repeat(3, 1)
+    turned, angle, valid = turn_negatives(R, turns, "box", long_box)
+    assert turned.shape == (9, 3, 3) and angle.tolist() == [90.0, 180.0, 270.0] * 3
+    # turned about the model's +z: the up axis stays, x goes to y
+    up = torch.tensor([0.0, 0.0, 1.0])
+    assert torch.allclose(turned[0] @ up, R[0] @ up, atol=1e-6)
+    assert torch.allclose(turned[0] @ torch.tensor([1.0, 0.0, 0.0]), R[0][:, 1], atol=1e-6)
+    # the box's half turn is a symmetry; its quarter turns are wrong poses
+    assert valid.tolist() == [True, False, True] * 3
+    square = torch.tensor([[0.3, 0.299, 0.1]]).repeat(3, 1)  # within 1 %: quarter turns too
+    assert not turn_negatives(R, turns, "box", square)[2].any()
+    assert turn_negatives(R, turns, "mug", None)[2].all()
+    assert not turn_negatives(R, turns, "bottle", None)[2].any()
+
+
+def test_a_quarter_turn_of_a_stretched_box_keeps_its_extents_in_the_camera():
+    torch.manual_seed(0)
+    box = NemoModel(NemoConfig("box", backbone="tiny", dim=16, crop_size=CROP, n_vertices=200,
+                               n_clutter=64, per_axis_scale=True))  # fmt: skip
+    R, _ = _poses(2)
+    size = torch.tensor([[0.30, 0.12, 0.08], [0.20, 0.15, 0.10]])
+    M, valid = turn_render_matrices(box.mesh, R, (90.0, 180.0), "box", size, 0.05)
+    assert valid.tolist() == [True, False, True, False]
+    verts = box.mesh.vertices
+    for b in range(2):
+        truth = verts @ (R[b] * instance_stretch(box.mesh, size[b:b + 1], 0.05)).T
+        quarter, half = verts @ M[2 * b].T, verts @ M[2 * b + 1].T
+        for other in (quarter, half):  # the same cuboid in the camera, another vertex order
+            assert torch.allclose(other.amax(0), truth.amax(0), atol=1e-5)
+            assert torch.allclose(other.amin(0), truth.amin(0), atol=1e-5)
+        assert not torch.allclose(quarter, truth, atol=1e-3)
+    # without the per-axis fit the turn is only the rotation
+    plain, _ = turn_render_matrices(box.mesh, R, (90.0,), "box", size)
+    assert torch.allclose(plain, turn_negatives(R, (90.0,), "box", size)[0])
+    with pytest.raises(ConfigError, match="sizes"):
+        turn_render_matrices(box.mesh, R, (90.0,), "box", None, 0.05)
+
+
+def test_the_truth_beats_its_turns_on_oracle_features(model):
+    R, t = _poses(4)
+    K = _crop_camera(4)
+    feats = oracle_features(model.mesh, R, t, feature_intrinsics(K, STRIDE), (16, 16))
+    loss, stats = pose_margin_loss(model.mesh, feats, K, R, t, STRIDE, "mug",
+                                   torch.Generator().manual_seed(0), n_poses=2,
+                                   turns_deg=(90.0, 180.0, 270.0))  # fmt: skip
+    assert stats["margin_turn_win"] == 1.0 and math.isfinite(loss.item())
+    # features of the mug turned half round: its half turn now beats the label
+    half = R @ torch.tensor([[-1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, 1.0]])
+    wrong = oracle_features(model.mesh, half, t, feature_intrinsics(K, STRIDE), (16, 16))
+    _, stats = pose_margin_loss(model.mesh, wrong, K, R, t, STRIDE, "mug",
+                                torch.Generator().manual_seed(0), n_poses=2,
+                                turns_deg=(180.0,))  # fmt: skip
+    assert stats["margin_turn_win"] == 0.0
+    # a bottle has no wrong turn: no turn pair, the random ones still count
+    _, stats = pose_margin_loss(model.mesh, feats, K, R, t, STRIDE, "bottle",
+                                torch.Generator().manual_seed(0), n_poses=2,
+                                turns_deg=(90.0,))  # fmt: skip
+    assert math.isnan(stats["margin_turn_win"]) and 0.0 <= stats["margin_win"] <= 1.0
+
+
 def test_gradients_reach_the_features_and_not_the_vertex_bank(model):
     R, t = _poses(2)
     K = _crop_camera(2)
@@ -130,7 +196,10 @@ def test_gradients_reach_the_features_and_not_the_vertex_bank(model):
 def test_settings_are_checked():
     for bad in ({"pose_margin_weight": -1.0}, {"pose_margin_poses": 0},
                 {"pose_margin_min_deg": 0.0}, {"pose_margin_min_deg": 40.0},
-                {"pose_margin_temperature": 0.0}):  # fmt: skip
+                {"pose_margin_temperature": 0.0},
+                {"pose_margin_weight": 1.0, "pose_margin_turns": (0.0,)},
+                {"pose_margin_weight": 1.0, "pose_margin_turns": (360.0,)},
+                {"pose_margin_turns": (90.0,)}):  # fmt: skip
         with pytest.raises(ConfigError):
             TrainConfig(data="d", category="mug", out="o", **bad)
 

@@ -183,8 +183,12 @@ def test_per_axis_scale_trains_and_is_kept_in_the_checkpoint(trained, bop_root, 
     again = train(_cfg(bop_root, tmp_path / "again", steps=1, init_checkpoint=str(path)))
     model, meta = load_checkpoint(again, "mug")
     assert model.config.per_axis_scale and "per_axis_scale kept" in meta["backbone_init"]
-    with pytest.raises(ConfigError, match="exclude each other"):
-        _cfg(bop_root, tmp_path / "x", per_axis_scale=True, pose_margin_weight=1.0)
+    # the pose margin renders each crop's instance (its turns too)
+    margin = train(_cfg(bop_root, tmp_path / "margin", steps=2, per_axis_scale=True,
+                        pose_margin_weight=1.0, pose_margin_poses=1,
+                        pose_margin_turns=(90.0, 180.0)))  # fmt: skip
+    rows = [json.loads(r) for r in (margin.parent / "log.jsonl").read_text().splitlines()]
+    assert rows and all(0.0 <= r["margin_turn_win"] <= 1.0 for r in rows)
 
 
 def test_per_axis_scale_refuses_a_posed_views_dataset(trained, bop_root, tmp_path):
