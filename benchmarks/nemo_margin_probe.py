@@ -13,6 +13,13 @@ of perturbed rotations that score better than the truth (a model whose loss is l
 truth has 0 everywhere) and the mean loss difference. This is the ranking the pose-margin loss
 trains (:mod:`offline_training.nemo.pose_margin`); the probe needs no search, so it isolates
 the loss surface from the optimiser. Prints the device.
+
+``--turns 90 270`` also turns each label about the model's up axis by those angles (the box's
+quarter turns, a mug's handle side; ``--pose-margin-turns``'s negatives,
+:func:`offline_training.nemo.pose_margin.turn_render_matrices`, symmetries of the instance left
+out) and prints per angle the share that scores better than the truth, and the share of crops
+that some turn beats. A per-axis-scaled model renders each crop's own instance (its quarter
+turns with the extents kept in the camera), as its training and refinement do.
 """
 
 from __future__ import annotations
@@ -27,36 +34,68 @@ import numpy as np
 from benchmarks.device_info import describe
 
 
-def probe(model, dataset, crops: int, angles: list[float], draws: int, seed: int = 0) -> dict:
+def probe(model, dataset, crops: int, angles: list[float], draws: int, seed: int = 0,
+          turns: tuple[float, ...] = ()) -> dict:  # fmt: skip
     """``{angle: {"better": share, "mean_gap": mean L(perturbed) - L(truth)}}`` and the mean
-    loss at the truth, for the model on ``crops`` items of ``dataset``."""
+    loss at the truth, for the model on ``crops`` items of ``dataset``; with ``turns``, the
+    same per turn about up (``"turns"``, with ``"pairs"``) and ``"turn_beats_truth"``."""
     import torch
 
     from offline_training.nemo.pose_margin import (
         crop_observation,
+        instance_stretch,
         perturb_rotations,
         symmetry_axis,
+        turn_render_matrices,
     )
     from ros_pose_estimation.nemo.scoring import render_compare
 
     index = np.linspace(0, len(dataset) - 1, min(crops, len(dataset))).round().astype(int)
+    cfg = model.config
+    margin = cfg.mesh_margin if cfg.per_axis_scale else None
+    parts: dict = {"gaps": {}, "turn_gaps": [], "turn_valid": []}
+    gen = torch.Generator().manual_seed(seed)
+    axis = symmetry_axis(model.category)
     items = [dataset[int(i)] for i in index]
-    image, K, R, t = (torch.stack([it[k] for it in items]) for k in ("image", "K", "R", "t"))
+    image, K, R, t, size = (torch.stack([it[k] for it in items])
+                            for k in ("image", "K", "R", "t", "size"))  # fmt: skip
+    stretch = None if margin is None else instance_stretch(model.mesh, size, margin)
+
+    def fit(M, n: int):  # the instance's mesh for a per-axis-scaled model
+        return M if stretch is None else M * stretch.repeat_interleave(n, 0)[:, None]
+
     with torch.no_grad():
         feats = model.features(image).float()
-        obs = crop_observation(feats, K, model.config.stride, model.mesh.clutter)
+        obs = crop_observation(feats, K, cfg.stride, model.mesh.clutter)
         owner = torch.arange(len(feats))
-        truth = render_compare(model.mesh, R, t, obs, owner).loss
-        axis = symmetry_axis(model.category)
-        gen = torch.Generator().manual_seed(seed)
-        out: dict = {"crops": len(feats), "loss_at_truth": float(truth.mean()), "angles": {}}
+        truth = render_compare(model.mesh, fit(R, 1), t, obs, owner).loss
+        truth_sum = float(truth.sum())
         for angle in angles:
             R_pert, _ = perturb_rotations(R, draws, angle, angle, gen, axis)
-            loss = render_compare(model.mesh, R_pert, t.repeat_interleave(draws, 0), obs,
-                                  owner.repeat_interleave(draws)).loss  # fmt: skip
-            gap = (loss - truth.repeat_interleave(draws)).numpy()
-            out["angles"][f"{angle:g}"] = {"better": float(np.mean(gap < 0)),
-                                           "mean_gap": float(gap.mean())}  # fmt: skip
+            loss = render_compare(model.mesh, fit(R_pert, draws), t.repeat_interleave(draws, 0),
+                                  obs, owner.repeat_interleave(draws)).loss  # fmt: skip
+            parts["gaps"][angle] = [(loss - truth.repeat_interleave(draws)).numpy()]
+        if turns:
+            M, valid = turn_render_matrices(model.mesh, R, turns, model.category, size, margin)
+            own = owner.repeat_interleave(len(turns))
+            loss = render_compare(model.mesh, M, t[own], obs, own).loss
+            parts["turn_gaps"].append((loss - truth[own]).view(len(feats), -1).numpy())
+            parts["turn_valid"].append(valid.view(len(feats), -1).numpy())
+    n = len(index)
+    out: dict = {"crops": n, "loss_at_truth": truth_sum / max(n, 1), "angles": {}}
+    for angle in angles:
+        gap = np.concatenate(parts["gaps"][angle])
+        out["angles"][f"{angle:g}"] = {"better": float(np.mean(gap < 0)),
+                                       "mean_gap": float(gap.mean())}  # fmt: skip
+    if turns:
+        G, V = np.concatenate(parts["turn_gaps"]), np.concatenate(parts["turn_valid"])
+        out["turns"] = {}
+        for j, turn in enumerate(turns):
+            g = G[V[:, j], j]
+            out["turns"][f"{turn:g}"] = {"pairs": int(len(g)),
+                                         "better": float(np.mean(g < 0)) if len(g) else None,
+                                         "mean_gap": float(g.mean()) if len(g) else None}
+        out["turn_beats_truth"] = float(((G < 0) & V).any(1).mean())
     return out
 
 
@@ -73,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--angles", type=float, nargs="+", default=[2, 5, 10, 20, 40],
                    help="perturbation angles, deg (default 2 5 10 20 40)")
     p.add_argument("--draws", type=int, default=8, help="rotations per crop and angle")
+    p.add_argument("--turns", type=float, nargs="+", default=[], metavar="DEG",
+                   help="also turns about the model's up axis by these angles (e.g. 90 270)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)  # fmt: skip
@@ -96,13 +137,22 @@ def main(argv: list[str] | None = None) -> int:
         except (FileNotFoundError, PoseEstimationError) as exc:
             print(f"nemo_margin_probe: error: {exc}", file=sys.stderr)
             return 2
-        res = probe(model, dataset, args.crops, args.angles, args.draws)
+        res = probe(model, dataset, args.crops, args.angles, args.draws,
+                    turns=tuple(args.turns))  # fmt: skip
         results[path] = res
         print(f"{path} ({model.category}, {res['crops']} crops of {args.data}/{args.split}; "
               f"loss at the truth {res['loss_at_truth']:.4f})")  # fmt: skip
         for angle, r in res["angles"].items():
             print(f"  {angle:>5s} deg off: {r['better']:.3f} score better than the truth "
                   f"(mean loss gap {r['mean_gap']:+.4f})")  # fmt: skip
+        for turn, r in res.get("turns", {}).items():
+            if not r["pairs"]:
+                print(f"  turn {turn:>5s} deg: a symmetry of every instance, not a wrong pose")
+                continue
+            print(f"  turn {turn:>5s} deg: {r['better']:.3f} of {r['pairs']} score better than "
+                  f"the truth (mean loss gap {r['mean_gap']:+.4f})")  # fmt: skip
+        if "turn_beats_truth" in res:
+            print(f"  some turn beats the truth on {res['turn_beats_truth']:.3f} of the crops")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"device": describe("cpu"), "data": args.data,

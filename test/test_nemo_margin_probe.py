@@ -41,6 +41,21 @@ def test_probe_reports_a_share_per_angle(setup, capsys):
     assert 1 <= res["crops"] <= 4
 
 
+def test_probe_turns_about_up(setup, capsys):
+    root, path = setup
+    out = root / "turns.json"
+    rc = nemo_margin_probe.main(["--data", str(root / "data"), "--checkpoint", str(path),
+                                 "--crops", "3", "--angles", "5", "--draws", "1",
+                                 "--turns", "90", "180", "--json", str(out)])  # fmt: skip
+    assert rc == 0
+    assert "turn    90 deg" in capsys.readouterr().out
+    res = json.loads(out.read_text())["results"][str(path)]
+    assert set(res["turns"]) == {"90", "180"}
+    for r in res["turns"].values():  # a mug has no symmetric turn: every pair counts
+        assert r["pairs"] == res["crops"] and 0.0 <= r["better"] <= 1.0
+    assert 0.0 <= res["turn_beats_truth"] <= 1.0
+
+
 def test_probe_exits_2_on_a_missing_checkpoint(setup, capsys):
     root, _ = setup
     rc = nemo_margin_probe.main(["--data", str(root / "data"), "--checkpoint",
