@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 from offline_training import train_loop
 from offline_training.nemo.augment import AugmentConfig
+from ros_pose_estimation.core.categories import get_category
 from ros_pose_estimation.core.errors import ConfigError
 from ros_pose_estimation.nemo.model import NemoConfig
 
@@ -172,6 +173,9 @@ class TrainConfig:
         if not all(0.0 < a < 360.0 for a in self.pose_margin_turns):
             raise ConfigError(f"pose_margin_turns: each angle in (0, 360) deg, got "
                               f"{list(self.pose_margin_turns)}")  # fmt: skip
+        if self.pose_margin_turns and get_category(self.category).has_continuous_symmetry:
+            raise ConfigError(f"pose_margin_turns: every turn about up is a symmetry of a "
+                              f"{self.category}, so none is a wrong pose")  # fmt: skip
         if self.pose_margin_turns and self.pose_margin_weight <= 0:
             raise ConfigError("pose_margin_turns needs pose_margin_weight > 0 (the turns are "
                               "the pose margin's negatives)")  # fmt: skip

@@ -202,6 +202,12 @@ def test_settings_are_checked():
                 {"pose_margin_turns": (90.0,)}):  # fmt: skip
         with pytest.raises(ConfigError):
             TrainConfig(data="d", category="mug", out="o", **bad)
+    with pytest.raises(ConfigError, match="symmetry of a bottle"):
+        TrainConfig(data="d", category="bottle", out="o", pose_margin_weight=1.0,
+                    pose_margin_turns=(90.0,))  # fmt: skip
+    ok = TrainConfig(data="d", category="box", out="o", pose_margin_weight=1.0,
+                     pose_margin_turns=[90, 270])  # fmt: skip
+    assert ok.pose_margin_turns == (90.0, 270.0)
 
 
 @pytest.fixture(scope="module")

@@ -389,6 +389,23 @@ def test_rotation_augmentation_options_reach_the_training_config(monkeypatch, tm
     assert aug.p_occlude == 0.5 and aug.p_degrade == 0.25
 
 
+def test_pose_margin_turns_reach_the_config_and_a_bad_one_exits_2(monkeypatch, tmp_path, capsys):
+    from offline_training.nemo import train_cli
+
+    seen = {}
+    monkeypatch.setattr("offline_training.nemo.train.train",
+                        lambda cfg: seen.setdefault("cfg", cfg) and tmp_path / "x.pt")
+    data = tmp_path / "data"
+    (data / "train").mkdir(parents=True)
+    args = ["--data", str(data), "--out", str(tmp_path / "o"), *TINY_CLI]
+    train_cli.main([*args, "--category", "box", "--pose-margin-weight", "1",
+                    "--pose-margin-turns", "90", "270"])  # fmt: skip
+    assert seen["cfg"].pose_margin_turns == (90.0, 270.0)
+    assert train_cli.main([*args, "--category", "can", "--pose-margin-weight", "1",
+                           "--pose-margin-turns", "90"]) == 2  # fmt: skip
+    assert "symmetry of a can" in capsys.readouterr().err
+
+
 def test_symmetric_vertices_train_a_mesh_whose_equivalent_vertices_share_one_feature(
         bop_root, tmp_path):  # fmt: skip
     from offline_training.nemo.symmetric_vertices import symmetry_rotations, vertex_orbits
