@@ -59,6 +59,7 @@ __all__ = [
     "instance_stretch",
     "perturb_rotations",
     "pose_margin_loss",
+    "refine_turns",
     "symmetry_axis",
     "turn_negatives",
     "turn_render_matrices",
@@ -200,6 +201,78 @@ def turn_render_matrices(
     return turned * factors[:, None], valid
 
 
+@torch.no_grad()
+def refine_turns(
+    mesh,
+    obs: Observation,
+    R: torch.Tensor,
+    t: torch.Tensor,
+    turns_deg: tuple[float, ...],
+    category: str,
+    size: torch.Tensor | None,
+    stretch_margin: float | None = None,
+    preset: str = "default",
+    min_error_deg: float = 30.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each label's turns about up, refined as the estimator refines a start: the wrong poses
+    that win at run time ("Second opinions" in BENCHMARKS.md), not the turns of the truth.
+
+    Every turn of :func:`turn_render_matrices` (a per-axis-scaled model: with its proportions
+    as parameters, started from the turned extents) is refined by ``preset``'s refinement
+    (:func:`ros_pose_estimation.nemo.refine.refine`, Levenberg-Marquardt for the default) on
+    ``obs`` (whole crops, :func:`crop_observation`; the features are only read).
+
+    Returns:
+        ``(M [B*T x 3 x 3], t' [B*T x 3], valid [B*T])``: what :func:`render_compare` renders
+        for the refined turns (the rotation times the mesh's per-axis factors) and where;
+        ``valid`` is False where the turn is a symmetry of the instance or where refinement
+        brought it back within ``min_error_deg`` of the truth (then it is no wrong pose).
+    """
+    from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
+    from ros_pose_estimation.nemo.pose_param import OFFSET, SHAPE, initial_params
+    from ros_pose_estimation.nemo.presets import InferenceConfig, LMSchedule
+    from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine, stretches_of
+    from ros_pose_estimation.nemo.scoring import RenderObjective
+
+    config = InferenceConfig.named(preset)
+    b, n = R.shape[0], len(turns_deg)
+    turned, _, valid = turn_negatives(R, turns_deg, category, size)
+    owner = torch.arange(b, device=R.device).repeat_interleave(n)
+    t_start = t[owner]
+    per_axis = stretch_margin is not None
+    if per_axis:
+        if size is None:
+            raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
+        factors = turn_render_matrices(mesh, R, turns_deg, category, size,
+                                       stretch_margin)[0]  # fmt: skip
+        factors = torch.linalg.vector_norm(factors, dim=1)  # [B*T x 3] the column norms
+        g = factors.prod(-1) ** (1.0 / 3.0)  # the refinement keeps the geometric mean 1
+        t_start = t_start / g[:, None]
+    x0 = initial_params(t_start[:, 2].clamp_min(1e-3), shape=per_axis)
+    uv = (obs.K[owner] @ t_start[:, :, None])[:, :, 0]
+    x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor[owner]) / obs.offset_unit[owner, None]
+    if per_axis:
+        x0[:, SHAPE] = torch.stack([torch.log(factors[:, 1] / factors[:, 0]),
+                                    torch.log(factors[:, 2] / factors[:, 0])], -1)  # fmt: skip
+    rows = Observation(features=obs.features[owner], clutter=obs.clutter[owner], K=obs.K[owner],
+                       anchor=obs.anchor[owner], box_side=obs.box_side[owner])  # fmt: skip
+    schedule = config.refinement
+    objective = (GaussNewtonRenderCompare(mesh, rows, config.loss)
+                 if isinstance(schedule, LMSchedule) else RenderObjective(mesh, rows, config.loss))
+    result = refine(objective, rows, x0[:, None], turned[:, None], schedule,
+                    param_scale(config, x0), proportion_prior=config.proportion_prior)  # fmt: skip
+    R_ref, t_ref = poses_of(result, rows)
+    R_ref, t_ref = R_ref[:, 0], t_ref[:, 0]
+    M = R_ref * stretches_of(result)[:, 0][:, None] if per_axis else R_ref
+    ref_np, truth_np = R_ref.double().cpu().numpy(), R[owner].double().cpu().numpy()
+    sizes = None if size is None else size.double().cpu().numpy()[owner.cpu().numpy()]
+    err = [rotation_error_deg(ref_np[i], truth_np[i], category,
+                              size=None if sizes is None else sizes[i])
+           for i in range(len(ref_np))]  # fmt: skip
+    far = torch.as_tensor(np.asarray(err) > min_error_deg, device=R.device)
+    return M, t_ref, valid & far
+
+
 def pose_margin_loss(
     mesh,
     fmap: torch.Tensor,
@@ -216,6 +289,7 @@ def pose_margin_loss(
     turns_deg: tuple[float, ...] = (),
     size: torch.Tensor | None = None,
     stretch_margin: float | None = None,
+    refine_preset: str | None = None,
 ) -> tuple[torch.Tensor, dict]:
     """The module's ``L_margin`` and its stats.
 
@@ -231,6 +305,9 @@ def pose_margin_loss(
             ``stretch_margin`` the mesh is fitted to them.
         stretch_margin: the mesh's relative margin for a per-axis-scaled model
             (:func:`instance_stretch`); None renders the category mesh as it is.
+        refine_preset: refine each turn first with this preset's refinement
+            (:func:`refine_turns`; e.g. ``"default"``), on the crop's features without
+            gradients; None: the turns of the truth as they are.
 
     Returns:
         ``(loss, stats)``: stats ``margin_loss``, ``margin_win`` (share of pairs the truth
@@ -252,18 +329,29 @@ def pose_margin_loss(
     neg_M, neg_owner = [pert_M], [torch.arange(b, device=R.device).repeat_interleave(n_poses)]
     n_turn_pairs = 0
     valid = torch.ones(b * n_poses, dtype=torch.bool, device=R.device)
+    neg_t = [t.repeat_interleave(n_poses, 0)]
     if turns_deg:
-        turned, turn_valid = turn_render_matrices(mesh, R, tuple(turns_deg), category, size,
-                                                  stretch_margin)  # fmt: skip
+        turn_owner = torch.arange(b, device=R.device).repeat_interleave(len(turns_deg))
+        if refine_preset is None:
+            turned, turn_valid = turn_render_matrices(mesh, R, tuple(turns_deg), category, size,
+                                                      stretch_margin)  # fmt: skip
+            turned_t = t[turn_owner]
+        else:
+            still = crop_observation(fmap.detach(), K, stride, mesh.clutter.detach())
+            turned, turned_t, turn_valid = refine_turns(
+                mesh, still, R, t, tuple(turns_deg), category, size, stretch_margin,
+                refine_preset,
+            )  # fmt: skip
         neg_M.append(turned)
-        neg_owner.append(torch.arange(b, device=R.device).repeat_interleave(len(turns_deg)))
+        neg_t.append(turned_t)
+        neg_owner.append(turn_owner)
         valid = torch.cat([valid, turn_valid])
         n_turn_pairs = len(turned)
     obs = crop_observation(fmap, K, stride, mesh.clutter.detach())
     owner = torch.arange(b, device=fmap.device)
     neg_owner_t = torch.cat(neg_owner)
     poses_M = torch.cat([truth_M, *neg_M])
-    poses_t = torch.cat([t, t[neg_owner_t]])
+    poses_t = torch.cat([t, *neg_t])
     owners = torch.cat([owner, neg_owner_t])
     loss = render_compare(mesh, poses_M, poses_t, obs, owners).loss
     truth, neg = loss[:b][neg_owner_t], loss[b:]

@@ -171,6 +171,9 @@ def parser() -> argparse.ArgumentParser:
                    metavar="DEG", help="also turn each label about the model's up axis by these "
                    "angles as negatives, e.g. '90 270' (a box's quarter turns) or '90 180 270'; "
                    "symmetries of the instance are left out (default: none)")  # fmt: skip
+    p.add_argument("--pose-margin-refine", action="store_true",
+                   help="refine each of --pose-margin-turns first (the default preset's "
+                   "refinement, ~2x the step time): the wrong pose a search reaches from it")
     p.add_argument("--pose-margin-temperature", type=float, default=d.pose_margin_temperature,
                    metavar="T", help="scale of the loss differences in the margin's softplus "
                    f"(default {d.pose_margin_temperature})")  # fmt: skip

@@ -68,6 +68,8 @@ class TrainConfig:
     ``pose_margin_turns`` (deg) adds each crop's turns about the model's up axis by those
     angles, the symmetries of its instance left out (a box's half turn). A per-axis-scaled
     model renders each crop's instance, its quarter turns with the extents kept in the camera.
+    ``pose_margin_refine`` refines each turn first (the default preset's refinement): the
+    wrong pose a search reaches from it, not the turn of the truth.
     """
 
     data: str
@@ -130,6 +132,7 @@ class TrainConfig:
     pose_margin_max_deg: float = 30.0
     pose_margin_temperature: float = 0.005
     pose_margin_turns: tuple[float, ...] = ()
+    pose_margin_refine: bool = False
 
     def __post_init__(self) -> None:
         train_loop.require_positive(self, ("steps", "batch_size", "checkpoint_every", "log_every"))
@@ -176,6 +179,9 @@ class TrainConfig:
         if self.pose_margin_turns and get_category(self.category).has_continuous_symmetry:
             raise ConfigError(f"pose_margin_turns: every turn about up is a symmetry of a "
                               f"{self.category}, so none is a wrong pose")  # fmt: skip
+        if self.pose_margin_refine and not self.pose_margin_turns:
+            raise ConfigError("pose_margin_refine refines the pose margin's turns: give "
+                              "pose_margin_turns too")  # fmt: skip
         if self.pose_margin_turns and self.pose_margin_weight <= 0:
             raise ConfigError("pose_margin_turns needs pose_margin_weight > 0 (the turns are "
                               "the pose margin's negatives)")  # fmt: skip

@@ -121,6 +121,7 @@ def train_step(model, optimizer, batch, cfg: TrainConfig, neighbours, generator,
             cfg.pose_margin_temperature, tuple(cfg.pose_margin_turns),
             batch["size"].to(device) if "size" in batch else None,
             model.config.mesh_margin if stretch is not None else None,
+            "default" if cfg.pose_margin_refine else None,
         )  # fmt: skip
         loss = loss + cfg.pose_margin_weight * margin
         stats.update(margin_stats)

@@ -15,6 +15,7 @@ from offline_training.nemo.pose_margin import (
     instance_stretch,
     perturb_rotations,
     pose_margin_loss,
+    refine_turns,
     symmetry_axis,
     turn_negatives,
     turn_render_matrices,
@@ -155,6 +156,16 @@ def test_a_quarter_turn_of_a_stretched_box_keeps_its_extents_in_the_camera():
     assert torch.allclose(plain, turn_negatives(R, (90.0,), "box", size)[0])
     with pytest.raises(ConfigError, match="sizes"):
         turn_render_matrices(box.mesh, R, (90.0,), "box", None, 0.05)
+    # refined, with the proportions free: the half turn stays out, the fit starts from the
+    # quarter turn's extents and keeps a cuboid of the instance's proportions nearby
+    t = torch.tensor([[0.0, 0.0, 1.2]]).repeat(2, 1)
+    K = _crop_camera(2)
+    M0 = R * instance_stretch(box.mesh, size, 0.05)[:, None]
+    feats = oracle_features(box.mesh, M0, t, feature_intrinsics(K, STRIDE), (16, 16))
+    obs = crop_observation(feats, K, STRIDE, box.mesh.clutter)
+    M_ref, t_ref, valid_ref = refine_turns(box.mesh, obs, R, t, (90.0, 180.0), "box", size, 0.05)
+    assert M_ref.shape == (4, 3, 3) and not valid_ref[1] and not valid_ref[3]
+    assert torch.isfinite(M_ref).all() and (t_ref[:, 2] > 0).all()
 
 
 def test_the_truth_beats_its_turns_on_oracle_features(model):
@@ -179,6 +190,34 @@ def test_the_truth_beats_its_turns_on_oracle_features(model):
     assert math.isnan(stats["margin_turn_win"]) and 0.0 <= stats["margin_win"] <= 1.0
 
 
+def test_refined_turns_are_wrong_poses_that_fit_better_than_the_plain_turn(model):
+    R, t = _poses(4)
+    K = _crop_camera(4)
+    fk = feature_intrinsics(K, STRIDE)
+    feats = oracle_features(model.mesh, R, t, fk, (16, 16))
+    obs = crop_observation(feats, K, STRIDE, model.mesh.clutter)
+    turns = (90.0, 180.0)
+    M, t_ref, valid = refine_turns(model.mesh, obs, R, t, turns, "mug", None)
+    assert M.shape == (8, 3, 3) and t_ref.shape == (8, 3) and valid.shape == (8,)
+    from ros_pose_estimation.nemo.scoring import render_compare
+
+    owner = torch.arange(4).repeat_interleave(2)
+    refined = render_compare(model.mesh, M, t_ref, obs, owner).loss
+    plain = render_compare(model.mesh, turn_negatives(R, turns, "mug", None)[0], t[owner], obs,
+                           owner).loss  # fmt: skip
+    truth = render_compare(model.mesh, R, t, obs, torch.arange(4)).loss
+    assert (refined <= plain + 1e-6).all()  # refinement only lowers the loss
+    assert (truth[owner][valid] < refined[valid]).all()  # on oracle features the truth wins
+    # a refined turn is kept only while it stays a wrong pose (> 30 deg off the truth)
+    err = geodesic_angle(M[valid], R[owner][valid])
+    assert (torch.as_tensor(err) > math.radians(30)).all()
+    # the margin with refined turns trains like the plain one
+    loss, stats = pose_margin_loss(model.mesh, feats, K, R, t, STRIDE, "mug",
+                                   torch.Generator().manual_seed(0), n_poses=1,
+                                   turns_deg=turns, refine_preset="default")  # fmt: skip
+    assert valid.any() and math.isfinite(loss.item()) and stats["margin_turn_win"] == 1.0
+
+
 def test_gradients_reach_the_features_and_not_the_vertex_bank(model):
     R, t = _poses(2)
     K = _crop_camera(2)
@@ -199,7 +238,8 @@ def test_settings_are_checked():
                 {"pose_margin_temperature": 0.0},
                 {"pose_margin_weight": 1.0, "pose_margin_turns": (0.0,)},
                 {"pose_margin_weight": 1.0, "pose_margin_turns": (360.0,)},
-                {"pose_margin_turns": (90.0,)}):  # fmt: skip
+                {"pose_margin_turns": (90.0,)},
+                {"pose_margin_weight": 1.0, "pose_margin_refine": True}):  # fmt: skip
         with pytest.raises(ConfigError):
             TrainConfig(data="d", category="mug", out="o", **bad)
     with pytest.raises(ConfigError, match="symmetry of a bottle"):
