@@ -20,6 +20,11 @@ quarter turns, a mug's handle side; ``--pose-margin-turns``'s negatives,
 out) and prints per angle the share that scores better than the truth, and the share of crops
 that some turn beats. A per-axis-scaled model renders each crop's own instance (its quarter
 turns with the extents kept in the camera), as its training and refinement do.
+
+``--refine`` refines each turn first, as the estimator refines a start (the default preset;
+:func:`offline_training.nemo.pose_margin.refine_turns`, kept while > 30 deg off the truth), and
+the truth too: it then prints how often a refined wrong turn beats the truth and how often it
+beats the refined truth (what picks the wrong pose at run time).
 """
 
 from __future__ import annotations
@@ -35,16 +40,19 @@ from benchmarks.device_info import describe
 
 
 def probe(model, dataset, crops: int, angles: list[float], draws: int, seed: int = 0,
-          turns: tuple[float, ...] = ()) -> dict:  # fmt: skip
+          turns: tuple[float, ...] = (), refine: bool = False) -> dict:  # fmt: skip
     """``{angle: {"better": share, "mean_gap": mean L(perturbed) - L(truth)}}`` and the mean
     loss at the truth, for the model on ``crops`` items of ``dataset``; with ``turns``, the
-    same per turn about up (``"turns"``, with ``"pairs"``) and ``"turn_beats_truth"``."""
+    same per turn about up (``"turns"``, with ``"pairs"``) and ``"turn_beats_truth"``; with
+    ``refine``, the turns refined and ``"turn_beats_refined_truth"``."""
     import torch
 
     from offline_training.nemo.pose_margin import (
         crop_observation,
         instance_stretch,
         perturb_rotations,
+        refine_poses,
+        refine_turns,
         symmetry_axis,
         turn_render_matrices,
     )
@@ -76,9 +84,18 @@ def probe(model, dataset, crops: int, angles: list[float], draws: int, seed: int
                                   obs, owner.repeat_interleave(draws)).loss  # fmt: skip
             parts["gaps"][angle] = [(loss - truth.repeat_interleave(draws)).numpy()]
         if turns:
-            M, valid = turn_render_matrices(model.mesh, R, turns, model.category, size, margin)
             own = owner.repeat_interleave(len(turns))
-            loss = render_compare(model.mesh, M, t[own], obs, own).loss
+            if refine:
+                M, t_turn, valid = refine_turns(model.mesh, obs, R, t, turns, model.category,
+                                                size, margin)  # fmt: skip
+                M_truth, t_truth, _ = refine_poses(model.mesh, obs, R, t, owner, stretch)
+                parts["refined_truth"] = render_compare(model.mesh, M_truth, t_truth, obs,
+                                                        owner).loss.numpy()  # fmt: skip
+            else:
+                M, valid = turn_render_matrices(model.mesh, R, turns, model.category, size,
+                                                margin)  # fmt: skip
+                t_turn = t[own]
+            loss = render_compare(model.mesh, M, t_turn, obs, own).loss
             parts["turn_gaps"].append((loss - truth[own]).view(len(feats), -1).numpy())
             parts["turn_valid"].append(valid.view(len(feats), -1).numpy())
     n = len(index)
@@ -96,6 +113,10 @@ def probe(model, dataset, crops: int, angles: list[float], draws: int, seed: int
                                          "better": float(np.mean(g < 0)) if len(g) else None,
                                          "mean_gap": float(g.mean()) if len(g) else None}
         out["turn_beats_truth"] = float(((G < 0) & V).any(1).mean())
+        out["turns_refined"] = refine
+        if refine:  # the gaps to the refined truth: G + L(truth) - L(refined truth)
+            shift = (truth.numpy() - parts["refined_truth"])[:, None]
+            out["turn_beats_refined_truth"] = float((((G + shift) < 0) & V).any(1).mean())
     return out
 
 
@@ -114,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--draws", type=int, default=8, help="rotations per crop and angle")
     p.add_argument("--turns", type=float, nargs="+", default=[], metavar="DEG",
                    help="also turns about the model's up axis by these angles (e.g. 90 270)")
+    p.add_argument("--refine", action="store_true",
+                   help="refine the turns and the truth first (the default preset)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)  # fmt: skip
@@ -138,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"nemo_margin_probe: error: {exc}", file=sys.stderr)
             return 2
         res = probe(model, dataset, args.crops, args.angles, args.draws,
-                    turns=tuple(args.turns))  # fmt: skip
+                    turns=tuple(args.turns), refine=args.refine)  # fmt: skip
         results[path] = res
         print(f"{path} ({model.category}, {res['crops']} crops of {args.data}/{args.split}; "
               f"loss at the truth {res['loss_at_truth']:.4f})")  # fmt: skip
@@ -152,7 +175,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  turn {turn:>5s} deg: {r['better']:.3f} of {r['pairs']} score better than "
                   f"the truth (mean loss gap {r['mean_gap']:+.4f})")  # fmt: skip
         if "turn_beats_truth" in res:
-            print(f"  some turn beats the truth on {res['turn_beats_truth']:.3f} of the crops")
+            what = "refined turn" if res["turns_refined"] else "turn"
+            print(f"  some {what} beats the truth on {res['turn_beats_truth']:.3f} of the crops")
+        if "turn_beats_refined_truth" in res:
+            print(f"  some refined turn beats the refined truth on "
+                  f"{res['turn_beats_refined_truth']:.3f} of the crops")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"device": describe("cpu"), "data": args.data,

@@ -53,7 +53,15 @@ def test_probe_turns_about_up(setup, capsys):
     assert set(res["turns"]) == {"90", "180"}
     for r in res["turns"].values():  # a mug has no symmetric turn: every pair counts
         assert r["pairs"] == res["crops"] and 0.0 <= r["better"] <= 1.0
-    assert 0.0 <= res["turn_beats_truth"] <= 1.0
+    assert 0.0 <= res["turn_beats_truth"] <= 1.0 and res["turns_refined"] is False
+    # refined: the turns and the truth go through the estimator's refinement first
+    rc = nemo_margin_probe.main(["--data", str(root / "data"), "--checkpoint", str(path),
+                                 "--crops", "3", "--angles", "5", "--draws", "1",
+                                 "--turns", "180", "--refine", "--json", str(out)])  # fmt: skip
+    assert rc == 0 and "beats the refined truth" in capsys.readouterr().out
+    res = json.loads(out.read_text())["results"][str(path)]
+    assert res["turns_refined"] is True and 0.0 <= res["turn_beats_refined_truth"] <= 1.0
+    assert res["turns"]["180"]["pairs"] <= res["crops"]  # turned back near the truth: dropped
 
 
 def test_probe_exits_2_on_a_missing_checkpoint(setup, capsys):

@@ -59,6 +59,7 @@ __all__ = [
     "instance_stretch",
     "perturb_rotations",
     "pose_margin_loss",
+    "refine_poses",
     "refine_turns",
     "symmetry_axis",
     "turn_negatives",
@@ -202,6 +203,55 @@ def turn_render_matrices(
 
 
 @torch.no_grad()
+def refine_poses(
+    mesh,
+    obs: Observation,
+    R: torch.Tensor,
+    t: torch.Tensor,
+    owner: torch.Tensor,
+    factors: torch.Tensor | None = None,
+    preset: str = "default",
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Refine ``N`` starts ``R [N x 3 x 3]``, ``t [N x 3]`` (m) on crops ``owner [N]`` of
+    ``obs`` as the estimator refines (``preset``'s refinement,
+    :func:`ros_pose_estimation.nemo.refine.refine`; Levenberg-Marquardt for the default).
+    ``factors [N x 3]``: a per-axis-scaled mesh's factors at the start (its proportions are
+    then refined too); None: the mesh as it is.
+
+    Returns:
+        ``(M [N x 3 x 3], t' [N x 3], R' [N x 3 x 3])``: what :func:`render_compare` renders
+        (the rotation times the per-axis factors), where, and the refined rotation.
+    """
+    from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
+    from ros_pose_estimation.nemo.pose_param import OFFSET, SHAPE, initial_params
+    from ros_pose_estimation.nemo.presets import InferenceConfig, LMSchedule
+    from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine, stretches_of
+    from ros_pose_estimation.nemo.scoring import RenderObjective
+
+    config = InferenceConfig.named(preset)
+    t_start = t
+    if factors is not None:  # the same image: the mesh's geometric mean 1, the distance scaled
+        g = factors.prod(-1) ** (1.0 / 3.0)
+        t_start = t / g[:, None]
+    x0 = initial_params(t_start[:, 2].clamp_min(1e-3), shape=factors is not None)
+    uv = (obs.K[owner] @ t_start[:, :, None])[:, :, 0]
+    x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor[owner]) / obs.offset_unit[owner, None]
+    if factors is not None:
+        x0[:, SHAPE] = torch.stack([torch.log(factors[:, 1] / factors[:, 0]),
+                                    torch.log(factors[:, 2] / factors[:, 0])], -1)  # fmt: skip
+    rows = Observation(features=obs.features[owner], clutter=obs.clutter[owner], K=obs.K[owner],
+                       anchor=obs.anchor[owner], box_side=obs.box_side[owner])  # fmt: skip
+    schedule = config.refinement
+    objective = (GaussNewtonRenderCompare(mesh, rows, config.loss)
+                 if isinstance(schedule, LMSchedule) else RenderObjective(mesh, rows, config.loss))
+    result = refine(objective, rows, x0[:, None], R[:, None], schedule,
+                    param_scale(config, x0), proportion_prior=config.proportion_prior)  # fmt: skip
+    R_ref, t_ref = poses_of(result, rows)
+    R_ref, t_ref = R_ref[:, 0], t_ref[:, 0]
+    M = R_ref if factors is None else R_ref * stretches_of(result)[:, 0][:, None]
+    return M, t_ref, R_ref
+
+
 def refine_turns(
     mesh,
     obs: Observation,
@@ -218,8 +268,7 @@ def refine_turns(
     that win at run time ("Second opinions" in BENCHMARKS.md), not the turns of the truth.
 
     Every turn of :func:`turn_render_matrices` (a per-axis-scaled model: with its proportions
-    as parameters, started from the turned extents) is refined by ``preset``'s refinement
-    (:func:`ros_pose_estimation.nemo.refine.refine`, Levenberg-Marquardt for the default) on
+    as parameters, started from the turned extents) goes through :func:`refine_poses` on
     ``obs`` (whole crops, :func:`crop_observation`; the features are only read).
 
     Returns:
@@ -228,42 +277,16 @@ def refine_turns(
         ``valid`` is False where the turn is a symmetry of the instance or where refinement
         brought it back within ``min_error_deg`` of the truth (then it is no wrong pose).
     """
-    from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
-    from ros_pose_estimation.nemo.pose_param import OFFSET, SHAPE, initial_params
-    from ros_pose_estimation.nemo.presets import InferenceConfig, LMSchedule
-    from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine, stretches_of
-    from ros_pose_estimation.nemo.scoring import RenderObjective
-
-    config = InferenceConfig.named(preset)
     b, n = R.shape[0], len(turns_deg)
     turned, _, valid = turn_negatives(R, turns_deg, category, size)
     owner = torch.arange(b, device=R.device).repeat_interleave(n)
-    t_start = t[owner]
-    per_axis = stretch_margin is not None
-    if per_axis:
+    factors = None
+    if stretch_margin is not None:
         if size is None:
             raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
-        factors = turn_render_matrices(mesh, R, turns_deg, category, size,
-                                       stretch_margin)[0]  # fmt: skip
-        factors = torch.linalg.vector_norm(factors, dim=1)  # [B*T x 3] the column norms
-        g = factors.prod(-1) ** (1.0 / 3.0)  # the refinement keeps the geometric mean 1
-        t_start = t_start / g[:, None]
-    x0 = initial_params(t_start[:, 2].clamp_min(1e-3), shape=per_axis)
-    uv = (obs.K[owner] @ t_start[:, :, None])[:, :, 0]
-    x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor[owner]) / obs.offset_unit[owner, None]
-    if per_axis:
-        x0[:, SHAPE] = torch.stack([torch.log(factors[:, 1] / factors[:, 0]),
-                                    torch.log(factors[:, 2] / factors[:, 0])], -1)  # fmt: skip
-    rows = Observation(features=obs.features[owner], clutter=obs.clutter[owner], K=obs.K[owner],
-                       anchor=obs.anchor[owner], box_side=obs.box_side[owner])  # fmt: skip
-    schedule = config.refinement
-    objective = (GaussNewtonRenderCompare(mesh, rows, config.loss)
-                 if isinstance(schedule, LMSchedule) else RenderObjective(mesh, rows, config.loss))
-    result = refine(objective, rows, x0[:, None], turned[:, None], schedule,
-                    param_scale(config, x0), proportion_prior=config.proportion_prior)  # fmt: skip
-    R_ref, t_ref = poses_of(result, rows)
-    R_ref, t_ref = R_ref[:, 0], t_ref[:, 0]
-    M = R_ref * stretches_of(result)[:, 0][:, None] if per_axis else R_ref
+        M0 = turn_render_matrices(mesh, R, turns_deg, category, size, stretch_margin)[0]
+        factors = torch.linalg.vector_norm(M0, dim=1)  # [B*T x 3]: the columns' norms
+    M, t_ref, R_ref = refine_poses(mesh, obs, turned, t[owner], owner, factors, preset)
     ref_np, truth_np = R_ref.double().cpu().numpy(), R[owner].double().cpu().numpy()
     sizes = None if size is None else size.double().cpu().numpy()[owner.cpu().numpy()]
     err = [rotation_error_deg(ref_np[i], truth_np[i], category,
