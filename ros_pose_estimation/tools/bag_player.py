@@ -217,7 +217,7 @@ class BagPlayer:
             if out is None:
                 summary.skipped_messages += 1
                 continue
-            if not self._wait_until(schedule.due_ns(bag_ns), schedule):
+            if not self._wait_until(bag_ns, schedule):
                 break
             self._publish_clock(bag_ns)
             out.publisher.publish(raw)
@@ -235,13 +235,16 @@ class BagPlayer:
         summary.bag_s += (last - start) / NS_PER_S  # also for a pass cut short by stop()
         return not self._stop.is_set()
 
-    def _wait_until(self, due_ns: int, schedule: Schedule) -> bool:
-        """Sleep until ``due_ns``, publishing /clock meanwhile; False if stopped."""
+    def _wait_until(self, bag_ns: int, schedule: Schedule) -> bool:
+        """Sleep until the message at ``bag_ns`` is due, publishing /clock meanwhile; False if
+        stopped. The clock never runs past ``bag_ns``: a late wake-up (a loaded machine) must
+        not put /clock ahead of the message still to come."""
+        due_ns = schedule.due_ns(bag_ns)
         period = round(NS_PER_S / self.options.clock_hz) if self._clock_pub else 0
         while not self._stop.is_set():
             now = time.monotonic_ns()
             if period and schedule.rate > 0 and now >= self._next_clock_ns:
-                self._publish_clock(schedule.bag_time_at(now))
+                self._publish_clock(min(schedule.bag_time_at(now), bag_ns))
                 self._next_clock_ns = now + period
             if now >= due_ns:
                 return True

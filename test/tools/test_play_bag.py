@@ -62,6 +62,28 @@ def test_schedule_is_absolute_so_delays_do_not_accumulate():
     assert fast.due_ns(T0 + 5 * NS) == 7
 
 
+def test_clock_never_runs_ahead_of_the_message_still_to_come():
+    """A late wake-up (a loaded machine) must not publish /clock past the next message."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from ros_pose_estimation.tools.bag_player import BagPlayer
+
+    published = []
+    player = object.__new__(BagPlayer)  # no node: only the waiting and the clock
+    player.options = PlayOptions(rate=4.0, clock_hz=50.0)
+    player._clock_pub = SimpleNamespace(publish=published.append)
+    player._clock_cls = lambda: SimpleNamespace(clock=SimpleNamespace(sec=0, nanosec=0))
+    player._stop = threading.Event()
+    now = time.monotonic_ns()
+    # the pass began 2 wall seconds ago: 8 s of bag at rate 4, far past the message at 1 s
+    schedule = Schedule(rate=4.0, wall0_ns=now - 2 * NS, bag0_ns=T0)
+    player._next_clock_ns, player._last_clock_ns = now - NS, 0
+    assert player._wait_until(T0 + NS, schedule)
+    assert [m.clock.sec * NS + m.clock.nanosec for m in published] == [T0 + NS]
+
+
 def test_summary_format_lists_topics_rates_and_skips():
     s = PlaybackSummary(
         counts={"/a": 10, "/b": 5}, types={"/a": "std_msgs/msg/String"}, wall_s=2.0, bag_s=4.0
