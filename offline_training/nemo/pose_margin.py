@@ -169,20 +169,35 @@ def turn_negatives(
         ``R[b]`` by ``turns_deg[j]``; ``valid`` is False where the turn is within 1 deg of a
         symmetry of the instance.
     """
-    n = len(turns_deg)
     Rz = torch.stack([_rot_z(a) for a in turns_deg]).to(R)  # [T x 3 x 3]
     turned = (R[:, None] @ Rz[None]).reshape(-1, 3, 3)
     angle = R.new_tensor(list(turns_deg)).repeat(R.shape[0])
-    truth = R.detach().double().cpu().numpy()
+    owner = torch.arange(R.shape[0], device=R.device).repeat_interleave(len(turns_deg))
+    valid = _errors_deg(turned, R[owner], category, size, owner) > _SYMMETRIC_DEG
+    return turned, angle, valid
+
+
+def _errors_deg(R_a: torch.Tensor, R_b: torch.Tensor, category: str, size: torch.Tensor | None,
+                owner: torch.Tensor) -> torch.Tensor:  # fmt: skip
+    """``[N]`` symmetry-aware angles (deg) between ``R_a[i]`` and ``R_b[i]`` (``[N x 3 x 3]``),
+    with the symmetries of instance ``size[owner[i]]`` (``size [B x 3]``, or None)."""
+    a, b = R_a.detach().double().cpu().numpy(), R_b.detach().double().cpu().numpy()
     sizes = None if size is None else size.detach().double().cpu().numpy()
-    turned_np = turned.detach().double().cpu().numpy()
-    valid = np.ones(len(turned_np), dtype=bool)
-    for b in range(R.shape[0]):
-        for j in range(n):
-            err = rotation_error_deg(turned_np[b * n + j], truth[b], category,
-                                     size=None if sizes is None else sizes[b])  # fmt: skip
-            valid[b * n + j] = bool(err > _SYMMETRIC_DEG)
-    return turned, angle, torch.as_tensor(valid, device=R.device)
+    rows = owner.cpu().numpy()
+    err = [rotation_error_deg(a[i], b[i], category, size=None if sizes is None else sizes[rows[i]])
+           for i in range(len(a))]  # fmt: skip
+    return torch.as_tensor(np.asarray(err, dtype=np.float64).reshape(-1), device=R_a.device)
+
+
+def _turn_factors(mesh, size: torch.Tensor, turns_deg: tuple[float, ...],
+                  stretch_margin: float) -> torch.Tensor:  # fmt: skip
+    """``[B*T x 3]`` a per-axis-scaled mesh's factors for each label's turns: the instance's
+    own, a quarter turn's from the swapped x and y extents (its extents kept in the camera)."""
+    n = len(turns_deg)
+    factors = instance_stretch(mesh, size, stretch_margin).repeat_interleave(n, 0)
+    swapped = instance_stretch(mesh, size[:, [1, 0, 2]], stretch_margin).repeat_interleave(n, 0)
+    quarter = torch.tensor([_is_quarter_turn(a) for a in turns_deg]).repeat(size.shape[0])
+    return torch.where(quarter[:, None].to(size.device), swapped, factors)
 
 
 def turn_render_matrices(
@@ -197,17 +212,12 @@ def turn_render_matrices(
     ``(M [B*T x 3 x 3], valid [B*T])``. ``M`` is the turned rotation, times the instance's
     per-axis factors when ``stretch_margin`` is given, a quarter turn's computed from the
     swapped x and y extents (the instance's extents kept in the camera)."""
+    if stretch_margin is not None and size is None:
+        raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
     turned, _, valid = turn_negatives(R, turns_deg, category, size)
     if stretch_margin is None:
         return turned, valid
-    if size is None:
-        raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
-    n, size = len(turns_deg), size.to(R)
-    factors = instance_stretch(mesh, size, stretch_margin).repeat_interleave(n, 0)
-    quarter = torch.tensor([_is_quarter_turn(a) for a in turns_deg]).repeat(R.shape[0])
-    swapped = instance_stretch(mesh, size[:, [1, 0, 2]], stretch_margin).repeat_interleave(n, 0)
-    factors = torch.where(quarter[:, None].to(R.device), swapped, factors)
-    return turned * factors[:, None], valid
+    return turned * _turn_factors(mesh, size.to(R), turns_deg, stretch_margin)[:, None], valid
 
 
 @torch.no_grad()
@@ -285,22 +295,14 @@ def refine_turns(
         ``valid`` is False where the turn is a symmetry of the instance or where refinement
         brought it back within ``min_error_deg`` of the truth (then it is no wrong pose).
     """
-    b, n = R.shape[0], len(turns_deg)
+    if stretch_margin is not None and size is None:
+        raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
     turned, _, valid = turn_negatives(R, turns_deg, category, size)
-    owner = torch.arange(b, device=R.device).repeat_interleave(n)
-    factors = None
-    if stretch_margin is not None:
-        if size is None:
-            raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
-        M0 = turn_render_matrices(mesh, R, turns_deg, category, size, stretch_margin)[0]
-        factors = torch.linalg.vector_norm(M0, dim=1)  # [B*T x 3]: the columns' norms
+    owner = torch.arange(R.shape[0], device=R.device).repeat_interleave(len(turns_deg))
+    factors = (None if stretch_margin is None
+               else _turn_factors(mesh, size.to(R), turns_deg, stretch_margin))  # fmt: skip
     M, t_ref, R_ref = refine_poses(mesh, obs, turned, t[owner], owner, factors, preset)
-    ref_np, truth_np = R_ref.double().cpu().numpy(), R[owner].double().cpu().numpy()
-    sizes = None if size is None else size.double().cpu().numpy()[owner.cpu().numpy()]
-    err = [rotation_error_deg(ref_np[i], truth_np[i], category,
-                              size=None if sizes is None else sizes[i])
-           for i in range(len(ref_np))]  # fmt: skip
-    far = torch.as_tensor(np.asarray(err) > min_error_deg, device=R.device)
+    far = _errors_deg(R_ref, R[owner], category, size, owner) > min_error_deg
     return M, t_ref, valid & far
 
 

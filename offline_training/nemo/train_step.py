@@ -35,7 +35,6 @@ from ros_pose_estimation.nemo.neural_mesh import NeuralMesh
 
 __all__ = [
     "freeze_backbone_parts",
-    "instance_stretch",
     "lr_factor",
     "make_optimizer",
     "set_learning_rate",

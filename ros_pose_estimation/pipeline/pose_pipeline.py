@@ -210,9 +210,9 @@ class PosePipeline:
         for estimator, ids in groups.values():
             for i, est in self._estimate(estimator, rgb, detections, ids, intrinsics, depth,
                                          result, up):  # fmt: skip
-                threshold = self.score_threshold(detections[i].category)
+                category = detections[i].category
+                threshold = self.score_threshold(category)
                 if est.score < threshold:
-                    category = detections[i].category
                     result.skip("low_score", f"detection {i} ({category}): score "
                                 f"{est.score:.3f} < {threshold} (the larger of min_score and "
                                 f"models.{category}.min_score)")  # fmt: skip

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import offline_training.nemo.train as train_mod
+from offline_training.nemo.pose_margin import instance_stretch
 from offline_training.nemo.train import train
 from offline_training.nemo.train_cli import main
 from offline_training.nemo.train_config import TrainConfig
 from offline_training.nemo.train_step import (
-    instance_stretch,
     lr_factor,
     make_optimizer,
     visible_vertices,
