@@ -12,8 +12,9 @@ correction; with ``-fixprop``, a per-axis-scaled model keeps its category mesh's
 proportions are refined under ``InferenceConfig.proportion_prior`` W; with ``-gravity``, given
 the world's up from the images' camera poses, as the node gets it from /tf (a rolled camera
 turned upright by it, objects stood upright on it); with ``-nostand``, without
-``InferenceConfig.stand_upright``; any of them may be appended) is one estimator; every
-selected object of an image goes to every estimator in turn
+``InferenceConfig.stand_upright``; with ``-fullres``, a model finer than stride 8 searches at
+its own stride, ``InferenceConfig.coarse_stride`` 0; any of them may be appended) is one
+estimator; every selected object of an image goes to every estimator in turn
 (``offline_training.nemo.evaluate.evaluate``: same objects, same machine load, first image
 untimed), so accuracy *and* latency per object compare across checkpoints, e.g. a new model
 against the bundled one, or the snapshots ``step_N.pt`` of a training run (a learning curve:
@@ -43,8 +44,10 @@ FIXPROP = "-fixprop"
 NOSTAND = "-nostand"
 #: ... and with this one, the estimator gets the world's up from the images' camera poses.
 GRAVITY = "-gravity"
+#: ... and with this one, a model of a finer stride searches at its own (no coarse search).
+FULLRES = "-fullres"
 _SUFFIXES = {RAW: {"view_correction": False}, FIXPROP: {"refine_proportions": False},
-             NOSTAND: {"stand_upright": False}}  # fmt: skip
+             NOSTAND: {"stand_upright": False}, FULLRES: {"coarse_stride": 0}}  # fmt: skip
 
 
 #: ... and with this one and a number, e.g. ``-prior0.05``, that proportion prior.

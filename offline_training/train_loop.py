@@ -317,12 +317,18 @@ def load_init_weights(model: torch.nn.Module, init: torch.nn.Module, path, *,
     ConfigError naming the difference when their settings (``.config.to_dict()``, or the
     configs ``ours`` / ``theirs`` when the modules are parts without one) differ in anything
     but :data:`INPUT_ONLY_SETTINGS` and ``ignore``."""
-    ours = (ours or model.config).to_dict()
-    theirs = (theirs or init.config).to_dict()
+    check_init_settings(ours or model.config, theirs or init.config, path, ignore)
+    model.load_state_dict(init.state_dict())
+
+
+def check_init_settings(ours, theirs, path, ignore=frozenset()) -> None:
+    """ConfigError naming the difference when the model configs ``ours`` and ``theirs`` (the
+    ``--init-checkpoint`` ``path``'s) differ in anything but :data:`INPUT_ONLY_SETTINGS` and
+    ``ignore``."""
+    ours, theirs = ours.to_dict(), theirs.to_dict()
     skip = INPUT_ONLY_SETTINGS | frozenset(ignore)
     diff = {k: (theirs.get(k), v) for k, v in ours.items()
             if theirs.get(k) != v and k not in skip}  # fmt: skip
     if diff:
         raise ConfigError(f"--init-checkpoint {path} has other model settings (checkpoint, "
                           f"now): {diff}; train with the checkpoint's settings")  # fmt: skip
-    model.load_state_dict(init.state_dict())

@@ -87,7 +87,8 @@ def save_resume(path: Path, model, optimizer, step: int, generator, cfg, extra: 
 def load_resume(path: Path, cfg: TrainConfig) -> dict:
     """Read ``resume.pt`` and check it was made with the same model settings as ``cfg``."""
     keys = (*MODEL_FIELDS, "category", "seed", "batch_size")
-    older = {"backbone_stages": 4}  # settings that resume files written before them lack
+    # settings that resume files written before them lack
+    older = {"backbone_stages": 4, "stride": 8}
     return train_loop.load_resume(path, RESUME_FORMAT, "NeMo", cfg, keys, older)
 
 
@@ -155,14 +156,22 @@ MESH_SETTINGS = frozenset({"mesh_kind", "n_vertices", "geodesic_level", "mesh_ma
 
 def _load_init(model: NemoModel, cfg: TrainConfig) -> str:
     """Copy the weights and neural mesh of ``cfg.init_checkpoint`` into ``model`` (strict; only
-    the crop settings may differ, :func:`.train_loop.load_init_weights`); returns the lineage:
+    the crop settings may differ, :func:`.train_loop.load_init_weights`, and the stride may be
+    finer than the checkpoint's, :meth:`FeatureNet.load_coarser`); returns the lineage:
     the checkpoint's own ``backbone_init`` (where its backbone came from), then the checkpoint.
     A view correction the checkpoint carries is left behind: it was fitted to the weights
     training is about to change."""
     from ros_pose_estimation.nemo.checkpoint import load_checkpoint
 
     init, meta = load_checkpoint(cfg.init_checkpoint, cfg.category)
-    if cfg.init_feature_net_only:  # a new neural mesh on the checkpoint's features
+    if init.config.stride > model.config.stride:  # a finer map from a coarser model's weights
+        ignore = {"stride", "per_axis_scale"} | (MESH_SETTINGS if cfg.init_feature_net_only
+                                                 else set())  # fmt: skip
+        train_loop.check_init_settings(model.config, init.config, cfg.init_checkpoint, ignore)
+        model.feature_net.load_coarser(init.feature_net)
+        if not cfg.init_feature_net_only:
+            model.mesh.load_state_dict(init.mesh.state_dict())
+    elif cfg.init_feature_net_only:  # a new neural mesh on the checkpoint's features
         train_loop.load_init_weights(model.feature_net, init.feature_net, cfg.init_checkpoint,
                                      ignore=MESH_SETTINGS, ours=model.config,
                                      theirs=init.config)  # fmt: skip

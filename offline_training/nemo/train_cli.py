@@ -71,6 +71,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone-stages", type=int, default=d.backbone_stages, metavar="N",
                    help="deepest backbone stage used (default 4; 3 stops at stride 16: "
                    "efficientnet_lite0 keeps a quarter of its weights)")
+    p.add_argument("--stride", type=int, choices=(4, 8), default=d.stride,
+                   help=f"feature stride, px of the crop per feature cell (default {d.stride}); "
+                   "4 fuses the backbone's stride-4 stage too: a finer map, ~2x the "
+                   "refinement's cost; --init-checkpoint may be a stride-8 model")
     p.add_argument("--frozen-stages", type=int, default=d.frozen_stages, metavar="K",
                    help="freeze the backbone's stem and first K of its 4 stages (0..4; "
                    f"default {d.frozen_stages}); 1 halves a CPU step of efficientnet_lite0")

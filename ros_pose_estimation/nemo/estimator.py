@@ -60,6 +60,7 @@ from ros_pose_estimation.nemo.hypotheses import (
 )
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.pose_param import (
+    LOG_D,
     MAX_LOG_PROPORTION,
     OFFSET,
     ROT,
@@ -67,7 +68,13 @@ from ros_pose_estimation.nemo.pose_param import (
     initial_params,
 )
 from ros_pose_estimation.nemo.presets import InferenceConfig, LMSchedule
-from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine, stretches_of
+from ros_pose_estimation.nemo.refine import (
+    RefineResult,
+    param_scale,
+    poses_of,
+    refine,
+    stretches_of,
+)
 from ros_pose_estimation.nemo.scoring import (
     Observation,
     RenderObjective,
@@ -137,6 +144,41 @@ def solved_shape(
     on x (box), the same object relabelled when the refined proportions made y the longer."""
     size = typical_size(model).double().cpu().numpy() * stretch
     return order_horizontal_extents(get_category(model.category), R, size)
+
+
+def start_params(obs: Observation, t: torch.Tensor, ratio: torch.Tensor | None = None,
+                 shape: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """``[B x K]`` parameters (:mod:`.pose_param`, no rotation residual: the rotation is the
+    base) that place the neural mesh's centre on ``t [B x 3]`` (m) in ``obs``'s cameras, at the
+    distance ``t_z x ratio`` (``ratio [B]``, 1 if None); with the log proportions ``shape
+    [B x 2]`` of a per-axis-scaled mesh (K = 8), else K = 6."""
+    d = t[:, 2] if ratio is None else t[:, 2] * ratio
+    uv = (obs.K @ t[:, :, None])[:, :, 0]
+    x0 = initial_params(d, shape=shape is not None)
+    x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor) / obs.offset_unit[:, None]
+    if shape is not None:
+        x0[:, SHAPE] = shape
+    return x0
+
+
+def pooled_observation(obs: Observation, prepared, clutter: torch.Tensor, stride: int
+                       ) -> Observation:  # fmt: skip
+    """``obs`` (features of the crops ``prepared`` at a finer stride) seen at ``stride``: the
+    unit features average-pooled to that grid and renormalised (cells masked out everywhere stay
+    zero), the clutter similarity against ``clutter [M x D]`` recomputed, and the feature
+    cameras, anchors and box sides of the coarser map."""
+    h, w = obs.size
+    factor = stride * h // prepared[0].rgb.shape[0]
+    features = F.normalize(F.avg_pool2d(obs.features, factor), dim=1)
+    hc, wc = features.shape[-2:]
+    K = np.stack([p.crop.intrinsics.scaled(1.0 / stride).K for p in prepared])
+    return Observation(
+        features=features,
+        clutter=clutter_similarity(features, clutter),
+        K=torch.as_tensor(K, dtype=obs.K.dtype, device=obs.K.device),
+        anchor=obs.anchor.new_tensor([[(wc - 1) / 2.0, (hc - 1) / 2.0]] * len(prepared)),
+        box_side=obs.box_side.new_tensor([p.box_side / stride for p in prepared]),
+    )
 
 
 class NemoEstimator(CategoryEstimator):
@@ -346,15 +388,12 @@ class NemoEstimator(CategoryEstimator):
         if bool((t_start[:, 2] <= 0).any()):
             raise InputError("starts: every start must lie in front of the camera (t_z > 0)")
         t = torch.as_tensor(t_start, dtype=K.dtype, device=K.device)
-        d = t[:, 2] * torch.as_tensor(ratio, dtype=K.dtype, device=K.device)
-        uv = (K @ t[:, :, None])[:, :, 0]
-        x0 = initial_params(d, shape=model.config.per_axis_scale)
-        x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor) / obs.offset_unit[:, None]
+        shape = None
         if model.config.per_axis_scale:  # start from the start's own proportions, if it has any
-            x0[:, SHAPE] = torch.as_tensor(
-                np.stack([start_proportions(model, p.size) for p in starts]), dtype=x0.dtype,
-                device=x0.device,
-            )  # fmt: skip
+            shape = torch.as_tensor(np.stack([start_proportions(model, p.size) for p in starts]),
+                                    dtype=K.dtype, device=K.device)  # fmt: skip
+        x0 = start_params(obs, t, torch.as_tensor(ratio, dtype=K.dtype, device=K.device), shape)
+        d = torch.exp(x0[:, LOG_D])
         log_d, margin = torch.log(d), math.log(tolerance)
         obs.log_d_range = torch.stack([log_d - margin, log_d + margin], -1)
         max_offset = max(config.max_offset, float(x0[:, OFFSET].abs().max()))
@@ -419,16 +458,21 @@ class NemoEstimator(CategoryEstimator):
         config = self.config
         t0 = time.perf_counter()
         obs = self._observe(model, prepared)
+        search = obs
+        if 0 < model.config.stride < config.coarse_stride:  # search coarse, finish fine
+            search = pooled_observation(obs, prepared, model.mesh.clutter, config.coarse_stride)
         sync_device(self.device)
         t1 = time.perf_counter()
-        x0, r0, maps = self._initialise(model, self.bank(model.category), obs)
+        x0, r0, maps = self._initialise(model, self.bank(model.category), search)
         sync_device(self.device)
         t2 = time.perf_counter()
         result = refine(
-            self._objective(model, obs, maps), obs, x0, r0, config.refinement,
+            self._objective(model, search, maps), search, x0, r0, config.refinement,
             param_scale(config, x0), config.max_offset, config.proportion_prior,
         )  # fmt: skip
         chosen = result.take(result.best[:, None])
+        if search is not obs:
+            chosen = self._refine_finer(model, obs, search, chosen)
         R, t = poses_of(chosen, obs)
         stretch = stretches_of(chosen)[:, 0].double().cpu().numpy()
         sync_device(self.device)
@@ -454,6 +498,22 @@ class NemoEstimator(CategoryEstimator):
             )
             for j in range(len(prepared))
         ]
+
+    def _refine_finer(self, model: NemoModel, obs: Observation, coarse: Observation,
+                      chosen: RefineResult) -> RefineResult:  # fmt: skip
+        """The pose of each detection's ``chosen [B x 1]`` row, found on the ``coarse``
+        observation, refined on ``obs`` (the model's own, finer features) by
+        ``fine_refinement``, within the coarse search's distance range."""
+        config = self.config
+        R, t = poses_of(chosen, coarse)
+        shape = chosen.x[:, 0, SHAPE] if model.config.per_axis_scale else None
+        x0 = start_params(obs, t[:, 0], shape=shape)
+        obs.log_d_range = coarse.log_d_range
+        return refine(
+            self._objective(model, obs, None), obs, x0[:, None], R, config.fine_refinement,
+            param_scale(config, x0), max(config.max_offset, float(x0[:, OFFSET].abs().max())),
+            config.proportion_prior,
+        )  # fmt: skip
 
     def _objective(self, model: NemoModel, obs: Observation, maps: ScoreMaps | None):
         """The render-and-compare objective of the refinement: its Gauss-Newton form for

@@ -240,6 +240,13 @@ class InferenceConfig:
             ``d_max`` the extreme box-derived distances of the grid's rotations
             (:func:`.pose_param.distance_prior`).
 
+    Finer features (a model whose ``stride`` is below ``coarse_stride``):
+        coarse_stride: the grid and ``refinement`` run on the model's features pooled to this
+            stride (px of the crop per cell; 0 = at the model's own stride), then the best pose
+            is refined at the model's own stride by ``fine_refinement``: the search costs what
+            it costs a stride-8 model, the finer map only sharpens the end.
+        fine_refinement: that last stage (Levenberg-Marquardt, one pose per detection).
+
     Correction:
         view_correction: apply the model's viewpoint bias correction to the refined rotation
             when its checkpoint has one (:mod:`ros_pose_estimation.core.view_correction`,
@@ -279,6 +286,10 @@ class InferenceConfig:
         steps=6, max_step=0.3, tol=5e-5, patience=1, min_steps=3, prune_after=2,
         prune_margin=0.01,
     )  # fmt: skip
+    coarse_stride: int = 8
+    fine_refinement: LMSchedule = LMSchedule(
+        steps=3, max_step=0.1, tol=5e-5, patience=1, min_steps=1, prune_after=0,
+    )  # fmt: skip
     loss: str = "nemo"
     lr_scale_distance: float = 1.0
     lr_scale_offset: float = 1.0
@@ -300,6 +311,9 @@ class InferenceConfig:
         object.__setattr__(self, "thetas_deg", tuple(float(t) for t in self.thetas_deg))
         if isinstance(self.refinement, dict):
             object.__setattr__(self, "refinement", schedule_from_dict(self.refinement))
+        if isinstance(self.fine_refinement, dict):
+            fine = schedule_from_dict({"method": "lm", **self.fine_refinement})
+            object.__setattr__(self, "fine_refinement", fine)
         _validate(
             self,
             {
@@ -315,6 +329,8 @@ class InferenceConfig:
                 "refinement an AdamSchedule or LMSchedule": isinstance(
                     self.refinement, AdamSchedule | LMSchedule
                 ),
+                "coarse_stride >= 0": self.coarse_stride >= 0,
+                "fine_refinement an LMSchedule": isinstance(self.fine_refinement, LMSchedule),
                 "lr_scale_distance >= 0": self.lr_scale_distance >= 0,
                 "lr_scale_offset >= 0": self.lr_scale_offset >= 0,
                 "max_offset > 0": self.max_offset > 0,
@@ -355,7 +371,8 @@ class InferenceConfig:
 
     def to_dict(self) -> dict:
         """Plain dict of the fields; ``refinement`` with its ``method``."""
-        return {**asdict(self), "refinement": self.refinement.to_dict()}
+        return {**asdict(self), "refinement": self.refinement.to_dict(),
+                "fine_refinement": self.fine_refinement.to_dict()}  # fmt: skip
 
 
 #: The named presets (see the module docstring): preset name -> the :class:`InferenceConfig`

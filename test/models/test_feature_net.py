@@ -41,6 +41,33 @@ def test_other_strides(stride):
         assert net(torch.rand(1, 3, 64, 32)).shape == (1, 8, 64 // stride, 32 // stride)
 
 
+def test_load_coarser_copies_each_stage_and_starts_the_finer_one_at_zero():
+    torch.manual_seed(0)
+    coarse = FeatureNet("tiny", dim=8, stride=8).eval()
+    fine = FeatureNet("tiny", dim=8, stride=4).eval()
+    fine.load_coarser(coarse)
+    theirs, mine = coarse.state_dict(), fine.state_dict()
+    for i in range(len(coarse.lateral)):  # stride 8's stage i is stride 4's stage i + 1
+        torch.testing.assert_close(mine[f"lateral.{i + 1}.weight"], theirs[f"lateral.{i}.weight"])
+    assert not fine.lateral[0].weight.any() and not fine.lateral[0].bias.any()
+    for key in theirs:
+        if not key.startswith("lateral."):
+            torch.testing.assert_close(mine[key], theirs[key])
+    with torch.no_grad():  # the same map, sampled twice as finely: close after pooling
+        image = torch.rand(2, 3, 64, 64)
+        pooled = torch.nn.functional.avg_pool2d(fine(image), 2)
+        agree = (torch.nn.functional.normalize(pooled, dim=1) * coarse(image)).sum(1)
+    assert agree.mean() > 0.8
+
+
+def test_load_coarser_refuses_another_net_or_a_finer_one():
+    fine = FeatureNet("tiny", dim=8, stride=4)
+    with pytest.raises(ConfigError, match="coarser stride"):
+        fine.load_coarser(FeatureNet("tiny", dim=16, stride=8))
+    with pytest.raises(ConfigError, match="coarser stride"):
+        FeatureNet("tiny", dim=8, stride=8).load_coarser(fine)
+
+
 def test_batch_independence_in_eval_mode(tiny):
     x = torch.rand(3, 3, 64, 64)
     with torch.no_grad():

@@ -27,7 +27,12 @@ from ros_pose_estimation.core.rotations import axis_angle_to_matrix, viewpoint_t
 from ros_pose_estimation.core.so3 import exp_map
 from ros_pose_estimation.core.view_correction import ViewCorrection
 from ros_pose_estimation.nemo.checkpoint import save_checkpoint
-from ros_pose_estimation.nemo.estimator import STAGES, NemoEstimator, feature_camera
+from ros_pose_estimation.nemo.estimator import (
+    STAGES,
+    NemoEstimator,
+    feature_camera,
+    pooled_observation,
+)
 from ros_pose_estimation.nemo.model import NemoConfig, NemoModel
 from ros_pose_estimation.nemo.presets import PRESETS, AdamSchedule, InferenceConfig, LMSchedule
 from ros_pose_estimation.nemo.scoring import oracle_features
@@ -388,3 +393,58 @@ def test_gravity_stands_an_estimate_upright_within_its_gate(model):
     np.testing.assert_allclose(same.R, plain[0].R, atol=1e-6)
     with pytest.raises(InputError, match="up: expected a finite non-zero"):
         estimator.estimate(IMAGE, dets, INTR, up=np.zeros(3))
+
+
+@pytest.fixture(scope="module")
+def fine_model() -> NemoModel:
+    """A stride-4 model (twice the cells of ``model``) with the same oracle features."""
+    torch.manual_seed(0)
+    cfg = NemoConfig(CATEGORY, backbone="tiny", dim=16, crop_size=128, n_vertices=200, stride=4)
+    m = NemoModel(cfg)
+    m.mesh.features.copy_(smooth_features(m.mesh.vertices, cfg.dim))
+    m.feature_net = OracleNet()
+    return m
+
+
+def test_pooled_observation_is_the_coarser_maps_camera(fine_model):
+    poses, dets = _scene(3, 2)
+    _set_oracle(fine_model, poses, dets)
+    estimator = NemoEstimator({CATEGORY: fine_model}, ONE_LOOK)
+    prepared = [estimator._crop(IMAGE, det, INTR, fine_model) for det in dets]
+    fine = estimator._observe(fine_model, prepared)
+    coarse = pooled_observation(fine, prepared, fine_model.mesh.clutter, 8)
+    eight = dataclasses.replace(fine_model.config, stride=8)
+    assert coarse.size == (16, 16) and fine.size == (32, 32)
+    for j, p in enumerate(prepared):
+        np.testing.assert_allclose(coarse.K[j].numpy(), feature_camera(p.crop, eight), atol=1e-5)
+    torch.testing.assert_close(coarse.box_side, fine.box_side / 2)
+    torch.testing.assert_close(coarse.anchor, torch.full((2, 2), 7.5))
+    norms = coarse.features.norm(dim=1)
+    assert bool(((norms - 1).abs() < 1e-4).logical_or(norms == 0).all())
+
+
+def test_a_finer_model_searches_coarse_and_finishes_at_its_own_stride(fine_model, monkeypatch):
+    poses, dets = _scene(4, 3)
+    _set_oracle(fine_model, poses, dets)
+    sizes = []
+    original = NemoEstimator._initialise
+
+    def spy(self, model, bank, obs):
+        sizes.append(obs.size)
+        return original(self, model, bank, obs)
+
+    monkeypatch.setattr(NemoEstimator, "_initialise", spy)
+    for coarse_stride, searched in ((8, (16, 16)), (0, (32, 32))):
+        estimator = NemoEstimator({CATEGORY: fine_model}, ONE_LOOK.replace(
+            coarse_stride=coarse_stride))  # fmt: skip
+        rot, trans = _errors(estimator.estimate(IMAGE, dets, INTR), poses)
+        assert sizes[-1] == searched
+        assert rot.max() < 4.0 and trans.max() < 0.02, (coarse_stride, rot, trans)
+
+
+def test_fine_refinement_is_a_levenberg_marquardt_schedule():
+    config = InferenceConfig(fine_refinement={"steps": 5})
+    assert isinstance(config.fine_refinement, LMSchedule) and config.fine_refinement.steps == 5
+    assert InferenceConfig(**{**config.to_dict()}).fine_refinement == config.fine_refinement
+    with pytest.raises(ConfigError, match="fine_refinement"):
+        InferenceConfig(fine_refinement=AdamSchedule())

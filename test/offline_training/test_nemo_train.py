@@ -93,6 +93,19 @@ def test_fine_tuning_starts_from_the_checkpoint_and_records_its_lineage(trained,
     assert meta["backbone_init"] == f"{first_meta['backbone_init']}; fine-tuning {start}"
 
 
+def test_a_finer_stride_fine_tunes_from_a_stride_8_checkpoint(trained, bop_root, tmp_path):
+    _, start = trained
+    first, _ = load_checkpoint(start, "mug")
+    path = train(_cfg(bop_root, tmp_path / "s4", steps=1, init_checkpoint=str(start), lr=1e-12,
+                      stride=4))  # fmt: skip
+    tuned, _ = load_checkpoint(path, "mug")
+    assert tuned.config.stride == 4 and first.config.stride == 8
+    torch.testing.assert_close(tuned.mesh.vertices, first.mesh.vertices)
+    torch.testing.assert_close(tuned.feature_net.head.weight, first.feature_net.head.weight)
+    with pytest.raises(ConfigError, match="stride"):  # never coarser than the checkpoint
+        train(_cfg(bop_root, tmp_path / "s16", steps=1, init_checkpoint=str(path), stride=8))
+
+
 def test_fine_tuning_leaves_the_start_models_view_correction_behind(trained, bop_root,
                                                                      tmp_path):
     _, start = trained
