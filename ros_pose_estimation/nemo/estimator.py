@@ -393,8 +393,7 @@ class NemoEstimator(CategoryEstimator):
             shape = torch.as_tensor(np.stack([start_proportions(model, p.size) for p in starts]),
                                     dtype=K.dtype, device=K.device)  # fmt: skip
         x0 = start_params(obs, t, torch.as_tensor(ratio, dtype=K.dtype, device=K.device), shape)
-        d = torch.exp(x0[:, LOG_D])
-        log_d, margin = torch.log(d), math.log(tolerance)
+        log_d, margin = x0[:, LOG_D], math.log(tolerance)
         obs.log_d_range = torch.stack([log_d - margin, log_d + margin], -1)
         max_offset = max(config.max_offset, float(x0[:, OFFSET].abs().max()))
         scale = param_scale(config, x0)
