@@ -166,10 +166,17 @@ def pooled_observation(obs: Observation, prepared, clutter: torch.Tensor, stride
     """``obs`` (features of the crops ``prepared`` at a finer stride) seen at ``stride``: the
     unit features average-pooled to that grid and renormalised (cells masked out everywhere stay
     zero), the clutter similarity against ``clutter [M x D]`` recomputed, and the feature
-    cameras, anchors and box sides of the coarser map."""
-    h, w = obs.size
-    factor = stride * h // prepared[0].rgb.shape[0]
-    features = F.normalize(F.avg_pool2d(obs.features, factor), dim=1)
+    cameras, anchors and box sides of the coarser map.
+
+    Raises:
+        ConfigError: ``stride`` is not a multiple of the map's or does not divide the crop.
+    """
+    size = prepared[0].rgb.shape[0]
+    fine = size // obs.size[0]
+    if stride % fine or size % stride:
+        raise ConfigError(f"coarse_stride {stride}: expected a multiple of the model's stride "
+                          f"{fine} that divides its {size} px crops")  # fmt: skip
+    features = F.normalize(F.avg_pool2d(obs.features, stride // fine), dim=1)
     hc, wc = features.shape[-2:]
     K = np.stack([p.crop.intrinsics.scaled(1.0 / stride).K for p in prepared])
     return Observation(

@@ -242,7 +242,8 @@ class InferenceConfig:
 
     Finer features (a model whose ``stride`` is below ``coarse_stride``):
         coarse_stride: the grid and ``refinement`` run on the model's features pooled to this
-            stride (px of the crop per cell; 0 = at the model's own stride), then the best pose
+            stride (px of the crop per cell; a multiple of the model's that divides its crop;
+            0 = at the model's own stride), then the best pose
             is refined at the model's own stride by ``fine_refinement``: the search costs what
             it costs a stride-8 model, the finer map only sharpens the end.
         fine_refinement: that last stage (Levenberg-Marquardt, one pose per detection).

@@ -421,6 +421,8 @@ def test_pooled_observation_is_the_coarser_maps_camera(fine_model):
     torch.testing.assert_close(coarse.anchor, torch.full((2, 2), 7.5))
     norms = coarse.features.norm(dim=1)
     assert bool(((norms - 1).abs() < 1e-4).logical_or(norms == 0).all())
+    with pytest.raises(ConfigError, match="coarse_stride 6"):
+        pooled_observation(fine, prepared, fine_model.mesh.clutter, 6)
 
 
 def test_a_finer_model_searches_coarse_and_finishes_at_its_own_stride(fine_model, monkeypatch):
