@@ -87,6 +87,11 @@ def instance_stretch(mesh, size: torch.Tensor, margin: float) -> torch.Tensor:
     return size * (1.0 + margin) / extent
 
 
+def _check_sizes(size: torch.Tensor | None, stretch_margin: float | None) -> None:
+    if stretch_margin is not None and size is None:
+        raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
+
+
 def _rot_z(deg: float) -> torch.Tensor:
     a = math.radians(deg)
     c, s = math.cos(a), math.sin(a)
@@ -212,8 +217,7 @@ def turn_render_matrices(
     ``(M [B*T x 3 x 3], valid [B*T])``. ``M`` is the turned rotation, times the instance's
     per-axis factors when ``stretch_margin`` is given, a quarter turn's computed from the
     swapped x and y extents (the instance's extents kept in the camera)."""
-    if stretch_margin is not None and size is None:
-        raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
+    _check_sizes(size, stretch_margin)
     turned, _, valid = turn_negatives(R, turns_deg, category, size)
     if stretch_margin is None:
         return turned, valid
@@ -241,24 +245,24 @@ def refine_poses(
         (the rotation times the per-axis factors), where, and the refined rotation.
     """
     from ros_pose_estimation.nemo.gauss_newton import GaussNewtonRenderCompare
-    from ros_pose_estimation.nemo.pose_param import OFFSET, SHAPE, initial_params
     from ros_pose_estimation.nemo.presets import InferenceConfig, LMSchedule
-    from ros_pose_estimation.nemo.refine import param_scale, poses_of, refine, stretches_of
+    from ros_pose_estimation.nemo.refine import (
+        param_scale,
+        poses_of,
+        refine,
+        start_params,
+        stretches_of,
+    )
     from ros_pose_estimation.nemo.scoring import RenderObjective
 
     config = InferenceConfig.named(preset)
-    t_start = t
-    if factors is not None:  # the same image: the mesh's geometric mean 1, the distance scaled
-        g = factors.prod(-1) ** (1.0 / 3.0)
-        t_start = t / g[:, None]
-    x0 = initial_params(t_start[:, 2].clamp_min(1e-3), shape=factors is not None)
-    uv = (obs.K[owner] @ t_start[:, :, None])[:, :, 0]
-    x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor[owner]) / obs.offset_unit[owner, None]
-    if factors is not None:
-        x0[:, SHAPE] = torch.stack([torch.log(factors[:, 1] / factors[:, 0]),
-                                    torch.log(factors[:, 2] / factors[:, 0])], -1)  # fmt: skip
     rows = Observation(features=obs.features[owner], clutter=obs.clutter[owner], K=obs.K[owner],
                        anchor=obs.anchor[owner], box_side=obs.box_side[owner])  # fmt: skip
+    ratio = shape = None
+    if factors is not None:  # the same image: the mesh's geometric mean 1, the distance scaled
+        ratio = factors.prod(-1) ** (-1.0 / 3.0)
+        shape = torch.log(factors[:, 1:] / factors[:, :1])
+    x0 = start_params(rows, t, ratio, shape)
     schedule = config.refinement
     objective = (GaussNewtonRenderCompare(mesh, rows, config.loss)
                  if isinstance(schedule, LMSchedule) else RenderObjective(mesh, rows, config.loss))
@@ -295,8 +299,7 @@ def refine_turns(
         ``valid`` is False where the turn is a symmetry of the instance or where refinement
         brought it back within ``min_error_deg`` of the truth (then it is no wrong pose).
     """
-    if stretch_margin is not None and size is None:
-        raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
+    _check_sizes(size, stretch_margin)
     turned, _, valid = turn_negatives(R, turns_deg, category, size)
     owner = torch.arange(R.shape[0], device=R.device).repeat_interleave(len(turns_deg))
     factors = (None if stretch_margin is None
@@ -349,8 +352,7 @@ def pose_margin_loss(
     """
     if temperature <= 0 or n_poses < 1:
         raise ConfigError(f"need temperature > 0 and n_poses >= 1, got {temperature}, {n_poses}")
-    if stretch_margin is not None and size is None:
-        raise ConfigError("a per-axis-scaled pose margin needs the instances' sizes")
+    _check_sizes(size, stretch_margin)
     b = fmap.shape[0]
     R_pert, _ = perturb_rotations(R, n_poses, min_deg, max_deg, generator,
                                   symmetry_axis(category))  # fmt: skip

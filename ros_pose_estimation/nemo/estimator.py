@@ -73,6 +73,7 @@ from ros_pose_estimation.nemo.refine import (
     param_scale,
     poses_of,
     refine,
+    start_params,
     stretches_of,
 )
 from ros_pose_estimation.nemo.scoring import (
@@ -88,9 +89,10 @@ __all__ = ["STAGES", "NemoEstimator", "feature_camera"]
 STAGES = ("crop", "features", "init", "refine", "total")
 
 
-def feature_camera(crop: Crop, config: NemoConfig) -> np.ndarray:
-    """``[3 x 3]`` camera matrix (px) of the crop's feature map (``crop_size / stride`` cells)."""
-    return crop.intrinsics.scaled(1.0 / config.stride).K
+def feature_camera(crop: Crop, config: NemoConfig, stride: int | None = None) -> np.ndarray:
+    """``[3 x 3]`` camera matrix (px) of the crop's feature map (``crop_size / stride`` cells;
+    ``stride`` None: the model's)."""
+    return crop.intrinsics.scaled(1.0 / (stride or config.stride)).K
 
 
 def shape_points(model: NemoModel, max_points: int = 2000) -> torch.Tensor:
@@ -146,27 +148,12 @@ def solved_shape(
     return order_horizontal_extents(get_category(model.category), R, size)
 
 
-def start_params(obs: Observation, t: torch.Tensor, ratio: torch.Tensor | None = None,
-                 shape: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
-    """``[B x K]`` parameters (:mod:`.pose_param`, no rotation residual: the rotation is the
-    base) that place the neural mesh's centre on ``t [B x 3]`` (m) in ``obs``'s cameras, at the
-    distance ``t_z x ratio`` (``ratio [B]``, 1 if None); with the log proportions ``shape
-    [B x 2]`` of a per-axis-scaled mesh (K = 8), else K = 6."""
-    d = t[:, 2] if ratio is None else t[:, 2] * ratio
-    uv = (obs.K @ t[:, :, None])[:, :, 0]
-    x0 = initial_params(d, shape=shape is not None)
-    x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor) / obs.offset_unit[:, None]
-    if shape is not None:
-        x0[:, SHAPE] = shape
-    return x0
-
-
-def pooled_observation(obs: Observation, prepared, clutter: torch.Tensor, stride: int
+def pooled_observation(obs: Observation, prepared, model: NemoModel, stride: int
                        ) -> Observation:  # fmt: skip
     """``obs`` (features of the crops ``prepared`` at a finer stride) seen at ``stride``: the
     unit features average-pooled to that grid and renormalised (cells masked out everywhere stay
-    zero), the clutter similarity against ``clutter [M x D]`` recomputed, and the feature
-    cameras, anchors and box sides of the coarser map.
+    zero), the clutter similarity against ``model``'s clutter features recomputed, and the
+    feature cameras, anchors and box sides of the coarser map.
 
     Raises:
         ConfigError: ``stride`` is not a multiple of the map's or does not divide the crop.
@@ -178,10 +165,10 @@ def pooled_observation(obs: Observation, prepared, clutter: torch.Tensor, stride
                           f"{fine} that divides its {size} px crops")  # fmt: skip
     features = F.normalize(F.avg_pool2d(obs.features, stride // fine), dim=1)
     hc, wc = features.shape[-2:]
-    K = np.stack([p.crop.intrinsics.scaled(1.0 / stride).K for p in prepared])
+    K = np.stack([feature_camera(p.crop, model.config, stride) for p in prepared])
     return Observation(
         features=features,
-        clutter=clutter_similarity(features, clutter),
+        clutter=clutter_similarity(features, model.mesh.clutter),
         K=torch.as_tensor(K, dtype=obs.K.dtype, device=obs.K.device),
         anchor=obs.anchor.new_tensor([[(wc - 1) / 2.0, (hc - 1) / 2.0]] * len(prepared)),
         box_side=obs.box_side.new_tensor([p.box_side / stride for p in prepared]),
@@ -402,14 +389,10 @@ class NemoEstimator(CategoryEstimator):
         x0 = start_params(obs, t, torch.as_tensor(ratio, dtype=K.dtype, device=K.device), shape)
         log_d, margin = x0[:, LOG_D], math.log(tolerance)
         obs.log_d_range = torch.stack([log_d - margin, log_d + margin], -1)
-        max_offset = max(config.max_offset, float(x0[:, OFFSET].abs().max()))
         scale = param_scale(config, x0)
         if fix_rotation:
             scale[ROT] = 0.0
-        result = refine(
-            self._objective(model, obs, None), obs, x0[:, None], R0[:, None],
-            config.refinement, scale, max_offset, config.proportion_prior,
-        )  # fmt: skip
+        result = self._refine_one(model, obs, x0, R0, config.refinement, scale)
         R, t_ref = poses_of(result, obs)
         stretch = stretches_of(result)[:, 0].double().cpu().numpy()
         sync_device(self.device)
@@ -466,7 +449,7 @@ class NemoEstimator(CategoryEstimator):
         obs = self._observe(model, prepared)
         search = obs
         if 0 < model.config.stride < config.coarse_stride:  # search coarse, finish fine
-            search = pooled_observation(obs, prepared, model.mesh.clutter, config.coarse_stride)
+            search = pooled_observation(obs, prepared, model, config.coarse_stride)
         sync_device(self.device)
         t1 = time.perf_counter()
         x0, r0, maps = self._initialise(model, self.bank(model.category), search)
@@ -515,10 +498,18 @@ class NemoEstimator(CategoryEstimator):
         shape = chosen.x[:, 0, SHAPE] if model.config.per_axis_scale else None
         x0 = start_params(obs, t[:, 0], shape=shape)
         obs.log_d_range = coarse.log_d_range
+        return self._refine_one(model, obs, x0, R[:, 0], config.fine_refinement,
+                                param_scale(config, x0))  # fmt: skip
+
+    def _refine_one(self, model: NemoModel, obs: Observation, x0: torch.Tensor,
+                    R0: torch.Tensor, schedule, scale: torch.Tensor) -> RefineResult:  # fmt: skip
+        """One start per detection (``x0 [B x K]``, ``R0 [B x 3 x 3]``) refined on ``obs`` by
+        ``schedule``; the centre may stay as far off the box as the starts lie."""
+        config = self.config
+        max_offset = max(config.max_offset, float(x0[:, OFFSET].abs().max()))
         return refine(
-            self._objective(model, obs, None), obs, x0[:, None], R, config.fine_refinement,
-            param_scale(config, x0), max(config.max_offset, float(x0[:, OFFSET].abs().max())),
-            config.proportion_prior,
+            self._objective(model, obs, None), obs, x0[:, None], R0[:, None], schedule, scale,
+            max_offset, config.proportion_prior,
         )  # fmt: skip
 
     def _objective(self, model: NemoModel, obs: Observation, maps: ScoreMaps | None):

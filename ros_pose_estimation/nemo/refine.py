@@ -37,6 +37,7 @@ from ros_pose_estimation.nemo.pose_param import (
     OFFSET,
     SHAPE,
     compose_pose,
+    initial_params,
     stretch_of,
 )
 from ros_pose_estimation.nemo.presets import AdamSchedule, InferenceConfig, LMSchedule
@@ -49,7 +50,7 @@ from ros_pose_estimation.nemo.refine_state import (
 from ros_pose_estimation.nemo.scoring import CompareResult, Observation
 
 __all__ = ["Objective", "RefineResult", "adam_steps", "param_scale", "poses_of", "refine",
-           "stretches_of"]
+           "start_params", "stretches_of"]
 
 _ADAM_EPS = 1e-8
 
@@ -176,6 +177,22 @@ def poses_of(result: RefineResult, obs: Observation) -> tuple[torch.Tensor, torc
             obs.anchor.to(x)[owner], obs.offset_unit.to(x)[owner],
         )  # fmt: skip
     return R.view(b, k, 3, 3), t.view(b, k, 3)
+
+
+def start_params(obs: Observation, t: torch.Tensor, ratio: torch.Tensor | None = None,
+                 shape: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+    """The inverse of :func:`poses_of` for one start per row: ``[B x K]`` parameters
+    (:mod:`.pose_param`, no rotation residual: the rotation is the base) that place the neural
+    mesh's centre on ``t [B x 3]`` (m) in ``obs``'s cameras, at the distance ``t_z x ratio``
+    (``ratio [B]``, 1 if None); with the log proportions ``shape [B x 2]`` of a
+    per-axis-scaled mesh (K = 8), else K = 6."""
+    d = t[:, 2] if ratio is None else t[:, 2] * ratio
+    uv = (obs.K @ t[:, :, None])[:, :, 0]
+    x0 = initial_params(d, shape=shape is not None)
+    x0[:, OFFSET] = (uv[:, :2] / uv[:, 2:] - obs.anchor) / obs.offset_unit[:, None]
+    if shape is not None:
+        x0[:, SHAPE] = shape
+    return x0
 
 
 def stretches_of(result: RefineResult) -> torch.Tensor:

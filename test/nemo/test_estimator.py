@@ -412,7 +412,7 @@ def test_pooled_observation_is_the_coarser_maps_camera(fine_model):
     estimator = NemoEstimator({CATEGORY: fine_model}, ONE_LOOK)
     prepared = [estimator._crop(IMAGE, det, INTR, fine_model) for det in dets]
     fine = estimator._observe(fine_model, prepared)
-    coarse = pooled_observation(fine, prepared, fine_model.mesh.clutter, 8)
+    coarse = pooled_observation(fine, prepared, fine_model, 8)
     eight = dataclasses.replace(fine_model.config, stride=8)
     assert coarse.size == (16, 16) and fine.size == (32, 32)
     for j, p in enumerate(prepared):
@@ -422,7 +422,7 @@ def test_pooled_observation_is_the_coarser_maps_camera(fine_model):
     norms = coarse.features.norm(dim=1)
     assert bool(((norms - 1).abs() < 1e-4).logical_or(norms == 0).all())
     with pytest.raises(ConfigError, match="coarse_stride 6"):
-        pooled_observation(fine, prepared, fine_model.mesh.clutter, 6)
+        pooled_observation(fine, prepared, fine_model, 6)
 
 
 def test_a_finer_model_searches_coarse_and_finishes_at_its_own_stride(fine_model, monkeypatch):
