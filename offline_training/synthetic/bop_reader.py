@@ -69,6 +69,8 @@ class BopObject:
             :data:`BOX_SOURCES`; None when no source was consulted (the object is known to
             have no visible pixel, or its model could not be read).
         no_box_reason: why ``bbox_visib`` is None ("" when there is a box).
+        mask_visib_path: where this object's ``mask_visib`` PNG is (whether or not it exists or
+            was loaded): :meth:`visible_mask` reads it on demand.
     """
 
     obj_id: int
@@ -83,6 +85,15 @@ class BopObject:
     bbox_visib: tuple[int, int, int, int] | None = None
     bbox_source: str | None = None
     no_box_reason: str = ""
+    mask_visib_path: Path | None = None
+
+    def visible_mask(self) -> np.ndarray | None:
+        """``[H x W]`` bool visible part: ``mask_visib`` when loaded, else read from
+        ``mask_visib_path`` (a dataset opened with ``load_masks=False``), else None (not
+        stored). Read again on every call: cache it where it is used often."""
+        if self.mask_visib is not None or self.mask_visib_path is None:
+            return self.mask_visib
+        return read_mask(self.mask_visib_path)
 
     @property
     def T_cam_obj(self) -> np.ndarray:
@@ -381,6 +392,7 @@ class BopDataset:
                 mask=read_mask(paths["mask"]) if self.load_masks else None,
                 mask_visib=read_mask(paths["mask_visib"]) if self.load_masks else None,
                 info=dict(infos[k]) if k < len(infos) else {},
+                mask_visib_path=paths["mask_visib"],
             )  # fmt: skip
             self._derive(obj, paths, K, (rgb.shape[1], rgb.shape[0]))
             objects.append(obj)

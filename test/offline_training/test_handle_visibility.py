@@ -1,5 +1,6 @@
 """Mug handle visibility (NOCS protocol): which faces are the handle, when it is seen."""
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -10,6 +11,7 @@ from offline_training.handle_visibility import (
     handle_pixels,
     handle_visible,
 )
+from offline_training.synthetic.bop_reader import BopObject
 from ros_pose_estimation.core.mesh import TriMesh
 from ros_pose_estimation.core.rotations import look_at
 from ros_pose_estimation.render.rasterizer import rasterize
@@ -76,9 +78,8 @@ def test_an_occluding_object_hides_the_handle_through_the_visible_mask():
     assert handle_visible(mug, R, t, K, SIZE, mask) is False
 
 
-class _Obj:
-    def __init__(self, category, obj_id, R, t):
-        self.category, self.obj_id, self.R, self.t, self.mask_visib = category, obj_id, R, t, None
+def _Obj(category, obj_id, R, t, mask_visib_path=None):
+    return BopObject(obj_id, category, R, t, mask_visib_path=mask_visib_path)
 
 
 class _Sample:
@@ -109,3 +110,29 @@ def test_mug_handles_caches_meshes_and_says_why_it_has_no_verdict():
     assert handles(_Sample(), _Obj("mug", 9, R, t)) is None
     assert "no handle" in handles.problems[2] and "no such file" in handles.problems[9]
     assert data.loads == 3
+
+
+def test_mug_handles_reads_the_visible_mask_a_dataset_did_not_load(tmp_path):
+    # a dataset opened with load_masks=False (the benchmarks that time the estimator) still
+    # judges the handle with occlusion by other objects: the mask_visib PNG is read on demand
+    mug = make_instance("mug")
+    data = _Dataset()
+    data.load_model = lambda obj_id: mug
+    R, t = view_from([0.2, 1.0, 0.2])
+    faces = handle_faces(mug)
+    f32 = torch.float32
+    frag = rasterize(torch.as_tensor(mug.vertices, dtype=f32), torch.as_tensor(mug.faces),
+                     torch.as_tensor(K, dtype=f32), torch.as_tensor(R[None], dtype=f32),
+                     torch.as_tensor(t[None], dtype=f32), SIZE)  # fmt: skip
+    face = frag.pix_to_face[0].numpy()
+    mask = face >= 0
+    mask[mask] = ~faces[face[mask]]  # the handle hidden by something in front of it
+    path = tmp_path / "000000_000000.png"
+    cv2.imwrite(str(path), mask.astype(np.uint8) * 255)
+    handles = MugHandles(data)
+    assert handles(_Sample(), _Obj("mug", 1, R, t)) is True  # no mask stored: body only
+    obj = _Obj("mug", 1, R, t, mask_visib_path=path)
+    assert obj.mask_visib is None and np.array_equal(obj.visible_mask(), mask)
+    assert handles(_Sample(), obj) is False
+    missing = _Obj("mug", 1, R, t, mask_visib_path=tmp_path / "none.png")
+    assert missing.visible_mask() is None and handles(_Sample(), missing) is True
