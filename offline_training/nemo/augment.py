@@ -13,6 +13,14 @@ image *and* the label consistently:
   and keeps the object in view (it *is* ``K Rz(a) K^-1`` of a virtual camera centred on the
   crop). ``about="optical_axis"`` gives the literal ``Rz(a)``.
 
+* **Mirror** (:func:`mirror_sample`, only for a category whose instances are their own mirror
+  images across the model's xz plane, ``Category.mirror_symmetric``): the crop flipped left to
+  right is an image of the same instance seen by a camera mirrored across its yz plane
+  (``M = diag(-1, 1, 1)``). A model point ``X`` seen at ``M (R X + t)`` is the mirrored
+  instance's point ``S X`` (``S = diag(1, -1, 1)``), which is the instance itself, so the label
+  is the proper rotation ``R' = M R S``, ``t' = M t``, and the crop's principal point moves to
+  ``cx' = S - 1 - cx`` (pixel centres at integers).
+
 Images here are ``[S x S x 3]`` uint8 RGB crops and ``[S x S]`` bool masks (numpy);
 randomness comes only from the ``numpy.random.Generator`` passed in (reproducible per sample).
 """
@@ -58,6 +66,8 @@ class AugmentConfig:
             0-255 units) and JPEG compression (quality 30-95) with probability 1/2.
         max_blur_px: longest motion blur (px of the crop).
         max_noise: largest noise std-dev (0-255 units).
+        p_mirror: probability of the left-right mirror (:func:`mirror_sample`); applied by
+            the dataset only to mirror-symmetric categories (default 0: off).
     """
 
     p_color: float = 0.8
@@ -76,6 +86,7 @@ class AugmentConfig:
     p_degrade: float = 0.0
     max_blur_px: float = 5.0
     max_noise: float = 8.0
+    p_mirror: float = 0.0
 
     def __post_init__(self) -> None:
         lo, hi = self.occlude_fraction
@@ -85,7 +96,8 @@ class AugmentConfig:
         if not self.max_blur_px >= 0 or not self.max_noise >= 0:
             raise ConfigError(f"max_blur_px and max_noise must be >= 0, got {self.max_blur_px}, "
                               f"{self.max_noise}")  # fmt: skip
-        for name in ("p_color", "p_background", "p_rotate", "p_occlude", "p_degrade"):
+        for name in ("p_color", "p_background", "p_rotate", "p_occlude", "p_degrade",
+                     "p_mirror"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("brightness", "contrast", "saturation", "box_shift", "box_scale"):
@@ -151,6 +163,36 @@ def rotate_sample(
         mask.astype(np.uint8), H, size, flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT
     )
     return out, out_mask > 0, Q @ R, Q @ t
+
+
+#: ``M``: a camera mirrored across its yz plane (x -> -x); ``S``: a model mirrored across its xz
+#: plane (y -> -y). Both have determinant -1; ``M R S`` is a rotation again.
+CAMERA_MIRROR = np.diag([-1.0, 1.0, 1.0])
+MODEL_MIRROR = np.diag([1.0, -1.0, 1.0])
+
+
+def mirror_sample(
+    image: np.ndarray, mask: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The crop mirrored left to right, and its label (module docstring).
+
+    Args:
+        image: ``[S x S x 3]`` uint8 crop; mask: ``[S x S]`` bool; K: ``[3 x 3]`` crop
+        intrinsics (no skew); R, t: pose of a mirror-symmetric instance (``t`` in m).
+
+    Returns:
+        ``(image', mask', K', R' = M R S, t' = M t)``; a model point projects in the mirrored
+        crop at ``u' = S - 1 - u`` of its pixel in the crop.
+    """
+    check_shape("mask", mask, image.shape[:2])
+    if abs(float(K[0, 1])) > 1e-9:
+        raise ConfigError(f"mirror_sample: intrinsics with skew {K[0, 1]} are not supported")
+    K2 = np.array(K, dtype=np.float64, copy=True)
+    K2[0, 2] = image.shape[1] - 1 - K2[0, 2]
+    R2 = CAMERA_MIRROR @ np.asarray(R, dtype=np.float64) @ MODEL_MIRROR
+    t2 = CAMERA_MIRROR @ np.asarray(t, dtype=np.float64)
+    out = np.ascontiguousarray(image[:, ::-1])
+    return out, np.ascontiguousarray(mask[:, ::-1]), K2, R2.astype(np.asarray(R).dtype), t2
 
 
 def color_jitter(image: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:

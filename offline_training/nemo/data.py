@@ -31,7 +31,7 @@ import torch
 
 from offline_training.bop_objects import Entry, NoSamplesError, scan_annotations
 from offline_training.evaluation import bop_box_to_xyxy
-from offline_training.nemo.augment import AugmentConfig, augment_crop, jitter_box
+from offline_training.nemo.augment import AugmentConfig, augment_crop, jitter_box, mirror_sample
 from offline_training.synthetic.bop_reader import BopDataset
 from ros_pose_estimation.core.camera import Intrinsics
 from ros_pose_estimation.core.categories import get_category
@@ -141,6 +141,10 @@ class NemoTrainingSet(torch.utils.data.Dataset):
         K, R, t = crop.intrinsics.K, obj.R, obj.t
         if rng is not None:
             image, crop_mask, R, t = augment_crop(image, crop_mask, K, R, t, self.augment, rng)
+            # drawn last and only when on: the other augmentations' draws stay as they were
+            if (self.augment.p_mirror > 0 and get_category(e.category).mirror_symmetric
+                    and rng.random() < self.augment.p_mirror):  # fmt: skip
+                image, crop_mask, K, R, t = mirror_sample(image, crop_mask, K, R, t)
         if self.canonical_symmetry:
             R = canonical_rotation(R, e.category)
         chw = np.ascontiguousarray(image.transpose(2, 0, 1))

@@ -214,6 +214,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--p-degrade", type=float, default=None, metavar="P",
                    help="probability of motion blur / noise / JPEG on the crop (default "
                         f"{d.augment.p_degrade:g})")
+    p.add_argument("--p-mirror", type=float, default=None, metavar="P",
+                   help="probability of mirroring the crop left to right with its label, for "
+                        "categories whose instances are mirror-symmetric (all built-in ones "
+                        f"but the camera; default {d.augment.p_mirror:g})")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -252,14 +256,16 @@ def _train(args: argparse.Namespace) -> None:
                          f"{args.calibrate_split!r} ({calibration})")  # fmt: skip
     augment = {k: v for k, v in (("max_rotation_deg", args.max_rotation),
                                  ("p_rotate", args.p_rotate), ("p_occlude", args.p_occlude),
-                                 ("p_degrade", args.p_degrade)) if v is not None}  # fmt: skip
+                                 ("p_degrade", args.p_degrade), ("p_mirror", args.p_mirror))
+               if v is not None}  # fmt: skip
     if args.no_augment and augment:
-        raise UsageError("--max-rotation / --p-rotate / --p-occlude / --p-degrade configure "
+        raise UsageError("--max-rotation / --p-rotate / --p-occlude / --p-degrade / --p-mirror "
+                         "configure "
                          "the augmentation that --no-augment turns off: give one or the other")
     options = {k: v for k, v in vars(args).items()
                if k not in ("no_augment", "no_progress", "pose_margin_deg", "calibrate_data",
                             "calibrate_split", "max_rotation", "p_rotate", "p_occlude",
-                            "p_degrade")}  # fmt: skip
+                            "p_degrade", "p_mirror")}  # fmt: skip
     options["pose_margin_min_deg"], options["pose_margin_max_deg"] = args.pose_margin_deg
     cfg = TrainConfig(**{**options, "category": category}, progress=not args.no_progress)
     if args.no_augment:

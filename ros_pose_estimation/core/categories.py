@@ -45,6 +45,11 @@ class Category:
         cuboid: the object is a cuboid, so an instance whose extents across an axis agree
             (within :data:`EQUAL_EXTENT_TOL`: a square footprint) also maps onto itself by a
             quarter turn about that axis (:func:`instance_symmetries`).
+        mirror_symmetric: every instance is its own mirror image across the model's xz plane
+            (``y -> -y``), so a left-right mirrored image of one is an image of the same
+            instance at the mirrored pose (training's mirror augmentation); False for the
+            camera, whose grip and lens sit off to one side (and by default for a category
+            registered at run time).
     """
 
     name: str
@@ -54,6 +59,7 @@ class Category:
     description: str = ""
     x_longest_horizontal: bool = False
     cuboid: bool = False
+    mirror_symmetric: bool = False
 
     @property
     def has_continuous_symmetry(self) -> bool:
@@ -67,12 +73,15 @@ class Category:
 _Z = np.array([[0.0, 0.0, 1.0]])
 
 _BUILTIN = (
-    Category("bottle", 1, _Z, np.eye(3)[None], "body of revolution: body, shoulder, neck"),
-    Category("bowl", 2, _Z, np.eye(3)[None], "open body of revolution, wider than tall"),
+    Category("bottle", 1, _Z, np.eye(3)[None], "body of revolution: body, shoulder, neck",
+             mirror_symmetric=True),
+    Category("bowl", 2, _Z, np.eye(3)[None], "open body of revolution, wider than tall",
+             mirror_symmetric=True),
     Category("camera", 3, description="body box + cylindrical lens along +x"),
-    Category("can", 4, _Z, np.eye(3)[None], "closed cylinder"),
-    Category("laptop", 5, description="base + screen hinged along y at the back, x to the front"),
-    Category("mug", 6, description="open cylinder with one handle on +x"),
+    Category("can", 4, _Z, np.eye(3)[None], "closed cylinder", mirror_symmetric=True),
+    Category("laptop", 5, description="base + screen hinged along y at the back, x to the front",
+             mirror_symmetric=True),
+    Category("mug", 6, description="open cylinder with one handle on +x", mirror_symmetric=True),
     Category(
         "box",
         7,
@@ -80,6 +89,7 @@ _BUILTIN = (
         description="cuboid, longest horizontal edge along x",
         x_longest_horizontal=True,
         cuboid=True,
+        mirror_symmetric=True,
     ),
 )
 

@@ -1,5 +1,7 @@
 """NeMo training crops: shapes, exact crop intrinsics, label-exact augmentation, sampling."""
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -10,6 +12,7 @@ from offline_training.nemo.augment import (
     AugmentConfig,
     augment_crop,
     degrade,
+    mirror_sample,
     occlude,
     ray_rotation,
     rotate_sample,
@@ -248,3 +251,58 @@ def test_canonical_symmetry_relabels_symmetric_categories_only(bop_root):
         np.testing.assert_allclose(Rb, canonical_rotation(Ra, "bottle"), atol=1e-5)
         moved += rotation_error_deg(Ra, Rb) > 1.0
     assert moved > 0  # the data engine's bottle frames are not the canonical ones
+
+
+def test_mirror_augmentation_keeps_labels_exact(bop_root):
+    # the mirrored crop of a mirror-symmetric instance is that instance at M R S, M t, with the
+    # principal point mirrored: its model points land on the mirrored mask as before
+    plain = NemoTrainingSet(bop_root, "mug", crop_size=S, augment=PLAIN)
+    i = int(np.argmax([(e.visib_fract == 1.0) * max(e.bbox_visib[2:]) for e in plain.entries]))
+    base = plain[i]
+    err0 = _off_mask_px(_model_points(plain, base), base["mask_visib"])
+    assert err0 < 0.2
+    mirrored = NemoTrainingSet(bop_root, "mug", crop_size=S,
+                               augment=dataclasses.replace(PLAIN, p_mirror=1.0))[i]  # fmt: skip
+    torch.testing.assert_close(mirrored["image"], base["image"].flip(-1))
+    assert torch.equal(mirrored["mask_visib"], base["mask_visib"].flip(-1))
+    assert float(mirrored["K"][0, 2]) == pytest.approx(S - 1 - float(base["K"][0, 2]))
+    R = mirrored["R"].double()
+    torch.testing.assert_close(R @ R.T, torch.eye(3, dtype=torch.float64), atol=1e-6, rtol=0)
+    assert float(torch.linalg.det(R)) == pytest.approx(1.0, abs=1e-6)
+    assert _off_mask_px(_model_points(plain, mirrored), mirrored["mask_visib"]) < err0 + 0.05
+    # the old label on the mirrored mask does not fit: the test can tell a wrong label
+    wrong = {**mirrored, "R": base["R"], "t": base["t"], "K": base["K"]}
+    assert _off_mask_px(_model_points(plain, wrong), mirrored["mask_visib"]) > err0 + 0.2
+    # mirroring twice is the identity
+    image = (base["image"].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    K, R0, t0 = (base[k].double().numpy() for k in ("K", "R", "t"))
+    once = mirror_sample(image, base["mask_visib"].numpy(), K, R0, t0)
+    twice = mirror_sample(*once)
+    for a, b in zip(twice, (image, base["mask_visib"].numpy(), K, R0, t0), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_mirror_augmentation_only_for_mirror_symmetric_categories(bop_root, tmp_path):
+    from ros_pose_estimation.core.categories import get_category
+
+    assert get_category("mug").mirror_symmetric and not get_category("camera").mirror_symmetric
+    root = tmp_path / "camera_bop"
+    generate_dataset(DatasetConfig(["camera"], root, images=2, width=96, height=72, instances=1),
+                     progress=False)  # fmt: skip
+    cfg = dataclasses.replace(PLAIN, p_mirror=1.0)
+    a = NemoTrainingSet(root, "camera", crop_size=S, augment=PLAIN)[0]
+    b = NemoTrainingSet(root, "camera", crop_size=S, augment=cfg)[0]
+    assert torch.equal(a["image"], b["image"]) and torch.equal(a["R"], b["R"])
+    # off by default, and the other augmentations draw as before when it is on
+    assert AugmentConfig().p_mirror == 0.0
+    full = AugmentConfig()
+    x = NemoTrainingSet(bop_root, "mug", crop_size=S, augment=full)[(0, 3)]
+    y = NemoTrainingSet(bop_root, "mug", crop_size=S,
+                        augment=dataclasses.replace(full, p_mirror=1.0))[(0, 3)]  # fmt: skip
+    torch.testing.assert_close(y["image"], x["image"].flip(-1))
+    with pytest.raises(ConfigError, match="p_mirror"):
+        AugmentConfig(p_mirror=1.5)
+    with pytest.raises(ConfigError, match="skew"):
+        K = np.array([[50.0, 1.0, 30.0], [0.0, 50.0, 30.0], [0.0, 0.0, 1.0]])
+        mirror_sample(np.zeros((S, S, 3), np.uint8), np.zeros((S, S), bool), K, np.eye(3),
+                      np.ones(3))  # fmt: skip
