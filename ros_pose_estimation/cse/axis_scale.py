@@ -25,7 +25,7 @@ import numpy as np
 
 from ros_pose_estimation.core.errors import ConfigError, EstimationError
 
-from .umeyama import check_point_pairs, umeyama_batched
+from .umeyama import DEGENERACY_RTOL, check_point_pairs, umeyama_batched
 
 #: Alternations of scales and rotation (a box's converge in about 4, see the tests).
 ITERATIONS = 8
@@ -129,6 +129,58 @@ def umeyama_axes(
             "similarity is not unique"
         )
     return s[0], R[0], t[0]
+
+
+def umeyama_axes_refit(
+    src: np.ndarray,
+    dst: np.ndarray,
+    init: tuple[np.ndarray, np.ndarray],
+    iterations: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`umeyama_axes` from ``init`` without weights, for one problem, in plain ``[N x 3]``
+    arithmetic: what ICP calls at every step (:func:`.refine.icp_similarity`), where the
+    batched form's bookkeeping cost more than the fit. The same alternations, shrink and
+    bounds; equal to :func:`umeyama_axes` up to rounding (pinned by the tests).
+
+    Args:
+        src: ``[N x 3]`` template points (m); dst: ``[N x 3]`` camera points (m), finite.
+        init: ``(s [3], R [3 x 3])`` to start from; iterations: alternations (>= 1).
+
+    Returns:
+        ``(s [3], R [3 x 3], t [3])``.
+
+    Raises:
+        EstimationError: fewer than 4 points, or degenerate (as :func:`umeyama_axes`).
+    """
+    src = np.asarray(src, dtype=np.float64)
+    dst = np.asarray(dst, dtype=np.float64)
+    n = len(src)
+    if n < 4:
+        raise EstimationError(f"umeyama_axes needs at least 4 weighted points, got {n}")
+    if iterations < 1:
+        raise ConfigError(f"umeyama_axes: iterations must be >= 1, got {iterations}")
+    R = np.asarray(init[1], dtype=np.float64)
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    xs, xd = src - mu_s, dst - mu_d
+    var = (xs**2).mean(0)  # [3] per-axis source variance
+    prior = SHRINK * var.mean()
+    for _ in range(iterations):
+        num = ((xd @ R) * xs).mean(0)  # (R^T d)_k a_k, model axes
+        iso = num.sum() / max(var.sum(), 1e-300)
+        if not iso > 0:
+            raise EstimationError(f"umeyama_axes: degenerate point sets ({n} weighted points): "
+                                  "the per-axis similarity is not unique")  # fmt: skip
+        s = np.clip((num + prior * iso) / np.maximum(var + prior, 1e-300),
+                    iso / MAX_RATIO, iso * MAX_RATIO)  # fmt: skip
+        ys = xs * s  # the scaled template, centred
+        u, d, vt = np.linalg.svd(xd.T @ ys / n)  # cross-covariance (dst x src^T)
+        if not (d[1] > DEGENERACY_RTOL * d[0] and d[0] > 0 and (ys**2).sum() > 0):
+            raise EstimationError(f"umeyama_axes: degenerate point sets ({n} weighted points): "
+                                  "the per-axis similarity is not unique")  # fmt: skip
+        if np.linalg.det(u) * np.linalg.det(vt) < 0:
+            u = u * np.array([1.0, 1.0, -1.0])
+        R = u @ vt
+    return s, R, mu_d - R @ (s * mu_s)
 
 
 def apply(src: np.ndarray, s, R: np.ndarray, t: np.ndarray) -> np.ndarray:

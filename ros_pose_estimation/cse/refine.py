@@ -14,7 +14,7 @@ from scipy.spatial import cKDTree
 
 from ros_pose_estimation.core.errors import EstimationError, check_shape
 
-from .axis_scale import apply, inverse_apply, umeyama_axes
+from .axis_scale import apply, inverse_apply, umeyama_axes_refit
 from .umeyama import umeyama
 
 #: Scale / rotation alternations per ICP step of a per-axis fit (warm-started from the last).
@@ -60,8 +60,8 @@ def icp_similarity(
             break
         try:
             if per_axis and with_scale:
-                s1, R1, t1 = umeyama_axes(verts[idx[keep]], pts[keep], init=(s0, R0),
-                                          iterations=ICP_AXES_ITERATIONS)  # fmt: skip
+                s1, R1, t1 = umeyama_axes_refit(verts[idx[keep]], pts[keep], (s0, R0),
+                                                ICP_AXES_ITERATIONS)  # fmt: skip
             elif per_axis:
                 _, R1, t1 = umeyama(verts[idx[keep]] * s0, pts[keep], with_scale=False)
                 s1 = s0

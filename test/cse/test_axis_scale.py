@@ -4,12 +4,17 @@ import numpy as np
 import pytest
 
 from ros_pose_estimation.core.errors import EstimationError
-from ros_pose_estimation.core.rotations import geodesic_angle, random_rotations
+from ros_pose_estimation.core.rotations import (
+    axis_angle_to_matrix,
+    geodesic_angle,
+    random_rotations,
+)
 from ros_pose_estimation.cse.axis_scale import (
     apply,
     inverse_apply,
     umeyama_axes,
     umeyama_axes_batched,
+    umeyama_axes_refit,
 )
 from ros_pose_estimation.cse.umeyama import umeyama
 
@@ -99,3 +104,28 @@ def test_the_floor_is_the_cameras_by_default_and_checked():
     assert CseInferenceConfig().min_axis_share is None  # the category's
     with pytest.raises(ConfigError, match="min_axis_share"):
         CseInferenceConfig(min_axis_share=1.5)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_icp_refit_is_umeyama_axes_from_its_start(seed):
+    # ICP's lean single-problem path gives what the batched solver gives from the same start,
+    # on clean, noisy and planar (one face: an axis without extent) samples
+    gen = np.random.default_rng(seed)
+    R, t, s = random_rotations(1, gen)[0], gen.normal(size=3), np.array([1.3, 0.7, 2.1])
+    for src in (box_surface(200, gen), box_surface(6, gen),
+                gen.uniform(-0.5, 0.5, (80, 3)) * EXTENTS * [1.0, 1.0, 0.0]):
+        dst = apply(src, s, R, t) + 0.002 * gen.normal(size=src.shape)
+        turn = axis_angle_to_matrix(gen.normal(size=3) * 0.1)  # an ICP step's start: near
+        init = (s * gen.uniform(0.8, 1.2, 3), np.asarray(turn) @ R)
+        for iterations in (1, 2, 5):
+            got = umeyama_axes_refit(src, dst, init, iterations)
+            want = umeyama_axes(src, dst, init=init, iterations=iterations)
+            for a, b in zip(got, want, strict=True):
+                np.testing.assert_allclose(a, b, atol=1e-10)
+    with pytest.raises(EstimationError, match="at least 4"):
+        umeyama_axes_refit(src[:3], dst[:3], init, 2)
+    line = np.outer(np.linspace(0, 1, 10), [1.0, 0.0, 0.0])
+    with pytest.raises(EstimationError, match="degenerate"):
+        umeyama_axes_refit(line, line, (np.ones(3), np.eye(3)), 2)
+    with pytest.raises(EstimationError, match="degenerate"):
+        umeyama_axes(line, line, init=(np.ones(3), np.eye(3)), iterations=2)
