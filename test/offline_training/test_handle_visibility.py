@@ -29,6 +29,19 @@ def view_from(direction, distance=0.5):
     return np.asarray(R), np.asarray(t)
 
 
+def mask_without_handle(mug, R, t, faces):
+    """``[H x W]`` the mug's visible mask when something stands in front of its handle: its
+    rasterised silhouette without the handle faces' pixels."""
+    f32 = torch.float32
+    frag = rasterize(torch.as_tensor(mug.vertices, dtype=f32), torch.as_tensor(mug.faces),
+                     torch.as_tensor(K, dtype=f32), torch.as_tensor(R[None], dtype=f32),
+                     torch.as_tensor(t[None], dtype=f32), SIZE)  # fmt: skip
+    face = frag.pix_to_face[0].numpy()
+    mask = face >= 0
+    mask[mask] = ~faces[face[mask]]
+    return mask
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_handle_faces_are_the_handle_part(seed):
     rng = np.random.default_rng(seed)
@@ -65,14 +78,7 @@ def test_an_occluding_object_hides_the_handle_through_the_visible_mask():
     R, t = view_from([0.2, 1.0, 0.2])
     faces = handle_faces(mug)
     handle, total = handle_pixels(mug, R, t, K, SIZE, faces=faces)
-    # the visible mask without the handle's pixels: something stands in front of it
-    f32 = torch.float32
-    frag = rasterize(torch.as_tensor(mug.vertices, dtype=f32), torch.as_tensor(mug.faces),
-                     torch.as_tensor(K, dtype=f32), torch.as_tensor(R[None], dtype=f32),
-                     torch.as_tensor(t[None], dtype=f32), SIZE)  # fmt: skip
-    face = frag.pix_to_face[0].numpy()
-    mask = face >= 0
-    mask[mask] = ~faces[face[mask]]
+    mask = mask_without_handle(mug, R, t, faces)
     h2, t2 = handle_pixels(mug, R, t, K, SIZE, mask, faces)
     assert h2 == 0 and t2 == total - handle
     assert handle_visible(mug, R, t, K, SIZE, mask) is False
@@ -120,13 +126,7 @@ def test_mug_handles_reads_the_visible_mask_a_dataset_did_not_load(tmp_path):
     data.load_model = lambda obj_id: mug
     R, t = view_from([0.2, 1.0, 0.2])
     faces = handle_faces(mug)
-    f32 = torch.float32
-    frag = rasterize(torch.as_tensor(mug.vertices, dtype=f32), torch.as_tensor(mug.faces),
-                     torch.as_tensor(K, dtype=f32), torch.as_tensor(R[None], dtype=f32),
-                     torch.as_tensor(t[None], dtype=f32), SIZE)  # fmt: skip
-    face = frag.pix_to_face[0].numpy()
-    mask = face >= 0
-    mask[mask] = ~faces[face[mask]]  # the handle hidden by something in front of it
+    mask = mask_without_handle(mug, R, t, faces)
     path = tmp_path / "000000_000000.png"
     cv2.imwrite(str(path), mask.astype(np.uint8) * 255)
     handles = MugHandles(data)
