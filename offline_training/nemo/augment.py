@@ -19,7 +19,7 @@ image *and* the label consistently:
   (``M = diag(-1, 1, 1)``). A model point ``X`` seen at ``M (R X + t)`` is the mirrored
   instance's point ``S X`` (``S = diag(1, -1, 1)``), which is the instance itself, so the label
   is the proper rotation ``R' = M R S``, ``t' = M t``, and the crop's principal point moves to
-  ``cx' = S - 1 - cx`` (pixel centres at integers).
+  ``cx' = W - 1 - cx`` for a crop ``W`` pixels wide (pixel centres at integers).
 
 Images here are ``[S x S x 3]`` uint8 RGB crops and ``[S x S]`` bool masks (numpy);
 randomness comes only from the ``numpy.random.Generator`` passed in (reproducible per sample).
@@ -182,7 +182,7 @@ def mirror_sample(
 
     Returns:
         ``(image', mask', K', R' = M R S, t' = M t)``; a model point projects in the mirrored
-        crop at ``u' = S - 1 - u`` of its pixel in the crop.
+        crop at ``u' = W - 1 - u`` of its pixel ``u`` in the crop (``W`` its width).
     """
     check_shape("mask", mask, image.shape[:2])
     if abs(float(K[0, 1])) > 1e-9:

@@ -144,7 +144,9 @@ def umeyama_axes_refit(
 
     Args:
         src: ``[N x 3]`` template points (m); dst: ``[N x 3]`` camera points (m), finite.
-        init: ``(s [3], R [3 x 3])`` to start from; iterations: alternations (>= 1).
+        init: ``(s [3], R [3 x 3])`` to start from (as in :func:`umeyama_axes_batched`, the
+            first alternation recomputes the scales from ``R``); iterations: alternations
+            (>= 1).
 
     Returns:
         ``(s [3], R [3 x 3], t [3])``.
