@@ -21,9 +21,10 @@ For every selected object (as ``evaluate-nemo`` selects them) the default estima
   centre optimised); it replaces the estimate when its loss is below the estimate's, placed
   the same way, plus a margin.
 * **mirror**: the image mirrored left-right (boxes, masks, principal point) and estimated
-  afresh; the pose mirrored back (:func:`mirror_pose`: every category's template is symmetric
-  about its xz plane). Kept: the lower loss of the two; or their chordal mean when within
-  ``--mean-within`` deg (else the lower loss; else the estimate).
+  afresh; the pose mirrored back (:func:`offline_training.nemo.augment.mirror_pose`: exact for
+  instances symmetric about their xz plane, ``Category.mirror_symmetric``; the camera's are
+  not, and it is run on them all the same). Kept: the lower loss of the two; or their
+  chordal mean when within ``--mean-within`` deg (else the lower loss; else the estimate).
 * **jitter**: the estimate made again from detection boxes moved by 6 % of their width or
   height (left, right, up, down) and scaled by 0.92 and 1.1 about their centre
   (:data:`JITTERS`); kept: the symmetric mean of those within ``--mean-within`` deg of the
@@ -48,13 +49,10 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.device_info import describe
+from offline_training.nemo.augment import CAMERA_MIRROR, mirror_pose
 from ros_pose_estimation.core.rotation_averaging import chordal_mean
 from ros_pose_estimation.core.rotations import axis_angle_to_matrix
 
-#: Camera-frame mirror of a left-right flipped image, and the model-frame mirror about the xz
-#: plane that maps every category's template onto itself (``categories.md``).
-CAMERA_MIRROR = np.diag([-1.0, 1.0, 1.0])
-MODEL_MIRROR = np.diag([1.0, -1.0, 1.0])
 MARGINS = (0.0, 0.005, 0.01)
 #: Detection-box jitters of the "jitter" rule: (scale about the centre, shift right, shift
 #: down), shifts in units of the box's width and height.
@@ -99,13 +97,6 @@ def handle_behind(R: np.ndarray, t: np.ndarray) -> np.ndarray:
     a /= np.linalg.norm(a)
     angle = math.atan2(float(z @ np.cross(x, a)), float(x @ a))
     return np.asarray(axis_angle_to_matrix(z * angle)) @ R
-
-
-def mirror_pose(R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The pose ``(R [3 x 3], t [3])`` of an object in the left-right mirrored image (and back:
-    the map is its own inverse): ``M R S``, ``M t``, with :data:`CAMERA_MIRROR` M and
-    :data:`MODEL_MIRROR` S (a proper rotation again: det M = det S = -1)."""
-    return CAMERA_MIRROR @ R @ MODEL_MIRROR, CAMERA_MIRROR @ np.asarray(t, dtype=np.float64)
 
 
 def mirror_inputs(rgb: np.ndarray, detections, intrinsics):

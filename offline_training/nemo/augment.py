@@ -165,10 +165,18 @@ def rotate_sample(
     return out, out_mask > 0, Q @ R, Q @ t
 
 
-#: ``M``: a camera mirrored across its yz plane (x -> -x); ``S``: a model mirrored across its xz
-#: plane (y -> -y). Both have determinant -1; ``M R S`` is a rotation again.
+#: ``M``: a camera mirrored across its yz plane (x -> -x), what flipping an image left to right
+#: does; ``S``: a model mirrored across its xz plane (y -> -y). Both have determinant -1; ``M R
+#: S`` is a rotation again.
 CAMERA_MIRROR = np.diag([-1.0, 1.0, 1.0])
 MODEL_MIRROR = np.diag([1.0, -1.0, 1.0])
+
+
+def mirror_pose(R: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The pose ``(R [3 x 3], t [3] m)`` of a mirror-symmetric object in the left-right
+    mirrored image, and back (the map is its own inverse): ``(M R S, M t)`` (float64)."""
+    R2 = CAMERA_MIRROR @ np.asarray(R, dtype=np.float64) @ MODEL_MIRROR
+    return R2, CAMERA_MIRROR @ np.asarray(t, dtype=np.float64)
 
 
 def mirror_sample(
@@ -189,8 +197,7 @@ def mirror_sample(
         raise ConfigError(f"mirror_sample: intrinsics with skew {K[0, 1]} are not supported")
     K2 = np.array(K, dtype=np.float64, copy=True)
     K2[0, 2] = image.shape[1] - 1 - K2[0, 2]
-    R2 = CAMERA_MIRROR @ np.asarray(R, dtype=np.float64) @ MODEL_MIRROR
-    t2 = CAMERA_MIRROR @ np.asarray(t, dtype=np.float64)
+    R2, t2 = mirror_pose(R, t)
     out = np.ascontiguousarray(image[:, ::-1])
     return out, np.ascontiguousarray(mask[:, ::-1]), K2, R2.astype(np.asarray(R).dtype), t2
 
