@@ -152,8 +152,8 @@ PARAMS: tuple[Param, ...] = (
        "lies on the surface around it, take its holes and what stands up as the object (a "
        "dark or glossy object the sensor did not see) and solve it from the image (off: on "
        "ordinary scenes it takes a few objects for dark ones)", applies="configure"),
-    _p("num_threads", 0, "torch CPU threads for inference (0: torch's default)", low=0, high=256,
-       applies="configure"),
+    _p("num_threads", 0, "torch CPU threads of the inference thread (0: torch's default, the "
+       "cores); the executor's thread runs torch on one", low=0, high=256, applies="configure"),
     _p("cudnn", False, "on CUDA, run the networks' convolutions through cuDNN (false: torch's "
        "own kernels; cuDNN selects and loads kernels for every new number of detections, "
        "stalling the first such frame by 1.4-4.6 s on an H200)", applies="configure"),

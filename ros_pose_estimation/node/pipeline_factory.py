@@ -2,7 +2,8 @@
 :class:`~ros_pose_estimation.pipeline.pose_pipeline.PosePipeline` (on configure).
 
 No rclpy: ``value(name)`` is the node's checked parameter read. :func:`build_pipeline` resolves
-the torch device, sets torch's CPU thread count and, on CUDA, whether cuDNN runs the
+the torch device, keeps the calling thread's torch work on one CPU thread
+(:func:`inference_threads` gives the worker its count) and, on CUDA, whether cuDNN runs the
 convolutions (``cudnn``; off by default: a batch size it has not seen costs 1.4-4.6 s of kernel
 selection once, BENCHMARKS.md "GPU figures"), builds one
 :class:`~ros_pose_estimation.pipeline.estimators.ModelSpec` per entry of ``categories``, loads
@@ -51,6 +52,38 @@ def resolve_device(device: str) -> str:
     return device
 
 
+#: torch's intra-op thread count when this module first set one (its default: the cores).
+_TORCH_DEFAULT_THREADS: int | None = None
+
+
+def inference_threads(requested: int) -> int:
+    """The torch CPU threads of the thread that runs inference: ``requested`` (the
+    ``num_threads`` parameter), or torch's default when 0.
+
+    Only that thread should run torch on more than one. torch's CPU kernels run on GNU OpenMP,
+    which gives every thread that starts parallel work a team of its own; once the teams'
+    threads outnumber the cores, libgomp's waiting threads spin only briefly before they sleep,
+    and waking them for each small operation costs more than the second thread saves. The
+    node loaded its models with two threads in the executor's thread and ran them with two in
+    its worker: on a 2-core machine that halved its rate (BENCHMARKS.md, "The node's inference
+    thread"). So :func:`build_pipeline` runs the caller's (the executor's) torch work on one
+    thread, and the node's worker takes this count when it starts.
+    """
+    import torch
+
+    global _TORCH_DEFAULT_THREADS
+    if _TORCH_DEFAULT_THREADS is None:
+        _TORCH_DEFAULT_THREADS = torch.get_num_threads()
+    return requested or _TORCH_DEFAULT_THREADS
+
+
+def use_torch_threads(n: int) -> None:
+    """``torch.set_num_threads(n)`` for the calling thread (the worker's ``on_start``)."""
+    import torch
+
+    torch.set_num_threads(n)
+
+
 def tracking_config(value: Value) -> TrackFilterConfig:
     """The ``tracking.*`` parameters as a validated :class:`TrackFilterConfig` (ConfigError
     naming the field when they do not fit together)."""
@@ -77,18 +110,15 @@ def build_pipeline(value: Value) -> tuple[PosePipeline, list[ModelSpec], str]:
         PoseEstimationError: bad device, missing / corrupt / wrong checkpoint, bad tracking
             parameters.
     """
+    import torch
+
     from ros_pose_estimation.pipeline.estimators import ModelSpec, load_estimators
     from ros_pose_estimation.pipeline.pose_pipeline import PosePipeline
 
     device = resolve_device(value("device"))
-    threads = value("num_threads")
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
+    inference_threads(value("num_threads"))  # torch's default, read before it is changed
+    torch.set_num_threads(1)  # this thread's; the worker takes inference_threads(...)
     if device.startswith("cuda"):
-        import torch
-
         torch.backends.cudnn.enabled = bool(value("cudnn"))
     specs = []
     for category in value("categories"):

@@ -41,7 +41,8 @@ RELIABLE while every publisher of a topic is, so a large image is repaired inste
 Threading: subscription callbacks only feed the time synchroniser; a matched set goes to a
 :class:`.worker.LatestWorker` (queue of one, stale frames dropped and counted) whose thread
 converts, estimates (:class:`~ros_pose_estimation.pipeline.pose_pipeline.PosePipeline`) and
-publishes.
+publishes. Only that thread runs torch on ``num_threads`` threads; the executor's runs it on one
+(:func:`.pipeline_factory.inference_threads`: two threads each halved the node's rate).
 A bad message is logged (throttled per reason) and dropped; nothing a message contains stops
 the node, and no statistic fails a frame (stamps ahead of the clock are reported as skew).
 
@@ -79,8 +80,10 @@ from ros_pose_estimation.node.pipeline_factory import (
     build_pipeline,
     category_min_score,
     fusion_config,
+    inference_threads,
     load_meshes,
     tracking_config,
+    use_torch_threads,
 )
 from ros_pose_estimation.node.processing import THROTTLE_S, Frame, FrameProcessor
 from ros_pose_estimation.node.stats import NodeStats
@@ -171,7 +174,9 @@ class PoseEstimationNode(LifecycleNode):
         if rgbd:
             inputs.add(Image, "depth", lambda m: self._add(2, m))
         self._inputs = inputs
-        self._worker = LatestWorker(self._process, self._on_worker_error)
+        threads = inference_threads(self._value("num_threads"))
+        self._worker = LatestWorker(self._process, self._on_worker_error,
+                                    on_start=lambda: use_torch_threads(threads))  # fmt: skip
         self._worker.start()
         self._diag_timer = self.create_timer(self._value("diagnostics_period"),
                                              self._publish_diag)  # fmt: skip

@@ -5,7 +5,9 @@ callback) puts ``item`` in the slot and returns at once; if the slot still held 
 thread had not started, that older item is dropped and counted: a slow estimator makes the node
 skip frames, never queue them without bound or fall behind real time. The thread takes the
 slot's item and calls ``handler(item)``; an exception from the handler is passed to
-``on_error`` (the node logs it) and the thread goes on with the next item.
+``on_error`` (the node logs it) and the thread goes on with the next item. ``on_start`` runs
+once in the thread before the first item: settings that belong to the thread, such as torch's
+intra-op thread count (:func:`.pipeline_factory.inference_threads`).
 
 Pure python (threading only), tested without ROS.
 """
@@ -25,6 +27,8 @@ class LatestWorker:
         on_error: called with the exception when ``handler`` raises (default: re-raise
             nothing, the error is kept in :attr:`last_error`).
         name: thread name.
+        on_start: called once in the thread before it takes the first item (an exception
+            from it goes to ``on_error`` too, and the thread goes on).
     """
 
     def __init__(
@@ -32,10 +36,12 @@ class LatestWorker:
         handler: Callable[[Any], None],
         on_error: Callable[[BaseException], None] | None = None,
         name: str = "pose-worker",
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         self.handler = handler
         self.on_error = on_error
         self.name = name
+        self.on_start = on_start
         self.submitted = 0
         self.dropped = 0
         self.processed = 0
@@ -93,6 +99,13 @@ class LatestWorker:
             return self._cond.wait_for(lambda: not self._has_item and not self._busy, timeout)
 
     def _run(self) -> None:
+        if self.on_start is not None:
+            try:
+                self.on_start()
+            except Exception as exc:  # handed to on_error, as a frame's would be
+                self.last_error = exc
+                if self.on_error is not None:
+                    self.on_error(exc)
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._has_item or self._stop)

@@ -10,9 +10,11 @@ from ros_pose_estimation.core.errors import ConfigError, PoseEstimationError
 from ros_pose_estimation.node.params import PARAMS, find, tracking_params
 from ros_pose_estimation.node.pipeline_factory import (
     build_pipeline,
+    inference_threads,
     load_meshes,
     resolve_device,
     tracking_config,
+    use_torch_threads,
 )
 from ros_pose_estimation.pipeline.track_config import TrackFilterConfig
 
@@ -87,6 +89,41 @@ def test_cudnn_follows_the_parameter_on_cuda_only(monkeypatch, cudnn):
     monkeypatch.setattr(pipeline_factory, "resolve_device", lambda device: "cuda:0")
     assert build_pipeline(value)[2] == "cuda:0"
     assert torch.backends.cudnn.enabled is cudnn
+
+
+@pytest.mark.parametrize("requested", [0, 3])
+def test_the_caller_runs_torch_on_one_thread_and_the_worker_on_num_threads(monkeypatch,
+                                                                            requested):
+    """GNU OpenMP gives each thread that runs parallel work a team: only the inference
+    worker may run on several (the node's rate halved when the executor's thread had too)."""
+    import threading
+
+    import torch
+
+    from ros_pose_estimation.node import pipeline_factory
+    from ros_pose_estimation.pipeline import estimators
+
+    monkeypatch.setattr(estimators, "load_estimators", lambda specs, device, *settings: {})
+    monkeypatch.setattr(pipeline_factory, "_TORCH_DEFAULT_THREADS", None)
+    before = torch.get_num_threads()
+    try:
+        build_pipeline(values(device="cpu", categories=[], num_threads=requested))
+        assert torch.get_num_threads() == 1
+        expected = requested or before  # 0: torch's count before the node changed it
+        assert inference_threads(requested) == expected
+        seen = []
+
+        def worker_start():
+            use_torch_threads(inference_threads(requested))
+            seen.append(torch.get_num_threads())
+
+        thread = threading.Thread(target=worker_start)
+        thread.start()
+        thread.join()
+        assert seen == [expected]
+        assert torch.get_num_threads() == 1  # each thread keeps its own count
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.mark.ros

@@ -80,3 +80,34 @@ def test_stop_drops_the_waiting_item_and_is_idempotent():
     worker.wait_idle(5.0)
     assert worker.processed == 1
     assert worker.stop() and not worker.running
+
+
+def test_on_start_runs_once_in_the_thread_before_the_first_item():
+    events = []
+    worker = LatestWorker(
+        lambda item: events.append(("item", item, threading.current_thread().name)),
+        name="starter",
+        on_start=lambda: events.append(("start", None, threading.current_thread().name)),
+    )
+    worker.start()
+    worker.submit(1)
+    worker.wait_idle(5.0)
+    worker.submit(2)
+    worker.wait_idle(5.0)
+    worker.stop()
+    assert events == [("start", None, "starter"), ("item", 1, "starter"), ("item", 2, "starter")]
+
+
+def test_an_on_start_error_is_reported_and_items_still_handled():
+    errors, seen = [], []
+
+    def fail():
+        raise RuntimeError("no threads")
+
+    worker = LatestWorker(seen.append, on_error=errors.append, on_start=fail)
+    worker.start()
+    worker.submit("frame")
+    worker.wait_idle(5.0)
+    worker.stop()
+    assert [str(e) for e in errors] == ["no threads"]
+    assert seen == ["frame"] and worker.failed == 0
