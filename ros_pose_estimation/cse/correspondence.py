@@ -113,3 +113,59 @@ def cycle_confidence(
     xy = pixel_xy if pixel_xy.dim() == 3 else pixel_xy[None]
     err = torch.linalg.vector_norm(cycle_2d(corr, pixel_xy) - xy, dim=-1) / (sigma_cells * cell)
     return torch.exp(-(err**2)) * corr.mask
+
+
+@torch.no_grad()
+def masked_points(
+    pixels: torch.Tensor,
+    embeddings: torch.Tensor,
+    vertices: torch.Tensor,
+    mask: torch.Tensor,
+    tau: float,
+    pixel_xy: torch.Tensor,
+    cell: float,
+    sigma_cells: float = DEFAULT_SIGMA_CELLS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inference's Eq. 2 points and Eq. 7 confidences, computed for the masked pixels only.
+
+    The same values as ``map_2d_to_3d(correspondences(...), vertices)`` and
+    :func:`cycle_confidence` at the pixels of ``mask`` (the only ones the solve reads), without
+    the rows of the others: the 2D -> 3D softmax of a pixel is its own row, and the 3D -> 2D
+    softmax runs over the masked pixels only in both. On a crop whose object covers a third of
+    it that is a third of the work.
+
+    Args:
+        pixels: ``[B x P x D]`` unit pixel features; embeddings: ``[B x V x D]`` unit vertex
+            embeddings; vertices: ``[B x V x 3]`` (m); mask: ``[B x P]`` bool, each crop with
+            at least one pixel; tau: the softmax temperature; pixel_xy: ``[P x 2]`` or ``[B x P
+            x 2]`` pixel coordinates and ``cell`` the size of a feature cell, in one unit;
+            sigma_cells: the confidence's width (cells).
+
+    Returns:
+        ``points [B x P x 3]`` (m) and ``confidence [B x P]``, zero outside the mask.
+
+    Raises:
+        InputError: shape mismatches, a crop with no masked pixel, non-positive widths.
+    """
+    b, p, d = check_shape("pixels", pixels, ("B", "P", "D")).values()
+    v = check_shape("embeddings", embeddings, (b, "V", d))["V"]
+    check_shape("vertices", vertices, (b, v, 3))
+    check_shape("mask", mask, (b, p))
+    if not bool(mask.any(1).all()):
+        raise InputError("correspondences: a crop has no object pixel (empty mask)")
+    if sigma_cells <= 0 or cell <= 0:
+        raise InputError(f"sigma_cells and cell must be > 0, got {sigma_cells}, {cell}")
+    xy_all = pixel_xy if pixel_xy.dim() == 3 else pixel_xy[None].expand(b, -1, -1)
+    points = pixels.new_zeros(b, p, 3)
+    confidence = pixels.new_zeros(b, p)
+    for k in range(b):
+        rows = mask[k].nonzero().squeeze(1)
+        logits = pixels[k, rows] @ embeddings[k].T / tau  # [P' x V]
+        w2d3d = torch.softmax(logits, dim=1)
+        w3d2d = torch.softmax(logits, dim=0)
+        xy = xy_all[k, rows]
+        back = w2d3d @ (w3d2d.T @ xy)  # psi(phi(p)) [P' x 2]
+        err = torch.linalg.vector_norm(back - xy, dim=-1) / (sigma_cells * cell)
+        confidence[k, rows] = torch.exp(-(err**2))
+        points[k, rows] = w2d3d @ vertices[k]
+    return points, confidence

@@ -62,7 +62,7 @@ from ros_pose_estimation.core.upright import UPRIGHT_KEEP, gravity_look, second_
 from .axis_scale import MIN_AXIS_SHARE, floor_axis_scales
 from .box_faces import box_from_faces
 from .checkpoint import load_checkpoint
-from .correspondence import cell_centres, correspondences, cycle_confidence, pixel_embeddings
+from .correspondence import cell_centres, masked_points, pixel_embeddings
 from .depth_noise import depth_noise
 from .handle_depth import handle_turn
 from .laptop_planes import (
@@ -776,10 +776,11 @@ class CseEstimator(CategoryEstimator):
         mask = torch.from_numpy(np.stack([prepared[j][2] for j in live]).reshape(len(live), -1))
         mask = mask.to(self.device)
         tau = icfg.tau if icfg.tau is not None else cfg.inference_tau or cfg.tau
-        corr = correspondences(pixel_embeddings(pred.features), pred.embeddings, mask, tau)
         xy = cell_centres(n, n, cfg.stride, self.device)
-        conf = cycle_confidence(corr, xy, float(cfg.stride), icfg.sigma_cells)
-        points = (corr.w2d3d @ pred.vertices).double().cpu().numpy()  # [B x P x 3] Eq. 2
+        points, conf = masked_points(pixel_embeddings(pred.features), pred.embeddings,
+                                     pred.vertices, mask, tau, xy, float(cfg.stride),
+                                     icfg.sigma_cells)  # fmt: skip
+        points = points.double().cpu().numpy()  # [B x P x 3] Eq. 2
         conf = conf.double().cpu().numpy()
         verts = pred.vertices.double().cpu().numpy()
         sync_device(self.device)
@@ -825,9 +826,10 @@ class CseEstimator(CategoryEstimator):
         feats = pixel_embeddings(pred.features[b : b + 1])
         for cells, cell_depth in layers:
             mask = torch.from_numpy(cells.reshape(1, -1)).to(feats.device)
-            corr = correspondences(feats, pred.embeddings[b : b + 1], mask, tau)
-            conf = cycle_confidence(corr, xy, float(model.config.stride), icfg.sigma_cells)
-            points = (corr.w2d3d @ pred.vertices[b : b + 1]).double().cpu().numpy()[0]
+            points, conf = masked_points(feats, pred.embeddings[b : b + 1],
+                                         pred.vertices[b : b + 1], mask, tau, xy,
+                                         float(model.config.stride), icfg.sigma_cells)
+            points = points.double().cpu().numpy()[0]
             conf = conf.double().cpu().numpy()[0]
             sel = cells.reshape(-1)
             try:

@@ -12,6 +12,7 @@ from ros_pose_estimation.cse.correspondence import (
     cycle_confidence,
     map_2d_to_3d,
     map_3d_to_2d,
+    masked_points,
 )
 
 
@@ -69,3 +70,22 @@ def test_empty_mask_is_an_input_error():
     pix, emb = _random()
     with pytest.raises(InputError, match="no object pixel"):
         correspondences(pix, emb, torch.zeros(2, 12, dtype=torch.bool), 0.1)
+
+
+def test_masked_points_equal_the_full_correspondences_at_the_masked_pixels():
+    gen = torch.Generator().manual_seed(3)
+    b, n, v, d = 2, 6, 40, 8
+    pixels = F.normalize(torch.randn(b, n * n, d, generator=gen), dim=-1)
+    emb = F.normalize(torch.randn(b, v, d, generator=gen), dim=-1)
+    verts = torch.randn(b, v, 3, generator=gen)
+    mask = torch.rand(b, n * n, generator=gen) < 0.4
+    xy = cell_centres(n, n, 4)
+    corr = correspondences(pixels, emb, mask, 0.1)
+    full_points = map_2d_to_3d(corr, verts)
+    full_conf = cycle_confidence(corr, xy, 4.0, 1.5)
+    points, conf = masked_points(pixels, emb, verts, mask, 0.1, xy, 4.0, 1.5)
+    assert torch.allclose(points[mask], full_points[mask], atol=1e-5)
+    assert torch.allclose(conf, full_conf, atol=1e-5)  # 0 outside the mask in both
+    assert not points[~mask].any()
+    with pytest.raises(InputError, match="no object pixel"):
+        masked_points(pixels, emb, verts, torch.zeros_like(mask), 0.1, xy, 4.0)
