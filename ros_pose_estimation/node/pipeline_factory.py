@@ -52,7 +52,8 @@ def resolve_device(device: str) -> str:
     return device
 
 
-#: torch's intra-op thread count when this module first set one (its default: the cores).
+#: torch's intra-op thread count as this module first read it, before setting any (torch's
+#: default: the cores, or OMP_NUM_THREADS).
 _TORCH_DEFAULT_THREADS: int | None = None
 
 

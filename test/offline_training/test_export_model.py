@@ -48,9 +48,9 @@ def test_inference_tau_is_stored_for_the_estimator_and_checked(tmp_path, capsys,
     assert main([str(src), str(tmp_path / "bad.pt"), "--inference-tau", "0"]) == 2
     assert "inference_tau must be > 0" in capsys.readouterr().err
     # the estimator's order: its own override, else the model's inference_tau, else tau
-    seen, real = [], est_module.correspondences
-    monkeypatch.setattr(est_module, "correspondences",
-                        lambda *a: seen.append(a[3]) or real(*a))  # fmt: skip
+    seen, real = [], est_module.masked_points
+    monkeypatch.setattr(est_module, "masked_points",
+                        lambda *a: seen.append(a[4]) or real(*a))  # fmt: skip
     _, rgb, depth, mask, intr, _, _ = oracle_frame("mug", 0)
     det = [Detection("mug", mask_box(mask), mask)]
     for m, config in ((loaded, None), (loaded, est_module.CseInferenceConfig(tau=0.2)),
