@@ -3,11 +3,14 @@
     python -m benchmarks.bench_node [--sizes 320x240 640x480 1280x720] [--objects 1 5]
         [--seconds 30] [--publish-hz 30] [-p NAME:=VALUE ...]
     python -m benchmarks.bench_node --soak 600 --sizes 320x240 --objects 3 --publish-hz 10
+    python -m benchmarks.bench_node --mode rgbd --objects 1 3
 
 The node runs as its own process (``python -m ros_pose_estimation.node.pose_node`` with
 ``config/pose.yaml``: bundled mug / bottle / camera models, default preset, default
-``input_qos: auto``), a new one per image size and object count. This process publishes a
-demo-bag frame (image, camera_info, Detection2DArray) through RELIABLE publishers at
+``input_qos: auto``; ``--mode rgbd``: ``config/pose_rgbd.yaml``, the bundled RGB-D models), a
+new one per image size and object count. This process publishes a demo-bag frame (image,
+camera_info, Detection2DArray, and with ``--mode rgbd`` the aligned depth image) through
+RELIABLE publishers at
 ``--publish-hz`` with a fresh stamp each time and ``N`` detections (the frame's 3 objects,
 repeated with a 2 px shift for 5), and listens to ``~/detections`` and ``/diagnostics``. Other
 sizes than the bag's 320x240 are the same frame scaled (aspect kept, centred, black borders)
@@ -46,23 +49,28 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO_BAG = ROOT / "data" / "demo" / "demo_bag"
 
 
-def _frame(width: int = 320, height: int = 240):
+def _frame(width: int = 320, height: int = 240, depth: bool = False):
+    """``(image, info, dets, depth)`` of the demo bag's first frame with every topic (depth
+    None unless asked for), scaled to ``width x height``."""
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray
 
     from ros_pose_estimation.tools.bag_reader import messages_by_stamp
 
-    by_stamp = messages_by_stamp(DEMO_BAG, {
+    topics = {
         "/camera/color/image_raw": ("image", Image),
         "/camera/color/camera_info": ("info", CameraInfo),
         "/detections": ("dets", Detection2DArray),
-    })  # fmt: skip
-    first = by_stamp[min(s for s, f in by_stamp.items() if len(f) == 3)]
-    frame = first["image"], first["info"], first["dets"]
+    }
+    if depth:
+        topics["/camera/aligned_depth/image_raw"] = ("depth", Image)
+    by_stamp = messages_by_stamp(DEMO_BAG, topics)
+    first = by_stamp[min(s for s, f in by_stamp.items() if len(f) == len(topics))]
+    frame = first["image"], first["info"], first["dets"], first.get("depth")
     if (width, height) != (frame[0].width, frame[0].height):
         from ros_pose_estimation.tools.frame_scaling import scale_frame
 
-        frame = scale_frame(width, height, *frame)[:3]
+        frame = scale_frame(width, height, *frame)
     return frame
 
 
@@ -93,19 +101,21 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def run(objects: int, seconds: float, publish_hz: float, soak: float, threads: int,
-        device: str = "cpu", size: tuple[int, int] = (320, 240), params=()) -> dict:
+        device: str = "cpu", size: tuple[int, int] = (320, 240), params=(),
+        mode: str = "rgb") -> dict:  # fmt: skip
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CameraInfo, Image
     from vision_msgs.msg import Detection2DArray, Detection3DArray
 
-    image, info, dets = _frame(*size)
+    image, info, dets, depth = _frame(*size, depth=mode == "rgbd")
     dets = _with_objects(dets, objects)
+    config = "pose_rgbd.yaml" if mode == "rgbd" else "pose.yaml"
     env = dict(os.environ)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ros_pose_estimation.node.pose_node", "--ros-args",
-         "--params-file", str(ROOT / "config" / "pose.yaml"), "-p", f"device:={device}",
+         "--params-file", str(ROOT / "config" / config), "-p", f"device:={device}",
          "-p", f"num_threads:={threads}", "-p", "max_objects:=50",
          *[a for item in params for a in ("-p", item)], "-r", "__ns:=/bench"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -134,6 +144,7 @@ def run(objects: int, seconds: float, publish_hz: float, soak: float, threads: i
     pub_image = node.create_publisher(Image, "/bench/image", qos)
     pub_info = node.create_publisher(CameraInfo, "/bench/camera_info", qos)
     pub_dets = node.create_publisher(Detection2DArray, "/bench/detections", qos)
+    pub_depth = node.create_publisher(Image, "/bench/depth", qos) if depth is not None else None
     try:
         deadline = time.monotonic() + 120
         while pub_image.get_subscription_count() == 0:
@@ -152,10 +163,13 @@ def run(objects: int, seconds: float, publish_hz: float, soak: float, threads: i
             if now >= next_pub:
                 stamp = stamp0 + k * 10**9 // int(publish_hz)
                 k += 1
-                for msg in (image, info, dets):
-                    msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 10**9)
+                for msg in (image, info, dets, depth):
+                    if msg is not None:
+                        msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp, 10**9)
                 pub_info.publish(info)
                 pub_dets.publish(dets)
+                if pub_depth is not None:
+                    pub_depth.publish(depth)
                 pub_image.publish(image)
                 sent[stamp] = time.monotonic()
                 next_pub += 1.0 / publish_hz
@@ -181,7 +195,7 @@ def run(objects: int, seconds: float, publish_hz: float, soak: float, threads: i
         return int(value) if value.isdigit() else None
 
     result = {
-        "size": f"{size[0]}x{size[1]}", "image_mb": len(image.data) / 1e6,
+        "mode": mode, "size": f"{size[0]}x{size[1]}", "image_mb": len(image.data) / 1e6,
         "objects": objects, "publish_hz": publish_hz, "seconds": duration,
         "node_received": count("frames_received"),
         "node_synchronised": count("frames_synchronised"),
@@ -215,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--soak", type=float, default=0.0, help="soak length (s); 0: no soak")
     p.add_argument("--threads", type=int, default=0, help="node torch threads (0: default)")
     p.add_argument("--device", default="cpu", help="node device: cpu, cuda")
+    p.add_argument("--mode", choices=("rgb", "rgbd"), default="rgb",
+                   help="rgbd: config/pose_rgbd.yaml (the RGB-D models) and the depth image too")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME:=VALUE",
                    help="extra node parameter (repeatable), e.g. -p input_qos:=sensor_data")
     p.add_argument("--json", type=Path)
@@ -225,9 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes:
         for n in args.objects:
             r = run(n, args.seconds, args.publish_hz, args.soak, args.threads, args.device, size,
-                    args.param)
+                    args.param, args.mode)
             results.append(r)
-            print(f"{r['size']}, {n} object(s): {r['sustained_hz']:.2f} Hz sustained "
+            print(f"{args.mode} {r['size']}, {n} object(s): {r['sustained_hz']:.2f} Hz sustained "
                   f"({r['results']} results for {r['frames_sent']} frames at "
                   f"{args.publish_hz:g} Hz; node: {r['node_received']} received, "
                   f"{r['node_synchronised']} synchronised, {r['node_dropped_stale']} stale), "
