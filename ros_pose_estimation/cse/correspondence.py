@@ -128,11 +128,11 @@ def masked_points(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Inference's Eq. 2 points and Eq. 7 confidences, computed for the masked pixels only.
 
-    The same values as ``map_2d_to_3d(correspondences(...), vertices)`` and
-    :func:`cycle_confidence` at the pixels of ``mask`` (the only ones the solve reads), without
-    the rows of the others: the 2D -> 3D softmax of a pixel is its own row, and the 3D -> 2D
-    softmax runs over the masked pixels only in both. On a crop whose object covers a third of
-    it that is a third of the work.
+    :func:`correspondences`, :func:`map_2d_to_3d` and :func:`cycle_confidence` run on each
+    crop's masked rows alone: the same values at the pixels of ``mask`` (the only ones the solve
+    reads) as on the whole map with the mask, since the 2D -> 3D softmax of a pixel is its own
+    row and the 3D -> 2D one runs over the masked pixels only. On a crop whose object covers a
+    third of it that is a third of the work.
 
     Args:
         pixels: ``[B x P x D]`` unit pixel features; embeddings: ``[B x V x D]`` unit vertex
@@ -153,19 +153,12 @@ def masked_points(
     check_shape("mask", mask, (b, p))
     if not bool(mask.any(1).all()):
         raise InputError("correspondences: a crop has no object pixel (empty mask)")
-    if sigma_cells <= 0 or cell <= 0:
-        raise InputError(f"sigma_cells and cell must be > 0, got {sigma_cells}, {cell}")
     xy_all = pixel_xy if pixel_xy.dim() == 3 else pixel_xy[None].expand(b, -1, -1)
     points = pixels.new_zeros(b, p, 3)
     confidence = pixels.new_zeros(b, p)
-    for k in range(b):
+    for k in range(b):  # each crop's masked rows: a crop of their own, every row taking part
         rows = mask[k].nonzero().squeeze(1)
-        logits = pixels[k, rows] @ embeddings[k].T / tau  # [P' x V]
-        w2d3d = torch.softmax(logits, dim=1)
-        w3d2d = torch.softmax(logits, dim=0)
-        xy = xy_all[k, rows]
-        back = w2d3d @ (w3d2d.T @ xy)  # psi(phi(p)) [P' x 2]
-        err = torch.linalg.vector_norm(back - xy, dim=-1) / (sigma_cells * cell)
-        confidence[k, rows] = torch.exp(-(err**2))
-        points[k, rows] = w2d3d @ vertices[k]
+        corr = correspondences(pixels[k, rows][None], embeddings[k : k + 1], None, tau)
+        points[k, rows] = map_2d_to_3d(corr, vertices[k : k + 1])[0]
+        confidence[k, rows] = cycle_confidence(corr, xy_all[k, rows], cell, sigma_cells)[0]
     return points, confidence
