@@ -2,7 +2,8 @@
 # Mirror augmentation for the RGB (NeMo) models (BENCHMARKS.md, "Mirror images: averaged at run
 # time, or trained on"). At test time the mirrored image's estimate, mirrored back and averaged
 # with the estimate, put the mug at 0.935 Acc@pi/6 on its OOD set
-# (benchmarks/nemo_second_opinions.py) at twice the latency; training on mirrored crops (train-nemo --p-mirror) asks the features for the same thing at no
+# (benchmarks/nemo_second_opinions.py) at twice the latency; training on mirrored crops
+# (train-nemo --p-mirror) asks the features for the same thing at no
 # run-time cost. Per category, a fine-tuning of the bundled model with scripts/nemo_robust_stage.sh
 # and the stage recipe of its control run (given by STEPS / MARGIN / P_OCCLUDE / P_DEGRADE as for
 # that script), plus --p-mirror 0.5:
